@@ -1,0 +1,37 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench deps system-deps lint typecheck clean
+
+deps: system-deps $(STAMP)
+
+system-deps:
+	@scripts/ensure-system-deps.sh
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "madoguchi needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: deps
+	$(BIN)/madoguchi-demo $(DEMO_ARGS)
+
+test: deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: deps
+	$(BIN)/python -m bench.run
+
+lint: deps
+	$(BIN)/ruff check .
+
+typecheck: deps
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .hypothesis

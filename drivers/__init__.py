@@ -1,0 +1,1 @@
+"""Device drivers (printers, serial devices, card readers), each with a behavioural fake."""

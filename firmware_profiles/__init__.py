@@ -1,0 +1,1 @@
+"""Hardware models and device roles as data. Provisioning arrives with its own issue."""
