@@ -1,0 +1,138 @@
+"""What time is it, and do we know? The device's view of wall time, learnt from the office.
+
+A Pi has no RTC (design decision 6): after a power cut without network its clock can be days
+off. Every office message carries the office's wall time in ms; from it the device learns an
+offset to its own wall clock and whether that offset has been *confirmed since this boot*.
+Only a confirmed time may be printed as a date (a ticket, a receipt); an unconfirmed one is
+still the best estimate for stamps and ordering.
+
+Rules:
+
+* Confirmation belongs to one boot. The boot id (e.g. ``/proc/sys/kernel/random/boot_id``,
+  read by the caller) tells a restart of the app, which keeps the confirmation and the offset,
+  from a reboot, after which the wall clock may have jumped and nothing is confirmed.
+* The last office time ever seen survives reboots as a lower bound: after a power cut the
+  device at least knows it is no earlier than that, so time never goes back before a moment
+  the office once told us.
+* Feed :func:`observe_office_time` with *live* messages only (office heartbeats, acks, replies).
+  A retained message replayed by the broker carries the time it was published, which may be
+  hours old; adopting it would confirm a wrong offset.
+
+Pure functions of their arguments: the caller reads the local wall and monotonic clocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """The device's clock knowledge: one value, persisted across restarts.
+
+    ``offset_ms`` is office wall time minus local wall time at the last observation, and
+    ``confirmed_at_mono_ms`` the monotonic time of that observation; both are ``None`` until the
+    office has been heard in this boot. ``last_office_ms`` is the highest office time ever seen,
+    in this boot or an earlier one.
+    """
+
+    boot_id: str
+    offset_ms: int | None = None
+    confirmed_at_mono_ms: int | None = None
+    last_office_ms: int | None = None
+
+
+def initial(boot_id: str, persisted: ClockState | None) -> ClockState:
+    """The state at start-up, from what was persisted (``None`` on a device's first start).
+
+    Same ``boot_id``: the app restarted but the machine did not, so the wall clock is the one
+    we confirmed and the confirmation stands. Another ``boot_id``: the clock may have jumped
+    while the power was off, so only ``last_office_ms`` is kept, as a lower bound.
+    """
+    if not boot_id:
+        raise ValueError("boot_id must not be empty")
+    if persisted is None:
+        return ClockState(boot_id=boot_id)
+    if persisted.boot_id == boot_id:
+        return persisted
+    return ClockState(boot_id=boot_id, last_office_ms=persisted.last_office_ms)
+
+
+def observe_office_time(
+    state: ClockState, office_ms: int, local_wall_ms: int, mono_ms: int
+) -> ClockState:
+    """Learn from an office message stamped ``office_ms``, received at ``local_wall_ms``.
+
+    The new offset replaces the old one even when it is smaller: the office is the authority,
+    and if its own clock was corrected backwards the devices must follow. Network delay makes
+    the offset a little low (by the transit time, milliseconds on the LAN), which is harmless.
+    """
+    last = office_ms if state.last_office_ms is None else max(state.last_office_ms, office_ms)
+    return ClockState(
+        boot_id=state.boot_id,
+        offset_ms=office_ms - local_wall_ms,
+        confirmed_at_mono_ms=mono_ms,
+        last_office_ms=last,
+    )
+
+
+def is_confirmed(state: ClockState) -> bool:
+    """Whether the office's time has been learnt since this boot (so dates may be printed)."""
+    return state.offset_ms is not None and state.confirmed_at_mono_ms is not None
+
+
+def now_ms(state: ClockState, local_wall_ms: int) -> int:
+    """The best estimate of the office's wall time now.
+
+    Confirmed: local wall time plus the learnt offset. Not confirmed: the local wall time, but
+    never earlier than the last office time ever seen (a Pi that lost power comes back at its
+    last saved time or at 1970, both in the past).
+    """
+    if state.offset_ms is not None and state.confirmed_at_mono_ms is not None:
+        return local_wall_ms + state.offset_ms
+    if state.last_office_ms is None:
+        return local_wall_ms
+    return max(local_wall_ms, state.last_office_ms)
+
+
+_KEYS = ("boot_id", "offset_ms", "confirmed_at_mono_ms", "last_office_ms")
+
+
+def to_dict(state: ClockState) -> dict[str, Any]:
+    """A JSON-ready dict for the local store."""
+    return {key: getattr(state, key) for key in _KEYS}
+
+
+def from_dict(data: Mapping[str, Any]) -> ClockState:
+    """Rebuild a state from :func:`to_dict` output; ``ValueError`` names the bad key.
+
+    Unknown keys are ignored, so a newer version's file still loads after a downgrade.
+    Wrong types are ``ValueError`` too: this is data from disk, and callers catch ValueError.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"clock state is a {type(data).__name__}, not a mapping")  # noqa: TRY004
+    for key in _KEYS:
+        if key not in data:
+            raise ValueError(f"clock state: missing key {key!r}")
+    boot_id = data["boot_id"]
+    if not isinstance(boot_id, str) or not boot_id:
+        raise ValueError(f"clock state: 'boot_id' must be a non-empty string, got {boot_id!r}")
+    ints: dict[str, int | None] = {}
+    for key in _KEYS[1:]:
+        value = data[key]
+        # bool is an int subclass; a stored True is corruption, not a time.
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"clock state: {key!r} must be an int or null, got {value!r}")
+        ints[key] = value
+    if (ints["offset_ms"] is None) != (ints["confirmed_at_mono_ms"] is None):
+        raise ValueError(
+            "clock state: 'offset_ms' and 'confirmed_at_mono_ms' must both be set or both null"
+        )
+    return ClockState(
+        boot_id=boot_id,
+        offset_ms=ints["offset_ms"],
+        confirmed_at_mono_ms=ints["confirmed_at_mono_ms"],
+        last_office_ms=ints["last_office_ms"],
+    )
