@@ -1,0 +1,383 @@
+"""The device side of sync: outbox -> office, retained office state -> local store.
+
+Rules this module keeps (DESIGN.md decisions 2-6):
+
+* an event is in the outbox (fsynced, with its sequence) before anything is published;
+* events are sent only while the office's retained status says it is online, with at most
+  ``window`` unacknowledged events in flight;
+* an event leaves the outbox only on the office's cumulative application-level ack, never on a
+  PUBACK; the whole unacked window is sent again after every reconnect, after the office comes
+  back, and when acks stall;
+* retained office documents are stored, so a restarted device shows last-known state before it
+  reconnects; versions at or below the stored one are ignored;
+* the office's time is learned from its live messages (never from retained replays).
+
+Threads: paho's network thread only queues what arrives; one worker thread owns all sync work.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from sync import clock as clockmod
+from sync import hlc as hlcmod
+from sync import protocol
+from sync.errors import ProtocolError
+from sync.events import Event
+from sync.link import Inbound, MqttLink, Will
+from sync.outbox import Outbox
+from sync.store import StateStore
+
+log = logging.getLogger(__name__)
+
+# Retained office documents a device keeps. The lease document is per device.
+STORED_DOCUMENTS = ("office_config", "queue_snapshot", "board_snapshot", "lease")
+
+
+def read_boot_id() -> str:
+    """The kernel's id for this boot: a clock confirmed in an earlier boot is not confirmed now."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown-boot"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """What a device agent needs to know about itself."""
+
+    site: str
+    device_id: str
+    role: str
+    broker_url: str
+    data_dir: Path
+    window: int = 1000
+    resend_after_s: float = 5.0
+    status_interval_s: float = 30.0
+    segment_size: int = 200
+
+
+class DeviceAgent:
+    """Owns a device's outbox, its store of office documents, its clock and its MQTT link."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        on_document: Callable[[str, Mapping[str, Any]], None] | None = None,
+        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        mono_ms: Callable[[], int] = lambda: int(time.monotonic() * 1000),
+        boot_id: str | None = None,
+    ) -> None:
+        protocol.check_id("site", config.site)
+        protocol.check_id("device", config.device_id)
+        self.config = config
+        self._wall_ms = wall_ms
+        self._mono_ms = mono_ms
+        self._on_document = on_document
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(config.data_dir / "outbox", config.device_id, segment_size=config.segment_size)
+        self.state = StateStore(config.data_dir / "state.json")
+        self.stats: Counter[str] = Counter()
+        self._lock = threading.RLock()  # guards clock, hlc and the outbox append path
+
+        persisted = self.state.get("clock")
+        try:
+            prior = clockmod.from_dict(persisted) if persisted else None
+        except ValueError:
+            log.warning("stored clock state is unreadable; starting unconfirmed")
+            prior = None
+        self._clock = clockmod.initial(boot_id or read_boot_id(), prior)
+        self._clock_saved = self._clock
+        stored_hlc = self.state.get("hlc")
+        last = hlcmod.HLC(0, 0)
+        if stored_hlc and isinstance(stored_hlc.get("hlc"), str):
+            try:
+                last = hlcmod.HLC.decode(stored_hlc["hlc"])
+            except ValueError:
+                log.warning("stored HLC is unreadable; starting from the wall clock")
+        for event in self.outbox.pending(limit=1_000_000)[-1:]:
+            last = max(last, hlcmod.HLC.decode(event.hlc))
+        self._hlc = last
+
+        self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._office_online = False
+        self._office_session: tuple[Any, Any] = (None, None)
+        self._sent_upto = self.outbox.acked_seq
+        self._last_progress_ms = self._mono_ms()
+        self._last_status_ms = 0
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._link: MqttLink | None = None
+
+    # -- public API (any thread) ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect and start syncing in the background."""
+        site, dev = self.config.site, self.config.device_id
+        subs = [
+            (protocol.topic("office_status", site), 1),
+            (protocol.topic("office_config", site), 1),
+            (protocol.topic("queue_snapshot", site), 1),
+            (protocol.topic("board_snapshot", site), 1),
+            (protocol.topic("ack", site, device=dev), 1),
+            (protocol.topic("lease", site, device=dev), 1),
+        ]
+        will = Will(
+            protocol.topic("device_status", site, device=dev),
+            protocol.encode("device_status", {"state": "offline", "role": self.config.role}),
+        )
+        self._link = MqttLink(
+            self.config.broker_url,
+            f"{site}-{dev}",
+            subscriptions=subs,
+            on_message=lambda m: self._inbox.put(("message", m)),
+            on_ready=lambda: self._inbox.put(("ready", None)),
+            on_down=lambda why: self._inbox.put(("down", why)),
+            will=will,
+            max_inflight=max(20, self.config.window // protocol.MAX_EVENTS_PER_MESSAGE * 2),
+        )
+        self._worker = threading.Thread(target=self._run, name=f"agent-{dev}", daemon=True)
+        self._worker.start()
+        self._link.start()
+
+    def stop(self) -> None:
+        """Say goodbye (retained offline status), stop the worker and close the stores."""
+        self._stop.set()
+        self._inbox.put(("wake", None))
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        if self._link is not None:
+            final = (
+                protocol.topic("device_status", self.config.site, device=self.config.device_id),
+                protocol.encode("device_status", self._status_body("offline")),
+                1,
+                True,
+            )
+            self._link.stop(final=final)
+        with self._lock:
+            self._persist_clock(force=True)
+            self.outbox.close()
+            self.state.close()
+
+    def record(self, type: str, data: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Event:
+        """Journal an event durably (returns once fsynced) and nudge the sender.
+
+        ``meta`` is device state that must change atomically with this event (a dispenser's
+        number marks): it is written in the same atomic write and read back as ``outbox.meta``.
+        """
+        with self._lock:
+            now = self.now_ms()
+            self._hlc = hlcmod.tick(self._hlc, now)
+            event = self.outbox.append(type, data, hlc=self._hlc.encode(), at_ms=now, meta=meta)
+        self._inbox.put(("wake", None))
+        return event
+
+    def now_ms(self) -> int:
+        """Best estimate of wall time: the office's time once learned since boot."""
+        with self._lock:
+            return clockmod.now_ms(self._clock, self._wall_ms())
+
+    @property
+    def clock_confirmed(self) -> bool:
+        """Whether the office confirmed our clock since this boot (only then print dates)."""
+        with self._lock:
+            return clockmod.is_confirmed(self._clock)
+
+    @property
+    def office_online(self) -> bool:
+        """The office's retained status, as last heard."""
+        return self._office_online
+
+    @property
+    def connected(self) -> bool:
+        """Connected to the broker with subscriptions in place."""
+        return self._link is not None and self._link.ready
+
+    def document(self, name: str) -> dict[str, Any] | None:
+        """The last-known office document (config, snapshots, lease), stored across restarts."""
+        return self.state.get(name)
+
+    def pending_count(self) -> int:
+        """Events journalled but not yet acknowledged by the office."""
+        return self.outbox.pending_count()
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until the office acknowledged every journalled event (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.outbox.acked_seq >= self.outbox.last_seq:
+                return True
+            time.sleep(0.02)
+        return self.outbox.acked_seq >= self.outbox.last_seq
+
+    # -- worker thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                kind, item = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                kind, item = "tick", None
+            try:
+                self._handle(kind, item)
+                # Drain what else is queued before pumping, so a burst of acks costs one pump.
+                while True:
+                    try:
+                        kind, item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    self._handle(kind, item)
+                self._housekeeping()
+                self._pump()
+            except Exception:  # the worker must survive anything one message does to it
+                self.stats["worker_errors"] += 1
+                log.exception("device agent: unexpected error (continuing)")
+
+    def _handle(self, kind: str, item: Any) -> None:
+        if kind == "message":
+            self._on_inbound(item)
+        elif kind == "ready":
+            self._sent_upto = self.outbox.acked_seq  # resend the unacked window
+            self._publish_status()
+        elif kind == "down":
+            self._office_online = False
+
+    def _on_inbound(self, message: Inbound) -> None:
+        try:
+            parsed = protocol.parse_topic(message.topic)
+            doc = protocol.decode(parsed.name, message.payload)
+        except ProtocolError as err:
+            self.stats["bad_payloads"] += 1
+            log.warning("ignored a bad message on %s: %s", message.topic, err)
+            return
+        if parsed.site != self.config.site or (parsed.device not in (None, self.config.device_id)):
+            self.stats["foreign_messages"] += 1
+            return
+        sent_ms = doc.get("sent_ms")
+        if isinstance(sent_ms, int) and not message.retained:
+            self._learn_time(sent_ms)
+        if parsed.name == "office_status":
+            was = self._office_online
+            self._office_online = doc["state"] == "online"
+            # A new (epoch, session) is a new office connection: whatever we sent before may
+            # have gone to nobody (clean sessions), so the unacked window goes again.
+            session = (doc.get("epoch"), doc.get("session"))
+            session_changed = session != self._office_session
+            self._office_session = session
+            if self._office_online and (not was or session_changed):
+                log.info("office is online (epoch %s session %s): sending the outbox", *session)
+                self._sent_upto = self.outbox.acked_seq
+                self._last_progress_ms = self._mono_ms()
+            elif was and not self._office_online:
+                log.warning("office went offline: holding events in the outbox")
+        elif parsed.name == "ack":
+            self._on_ack(int(doc["acked"]))
+        elif parsed.name in STORED_DOCUMENTS:
+            version = int(doc.get("version", 0))
+            if self.state.put_if_newer(parsed.name, doc, version):
+                self.stats[f"doc_{parsed.name}"] += 1
+                if self._on_document is not None:
+                    self._on_document(parsed.name, doc)
+
+    def _on_ack(self, acked: int) -> None:
+        if acked > self.outbox.last_seq:
+            # An ack for events we never wrote: a reinstalled device reusing an old id.
+            self.stats["ack_beyond_last_seq"] += 1
+        if self.outbox.ack(acked):
+            self._last_progress_ms = self._mono_ms()
+            self.stats["acks"] += 1
+        if self._sent_upto < self.outbox.acked_seq:
+            self._sent_upto = self.outbox.acked_seq
+
+    def _learn_time(self, office_ms: int) -> None:
+        with self._lock:
+            self._clock = clockmod.observe_office_time(self._clock, office_ms, self._wall_ms(), self._mono_ms())
+            self._hlc = hlcmod.receive(self._hlc, hlcmod.HLC(office_ms, 0), self.now_ms())
+            self._persist_clock()
+
+    def _persist_clock(self, force: bool = False) -> None:
+        saved, now = self._clock_saved, self._clock
+        drift = abs((now.offset_ms or 0) - (saved.offset_ms or 0))
+        if force or clockmod.is_confirmed(now) != clockmod.is_confirmed(saved) or drift > 1000:
+            self.state.put("clock", clockmod.to_dict(now))
+            self.state.put("hlc", {"hlc": self._hlc.encode()})
+            self._clock_saved = now
+
+    def _housekeeping(self) -> None:
+        now = self._mono_ms()
+        in_flight = self._sent_upto > self.outbox.acked_seq
+        if in_flight and now - self._last_progress_ms > self.config.resend_after_s * 1000:
+            # PUBACK is not delivery: no ack progress means the office may never have seen them.
+            log.info("no ack for %.1f s: resending from seq %d", self.config.resend_after_s, self.outbox.acked_seq + 1)
+            self.stats["resends"] += 1
+            self._sent_upto = self.outbox.acked_seq
+            self._last_progress_ms = now
+        if self.connected and now - self._last_status_ms > self.config.status_interval_s * 1000:
+            self._publish_status()
+
+    def _pump(self) -> None:
+        link = self._link
+        if link is None or not link.ready or not self._office_online:
+            return
+        acked = self.outbox.acked_seq
+        self._sent_upto = max(self._sent_upto, acked)
+        topic = protocol.topic("events", self.config.site, device=self.config.device_id)
+        while self._sent_upto - acked < self.config.window:
+            room = min(protocol.MAX_EVENTS_PER_MESSAGE, self.config.window - (self._sent_upto - acked))
+            batch = self.outbox.pending(after_seq=self._sent_upto, limit=room)
+            if not batch:
+                break
+            payload = self._encode_batch(batch)
+            if payload is None:
+                break
+            if not link.publish(topic, payload, qos=1):
+                break  # connection went away mid-pump: the ready handler resends
+            if self._sent_upto == acked:
+                self._last_progress_ms = self._mono_ms()
+            self._sent_upto = batch[-1].seq
+            self.stats["events_sent"] += len(batch)
+
+    def _encode_batch(self, batch: list[Event]) -> bytes | None:
+        # Shrink the batch until it fits the payload limit; one event always fits by contract.
+        while batch:
+            try:
+                return protocol.encode(
+                    "events", {"device": self.config.device_id, "events": [e.to_record() for e in batch]}
+                )
+            except ProtocolError:
+                if len(batch) == 1:
+                    self.stats["unsendable_events"] += 1
+                    log.error("event %s cannot be encoded within the payload limit", batch[0].id)
+                    return None
+                del batch[len(batch) // 2 :]
+        return None
+
+    def _status_body(self, state: str) -> dict[str, Any]:
+        return {
+            "state": state,
+            "role": self.config.role,
+            "sent_ms": self.now_ms(),
+            "hlc": self._hlc.encode(),
+            "outbox_pending": self.outbox.pending_count(),
+            "last_seq": self.outbox.last_seq,
+            "clock_confirmed": self.clock_confirmed,
+        }
+
+    def _publish_status(self) -> None:
+        if self._link is None:
+            return
+        self._last_status_ms = self._mono_ms()
+        self._link.publish(
+            protocol.topic("device_status", self.config.site, device=self.config.device_id),
+            protocol.encode("device_status", self._status_body("online")),
+            qos=1,
+            retain=True,
+        )
