@@ -1,0 +1,49 @@
+"""What every madoguchi command shares: one-line errors with exit status 2, logging set up in
+main() only, and the broker URL from a flag or MADOGUCHI_BROKER."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import NoReturn
+
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+
+
+class UsageError(Exception):
+    """A mistake in how a command was called or configured: shown as one line, exit 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (naming it) and exits with 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """--broker and --log-level, the same on every command."""
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get("MADOGUCHI_BROKER", DEFAULT_BROKER),
+        help="broker URL, mqtt://host:port (default: $MADOGUCHI_BROKER or %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log detail"
+    )
+
+
+def setup_logging(level: str) -> None:
+    """Configure logging for a command (never at import time)."""
+    logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # amqtt and paho are chatty at INFO; keep their warnings.
+    for noisy in ("amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def fail(prog: str, message: str) -> NoReturn:
+    """Print a one-line error and exit 2."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    raise SystemExit(2)

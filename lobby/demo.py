@@ -1,0 +1,160 @@
+"""madoguchi-demo (``make demo``): the whole lobby on one machine.
+
+An embedded amqtt broker (or the broker given with --broker / MADOGUCHI_BROKER), the office
+server with simulated staff, and headless dispensers pressed by simulated residents. It prints
+what happens, one line per thing a person in the lobby would notice. Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+from drivers.ticket_printer import TextFilePrinter
+from lobby.cliutil import OneLineParser, fail, setup_logging
+from office import config as configmod
+from office.domain import OfficeError
+from office.server import OfficeServer, make_sim_staff
+from sync.agent import AgentConfig, DeviceAgent
+from sync.errors import SyncError
+from ticket_dispenser.device import Dispenser, DispenserError
+
+PROG = "madoguchi-demo"
+BALK_AT = 30  # residents who see this many waiting come back another day
+_print_lock = threading.Lock()
+
+
+def say(source: str, line: str) -> None:
+    """One readable line: time, who, what."""
+    with _print_lock:
+        print(f"{datetime.now():%H:%M:%S}  {source:<8} {line}", flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description="Run the whole madoguchi lobby on this machine.")
+    parser.add_argument("--broker", default=os.environ.get("MADOGUCHI_BROKER"), help="use this broker (mqtt://host:port) instead of the embedded one")
+    parser.add_argument("--dispensers", type=int, default=2, help="how many dispensers (default: %(default)s)")
+    parser.add_argument("--interval", type=float, default=5.0, help="mean seconds between residents at each dispenser")
+    parser.add_argument("--pace", type=float, default=12.0, help="seconds per simulated staff step")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    parser.add_argument("--data", type=Path, help="keep the demo's data here (default: a fresh temporary folder)")
+    parser.add_argument("--config", type=Path, help="site configuration (TOML); default: the demo town")
+    parser.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of madoguchi-demo."""
+    args = _parser().parse_args(argv)
+    if args.dispensers < 1 or args.interval <= 0 or args.pace <= 0:
+        fail(PROG, "--dispensers, --interval and --pace must be positive")
+    setup_logging(args.log_level)
+    try:
+        site = configmod.load(args.config)
+    except OfficeError as err:
+        fail(PROG, str(err))
+    data = args.data or Path(tempfile.mkdtemp(prefix="madoguchi-demo-"))
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+
+    broker: Any = None
+    url = args.broker
+    if url is None:
+        from lobby.brokers import EmbeddedBroker
+
+        broker = EmbeddedBroker()
+        broker.start()
+        url = broker.url
+        say("broker", f"embedded amqtt broker on {url}")
+    else:
+        say("broker", f"using {url}")
+
+    office: OfficeServer | None = None
+    agents: list[DeviceAgent] = []
+    dispensers: list[Dispenser] = []
+    try:
+        office = OfficeServer(
+            site, data / "office.sqlite3", url,
+            sim_staff=make_sim_staff(args.pace),
+            on_activity=lambda line: say("office", line),
+        )
+        office.start()
+        if not office.wait_online(15):
+            fail(PROG, f"the office could not reach the broker at {url}")
+        tickets_dir = data / "printed"
+        for i in range(1, args.dispensers + 1):
+            agent = DeviceAgent(
+                AgentConfig(site=site.site, device_id=f"disp-{i}", role="dispenser", broker_url=url, data_dir=data / f"disp-{i}")
+            )
+            agent.start()
+            agents.append(agent)
+            dispensers.append(Dispenser(agent, TextFilePrinter(tickets_dir)))
+        say("demo", f"{args.dispensers} dispensers; printed tickets go to {tickets_dir}; Ctrl-C stops")
+        threads = [
+            threading.Thread(target=_residents, args=(d, site, args.interval, stopping), daemon=True)
+            for d in dispensers
+        ]
+        for t in threads:
+            t.start()
+        started = time.monotonic()
+        while not stopping.wait(1.0):
+            if args.duration is not None and time.monotonic() - started >= args.duration:
+                break
+        stopping.set()
+        for t in threads:
+            t.join(timeout=5)
+        for agent in agents:
+            agent.wait_drained(5)
+        figures = office.queue_figures()
+        waiting = sum(int(r["waiting"]) for r in figures)
+        say("demo", f"stopping: {office.db.count_tickets()} tickets at the office, {waiting} still waiting")
+    except (SyncError, OfficeError, DispenserError) as err:
+        fail(PROG, str(err))
+    finally:
+        for d in dispensers:
+            d.close()
+        for agent in agents:
+            agent.stop()
+        if office is not None:
+            office.stop()
+        if broker is not None:
+            broker.stop()
+        if args.data is None:
+            shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+def _residents(dispenser: Dispenser, site: Any, interval: float, stopping: threading.Event) -> None:
+    """Residents arrive at random and press a purpose, weighted by how common it is."""
+    rng = random.Random()
+    codes = [c.code for c in site.categories]
+    weights = [max(c.share, 0.02) for c in site.categories]
+    device = dispenser.agent.config.device_id
+    while not stopping.wait(rng.expovariate(1 / interval)):
+        snapshot = dispenser.agent.document("queue_snapshot") or {}
+        if sum(int(r.get("waiting", 0)) for r in snapshot.get("categories", [])) >= BALK_AT:
+            continue  # a full lobby: people come back later
+        try:
+            result = dispenser.issue(rng.choices(codes, weights)[0])
+        except DispenserError as err:
+            say(device, f"could not issue: {err}")
+            continue
+        t = result.ticket
+        wait = f", about {t.est_wait_min} min" if t.est_wait_min is not None else ", wait unknown (office offline)"
+        ahead = f"{t.people_ahead} ahead" if t.people_ahead is not None else "queue unknown"
+        say(device, f"ticket {t.number} {t.names.get('ja', t.category)} / {t.names.get('en', '')}: {ahead}{wait}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

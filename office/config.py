@@ -1,0 +1,186 @@
+"""Load and validate an office site configuration (TOML) into office.domain.SiteConfig.
+
+Errors are one line that names the key path and says how to fix it (STYLE.md, ESPHome).
+"""
+
+from __future__ import annotations
+
+import tomllib
+import zoneinfo
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from office.domain import Category, Counter, OfficeError, SiteConfig, Station
+from sync.protocol import valid_id
+
+KNOWN_TOP = {
+    "site", "office_name", "timezone", "rollover_hour", "dispenser_reserve", "reserve_floor",
+    "lease_block_min", "ready_linger_minutes", "default_service_seconds",
+    "stations", "categories", "counters",
+}
+KNOWN_CATEGORY = {"code", "series", "first", "last", "share", "name", "route", "procedures"}
+KNOWN_STATION = {"code", "name"}
+KNOWN_COUNTER = {"number", "categories"}
+
+
+class ConfigError(OfficeError):
+    """A site configuration that cannot be used; the message names the key and the fix."""
+
+
+def _want(doc: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...], hint: str) -> Any:
+    if key not in doc:
+        raise ConfigError(f"{path}{key}: missing; {hint}")
+    value = doc[key]
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        raise ConfigError(f"{path}{key}: expected {hint}, got {value!r}")
+    return value
+
+
+def _unknown(doc: Mapping[str, Any], known: set[str], path: str) -> None:
+    extra = sorted(set(doc) - known)
+    if extra:
+        raise ConfigError(f"{path}{extra[0]}: unknown key; allowed keys are {', '.join(sorted(known))}")
+
+
+def _names(value: Any, path: str) -> dict[str, str]:
+    if not isinstance(value, dict) or "ja" not in value or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"{path}: expected a table of names with at least ja = \"...\" (e.g. {{ ja = \"受付\", en = \"Reception\" }})")
+    return dict(value)
+
+
+def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
+    """Validate a parsed TOML document; raise ConfigError naming the first bad key."""
+    _unknown(doc, KNOWN_TOP, "")
+    site = _want(doc, "site", "", str, "a site id such as \"demo-town\"")
+    if not valid_id(site):
+        raise ConfigError("site: use 1-63 letters, digits, '.', '_' or '-'")
+    tz = doc.get("timezone", "Asia/Tokyo")
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigError(f"timezone: {tz!r} is not a known time zone; use e.g. \"Asia/Tokyo\"") from err
+    ints: dict[str, int] = {}
+    for key, default, low, high in (
+        ("rollover_hour", 3, 0, 12),
+        ("dispenser_reserve", 700, 1, 100_000),
+        ("reserve_floor", 30, 0, 100_000),
+        ("lease_block_min", 20, 1, 10_000),
+        ("ready_linger_minutes", 15, 0, 24 * 60),
+        ("default_service_seconds", 120, 1, 24 * 3600),
+    ):
+        value = doc.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"{key}: expected a whole number from {low} to {high}, got {value!r}")
+        ints[key] = value
+
+    stations: list[Station] = []
+    raw_stations = _want(doc, "stations", "", list, "a list of [[stations]] tables with code and name")
+    for i, raw in enumerate(raw_stations):
+        path = f"stations[{i}]."
+        if not isinstance(raw, dict):
+            raise ConfigError(f"stations[{i}]: expected a table with code and name")
+        _unknown(raw, KNOWN_STATION, path)
+        code = _want(raw, "code", path, str, "a station code such as \"review\"")
+        if any(s.code == code for s in stations):
+            raise ConfigError(f"{path}code: station {code!r} is defined twice; station codes must be unique")
+        stations.append(Station(code, _names(raw.get("name"), path + "name")))
+    station_codes = {s.code for s in stations}
+
+    categories: list[Category] = []
+    raw_cats = _want(doc, "categories", "", list, "a list of [[categories]] tables")
+    if not raw_cats:
+        raise ConfigError("categories: define at least one purpose")
+    for i, raw in enumerate(raw_cats):
+        path = f"categories[{i}]."
+        if not isinstance(raw, dict):
+            raise ConfigError(f"categories[{i}]: expected a table")
+        _unknown(raw, KNOWN_CATEGORY, path)
+        code = _want(raw, "code", path, str, "a purpose code such as \"moving\"")
+        if not valid_id(code):
+            raise ConfigError(f"{path}code: {code!r} must be letters, digits, '.', '_' or '-'")
+        if any(c.code == code for c in categories):
+            raise ConfigError(f"{path}code: purpose {code!r} is defined twice")
+        series = _want(raw, "series", path, str, "a series name such as \"1\"")
+        first = _want(raw, "first", path, int, "the first ticket number of the series (a whole number)")
+        last = _want(raw, "last", path, int, "the last ticket number of the series (a whole number)")
+        if not 0 <= first <= last:
+            raise ConfigError(f"{path}last: must be at least first ({first}); got {last}")
+        for other in categories:
+            if other.series == series and (other.first, other.last) != (first, last):
+                raise ConfigError(f"{path}first: series {series!r} already has range {other.first}-{other.last} (purpose {other.code}); purposes sharing a series must give the same range")
+            if other.series != series and first <= other.last and other.first <= last:
+                raise ConfigError(f"{path}first: range {first}-{last} overlaps series {other.series!r} ({other.first}-{other.last}); numbers called aloud must not be ambiguous")
+        route = _want(raw, "route", path, list, "a list of station codes ending at the terminal, e.g. [\"reception\", \"issuing\", \"done\"]")
+        if len(route) < 2:
+            raise ConfigError(f"{path}route: needs at least a first and a terminal station")
+        for j, stop in enumerate(route):
+            if stop not in station_codes:
+                raise ConfigError(f"{path}route[{j}]: {stop!r} is not a station; known stations: {', '.join(sorted(station_codes))}")
+        if len(set(route)) != len(route):
+            raise ConfigError(f"{path}route: a station appears twice")
+        share = raw.get("share", 0.0)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise ConfigError(f"{path}share: expected a fraction from 0 to 1, got {share!r}")
+        procedures = raw.get("procedures", [])
+        if not isinstance(procedures, list) or not all(isinstance(p, str) for p in procedures):
+            raise ConfigError(f"{path}procedures: expected a list of procedure names")
+        categories.append(
+            Category(code, series, first, last, _names(raw.get("name"), path + "name"), tuple(route), float(share), tuple(procedures))
+        )
+    category_codes = {c.code for c in categories}
+
+    counters: list[Counter] = []
+    for i, raw in enumerate(doc.get("counters", [])):
+        path = f"counters[{i}]."
+        if not isinstance(raw, dict):
+            raise ConfigError(f"counters[{i}]: expected a table with number")
+        _unknown(raw, KNOWN_COUNTER, path)
+        number = _want(raw, "number", path, int, "the counter number shown to residents")
+        if any(c.number == number for c in counters):
+            raise ConfigError(f"{path}number: counter {number} is defined twice")
+        serves = raw.get("categories", [])
+        if not isinstance(serves, list):
+            raise ConfigError(f"{path}categories: expected a list of purpose codes (empty = all)")
+        for j, code in enumerate(serves):
+            if code not in category_codes:
+                raise ConfigError(f"{path}categories[{j}]: {code!r} is not a purpose; known: {', '.join(sorted(category_codes))}")
+        counters.append(Counter(number, frozenset(serves)))
+    if not counters:
+        raise ConfigError("counters: define at least one [[counters]] table with a number")
+
+    return SiteConfig(
+        site=site,
+        office_name=str(doc.get("office_name", site)),
+        timezone=tz,
+        rollover_hour=ints["rollover_hour"],
+        stations=tuple(stations),
+        categories=tuple(categories),
+        counters=tuple(counters),
+        dispenser_reserve=ints["dispenser_reserve"],
+        reserve_floor=ints["reserve_floor"],
+        lease_block_min=ints["lease_block_min"],
+        ready_linger_minutes=ints["ready_linger_minutes"],
+        default_service_seconds=float(ints["default_service_seconds"]),
+    )
+
+
+def load(path: Path | None = None) -> SiteConfig:
+    """Load a site file, or the bundled demo town when ``path`` is None."""
+    if path is None:
+        text = resources.files("office").joinpath("default_site.toml").read_text(encoding="utf-8")
+        source = "default_site.toml"
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read the site configuration ({err.strerror})") from err
+        source = str(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML ({err})") from err
+    try:
+        return parse(doc, source)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from err

@@ -1,0 +1,323 @@
+"""The office store: SQLite in WAL mode, owned by the office server's main thread.
+
+Idempotency lives here: ``events.id`` is the device's ``"<device>:<seq>"`` and is unique, so a
+resent event is a no-op; the ticket table is unique per (day, series, number), so a number
+can never be given twice even if a dispenser misbehaved (that is logged as an anomaly).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from office.domain import Call, Stamp, Status, Ticket
+from sync.leases import Block
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
+    hlc TEXT NOT NULL, at_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, data TEXT NOT NULL,
+    problem TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_device_seq ON events(device, seq);
+CREATE TABLE IF NOT EXISTS devices (
+    device TEXT PRIMARY KEY, role TEXT, acked_seq INTEGER NOT NULL DEFAULT 0,
+    state TEXT, last_seen_ms INTEGER, status TEXT
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    ticket_id TEXT PRIMARY KEY, day TEXT NOT NULL, series TEXT NOT NULL, number INTEGER NOT NULL,
+    category TEXT NOT NULL, device TEXT NOT NULL, event_id TEXT NOT NULL, issued_ms INTEGER NOT NULL,
+    hlc TEXT NOT NULL, route TEXT NOT NULL, procedures TEXT NOT NULL, status TEXT NOT NULL,
+    station_index INTEGER NOT NULL, counter INTEGER, updated_ms INTEGER NOT NULL,
+    UNIQUE(day, series, number)
+);
+CREATE INDEX IF NOT EXISTS tickets_day_status ON tickets(day, status);
+CREATE TABLE IF NOT EXISTS stamps (
+    ticket_id TEXT NOT NULL, station TEXT NOT NULL, at_ms INTEGER NOT NULL, counter INTEGER
+);
+CREATE INDEX IF NOT EXISTS stamps_ticket ON stamps(ticket_id);
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id TEXT NOT NULL, number INTEGER NOT NULL,
+    counter INTEGER NOT NULL, at_ms INTEGER NOT NULL, kind TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    series TEXT NOT NULL, day TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
+    device TEXT NOT NULL, granted_ms INTEGER NOT NULL, PRIMARY KEY (series, day, first)
+);
+CREATE TABLE IF NOT EXISTS staff_requests (
+    request_id TEXT PRIMARY KEY, command TEXT NOT NULL, reply TEXT NOT NULL, at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _ticket(row: sqlite3.Row) -> Ticket:
+    return Ticket(
+        ticket_id=row["ticket_id"], day=row["day"], series=row["series"], number=row["number"],
+        category=row["category"], device=row["device"], issued_ms=row["issued_ms"], hlc=row["hlc"],
+        route=tuple(json.loads(row["route"])), procedures=tuple(json.loads(row["procedures"])),
+        status=Status(row["status"]), station_index=row["station_index"], counter=row["counter"],
+        updated_ms=row["updated_ms"],
+    )
+
+
+class OfficeDB:
+    """Every table the office keeps. Methods do not commit; :meth:`transaction` does."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: an ack goes out only after the events it covers are on disk.
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def transaction(self) -> "_Txn":
+        """``with db.transaction():`` - BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
+        return _Txn(self.conn)
+
+    # -- events and acks ---------------------------------------------------------------------
+
+    def insert_event(self, event_id: str, device: str, seq: int, type: str, hlc: str, at_ms: int,
+                     received_ms: int, data: dict[str, Any], problem: str | None = None) -> bool:
+        """Store an event once. False when it was already there (a harmless duplicate)."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO events(id, device, seq, type, hlc, at_ms, received_ms, data, problem)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (event_id, device, seq, type, hlc, at_ms, received_ms, json.dumps(data, ensure_ascii=False), problem),
+        )
+        return cur.rowcount == 1
+
+    def set_problem(self, event_id: str, problem: str) -> None:
+        """Mark a stored event whose content could not be applied (kept, never dropped)."""
+        self.conn.execute("UPDATE events SET problem=? WHERE id=?", (problem, event_id))
+
+    def acked_seq(self, device: str) -> int:
+        """The highest seq up to which every event of ``device`` is stored."""
+        row = self.conn.execute("SELECT acked_seq FROM devices WHERE device=?", (device,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def advance_ack(self, device: str) -> int:
+        """Move the device's cumulative ack over every contiguous stored seq; return it."""
+        acked = self.acked_seq(device)
+        for (seq,) in self.conn.execute(
+            "SELECT seq FROM events WHERE device=? AND seq>? ORDER BY seq", (device, acked)
+        ):
+            if seq != acked + 1:
+                break
+            acked = seq
+        self.conn.execute(
+            "INSERT INTO devices(device, acked_seq) VALUES (?, ?) "
+            "ON CONFLICT(device) DO UPDATE SET acked_seq=excluded.acked_seq",
+            (device, acked),
+        )
+        return acked
+
+    def highest_seq(self, device: str) -> int:
+        """The highest seq received from ``device`` (a gap when above the ack)."""
+        row = self.conn.execute("SELECT MAX(seq) FROM events WHERE device=?", (device,)).fetchone()
+        return int(row[0] or 0)
+
+    def event_count(self, device: str | None = None) -> int:
+        """How many events are stored (for one device or all)."""
+        if device is None:
+            return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        return int(self.conn.execute("SELECT COUNT(*) FROM events WHERE device=?", (device,)).fetchone()[0])
+
+    def problem_count(self) -> int:
+        """Stored events whose content could not be applied."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM events WHERE problem IS NOT NULL").fetchone()[0])
+
+    # -- devices -------------------------------------------------------------------------------
+
+    def upsert_device(self, device: str, role: str | None, state: str, now_ms: int, status: dict[str, Any]) -> None:
+        """Record a device's retained status."""
+        self.conn.execute(
+            "INSERT INTO devices(device, role, state, last_seen_ms, status) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(device) DO UPDATE SET role=COALESCE(excluded.role, devices.role), "
+            "state=excluded.state, last_seen_ms=excluded.last_seen_ms, status=excluded.status",
+            (device, role, state, now_ms, json.dumps(status, ensure_ascii=False)),
+        )
+
+    def devices(self, role: str | None = None) -> list[sqlite3.Row]:
+        """Known devices, optionally of one role."""
+        if role is None:
+            return list(self.conn.execute("SELECT * FROM devices ORDER BY device"))
+        return list(self.conn.execute("SELECT * FROM devices WHERE role=? ORDER BY device", (role,)))
+
+    # -- tickets ---------------------------------------------------------------------------------
+
+    def insert_ticket(self, t: Ticket, event_id: str) -> str | None:
+        """Add an issued ticket; returns the id of a clashing ticket when the number is taken."""
+        try:
+            self.conn.execute(
+                "INSERT INTO tickets(ticket_id, day, series, number, category, device, event_id, issued_ms,"
+                " hlc, route, procedures, status, station_index, counter, updated_ms)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (t.ticket_id, t.day, t.series, t.number, t.category, t.device, event_id, t.issued_ms, t.hlc,
+                 json.dumps(list(t.route)), json.dumps(list(t.procedures), ensure_ascii=False), t.status.value,
+                 t.station_index, t.counter, t.updated_ms),
+            )
+            return None
+        except sqlite3.IntegrityError:
+            row = self.conn.execute(
+                "SELECT ticket_id, event_id FROM tickets WHERE ticket_id=? OR (day=? AND series=? AND number=?)",
+                (t.ticket_id, t.day, t.series, t.number),
+            ).fetchone()
+            return f"{row['ticket_id']} (event {row['event_id']})" if row else "unknown"
+
+    def update_ticket(self, t: Ticket) -> None:
+        """Persist a ticket's new status, station and counter."""
+        self.conn.execute(
+            "UPDATE tickets SET status=?, station_index=?, counter=?, updated_ms=? WHERE ticket_id=?",
+            (t.status.value, t.station_index, t.counter, t.updated_ms, t.ticket_id),
+        )
+
+    def tickets(self, day: str, statuses: Iterable[Status] | None = None) -> list[Ticket]:
+        """The day's tickets, optionally only those in ``statuses``."""
+        if statuses is None:
+            rows = self.conn.execute("SELECT * FROM tickets WHERE day=? ORDER BY hlc, ticket_id", (day,))
+        else:
+            wanted = [s.value for s in statuses]
+            marks = ",".join("?" * len(wanted))
+            rows = self.conn.execute(
+                f"SELECT * FROM tickets WHERE day=? AND status IN ({marks}) ORDER BY hlc, ticket_id", (day, *wanted)
+            )
+        return [_ticket(r) for r in rows]
+
+    def find_tickets(self, day: str, number: int, series: str | None = None) -> list[Ticket]:
+        """Tickets of the day with this number (one per series at most)."""
+        if series is None:
+            rows = self.conn.execute("SELECT * FROM tickets WHERE day=? AND number=?", (day, number))
+        else:
+            rows = self.conn.execute("SELECT * FROM tickets WHERE day=? AND number=? AND series=?", (day, number, series))
+        return [_ticket(r) for r in rows]
+
+    def ticket(self, ticket_id: str) -> Ticket | None:
+        """One ticket by id."""
+        row = self.conn.execute("SELECT * FROM tickets WHERE ticket_id=?", (ticket_id,)).fetchone()
+        return _ticket(row) if row else None
+
+    def count_tickets(self, day: str | None = None) -> int:
+        """How many tickets (of a day, or ever)."""
+        if day is None:
+            return int(self.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
+        return int(self.conn.execute("SELECT COUNT(*) FROM tickets WHERE day=?", (day,)).fetchone()[0])
+
+    def used_by_device(self, device: str, series: str, day: str) -> int:
+        """How many numbers of a series and day a device has used (as far as the office knows)."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM tickets WHERE device=? AND series=? AND day=?", (device, series, day)
+        ).fetchone()
+        return int(row[0])
+
+    def add_stamp(self, stamp: Stamp) -> None:
+        """A ticket reached a station."""
+        self.conn.execute(
+            "INSERT INTO stamps(ticket_id, station, at_ms, counter) VALUES (?,?,?,?)",
+            (stamp.ticket_id, stamp.station, stamp.at_ms, stamp.counter),
+        )
+
+    def stamps(self, ticket_id: str) -> list[Stamp]:
+        """Every station arrival of a ticket, in order."""
+        rows = self.conn.execute(
+            "SELECT * FROM stamps WHERE ticket_id=? ORDER BY at_ms, rowid", (ticket_id,)
+        )
+        return [Stamp(r["ticket_id"], r["station"], r["at_ms"], r["counter"]) for r in rows]
+
+    def add_call(self, c: Call) -> None:
+        """A now-calling entry."""
+        self.conn.execute(
+            "INSERT INTO calls(ticket_id, number, counter, at_ms, kind) VALUES (?,?,?,?,?)",
+            (c.ticket_id, c.number, c.counter, c.at_ms, c.kind),
+        )
+
+    def recent_calls(self, limit: int = 10) -> list[Call]:
+        """The newest calls first."""
+        rows = self.conn.execute("SELECT * FROM calls ORDER BY id DESC LIMIT ?", (limit,))
+        return [Call(r["ticket_id"], r["number"], r["counter"], r["at_ms"], r["kind"]) for r in rows]
+
+    def last_call_at_counter(self, counter: int) -> tuple[Call, str] | None:
+        """The counter's previous reception call and that ticket's category (service times)."""
+        row = self.conn.execute(
+            "SELECT c.*, t.category FROM calls c JOIN tickets t ON t.ticket_id=c.ticket_id"
+            " WHERE c.counter=? AND c.kind='call' ORDER BY c.id DESC LIMIT 1",
+            (counter,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Call(row["ticket_id"], row["number"], row["counter"], row["at_ms"], row["kind"]), row["category"]
+
+    def call_history(self, since_ms: int) -> Iterator[tuple[int, int, str]]:
+        """(counter, at_ms, category) of reception calls since a time, oldest first."""
+        for row in self.conn.execute(
+            "SELECT c.counter, c.at_ms, t.category FROM calls c JOIN tickets t ON t.ticket_id=c.ticket_id"
+            " WHERE c.kind='call' AND c.at_ms>=? ORDER BY c.id",
+            (since_ms,),
+        ):
+            yield int(row[0]), int(row[1]), str(row[2])
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    def leases(self, series: str | None = None, day: str | None = None, device: str | None = None) -> list[tuple[str, Block]]:
+        """(device, block) pairs, filtered."""
+        sql, args = "SELECT * FROM leases WHERE 1=1", []
+        for col, val in (("series", series), ("day", day), ("device", device)):
+            if val is not None:
+                sql += f" AND {col}=?"
+                args.append(val)
+        rows = self.conn.execute(sql + " ORDER BY day, series, first", args)
+        return [(r["device"], Block(r["series"], r["day"], r["first"], r["last"])) for r in rows]
+
+    def add_lease(self, device: str, block: Block, now_ms: int) -> None:
+        """Grant a block to a device (the primary key refuses an overlapping start)."""
+        self.conn.execute(
+            "INSERT INTO leases(series, day, first, last, device, granted_ms) VALUES (?,?,?,?,?,?)",
+            (block.series, block.day, block.first, block.last, device, now_ms),
+        )
+
+    # -- staff requests and meta --------------------------------------------------------------------
+
+    def staff_reply(self, request_id: str) -> dict[str, Any] | None:
+        """The stored reply of a request already carried out (a retried command)."""
+        row = self.conn.execute("SELECT reply FROM staff_requests WHERE request_id=?", (request_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_staff_reply(self, request_id: str, command: str, reply: dict[str, Any], now_ms: int) -> None:
+        """Remember a request's reply so a retry is not carried out twice."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO staff_requests(request_id, command, reply, at_ms) VALUES (?,?,?,?)",
+            (request_id, command, json.dumps(reply, ensure_ascii=False), now_ms),
+        )
+
+    def next_version(self, key: str) -> int:
+        """A persisted, strictly increasing version for a retained document."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (f"version:{key}",)).fetchone()
+        version = (int(row[0]) if row else 0) + 1
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (f"version:{key}", str(version))
+        )
+        return version
+
+
+class _Txn:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

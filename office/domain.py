@@ -1,0 +1,292 @@
+"""The office's domain: purposes, number series, routes, tickets and their progress (pure).
+
+Words from DOMAIN.md: a resident's *purpose* (category) has a number *series* and a *route*
+of *stations* (受付 reception -> 入力 input -> 審査 review -> 交付 issuing -> 完了 done). A
+*ticket* waits, is *called* to a counter, moves station by station, and at the terminal station
+is *ready*: the resident is called to a counter to receive it. No I/O here: time and ids are
+arguments, results are new frozen values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Iterable, Mapping, Sequence
+
+
+class OfficeError(Exception):
+    """Root of the office package's errors."""
+
+
+class CommandError(OfficeError):
+    """A staff command that cannot be carried out; the message is shown to the clerk as is."""
+
+
+class Status(str, Enum):
+    """Where a ticket is in its life."""
+
+    WAITING = "waiting"  # issued, not yet called
+    CALLED = "called"  # called to a counter; at the first station
+    IN_PROGRESS = "in_progress"  # somewhere between the first and the terminal station
+    READY = "ready"  # at the terminal: the resident is called to receive it
+    ABSENT = "absent"  # called but did not come
+    VOID = "void"  # cancelled by staff (e.g. a ticket that never printed)
+
+    @property
+    def active(self) -> bool:
+        """Still in the queue or on the board."""
+        return self in (Status.WAITING, Status.CALLED, Status.IN_PROGRESS, Status.READY)
+
+
+@dataclass(frozen=True)
+class Station:
+    """A step of the back office's work (受付, 入力, 審査, 交付, 完了)."""
+
+    code: str
+    names: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Category:
+    """A resident's purpose, as offered on the dispenser; several may share one series."""
+
+    code: str
+    series: str
+    first: int
+    last: int
+    names: Mapping[str, str]
+    route: tuple[str, ...]
+    share: float = 0.0
+    procedures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A service counter (窓口); an empty ``categories`` serves every purpose."""
+
+    number: int
+    categories: frozenset[str] = frozenset()
+
+    def serves(self, category: str) -> bool:
+        """Whether this counter calls tickets of ``category``."""
+        return not self.categories or category in self.categories
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """One office's window: validated by office.config, never built from raw input here."""
+
+    site: str
+    office_name: str
+    timezone: str
+    rollover_hour: int
+    stations: tuple[Station, ...]
+    categories: tuple[Category, ...]
+    counters: tuple[Counter, ...]
+    dispenser_reserve: int = 700
+    reserve_floor: int = 30
+    lease_block_min: int = 20
+    ready_linger_minutes: int = 15
+    default_service_seconds: float = 120.0
+
+    def category(self, code: str) -> Category:
+        """The category with ``code``; CommandError when there is none."""
+        for cat in self.categories:
+            if cat.code == code:
+                return cat
+        raise CommandError(f"unknown purpose {code!r}")
+
+    def counter(self, number: int) -> Counter:
+        """The counter with ``number``; CommandError when there is none."""
+        for counter in self.counters:
+            if counter.number == number:
+                return counter
+        known = ", ".join(str(c.number) for c in self.counters)
+        raise CommandError(f"there is no counter {number} (counters: {known})")
+
+    def station(self, code: str) -> Station:
+        """The station with ``code``."""
+        for station in self.stations:
+            if station.code == code:
+                return station
+        raise CommandError(f"unknown station {code!r}")
+
+    def series_ranges(self) -> dict[str, tuple[int, int]]:
+        """Each series' inclusive number range."""
+        return {cat.series: (cat.first, cat.last) for cat in self.categories}
+
+    def series_shares(self) -> dict[str, float]:
+        """Expected share of the day's tickets per series (sizes the offline reserves)."""
+        shares: dict[str, float] = {}
+        for cat in self.categories:
+            shares[cat.series] = shares.get(cat.series, 0.0) + cat.share
+        return shares
+
+
+def ticket_id(day: str, series: str, number: int) -> str:
+    """The site-unique ticket id (day, series and number are unique together by design)."""
+    return f"{day}-{series}-{number}"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Arrival of a ticket at a station: a timestamp at every station (Setagaya's logs)."""
+
+    ticket_id: str
+    station: str
+    at_ms: int
+    counter: int | None = None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A queue ticket as the office knows it."""
+
+    ticket_id: str
+    day: str
+    series: str
+    number: int
+    category: str
+    device: str
+    issued_ms: int
+    hlc: str
+    route: tuple[str, ...]
+    procedures: tuple[str, ...] = ()
+    status: Status = Status.WAITING
+    station_index: int = -1  # -1 while waiting; index into route afterwards
+    counter: int | None = None
+    updated_ms: int = 0
+
+    @property
+    def station(self) -> str | None:
+        """The station reached, or None while waiting."""
+        return self.route[self.station_index] if self.station_index >= 0 else None
+
+    @property
+    def queue_key(self) -> tuple[str, str]:
+        """Issue order: the HLC, not the number (numbers come from leased blocks)."""
+        return (self.hlc, self.ticket_id)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A now-calling entry: ``number`` to ``counter``."""
+
+    ticket_id: str
+    number: int
+    counter: int
+    at_ms: int
+    kind: str = "call"  # "call" (to reception) or "ready" (to receive)
+
+
+def pick_next(waiting: Iterable[Ticket], counter: Counter) -> Ticket | None:
+    """The longest-waiting ticket this counter serves."""
+    candidates = [t for t in waiting if t.status is Status.WAITING and counter.serves(t.category)]
+    return min(candidates, key=lambda t: t.queue_key, default=None)
+
+
+def call(ticket: Ticket, counter: int, now_ms: int) -> tuple[Ticket, Stamp, Call]:
+    """Call a waiting (or absent, or already called) ticket to a counter: the first station."""
+    if ticket.status not in (Status.WAITING, Status.ABSENT, Status.CALLED):
+        raise CommandError(f"{ticket.number} is already {ticket.status.value.replace('_', ' ')}")
+    moved = replace(ticket, status=Status.CALLED, station_index=0, counter=counter, updated_ms=now_ms)
+    return (
+        moved,
+        Stamp(ticket.ticket_id, ticket.route[0], now_ms, counter),
+        Call(ticket.ticket_id, ticket.number, counter, now_ms),
+    )
+
+
+def advance(ticket: Ticket, station: str, now_ms: int) -> tuple[Ticket, Stamp, Call | None]:
+    """Move a ticket to a station of its route (forward, or back when the office sends it back).
+
+    Reaching the terminal station makes it ready, which calls the resident to the counter.
+    """
+    if not ticket.status.active:
+        raise CommandError(f"{ticket.number} is {ticket.status.value}; it cannot move")
+    if station not in ticket.route:
+        stops = " → ".join(ticket.route)
+        raise CommandError(f"{ticket.number}'s route has no station {station!r} (route: {stops})")
+    index = ticket.route.index(station)
+    if index == ticket.station_index:
+        raise CommandError(f"{ticket.number} is already at {station}")
+    terminal = index == len(ticket.route) - 1
+    if terminal:
+        return done(ticket, now_ms)
+    status = Status.CALLED if index == 0 else Status.IN_PROGRESS
+    moved = replace(ticket, status=status, station_index=index, updated_ms=now_ms)
+    return moved, Stamp(ticket.ticket_id, station, now_ms, ticket.counter), None
+
+
+def done(ticket: Ticket, now_ms: int, counter: int | None = None) -> tuple[Ticket, Stamp, Call]:
+    """The procedure is complete: the train reaches the terminal and the resident is called."""
+    if not ticket.status.active:
+        raise CommandError(f"{ticket.number} is {ticket.status.value}; it cannot be completed")
+    if ticket.status is Status.READY and counter is None:
+        raise CommandError(f"{ticket.number} is already done")
+    at = counter if counter is not None else ticket.counter
+    if at is None:
+        raise CommandError(f"{ticket.number} has not been at a counter: say which counter (done {ticket.number} at counter N)")
+    last = len(ticket.route) - 1
+    moved = replace(ticket, status=Status.READY, station_index=last, counter=at, updated_ms=now_ms)
+    return (
+        moved,
+        Stamp(ticket.ticket_id, ticket.route[last], now_ms, at),
+        Call(ticket.ticket_id, ticket.number, at, now_ms, kind="ready"),
+    )
+
+
+def absent(ticket: Ticket, now_ms: int) -> Ticket:
+    """The resident did not come when called; a later call brings the ticket back."""
+    if ticket.status not in (Status.WAITING, Status.CALLED, Status.READY):
+        raise CommandError(f"{ticket.number} is {ticket.status.value.replace('_', ' ')}; only a called ticket can be marked absent")
+    return replace(ticket, status=Status.ABSENT, updated_ms=now_ms)
+
+
+def void(ticket: Ticket, now_ms: int) -> Ticket:
+    """Staff cancel a ticket (for example one whose print failed and that nobody holds)."""
+    if ticket.status is Status.VOID:
+        raise CommandError(f"{ticket.number} is already void")
+    return replace(ticket, status=Status.VOID, updated_ms=now_ms)
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    """What a dispenser shows for one purpose: people waiting and the expected wait."""
+
+    category: str
+    waiting: int
+    est_wait_min: int | None
+    min_per_person: int | None
+    last_called: int | None
+
+
+def board_lines(config: SiteConfig, tickets: Sequence[Ticket]) -> list[dict[str, object]]:
+    """Group active tickets into train lines, one per distinct route (payload form)."""
+    lines: dict[tuple[str, ...], list[list[object]]] = {}
+    for cat in config.categories:
+        lines.setdefault(cat.route, [])
+    for t in sorted(tickets, key=lambda t: t.queue_key):
+        if t.status.active:
+            lines.setdefault(t.route, []).append([t.number, t.station_index, t.status.value, t.counter])
+    return [
+        {"route": "-".join(route), "stations": list(route), "tickets": rows}
+        for route, rows in lines.items()
+    ]
+
+
+@dataclass(frozen=True)
+class ServiceLog:
+    """Recent service times per category: the gap between a counter's successive calls."""
+
+    samples: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    keep: int = 20
+
+    def add(self, category: str, seconds: float) -> "ServiceLog":
+        """A new sample; only the most recent ``keep`` are kept."""
+        if seconds <= 0:
+            return self
+        old = self.samples.get(category, ())
+        merged = dict(self.samples)
+        merged[category] = (old + (seconds,))[-self.keep :]
+        return replace(self, samples=merged)

@@ -1,0 +1,235 @@
+"""The dispenser's headless core: press a purpose, get a durable, unique, printed ticket.
+
+The press-to-print path, in order, each step durable before the next:
+
+1. take the next number of the purpose's series from the blocks the office leased us
+   (ticket_dispenser.numbering); no lease, no number - never a guess;
+2. journal ``ticket.issued`` in the outbox; the new high-water mark of that series travels in
+   the same atomic write, so a number is never given twice, even across SIGKILL;
+3. add the ticket to the day's ticket log (kept for reprints and the day's count);
+4. hand the job to the printer.
+
+A crash between 2 and 3 is mended at start: the last issued ticket also travels in the outbox
+meta, and a ticket missing from the log is put back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Mapping, Sequence
+
+from drivers.ticket_printer import PrinterError, PrintJob, TicketPrinter
+from office.calendar import business_day
+from sync.agent import DeviceAgent
+from sync.leases import Block
+from sync.store import SegmentedLog
+from ticket_dispenser import numbering
+from ticket_dispenser.ticket import IssuedTicket, ticket_job
+
+log = logging.getLogger(__name__)
+
+
+class DispenserError(Exception):
+    """Root of the dispenser's errors; messages are fit for staff to read."""
+
+
+class NotConfigured(DispenserError):
+    """The dispenser has never received the office's configuration (never enrolled/synced)."""
+
+
+class UnknownPurpose(DispenserError):
+    """The pressed purpose is not in the office's configuration."""
+
+
+class NumbersExhausted(DispenserError):
+    """No leased number is left for this series today: ask staff (the office tops up online)."""
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    """What the screen shows after a press."""
+
+    ticket: IssuedTicket
+    printed: bool
+    print_error: str | None = None
+
+
+class Dispenser:
+    """Issues tickets; owns the day's ticket logs. Thread-safe: presses are serialised."""
+
+    def __init__(self, agent: DeviceAgent, printer: TicketPrinter | None = None) -> None:
+        self.agent = agent
+        self.printer = printer
+        self._lock = threading.Lock()
+        self._logs: dict[str, SegmentedLog] = {}
+        self._log_root = agent.config.data_dir / "tickets"
+        meta = agent.outbox.meta
+        try:
+            self._marks = numbering.NumberPool.from_dict({"blocks": [], "marks": meta.get("marks", [])}).marks
+        except ValueError as err:
+            raise DispenserError(f"the stored number marks are unreadable ({err}); restore the data directory") from err
+        self._reconcile(meta.get("last_ticket"))
+
+    # -- the press ---------------------------------------------------------------------------
+
+    def issue(self, category: str, procedures: Sequence[str] = (), language: str = "ja") -> IssueResult:
+        """Issue (and print) a ticket for a purpose; raises DispenserError when it cannot."""
+        with self._lock:
+            config = self.agent.document("office_config")
+            if config is None:
+                raise NotConfigured("this dispenser has not received the office configuration yet; connect it to the office once")
+            cat = _find_category(config, category)
+            now = self.agent.now_ms()
+            tz = zoneinfo.ZoneInfo(str(config.get("timezone", "Asia/Tokyo")))
+            day = business_day(now, tz, int(config.get("rollover_hour", 3))).isoformat()
+            series = str(cat["series"])
+            pool = numbering.NumberPool(blocks=self._held_blocks(), marks=self._marks)
+            taken = numbering.next_number(pool, series, day)
+            if taken is None:
+                raise NumbersExhausted(f"no ticket numbers left for {category} today: please ask staff")
+            number, pool = taken
+            ahead, wait = self._queue_estimate(category)
+            ticket = IssuedTicket(
+                ticket_id=f"{day}-{series}-{number}",
+                day=day,
+                series=series,
+                number=number,
+                category=category,
+                names=dict(cat.get("name") or {}),
+                route=tuple(cat.get("route") or ()),
+                procedures=tuple(procedures),
+                issued_ms=now,
+                clock_confirmed=self.agent.clock_confirmed,
+                people_ahead=ahead,
+                est_wait_min=wait,
+                office_name=str(config.get("office_name", "")),
+                language=language,
+            )
+            marks = [m for m in numbering.NumberPool(marks=pool.marks).to_dict()["marks"] if m["day"] >= _yesterday(day)]
+            self.agent.record(
+                "ticket.issued",
+                ticket.event_data(),
+                meta={"marks": marks, "last_ticket": ticket.to_record()},
+            )
+            self._marks = pool.marks
+            self._log(day).append(ticket.to_record())
+        return self._print(ticket)
+
+    def reprint(self, ticket_id: str) -> IssueResult:
+        """Print an issued ticket again (after a printer fault)."""
+        ticket = self.find(ticket_id)
+        if ticket is None:
+            raise DispenserError(f"no ticket {ticket_id} on this dispenser")
+        self.agent.record("ticket.reprinted", {"ticket_id": ticket_id})
+        return self._print(ticket)
+
+    def find(self, ticket_id: str) -> IssuedTicket | None:
+        """An issued ticket of the kept days, by id."""
+        day = ticket_id[:10]
+        with self._lock:
+            for record in self._log(day).records():
+                if record.get("ticket_id") == ticket_id:
+                    return IssuedTicket.from_record(record)
+        return None
+
+    def tickets(self, day: str) -> list[IssuedTicket]:
+        """Every ticket this dispenser issued on a business day."""
+        with self._lock:
+            return [IssuedTicket.from_record(r) for r in self._log(day).records()]
+
+    def remaining(self, category: str) -> int | None:
+        """Numbers left for a purpose's series today (None before the first configuration)."""
+        config = self.agent.document("office_config")
+        if config is None:
+            return None
+        cat = _find_category(config, category)
+        tz = zoneinfo.ZoneInfo(str(config.get("timezone", "Asia/Tokyo")))
+        day = business_day(self.agent.now_ms(), tz, int(config.get("rollover_hour", 3))).isoformat()
+        pool = numbering.NumberPool(blocks=self._held_blocks(), marks=self._marks)
+        return numbering.remaining(pool, str(cat["series"]), day)
+
+    def close(self) -> None:
+        """Close the ticket logs (the agent is closed by its owner)."""
+        with self._lock:
+            for segment_log in self._logs.values():
+                segment_log.close()
+            self._logs.clear()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _print(self, ticket: IssuedTicket) -> IssueResult:
+        if self.printer is None:
+            return IssueResult(ticket, printed=False, print_error="no printer configured")
+        try:
+            self.printer.submit(ticket_job(ticket))
+        except PrinterError as err:
+            # The ticket stays valid: it is journalled and the office will see it.
+            self.agent.record("ticket.print_failed", {"ticket_id": ticket.ticket_id, "error": str(err)[:200]})
+            return IssueResult(ticket, printed=False, print_error=str(err))
+        return IssueResult(ticket, printed=True)
+
+    def _held_blocks(self) -> tuple[Block, ...]:
+        lease = self.agent.document("lease") or {}
+        blocks = []
+        for raw in lease.get("blocks", []):
+            try:
+                blocks.append(Block.from_dict(raw))
+            except (ValueError, TypeError, KeyError):
+                log.warning("ignored a malformed lease block %r", raw)
+        return tuple(blocks)
+
+    def _queue_estimate(self, category: str) -> tuple[int | None, int | None]:
+        """People ahead and minutes to wait; unknown while the office is unreachable."""
+        if not self.agent.office_online:
+            return None, None
+        snapshot = self.agent.document("queue_snapshot") or {}
+        for row in snapshot.get("categories", []):
+            if row.get("code") == category:
+                ahead = int(row.get("waiting", 0))
+                per_person = row.get("min_per_person")
+                wait = ahead * int(per_person) if isinstance(per_person, int) else None
+                return ahead, wait
+        return None, None
+
+    def _log(self, day: str) -> SegmentedLog:
+        segment_log = self._logs.get(day)
+        if segment_log is None:
+            # One ticket log per business day; older days are closed as a new day starts.
+            for old in [d for d in self._logs if d < day]:
+                self._logs.pop(old).close()
+            segment_log = SegmentedLog(self._log_root / day)
+            self._logs[day] = segment_log
+        return segment_log
+
+    def _reconcile(self, last: Mapping[str, Any] | None) -> None:
+        """Put back the last ticket if a crash came between the outbox and the ticket log."""
+        if not last:
+            return
+        ticket = IssuedTicket.from_record(last)
+        segment_log = self._log(ticket.day)
+        newest = None
+        for record in segment_log.records():
+            newest = record
+        if newest is None or newest.get("ticket_id") != ticket.ticket_id:
+            if any(r.get("ticket_id") == ticket.ticket_id for r in segment_log.records()):
+                return
+            log.warning("ticket %s was journalled but not logged before a crash: logging it now", ticket.ticket_id)
+            segment_log.append(ticket.to_record())
+
+
+def _find_category(config: Mapping[str, Any], code: str) -> Mapping[str, Any]:
+    for cat in config.get("categories", []):
+        if cat.get("code") == code:
+            return dict(cat)
+    known = ", ".join(str(c.get("code")) for c in config.get("categories", []))
+    raise UnknownPurpose(f"unknown purpose {code!r}; this office offers: {known}")
+
+
+def _yesterday(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
