@@ -64,7 +64,7 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
     for key, default, low, high in (
         ("rollover_hour", 3, 0, 12),
         ("dispenser_reserve", 700, 1, 100_000),
-        ("reserve_floor", 30, 0, 100_000),
+        ("reserve_floor", 120, 0, 100_000),
         ("lease_block_min", 20, 1, 10_000),
         ("ready_linger_minutes", 15, 0, 24 * 60),
         ("default_service_seconds", 120, 1, 24 * 3600),

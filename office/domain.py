@@ -84,7 +84,7 @@ class SiteConfig:
     categories: tuple[Category, ...]
     counters: tuple[Counter, ...]
     dispenser_reserve: int = 700
-    reserve_floor: int = 30
+    reserve_floor: int = 120
     lease_block_min: int = 20
     ready_linger_minutes: int = 15
     default_service_seconds: float = 120.0

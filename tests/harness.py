@@ -1,0 +1,144 @@
+"""Building blocks for the end-to-end tests: an office and dispensers, in-process or as real
+processes that a test can SIGKILL, and read-only views of the office store."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from office import config as configmod
+from office.server import OfficeServer
+from sync.agent import AgentConfig, DeviceAgent
+from ticket_dispenser.device import Dispenser
+
+REPO = Path(__file__).resolve().parents[1]
+SITE = configmod.load()
+
+
+def start_office(url: str, db: Path, **kwargs: object) -> OfficeServer:
+    """An in-process office, online."""
+    server = OfficeServer(SITE, db, url, **kwargs)  # type: ignore[arg-type]
+    server.start()
+    if not server.wait_online(15):
+        server.stop()
+        raise AssertionError("office did not come online")
+    return server
+
+
+@dataclass
+class Device:
+    """An in-process dispenser (agent + core)."""
+
+    agent: DeviceAgent
+    dispenser: Dispenser
+
+    def close(self) -> None:
+        self.dispenser.close()
+        self.agent.stop()
+
+
+def start_dispenser(url: str, data: Path, device_id: str, **agent_kwargs: object) -> Device:
+    """An in-process dispenser, started (connecting in the background)."""
+    agent = DeviceAgent(
+        AgentConfig(site=SITE.site, device_id=device_id, role="dispenser", broker_url=url, data_dir=data, **agent_kwargs)  # type: ignore[arg-type]
+    )
+    agent.start()
+    return Device(agent, Dispenser(agent))
+
+
+def has_full_lease(device: Device) -> bool:
+    """The dispenser holds configuration and blocks for every series of today."""
+    lease = device.agent.document("lease")
+    config = device.agent.document("office_config")
+    if not lease or not config:
+        return False
+    series = {c["series"] for c in config["categories"]}
+    return series <= {b["series"] for b in lease["blocks"]}
+
+
+def env() -> dict[str, str]:
+    """Environment for child processes: the repo importable, Python unbuffered."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONUNBUFFERED"] = "1"
+    return e
+
+
+@dataclass
+class Proc:
+    """A child process whose stdout lines are collected by a thread."""
+
+    popen: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    @classmethod
+    def spawn(cls, *args: str) -> "Proc":
+        popen = subprocess.Popen(
+            [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(), cwd=REPO
+        )
+        proc = cls(popen)
+        proc._reader = threading.Thread(target=proc._read, daemon=True)
+        proc._reader.start()
+        return proc
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_line(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return True
+            if self.popen.poll() is not None and self._reader is not None:
+                self._reader.join(1)
+                return any(text in line for line in self.lines)
+            time.sleep(0.005)
+        return False
+
+    def kill(self) -> None:
+        self.popen.kill()
+        self.popen.wait(10)
+        if self._reader is not None:
+            self._reader.join(5)
+
+    def stop(self) -> int:
+        self.popen.terminate()
+        code = self.popen.wait(15)
+        if self._reader is not None:
+            self._reader.join(5)
+        return code
+
+
+def office_process(url: str, db: Path) -> Proc:
+    """``madoguchi-office serve`` as a real process (for SIGKILL)."""
+    proc = Proc.spawn("-m", "office.cli", "serve", "--broker", url, "--db", str(db), "--log-level", "WARNING")
+    if not proc.wait_line("office online", 20):
+        proc.kill()
+        raise AssertionError("office process did not come online:\n" + "\n".join(proc.lines[-20:]))
+    return proc
+
+
+def issued_ids(lines: list[str]) -> Iterator[str]:
+    """Ticket ids from the dispenser CLI's 'issued ... (ticket ID)' lines."""
+    for line in lines:
+        if line.startswith("issued ") and "(ticket " in line:
+            yield line.split("(ticket ", 1)[1].split(")", 1)[0]
+
+
+def office_rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
+    """Read the office store from outside (WAL allows a reader beside the writer)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return list(conn.execute(sql, args))
+    finally:
+        conn.close()

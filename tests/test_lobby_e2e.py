@@ -1,0 +1,112 @@
+"""The lobby end to end on a real Mosquitto: dispensers, office, staff commands, snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import SITE, has_full_lease, office_rows, start_dispenser, start_office
+from office import cli as office_cli
+from sync.agent import AgentConfig, DeviceAgent
+
+
+def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(mosquitto, tmp_path: Path, wait_for, capsys) -> None:
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    board = DeviceAgent(AgentConfig(site=SITE.site, device_id="board-1", role="board", broker_url=mosquitto.url, data_dir=tmp_path / "b1"))
+    board.start()
+    try:
+        wait_for(lambda: has_full_lease(disp), message="dispenser got config and leases")
+        result = disp.dispenser.issue("moving", procedures=["住民異動届"])
+        number = result.ticket.number
+        assert result.ticket.ticket_id.endswith(f"-1-{number}")
+        wait_for(lambda: disp.agent.pending_count() == 0, message="office acked the ticket")
+        rows = office_rows(office.db.path, "SELECT number, category, status FROM tickets")
+        assert rows == [(number, "moving", "waiting")]
+
+        def staff(*words: str) -> str:
+            code = office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, *words])
+            out = capsys.readouterr().out.strip()
+            assert code == 0, out
+            return out
+
+        assert staff("call", "next", "at", "counter", "4") == f"{number} → counter 4"
+        assert staff("advance", str(number), "to", "input") == f"{number} → input"
+        assert staff("advance", str(number), "to", "審査") == f"{number} → review"
+        assert staff("done", str(number)).startswith(f"{number} done")
+
+        stamps = office_rows(office.db.path, "SELECT station FROM stamps ORDER BY rowid")
+        assert [s for (s,) in stamps] == ["reception", "input", "review", "done"]
+
+        def board_shows_ready() -> bool:
+            snap = board.document("board_snapshot")
+            if not snap:
+                return False
+            line = next(l for l in snap["lines"] if l["stations"][0] == "reception" and "input" in l["stations"] and "issuing" in l["stations"])
+            return [number, 4, "ready", 4] in line["tickets"] and snap["calls"][0] == {"number": number, "counter": 4, "at_ms": snap["calls"][0]["at_ms"]}
+
+        wait_for(board_shows_ready, message="board snapshot shows the train at the terminal and the call")
+        assert board.clock_confirmed  # learned from the office's live messages
+    finally:
+        board.stop()
+        disp.close()
+        office.stop()
+
+
+def test_staff_mistakes_get_one_line_answers(mosquitto, tmp_path: Path, capsys) -> None:
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    try:
+        code = office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "done", "4242"])
+        assert code == 1
+        assert capsys.readouterr().out.strip() == "no ticket 4242 today"
+        code = office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "call", "next", "at", "counter", "99"])
+        assert code == 1
+        assert "there is no counter 99" in capsys.readouterr().out
+        code = office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "dance"])
+        assert code == 1
+        assert "not understood" in capsys.readouterr().out
+    finally:
+        office.stop()
+
+
+def test_queue_snapshot_counts_people_ahead(mosquitto, tmp_path: Path, wait_for) -> None:
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    try:
+        wait_for(lambda: has_full_lease(disp))
+        for _ in range(3):
+            disp.dispenser.issue("certificates")
+
+        def three_waiting() -> bool:
+            snap = disp.agent.document("queue_snapshot") or {}
+            return any(r["code"] == "certificates" and r["waiting"] == 3 for r in snap.get("categories", []))
+
+        wait_for(three_waiting, message="queue snapshot shows 3 waiting")
+        fourth = disp.dispenser.issue("certificates").ticket
+        assert fourth.people_ahead == 3
+        assert fourth.est_wait_min is not None and fourth.est_wait_min > 0
+    finally:
+        disp.close()
+        office.stop()
+
+
+@pytest.mark.slow
+def test_offline_dispenser_issues_from_reserve_and_restart_shows_last_state(mosquitto, tmp_path: Path, wait_for) -> None:
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    wait_for(lambda: has_full_lease(disp))
+    disp.close()
+    office.stop()
+    mosquitto.stop()
+    # A restart with no broker: the stored config, snapshot and lease are there at once.
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    try:
+        assert disp.agent.document("office_config") is not None
+        assert disp.agent.document("queue_snapshot") is not None
+        assert not disp.agent.office_online
+        t = disp.dispenser.issue("tax").ticket
+        assert t.people_ahead is None and t.est_wait_min is None  # unknown offline, not guessed
+        assert disp.agent.pending_count() == 1
+    finally:
+        disp.close()
