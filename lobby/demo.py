@@ -16,9 +16,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from drivers.ticket_printer import TextFilePrinter
 from lobby.cliutil import OneLineParser, fail, setup_logging

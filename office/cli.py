@@ -15,8 +15,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from lobby.cliutil import OneLineParser, add_common, fail, setup_logging
 from office import config as configmod
@@ -144,8 +145,9 @@ def _status(args: Any) -> int:
     site = configmod.load(args.config)
     db = OfficeDB(args.db)
     try:
-        from office.calendar import business_day
         import zoneinfo
+
+        from office.calendar import business_day
 
         day = business_day(int(time.time() * 1000), zoneinfo.ZoneInfo(site.timezone), site.rollover_hour).isoformat()
         tickets = db.tickets(day)

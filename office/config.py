@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import tomllib
 import zoneinfo
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from office.domain import Category, Counter, OfficeError, SiteConfig, Station
 from sync.protocol import valid_id

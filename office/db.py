@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from office.domain import Call, Stamp, Status, Ticket
 from sync.leases import Block
@@ -34,6 +35,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     UNIQUE(day, series, number)
 );
 CREATE INDEX IF NOT EXISTS tickets_day_status ON tickets(day, status);
+-- the lease top-up counts a device's tickets per series and day after every event batch
+CREATE INDEX IF NOT EXISTS tickets_device_series_day ON tickets(device, series, day);
 CREATE TABLE IF NOT EXISTS stamps (
     ticket_id TEXT NOT NULL, station TEXT NOT NULL, at_ms INTEGER NOT NULL, counter INTEGER
 );
@@ -80,7 +83,7 @@ class OfficeDB:
         """Close the connection."""
         self.conn.close()
 
-    def transaction(self) -> "_Txn":
+    def transaction(self) -> _Txn:
         """``with db.transaction():`` - BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
         return _Txn(self.conn)
 

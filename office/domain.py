@@ -9,9 +9,9 @@ arguments, results are new frozen values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import Iterable, Mapping, Sequence
+from enum import StrEnum
 
 
 class OfficeError(Exception):
@@ -22,7 +22,7 @@ class CommandError(OfficeError):
     """A staff command that cannot be carried out; the message is shown to the clerk as is."""
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Where a ticket is in its life."""
 
     WAITING = "waiting"  # issued, not yet called
@@ -282,7 +282,7 @@ class ServiceLog:
     samples: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     keep: int = 20
 
-    def add(self, category: str, seconds: float) -> "ServiceLog":
+    def add(self, category: str, seconds: float) -> ServiceLog:
         """A new sample; only the most recent ``keep`` are kept."""
         if seconds <= 0:
             return self

@@ -17,9 +17,10 @@ import time
 import uuid
 import zoneinfo
 from collections import Counter as Tally
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from office import calendar, commands, estimate, leasing
 from office.db import OfficeDB

@@ -8,8 +8,8 @@ through the same path a clerk's commands take.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from office.commands import Advance, CallNext, Command, Done
 from office.domain import SiteConfig, Status, Ticket

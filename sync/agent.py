@@ -22,9 +22,10 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sync import clock as clockmod
 from sync import hlc as hlcmod
@@ -294,8 +295,7 @@ class DeviceAgent:
         if self.outbox.ack(acked):
             self._last_progress_ms = self._mono_ms()
             self.stats["acks"] += 1
-        if self._sent_upto < self.outbox.acked_seq:
-            self._sent_upto = self.outbox.acked_seq
+        self._sent_upto = max(self._sent_upto, self.outbox.acked_seq)
 
     def _learn_time(self, office_ms: int) -> None:
         with self._lock:

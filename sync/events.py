@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Event:
         }
 
     @classmethod
-    def from_record(cls, device: str, record: Mapping[str, Any]) -> "Event":
+    def from_record(cls, device: str, record: Mapping[str, Any]) -> Event:
         """Rebuild an event from :meth:`to_record` output (the caller validated the shape)."""
         return cls(
             device=device,

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sync.errors import ProtocolError
 
@@ -211,7 +212,7 @@ def is_tuple(*items: Check) -> Check:
             raise _type_error(path, "array", value)
         if len(value) != len(items):
             raise ProtocolError(f"field {path}: expected {len(items)} items, got {len(value)}")
-        for i, (element, sub) in enumerate(zip(value, items)):
+        for i, (element, sub) in enumerate(zip(value, items, strict=True)):
             sub(element, f"{path}[{i}]")
 
     return check

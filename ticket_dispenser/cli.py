@@ -16,8 +16,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from drivers.ticket_printer import TextFilePrinter, TicketPrinter
 from lobby.cliutil import OneLineParser, add_common, fail, setup_logging

@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import zoneinfo
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from drivers.ticket_printer import PrinterError, PrintJob, TicketPrinter
+from drivers.ticket_printer import PrinterError, TicketPrinter
 from office.calendar import business_day
 from sync.agent import DeviceAgent
 from sync.leases import Block

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from drivers.ticket_printer import PrintJob
 
@@ -58,7 +59,7 @@ class IssuedTicket:
         }
 
     @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> "IssuedTicket":
+    def from_record(cls, r: Mapping[str, Any]) -> IssuedTicket:
         """Rebuild from :meth:`to_record` output."""
         return cls(
             ticket_id=str(r["ticket_id"]),
