@@ -559,7 +559,11 @@ class OfficeServer:
             for t in self.db.tickets(today, [Status.WAITING, Status.CALLED, Status.IN_PROGRESS, Status.READY])
             if t.status is not Status.READY or now - t.updated_ms <= linger
         ]
-        calls = [{"number": c.number, "counter": c.counter, "at_ms": c.at_ms} for c in self.db.recent_calls(10)]
+        recent = self.db.recent_calls(50)
+        calls = [{"number": c.number, "counter": c.counter, "at_ms": c.at_ms} for c in recent[:10]]
+        now_calling: dict[int, dict[str, Any]] = {}
+        for c in recent:  # newest first: the first seen per counter is its current call
+            now_calling.setdefault(c.counter, {"counter": c.counter, "number": c.number, "kind": c.kind, "at_ms": c.at_ms})
         self._publish(
             "board_snapshot",
             {
@@ -568,6 +572,7 @@ class OfficeServer:
                 "business_day": today,
                 "lines": board_lines(self.config, shown),
                 "calls": calls,
+                "counters": sorted(now_calling.values(), key=lambda r: r["counter"]),
             },
         )
 

@@ -104,7 +104,7 @@ class DeviceAgent:
                 last = hlcmod.HLC.decode(stored_hlc["hlc"])
             except ValueError:
                 log.warning("stored HLC is unreadable; starting from the wall clock")
-        for event in self.outbox.pending(limit=1_000_000)[-1:]:
+        for event in self.outbox.pending(after_seq=self.outbox.last_seq - 1, limit=1):
             last = max(last, hlcmod.HLC.decode(event.hlc))
         self._hlc = last
 
@@ -117,6 +117,15 @@ class DeviceAgent:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._link: MqttLink | None = None
+        self._report_repairs()
+
+    def _report_repairs(self) -> None:
+        """A store repaired at open is reported to the office, not just logged on the device."""
+        notes = self.outbox.recovery_notes + ([self.state.recovery_note] if self.state.recovery_note else [])
+        for note in notes:
+            log.error("local store repaired at start: %s", note)
+            self.stats["store_repairs"] += 1
+            self.record("store.recovered", {"note": note[:500]})
 
     # -- public API (any thread) ---------------------------------------------------------------
 

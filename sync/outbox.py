@@ -165,6 +165,12 @@ class Outbox:
             return event
 
     @property
+    def recovery_notes(self) -> list[str]:
+        """What opening repaired (segments or the ack file) from last good copies."""
+        notes = [self._log.recovery_note, self._acks.recovery_note]
+        return [n for n in notes if n]
+
+    @property
     def meta(self) -> dict[str, Any]:
         """The caller's meta as of the last append (see :meth:`append`)."""
         with self._mutex:

@@ -335,6 +335,18 @@ SCHEMAS: dict[str, Check] = {
                 is_obj({"number": is_int(0, 1_000_000), "counter": is_int(0, 999), "at_ms": _ms}),
                 50,
             ),
+            # now calling per counter: the number each counter called last, and what for
+            "counters": is_list(
+                is_obj(
+                    {
+                        "counter": is_int(0, 999),
+                        "number": is_int(0, 1_000_000),
+                        "kind": is_str(16, ("call", "ready")),
+                        "at_ms": _ms,
+                    }
+                ),
+                200,
+            ),
         },
         required=("version", "sent_ms", "lines", "calls"),
     ),

@@ -599,6 +599,11 @@ class SegmentedLog:
         return self._newest is not None and self._newest.recovered
 
     @property
+    def recovery_note(self) -> str | None:
+        """What opening repaired in the newest segment, if anything."""
+        return self._newest.recovery_note if self._newest is not None else None
+
+    @property
     def newest_index(self) -> int | None:
         """The index of the segment appends go to (None for an empty log)."""
         with self._mutex:

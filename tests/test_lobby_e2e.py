@@ -44,7 +44,11 @@ def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(mosquitto, tmp_
             if not snap:
                 return False
             line = next(l for l in snap["lines"] if l["stations"][0] == "reception" and "input" in l["stations"] and "issuing" in l["stations"])
-            return [number, 4, "ready", 4] in line["tickets"] and snap["calls"][0] == {"number": number, "counter": 4, "at_ms": snap["calls"][0]["at_ms"]}
+            return (
+                [number, 4, "ready", 4] in line["tickets"]
+                and snap["calls"][0] == {"number": number, "counter": 4, "at_ms": snap["calls"][0]["at_ms"]}
+                and [(c["counter"], c["number"], c["kind"]) for c in snap["counters"]] == [(4, number, "ready")]
+            )
 
         wait_for(board_shows_ready, message="board snapshot shows the train at the terminal and the call")
         assert board.clock_confirmed  # learned from the office's live messages
@@ -110,3 +114,26 @@ def test_offline_dispenser_issues_from_reserve_and_restart_shows_last_state(mosq
         assert disp.agent.pending_count() == 1
     finally:
         disp.close()
+
+
+def test_a_damaged_store_is_repaired_and_reported_to_the_office(mosquitto, tmp_path: Path, wait_for) -> None:
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    wait_for(lambda: has_full_lease(disp))
+    disp.dispenser.issue("tax")
+    disp.close()
+    state = tmp_path / "d1" / "state.json"
+    raw = state.read_bytes()
+    state.write_bytes(raw[: len(raw) // 2])  # a torn write, as a failing SD card leaves it
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    try:
+        assert disp.agent.stats["store_repairs"] == 1
+        assert disp.agent.document("lease") is not None  # from the last good copy, not empty
+        wait_for(
+            lambda: office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE type='store.recovered' AND device='d1'") == [(1,)],
+            message="office heard about the repair",
+        )
+        assert list((tmp_path / "d1").glob("state.json.corrupt-*"))  # the damaged file is kept
+    finally:
+        disp.close()
+        office.stop()
