@@ -551,7 +551,13 @@ class OfficeServer:
             board_version = self.db.next_version("board")
         self._publish(
             "queue_snapshot",
-            {"version": queue_version, "sent_ms": now, "business_day": today, "categories": self.queue_figures()},
+            {
+                "version": queue_version,
+                "sent_ms": now,
+                "business_day": today,
+                "categories": self.queue_figures(),
+                "acked": {row["device"]: int(row["acked_seq"]) for row in self.db.devices("dispenser")},
+            },
         )
         linger = self.config.ready_linger_minutes * 60_000
         shown = [

@@ -204,6 +204,20 @@ def is_list(item: Check, max_items: int = 1000) -> Check:
     return check
 
 
+def is_map(value_check: Check, max_items: int = 1000) -> Check:
+    """A JSON object used as a map: string keys (ids), values that pass ``value_check``."""
+
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            raise _type_error(path, "object", value)
+        if len(value) > max_items:
+            raise ProtocolError(f"field {path}: more than {max_items} entries")
+        for key, element in value.items():
+            value_check(element, f"{path}.{key}")
+
+    return check
+
+
 def is_tuple(*items: Check) -> Check:
     """A JSON array of fixed length whose positions each have their own check (compact rows)."""
 
@@ -307,6 +321,9 @@ SCHEMAS: dict[str, Check] = {
                 ),
                 64,
             ),
+            # per dispenser: the acked seq these counts include, so a dispenser can add its own
+            # tickets the office has not counted yet
+            "acked": is_map(is_int(0, 2**53)),
         },
         required=("version", "sent_ms", "categories"),
     ),

@@ -88,8 +88,10 @@ def test_queue_snapshot_counts_people_ahead(mosquitto, tmp_path: Path, wait_for)
 
         wait_for(three_waiting, message="queue snapshot shows 3 waiting")
         fourth = disp.dispenser.issue("certificates").ticket
-        assert fourth.people_ahead == 3
-        assert fourth.est_wait_min is not None and fourth.est_wait_min > 0
+        fifth = disp.dispenser.issue("certificates").ticket  # before the office counted the fourth
+        assert (fourth.people_ahead, fifth.people_ahead) == (3, 4)
+        assert fourth.est_wait_min is not None and fifth.est_wait_min is not None
+        assert 0 < fourth.est_wait_min < fifth.est_wait_min
     finally:
         disp.close()
         office.stop()

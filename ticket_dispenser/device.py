@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import zoneinfo
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -68,6 +69,8 @@ class Dispenser:
         self._lock = threading.Lock()
         self._logs: dict[str, SegmentedLog] = {}
         self._log_root = agent.config.data_dir / "tickets"
+        # (seq, purpose) of recent presses: the ones the office has not counted yet are ahead too
+        self._recent: deque[tuple[int, str]] = deque(maxlen=2000)
         meta = agent.outbox.meta
         try:
             self._marks = numbering.NumberPool.from_dict({"blocks": [], "marks": meta.get("marks", [])}).marks
@@ -111,11 +114,12 @@ class Dispenser:
                 language=language,
             )
             marks = [m for m in numbering.NumberPool(marks=pool.marks).to_dict()["marks"] if m["day"] >= _yesterday(day)]
-            self.agent.record(
+            event = self.agent.record(
                 "ticket.issued",
                 ticket.event_data(),
                 meta={"marks": marks, "last_ticket": ticket.to_record()},
             )
+            self._recent.append((event.seq, category))
             self._marks = pool.marks
             self._log(day).append(ticket.to_record())
         return self._print(ticket)
@@ -188,9 +192,11 @@ class Dispenser:
         if not self.agent.office_online:
             return None, None
         snapshot = self.agent.document("queue_snapshot") or {}
+        counted = (snapshot.get("acked") or {}).get(self.agent.config.device_id, 0)
+        uncounted = sum(1 for seq, cat in self._recent if cat == category and seq > counted)
         for row in snapshot.get("categories", []):
             if row.get("code") == category:
-                ahead = int(row.get("waiting", 0))
+                ahead = int(row.get("waiting", 0)) + uncounted
                 per_person = row.get("min_per_person")
                 wait = ahead * int(per_person) if isinstance(per_person, int) else None
                 return ahead, wait
