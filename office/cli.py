@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -143,7 +144,10 @@ def _status(args: Any) -> int:
     if not args.db.exists():
         fail(PROG, f"{args.db}: no office store there (--db)")
     site = configmod.load(args.config)
-    db = OfficeDB(args.db)
+    try:
+        db = OfficeDB(args.db)
+    except sqlite3.DatabaseError as err:
+        fail(PROG, f"{args.db}: not an office store ({err}); check --db")
     try:
         import zoneinfo
 

@@ -68,7 +68,7 @@ _COUNTER = r"(?:at\s+)?(?:counter\s+)?(?P<counter>\d+)"
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^call\s+next\s+{_COUNTER}$"), "call_next"),
     (re.compile(rf"^call\s+{_REF}\s+{_COUNTER}$"), "call"),
-    (re.compile(rf"^advance\s+{_REF}\s+(?:to\s+)?(?P<station>\S+)$"), "advance"),
+    (re.compile(rf"^advance\s+{_REF}\s+(?:to\s+)?(?P<station>(?!to$)\S+)$"), "advance"),
     (re.compile(rf"^done\s+{_REF}(?:\s+{_COUNTER})?$"), "done"),
     (re.compile(rf"^absent\s+{_REF}$"), "absent"),
     (re.compile(rf"^void\s+{_REF}$"), "void"),

@@ -15,6 +15,9 @@ from typing import Any
 from office.domain import Category, Counter, OfficeError, SiteConfig, Station
 from sync.protocol import valid_id
 
+MAX_CODE = 32  # the protocol's limit for series, station and purpose codes
+MAX_NUMBER = 9_999_999  # ticket numbers the office accepts
+
 KNOWN_TOP = {
     "site", "office_name", "timezone", "rollover_hour", "dispenser_reserve", "reserve_floor",
     "lease_block_min", "ready_linger_minutes", "default_service_seconds",
@@ -50,6 +53,13 @@ def _names(value: Any, path: str) -> dict[str, str]:
     return dict(value)
 
 
+def _code(value: str, path: str) -> str:
+    """Codes travel in every config message: short, and safe in topics and ids."""
+    if len(value) > MAX_CODE or not valid_id(value):
+        raise ConfigError(f"{path}: {value!r} must be letters, digits, '.', '_' or '-' (at most {MAX_CODE})")
+    return value
+
+
 def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
     """Validate a parsed TOML document; raise ConfigError naming the first bad key."""
     _unknown(doc, KNOWN_TOP, "")
@@ -57,6 +67,8 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
     if not valid_id(site):
         raise ConfigError("site: use 1-63 letters, digits, '.', '_' or '-'")
     tz = doc.get("timezone", "Asia/Tokyo")
+    if not isinstance(tz, str):
+        raise ConfigError(f"timezone: expected a time zone name such as \"Asia/Tokyo\", got {tz!r}")
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
@@ -82,7 +94,7 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         if not isinstance(raw, dict):
             raise ConfigError(f"stations[{i}]: expected a table with code and name")
         _unknown(raw, KNOWN_STATION, path)
-        code = _want(raw, "code", path, str, "a station code such as \"review\"")
+        code = _code(_want(raw, "code", path, str, "a station code such as \"review\""), path + "code")
         if any(s.code == code for s in stations):
             raise ConfigError(f"{path}code: station {code!r} is defined twice; station codes must be unique")
         stations.append(Station(code, _names(raw.get("name"), path + "name")))
@@ -97,15 +109,15 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         if not isinstance(raw, dict):
             raise ConfigError(f"categories[{i}]: expected a table")
         _unknown(raw, KNOWN_CATEGORY, path)
-        code = _want(raw, "code", path, str, "a purpose code such as \"moving\"")
-        if not valid_id(code):
-            raise ConfigError(f"{path}code: {code!r} must be letters, digits, '.', '_' or '-'")
+        code = _code(_want(raw, "code", path, str, "a purpose code such as \"moving\""), path + "code")
         if any(c.code == code for c in categories):
             raise ConfigError(f"{path}code: purpose {code!r} is defined twice")
-        series = _want(raw, "series", path, str, "a series name such as \"1\"")
+        series = _code(_want(raw, "series", path, str, "a series name such as \"1\""), path + "series")
         first = _want(raw, "first", path, int, "the first ticket number of the series (a whole number)")
         last = _want(raw, "last", path, int, "the last ticket number of the series (a whole number)")
-        if not 0 <= first <= last:
+        if not 0 <= first <= MAX_NUMBER:
+            raise ConfigError(f"{path}first: must be from 0 to {MAX_NUMBER}; got {first}")
+        if not first <= last <= MAX_NUMBER:
             raise ConfigError(f"{path}last: must be at least first ({first}); got {last}")
         for other in categories:
             if other.series == series and (other.first, other.last) != (first, last):
@@ -116,7 +128,7 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         if len(route) < 2:
             raise ConfigError(f"{path}route: needs at least a first and a terminal station")
         for j, stop in enumerate(route):
-            if stop not in station_codes:
+            if not isinstance(stop, str) or stop not in station_codes:
                 raise ConfigError(f"{path}route[{j}]: {stop!r} is not a station; known stations: {', '.join(sorted(station_codes))}")
         if len(set(route)) != len(route):
             raise ConfigError(f"{path}route: a station appears twice")
@@ -132,19 +144,24 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
     category_codes = {c.code for c in categories}
 
     counters: list[Counter] = []
-    for i, raw in enumerate(doc.get("counters", [])):
+    raw_counters = doc.get("counters", [])
+    if not isinstance(raw_counters, list):
+        raise ConfigError("counters: expected a list of [[counters]] tables with a number")
+    for i, raw in enumerate(raw_counters):
         path = f"counters[{i}]."
         if not isinstance(raw, dict):
             raise ConfigError(f"counters[{i}]: expected a table with number")
         _unknown(raw, KNOWN_COUNTER, path)
         number = _want(raw, "number", path, int, "the counter number shown to residents")
+        if not 0 <= number <= 999:
+            raise ConfigError(f"{path}number: counters are numbered 0 to 999; got {number}")
         if any(c.number == number for c in counters):
             raise ConfigError(f"{path}number: counter {number} is defined twice")
         serves = raw.get("categories", [])
         if not isinstance(serves, list):
             raise ConfigError(f"{path}categories: expected a list of purpose codes (empty = all)")
         for j, code in enumerate(serves):
-            if code not in category_codes:
+            if not isinstance(code, str) or code not in category_codes:
                 raise ConfigError(f"{path}categories[{j}]: {code!r} is not a purpose; known: {', '.join(sorted(category_codes))}")
         counters.append(Counter(number, frozenset(serves)))
     if not counters:
@@ -176,6 +193,8 @@ def load(path: Path | None = None) -> SiteConfig:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as err:
             raise ConfigError(f"{path}: cannot read the site configuration ({err.strerror})") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: not UTF-8 text; save the site configuration as UTF-8") from err
         source = str(path)
     try:
         doc = tomllib.loads(text)

@@ -186,7 +186,18 @@ def pick_next(waiting: Iterable[Ticket], counter: Counter) -> Ticket | None:
 
 
 def call(ticket: Ticket, counter: int, now_ms: int) -> tuple[Ticket, Stamp, Call]:
-    """Call a waiting (or absent, or already called) ticket to a counter: the first station."""
+    """Call a waiting (or absent, or already called) ticket to a counter: the first station.
+
+    A ticket that was ready when its resident did not come is called again to collect: it
+    stays at the terminal.
+    """
+    if ticket.status is Status.ABSENT and ticket.station_index == len(ticket.route) - 1:
+        moved = replace(ticket, status=Status.READY, counter=counter, updated_ms=now_ms)
+        return (
+            moved,
+            Stamp(ticket.ticket_id, ticket.route[-1], now_ms, counter),
+            Call(ticket.ticket_id, ticket.number, counter, now_ms, kind="ready"),
+        )
     if ticket.status not in (Status.WAITING, Status.ABSENT, Status.CALLED):
         raise CommandError(f"{ticket.number} is already {ticket.status.value.replace('_', ' ')}")
     moved = replace(ticket, status=Status.CALLED, station_index=0, counter=counter, updated_ms=now_ms)
@@ -239,7 +250,7 @@ def done(ticket: Ticket, now_ms: int, counter: int | None = None) -> tuple[Ticke
 def absent(ticket: Ticket, now_ms: int) -> Ticket:
     """The resident did not come when called; a later call brings the ticket back."""
     if ticket.status not in (Status.WAITING, Status.CALLED, Status.READY):
-        raise CommandError(f"{ticket.number} is {ticket.status.value.replace('_', ' ')}; only a called ticket can be marked absent")
+        raise CommandError(f"{ticket.number} is {ticket.status.value.replace('_', ' ')}; only a waiting, called or ready ticket can be marked absent")
     return replace(ticket, status=Status.ABSENT, updated_ms=now_ms)
 
 

@@ -42,7 +42,7 @@ from office.domain import (
 from office.simstaff import SimStaff
 from sync import protocol
 from sync.errors import ProtocolError
-from sync.leases import SeriesRange
+from sync.leases import SeriesRange, check_day
 from sync.link import Inbound, MqttLink, Will
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 10.0  # live office status: devices learn the time from it and see we are alive
 SNAPSHOT_MIN_INTERVAL_S = 0.2  # coalesce bursts of changes into one retained snapshot
 LEASE_CHECK_S = 60.0  # catches the business-day rollover for idle dispensers
+MAX_TICKET_NUMBER = 10_000_000  # far above any series range; keeps SQLite's integers safe
 MAX_SAMPLE_S = 2 * 3600  # a gap longer than this between two calls is a break, not service
 
 
@@ -163,7 +164,12 @@ class OfficeServer:
             elif kind == "down":
                 self._ready.clear()
             elif kind == "message":
-                routed = self._route(item)
+                try:
+                    routed = self._route(item)
+                except Exception:  # one message must never cost the others in this turn
+                    self.stats["message_errors"] += 1
+                    log.exception("office: could not handle a message on %s", item.topic)
+                    continue
                 if routed is not None:
                     events.append(routed)
         if events:
@@ -240,7 +246,11 @@ class OfficeServer:
                         self.stats["duplicates"] += 1
                         continue
                     self.stats["events"] += 1
-                    problem = self._apply(device, event_id, rec)
+                    try:
+                        problem = self._apply(device, event_id, rec)
+                    except Exception as err:  # a poison event must not block its device's acks
+                        log.exception("event %s could not be applied", event_id)
+                        problem = f"could not be applied: {type(err).__name__}"
                     if problem is not None:
                         self.stats["event_problems"] += 1
                         self.db.set_problem(event_id, problem)
@@ -266,12 +276,16 @@ class OfficeServer:
         if kind != "ticket.issued":
             return None  # stored for the record (printer faults, reprints...)
         try:
-            day, series, number = str(data["day"]), str(data["series"]), int(data["number"])
-            category = str(data["category"])
+            day, series, number = check_day(data["day"]), data["series"], data["number"]
+            category = data["category"]
             route = tuple(str(s) for s in data.get("route") or ())
             procedures = tuple(str(p) for p in data.get("procedures") or ())
         except (KeyError, TypeError, ValueError) as err:
             return f"ticket.issued without a valid {err}"
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_TICKET_NUMBER:
+            return f"ticket.issued with number {str(number)[:40]!r}: not a ticket number"
+        if not isinstance(series, str) or not isinstance(category, str) or len(series) > 32 or len(category) > 64:
+            return "ticket.issued with an invalid series or purpose"
         if not route:
             try:
                 route = self.config.category(category).route
@@ -368,6 +382,10 @@ class OfficeServer:
                     self.db.save_staff_reply(request_id, str(doc["command"]), reply, self.wall_ms())
             except CommandError as err:
                 reply = {"request_id": request_id, "ok": False, "message": str(err)}
+            except Exception:  # the clerk gets an answer whatever went wrong
+                self.stats["staff_errors"] += 1
+                log.exception("staff command %r failed", doc["command"])
+                reply = {"request_id": request_id, "ok": False, "message": "the office could not carry that out; the error is in its log"}
             self._activity(f"staff {terminal}: {doc['command']} -> {reply['message']}")
         self._publish("staff_reply", reply, terminal=terminal)
 
@@ -439,7 +457,10 @@ class OfficeServer:
             series, _, number_text = ref.rpartition("-")
         else:
             number_text = ref
-        found = self.db.find_tickets(today, int(number_text), series)
+        number = int(number_text)
+        if number > MAX_TICKET_NUMBER:
+            raise CommandError(f"no ticket {ref} today")
+        found = self.db.find_tickets(today, number, series)
         if not found:
             raise CommandError(f"no ticket {ref} today")
         if len(found) > 1:

@@ -30,7 +30,7 @@ from typing import Any
 from sync import clock as clockmod
 from sync import hlc as hlcmod
 from sync import protocol
-from sync.errors import ProtocolError
+from sync.errors import ProtocolError, StoreError
 from sync.events import Event
 from sync.link import Inbound, MqttLink, Will
 from sync.outbox import Outbox
@@ -83,7 +83,10 @@ class DeviceAgent:
         self._wall_ms = wall_ms
         self._mono_ms = mono_ms
         self._on_document = on_document
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot use {config.data_dir} as the data directory: {err.strerror}") from err
         self.outbox = Outbox(config.data_dir / "outbox", config.device_id, segment_size=config.segment_size)
         self.state = StateStore(config.data_dir / "state.json")
         self.stats: Counter[str] = Counter()

@@ -433,12 +433,14 @@ def decode(name: str, raw: bytes) -> dict[str, Any]:
         raise ProtocolError(f"{name} payload is empty")
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ProtocolError(f"{name} payload is not UTF-8 JSON: {err}") from err
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        # ValueError covers JSONDecodeError and integers beyond Python's digit limit;
+        # RecursionError, nesting deeper than the parser goes: all are the sender's fault.
+        raise ProtocolError(f"{name} payload is not UTF-8 JSON: {type(err).__name__}") from err
     if not isinstance(doc, dict):
         raise ProtocolError(f"{name} payload is not a JSON object")
     version = doc.get("v")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # True == 1 in Python
         raise ProtocolError(f"{name} payload has schema version {version!r}; this build speaks {SCHEMA_VERSION}")
     SCHEMAS[name](doc, name)
     return doc

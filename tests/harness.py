@@ -9,9 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from office import config as configmod
 from office.server import OfficeServer
@@ -80,7 +80,7 @@ class Proc:
     _reader: threading.Thread | None = None
 
     @classmethod
-    def spawn(cls, *args: str) -> "Proc":
+    def spawn(cls, *args: str) -> Proc:
         popen = subprocess.Popen(
             [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(), cwd=REPO
         )

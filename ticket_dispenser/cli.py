@@ -78,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sync":
             return _sync(args, agent)
         return _run(args, agent, dispenser)
+    except (SyncError, DispenserError, OSError) as err:
+        fail(PROG, str(err))
     finally:
         dispenser.close()
         if args.command in ("run", "sync"):
