@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from office.domain import Call, Stamp, Status, Ticket
+from office.domain import BoardRow, Call, Stamp, Status, Ticket
 from sync.leases import Block
 
 SCHEMA = """
@@ -195,6 +195,57 @@ class OfficeDB:
                 f"SELECT * FROM tickets WHERE day=? AND status IN ({marks}) ORDER BY hlc, ticket_id", (day, *wanted)
             )
         return [_ticket(r) for r in rows]
+
+    def waiting_by_category(self, day: str) -> dict[str, int]:
+        """How many wait per purpose (counted in SQL: snapshots run several times a second)."""
+        rows = self.conn.execute(
+            "SELECT category, COUNT(*) FROM tickets WHERE day=? AND status='waiting' GROUP BY category", (day,)
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def board_rows(self, day: str, ready_since_ms: int, waiting_limit: int) -> tuple[list[BoardRow], list[BoardRow], dict[tuple[str, ...], int]]:
+        """Trains on the line, the oldest waiting tickets, and waiting counts per route."""
+        routes: dict[str, tuple[str, ...]] = {}
+
+        def row(r: sqlite3.Row) -> BoardRow:
+            route = routes.get(r["route"])
+            if route is None:
+                route = routes[r["route"]] = tuple(json.loads(r["route"]))
+            return BoardRow(r["number"], r["station_index"], Status(r["status"]), r["counter"], route)
+
+        cols = "number, station_index, status, counter, route"
+        trains = [
+            row(r)
+            for r in self.conn.execute(
+                f"SELECT {cols} FROM tickets WHERE day=? AND (status IN ('called', 'in_progress')"
+                " OR (status='ready' AND updated_ms>=?)) ORDER BY hlc, ticket_id",
+                (day, ready_since_ms),
+            )
+        ]
+        waiting = [
+            row(r)
+            for r in self.conn.execute(
+                f"SELECT {cols} FROM tickets WHERE day=? AND status='waiting' ORDER BY hlc, ticket_id LIMIT ?",
+                (day, waiting_limit),
+            )
+        ]
+        per_route: dict[tuple[str, ...], int] = {}
+        for r in self.conn.execute(
+            "SELECT route, COUNT(*) FROM tickets WHERE day=? AND status='waiting' GROUP BY route", (day,)
+        ):
+            per_route[tuple(json.loads(r[0]))] = int(r[1])
+        return trains, waiting, per_route
+
+    def last_called_by_category(self, limit: int = 200) -> dict[str, int]:
+        """The number last called to reception per purpose, from the newest calls."""
+        out: dict[str, int] = {}
+        for r in self.conn.execute(
+            "SELECT t.category, c.number FROM calls c JOIN tickets t ON t.ticket_id=c.ticket_id"
+            " WHERE c.kind='call' ORDER BY c.id DESC LIMIT ?",
+            (limit,),
+        ):
+            out.setdefault(str(r[0]), int(r[1]))
+        return out
 
     def find_tickets(self, day: str, number: int, series: str | None = None) -> list[Ticket]:
         """Tickets of the day with this number (one per series at most)."""

@@ -272,18 +272,49 @@ class QueueFigures:
     last_called: int | None
 
 
-def board_lines(config: SiteConfig, tickets: Sequence[Ticket]) -> list[dict[str, object]]:
-    """Group active tickets into train lines, one per distinct route (payload form)."""
+@dataclass(frozen=True)
+class BoardRow:
+    """What the board needs of a ticket (a light row, not a whole Ticket)."""
+
+    number: int
+    station_index: int
+    status: Status
+    counter: int | None
+    route: tuple[str, ...]
+
+
+# A board shows a few hundred trains at most; the caps keep the snapshot far below the
+# protocol's 64 KiB whatever the day brings (a lobby with thousands waiting included).
+MAX_TRAINS = 1000
+MAX_WAITING_ROWS = 400
+
+
+def board_lines(
+    config: SiteConfig,
+    trains: Sequence[BoardRow],
+    waiting: Sequence[BoardRow],
+    waiting_per_route: Mapping[tuple[str, ...], int],
+) -> list[dict[str, object]]:
+    """Train lines, one per distinct route (payload form).
+
+    ``trains`` are the tickets on the line (called, in progress, ready), ``waiting`` the
+    oldest waiting ones, both in issue order; ``waiting_per_route`` counts every waiting
+    ticket, so a line says how many more wait than it lists (``more_waiting``).
+    """
     lines: dict[tuple[str, ...], list[list[object]]] = {}
     for cat in config.categories:
         lines.setdefault(cat.route, [])
-    for t in sorted(tickets, key=lambda t: t.queue_key):
-        if t.status.active:
-            lines.setdefault(t.route, []).append([t.number, t.station_index, t.status.value, t.counter])
-    return [
-        {"route": "-".join(route), "stations": list(route), "tickets": rows}
-        for route, rows in lines.items()
-    ]
+    for row in [*trains[:MAX_TRAINS], *waiting[:MAX_WAITING_ROWS]]:
+        lines.setdefault(row.route, []).append([row.number, row.station_index, row.status.value, row.counter])
+    out: list[dict[str, object]] = []
+    for route, rows in lines.items():
+        listed_waiting = sum(1 for r in rows if r[2] == Status.WAITING.value)
+        line: dict[str, object] = {"route": "-".join(route), "stations": list(route), "tickets": rows}
+        more = waiting_per_route.get(route, 0) - listed_waiting
+        if more > 0:
+            line["more_waiting"] = more
+        out.append(line)
+    return out
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any
 from office import calendar, commands, estimate, leasing
 from office.db import OfficeDB
 from office.domain import (
+    MAX_WAITING_ROWS,
     CommandError,
     ServiceLog,
     SiteConfig,
@@ -188,14 +189,24 @@ class OfficeServer:
                 self._publish_status("online")
 
     def _announce(self) -> None:
-        """Subscriptions are in place: publish what devices need, then say we are online."""
+        """Subscriptions are in place: publish what devices need, then say we are online.
+
+        Each document is published on its own: one that fails is logged and counted, and the
+        office still comes online - devices must never wait for an office stuck on a snapshot.
+        """
         self._session += 1
-        self._publish_config()
-        self._publish_snapshots()
+        steps: list[tuple[str, Callable[[], None]]] = [("config", self._publish_config), ("snapshots", self._publish_snapshots)]
         for row in self.db.devices():
+            device, acked = str(row["device"]), int(row["acked_seq"])
             if row["role"] == "dispenser":
-                self._topup_leases(row["device"], force_publish=True)
-            self._publish_ack(row["device"], int(row["acked_seq"]))
+                steps.append((f"lease {device}", lambda d=device: self._topup_leases(d, force_publish=True)))
+            steps.append((f"ack {device}", lambda d=device, a=acked: self._publish_ack(d, a)))
+        for name, step in steps:
+            try:
+                step()
+            except Exception:
+                self.stats["announce_errors"] += 1
+                log.exception("office: could not publish %s on connect", name)
         self._publish_status("online")
         self._ready.set()
         self._activity(f"office online (epoch {self.epoch})")
@@ -538,12 +549,8 @@ class OfficeServer:
     def queue_figures(self) -> list[dict[str, Any]]:
         """People waiting and the expected wait per purpose (the dispensers' snapshot)."""
         today = self.business_day()
-        waiting: Tally[str] = Tally(t.category for t in self.db.tickets(today, [Status.WAITING]))
-        last_called: dict[str, int] = {}
-        for c in reversed(self.db.recent_calls(50)):
-            t = self.db.ticket(c.ticket_id)
-            if t is not None and c.kind == "call":
-                last_called[t.category] = c.number
+        waiting = self.db.waiting_by_category(today)
+        last_called = self.db.last_called_by_category()
         rows = []
         for cat in self.config.categories:
             samples = self._service.samples.get(cat.code, ())
@@ -552,9 +559,9 @@ class OfficeServer:
             rows.append(
                 {
                     "code": cat.code,
-                    "waiting": waiting[cat.code],
+                    "waiting": waiting.get(cat.code, 0),
                     "est_wait_min": estimate.estimated_wait_minutes(
-                        waiting[cat.code], samples, counters, self.config.default_service_seconds
+                        waiting.get(cat.code, 0), samples, counters, self.config.default_service_seconds
                     ),
                     "min_per_person": per_person,
                     "last_called": last_called.get(cat.code),
@@ -581,11 +588,7 @@ class OfficeServer:
             },
         )
         linger = self.config.ready_linger_minutes * 60_000
-        shown = [
-            t
-            for t in self.db.tickets(today, [Status.WAITING, Status.CALLED, Status.IN_PROGRESS, Status.READY])
-            if t.status is not Status.READY or now - t.updated_ms <= linger
-        ]
+        trains, waiting, per_route = self.db.board_rows(today, now - linger, MAX_WAITING_ROWS)
         recent = self.db.recent_calls(50)
         calls = [{"number": c.number, "counter": c.counter, "at_ms": c.at_ms} for c in recent[:10]]
         now_calling: dict[int, dict[str, Any]] = {}
@@ -597,7 +600,7 @@ class OfficeServer:
                 "version": board_version,
                 "sent_ms": now,
                 "business_day": today,
-                "lines": board_lines(self.config, shown),
+                "lines": board_lines(self.config, trains, waiting, per_route),
                 "calls": calls,
                 "counters": sorted(now_calling.values(), key=lambda r: r["counter"]),
             },

@@ -38,8 +38,14 @@ from sync.store import StateStore
 
 log = logging.getLogger(__name__)
 
-# Retained office documents a device keeps. The lease document is per device.
-STORED_DOCUMENTS = ("office_config", "queue_snapshot", "board_snapshot", "lease")
+# Retained office documents each role keeps (and subscribes to). A dispenser never stores the
+# board snapshot: every stored document is rewritten with each update of any of them.
+DOCUMENTS_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "dispenser": ("office_config", "queue_snapshot", "lease"),
+    "board": ("office_config", "queue_snapshot", "board_snapshot"),
+    "kiosk": ("office_config",),
+}
+ALL_DOCUMENTS = ("office_config", "queue_snapshot", "board_snapshot", "lease")
 
 
 def read_boot_id() -> str:
@@ -89,6 +95,13 @@ class DeviceAgent:
             raise StoreError(f"cannot use {config.data_dir} as the data directory: {err.strerror}") from err
         self.outbox = Outbox(config.data_dir / "outbox", config.device_id, segment_size=config.segment_size)
         self.state = StateStore(config.data_dir / "state.json")
+        self.documents = DOCUMENTS_BY_ROLE.get(config.role, ALL_DOCUMENTS)
+        # Read on every press: served from memory, never behind the store's fsync.
+        self._docs: dict[str, dict[str, Any]] = {}
+        for name in self.documents:
+            doc = self.state.get(name)
+            if doc is not None:
+                self._docs[name] = doc
         self.stats: Counter[str] = Counter()
         self._lock = threading.RLock()  # guards clock, hlc and the outbox append path
 
@@ -135,14 +148,8 @@ class DeviceAgent:
     def start(self) -> None:
         """Connect and start syncing in the background."""
         site, dev = self.config.site, self.config.device_id
-        subs = [
-            (protocol.topic("office_status", site), 1),
-            (protocol.topic("office_config", site), 1),
-            (protocol.topic("queue_snapshot", site), 1),
-            (protocol.topic("board_snapshot", site), 1),
-            (protocol.topic("ack", site, device=dev), 1),
-            (protocol.topic("lease", site, device=dev), 1),
-        ]
+        subs = [(protocol.topic("office_status", site), 1), (protocol.topic("ack", site, device=dev), 1)]
+        subs += [(protocol.topic(name, site, device=dev), 1) for name in self.documents]
         will = Will(
             protocol.topic("device_status", site, device=dev),
             protocol.encode("device_status", {"state": "offline", "role": self.config.role}),
@@ -215,8 +222,11 @@ class DeviceAgent:
         return self._link is not None and self._link.ready
 
     def document(self, name: str) -> dict[str, Any] | None:
-        """The last-known office document (config, snapshots, lease), stored across restarts."""
-        return self.state.get(name)
+        """The last-known office document (config, snapshots, lease), stored across restarts.
+
+        Shared and read-only: callers must not change it.
+        """
+        return self._docs.get(name)
 
     def pending_count(self) -> int:
         """Events journalled but not yet acknowledged by the office."""
@@ -293,9 +303,10 @@ class DeviceAgent:
                 log.warning("office went offline: holding events in the outbox")
         elif parsed.name == "ack":
             self._on_ack(int(doc["acked"]))
-        elif parsed.name in STORED_DOCUMENTS:
+        elif parsed.name in self.documents:
             version = int(doc.get("version", 0))
             if self.state.put_if_newer(parsed.name, doc, version):
+                self._docs[parsed.name] = doc
                 self.stats[f"doc_{parsed.name}"] += 1
                 if self._on_document is not None:
                     self._on_document(parsed.name, doc)

@@ -344,7 +344,9 @@ SCHEMAS: dict[str, Check] = {
                             ),
                             2000,
                         ),
-                    }
+                        "more_waiting": is_int(0, 10_000_000),
+                    },
+                    required=("route", "stations", "tickets"),
                 ),
                 32,
             ),

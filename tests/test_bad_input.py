@@ -20,7 +20,8 @@ import pytest
 
 from harness import SITE, Device, env, has_full_lease, office_rows, start_dispenser, start_office
 from office.server import OfficeServer
-from sync.protocol import MAX_PAYLOAD_BYTES, topic
+from sync.agent import AgentConfig, DeviceAgent
+from sync.protocol import MAX_PAYLOAD_BYTES, parse_topic, topic
 
 DEVICE = "d1"
 BIG_VERSION = 10**9  # a stored document would be replaced by this version if a bad one got through
@@ -122,8 +123,14 @@ def test_malformed_payloads_on_every_subscribed_topic_are_counted_and_harmless(
 ) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     disp = start_dispenser(mosquitto.url, tmp_path / DEVICE, DEVICE)
+    # A board too: each role subscribes to the documents it uses, and together they hear every
+    # topic a device can subscribe to (the board snapshot included).
+    board = DeviceAgent(AgentConfig(site=SITE.site, device_id="board-1", role="board",
+                                    broker_url=mosquitto.url, data_dir=tmp_path / "board-1"))
+    board.start()
     try:
         wait_for(lambda: has_full_lease(disp), message="dispenser got config and leases")
+        wait_for(lambda: board.document("board_snapshot") is not None and board.office_online, message="board subscribed")
         first = _issue_and_sync(disp, wait_for, "certificates")
         # Settled: the lease the dispenser holds is the last one the office published.
         wait_for(lambda: _office_lease_version(office, DEVICE) == disp.agent.state.version_of("lease"),
@@ -132,6 +139,7 @@ def test_malformed_payloads_on_every_subscribed_topic_are_counted_and_harmless(
         config_before = disp.agent.document("office_config")
         versions_before = {name: disp.agent.state.version_of(name) for name in ("lease", "office_config")}
         office_bad, agent_bad = office.stats["bad_payloads"], disp.agent.stats["bad_payloads"]
+        board_bad = board.stats["bad_payloads"]
         assert disp.agent.office_online
 
         to_office: list[tuple[str, bytes]] = []
@@ -147,19 +155,36 @@ def test_malformed_payloads_on_every_subscribed_topic_are_counted_and_harmless(
             where = topic(name, SITE.site, device=DEVICE)
             to_device += [(where, p) for p in COMMON_BAD + specific]
 
+        def heard_by(agent: DeviceAgent) -> int:
+            names = {"office_status", "ack", *agent.documents}
+            count = 0
+            for where, _ in to_device:
+                parsed = parse_topic(where)
+                if parsed.name in names and parsed.device in (None, agent.config.device_id):
+                    count += 1
+            return count
+
+        disp_hears, board_hears = heard_by(disp.agent), heard_by(board)
+        assert disp_hears + sum(1 for w, _ in to_device if parse_topic(w).name == "board_snapshot") == len(to_device)
+        assert board_hears > 0
+
         raw = mqtt_client_factory(mosquitto)
         _publish_all(raw, to_office + to_device)
 
         wait_for(lambda: office.stats["bad_payloads"] >= office_bad + len(to_office),
                  message=f"office counted {len(to_office)} bad payloads (has {office.stats['bad_payloads'] - office_bad})")
-        wait_for(lambda: disp.agent.stats["bad_payloads"] >= agent_bad + len(to_device),
-                 message=f"agent counted {len(to_device)} bad payloads (has {disp.agent.stats['bad_payloads'] - agent_bad})")
+        wait_for(lambda: disp.agent.stats["bad_payloads"] >= agent_bad + disp_hears,
+                 message=f"agent counted {disp_hears} bad payloads (has {disp.agent.stats['bad_payloads'] - agent_bad})")
+        wait_for(lambda: board.stats["bad_payloads"] >= board_bad + board_hears,
+                 message=f"board counted {board_hears} bad payloads (has {board.stats['bad_payloads'] - board_bad})")
 
         second = _issue_and_sync(disp, wait_for, "moving")
 
         # Exactly one count per bad message, each on the side it was sent to.
         assert office.stats["bad_payloads"] - office_bad == len(to_office)
-        assert disp.agent.stats["bad_payloads"] - agent_bad == len(to_device)
+        assert disp.agent.stats["bad_payloads"] - agent_bad == disp_hears
+        assert board.stats["bad_payloads"] - board_bad == board_hears
+        assert board.stats["worker_errors"] == 0
         assert office.stats["loop_errors"] == 0
         assert disp.agent.stats["worker_errors"] == 0
         # Nothing lost, nothing taken from the bad messages.
@@ -167,7 +192,7 @@ def test_malformed_payloads_on_every_subscribed_topic_are_counted_and_harmless(
         assert tickets == {first, second}
         assert office_rows(office.db.path, "SELECT device, COUNT(*) FROM events GROUP BY device") == [(DEVICE, 2)]
         assert office_rows(office.db.path, "SELECT COUNT(*) FROM staff_requests") == [(0,)]
-        assert [d for (d,) in office_rows(office.db.path, "SELECT device FROM devices")] == [DEVICE]
+        assert [d for (d,) in office_rows(office.db.path, "SELECT device FROM devices")] == ["board-1", DEVICE]
         assert disp.agent.document("lease") == lease_before
         assert disp.agent.document("office_config") == config_before
         assert {name: disp.agent.state.version_of(name) for name in ("lease", "office_config")} == versions_before
@@ -175,6 +200,7 @@ def test_malformed_payloads_on_every_subscribed_topic_are_counted_and_harmless(
         assert disp.agent.pending_count() == 0
         assert disp.agent.outbox.acked_seq == disp.agent.outbox.last_seq == 2
     finally:
+        board.stop()
         disp.close()
         office.stop()
 

@@ -139,3 +139,45 @@ def test_a_damaged_store_is_repaired_and_reported_to_the_office(mosquitto, tmp_p
     finally:
         disp.close()
         office.stop()
+
+
+def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_board(mosquitto, tmp_path: Path, wait_for) -> None:
+    """5,000 tickets waiting (a jammed moving-season day): snapshots stay under the payload
+    limit, so a restarted office comes online and boards keep updating."""
+    from office.db import OfficeDB
+    from office.domain import MAX_WAITING_ROWS, Ticket, ticket_id
+    from office.server import OfficeServer
+    from sync import protocol
+
+    db_path = tmp_path / "office.sqlite3"
+    probe = OfficeServer(SITE, db_path, mosquitto.url)  # not started: only to learn today
+    today = probe.business_day()
+    probe.db.close()
+    db = OfficeDB(db_path)
+    with db.transaction():
+        for i in range(5000):
+            cat = SITE.categories[i % 2]  # moving and certificates
+            number = cat.first + i // 2
+            db.insert_ticket(
+                Ticket(ticket_id(today, cat.series, number), today, cat.series, number, cat.code, "d1",
+                       1_000 + i, f"{1_000 + i:013d}-000000", cat.route),
+                f"d1:{i + 1}",
+            )
+    db.close()
+    office = start_office(mosquitto.url, db_path)  # raises if it never comes online
+    board = DeviceAgent(AgentConfig(site=SITE.site, device_id="board-1", role="board", broker_url=mosquitto.url, data_dir=tmp_path / "b1"))
+    board.start()
+    try:
+        wait_for(lambda: board.document("board_snapshot") is not None, message="board got a snapshot")
+        snap = board.document("board_snapshot")
+        assert len(protocol.encode("board_snapshot", {k: v for k, v in snap.items() if k != "v"})) < protocol.MAX_PAYLOAD_BYTES
+        listed = sum(len(line["tickets"]) for line in snap["lines"])
+        more = sum(line.get("more_waiting", 0) for line in snap["lines"])
+        assert listed == MAX_WAITING_ROWS and listed + more == 5000
+        queue = board.document("queue_snapshot")
+        waiting = {r["code"]: r["waiting"] for r in queue["categories"]}
+        assert waiting["moving"] == waiting["certificates"] == 2500
+        assert office.stats["loop_errors"] == 0 and office.stats["announce_errors"] == 0
+    finally:
+        board.stop()
+        office.stop()
