@@ -148,7 +148,36 @@ def _wait_until_accepting(
 # --------------------------------------------------------------------------------------------
 
 
-class MosquittoBroker:
+class _Lifecycle:
+    """What both runners share: restart keeps the port, and ``with`` starts and stops."""
+
+    def start(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def restart(self) -> None:
+        """Clean stop and start on the same port (the embedded broker loses all its state)."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Self:
+        """Start the broker."""
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the broker."""
+        self.stop()
+
+
+class MosquittoBroker(_Lifecycle):
     """Mosquitto 2.0 as a child process on a loopback port, configured like the office broker.
 
     Files in ``workdir``: ``mosquitto.conf`` (written by :meth:`start`), ``mosquitto.db`` (the
@@ -339,25 +368,6 @@ class MosquittoBroker:
         """SIGKILL, like a crash or power cut: changes since the last autosave are lost."""
         self._terminate(signal.SIGKILL, grace=_STOP_GRACE_S)
 
-    def restart(self) -> None:
-        """Clean stop and start on the same port."""
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> Self:
-        """Start the broker."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the broker."""
-        self.stop()
-
     def __repr__(self) -> str:
         """Address and state, for test output."""
         return f"MosquittoBroker({self.url}, running={self.running}, workdir={self._workdir})"
@@ -401,7 +411,7 @@ class MosquittoBroker:
 # --------------------------------------------------------------------------------------------
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(_Lifecycle):
     """amqtt 0.12.1 in a background thread with its own event loop, on a loopback port.
 
     For the zero-setup demo and for tests that must hold on both brokers. Differences from
@@ -531,25 +541,6 @@ class EmbeddedBroker:
 
     def kill(self) -> None:
         """Same as :meth:`stop`: an in-process broker cannot be killed on its own."""
-        self.stop()
-
-    def restart(self) -> None:
-        """Stop and start on the same port; all broker state is lost (see the class docstring)."""
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> Self:
-        """Start the broker."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the broker."""
         self.stop()
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@ processes that a test can SIGKILL, and read-only views of the office store."""
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -117,6 +118,26 @@ class Proc:
         if self._reader is not None:
             self._reader.join(5)
         return code
+
+
+CRASHER = Path(__file__).resolve().parent / "store_crasher.py"
+
+
+def spawn_and_kill(args: list[str], delay_s: float) -> list[str]:
+    """Start the store crasher, SIGKILL it ``delay_s`` after it is ready; return complete lines."""
+    proc = subprocess.Popen([sys.executable, str(CRASHER), *args], stdout=subprocess.PIPE, text=True, env=env())
+    assert proc.stdout is not None
+    ready = proc.stdout.readline()
+    if ready != "READY\n":
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"crasher did not start: {ready!r}")
+    time.sleep(delay_s)
+    proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    # A line cut off by the kill carries no promise.
+    return out.split("\n")[:-1]
 
 
 def office_process(url: str, db: Path) -> Proc:

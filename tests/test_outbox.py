@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +20,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from harness import spawn_and_kill
 from sync.errors import StoreError, StoreLocked
 from sync.events import Event
 from sync.outbox import Outbox
@@ -225,24 +221,6 @@ test_outbox_properties = OutboxMachine.TestCase
 # -- SIGKILL ----------------------------------------------------------------------------------
 
 
-def _spawn_and_kill(args: list[str], delay_s: float) -> list[str]:
-    """Start the crasher, SIGKILL it ``delay_s`` after it is ready; return complete lines."""
-    proc = subprocess.Popen(
-        [sys.executable, str(CRASHER), *args], stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert proc.stdout is not None
-    ready = proc.stdout.readline()
-    if ready != "READY\n":
-        proc.kill()
-        proc.communicate()
-        raise AssertionError(f"crasher did not start: {ready!r}")
-    time.sleep(delay_s)
-    proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-    # A line cut off by the kill carries no promise.
-    return out.split("\n")[:-1]
 
 
 def _seqs(lines: list[str], word: str) -> list[int]:
@@ -255,7 +233,7 @@ def test_sigkill_never_loses_an_appended_event(tmp_path: Path) -> None:
     printed: set[int] = set()
     for round_no in range(40):
         delay = rng.uniform(0.02, 0.15)
-        lines = _spawn_and_kill(["outbox", str(directory), "7"], delay)
+        lines = spawn_and_kill(["outbox", str(directory), "7"], delay)
         printed.update(_seqs(lines, "APPENDED"))
         with Outbox(directory, "crash-disp", segment_size=7) as box:
             seqs = [e.seq for e in box.pending(limit=10**6)]
@@ -274,7 +252,7 @@ def test_sigkill_with_acks_and_pruning(tmp_path: Path) -> None:
     printed: set[int] = set()
     acked_printed = 0
     for round_no in range(12):
-        lines = _spawn_and_kill(["outbox", str(directory), "5", "4"], rng.uniform(0.02, 0.15))
+        lines = spawn_and_kill(["outbox", str(directory), "5", "4"], rng.uniform(0.02, 0.15))
         printed.update(_seqs(lines, "APPENDED"))
         acked_printed = max([acked_printed, *_seqs(lines, "ACKED")])
         with Outbox(directory, "crash-disp", segment_size=5) as box:

@@ -39,9 +39,13 @@ def _imports(tree: ast.AST) -> set[str]:
 def _clock_reads(tree: ast.AST) -> list[str]:
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
-            if (node.func.value.id, node.func.attr) in FORBIDDEN_CALLS:
-                found.append(f"line {node.lineno}: {node.func.value.id}.{node.func.attr}()")
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and (node.func.value.id, node.func.attr) in FORBIDDEN_CALLS
+        ):
+            found.append(f"line {node.lineno}: {node.func.value.id}.{node.func.attr}()")
     return found
 
 

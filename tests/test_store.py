@@ -6,12 +6,10 @@ import json
 import logging
 import os
 import random
-import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from harness import spawn_and_kill
 from sync.errors import StoreCorrupt, StoreError, StoreLocked, SyncError
 from sync.store import AtomicJSONStorage, SegmentedLog, StateStore, open_db
 
@@ -465,24 +464,6 @@ def test_segmented_log_damaged_old_segment(tmp_path: Path) -> None:
 # -- SIGKILL -------------------------------------------------------------------------------
 
 
-def _spawn_and_kill(args: list[str], delay_s: float) -> list[str]:
-    """Start the crasher, SIGKILL it ``delay_s`` after it is ready; return complete lines."""
-    proc = subprocess.Popen(
-        [sys.executable, str(CRASHER), *args], stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert proc.stdout is not None
-    ready = proc.stdout.readline()
-    if ready != "READY\n":
-        proc.kill()
-        proc.communicate()
-        raise AssertionError(f"crasher did not start: {ready!r}")
-    time.sleep(delay_s)
-    proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-    # A line cut off by the kill carries no promise.
-    return out.split("\n")[:-1]
 
 
 def test_sigkill_state_store_always_opens(tmp_path: Path) -> None:
@@ -490,7 +471,7 @@ def test_sigkill_state_store_always_opens(tmp_path: Path) -> None:
     rng = random.Random(20241121)
     last_put = 0
     for round_no in range(15):
-        lines = _spawn_and_kill(["state", str(path)], rng.uniform(0.02, 0.15))
+        lines = spawn_and_kill(["state", str(path)], rng.uniform(0.02, 0.15))
         puts = [int(line.split()[1]) for line in lines if line.startswith("PUT ")]
         last_put = max([last_put, *puts])
         with StateStore(path) as store:
