@@ -270,8 +270,11 @@ class OfficeServer:
                         issued_by.add(device)
                 touched[device] = acked
             acks = {device: self.db.advance_ack(device) for device in touched}
-            for device in issued_by:
-                self._topup_leases(device, in_txn=True)
+            regranted = [device for device in issued_by if self._grant_leases(device)]
+        # Only now, committed, may anything leave: a lease published before its commit could be
+        # granted again to another dispenser after a crash.
+        for device in regranted:
+            self._publish_lease(device)
         for device, acked in acks.items():
             self._publish_ack(device, acked)
             gap = self.db.highest_seq(device) - acked
@@ -333,42 +336,42 @@ class OfficeServer:
         today = date.fromisoformat(self.business_day())
         return [today.isoformat(), (today + timedelta(days=1)).isoformat()]
 
-    def _topup_leases(self, device: str, *, in_txn: bool = False, force_publish: bool = False) -> None:
-        """Keep a dispenser's unused numbers at its offline reserve (DESIGN.md decision 8)."""
-        targets = leasing.reserve_targets(self.config.series_shares(), self.config.dispenser_reserve, self.config.reserve_floor)
-        now = self.wall_ms()
-        granted = False
-
-        def grant_all() -> bool:
-            changed = False
-            for day in self.lease_days():
-                for series, (first, last) in self.config.series_ranges().items():
-                    target = targets.get(series, self.config.reserve_floor)
-                    held = sum(b.size for _, b in self.db.leases(series=series, day=day, device=device))
-                    remaining = held - self.db.used_by_device(device, series, day)
-                    if remaining * 2 >= target:
-                        continue  # above the low-water mark
-                    want = max(target - remaining, self.config.lease_block_min)
-                    rng = SeriesRange(series, first, last)
-                    while want > 0:
-                        taken = [b for _, b in self.db.leases(series=series, day=day)]
-                        block = leasing.grant(rng, day, taken, want)
-                        if block is None:
-                            self.stats["series_exhausted"] += 1
-                            log.warning("series %s of %s has no numbers left to lease to %s", series, day, device)
-                            break
-                        self.db.add_lease(device, block, now)
-                        want -= block.size
-                        changed = True
-            return changed
-
-        if in_txn:
-            granted = grant_all()
-        else:
-            with self.db.transaction():
-                granted = grant_all()
+    def _topup_leases(self, device: str, *, force_publish: bool = False) -> None:
+        """Top a dispenser's leases up in a transaction of its own, then publish them."""
+        with self.db.transaction():
+            granted = self._grant_leases(device)
         if granted or force_publish:
             self._publish_lease(device)
+
+    def _grant_leases(self, device: str) -> bool:
+        """Keep a dispenser's unused numbers at its offline reserve (DESIGN.md decision 8).
+
+        Runs inside the caller's transaction and publishes nothing: the caller publishes the
+        lease document after commit. True when blocks were granted.
+        """
+        targets = leasing.reserve_targets(self.config.series_shares(), self.config.dispenser_reserve, self.config.reserve_floor)
+        now = self.wall_ms()
+        changed = False
+        for day in self.lease_days():
+            for series, (first, last) in self.config.series_ranges().items():
+                target = targets.get(series, self.config.reserve_floor)
+                held = sum(b.size for _, b in self.db.leases(series=series, day=day, device=device))
+                remaining = held - self.db.used_by_device(device, series, day)
+                if remaining * 2 >= target:
+                    continue  # above the low-water mark
+                want = max(target - remaining, self.config.lease_block_min)
+                rng = SeriesRange(series, first, last)
+                while want > 0:
+                    taken = [b for _, b in self.db.leases(series=series, day=day)]
+                    block = leasing.grant(rng, day, taken, want)
+                    if block is None:
+                        self.stats["series_exhausted"] += 1
+                        log.warning("series %s of %s has no numbers left to lease to %s", series, day, device)
+                        break
+                    self.db.add_lease(device, block, now)
+                    want -= block.size
+                    changed = True
+        return changed
 
     def _publish_lease(self, device: str) -> None:
         days = set(self.lease_days())

@@ -181,3 +181,34 @@ def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_boar
     finally:
         board.stop()
         office.stop()
+
+
+def test_nothing_leaves_the_office_before_its_commit(mosquitto, tmp_path: Path, wait_for) -> None:
+    """A lease or an ack published inside an open transaction could be undone by a crash:
+    a lease granted twice, or an ack for events the office no longer has."""
+    from office.server import OfficeServer
+
+    office = OfficeServer(SITE, tmp_path / "office.sqlite3", mosquitto.url)
+    published_in_txn: list[str] = []
+    original = office._publish
+
+    def watched(name: str, body, **kw) -> None:  # type: ignore[no-untyped-def]
+        if name in ("lease", "ack") and office.db.conn.in_transaction:
+            published_in_txn.append(name)
+        original(name, body, **kw)
+
+    office._publish = watched  # type: ignore[method-assign]
+    office.start()
+    assert office.wait_online(15)
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    try:
+        wait_for(lambda: has_full_lease(disp))
+        for _ in range(130):  # enough certificates to fall below half the reserve: a re-grant
+            disp.dispenser.issue("certificates")
+        wait_for(lambda: disp.agent.pending_count() == 0)
+        blocks = office_rows(office.db.path, "SELECT COUNT(*) FROM leases WHERE device='d1' AND series='2'")
+        assert blocks[0][0] >= 3  # today's and tomorrow's first blocks, plus a top-up
+        assert published_in_txn == []
+    finally:
+        disp.close()
+        office.stop()
