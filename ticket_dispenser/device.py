@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from drivers.ticket_printer import PrinterError, TicketPrinter
+from drivers.ticket_printer import PrinterFault, PrinterStatus, TicketPrinter
 from office.calendar import business_day
 from sync.agent import DeviceAgent
 from sync.leases import Block
 from sync.store import SegmentedLog
 from ticket_dispenser import numbering
-from ticket_dispenser.ticket import IssuedTicket, ticket_job
+from ticket_dispenser.ticket import DEFAULT_PROGRESS_URL, IssuedTicket, ticket_job
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,17 @@ class NumbersExhausted(DispenserError):
 
 @dataclass(frozen=True)
 class IssueResult:
-    """What the screen shows after a press."""
+    """What the screen shows after a press. ``fault`` is the printer's problem when the ticket
+    did not (certainly) print: the ticket is still valid and will be reprinted."""
 
     ticket: IssuedTicket
     printed: bool
-    print_error: str | None = None
+    fault: str | None = None
+
+    @property
+    def print_error(self) -> str | None:
+        """Kept for the text front end: the fault, or None."""
+        return self.fault
 
 
 class Dispenser:
@@ -71,6 +77,8 @@ class Dispenser:
         self._log_root = agent.config.data_dir / "tickets"
         # (seq, purpose) of recent presses: the ones the office has not counted yet are ahead too
         self._recent: deque[tuple[int, str]] = deque(maxlen=2000)
+        # what the office last heard of the printer (reported again after a restart: harmless)
+        self._printer_state: dict[str, object] | None = None
         meta = agent.outbox.meta
         try:
             self._marks = numbering.NumberPool.from_dict({"blocks": [], "marks": meta.get("marks", [])}).marks
@@ -112,6 +120,7 @@ class Dispenser:
                 est_wait_min=wait,
                 office_name=str(config.get("office_name", "")),
                 language=language,
+                progress_url=str(config.get("progress_url") or DEFAULT_PROGRESS_URL).format(ticket_id=f"{day}-{series}-{number}"),
             )
             marks = [m for m in numbering.NumberPool(marks=pool.marks).to_dict()["marks"] if m["day"] >= _yesterday(day)]
             event = self.agent.record(
@@ -125,12 +134,37 @@ class Dispenser:
         return self._print(ticket)
 
     def reprint(self, ticket_id: str) -> IssueResult:
-        """Print an issued ticket again (after a printer fault)."""
+        """Print an issued ticket again (staff asked, or the printer recovered)."""
         ticket = self.find(ticket_id)
         if ticket is None:
             raise DispenserError(f"no ticket {ticket_id} on this dispenser")
-        self.agent.record("ticket.reprinted", {"ticket_id": ticket_id})
-        return self._print(ticket)
+        result = self._print(ticket, reprint=True)
+        if result.printed:
+            self.agent.record("ticket.reprinted", {"ticket_id": ticket_id})
+        return result
+
+    def pending_reprints(self) -> list[str]:
+        """Tickets issued but not printed, oldest first (they wait for the printer)."""
+        doc = self.agent.state.get("pending_prints") or {}
+        return [str(t) for t in doc.get("tickets", [])]
+
+    def check_printer(self) -> PrinterStatus:
+        """Read the printer; report changes; once it is fine again, reprint held tickets in
+        order (voided ones are dropped). The app calls this every few seconds."""
+        if self.printer is None:
+            return PrinterStatus(connected=False, detail="no printer configured")
+        status = self.printer.status()
+        self._note_status(status)
+        if status.ok:
+            voided = set((self.agent.document("voids") or {}).get("tickets", []))
+            for ticket_id in self.pending_reprints():
+                if ticket_id in voided:
+                    self._set_pending(ticket_id, held=False)
+                    continue
+                if not self.reprint(ticket_id).printed:
+                    break  # the printer failed again: keep the rest for the next check
+                self._set_pending(ticket_id, held=False)
+        return status
 
     def find(self, ticket_id: str) -> IssuedTicket | None:
         """An issued ticket of the kept days, by id."""
@@ -166,16 +200,48 @@ class Dispenser:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _print(self, ticket: IssuedTicket) -> IssueResult:
+    def _print(self, ticket: IssuedTicket, reprint: bool = False) -> IssueResult:
+        """Status before, print, status after: success only when both say the paper is fine.
+
+        Any doubt holds the ticket for a reprint: it stays valid (it is journalled and the
+        office has it), the screen shows its number large, and the office hears of the fault.
+        """
         if self.printer is None:
-            return IssueResult(ticket, printed=False, print_error="no printer configured")
+            return IssueResult(ticket, printed=False, fault="no_printer")
+        before = self.printer.status()
+        self._note_status(before)
+        if not before.ok:
+            return self._hold(ticket, before.fault or "unknown", reprint)
         try:
-            self.printer.submit(ticket_job(ticket))
-        except PrinterError as err:
-            # The ticket stays valid: it is journalled and the office will see it.
-            self.agent.record("ticket.print_failed", {"ticket_id": ticket.ticket_id, "error": str(err)[:200]})
-            return IssueResult(ticket, printed=False, print_error=str(err))
+            self.printer.print_job(ticket_job(ticket, reprint=reprint))
+        except PrinterFault as err:
+            self._note_status(err.status)
+            return self._hold(ticket, err.status.fault or "print_failed", reprint)
+        after = self.printer.status()
+        self._note_status(after)
+        if not after.ok:
+            # Paper ran out or the cover opened during the job: the ticket may be blank or cut short.
+            return self._hold(ticket, after.fault or "unknown", reprint)
         return IssueResult(ticket, printed=True)
+
+    def _hold(self, ticket: IssuedTicket, fault: str, reprint: bool) -> IssueResult:
+        if not reprint:
+            self._set_pending(ticket.ticket_id, held=True)
+            self.agent.record("ticket.print_failed", {"ticket_id": ticket.ticket_id, "fault": fault})
+        return IssueResult(ticket, printed=False, fault=fault)
+
+    def _set_pending(self, ticket_id: str, *, held: bool) -> None:
+        tickets = [t for t in self.pending_reprints() if t != ticket_id]
+        if held:
+            tickets.append(ticket_id)
+        self.agent.state.put("pending_prints", {"tickets": tickets})
+
+    def _note_status(self, status: PrinterStatus) -> None:
+        """One event per change of what matters to staff: a fault, or paper near its end."""
+        state = {"fault": status.fault, "paper_near_end": status.paper_near_end}
+        if state != self._printer_state:
+            self._printer_state = state
+            self.agent.record("printer.status", {**state, "detail": status.detail[:200]})
 
     def _held_blocks(self) -> tuple[Block, ...]:
         lease = self.agent.document("lease") or {}

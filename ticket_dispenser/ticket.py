@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from drivers.ticket_printer import PrintJob
+from drivers.ticket_printer import QR, BigNumber, Block, PrintJob, Rule, Space, Text
+from ticket_dispenser.i18n import gettext_for, purpose_name
 
 _TZ = zoneinfo.ZoneInfo("Asia/Tokyo")
+DEFAULT_PROGRESS_URL = "http://madoguchi.local/t/{ticket_id}"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class IssuedTicket:
     est_wait_min: int | None
     office_name: str = ""
     language: str = "ja"
+    progress_url: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def event_data(self) -> dict[str, Any]:
@@ -56,6 +59,7 @@ class IssuedTicket:
             "est_wait_min": self.est_wait_min,
             "office_name": self.office_name,
             "language": self.language,
+            "progress_url": self.progress_url,
         }
 
     @classmethod
@@ -76,21 +80,38 @@ class IssuedTicket:
             est_wait_min=r.get("est_wait_min"),
             office_name=str(r.get("office_name", "")),
             language=str(r.get("language", "ja")),
+            progress_url=str(r.get("progress_url", "")),
         )
 
 
-def ticket_job(t: IssuedTicket) -> PrintJob:
-    """The printed ticket's lines. The issue time appears only when the clock is confirmed:
-    a Pi without an RTC may be days off after a power cut (DESIGN.md decision 6)."""
-    lines = [t.office_name, t.names.get("ja", t.category)]
+def ticket_job(t: IssuedTicket, *, reprint: bool = False) -> PrintJob:
+    """The printed ticket. Japanese for the office's staff and most residents, plus one line in
+    the resident's language. The issue time appears only when the clock is confirmed: a Pi
+    without an RTC may be days off after a power cut (DESIGN.md decision 6)."""
+    ja = gettext_for("ja")
+    blocks: list[Block] = []
+    if t.office_name:
+        blocks.append(Text(t.office_name, size=26, align="center"))
+    blocks += [Rule(), Text(purpose_name(t.names, "ja"), size=40, align="center", bold=True)]
+    blocks.append(BigNumber(str(t.number), suffix=ja("No."), size=190))
+    if reprint:
+        blocks.append(Text(ja("Reprinted ticket"), size=26, align="center"))
     if t.clock_confirmed:
         issued = datetime.fromtimestamp(t.issued_ms / 1000, _TZ)
-        lines.append(f"発行 {issued:%Y-%m-%d %H:%M}")
-    if t.people_ahead is not None:
-        lines.append(f"お待ちの方 {t.people_ahead}人")
-    if t.est_wait_min is not None:
-        lines.append(f"待ち時間の目安 約{t.est_wait_min}分")
+        blocks.append(Text(ja("Issued {time}").format(time=f"{issued:%Y-%m-%d %H:%M}"), size=26, align="center"))
+    if t.people_ahead is not None and t.est_wait_min is not None:
+        line = ja("{people} waiting ahead · about {minutes} min").format(people=t.people_ahead, minutes=t.est_wait_min)
     else:
-        lines.append("待ち時間の目安は窓口でお尋ねください")
-    lines.append(f"ticket {t.ticket_id}")
-    return PrintJob(job_id=t.ticket_id, lines=lines, large=f"{t.number}番")
+        line = ja("Please ask at the counter how long the wait is")
+    blocks += [Text(line, size=30, align="center"), Space(8)]
+    url = t.progress_url or DEFAULT_PROGRESS_URL.format(ticket_id=t.ticket_id)
+    blocks += [QR(url, module=5), Text(ja("Scan to follow your turn"), size=24, align="center")]
+    if t.language != "ja":
+        local = gettext_for(t.language)
+        blocks += [
+            Rule(1),
+            Text(purpose_name(t.names, t.language), size=28, align="center"),
+            Text(local("Your number is {number}. Please wait until it is called.").format(number=t.number), size=26, align="center"),
+        ]
+    blocks.append(Space(24))
+    return PrintJob(job_id=t.ticket_id, blocks=tuple(blocks))
