@@ -90,6 +90,8 @@ class Hours:
     close: time
     closed_dates: frozenset[tuple[int, int]] = field(default_factory=frozenset)
     closed_weekdays: frozenset[int] = field(default_factory=frozenset)
+    # Dated closures: national holidays move from year to year, so the site lists them.
+    holidays: frozenset[date] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         # Hours past midnight would make "which day is closed" ambiguous; no lobby needs them
@@ -106,7 +108,7 @@ class Hours:
 
     def is_closed_day(self, d: date) -> bool:
         """Whether ``d`` is closed all day (a closed weekday or a yearly closed date)."""
-        return d.weekday() in self.closed_weekdays or (d.month, d.day) in self.closed_dates
+        return d.weekday() in self.closed_weekdays or (d.month, d.day) in self.closed_dates or d in self.holidays
 
     def is_open(self, local_dt: datetime) -> bool:
         """Whether the site is open at ``local_dt``, a datetime on the site's local clock.

@@ -166,7 +166,8 @@ def _status(args: Any) -> int:
             "events_with_problems": db.problem_count(),
             "devices": [
                 {"device": r["device"], "role": r["role"], "state": r["state"], "acked_seq": r["acked_seq"],
-                 "highest_seq": db.highest_seq(r["device"])}
+                 "highest_seq": db.highest_seq(r["device"]),
+                 "printer": json.loads(r["printer"]) if r["printer"] else None}
                 for r in db.devices()
             ],
         }

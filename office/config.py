@@ -5,9 +5,11 @@ Errors are one line that names the key path and says how to fix it (STYLE.md, ES
 
 from __future__ import annotations
 
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,10 @@ MAX_NUMBER = 9_999_999  # ticket numbers the office accepts
 KNOWN_TOP = {
     "site", "office_name", "timezone", "rollover_hour", "dispenser_reserve", "reserve_floor",
     "lease_block_min", "ready_linger_minutes", "default_service_seconds",
-    "stations", "categories", "counters",
+    "stations", "categories", "counters", "dispenser",
 }
-KNOWN_CATEGORY = {"code", "series", "first", "last", "share", "name", "route", "procedures"}
+KNOWN_DISPENSER = {"open", "close", "closed_weekdays", "closed_dates", "holidays", "progress_url"}
+KNOWN_CATEGORY = {"code", "series", "first", "last", "share", "name", "route", "procedures", "daily_cap"}
 KNOWN_STATION = {"code", "name"}
 KNOWN_COUNTER = {"number", "categories"}
 
@@ -138,8 +141,14 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         procedures = raw.get("procedures", [])
         if not isinstance(procedures, list) or not all(isinstance(p, str) for p in procedures):
             raise ConfigError(f"{path}procedures: expected a list of procedure names")
+        cap = raw.get("daily_cap")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= last - first + 1):
+            raise ConfigError(f"{path}daily_cap: expected a whole number from 1 to {last - first + 1} (the series' range), got {cap!r}")
         categories.append(
-            Category(code, series, first, last, _names(raw.get("name"), path + "name"), tuple(route), float(share), tuple(procedures))
+            Category(
+                code, series, first, last, _names(raw.get("name"), path + "name"), tuple(route), float(share),
+                tuple(procedures), cap,
+            )
         )
     category_codes = {c.code for c in categories}
 
@@ -167,6 +176,7 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
     if not counters:
         raise ConfigError("counters: define at least one [[counters]] table with a number")
 
+    hours, progress_url = _dispenser(doc.get("dispenser", {}))
     return SiteConfig(
         site=site,
         office_name=str(doc.get("office_name", site)),
@@ -180,7 +190,53 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         lease_block_min=ints["lease_block_min"],
         ready_linger_minutes=ints["ready_linger_minutes"],
         default_service_seconds=float(ints["default_service_seconds"]),
+        dispenser_hours=hours,
+        progress_url=progress_url,
     )
+
+
+def _dispenser(raw: Any) -> tuple[dict[str, object], str]:
+    """[dispenser]: opening hours, closures and the progress page, checked by building Hours."""
+    if not isinstance(raw, dict):
+        raise ConfigError("dispenser: expected a [dispenser] table")
+    _unknown(raw, KNOWN_DISPENSER, "dispenser.")
+    hours: dict[str, object] = {}
+    for key, default in (("open", "08:30"), ("close", "17:15")):
+        value = raw.get(key, default)
+        if not isinstance(value, str) or not re.fullmatch(r"\d\d:\d\d", value) or not (0 <= int(value[:2]) <= 23 and 0 <= int(value[3:]) <= 59):
+            raise ConfigError(f"dispenser.{key}: expected a time like \"08:30\", got {value!r}")
+        hours[key] = value
+    if hours["open"] >= hours["close"]:  # type: ignore[operator]
+        raise ConfigError(f"dispenser.close: must be after open ({hours['open']})")
+    weekdays = raw.get("closed_weekdays", [])
+    if not isinstance(weekdays, list) or not all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w <= 6 for w in weekdays):
+        raise ConfigError("dispenser.closed_weekdays: expected weekday numbers 0-6 (0 = Monday), e.g. [5, 6]")
+    hours["closed_weekdays"] = sorted(set(weekdays))
+    dates = raw.get("closed_dates", [])
+    if not isinstance(dates, list) or not all(isinstance(d, str) and re.fullmatch(r"\d\d-\d\d", d) for d in dates):
+        raise ConfigError("dispenser.closed_dates: expected month-day strings closed every year, e.g. [\"12-29\", \"01-03\"]")
+    for i, d in enumerate(dates):
+        try:
+            date(2024, int(d[:2]), int(d[3:]))  # a leap year, so 02-29 is allowed
+        except ValueError as err:
+            raise ConfigError(f"dispenser.closed_dates[{i}]: {d!r} is not a month-day") from err
+    hours["closed_dates"] = sorted(set(dates))
+    holidays = raw.get("holidays", [])
+    if not isinstance(holidays, list):
+        raise ConfigError("dispenser.holidays: expected a list of dates, e.g. [\"2026-11-23\"]")
+    for i, d in enumerate(holidays):
+        problem = f"dispenser.holidays[{i}]: {d!r} is not a date like \"2026-11-23\""
+        if not isinstance(d, str) or len(d) != 10:
+            raise ConfigError(problem)
+        try:
+            date.fromisoformat(d)
+        except ValueError as err:
+            raise ConfigError(problem) from err
+    hours["holidays"] = sorted(set(holidays))
+    url = raw.get("progress_url", "http://madoguchi.local/t/{ticket_id}")
+    if not isinstance(url, str) or "{ticket_id}" not in url or len(url) > 200:
+        raise ConfigError("dispenser.progress_url: expected a URL containing {ticket_id}, e.g. \"https://example.jp/t/{ticket_id}\"")
+    return hours, url
 
 
 def load(path: Path | None = None) -> SiteConfig:

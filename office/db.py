@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE UNIQUE INDEX IF NOT EXISTS events_device_seq ON events(device, seq);
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY, role TEXT, acked_seq INTEGER NOT NULL DEFAULT 0,
-    state TEXT, last_seen_ms INTEGER, status TEXT
+    state TEXT, last_seen_ms INTEGER, status TEXT, printer TEXT
 );
 CREATE TABLE IF NOT EXISTS tickets (
     ticket_id TEXT PRIMARY KEY, day TEXT NOT NULL, series TEXT NOT NULL, number INTEGER NOT NULL,
@@ -150,6 +150,13 @@ class OfficeDB:
             (device, role, state, now_ms, json.dumps(status, ensure_ascii=False)),
         )
 
+    def set_printer(self, device: str, printer: dict[str, Any]) -> None:
+        """The device's printer state as last reported (fault, paper near end)."""
+        self.conn.execute(
+            "INSERT INTO devices(device, printer) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET printer=excluded.printer",
+            (device, json.dumps(printer)),
+        )
+
     def devices(self, role: str | None = None) -> list[sqlite3.Row]:
         """Known devices, optionally of one role."""
         if role is None:
@@ -195,6 +202,11 @@ class OfficeDB:
                 f"SELECT * FROM tickets WHERE day=? AND status IN ({marks}) ORDER BY hlc, ticket_id", (day, *wanted)
             )
         return [_ticket(r) for r in rows]
+
+    def issued_by_category(self, day: str) -> dict[str, int]:
+        """How many tickets each purpose has had today (the dispensers' daily caps)."""
+        rows = self.conn.execute("SELECT category, COUNT(*) FROM tickets WHERE day=? GROUP BY category", (day,))
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def waiting_by_category(self, day: str) -> dict[str, int]:
         """How many wait per purpose (counted in SQL: snapshots run several times a second)."""

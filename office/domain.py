@@ -58,6 +58,7 @@ class Category:
     route: tuple[str, ...]
     share: float = 0.0
     procedures: tuple[str, ...] = ()
+    daily_cap: int | None = None  # tickets a day for this purpose; None = the series' range
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class SiteConfig:
     lease_block_min: int = 20
     ready_linger_minutes: int = 15
     default_service_seconds: float = 120.0
+    # The dispenser's opening hours, as published to it (strings: they travel in the config doc).
+    dispenser_hours: Mapping[str, object] = field(default_factory=dict)
+    progress_url: str = "http://madoguchi.local/t/{ticket_id}"
 
     def category(self, code: str) -> Category:
         """The category with ``code``; CommandError when there is none."""

@@ -82,6 +82,7 @@ class OfficeServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._session = 0  # counts our broker connections within this epoch
+        self._voids_dirty: set[str] = set()  # devices whose voided tickets changed
         self._dirty = True
         self._last_snapshot = 0.0
         self._last_heartbeat = 0.0
@@ -175,6 +176,9 @@ class OfficeServer:
                     events.append(routed)
         if events:
             self._consume(events)
+        for device in sorted(self._voids_dirty):
+            self._voids_dirty.discard(device)
+            self._publish_voids(device)
         now = time.monotonic()
         if self._ready.is_set():
             if self.sim_staff is not None:
@@ -201,6 +205,8 @@ class OfficeServer:
             if row["role"] == "dispenser":
                 steps.append((f"lease {device}", lambda d=device: self._topup_leases(d, force_publish=True)))
             steps.append((f"ack {device}", lambda d=device, a=acked: self._publish_ack(d, a)))
+            if row["role"] == "dispenser":
+                steps.append((f"voids {device}", lambda d=device: self._publish_voids(d)))
         for name, step in steps:
             try:
                 step()
@@ -287,8 +293,11 @@ class OfficeServer:
     def _apply(self, device: str, event_id: str, rec: Mapping[str, Any]) -> str | None:
         """Apply an event's effect; returns a problem description instead of raising."""
         kind, data = rec["type"], rec["data"]
+        if kind == "printer.status":
+            self._printer_status(device, data)
+            return None
         if kind != "ticket.issued":
-            return None  # stored for the record (printer faults, reprints...)
+            return None  # stored for the record (print failures, reprints...)
         try:
             day, series, number = check_day(data["day"]), data["series"], data["number"]
             category = data["category"]
@@ -316,6 +325,18 @@ class OfficeServer:
             return f"number {series}-{number} of {day} is already ticket {clash}"
         self._activity(f"ticket {number} ({category}) issued by {device}")
         return None
+
+    def _printer_status(self, device: str, data: Mapping[str, Any]) -> None:
+        """Staff see a printer's trouble (or its paper running low) before residents do."""
+        fault = data.get("fault")
+        near_end = bool(data.get("paper_near_end"))
+        self.db.set_printer(device, {"fault": fault if isinstance(fault, str) else None, "paper_near_end": near_end})
+        if isinstance(fault, str):
+            self._activity(f"{device}: printer problem: {fault.replace('_', ' ')}")
+        elif near_end:
+            self._activity(f"{device}: printer paper is near its end")
+        else:
+            self._activity(f"{device}: printer ok")
 
     def _device_status(self, device: str, doc: Mapping[str, Any]) -> None:
         role = doc.get("role")
@@ -372,6 +393,13 @@ class OfficeServer:
                     want -= block.size
                     changed = True
         return changed
+
+    def _publish_voids(self, device: str) -> None:
+        """The day's voided tickets of a dispenser: it drops them from its reprint queue."""
+        today = self.business_day()
+        tickets = [t.ticket_id for t in self.db.tickets(today, [Status.VOID]) if t.device == device]
+        version = self.db.next_version(f"voids:{device}")
+        self._publish("voids", {"version": version, "sent_ms": self.wall_ms(), "day": today, "tickets": tickets}, device=device)
 
     def _publish_lease(self, device: str) -> None:
         days = set(self.lease_days())
@@ -438,6 +466,7 @@ class OfficeServer:
             case commands.Void(ref=ref):
                 moved = void(self._resolve(ref, today), now)
                 self.db.update_ticket(moved)
+                self._voids_dirty.add(moved.device)  # published after the commit
                 return f"{moved.number} void"
         raise CommandError(f"unsupported command {cmd!r}")
 
@@ -534,6 +563,9 @@ class OfficeServer:
             "sent_ms": self.wall_ms(),
             "office_name": cfg.office_name,
             "timezone": cfg.timezone,
+            "rollover_hour": cfg.rollover_hour,
+            "progress_url": cfg.progress_url,
+            "dispenser": dict(cfg.dispenser_hours),
             "lease_days": self.lease_days(),
             "stations": [{"code": s.code, "name": dict(s.names)} for s in cfg.stations],
             "categories": [
@@ -543,6 +575,7 @@ class OfficeServer:
                     "name": dict(c.names),
                     "route": list(c.route),
                     "procedures": list(c.procedures),
+                    "daily_cap": c.daily_cap,
                 }
                 for c in cfg.categories
             ],
@@ -553,6 +586,7 @@ class OfficeServer:
         """People waiting and the expected wait per purpose (the dispensers' snapshot)."""
         today = self.business_day()
         waiting = self.db.waiting_by_category(today)
+        issued = self.db.issued_by_category(today)
         last_called = self.db.last_called_by_category()
         rows = []
         for cat in self.config.categories:
@@ -567,6 +601,7 @@ class OfficeServer:
                         waiting.get(cat.code, 0), samples, counters, self.config.default_service_seconds
                     ),
                     "min_per_person": per_person,
+                    "issued": issued.get(cat.code, 0),
                     "last_called": last_called.get(cat.code),
                 }
             )

@@ -41,11 +41,11 @@ log = logging.getLogger(__name__)
 # Retained office documents each role keeps (and subscribes to). A dispenser never stores the
 # board snapshot: every stored document is rewritten with each update of any of them.
 DOCUMENTS_BY_ROLE: dict[str, tuple[str, ...]] = {
-    "dispenser": ("office_config", "queue_snapshot", "lease"),
+    "dispenser": ("office_config", "queue_snapshot", "lease", "voids"),
     "board": ("office_config", "queue_snapshot", "board_snapshot"),
     "kiosk": ("office_config",),
 }
-ALL_DOCUMENTS = ("office_config", "queue_snapshot", "board_snapshot", "lease")
+ALL_DOCUMENTS = ("office_config", "queue_snapshot", "board_snapshot", "lease", "voids")
 
 
 def read_boot_id() -> str:

@@ -79,6 +79,7 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec("board_snapshot", "{site}/office/snapshot/board", Kind.STATE, "office", 1, True),
         TopicSpec("ack", "{site}/office/ack/{device}", Kind.STATE, "office", 1, True),
         TopicSpec("lease", "{site}/office/lease/{device}", Kind.STATE, "office", 1, True),
+        TopicSpec("voids", "{site}/office/voids/{device}", Kind.STATE, "office", 1, True),
         TopicSpec("device_status", "{site}/device/{device}/status", Kind.STATE, "device", 1, True),
         TopicSpec("events", "{site}/device/{device}/events", Kind.EVENTS, "device", 1, False),
         TopicSpec("staff_command", "{site}/staff/{terminal}/command", Kind.COMMAND, "staff", 1, False),
@@ -124,6 +125,8 @@ def parse_topic(value: str) -> ParsedTopic:
             return ParsedTopic("ack", site, device=device)
         case ["office", "lease", device] if valid_id(device):
             return ParsedTopic("lease", site, device=device)
+        case ["office", "voids", device] if valid_id(device):
+            return ParsedTopic("voids", site, device=device)
         case ["device", device, "status"] if valid_id(device):
             return ParsedTopic("device_status", site, device=device)
         case ["device", device, "events"] if valid_id(device):
@@ -286,6 +289,17 @@ SCHEMAS: dict[str, Check] = {
             "office_name": is_str(200),
             "timezone": is_str(64),
             "lease_days": is_list(is_str(10), 14),
+            "progress_url": is_str(200),
+            "dispenser": is_obj(
+                {
+                    "open": is_str(5),
+                    "close": is_str(5),
+                    "closed_weekdays": is_list(is_int(0, 6), 7),
+                    "closed_dates": is_list(is_str(5), 366),
+                    "holidays": is_list(is_str(10), 1000),
+                },
+                required=("open", "close"),
+            ),
             "stations": is_list(is_obj({"code": is_str(32), "name": is_any_obj}), 32),
             "categories": is_list(
                 is_obj(
@@ -295,6 +309,7 @@ SCHEMAS: dict[str, Check] = {
                         "name": is_any_obj,
                         "route": is_list(is_str(32), 32),
                         "reserve": is_int(0, 100_000),
+                        "daily_cap": optional(is_int(1, 10_000_000)),
                     },
                     required=("code", "series", "name", "route"),
                 ),
@@ -316,6 +331,7 @@ SCHEMAS: dict[str, Check] = {
                         "est_wait_min": optional(is_int(0, 100_000)),
                         "min_per_person": optional(is_int(0, 10_000)),
                         "last_called": optional(is_int(0, 1_000_000)),
+                        "issued": is_int(0, 10_000_000),
                     },
                     required=("code", "waiting"),
                 ),
@@ -387,6 +403,10 @@ SCHEMAS: dict[str, Check] = {
             ),
         },
         required=("version", "blocks"),
+    ),
+    "voids": is_obj(
+        {"version": _version, "sent_ms": _ms, "day": is_str(10), "tickets": is_list(is_str(64), 5000)},
+        required=("version", "tickets"),
     ),
     "device_status": is_obj(
         {

@@ -51,6 +51,10 @@ class NumbersExhausted(DispenserError):
     """No leased number is left for this series today: ask staff (the office tops up online)."""
 
 
+class DailyCapReached(NumbersExhausted):
+    """The purpose's daily cap is reached: all numbers for today have been given out."""
+
+
 @dataclass(frozen=True)
 class IssueResult:
     """What the screen shows after a press. ``fault`` is the printer's problem when the ticket
@@ -77,6 +81,9 @@ class Dispenser:
         self._log_root = agent.config.data_dir / "tickets"
         # (seq, purpose) of recent presses: the ones the office has not counted yet are ahead too
         self._recent: deque[tuple[int, str]] = deque(maxlen=2000)
+        # own tickets per (day, purpose), counted from the day's log when first needed
+        self._counts: dict[tuple[str, str], int] = {}
+        self._counted_days: set[str] = set()
         # what the office last heard of the printer (reported again after a restart: harmless)
         self._printer_state: dict[str, object] | None = None
         meta = agent.outbox.meta
@@ -96,8 +103,10 @@ class Dispenser:
                 raise NotConfigured("this dispenser has not received the office configuration yet; connect it to the office once")
             cat = _find_category(config, category)
             now = self.agent.now_ms()
-            tz = zoneinfo.ZoneInfo(str(config.get("timezone", "Asia/Tokyo")))
-            day = business_day(now, tz, int(config.get("rollover_hour", 3))).isoformat()
+            day = self._day(config, now)
+            cap = cat.get("daily_cap")
+            if isinstance(cap, int) and self._issued_today(category, day) >= cap:
+                raise DailyCapReached(f"all numbers for {category} today have been given out")
             series = str(cat["series"])
             pool = numbering.NumberPool(blocks=self._held_blocks(), marks=self._marks)
             taken = numbering.next_number(pool, series, day)
@@ -129,6 +138,8 @@ class Dispenser:
                 meta={"marks": marks, "last_ticket": ticket.to_record()},
             )
             self._recent.append((event.seq, category))
+            if day in self._counted_days:  # otherwise the first count reads it from the log
+                self._counts[(day, category)] = self._counts.get((day, category), 0) + 1
             self._marks = pool.marks
             self._log(day).append(ticket.to_record())
         return self._print(ticket)
@@ -186,8 +197,7 @@ class Dispenser:
         if config is None:
             return None
         cat = _find_category(config, category)
-        tz = zoneinfo.ZoneInfo(str(config.get("timezone", "Asia/Tokyo")))
-        day = business_day(self.agent.now_ms(), tz, int(config.get("rollover_hour", 3))).isoformat()
+        day = self._day(config, self.agent.now_ms())
         pool = numbering.NumberPool(blocks=self._held_blocks(), marks=self._marks)
         return numbering.remaining(pool, str(cat["series"]), day)
 
@@ -242,6 +252,34 @@ class Dispenser:
         if state != self._printer_state:
             self._printer_state = state
             self.agent.record("printer.status", {**state, "detail": status.detail[:200]})
+
+    def _day(self, config: Mapping[str, Any], now_ms: int) -> str:
+        tz = zoneinfo.ZoneInfo(str(config.get("timezone", "Asia/Tokyo")))
+        return business_day(now_ms, tz, int(config.get("rollover_hour", 3))).isoformat()
+
+    def issued_today(self, category: str) -> int | None:
+        """Tickets of a purpose today across all dispensers, as far as this one knows."""
+        config = self.agent.document("office_config")
+        if config is None:
+            return None
+        with self._lock:
+            return self._issued_today(category, self._day(config, self.agent.now_ms()))
+
+    def _issued_today(self, category: str, day: str) -> int:
+        """The office's count plus our presses it has not counted; only ours when the office's
+        snapshot is of another day (offline since before the rollover)."""
+        if day not in self._counted_days:
+            for record in self._log(day).records():
+                key = (day, str(record.get("category")))
+                self._counts[key] = self._counts.get(key, 0) + 1
+            self._counted_days.add(day)
+        snapshot = self.agent.document("queue_snapshot") or {}
+        if snapshot.get("business_day") != day:
+            return self._counts.get((day, category), 0)
+        counted = (snapshot.get("acked") or {}).get(self.agent.config.device_id, 0)
+        uncounted = sum(1 for seq, cat in self._recent if cat == category and seq > counted)
+        office = next((int(r.get("issued", 0)) for r in snapshot.get("categories", []) if r.get("code") == category), 0)
+        return office + uncounted
 
     def _held_blocks(self) -> tuple[Block, ...]:
         lease = self.agent.document("lease") or {}

@@ -99,7 +99,9 @@ def ticket_job(t: IssuedTicket, *, reprint: bool = False) -> PrintJob:
     if t.clock_confirmed:
         issued = datetime.fromtimestamp(t.issued_ms / 1000, _TZ)
         blocks.append(Text(ja("Issued {time}").format(time=f"{issued:%Y-%m-%d %H:%M}"), size=26, align="center"))
-    if t.people_ahead is not None and t.est_wait_min is not None:
+    if t.people_ahead == 0:
+        line = ja("No wait")
+    elif t.people_ahead is not None and t.est_wait_min is not None:
         line = ja("{people} waiting ahead · about {minutes} min").format(people=t.people_ahead, minutes=t.est_wait_min)
     else:
         line = ja("Please ask at the counter how long the wait is")

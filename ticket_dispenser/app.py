@@ -1,0 +1,270 @@
+"""The dispenser's touch screen (Kivy). Thin: it draws the presenter's ScreenState and hands
+touches and keys back to it (ticket_dispenser.presenter decides everything).
+
+Kivy reads its configuration when first imported, so :func:`configure_kivy` runs before any
+kivy import; nothing here imports kivy at module import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ticket_dispenser.presenter import Presenter, ScreenState
+
+log = logging.getLogger(__name__)
+
+# High contrast for a lobby seen from a few metres, also by older residents: white text on a
+# deep blue (contrast about 10:1), near-black on off-white, and an orange focus frame.
+BG = (0.96, 0.97, 0.98, 1)
+INK = (0.07, 0.09, 0.12, 1)
+PRIMARY = (0.0, 0.23, 0.55, 1)
+PRIMARY_OFF = (0.45, 0.5, 0.58, 1)
+ON_PRIMARY = (1, 1, 1, 1)
+FOCUS = (1.0, 0.55, 0.0, 1)
+BANNER = (1.0, 0.92, 0.7, 1)
+ALERT = (0.7, 0.08, 0.08, 1)
+
+
+def find_font(bold: bool = False) -> str:
+    """Noto Sans CJK (Japanese, Chinese, Korean, Vietnamese and Latin in one file)."""
+    name = "NotoSansCJK-Bold.ttc" if bold else "NotoSansCJK-Regular.ttc"
+    for folder in ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto", "/usr/local/share/fonts"):
+        path = Path(folder) / name
+        if path.exists():
+            return str(path)
+    raise FileNotFoundError(f"{name} not found: install the Debian package fonts-noto-cjk")
+
+
+def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, home: Path) -> None:
+    """Kiosk settings (HARDWARE.md): no escape exit, no screensaver, no cursor, capped fps, one
+    touch provider (several for one device give double taps). Must run before kivy imports."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")  # our argv is ours
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ["KIVY_HOME"] = str(home)
+    home.mkdir(parents=True, exist_ok=True)
+    from kivy.config import Config
+
+    Config.set("kivy", "exit_on_escape", "0" if kiosk else "1")
+    Config.set("kivy", "log_level", "warning")
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "show_cursor", "0" if kiosk else "1")
+    Config.set("graphics", "allow_screensaver", "0")
+    Config.set("graphics", "maxfps", "30")
+    Config.set("graphics", "resizable", "0" if kiosk else "1")
+    # One input provider only; mouse stands in for touch when no touch screen is attached.
+    for section in list(Config.options("input")) if Config.has_section("input") else []:
+        Config.remove_option("input", section)
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+
+def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[[], None] | None = None) -> Any:
+    """The Kivy App drawing ``presenter`` (kivy is imported here, after configure_kivy)."""
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.core.text import DEFAULT_FONT, LabelBase
+    from kivy.core.window import Window
+    from kivy.graphics import Color, Line, Rectangle, RoundedRectangle
+    from kivy.metrics import dp, sp
+    from kivy.uix.behaviors import ButtonBehavior
+    from kivy.uix.boxlayout import BoxLayout
+    from kivy.uix.gridlayout import GridLayout
+    from kivy.uix.label import Label
+    from kivy.uix.widget import Widget
+
+    LabelBase.register(DEFAULT_FONT, find_font(), None, find_font(bold=True))
+    Window.clearcolor = BG
+
+    class Text(Label):
+        """A wrapping label in the screen's ink."""
+
+        def __init__(self, text: str, size: float, *, color: tuple[float, ...] = INK, bold: bool = False,
+                     height: float | None = None, halign: str = "center") -> None:
+            super().__init__(text=text, font_size=sp(size), color=color, bold=bold, halign=halign, valign="middle")
+            if height is not None:
+                self.size_hint_y = None
+                self.height = height
+            self.bind(size=lambda w, s: setattr(w, "text_size", s))
+
+    class Tile(ButtonBehavior, BoxLayout):
+        """A big touch target (≥ 15 mm) with a filled background and an optional focus frame."""
+
+        def __init__(self, ident: str, fill: tuple[float, ...], focused: bool = False, **kw: Any) -> None:
+            super().__init__(orientation="vertical", padding=dp(10), spacing=dp(2), **kw)
+            self.ident = ident
+            with self.canvas.before:
+                Color(*fill)
+                self._bg = RoundedRectangle(radius=[dp(14)])
+                if focused:
+                    Color(*FOCUS)
+                    self._frame = Line(width=dp(4))
+            self.bind(pos=self._redraw, size=self._redraw)
+            self._focused = focused
+
+        def _redraw(self, *_: Any) -> None:
+            self._bg.pos, self._bg.size = self.pos, self.size
+            if self._focused:
+                x, y, w, h = self.x - dp(5), self.y - dp(5), self.width + dp(10), self.height + dp(10)
+                self._frame.rounded_rectangle = (x, y, w, h, dp(16))
+
+    class Root(BoxLayout):
+        pass
+
+    class DispenserApp(App):
+        title = "madoguchi"
+
+        def build(self) -> Any:
+            self.targets: dict[str, Any] = {}
+            self.root_box = Root(orientation="vertical", padding=dp(16), spacing=dp(12))
+            with self.root_box.canvas.before:
+                Color(*BG)
+                self._bg = Rectangle(pos=(0, 0), size=Window.size)
+            Window.bind(size=lambda w, s: setattr(self._bg, "size", s))
+            presenter.subscribe(lambda state: Clock.schedule_once(lambda dt: self.draw(state)))
+            Clock.schedule_interval(lambda dt: presenter.tick(1.0), 1.0)
+            self.draw(presenter.state)
+            return self.root_box
+
+        def on_stop(self) -> None:
+            if on_stop is not None:
+                on_stop()
+
+        # -- drawing ---------------------------------------------------------------------
+
+        def target(self, ident: str, widget: Any) -> Any:
+            self.targets[ident] = widget
+            return widget
+
+        def draw(self, s: ScreenState) -> None:
+            self.targets = {}
+            box = self.root_box
+            box.clear_widgets()
+            if office_name:
+                box.add_widget(Text(office_name, 22, color=PRIMARY, bold=True, height=dp(34)))
+            if s.banner:
+                banner = BoxLayout(size_hint_y=None, height=dp(56), padding=dp(8))
+                with banner.canvas.before:
+                    Color(*BANNER)
+                    rect = RoundedRectangle(radius=[dp(10)])
+                banner.bind(pos=lambda w, p: setattr(rect, "pos", p), size=lambda w, z: setattr(rect, "size", z))
+                banner.add_widget(Text(s.banner, 20))
+                box.add_widget(banner)
+            body = {
+                "start": self.start,
+                "checklist": self.checklist,
+                "printing": self.printing,
+                "result": self.result,
+                "printer_fault": self.result,
+                "numbers_out": self.message,
+                "closed": self.message,
+            }[s.screen](s)
+            box.add_widget(body)
+            box.add_widget(self.language_bar(s))
+
+        def start(self, s: ScreenState) -> Any:
+            page = BoxLayout(orientation="vertical", spacing=dp(10))
+            page.add_widget(Text(s.texts.get("title", ""), 38, bold=True, height=dp(64)))
+            page.add_widget(Text(s.texts.get("subtitle", ""), 22, height=dp(34)))
+            grid = GridLayout(cols=presenter.columns, spacing=dp(14), padding=dp(6))
+            for i, b in enumerate(s.purposes):
+                tile = Tile(f"purpose:{b.code}", PRIMARY if b.available else PRIMARY_OFF, focused=i == s.focus)
+                if b.reading:
+                    tile.add_widget(Text(b.reading, 18, color=ON_PRIMARY, height=dp(26)))
+                tile.add_widget(Text(b.name, 34 if len(b.name) <= 10 else 28, color=ON_PRIMARY, bold=True))
+                tile.add_widget(Text(b.detail, 19, color=ON_PRIMARY, height=dp(30)))
+                tile.bind(on_release=lambda w, code=b.code: presenter.choose(code))
+                grid.add_widget(self.target(tile.ident, tile))
+            page.add_widget(grid)
+            page.add_widget(Text(s.texts.get("help", ""), 20, height=dp(34)))
+            return page
+
+        def checklist(self, s: ScreenState) -> Any:
+            page = BoxLayout(orientation="vertical", spacing=dp(10))
+            page.add_widget(Text(s.texts.get("purpose", ""), 26, color=PRIMARY, bold=True, height=dp(44)))
+            page.add_widget(Text(s.texts.get("title", ""), 36, bold=True, height=dp(60)))
+            page.add_widget(Text(s.texts.get("subtitle", ""), 22, height=dp(34)))
+            items = GridLayout(cols=1, spacing=dp(10), padding=(dp(120), dp(6)))
+            for i, (name, checked) in enumerate(s.checklist):
+                tile = Tile(f"proc:{i}", PRIMARY if checked else PRIMARY_OFF, focused=s.focus == i)
+                tile.add_widget(Text(("☑  " if checked else "☐  ") + name, 28, color=ON_PRIMARY, bold=checked))
+                tile.bind(on_release=lambda w, i=i: presenter.toggle(i))
+                items.add_widget(self.target(tile.ident, tile))
+            page.add_widget(items)
+            row = BoxLayout(size_hint_y=None, height=dp(96), spacing=dp(24), padding=(dp(120), 0))
+            back = Tile("back", PRIMARY_OFF)
+            back.add_widget(Text(s.texts.get("back", ""), 28, color=ON_PRIMARY, bold=True))
+            back.bind(on_release=lambda w: presenter.back())
+            go = Tile("confirm", PRIMARY, focused=s.focus == len(s.checklist))
+            go.add_widget(Text(s.texts.get("confirm", ""), 32, color=ON_PRIMARY, bold=True))
+            go.bind(on_release=lambda w: presenter.confirm())
+            row.add_widget(self.target("back", back))
+            row.add_widget(self.target("confirm", go))
+            page.add_widget(row)
+            return page
+
+        def printing(self, s: ScreenState) -> Any:
+            return Text(s.texts.get("title", ""), 44, bold=True)
+
+        def result(self, s: ScreenState) -> Any:
+            fault = s.screen == "printer_fault"
+            page = BoxLayout(orientation="vertical", spacing=dp(6))
+            page.add_widget(Text(s.texts.get("title", ""), 40, color=ALERT if fault else INK, bold=True, height=dp(70)))
+            page.add_widget(Text(s.texts.get("purpose", ""), 26, color=PRIMARY, bold=True, height=dp(40)))
+            page.add_widget(Text(s.texts.get("your_number", ""), 26, height=dp(36)))
+            number = Text(s.number, 150, color=ALERT if fault else PRIMARY, bold=True)
+            page.add_widget(number)
+            for key in ("instruction", "valid", "ahead", "wait", "called"):
+                if s.texts.get(key):
+                    page.add_widget(Text(s.texts[key], 28 if key == "instruction" else 24,
+                                         bold=key == "instruction", height=dp(44)))
+            back = Tile("back", PRIMARY_OFF, size_hint=(None, None), size=(dp(360), dp(84)), pos_hint={"center_x": 0.5})
+            back.add_widget(Text(s.texts.get("back", ""), 26, color=ON_PRIMARY, bold=True))
+            back.bind(on_release=lambda w: presenter.back())
+            page.add_widget(self.target("back", back))
+            return page
+
+        def message(self, s: ScreenState) -> Any:
+            page = BoxLayout(orientation="vertical", spacing=dp(16), padding=dp(40))
+            page.add_widget(Widget())
+            page.add_widget(Text(s.texts.get("title", ""), 40, bold=True, height=dp(140)))
+            for key in ("instruction", "hours", "reopen"):
+                if s.texts.get(key):
+                    page.add_widget(Text(s.texts[key], 28, height=dp(50)))
+            if s.texts.get("back"):
+                back = Tile("back", PRIMARY_OFF, size_hint=(None, None), size=(dp(360), dp(84)), pos_hint={"center_x": 0.5})
+                back.add_widget(Text(s.texts["back"], 26, color=ON_PRIMARY, bold=True))
+                back.bind(on_release=lambda w: presenter.back())
+                page.add_widget(self.target("back", back))
+            page.add_widget(Widget())
+            return page
+
+        def language_bar(self, s: ScreenState) -> Any:
+            bar = BoxLayout(size_hint_y=None, height=dp(72), spacing=dp(8))
+            for code, native in s.languages:
+                chosen = code == s.language
+                tile = Tile(f"lang:{code}", PRIMARY if chosen else PRIMARY_OFF)
+                tile.add_widget(Text(native, 22, color=ON_PRIMARY, bold=chosen))
+                tile.bind(on_release=lambda w, code=code: presenter.set_language(code))
+                bar.add_widget(self.target(tile.ident, tile))
+            return bar
+
+    return DispenserApp()
+
+
+def background(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+    """Run a press (it prints) off the UI thread; deliver the outcome on Kivy's thread."""
+    from kivy.clock import Clock
+
+    from ticket_dispenser.presenter import _capture
+
+    def runner() -> None:
+        outcome = _capture(work)
+        Clock.schedule_once(lambda dt: done(outcome))
+
+    threading.Thread(target=runner, name="press", daemon=True).start()
