@@ -88,7 +88,8 @@ class DeviceAgent:
         self.config = config
         self._wall_ms = wall_ms
         self._mono_ms = mono_ms
-        self._on_document = on_document
+        # Called on the agent's worker thread when a stored document changes (hand work over).
+        self.on_document_changed = on_document
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -308,8 +309,8 @@ class DeviceAgent:
             if self.state.put_if_newer(parsed.name, doc, version):
                 self._docs[parsed.name] = doc
                 self.stats[f"doc_{parsed.name}"] += 1
-                if self._on_document is not None:
-                    self._on_document(parsed.name, doc)
+                if self.on_document_changed is not None:
+                    self.on_document_changed(parsed.name, doc)
 
     def _on_ack(self, acked: int) -> None:
         if acked > self.outbox.last_seq:

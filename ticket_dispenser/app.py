@@ -72,6 +72,7 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
     from kivy.core.window import Window
     from kivy.graphics import Color, Line, Rectangle, RoundedRectangle
     from kivy.metrics import dp, sp
+    from kivy.uix.anchorlayout import AnchorLayout
     from kivy.uix.behaviors import ButtonBehavior
     from kivy.uix.boxlayout import BoxLayout
     from kivy.uix.gridlayout import GridLayout
@@ -112,6 +113,24 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             if self._focused:
                 x, y, w, h = self.x - dp(5), self.y - dp(5), self.width + dp(10), self.height + dp(10)
                 self._frame.rounded_rectangle = (x, y, w, h, dp(16))
+
+    class CheckMark(Widget):
+        """A drawn check box: the font has no ☐/☑ glyphs, and a drawing needs none."""
+
+        def __init__(self, checked: bool, color: tuple[float, ...]) -> None:
+            super().__init__(size_hint=(None, None), size=(dp(40), dp(40)))
+            self.checked, self.color = checked, color
+            self.bind(pos=self._draw, size=self._draw)
+
+        def _draw(self, *_: Any) -> None:
+            self.canvas.clear()
+            x, y, w, h = self.x, self.y, self.width, self.height
+            with self.canvas:
+                Color(*self.color)
+                Line(rectangle=(x, y, w, h), width=dp(2.5))
+                if self.checked:
+                    Line(points=[x + w * 0.2, y + h * 0.5, x + w * 0.42, y + h * 0.25, x + w * 0.82, y + h * 0.8],
+                         width=dp(4), cap="round", joint="round")
 
     class Root(BoxLayout):
         pass
@@ -191,8 +210,22 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             page.add_widget(Text(s.texts.get("subtitle", ""), 22, height=dp(34)))
             items = GridLayout(cols=1, spacing=dp(10), padding=(dp(120), dp(6)))
             for i, (name, checked) in enumerate(s.checklist):
-                tile = Tile(f"proc:{i}", PRIMARY if checked else PRIMARY_OFF, focused=s.focus == i)
-                tile.add_widget(Text(("☑  " if checked else "☐  ") + name, 28, color=ON_PRIMARY, bold=checked))
+                # Ticked: filled blue; not ticked: white with a dark frame (not grey: that reads
+                # as "disabled").
+                tile = Tile(f"proc:{i}", PRIMARY if checked else (1, 1, 1, 1), focused=s.focus == i)
+                ink = ON_PRIMARY if checked else INK
+                row = BoxLayout(orientation="horizontal", spacing=dp(16), padding=(dp(24), 0))
+                holder = AnchorLayout(size_hint_x=None, width=dp(40), anchor_y="center")
+                holder.add_widget(CheckMark(checked, ink))
+                row.add_widget(holder)
+                row.add_widget(Text(name, 28, color=ink, bold=checked, halign="left"))
+                tile.add_widget(row)
+                if not checked:
+                    with tile.canvas.before:
+                        Color(*INK)
+                        frame = Line(width=dp(1.5))
+                    tile.bind(pos=lambda w, p, f=frame: setattr(f, "rounded_rectangle", (*w.pos, *w.size, dp(14))),
+                              size=lambda w, z, f=frame: setattr(f, "rounded_rectangle", (*w.pos, *w.size, dp(14))))
                 tile.bind(on_release=lambda w, i=i: presenter.toggle(i))
                 items.add_widget(self.target(tile.ident, tile))
             page.add_widget(items)

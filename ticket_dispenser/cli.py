@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.ticket_printer import TextFilePrinter, TicketPrinter
-from lobby.cliutil import OneLineParser, add_common, fail, setup_logging
+from lobby.cliutil import OneLineParser, UsageError, add_common, fail, setup_logging
 from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import SyncError
 from ticket_dispenser.device import Dispenser, DispenserError, IssueResult
@@ -37,6 +37,7 @@ def _parser() -> OneLineParser:
         ("press", "issue tickets without connecting (uses the stored lease)"),
         ("purposes", "list the purposes this dispenser offers"),
         ("sync", "connect, send every journalled event to the office, then exit"),
+        ("ui", "the touch-screen dispenser (Kivy)"),
     ):
         p = sub.add_parser(name, help=text)
         add_common(p)
@@ -47,6 +48,10 @@ def _parser() -> OneLineParser:
         if name == "press":
             p.add_argument("category", help="purpose code, e.g. certificates")
             p.add_argument("--count", type=int, default=1, help="how many presses")
+        if name == "ui":
+            p.add_argument("--device-config", type=Path, help="the device's hardware (TOML): display, printer, keypad, speech")
+            p.add_argument("--fake-printer", type=Path, metavar="DIR", help="print on a simulated printer; each ticket becomes a PNG in DIR")
+            p.add_argument("--windowed", action="store_true", help="a normal window instead of the kiosk full screen")
         if name == "sync":
             p.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
         if name == "run":
@@ -77,12 +82,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _press(dispenser, [args.category] * args.count)
         if args.command == "sync":
             return _sync(args, agent)
+        if args.command == "ui":
+            from ticket_dispenser.ui import run_ui
+
+            dispenser.close()
+            return run_ui(args, agent, lambda printer: Dispenser(agent, printer))
         return _run(args, agent, dispenser)
-    except (SyncError, DispenserError, OSError) as err:
+    except (SyncError, DispenserError, OSError, UsageError) as err:
         fail(PROG, str(err))
     finally:
         dispenser.close()
-        if args.command in ("run", "sync"):
+        if args.command in ("run", "sync", "ui"):
             agent.stop()
         else:
             agent.outbox.close()

@@ -1,0 +1,101 @@
+"""The dispenser's touch screen, rendered under Xvfb and driven with real touch events."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
+from drivers.printer_models import MODELS
+from harness import REPO, env, start_office
+from sync.store import SegmentedLog
+from ticket_dispenser.ticket import IssuedTicket, ticket_job
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """A virtual screen (Xvfb with GLX: Kivy renders with Mesa's software GL)."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise RuntimeError("Xvfb is missing: install the Debian package xvfb (make test does)")
+    for number in range(90, 110):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            break
+    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("Xvfb did not start")
+        time.sleep(0.05)
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def drive(display: str, broker: str, tmp: Path, steps: list[dict[str, Any]], name: str = "ui", **kw: Any) -> tuple[dict[str, Any], Path]:
+    out = tmp / name
+    out.mkdir(parents=True, exist_ok=True)
+    script = out / "script.json"
+    script.write_text(json.dumps(steps), encoding="utf-8")
+    e = env()
+    e["DISPLAY"] = display
+    args = [sys.executable, str(REPO / "tests" / "ui_driver.py"), "--broker", broker, "--data", str(tmp / f"{name}-data"),
+            "--out", str(out), "--script", str(script)]
+    for key, value in kw.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    run = subprocess.run(args, capture_output=True, text=True, env=e, timeout=600, check=False)
+    result_file = out / "result.json"
+    assert result_file.exists(), f"exit {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    assert result["errors"] == [], result["errors"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    return result, out
+
+
+def tickets_of(data: Path) -> list[IssuedTicket]:
+    out = []
+    for day in sorted((data / "tickets").iterdir()):
+        with SegmentedLog(day) as log:
+            out += [IssuedTicket.from_record(r) for r in log.records()]
+    return out
+
+
+def test_touch_from_start_to_a_printed_ticket(display, mosquitto, tmp_path: Path) -> None:
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    try:
+        result, out = drive(display, mosquitto.url, tmp_path, [
+            {"wait": "start"},
+            {"record": "start"},
+            {"touch": "purpose:tax"},
+            {"wait": "checklist"},
+            {"touch": "proc:0"},
+            {"touch": "confirm"},
+            {"wait": "result"},
+            {"record": "result"},
+            {"touch": "back"},
+            {"wait": "start"},
+        ])
+    finally:
+        office.stop()
+    assert result["screens"][:4] == ["checklist", "checklist", "printing", "result"]
+    number = result["records"][1]["number"]
+    assert result["records"][1]["screen"] == "result" and number
+    assert result["tickets_printed"] == 1
+    [ticket] = tickets_of(tmp_path / "ui-data")
+    assert str(ticket.number) == number and ticket.procedures == ("住民税の申告",)  # the ticked procedure
+    printed = Image.open(out / "printed" / "1.png").convert("1")
+    expected = EscposTicketPrinter(FakeEscpos(), MODELS["TM-T20III"]).render(ticket_job(ticket))
+    assert printed.tobytes() == expected.convert("1").tobytes()  # the decoded raster is that ticket, number and all

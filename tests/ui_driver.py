@@ -1,0 +1,189 @@
+"""Drive the real dispenser app (madoguchi-dispenser ui) under Xvfb from a script of steps.
+
+Run by tests/test_dispenser_ui.py as its own process (Kivy owns the process: one app, one
+window). It starts the app exactly as the command does (ticket_dispenser.ui.run_ui), with the
+behavioural fake printer, then performs the steps with real touch events at the widgets'
+centres and writes what it saw to OUT/result.json:
+
+    {"touch": "purpose:tax"}          touch a widget by its target name
+    {"key": "OK"}                     a keypad key (through the presenter, as the keypad does)
+    {"wait": "result", "timeout": 10} wait for a screen
+    {"shot": "start-ja.png"}          screenshot of the whole window into OUT
+    {"printer": "set_paper", "args": [0]}   script the fake printer
+    {"check_printer": true}           run the printer check now (the app does it every 3 s)
+    {"record": "label"}               record the presenter's state
+    {"presses": 1000, "purpose": "tax"}   touch, wait for the result, back - N times; RSS recorded
+    {"language": "en"}                touch a language button
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sync.agent import AgentConfig, DeviceAgent
+from ticket_dispenser.device import Dispenser
+from ticket_dispenser.ui import run_ui
+
+
+def rss_mb() -> float:
+    """This process's resident memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Runner:
+    """Performs the steps one per frame-ish, on Kivy's thread."""
+
+    def __init__(self, steps: list[dict[str, Any]], out: Path) -> None:
+        self.steps = steps
+        self.out = out
+        self.result: dict[str, Any] = {"records": [], "screens": [], "errors": []}
+
+    def start(self, app: Any, presenter: Any, dispenser: Any) -> None:
+        from kivy.clock import Clock
+
+        self.app, self.presenter, self.dispenser = app, presenter, dispenser
+        self.clock = Clock
+        presenter.subscribe(lambda s: self.result["screens"].append(s.screen))
+        self.index = 0
+        self.deadline = 0.0
+        Clock.schedule_once(self.next, 0.3)
+
+    def touch(self, ident: str) -> None:
+        from kivy.tests.common import UnitTestTouch
+
+        widget = self.app.targets.get(ident)
+        if widget is None:
+            raise RuntimeError(f"no widget {ident!r} on screen {self.presenter.state.screen}; have {sorted(self.app.targets)}")
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+
+    def next(self, _dt: float = 0) -> None:
+        try:
+            if self.index >= len(self.steps):
+                self.finish()
+                return
+            step = self.steps[self.index]
+            delay = self.run(step)
+            if delay is None:  # waiting: try again shortly
+                self.clock.schedule_once(self.next, 0.05)
+                return
+            self.index += 1
+            self.deadline = 0.0
+            self.clock.schedule_once(self.next, delay)
+        except Exception as err:  # noqa: BLE001 - reported in result.json, the test fails on it
+            self.result["errors"].append(f"step {self.index} {self.steps[self.index]}: {type(err).__name__}: {err}")
+            self.finish()
+
+    def run(self, step: dict[str, Any]) -> float | None:
+        if "touch" in step:
+            self.touch(step["touch"])
+            return 0.25
+        if "language" in step:
+            self.touch(f"lang:{step['language']}")
+            return 0.25
+        if "key" in step:
+            self.presenter.key(step["key"])
+            return 0.2
+        if "wait" in step:
+            if self.deadline == 0.0:
+                self.deadline = time.monotonic() + float(step.get("timeout", 10))
+            if self.presenter.state.screen == step["wait"]:
+                return 0.3  # let the frame draw
+            if time.monotonic() > self.deadline:
+                raise RuntimeError(f"screen {step['wait']!r} did not come (on {self.presenter.state.screen!r})")
+            return None
+        if "shot" in step:
+            self.app.root_box.export_to_png(str(self.out / step["shot"]))
+            return 0.1
+        if "printer" in step:
+            getattr(self.dispenser.printer.transport, step["printer"])(*step.get("args", []))
+            return 0.05
+        if "check_printer" in step:
+            status = self.dispenser.check_printer()
+            self.result["records"].append({"label": "check_printer", "ok": status.ok, "fault": status.fault})
+            return 0.3
+        if "record" in step:
+            s = self.presenter.state
+            self.result["records"].append({"label": step["record"], "screen": s.screen, "number": s.number,
+                                           "texts": dict(s.texts), "banner": s.banner, "language": s.language,
+                                           "pending": self.dispenser.pending_reprints()})
+            return 0.05
+        if "presses" in step:
+            return self.press_loop(step)
+        raise RuntimeError(f"unknown step {step}")
+
+    def press_loop(self, step: dict[str, Any]) -> float | None:
+        loop = self.result.setdefault("loop", {"done": 0, "numbers": [], "rss_mb": [], "phase": "touch"})
+        if loop["done"] == 0 and not loop["rss_mb"]:
+            loop["rss_mb"].append(rss_mb())
+        if loop["done"] >= int(step["presses"]):
+            loop["rss_mb"].append(rss_mb())
+            return 0.1
+        state = self.presenter.state
+        if loop["phase"] == "touch" and state.screen == "start":
+            self.touch(f"purpose:{step['purpose']}")
+            loop["phase"] = "result"
+        elif loop["phase"] == "result" and state.screen in ("result", "printer_fault"):
+            loop["numbers"].append(state.number)
+            self.touch("back")
+            loop["phase"] = "touch"
+            loop["done"] += 1
+            if loop["done"] in (100, 500):
+                loop["rss_mb"].append(rss_mb())
+        return None if loop["done"] < int(step["presses"]) else 0.0
+
+    def finish(self) -> None:
+        fake = self.dispenser.printer.transport
+        self.result["tickets_printed"] = len(fake.tickets)
+        self.result["pending"] = self.dispenser.pending_reprints()
+        (self.out / "result.json").write_text(json.dumps(self.result, ensure_ascii=False, indent=1), encoding="utf-8")
+        self.app.stop()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--broker", required=True)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--script", type=Path, required=True)
+    p.add_argument("--width", type=int, default=1280)
+    p.add_argument("--height", type=int, default=800)
+    p.add_argument("--device-id", default="disp-ui")
+    a = p.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    config = a.out / "device.toml"
+    config.write_text(f"[display]\nwidth = {a.width}\nheight = {a.height}\n", encoding="utf-8")
+    agent = DeviceAgent(AgentConfig(site="demo-town", device_id=a.device_id, role="dispenser", broker_url=a.broker, data_dir=a.data))
+    # The office's configuration and lease arrive before the window opens (as on a device
+    # that has synced before); the test waits for the office to be online first.
+    agent.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (agent.document("lease") and agent.document("office_config")):
+        time.sleep(0.05)
+    agent.stop()
+    agent = DeviceAgent(AgentConfig(site="demo-town", device_id=a.device_id, role="dispenser", broker_url=a.broker, data_dir=a.data))
+    args = argparse.Namespace(device_config=config, fake_printer=a.out / "printed", windowed=True)
+    runner = Runner(json.loads(a.script.read_text(encoding="utf-8")), a.out)
+    try:
+        return run_ui(args, agent, lambda printer: Dispenser(agent, printer), on_started=runner.start)
+    finally:
+        agent.stop()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    sys.exit(main())

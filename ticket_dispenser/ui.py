@@ -1,0 +1,202 @@
+"""``madoguchi-dispenser ui``: the touch-screen dispenser, wired to its devices and the office.
+
+The device configuration (TOML) names the hardware; nothing is guessed and no fake stands in
+for missing hardware unless the configuration (or --fake-printer) asks for it:
+
+    [display]
+    width = 1280            # the window or screen size in pixels
+    height = 800
+    fullscreen = true
+    orientation = "landscape"   # or "portrait" (two columns of purposes)
+
+    [printer]               # see drivers.escpos_printer.open_printer
+    model = "TM-T20III"
+    backend = "usb"
+    usb = { vendor = 0x04b8, product = 0x0e28, timeout_ms = 5000 }
+
+    [keypad]                # optional: the tactile keypad (docs/keypad-protocol.md)
+    port = "/dev/ttyACM0"
+
+    [speech]                # optional: "openjtalk", "espeak", "none"
+    backend = "openjtalk"
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lobby.cliutil import UsageError
+
+log = logging.getLogger(__name__)
+
+PRINTER_CHECK_S = 3.0  # how often a held ticket's printer is looked at again
+
+KNOWN = {"display", "printer", "keypad", "speech"}
+KNOWN_DISPLAY = {"width", "height", "fullscreen", "orientation"}
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """A dispenser's hardware, validated."""
+
+    width: int = 1280
+    height: int = 800
+    fullscreen: bool = False
+    orientation: str = "landscape"
+    printer: Mapping[str, Any] = field(default_factory=dict)
+    keypad: Mapping[str, Any] = field(default_factory=dict)
+    speech: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> int:
+        """Purposes per row: three across a landscape screen, two down a portrait one."""
+        return 2 if self.orientation == "portrait" else 3
+
+
+def load_device_config(path: Path | None) -> DeviceConfig:
+    """Read and check a device configuration; UsageError names the bad key and the fix."""
+    if path is None:
+        return DeviceConfig()
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the device configuration ({err.strerror})") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not valid TOML ({err})") from err
+    unknown = sorted(set(doc) - KNOWN)
+    if unknown:
+        raise UsageError(f"{path}: {unknown[0]}: unknown section; allowed: {', '.join(sorted(KNOWN))}")
+    display = doc.get("display", {})
+    if not isinstance(display, dict):
+        raise UsageError(f"{path}: display: expected a [display] table")
+    bad = sorted(set(display) - KNOWN_DISPLAY)
+    if bad:
+        raise UsageError(f"{path}: display.{bad[0]}: unknown key; allowed: {', '.join(sorted(KNOWN_DISPLAY))}")
+    width, height = display.get("width", 1280), display.get("height", 800)
+    for key, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 320 <= value <= 7680:
+            raise UsageError(f"{path}: display.{key}: expected pixels from 320 to 7680, got {value!r}")
+    orientation = display.get("orientation", "landscape" if width >= height else "portrait")
+    if orientation not in ("landscape", "portrait"):
+        raise UsageError(f"{path}: display.orientation: expected \"landscape\" or \"portrait\", got {orientation!r}")
+    fullscreen = display.get("fullscreen", False)
+    if not isinstance(fullscreen, bool):
+        raise UsageError(f"{path}: display.fullscreen: expected true or false")
+    sections = {}
+    for name in ("printer", "keypad", "speech"):
+        value = doc.get(name, {})
+        if not isinstance(value, dict):
+            raise UsageError(f"{path}: {name}: expected a [{name}] table")
+        sections[name] = value
+    return DeviceConfig(width, height, fullscreen, orientation, **sections)
+
+
+def run_ui(
+    args: Any,
+    agent: Any,
+    dispenser_factory: Callable[[Any], Any],
+    on_started: Callable[[Any, Any, Any], None] | None = None,
+) -> int:
+    """Start the touch screen: printer, agent, presenter, keypad and speech, then Kivy.
+
+    ``on_started(app, presenter, dispenser)`` runs on Kivy's thread once the window is up (the
+    tests drive the real app through it)."""
+    from ticket_dispenser.app import background, build_app, configure_kivy
+    from ticket_dispenser.presenter import Presenter, context_from
+
+    device = load_device_config(args.device_config)
+    printer = _printer(args, device)
+    dispenser = dispenser_factory(printer)
+    configure_kivy(
+        width=device.width, height=device.height, fullscreen=device.fullscreen and not args.windowed,
+        kiosk=not args.windowed, home=agent.config.data_dir / "kivy",
+    )
+    speaker = _speaker(device)
+    presenter = Presenter(
+        dispenser,
+        context_from(agent),
+        speak=(lambda text, language: speaker.say(text, language)) if speaker is not None else (lambda text, language: None),
+        run=background,
+        columns=device.columns,
+    )
+    from kivy.clock import Clock
+
+    agent.on_document_changed = lambda name, doc: Clock.schedule_once(lambda dt: presenter.refresh())
+    agent.start()
+    stop = threading.Event()
+    monitor = threading.Thread(target=_watch_printer, args=(dispenser, stop), name="printer-monitor", daemon=True)
+    monitor.start()
+    keypad = _keypad(device, lambda key: Clock.schedule_once(lambda dt: presenter.key(key)))
+
+    def shutdown() -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        monitor.join(timeout=PRINTER_CHECK_S + 1)
+        dispenser.close()
+        if keypad is not None:
+            keypad.close()
+        if speaker is not None:
+            speaker.close()
+
+    config = agent.document("office_config") or {}
+    app = build_app(presenter, office_name=str(config.get("office_name", "")), on_stop=shutdown)
+    if on_started is not None:
+        Clock.schedule_once(lambda dt: on_started(app, presenter, dispenser), 0.5)
+    app.run()
+    shutdown()
+    return 0
+
+
+def _watch_printer(dispenser: Any, stop: threading.Event) -> None:
+    """Look at the printer every few seconds: reports changes and reprints held tickets."""
+    while not stop.wait(PRINTER_CHECK_S):
+        try:
+            dispenser.check_printer()
+        except Exception:
+            log.exception("printer check failed")
+
+
+def _printer(args: Any, device: DeviceConfig) -> Any:
+    from drivers.escpos_printer import PrinterConfigError, open_printer
+
+    config: Mapping[str, Any] = device.printer
+    if args.fake_printer is not None:
+        # Asked for by name (demo, screenshots): a behavioural fake writing each ticket as PNG.
+        config = {"model": str(device.printer.get("model", "TM-T20III")), "backend": "fake",
+                  "fake": {"png_dir": str(args.fake_printer)}}
+    if not config:
+        raise UsageError("no [printer] in the device configuration (--device-config), and no --fake-printer")
+    try:
+        return open_printer(config)
+    except PrinterConfigError as err:
+        raise UsageError(str(err)) from err
+
+
+def _speaker(device: DeviceConfig) -> Any:
+    backend = str(device.speech.get("backend", "none"))
+    if backend == "none":
+        return None
+    from drivers import speech
+
+    try:
+        return speech.open_speaker(dict(device.speech))
+    except speech.SpeechError as err:
+        raise UsageError(f"speech: {err}") from err
+
+
+def _keypad(device: DeviceConfig, on_key: Callable[[str], None]) -> Any:
+    port = device.keypad.get("port")
+    if not port:
+        return None
+    from drivers.keypad import SerialKeypad
+
+    keypad = SerialKeypad(str(port), on_key=lambda event: on_key(event.key))
+    keypad.start()
+    return keypad
