@@ -24,6 +24,7 @@ import os
 import socket
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,8 +337,12 @@ class FakeEscpos(Escpos):  # type: ignore[misc]
         answers: Iterable[int] = QUERIES,
         png_dir: str | Path | None = None,
         profile: str | None = None,
+        keep: int | None = None,
     ) -> None:
         super().__init__(profile=profile)
+        # keep: how many writes, jobs and tickets to remember; None remembers all (tests).
+        # A long-running fake (the demo) sets it, or its history would grow without end.
+        self.tickets_total = 0
         self._state_lock = threading.RLock()
         self.near_end_at = near_end_at
         self.answers = frozenset(answers)
@@ -351,14 +356,14 @@ class FakeEscpos(Escpos):  # type: ignore[misc]
         self._jam_next_cut = False
         self._run_out_mid_job = False
         self._scripted: dict[int, list[int]] = {}
-        self._written: list[bytes] = []
+        self._written: deque[bytes] = deque(maxlen=keep * 64 if keep else None)
         self._pending = b""
         self._job = bytearray()
         self._fragments: list[RasterFragment] = []
         self._interrupted = False
         self._replies = bytearray()
-        self.jobs: list[bytes] = []
-        self.tickets: list[FakeTicket] = []
+        self.jobs: deque[bytes] = deque(maxlen=keep)
+        self.tickets: deque[FakeTicket] = deque(maxlen=keep)
 
     # -- python-escpos seam ------------------------------------------------------------------
 
@@ -563,9 +568,10 @@ class FakeEscpos(Escpos):  # type: ignore[misc]
 
     def _deliver(self, ticket: FakeTicket) -> None:
         self.tickets.append(ticket)
+        self.tickets_total += 1
         if self.png_dir is not None:
             self.png_dir.mkdir(parents=True, exist_ok=True)
-            ticket.image.save(self.png_dir / f"{len(self.tickets)}.png")
+            ticket.image.save(self.png_dir / f"{self.tickets_total}.png")
 
 
 # --------------------------------------------------------------------------------------------
@@ -586,7 +592,7 @@ _SECTION_KEYS: Mapping[str, frozenset[str]] = {
     "serial": frozenset({"port", "baudrate", "flow_control", "status_timeout_ms", "write_timeout_s"}),
     "network": frozenset({"host", "port", "timeout_s", "status_timeout_ms"}),
     "file": frozenset({"path"}),
-    "fake": frozenset({"paper", "near_end_at", "png_dir"}),
+    "fake": frozenset({"paper", "near_end_at", "png_dir", "keep"}),
 }
 _BAUDRATES = (9600, 19200, 38400, 57600, 115200)
 _FLOW_CONTROL = ("dsrdtr", "rtscts", "xonxoff", "none")
@@ -803,7 +809,10 @@ def _fake(section: Mapping[str, Any], key: str, model: PrinterModel) -> Escpos:
     png_dir = section.get("png_dir")
     if png_dir is not None and not isinstance(png_dir, str):
         raise PrinterConfigError(f"{key}.png_dir", f"expected a directory path, got {png_dir!r}")
-    return FakeEscpos(paper=paper, near_end_at=near_end_at, png_dir=png_dir, profile=model.escpos_profile)
+    keep = section.get("keep")
+    if keep is not None:
+        keep = _int(section, "keep", key, lo=1, hi=10**6, what="how many printed tickets to remember, e.g. 20")
+    return FakeEscpos(paper=paper, near_end_at=near_end_at, png_dir=png_dir, profile=model.escpos_profile, keep=keep)
 
 
 _TRANSPORTS = {"usb": _usb, "serial": _serial, "network": _network, "file": _file, "fake": _fake}

@@ -83,6 +83,7 @@ class OfficeServer:
         self._ready = threading.Event()
         self._session = 0  # counts our broker connections within this epoch
         self._voids_dirty: set[str] = set()  # devices whose voided tickets changed
+        self._exhausted_warned: set[tuple[str, str, str]] = set()
         self._dirty = True
         self._last_snapshot = 0.0
         self._last_heartbeat = 0.0
@@ -387,7 +388,10 @@ class OfficeServer:
                     block = leasing.grant(rng, day, taken, want)
                     if block is None:
                         self.stats["series_exhausted"] += 1
-                        log.warning("series %s of %s has no numbers left to lease to %s", series, day, device)
+                        if (series, day, device) not in self._exhausted_warned:  # once, not every batch
+                            self._exhausted_warned.add((series, day, device))
+                            log.warning("series %s of %s has no numbers left to lease to %s: widen its range"
+                                        " or lower dispenser_reserve", series, day, device)
                         break
                     self.db.add_lease(device, block, now)
                     want -= block.size

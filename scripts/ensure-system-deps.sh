@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need, when they are missing.
-#   mosquitto       - the production broker; tests start their own on a free loopback port
-#   xvfb            - a virtual screen for rendering the Kivy apps in tests
-#   fonts-noto-cjk  - Japanese glyphs for screens and printed tickets
+#   mosquitto                   the production broker; tests start their own on a free loopback port
+#   xvfb, libgl1-mesa-dri       a virtual screen with software OpenGL for rendering the Kivy apps
+#   fonts-noto-cjk              Japanese (and Chinese, Korean, Vietnamese) glyphs for screens and tickets
+#   espeak-ng                   offline speech for English, Chinese, Korean, Vietnamese, Portuguese
+#   open-jtalk, open-jtalk-mecab-naist-jdic
+#                               offline Japanese speech (the dictionary pyopenjtalk reads offline)
+#   cmake, g++                  pyopenjtalk (the speech extra) builds from source
 set -euo pipefail
 
+wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++)
 missing=()
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
-command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
-if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
-  [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
-fi
+for pkg in "${wanted[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -24,4 +27,3 @@ echo "madoguchi: installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian package may start a system broker on 1883; the project starts its own.

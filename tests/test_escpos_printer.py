@@ -234,7 +234,7 @@ def test_cover_open_stops_printing_until_closed(fonts: FontSet) -> None:
     status = printer.status()
     assert status.cover_open and not status.online and status.fault == "cover_open"
     printer.print_job(SMALL_JOB)
-    assert fake.tickets == []
+    assert len(fake.tickets) == 0
     fake.close_cover()
     assert printer.status().ok
 

@@ -50,11 +50,11 @@ class FakeIssuer:
         return self.issued
 
 
-def make(online: bool = True, now: int = NOON, **issuer: Any) -> tuple[Presenter, FakeIssuer, list[tuple[str, str]]]:
+def make(online: bool = True, now: int = NOON, **issuer: Any) -> tuple[Presenter, FakeIssuer, list[tuple[str, Any, str]]]:
     fake = FakeIssuer(**issuer)
-    spoken: list[tuple[str, str]] = []
+    spoken: list[tuple[str, Any, str]] = []
     clock = {"now": now}
-    p = Presenter(fake, lambda: Context(CONFIG, QUEUE, online, clock["now"]), speak=lambda t, lang: spoken.append((t, lang)))
+    p = Presenter(fake, lambda: Context(CONFIG, QUEUE, online, clock["now"]), speak=lambda k, v, lang: spoken.append((k, v, lang)))
     p.clock = clock  # type: ignore[attr-defined]
     return p, fake, spoken
 
@@ -79,7 +79,7 @@ def test_single_procedure_purpose_issues_at_once_and_result_times_out() -> None:
     assert fake.presses == [("tax", (), "en")]
     assert p.state.screen == "result" and p.state.number == "1101"
     assert "4" in p.state.texts["ahead"] and "8" in p.state.texts["wait"]
-    assert spoken[-1] == ("Your number is 1101.", "en")
+    assert spoken[-1] == ("ticket", 1101, "en")
     p.tick(RESULT_TIMEOUT_S)
     assert p.state.screen == "start" and p.state.language == "ja"  # the next resident starts in Japanese
 
@@ -103,7 +103,7 @@ def test_printer_fault_shows_the_number_and_asks_to_tell_staff() -> None:
     assert s.screen == "printer_fault" and s.number == "1101"
     assert s.texts["instruction"] == "Please note your number and tell a member of staff"
     assert s.texts["valid"] == "Your number is valid"
-    assert spoken[-1][0] == "Your number is 1101."
+    assert spoken[-1] == ("ticket", 1101, "en")
     p.tick(RESULT_TIMEOUT_S)
     assert p.state.screen == "printer_fault"  # longer: the number must be noted
     p.tick(FAULT_TIMEOUT_S)
@@ -159,7 +159,7 @@ def test_keypad_alone_reaches_a_ticket_and_speaks_each_focus() -> None:
     p, fake, spoken = make()
     p.key("RIGHT")
     assert p.state.focus == 1
-    assert spoken[-1][1] == "ja" and "しょうめいしょ" in spoken[-1][0]  # the kana reading is spoken
+    assert spoken[-1] == ("focus", "しょうめいしょ", "ja")  # the kana reading is spoken
     p.key("RIGHT")
     p.key("OK")  # tax: one procedure
     assert fake.presses == [("tax", (), "ja")]

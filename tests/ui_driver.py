@@ -7,12 +7,15 @@ centres and writes what it saw to OUT/result.json:
 
     {"touch": "purpose:tax"}          touch a widget by its target name
     {"key": "OK"}                     a keypad key (through the presenter, as the keypad does)
+    {"keypad": "OK"}                  a key pressed on the fake serial keypad (--keypad): the
+                                      real driver reads it from a pty, like a USB keypad
     {"wait": "result", "timeout": 10} wait for a screen
     {"shot": "start-ja.png"}          screenshot of the whole window into OUT
     {"printer": "set_paper", "args": [0]}   script the fake printer
     {"check_printer": true}           run the printer check now (the app does it every 3 s)
     {"record": "label"}               record the presenter's state
-    {"presses": 1000, "purpose": "tax"}   touch, wait for the result, back - N times; RSS recorded
+    {"presses": 1000, "purposes": ["tax"]}  touch (and confirm), wait for the result, back - N
+                                      times, purposes in turn; RSS recorded
     {"language": "en"}                touch a language button
 """
 
@@ -60,6 +63,10 @@ class Runner:
         self.deadline = 0.0
         Clock.schedule_once(self.next, 0.3)
 
+    def laid_out(self) -> bool:
+        """True once a frame has passed since the screen was drawn (widgets have positions)."""
+        return self.clock.frames >= self.app.drawn_frame + 2
+
     def touch(self, ident: str) -> None:
         from kivy.tests.common import UnitTestTouch
 
@@ -78,8 +85,8 @@ class Runner:
                 return
             step = self.steps[self.index]
             delay = self.run(step)
-            if delay is None:  # waiting: try again shortly
-                self.clock.schedule_once(self.next, 0.05)
+            if delay is None:  # waiting: try again on the next frame
+                self.clock.schedule_once(self.next, 1 / 120)
                 return
             self.index += 1
             self.deadline = 0.0
@@ -89,15 +96,17 @@ class Runner:
             self.finish()
 
     def run(self, step: dict[str, Any]) -> float | None:
-        if "touch" in step:
-            self.touch(step["touch"])
-            return 0.25
-        if "language" in step:
-            self.touch(f"lang:{step['language']}")
+        if "touch" in step or "language" in step:
+            if not self.laid_out():
+                return None
+            self.touch(step["touch"] if "touch" in step else f"lang:{step['language']}")
             return 0.25
         if "key" in step:
             self.presenter.key(step["key"])
             return 0.2
+        if "keypad" in step:
+            self.keypad.press(step["keypad"])
+            return 0.4
         if "wait" in step:
             if self.deadline == 0.0:
                 self.deadline = time.monotonic() + float(step.get("timeout", 10))
@@ -131,24 +140,32 @@ class Runner:
         if loop["done"] == 0 and not loop["rss_mb"]:
             loop["rss_mb"].append(rss_mb())
         if loop["done"] >= int(step["presses"]):
-            loop["rss_mb"].append(rss_mb())
             return 0.1
         state = self.presenter.state
-        if loop["phase"] == "touch" and state.screen == "start":
-            self.touch(f"purpose:{step['purpose']}")
+        purposes = step["purposes"]
+        if not self.laid_out():
+            return None
+        targets = self.app.targets  # the drawn screen: it follows the presenter a frame later
+        purpose = f"purpose:{purposes[loop['done'] % len(purposes)]}"
+        if loop["phase"] == "touch" and state.screen == "start" and purpose in targets:
+            self.touch(purpose)
             loop["phase"] = "result"
-        elif loop["phase"] == "result" and state.screen in ("result", "printer_fault"):
+        elif state.screen in ("numbers_out", "closed"):
+            raise RuntimeError(f"press {loop['done'] + 1} ended on {state.screen!r}")
+        elif loop["phase"] == "result" and state.screen == "checklist" and "confirm" in targets:
+            self.touch("confirm")
+        elif loop["phase"] == "result" and state.screen in ("result", "printer_fault") and "back" in targets:
             loop["numbers"].append(state.number)
             self.touch("back")
             loop["phase"] = "touch"
             loop["done"] += 1
-            if loop["done"] in (100, 500):
+            if loop["done"] % int(step.get("rss_every", 1_000_000)) == 0 or loop["done"] in (100, 500) or loop["done"] == int(step["presses"]):
                 loop["rss_mb"].append(rss_mb())
-        return None if loop["done"] < int(step["presses"]) else 0.0
+        return None if loop["done"] < int(step["presses"]) else 0.0  # None: poll again next frame
 
     def finish(self) -> None:
         fake = self.dispenser.printer.transport
-        self.result["tickets_printed"] = len(fake.tickets)
+        self.result["tickets_printed"] = fake.tickets_total
         self.result["pending"] = self.dispenser.pending_reprints()
         (self.out / "result.json").write_text(json.dumps(self.result, ensure_ascii=False, indent=1), encoding="utf-8")
         self.app.stop()
@@ -163,10 +180,19 @@ def main() -> int:
     p.add_argument("--width", type=int, default=1280)
     p.add_argument("--height", type=int, default=800)
     p.add_argument("--device-id", default="disp-ui")
+    p.add_argument("--maxfps", type=int, default=30)
+    p.add_argument("--keypad", action="store_true", help="attach a fake serial keypad on a pty")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     config = a.out / "device.toml"
-    config.write_text(f"[display]\nwidth = {a.width}\nheight = {a.height}\n", encoding="utf-8")
+    text = f"[display]\nwidth = {a.width}\nheight = {a.height}\nmaxfps = {a.maxfps}\n"
+    keypad = None
+    if a.keypad:
+        from drivers.keypad import FakeKeypad
+
+        keypad = FakeKeypad(heartbeat_interval=1.0)
+        text += f'[keypad]\nport = "{keypad.path}"\n'
+    config.write_text(text, encoding="utf-8")
     agent = DeviceAgent(AgentConfig(site="demo-town", device_id=a.device_id, role="dispenser", broker_url=a.broker, data_dir=a.data))
     # The office's configuration and lease arrive before the window opens (as on a device
     # that has synced before); the test waits for the office to be online first.
@@ -178,6 +204,7 @@ def main() -> int:
     agent = DeviceAgent(AgentConfig(site="demo-town", device_id=a.device_id, role="dispenser", broker_url=a.broker, data_dir=a.data))
     args = argparse.Namespace(device_config=config, fake_printer=a.out / "printed", windowed=True)
     runner = Runner(json.loads(a.script.read_text(encoding="utf-8")), a.out)
+    runner.keypad = keypad
     try:
         return run_ui(args, agent, lambda printer: Dispenser(agent, printer), on_started=runner.start)
     finally:

@@ -40,7 +40,7 @@ def find_font(bold: bool = False) -> str:
     raise FileNotFoundError(f"{name} not found: install the Debian package fonts-noto-cjk")
 
 
-def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, home: Path) -> None:
+def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, home: Path, maxfps: int = 30) -> None:
     """Kiosk settings (HARDWARE.md): no escape exit, no screensaver, no cursor, capped fps, one
     touch provider (several for one device give double taps). Must run before kivy imports."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # our argv is ours
@@ -56,7 +56,7 @@ def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, ho
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("graphics", "show_cursor", "0" if kiosk else "1")
     Config.set("graphics", "allow_screensaver", "0")
-    Config.set("graphics", "maxfps", "30")
+    Config.set("graphics", "maxfps", str(maxfps))
     Config.set("graphics", "resizable", "0" if kiosk else "1")
     # One input provider only; mouse stands in for touch when no touch screen is attached.
     for section in list(Config.options("input")) if Config.has_section("input") else []:
@@ -162,6 +162,9 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
 
         def draw(self, s: ScreenState) -> None:
             self.targets = {}
+            # New widgets get their positions in the next layout pass: anything that aims at
+            # a widget (the UI tests' touches) waits until a frame after this one.
+            self.drawn_frame = Clock.frames
             box = self.root_box
             box.clear_widgets()
             if office_name:

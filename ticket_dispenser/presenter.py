@@ -86,7 +86,7 @@ class Presenter:
         issuer: Issuer,
         context: Callable[[], Context],
         *,
-        speak: Callable[[str, str], None] = lambda text, language: None,
+        speak: Callable[[str, Any, str], None] = lambda kind, value, language: None,
         run: Callable[[Callable[[], Any], Callable[[Any], None]], None] | None = None,
         columns: int = 3,
     ) -> None:
@@ -390,13 +390,11 @@ class Presenter:
         if self._screen != "start" or not self.state.purposes:
             return
         button = self.state.purposes[min(self._focus, len(self.state.purposes) - 1)]
-        spoken = button.reading or button.name
-        text = gettext_for(self._language)("{purpose} selected. Press OK to take a ticket.").format(purpose=spoken)
-        self._speak(text, self._language)
+        # The kana reading, so the synthesizer never guesses a kanji's reading.
+        self._speak("focus", button.reading or button.name, self._language)
 
     def _announce_ticket(self) -> None:
-        number = self._result.ticket.number
-        self._speak(gettext_for(self._language)("Your number is {number}.").format(number=number), self._language)
+        self._speak("ticket", self._result.ticket.number, self._language)
 
 
 def _capture(work: Callable[[], Any]) -> Any:

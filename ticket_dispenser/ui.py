@@ -8,6 +8,7 @@ for missing hardware unless the configuration (or --fake-printer) asks for it:
     height = 800
     fullscreen = true
     orientation = "landscape"   # or "portrait" (two columns of purposes)
+    maxfps = 30             # a cap keeps a Pi cool; the screen changes only on a touch
 
     [printer]               # see drivers.escpos_printer.open_printer
     model = "TM-T20III"
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 PRINTER_CHECK_S = 3.0  # how often a held ticket's printer is looked at again
 
 KNOWN = {"display", "printer", "keypad", "speech"}
-KNOWN_DISPLAY = {"width", "height", "fullscreen", "orientation"}
+KNOWN_DISPLAY = {"width", "height", "fullscreen", "orientation", "maxfps"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class DeviceConfig:
     height: int = 800
     fullscreen: bool = False
     orientation: str = "landscape"
+    maxfps: int = 30
     printer: Mapping[str, Any] = field(default_factory=dict)
     keypad: Mapping[str, Any] = field(default_factory=dict)
     speech: Mapping[str, Any] = field(default_factory=dict)
@@ -88,13 +90,16 @@ def load_device_config(path: Path | None) -> DeviceConfig:
     fullscreen = display.get("fullscreen", False)
     if not isinstance(fullscreen, bool):
         raise UsageError(f"{path}: display.fullscreen: expected true or false")
+    maxfps = display.get("maxfps", 30)
+    if isinstance(maxfps, bool) or not isinstance(maxfps, int) or not 0 <= maxfps <= 120:
+        raise UsageError(f"{path}: display.maxfps: expected frames per second from 1 to 120 (0: no cap), got {maxfps!r}")
     sections = {}
     for name in ("printer", "keypad", "speech"):
         value = doc.get(name, {})
         if not isinstance(value, dict):
             raise UsageError(f"{path}: {name}: expected a [{name}] table")
         sections[name] = value
-    return DeviceConfig(width, height, fullscreen, orientation, **sections)
+    return DeviceConfig(width, height, fullscreen, orientation, maxfps, **sections)
 
 
 def run_ui(
@@ -115,13 +120,13 @@ def run_ui(
     dispenser = dispenser_factory(printer)
     configure_kivy(
         width=device.width, height=device.height, fullscreen=device.fullscreen and not args.windowed,
-        kiosk=not args.windowed, home=agent.config.data_dir / "kivy",
+        kiosk=not args.windowed, home=agent.config.data_dir / "kivy", maxfps=device.maxfps,
     )
     speaker = _speaker(device)
     presenter = Presenter(
         dispenser,
         context_from(agent),
-        speak=(lambda text, language: speaker.say(text, language)) if speaker is not None else (lambda text, language: None),
+        speak=_speech(speaker),
         run=background,
         columns=device.columns,
     )
@@ -170,7 +175,7 @@ def _printer(args: Any, device: DeviceConfig) -> Any:
     if args.fake_printer is not None:
         # Asked for by name (demo, screenshots): a behavioural fake writing each ticket as PNG.
         config = {"model": str(device.printer.get("model", "TM-T20III")), "backend": "fake",
-                  "fake": {"png_dir": str(args.fake_printer)}}
+                  "fake": {"png_dir": str(args.fake_printer), "keep": 20}}
     if not config:
         raise UsageError("no [printer] in the device configuration (--device-config), and no --fake-printer")
     try:
@@ -186,9 +191,22 @@ def _speaker(device: DeviceConfig) -> Any:
     from drivers import speech
 
     try:
-        return speech.open_speaker(dict(device.speech))
+        return speech.make_speaker(backend)
     except speech.SpeechError as err:
-        raise UsageError(f"speech: {err}") from err
+        raise UsageError(f"speech.backend: {err}") from err
+
+
+def _speech(speaker: Any) -> Callable[[str, Any, str], None]:
+    """The presenter says what to announce; the speech module words it (numbers read right)."""
+    if speaker is None:
+        return lambda kind, value, language: None
+    from drivers.speech import announce_focus, announce_ticket
+
+    def speak(kind: str, value: Any, language: str) -> None:
+        text = announce_ticket(int(value), language) if kind == "ticket" else announce_focus(str(value), language)
+        speaker.say(text, language)
+
+    return speak
 
 
 def _keypad(device: DeviceConfig, on_key: Callable[[str], None]) -> Any:
