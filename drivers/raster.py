@@ -158,12 +158,17 @@ def fit_big_number(block: BigNumber, width_px: int, fonts: FontSet) -> int:
     raise RenderError(f"number {block.number}{block.suffix} does not fit in {width_px} dots")
 
 
+TEXT_MARGIN_PX = 12  # about 1.5 mm at 203 dpi on each side
+
+
 def _render_text(block: Text, width_px: int, fonts: FontSet) -> Image.Image:
     if block.size <= 0:
         raise RenderError(f"text size must be positive, got {block.size}")
     font = fonts.font(block.size, block.bold)
     stroke = fonts.stroke(block.size, block.bold)
-    lines = wrap_text(block.text, lambda s: text_width(font, s, stroke) <= width_px)
+    # Text keeps clear of the paper's edges: a line that touches them reads as cut off.
+    margin = TEXT_MARGIN_PX if width_px > 4 * TEXT_MARGIN_PX else 0
+    lines = wrap_text(block.text, lambda s: text_width(font, s, stroke) <= width_px - 2 * margin)
     boxes = []
     for line in lines:
         top, bottom = _line_box(font, line, block.size, stroke)
@@ -177,9 +182,9 @@ def _render_text(block: Text, width_px: int, fonts: FontSet) -> Image.Image:
         if block.align == "center":
             x = (width_px - (right - left)) // 2 - left
         elif block.align == "right":
-            x = width_px - right
+            x = width_px - margin - right
         else:
-            x = -left
+            x = margin - left
         if line:
             draw.text((x, y + top), line, font=font, fill=0, anchor="ls", stroke_width=stroke, stroke_fill=0)
         y += top + bottom

@@ -14,6 +14,8 @@ centres and writes what it saw to OUT/result.json:
     {"printer": "set_paper", "args": [0]}   script the fake printer
     {"check_printer": true}           run the printer check now (the app does it every 3 s)
     {"record": "label"}               record the presenter's state
+    {"ticket_png": "ticket-en.png"}   copy the last printed ticket (decoded from its bytes) into OUT
+    {"office_offline": true}          publish the office's retained offline status (its last will)
     {"presses": 1000, "purposes": ["tax"]}  touch (and confirm), wait for the result, back - N
                                       times, purposes in turn; RSS recorded
     {"language": "en"}                touch a language button
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,7 +35,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from sync.agent import AgentConfig, DeviceAgent
+from sync.link import BrokerAddress
 from ticket_dispenser.device import Dispenser
 from ticket_dispenser.ui import run_ui
 
@@ -125,6 +132,21 @@ class Runner:
             status = self.dispenser.check_printer()
             self.result["records"].append({"label": "check_printer", "ok": status.ok, "fault": status.fault})
             return 0.3
+        if "ticket_png" in step:  # the last ticket as the fake printer decoded it from its bytes
+            fake = self.dispenser.printer.transport
+            shutil.copy(fake.png_dir / f"{fake.tickets_total}.png", self.out / step["ticket_png"])
+            return 0.05
+        if "office_offline" in step:  # what the office's last will says when it dies
+            from sync import protocol
+
+            client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+            client.connect(self.broker_host, self.broker_port)
+            client.loop_start()
+            payload = protocol.encode("office_status", {"state": "offline", "epoch": "gone"})
+            client.publish(protocol.topic("office_status", "demo-town"), payload, qos=1, retain=True).wait_for_publish(5)
+            client.loop_stop()
+            client.disconnect()
+            return 1.5
         if "record" in step:
             s = self.presenter.state
             self.result["records"].append({"label": step["record"], "screen": s.screen, "number": s.number,
@@ -205,6 +227,8 @@ def main() -> int:
     args = argparse.Namespace(device_config=config, fake_printer=a.out / "printed", windowed=True)
     runner = Runner(json.loads(a.script.read_text(encoding="utf-8")), a.out)
     runner.keypad = keypad
+    address = BrokerAddress.parse(a.broker)
+    runner.broker_host, runner.broker_port = address.host, address.port
     try:
         return run_ui(args, agent, lambda printer: Dispenser(agent, printer), on_started=runner.start)
     finally:

@@ -25,6 +25,7 @@ for missing hardware unless the configuration (or --fake-printer) asks for it:
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import tomllib
 from collections.abc import Callable, Mapping
@@ -152,6 +153,8 @@ def run_ui(
 
     config = agent.document("office_config") or {}
     app = build_app(presenter, office_name=str(config.get("office_name", "")), on_stop=shutdown)
+    # systemd stops a service with SIGTERM: close the window cleanly so the agent says goodbye.
+    signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
     if on_started is not None:
         Clock.schedule_once(lambda dt: on_started(app, presenter, dispenser), 0.5)
     app.run()
