@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness import env  # noqa: E402
-from lobby.brokers import MosquittoBroker  # noqa: E402
-from office import config as configmod  # noqa: E402
-from office.server import OfficeServer  # noqa: E402
+from harness import env
+from lobby.brokers import MosquittoBroker
+from office import config as configmod
+from office.server import OfficeServer
 
 OUT = REPO / "docs" / "screenshots"
 LANGS = ["ja", "en", "zh_CN", "ko", "vi", "pt"]
