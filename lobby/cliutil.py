@@ -41,6 +41,10 @@ def setup_logging(level: str) -> None:
     # amqtt and paho are chatty at INFO; keep their warnings.
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+    # Kivy sets its own logger's level when it is imported (after this), so a filter it cannot
+    # reset: its warnings are start-up chatter ("upgrading configuration"), its errors are not.
+    floor = logging.ERROR if getattr(logging, level) >= logging.WARNING else getattr(logging, level)
+    logging.getLogger("kivy").addFilter(lambda record: record.levelno >= floor)
 
 
 def fail(prog: str, message: str) -> NoReturn:

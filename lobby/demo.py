@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, help="keep the demo's data here (default: a fresh temporary folder)")
     parser.add_argument("--config", type=Path, help="site configuration (TOML); default: the demo town")
     parser.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--no-windows", action="store_true", help="text only, even when a display is available")
     return parser
 
 
@@ -82,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("broker", f"using {url}")
 
     office: OfficeServer | None = None
+    windows: list[subprocess.Popen[bytes]] = []
     agents: list[DeviceAgent] = []
     dispensers: list[Dispenser] = []
     try:
@@ -102,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             agents.append(agent)
             dispensers.append(Dispenser(agent, TextFilePrinter(tickets_dir)))
         say("demo", f"{args.dispensers} dispensers; printed tickets go to {tickets_dir}; Ctrl-C stops")
+        if not args.no_windows and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            windows.append(_dispenser_window(url, data))
         threads = [
             threading.Thread(target=_residents, args=(d, site, args.interval, stopping), daemon=True)
             for d in dispensers
@@ -123,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SyncError, OfficeError, DispenserError) as err:
         fail(PROG, str(err))
     finally:
+        for window in windows:
+            window.terminate()
+            try:
+                window.wait(10)
+            except subprocess.TimeoutExpired:
+                window.kill()
         for d in dispensers:
             d.close()
         for agent in agents:
@@ -134,6 +145,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.data is None:
             shutil.rmtree(data, ignore_errors=True)
     return 0
+
+
+def _dispenser_window(url: str, data: Path) -> subprocess.Popen[bytes]:
+    """The touch-screen dispenser in a window, on a simulated printer that keeps PNGs."""
+    printed = data / "printed-window"
+    config = data / "window.toml"
+    config.write_text("[display]\nwidth = 1280\nheight = 800\n", encoding="utf-8")
+    window = subprocess.Popen([
+        sys.executable, "-m", "ticket_dispenser.cli", "ui", "--broker", url, "--device-id", "disp-window",
+        "--data", str(data / "disp-window"), "--fake-printer", str(printed), "--windowed", "--device-config", str(config),
+    ])
+    say("demo", f"dispenser window opened: touch a purpose; each printed ticket is a PNG in {printed}")
+    return window
 
 
 def _residents(dispenser: Dispenser, site: Any, interval: float, stopping: threading.Event) -> None:

@@ -7,9 +7,10 @@
 #   open-jtalk, open-jtalk-mecab-naist-jdic
 #                               offline Japanese speech (the dictionary pyopenjtalk reads offline)
 #   cmake, g++                  pyopenjtalk (the speech extra) builds from source
+#   libmtdev1                   multitouch input for Kivy on touch screens
 set -euo pipefail
 
-wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++)
+wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++ libmtdev1)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

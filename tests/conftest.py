@@ -9,6 +9,8 @@ Sections:
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -185,3 +187,30 @@ def mqtt_client_factory() -> Iterator[MqttClientFactory]:
         client.disconnect()
     for client in clients:
         client.loop_stop()
+
+
+# --------------------------------------------------------------------------------------------
+# a virtual screen
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """A virtual screen (Xvfb with GLX: Kivy renders with Mesa's software GL)."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise RuntimeError("Xvfb is missing: install the Debian package xvfb (make test does)")
+    for number in range(90, 110):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            break
+    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("Xvfb did not start")
+        time.sleep(0.05)
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(10)

@@ -26,3 +26,18 @@ def test_demo_runs_the_lobby_and_stops_cleanly() -> None:
     stopped = re.search(r"stopping: (\d+) tickets at the office", out)
     assert stopped and int(stopped.group(1)) == len(issued)  # every ticket reached the office
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.slow
+def test_demo_opens_the_dispenser_window_when_a_display_is_there(display: str) -> None:
+    e = env()
+    e["DISPLAY"] = display
+    run = subprocess.run(
+        [sys.executable, "-m", "lobby.demo", "--duration", "12", "--interval", "1", "--pace", "2"],
+        check=False, capture_output=True, text=True, env=e, cwd=REPO, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "dispenser window opened" in run.stdout
+    # The window's app connected, checked its printer and told the office.
+    assert "disp-window: printer ok" in run.stdout
+    assert "Traceback" not in run.stderr

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +18,6 @@ from sync.store import SegmentedLog
 from ticket_dispenser.ticket import IssuedTicket, ticket_job
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def display() -> Iterator[str]:
-    """A virtual screen (Xvfb with GLX: Kivy renders with Mesa's software GL)."""
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        raise RuntimeError("Xvfb is missing: install the Debian package xvfb (make test does)")
-    for number in range(90, 110):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
-            break
-    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("Xvfb did not start")
-        time.sleep(0.05)
-    yield f":{number}"
-    proc.terminate()
-    proc.wait(10)
 
 
 def drive(display: str, broker: str, tmp: Path, steps: list[dict[str, Any]], name: str = "ui", **kw: Any) -> tuple[dict[str, Any], Path]:

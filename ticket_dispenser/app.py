@@ -45,6 +45,8 @@ def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, ho
     touch provider (several for one device give double taps). Must run before kivy imports."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # our argv is ours
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    # Kivy's records go through Python logging, so the command's --log-level governs them too.
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     os.environ["KIVY_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     from kivy.config import Config
