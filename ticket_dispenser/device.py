@@ -248,7 +248,7 @@ class Dispenser:
 
     def _note_status(self, status: PrinterStatus) -> None:
         """One event per change of what matters to staff: a fault, or paper near its end."""
-        state = {"fault": status.fault, "paper_near_end": status.paper_near_end}
+        state: dict[str, object] = {"fault": status.fault, "paper_near_end": status.paper_near_end}
         if state != self._printer_state:
             self._printer_state = state
             self.agent.record("printer.status", {**state, "detail": status.detail[:200]})
