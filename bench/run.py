@@ -14,7 +14,8 @@ Phases (see bench/README.md for what each figure means):
    starts and we time until the device's outbox is fully acknowledged;
 3. raw publish: one paho client publishes 10,000 QoS 1 messages of one event record's size to
    the same broker and waits for every PUBACK;
-4. store writes: :func:`bench.store_bench.run`.
+4. store writes: :func:`bench.store_bench.run`;
+5. the dispenser appliance (press to print, the touch app idle): :func:`bench.dispenser_bench.run`.
 
 Run ``python -m bench.run`` (``--help`` for smaller runs while developing).
 """
@@ -429,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if late_from < args.measured:
         parser.error("--presses must be at least twice --measured")
 
-    from bench import store_bench
+    from bench import dispenser_bench, store_bench
 
     wall0 = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
@@ -461,6 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         store = store_bench.run(args.store_records)
         print(f"  store: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        dispenser = dispenser_bench.run()
+        print(f"  dispenser: {time.perf_counter() - t:.1f} s", flush=True)
 
     p50_0 = percentile(issue.first, 50)
     p99_0 = percentile(issue.first, 99)
@@ -476,6 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "raw_publish_per_s": round(raw_rate, 1),
         "drain_vs_raw": round(ratio, 3),
         **store,
+        **dispenser.figures,
     }
     merge_results(args.results, figures)
 
@@ -497,6 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("store write, atomic segmented log", f"{store['store_write_ms_atomic']:.3f} ms", "", ""),
         ("store write, stock tinydb (no fsync)", f"{store['store_write_ms_tinydb_json']:.3f} ms", "", ""),
         ("store write, SQLite WAL FULL", f"{store['store_write_ms_sqlite']:.3f} ms", "", ""),
+        *dispenser.rows,
     ]
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
@@ -516,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  office stats: {dict(sorted(drain.office_stats.items()))}")
     print(f"  agent stats:  {dict(sorted(drain.agent_stats.items()))}")
     print(f"raw publisher: paho max in-flight {raw.max_inflight}")
+    for line in dispenser.notes:
+        print(line)
     if tally.counts:
         print("log lines at WARNING or above (count, first instance):")
         for (level, _msg), count in tally.counts.most_common():
