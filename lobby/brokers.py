@@ -151,6 +151,24 @@ def _wait_until_accepting(
 class _Lifecycle:
     """What both runners share: restart keeps the port, and ``with`` starts and stops."""
 
+    _port: int
+
+    @property
+    def host(self) -> str:
+        """Address clients connect to."""
+        return LOOPBACK
+
+    @property
+    def port(self) -> int:
+        """TCP port, the same across restarts."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``mqtt://127.0.0.1:PORT``."""
+        return f"mqtt://{self.host}:{self.port}"
+
+
     def start(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -228,21 +246,6 @@ class MosquittoBroker(_Lifecycle):
         self._stderr: IO[bytes] | None = None
 
     # -- interface ------------------------------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        """Address clients connect to."""
-        return LOOPBACK
-
-    @property
-    def port(self) -> int:
-        """TCP port, the same across restarts."""
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """``mqtt://127.0.0.1:PORT``."""
-        return f"mqtt://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -451,21 +454,6 @@ class EmbeddedBroker(_Lifecycle):
         self._stop_requested: asyncio.Event | None = None
         self._started = threading.Event()
         self._error: BaseException | None = None
-
-    @property
-    def host(self) -> str:
-        """Address clients connect to."""
-        return LOOPBACK
-
-    @property
-    def port(self) -> int:
-        """TCP port, the same across restarts."""
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """``mqtt://127.0.0.1:PORT``."""
-        return f"mqtt://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
