@@ -174,3 +174,14 @@ def test_keypad_alone_reaches_a_ticket_and_speaks_each_focus() -> None:
     p.key("DOWN")  # 'Issue ticket'
     p.key("OK")
     assert fake.presses[-1] == ("moving", ("住民異動届",), "ja")
+
+
+def test_an_unchanged_state_is_not_published_again() -> None:
+    p, _, _ = make()
+    seen: list[str] = []
+    p.subscribe(lambda s: seen.append(s.screen))
+    p.refresh()
+    p.refresh()  # same documents, same screen: nothing to redraw
+    assert seen == []
+    p.set_language("en")
+    assert seen == ["start"]

@@ -261,7 +261,10 @@ class Presenter:
         self._publish()
 
     def _publish(self) -> None:
-        self.state = self._build()
+        state = self._build()
+        if state == self.state:
+            return  # snapshots arrive several times a second; redraw only what changed
+        self.state = state
         for listener in self._listeners:
             listener(self.state)
 
