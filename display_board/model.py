@@ -1,0 +1,614 @@
+"""What the lobby train board (案内モニター) shows, decided without a window (pure).
+
+The office publishes three retained documents the board reads (docs/protocol.md):
+``office/snapshot/board`` (lines, tickets as compact rows, calls, counters),
+``office/snapshot/queue`` (people waiting per purpose) and ``office/config`` (station and
+purpose names). :func:`board_view` turns them into a frozen :class:`BoardView`: where each
+train is drawn, which stations stack their extra trains behind a "+N" chip, who is ready to
+collect at which counter, the now-calling list, and whether the data is stale. The Kivy board
+only draws a BoardView; :func:`animations` says which trains to animate between two views.
+
+Rules that shape this module:
+
+* The board never shows an error (DOMAIN.md, want 4). Missing documents give an empty view
+  flagged ``awaiting_office``; anything odd but schema-valid (a station index beyond the
+  route, a ticket listed twice, an unknown status) is placed as sensibly as possible and
+  counted in ``problems`` for the technician, never raised.
+* Without the office the board keeps showing the last-known state, labelled with the local
+  time it was last heard from ("updated HH:MM").
+* Time is a parameter (``now_ms``): no clock reads here, so tests pin every case.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any, Literal
+
+from ticket_dispenser.i18n import purpose_name
+
+# The statuses the office puts on the board (office.domain.Status, the active ones).
+WAITING = "waiting"
+CALLED = "called"
+IN_PROGRESS = "in_progress"
+READY = "ready"
+KNOWN_STATUSES = frozenset({WAITING, CALLED, IN_PROGRESS, READY})
+PLATFORM = -1  # the station index of a ticket that waits before the first station
+
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+# Used only when the zone database itself is missing: Japan has no daylight saving time, so a
+# fixed +09:00 is exact for the offices this project serves.
+_JST = timezone(timedelta(hours=9), "JST")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How much the screen holds, and when things count as recent or stale."""
+
+    max_trains_per_station: int = 5  # more than this at one station stack behind a "+N" chip
+    max_calls: int = 6  # rows of the now-calling list
+    max_ready: int = 6  # "ready - please come to counter N" rows per line
+    highlight_ms: int = 60_000  # a call this recent is highlighted (the chime has just sounded)
+    # The office's heartbeat comes every 10 s; three missed ones mean the board is on its own.
+    stale_after_ms: int = 30_000
+
+
+@dataclass(frozen=True)
+class Label:
+    """A name for the bilingual board: the display language, Japanese always, and kana."""
+
+    text: str  # in the display language (Japanese when it has no name in that language)
+    ja: str
+    kana: str = ""
+
+
+@dataclass(frozen=True)
+class StationLabel:
+    """A station of a line: its code and its name."""
+
+    code: str
+    name: Label
+
+
+@dataclass(frozen=True)
+class Train:
+    """A ticket drawn on a line; ``station_index`` is -1 on the platform (waiting)."""
+
+    number: int
+    station_index: int
+    status: str  # waiting, called or in_progress
+    counter: int | None
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The "+N" chip at a station holding more trains than the layout draws."""
+
+    station_index: int
+    hidden_count: int
+
+
+@dataclass(frozen=True)
+class ReadyTrain:
+    """A finished procedure: "ready - please come to counter N"."""
+
+    number: int
+    counter: int | None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One route of the board, with its trains placed on it.
+
+    ``trains`` are drawn, in issue order; ``hidden`` are the trains behind the stacks (kept so
+    that animations and tests can follow every ticket; the stacks only show their count).
+    ``ready`` are shown, most recently called first; ``ready_hidden`` did not fit.
+    """
+
+    route: str
+    stations: tuple[StationLabel, ...]
+    purposes: tuple[Label, ...]
+    trains: tuple[Train, ...]
+    stacks: tuple[Stack, ...]
+    ready: tuple[ReadyTrain, ...]
+    ready_hidden: tuple[ReadyTrain, ...] = ()
+    hidden: tuple[Train, ...] = ()
+    more_waiting: int = 0  # waiting tickets the office did not list (counted in the platform stack)
+
+    @property
+    def ready_more(self) -> int:
+        """Ready tickets that did not fit ("and N more")."""
+        return len(self.ready_hidden)
+
+    def drawn_at(self, station_index: int) -> tuple[Train, ...]:
+        """The trains drawn at one station (-1: the platform), in issue order."""
+        return tuple(t for t in self.trains if t.station_index == station_index)
+
+    def stack_at(self, station_index: int) -> int:
+        """How many trains the chip at ``station_index`` stands for (0: no chip)."""
+        return next((s.hidden_count for s in self.stacks if s.station_index == station_index), 0)
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """A row of the now-calling list: ``number`` to ``counter``."""
+
+    number: int
+    counter: int
+    at_ms: int
+    kind: str  # "call" (come to start) or "ready" (come to receive)
+    highlight: bool
+
+
+@dataclass(frozen=True)
+class CounterRow:
+    """What one counter called last."""
+
+    counter: int
+    number: int
+    kind: str
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class PurposeWaiting:
+    """People waiting for one purpose, and the wait a new arrival can expect."""
+
+    code: str
+    name: Label
+    waiting: int
+    est_wait_min: int | None  # None: the office has no basis for an estimate
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """Everything the board shows at one moment."""
+
+    language: str
+    lines: tuple[Line, ...] = ()
+    calls: tuple[CallRow, ...] = ()
+    counters: tuple[CounterRow, ...] = ()
+    waiting: tuple[PurposeWaiting, ...] = ()
+    # None: the office is online and recently heard. Otherwise the local "HH:MM" of the last
+    # time it was heard ("--:--" when never): the board keeps the last-known state on screen.
+    stale: str | None = None
+    awaiting_office: bool = False  # no board snapshot yet: show "waiting for the office"
+    office_name: str = ""
+    business_day: str | None = None
+    problems: int = 0  # odd rows placed as well as possible (for the technician's status page)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A train moved along its line (backwards when the office sent it back a station)."""
+
+    number: int
+    line: str
+    from_index: int
+    to_index: int
+    backwards: bool
+
+
+@dataclass(frozen=True)
+class Arrive:
+    """A train appeared on a line: newly listed, or sent back from the ready list."""
+
+    number: int
+    line: str
+    station_index: int
+    origin: Literal["new", "ready"]
+
+
+@dataclass(frozen=True)
+class Depart:
+    """A train left its line: finished (now in a ready list) or gone (absent, void, moved off)."""
+
+    number: int
+    line: str
+    from_index: int
+    reason: Literal["ready", "gone"]
+
+
+Animation = Move | Arrive | Depart
+
+
+# --- building the view ------------------------------------------------------------------------
+
+
+class _Problems:
+    """A counter threaded through the builders (local state only: the module stays pure)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, n: int = 1) -> None:
+        self.count += n
+
+
+def board_view(
+    board: Mapping[str, Any] | None,
+    queue: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    *,
+    office_online: bool,
+    last_heard_ms: int | None,
+    now_ms: int,
+    language: str = "ja",
+    layout: Layout = Layout(),
+) -> BoardView:
+    """What the board shows, from the office's retained documents as last received.
+
+    ``last_heard_ms`` is when the device last heard a live message from the office (None:
+    never since boot); ``now_ms`` the device's current estimate of the office's time.
+    """
+    problems = _Problems()
+    cfg = config if isinstance(config, Mapping) else {}
+    stations = _station_names(cfg, language)
+    lines: tuple[Line, ...] = ()
+    calls: tuple[CallRow, ...] = ()
+    counters: tuple[CounterRow, ...] = ()
+    snapshot = board if isinstance(board, Mapping) else None
+    if snapshot is not None:
+        counters = _counters(snapshot.get("counters"), problems)
+        raw_calls = _parse_calls(snapshot.get("calls"), problems)
+        recent = _last_called(raw_calls, counters)
+        lines = _lines(snapshot.get("lines"), stations, cfg, language, layout, recent, problems)
+        calls = _calls(raw_calls, counters, lines, now_ms, layout)
+    heard = last_heard_ms if last_heard_ms is not None else _int(snapshot.get("sent_ms")) if snapshot else None
+    fresh = office_online and last_heard_ms is not None and now_ms - last_heard_ms <= layout.stale_after_ms
+    return BoardView(
+        language=language,
+        lines=lines,
+        calls=calls,
+        counters=counters,
+        waiting=_waiting(queue, cfg, language, problems),
+        stale=None if fresh else _local_hhmm(heard, cfg),
+        awaiting_office=snapshot is None,
+        office_name=_str(cfg.get("office_name")) or "",
+        business_day=_str(snapshot.get("business_day")) if snapshot else None,
+        problems=problems.count,
+    )
+
+
+def _int(value: Any) -> int | None:
+    # JSON booleans are ints in Python; they are never a number on the wire.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _names(value: Any) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _label(names: Mapping[str, str], language: str, fallback: str) -> Label:
+    """A station name: the display language, its base language, then Japanese (the board's
+    other language, always on screen), then the code."""
+    ja = names.get("ja") or fallback
+    for key in (language, language.split("_")[0]):
+        if names.get(key):
+            return Label(names[key], ja, names.get("kana", ""))
+    return Label(ja, ja, names.get("kana", ""))
+
+
+def _station_names(cfg: Mapping[str, Any], language: str) -> dict[str, Label]:
+    out: dict[str, Label] = {}
+    raw = cfg.get("stations")
+    for station in raw if isinstance(raw, list) else ():
+        if isinstance(station, Mapping) and isinstance(station.get("code"), str):
+            code = station["code"]
+            out.setdefault(code, _label(_names(station.get("name")), language, code))
+    return out
+
+
+def _purpose_label(names: Mapping[str, str], language: str, code: str) -> Label:
+    # Purposes follow the dispenser's rule (purpose_name: language, English, Japanese), so a
+    # resident reads the same name on the ticket and on the board.
+    ja = names.get("ja") or code
+    return Label(purpose_name(names, language) or ja, ja, names.get("kana", ""))
+
+
+def _purposes_by_route(cfg: Mapping[str, Any], language: str) -> dict[tuple[str, ...], list[Label]]:
+    out: dict[tuple[str, ...], list[Label]] = {}
+    raw = cfg.get("categories")
+    for cat in raw if isinstance(raw, list) else ():
+        if not isinstance(cat, Mapping) or not isinstance(cat.get("route"), list):
+            continue
+        route = tuple(str(s) for s in cat["route"])
+        code = _str(cat.get("code")) or ""
+        out.setdefault(route, []).append(_purpose_label(_names(cat.get("name")), language, code))
+    return out
+
+
+def _lines(
+    raw: Any,
+    names: Mapping[str, Label],
+    cfg: Mapping[str, Any],
+    language: str,
+    layout: Layout,
+    recent: Mapping[int, int],
+    problems: _Problems,
+) -> tuple[Line, ...]:
+    """Place every ticket of every line exactly once (a number listed twice keeps its first row)."""
+    if not isinstance(raw, list):
+        problems.add()
+        return ()
+    purposes = _purposes_by_route(cfg, language)
+    seen: set[int] = set()
+    # A route listed twice is merged into its first line rather than dropped: every ticket on
+    # it still has to be shown somewhere.
+    order: list[str] = []
+    merged: dict[str, tuple[tuple[str, ...], list[Any], int]] = {}
+    for line in raw:
+        if not isinstance(line, Mapping) or not isinstance(line.get("route"), str):
+            problems.add()
+            continue
+        route = line["route"]
+        raw_stations = line.get("stations")
+        stations = tuple(s for s in raw_stations if isinstance(s, str)) if isinstance(raw_stations, list) else ()
+        if not isinstance(raw_stations, list) or len(stations) != len(raw_stations):
+            problems.add()  # indices would no longer match: the rows clamp to what is left
+        raw_tickets = line.get("tickets")
+        tickets: list[Any] = raw_tickets if isinstance(raw_tickets, list) else []
+        more = _int(line.get("more_waiting", 0))
+        if more is None or more < 0:
+            problems.add()
+            more = 0
+        if route in merged:
+            problems.add()
+            first = merged[route]
+            merged[route] = (first[0], first[1] + tickets, first[2] + more)
+        else:
+            order.append(route)
+            merged[route] = (stations, tickets, more)
+    out = []
+    for route in order:
+        stations, tickets, more = merged[route]
+        labels = tuple(StationLabel(code, names.get(code) or Label(code, code)) for code in stations)
+        out.append(
+            _place(route, labels, tuple(purposes.get(stations, ())), tickets, more, layout, recent, seen, problems)
+        )
+    return tuple(out)
+
+
+def _place(
+    route: str,
+    stations: tuple[StationLabel, ...],
+    purposes: tuple[Label, ...],
+    rows: list[Any],
+    more_waiting: int,
+    layout: Layout,
+    recent: Mapping[int, int],
+    seen: set[int],
+    problems: _Problems,
+) -> Line:
+    last = len(stations) - 1  # -1 for a line without stations: everything clamps to the platform
+    placed: list[Train] = []
+    ready: list[tuple[int, ReadyTrain]] = []  # with the row's position, for the tie-break below
+    for position, row in enumerate(rows):
+        parsed = _row(row)
+        if parsed is None:
+            problems.add()
+            continue
+        number, index, status, counter = parsed
+        if number in seen:
+            problems.add()  # a train must never be drawn twice
+            continue
+        seen.add(number)
+        if index > last or index < PLATFORM:
+            problems.add()  # beyond the route: draw it at the nearest end rather than lose it
+            index = max(PLATFORM, min(index, last))
+        if status not in KNOWN_STATUSES:
+            problems.add()  # a newer office's status: place it by where it is
+            status = WAITING if index == PLATFORM else CALLED if index == 0 else IN_PROGRESS
+        if status == READY:
+            ready.append((position, ReadyTrain(number, counter)))
+        elif status == WAITING:
+            if index != PLATFORM:
+                problems.add()
+            placed.append(Train(number, PLATFORM, WAITING, counter))
+        else:
+            if index == PLATFORM and last >= 0:
+                problems.add()  # called means at a counter: the first station at least
+                index = 0
+            placed.append(Train(number, index, status, counter))
+    # The first trains at each station are drawn (issue order: the platform shows the next to
+    # be called); the rest are counted on the station's chip.
+    per_station: dict[int, int] = {}
+    trains: list[Train] = []
+    hidden: list[Train] = []
+    for train in placed:
+        drawn = per_station.get(train.station_index, 0)
+        per_station[train.station_index] = drawn + 1
+        (trains if drawn < layout.max_trains_per_station else hidden).append(train)
+    counts: dict[int, int] = {}
+    for train in hidden:
+        counts[train.station_index] = counts.get(train.station_index, 0) + 1
+    if more_waiting:
+        counts[PLATFORM] = counts.get(PLATFORM, 0) + more_waiting
+    stacks = tuple(Stack(index, n) for index, n in sorted(counts.items()))
+    # Ready: the most recently called to collect first (that is who is looking for their
+    # number now), then the rest newest-issued first (the oldest have most likely collected).
+    ranked = sorted(ready, key=lambda item: (-recent.get(item[1].number, -1), -item[0]))
+    shown = tuple(r for _, r in ranked[: layout.max_ready])
+    rest = tuple(r for _, r in ranked[layout.max_ready :])
+    return Line(route, stations, purposes, tuple(trains), stacks, shown, rest, tuple(hidden), more_waiting)
+
+
+def _row(row: Any) -> tuple[int, int, str, int | None] | None:
+    """A compact ticket row ``[number, station index, status, counter or null]``."""
+    if not isinstance(row, (list, tuple)) or len(row) != 4:
+        return None
+    number, index, status = _int(row[0]), _int(row[1]), _str(row[2])
+    if number is None or index is None or status is None:
+        return None
+    return number, index, status, _int(row[3])
+
+
+def _counters(raw: Any, problems: _Problems) -> tuple[CounterRow, ...]:
+    out: dict[int, CounterRow] = {}
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, Mapping):
+            problems.add()
+            continue
+        counter, number, at = _int(item.get("counter")), _int(item.get("number")), _int(item.get("at_ms"))
+        kind = _str(item.get("kind")) or "call"
+        if counter is None or number is None or at is None:
+            problems.add()
+            continue
+        if counter not in out or at > out[counter].at_ms:
+            out[counter] = CounterRow(counter, number, kind, at)
+    return tuple(out[c] for c in sorted(out))
+
+
+def _parse_calls(raw: Any, problems: _Problems) -> list[tuple[int, int, int]]:
+    """The snapshot's calls as (number, counter, at_ms), in the snapshot's order."""
+    out: list[tuple[int, int, int]] = []
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, Mapping):
+            problems.add()
+            continue
+        number, counter, at = _int(item.get("number")), _int(item.get("counter")), _int(item.get("at_ms"))
+        if number is None or counter is None or at is None:
+            problems.add()
+            continue
+        out.append((number, counter, at))
+    return out
+
+
+def _last_called(calls: Iterable[tuple[int, int, int]], counters: Iterable[CounterRow]) -> dict[int, int]:
+    """When each number was last called (calls and counters): ranks the ready list."""
+    out: dict[int, int] = {}
+    for number, at in [*((n, a) for n, _, a in calls), *((c.number, c.at_ms) for c in counters)]:
+        out[number] = max(at, out.get(number, at))
+    return out
+
+
+def _calls(
+    calls: list[tuple[int, int, int]],
+    counters: tuple[CounterRow, ...],
+    lines: tuple[Line, ...],
+    now_ms: int,
+    layout: Layout,
+) -> tuple[CallRow, ...]:
+    """Newest first, one row per number (a number called to start and later to collect shows
+    its latest call only: two rows for one resident read as two people)."""
+    kinds = {(c.number, c.counter, c.at_ms): c.kind for c in counters}
+    ready = _ready_numbers_of(lines)
+    # Stable sort: equal times keep the office's order, which is newest first.
+    ordered = sorted(calls, key=lambda c: -c[2])
+    out: list[CallRow] = []
+    shown: set[int] = set()
+    for number, counter, at in ordered:
+        if number in shown:
+            continue
+        shown.add(number)
+        kind = kinds.get((number, counter, at)) or (READY if number in ready else "call")
+        # A call from "the future" means this device's clock lags the office's: it is recent.
+        out.append(CallRow(number, counter, at, kind, now_ms - at <= layout.highlight_ms))
+        if len(out) >= layout.max_calls:
+            break
+    return tuple(out)
+
+
+def _waiting(
+    queue: Mapping[str, Any] | None, cfg: Mapping[str, Any], language: str, problems: _Problems
+) -> tuple[PurposeWaiting, ...]:
+    """Per purpose, in the dispenser's order (the config's), then any the config lacks."""
+    if not isinstance(queue, Mapping) or not isinstance(queue.get("categories"), list):
+        return ()
+    rows: dict[str, tuple[int, int | None]] = {}
+    for item in queue["categories"]:
+        code = _str(item.get("code")) if isinstance(item, Mapping) else None
+        waiting = _int(item.get("waiting")) if isinstance(item, Mapping) else None
+        if code is None or waiting is None or code in rows:
+            problems.add()
+            continue
+        est = _int(item.get("est_wait_min"))
+        rows[code] = (max(0, waiting), est if est is not None and est >= 0 else None)
+    out: list[PurposeWaiting] = []
+    cats = cfg.get("categories")
+    for cat in cats if isinstance(cats, list) else ():
+        code = _str(cat.get("code")) if isinstance(cat, Mapping) else None
+        if code is not None and code in rows:
+            waiting, est = rows.pop(code)
+            out.append(PurposeWaiting(code, _purpose_label(_names(cat.get("name")), language, code), waiting, est))
+    for code, (waiting, est) in rows.items():
+        out.append(PurposeWaiting(code, Label(code, code), waiting, est))
+    return tuple(out)
+
+
+def _local_hhmm(ms: int | None, cfg: Mapping[str, Any]) -> str:
+    """The office's local time of ``ms`` as HH:MM ("--:--" when nothing was ever heard)."""
+    if ms is None:
+        return "--:--"
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, _zone(cfg))
+    except (OverflowError, OSError, ValueError):
+        return "--:--"
+    return f"{moment:%H:%M}"
+
+
+def _zone(cfg: Mapping[str, Any]) -> tzinfo:
+    name = _str(cfg.get("timezone")) or DEFAULT_TIMEZONE
+    for candidate in (name, DEFAULT_TIMEZONE):
+        try:
+            return zoneinfo.ZoneInfo(candidate)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+    return _JST
+
+
+# --- animations -------------------------------------------------------------------------------
+
+
+def animations(previous: BoardView | None, current: BoardView) -> tuple[Animation, ...]:
+    """What to animate from ``previous`` to ``current`` (nothing on the first paint).
+
+    Trains are followed by number on their line, drawn or hidden behind a stack: a train that
+    leaves a stack moves out of its chip. Order: the current lines' moves and arrivals in
+    issue order, then the departures.
+    """
+    if previous is None:
+        return ()
+    before = _positions(previous)
+    after = _positions(current)
+    ready_before = _ready_numbers(previous)
+    ready_after = _ready_numbers(current)
+    out: list[Animation] = []
+    for line in current.lines:
+        for train in (*line.trains, *line.hidden):
+            was = before.get(train.number)
+            if was is not None and was[0] == line.route:
+                if was[1] != train.station_index:
+                    out.append(
+                        Move(train.number, line.route, was[1], train.station_index, train.station_index < was[1])
+                    )
+            else:
+                origin: Literal["new", "ready"] = "ready" if train.number in ready_before else "new"
+                out.append(Arrive(train.number, line.route, train.station_index, origin))
+    for line in previous.lines:
+        for train in (*line.trains, *line.hidden):
+            now = after.get(train.number)
+            if now is None or now[0] != line.route:
+                reason: Literal["ready", "gone"] = "ready" if train.number in ready_after else "gone"
+                out.append(Depart(train.number, line.route, train.station_index, reason))
+    return tuple(out)
+
+
+def _positions(view: BoardView) -> dict[int, tuple[str, int]]:
+    return {t.number: (line.route, t.station_index) for line in view.lines for t in (*line.trains, *line.hidden)}
+
+
+def _ready_numbers(view: BoardView) -> set[int]:
+    return _ready_numbers_of(view.lines)
+
+
+def _ready_numbers_of(lines: Iterable[Line]) -> set[int]:
+    return {r.number for line in lines for r in (*line.ready, *line.ready_hidden)}
