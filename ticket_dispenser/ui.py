@@ -113,7 +113,8 @@ def run_ui(
 
     ``on_started(app, presenter, dispenser)`` runs on Kivy's thread once the window is up (the
     tests drive the real app through it)."""
-    from ticket_dispenser.app import background, build_app, configure_kivy
+    from lobby.kiosk import configure_kivy
+    from ticket_dispenser.app import background, build_app
     from ticket_dispenser.presenter import Presenter, context_from
 
     device = load_device_config(args.device_config)

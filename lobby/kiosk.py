@@ -1,0 +1,43 @@
+"""What every lobby screen (dispenser, board, kiosk) sets up before Kivy starts: the kiosk
+configuration and the Japanese font. Nothing here imports kivy at module import time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def find_font(bold: bool = False) -> str:
+    """Noto Sans CJK (Japanese, Chinese, Korean, Vietnamese and Latin in one file)."""
+    name = "NotoSansCJK-Bold.ttc" if bold else "NotoSansCJK-Regular.ttc"
+    for folder in ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto", "/usr/local/share/fonts"):
+        path = Path(folder) / name
+        if path.exists():
+            return str(path)
+    raise FileNotFoundError(f"{name} not found: install the Debian package fonts-noto-cjk")
+
+
+def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, home: Path, maxfps: int = 30) -> None:
+    """Kiosk settings (HARDWARE.md): no escape exit, no screensaver, no cursor, capped fps, one
+    touch provider (several for one device give double taps). Must run before kivy imports."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")  # our argv is ours
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    # Kivy's records go through Python logging, so the command's --log-level governs them too.
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    os.environ["KIVY_HOME"] = str(home)
+    home.mkdir(parents=True, exist_ok=True)
+    from kivy.config import Config
+
+    Config.set("kivy", "exit_on_escape", "0" if kiosk else "1")
+    Config.set("kivy", "log_level", "warning")
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "show_cursor", "0" if kiosk else "1")
+    Config.set("graphics", "allow_screensaver", "0")
+    Config.set("graphics", "maxfps", str(maxfps))
+    Config.set("graphics", "resizable", "0" if kiosk else "1")
+    # One input provider only; mouse stands in for touch when no touch screen is attached.
+    for section in list(Config.options("input")) if Config.has_section("input") else []:
+        Config.remove_option("input", section)
+    Config.set("input", "mouse", "mouse,disable_multitouch")
