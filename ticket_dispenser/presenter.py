@@ -16,10 +16,10 @@ import logging
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from office.calendar import Hours
+from office.calendar import Hours, hours_from_config
 from ticket_dispenser import strings
 from ticket_dispenser.i18n import LANGUAGES, NATIVE_NAMES, gettext_for, ngettext_for, purpose_name
 
@@ -408,18 +408,9 @@ def _capture(work: Callable[[], Any]) -> Any:
 
 
 def _hours(ctx: Context) -> Hours | None:
-    raw = (ctx.config or {}).get("dispenser")
-    if not raw:
-        return None
     try:
-        return Hours(
-            open=time.fromisoformat(raw["open"]),
-            close=time.fromisoformat(raw["close"]),
-            closed_dates=frozenset((int(d[:2]), int(d[3:])) for d in raw.get("closed_dates", [])),
-            closed_weekdays=frozenset(int(w) for w in raw.get("closed_weekdays", [])),
-            holidays=frozenset(date.fromisoformat(d) for d in raw.get("holidays", [])),
-        )
-    except (KeyError, ValueError, TypeError):
+        return hours_from_config((ctx.config or {}).get("dispenser"))
+    except ValueError:
         log.warning("the office's dispenser hours are unreadable; staying open")
         return None
 

@@ -1,0 +1,111 @@
+"""The board's clock work, without a window: every second it builds the view, works out what
+moved, announces new calls (chime, then voice in Japanese and English), rotates the caption
+language and keeps the screen on only during opening hours.
+
+The Kivy app (display_board.app) draws :attr:`BoardController.view` and runs the animations;
+the LED panel gets the same now-calling rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from display_board.model import Animation, BoardView, Layout, animations, board_view
+from drivers.display_power import DisplayPower, NoPower, should_be_on
+from office.calendar import Hours, hours_from_config
+from ticket_dispenser.i18n import LANGUAGES
+
+log = logging.getLogger(__name__)
+
+CAPTION_S = 8  # each lobby language has the secondary line for this long
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the controller reads each second (from the device agent)."""
+
+    board: Mapping[str, Any] | None
+    queue: Mapping[str, Any] | None
+    config: Mapping[str, Any] | None
+    office_online: bool
+    last_heard_ms: int | None
+    now_ms: int
+
+
+class BoardController:
+    """Holds the current view and what changed since the last one."""
+
+    def __init__(
+        self,
+        inputs: Callable[[], Inputs],
+        *,
+        announce: Callable[[int, int, str], None] = lambda number, counter, kind: None,
+        power: DisplayPower | None = None,
+        on_counters: Callable[[list[dict[str, Any]]], None] | None = None,
+        layout: Layout | None = None,
+    ) -> None:
+        self._inputs = inputs
+        self._announce = announce
+        self._power = power or NoPower()
+        self._on_counters = on_counters
+        self.layout = layout or Layout()
+        self.view: BoardView | None = None
+        self.moves: tuple[Animation, ...] = ()
+        self.screen_on = True
+        self.blank = False  # the power backend could not switch: draw black instead
+        self._announced_ms: int | None = None
+
+    def tick(self) -> bool:
+        """Advance one step; True when the screen must be redrawn."""
+        inp = self._inputs()
+        language = LANGUAGES[(inp.now_ms // 1000 // CAPTION_S) % len(LANGUAGES)]
+        view = board_view(
+            inp.board, inp.queue, inp.config, office_online=inp.office_online,
+            last_heard_ms=inp.last_heard_ms, now_ms=inp.now_ms, language=language, layout=self.layout,
+        )
+        changed = view != self.view
+        self.moves = animations(self.view, view) if changed and self.view is not None else ()
+        first = self.view is None
+        self.view = view
+        self._calls(view, first)
+        if self._on_counters is not None and inp.board is not None:
+            self._on_counters(list(inp.board.get("counters") or []))
+        return self._schedule(inp) or changed
+
+    def _calls(self, view: BoardView, first: bool) -> None:
+        """Chime and voice once per new call; the calls already there at start stay silent."""
+        newest = max((c.at_ms for c in view.calls), default=None)
+        if first or self._announced_ms is None:
+            self._announced_ms = newest if newest is not None else 0
+            return
+        for call in sorted(view.calls, key=lambda c: c.at_ms):
+            if call.at_ms > self._announced_ms:
+                self._announce(call.number, call.counter, call.kind)
+        if newest is not None:
+            self._announced_ms = max(self._announced_ms, newest)
+
+    def _schedule(self, inp: Inputs) -> bool:
+        hours = _hours(inp.config)
+        tz = zoneinfo.ZoneInfo(str((inp.config or {}).get("timezone", "Asia/Tokyo")))
+        local = datetime.fromtimestamp(inp.now_ms / 1000, tz).replace(tzinfo=None)
+        on = should_be_on(hours, local)
+        if on == self.screen_on:
+            return False
+        self.screen_on = on
+        switched = self._power.set(on)
+        self.blank = not on and not switched
+        log.info("board screen %s (%s)", "on" if on else "off", "switched" if switched else "blanked")
+        return True
+
+
+def _hours(config: Mapping[str, Any] | None) -> Hours | None:
+    try:
+        return hours_from_config((config or {}).get("dispenser"))  # the lobby's opening hours
+    except ValueError:
+        log.warning("the office's hours are unreadable; the board stays on")
+        return None
