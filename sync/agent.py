@@ -127,6 +127,7 @@ class DeviceAgent:
 
         self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._office_online = False
+        self.last_heard_ms: int | None = None
         self._office_session: tuple[Any, Any] = (None, None)
         self._sent_upto = self.outbox.acked_seq
         self._last_progress_ms = self._mono_ms()
@@ -288,6 +289,7 @@ class DeviceAgent:
         sent_ms = doc.get("sent_ms")
         if isinstance(sent_ms, int) and not message.retained:
             self._learn_time(sent_ms)
+            self.last_heard_ms = self.now_ms()  # "updated HH:MM" on a board that loses the office
         if parsed.name == "office_status":
             was = self._office_online
             self._office_online = doc["state"] == "online"

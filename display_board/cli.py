@@ -1,0 +1,167 @@
+"""madoguchi-board: the lobby train board (Kivy), fed by the office over MQTT.
+
+    madoguchi-board --device-id board-1 [--device-config board.toml] [--windowed]
+
+The device configuration (TOML), all sections optional:
+
+    [display]
+    width = 1920
+    height = 1080
+    fullscreen = true
+    power = "vcgencmd"          # none, vcgencmd (Pi), xset: switch the panel off at night
+
+    [led_panel]                 # the serial "now serving" panel above the counters
+    port = "/dev/serial/by-id/usb-led-panel"
+    counters = [1, 2, 3, 4]     # one row per counter, top to bottom
+
+    [speech]
+    backend = "openjtalk"       # or espeak, none: the call in Japanese, then English
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lobby.cliutil import OneLineParser, UsageError, add_common, fail, setup_logging
+from sync.agent import AgentConfig, DeviceAgent
+from sync.errors import SyncError
+
+PROG = "madoguchi-board"
+KNOWN = {"display", "led_panel", "speech"}
+
+
+def _parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description="The madoguchi lobby train board.")
+    add_common(p)
+    p.add_argument("--site", default="demo-town", help="site id (default: %(default)s)")
+    p.add_argument("--device-id", required=True, help="this board's id, e.g. board-1")
+    p.add_argument("--data", type=Path, help="data directory (default: var/<device-id>)")
+    p.add_argument("--device-config", type=Path, help="display, LED panel and speech (TOML)")
+    p.add_argument("--windowed", action="store_true", help="a normal window instead of the full screen")
+    return p
+
+
+def load(path: Path | None) -> dict[str, Any]:
+    """The device configuration; UsageError names a bad key."""
+    if path is None:
+        return {}
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the device configuration ({err.strerror})") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not valid TOML ({err})") from err
+    unknown = sorted(set(doc) - KNOWN)
+    if unknown:
+        raise UsageError(f"{path}: {unknown[0]}: unknown section; allowed: {', '.join(sorted(KNOWN))}")
+    for name, section in doc.items():
+        if not isinstance(section, dict):
+            raise UsageError(f"{path}: {name}: expected a [{name}] table")
+    return doc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of madoguchi-board."""
+    args = _parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        config = load(args.device_config)
+        agent = DeviceAgent(AgentConfig(site=args.site, device_id=args.device_id, role="board", broker_url=args.broker,
+                                        data_dir=args.data or Path("var") / args.device_id))
+        return run_board(args, config, agent)
+    except (UsageError, SyncError, OSError) as err:
+        fail(PROG, str(err))
+
+
+def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started: Any = None) -> int:
+    """Start the board: speech, LED panel, display power, then the Kivy window.
+
+    ``on_started(app, controller)`` runs on Kivy's thread once the window is up (tests)."""
+    from display_board.app import build_board_app
+    from display_board.controller import BoardController, Inputs
+    from drivers.display_power import open_power
+    from lobby.kiosk import configure_kivy
+
+    display = config.get("display", {})
+    width, height = int(display.get("width", 1920)), int(display.get("height", 1080))
+    configure_kivy(width=width, height=height, fullscreen=bool(display.get("fullscreen", False)) and not args.windowed,
+                   kiosk=not args.windowed, home=agent.config.data_dir / "kivy")
+    try:
+        power = open_power(str(display.get("power", "none")))
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    speaker = _speaker(config.get("speech", {}))
+    panel = _panel(config.get("led_panel", {}))
+
+    def announce(number: int, counter: int, kind: str) -> None:
+        if speaker is None:
+            return
+        # Chime, then the call in Japanese and English, off the UI thread (it plays sound).
+        threading.Thread(target=_say, args=(speaker, number, counter), daemon=True).start()
+
+    def inputs() -> Inputs:
+        return Inputs(agent.document("board_snapshot"), agent.document("queue_snapshot"), agent.document("office_config"),
+                      agent.office_online, agent.last_heard_ms, agent.now_ms())
+
+    controller = BoardController(inputs, announce=announce, power=power,
+                                 on_counters=panel.apply_counters if panel is not None else None)
+    agent.start()
+    app = build_board_app(controller)
+    from kivy.clock import Clock
+
+    signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
+    if on_started is not None:
+        Clock.schedule_once(lambda dt: on_started(app, controller), 1.0)
+    try:
+        app.run()
+    finally:
+        if panel is not None:
+            panel.close()
+        if speaker is not None:
+            speaker.close()
+        agent.stop()
+    return 0
+
+
+def _say(speaker: Any, number: int, counter: int) -> None:
+    from drivers.chime import chime_wav
+    from drivers.speech import announce_call, play_wav_bytes
+
+    play_wav_bytes(chime_wav())
+    speaker.say(announce_call(number, counter, "ja"), "ja")
+    speaker.say(announce_call(number, counter, "en"), "en")
+
+
+def _speaker(section: dict[str, Any]) -> Any:
+    backend = str(section.get("backend", "none"))
+    if backend == "none":
+        return None
+    from drivers import speech
+
+    try:
+        return speech.make_speaker(backend)
+    except speech.SpeechError as err:
+        raise UsageError(f"speech.backend: {err}") from err
+
+
+def _panel(section: dict[str, Any]) -> Any:
+    if not section.get("port"):
+        return None
+    from drivers.led_panel import LedPanel
+
+    counters = section.get("counters") or []
+    if not isinstance(counters, list) or not all(isinstance(c, int) for c in counters) or not counters:
+        raise UsageError("led_panel.counters: expected the counter numbers shown, one per row, e.g. [1, 2, 3]")
+    panel = LedPanel(str(section["port"]), counters)
+    panel.start()
+    return panel
+
+
+if __name__ == "__main__":
+    sys.exit(main())

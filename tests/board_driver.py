@@ -1,0 +1,74 @@
+"""Run the real board (madoguchi-board) under Xvfb and take screenshots on cue.
+
+    python tests/board_driver.py --broker URL --data DIR --out DIR --shots name:wait_s,name:wait_s ...
+
+Each shot waits the given seconds after the previous one, then saves the window as OUT/name.
+OUT/result.json records what the board showed at each shot (trains drawn, calls, stale).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from display_board.cli import run_board
+from sync.agent import AgentConfig, DeviceAgent
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--broker", required=True)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--shots", required=True)
+    p.add_argument("--width", type=int, default=1920)
+    p.add_argument("--height", type=int, default=1080)
+    a = p.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    shots = [(name, float(wait)) for name, wait in (item.split(":") for item in a.shots.split(","))]
+    agent = DeviceAgent(AgentConfig(site="demo-town", device_id="board-test", role="board", broker_url=a.broker, data_dir=a.data))
+    result: dict[str, Any] = {"shots": []}
+
+    def started(app: Any, controller: Any) -> None:
+        from kivy.clock import Clock
+
+        def take(index: int) -> None:
+            if index >= len(shots):
+                (a.out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+                app.stop()
+                return
+            name, wait = shots[index]
+
+            def shoot(_dt: float) -> None:
+                app.root_box.export_to_png(str(a.out / name))
+                view = controller.view
+                result["shots"].append({
+                    "name": name,
+                    "trains": sorted([t.number, t.station_index] for line in (view.lines if view else ()) for t in line.trains),
+                    "ready": sorted(r.number for line in (view.lines if view else ()) for r in line.ready),
+                    "stacked": sum(s.hidden_count for line in (view.lines if view else ()) for s in line.stacks),
+                    "calls": [c.number for c in (view.calls if view else ())],
+                    "stale": view.stale if view else None,
+                    "moves": [type(m).__name__ for m in controller.moves],
+                })
+                # Written after every shot, so a test can act between shots.
+                (a.out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+                take(index + 1)
+
+            Clock.schedule_once(shoot, wait)
+
+        take(0)
+
+    args = argparse.Namespace(windowed=True)
+    config = {"display": {"width": a.width, "height": a.height}}
+    return run_board(args, config, agent, on_started=started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
