@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("demo", f"{args.dispensers} dispensers; printed tickets go to {tickets_dir}; Ctrl-C stops")
         if not args.no_windows and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             windows.append(_dispenser_window(url, data))
+            windows.append(_board_window(url, data))
         threads = [
             threading.Thread(target=_residents, args=(d, site, args.interval, stopping), daemon=True)
             for d in dispensers
@@ -157,6 +158,18 @@ def _dispenser_window(url: str, data: Path) -> subprocess.Popen[bytes]:
         "--data", str(data / "disp-window"), "--fake-printer", str(printed), "--windowed", "--device-config", str(config),
     ])
     say("demo", f"dispenser window opened: touch a purpose; each printed ticket is a PNG in {printed}")
+    return window
+
+
+def _board_window(url: str, data: Path) -> subprocess.Popen[bytes]:
+    """The lobby train board in a window, fed by the simulated staff."""
+    config = data / "board.toml"
+    config.write_text("[display]\nwidth = 1600\nheight = 900\n", encoding="utf-8")
+    window = subprocess.Popen([
+        sys.executable, "-m", "display_board.cli", "--broker", url, "--device-id", "board-window",
+        "--data", str(data / "board-window"), "--windowed", "--device-config", str(config),
+    ])
+    say("demo", "lobby board window opened: trains move as the simulated staff work")
     return window
 
 

@@ -37,7 +37,7 @@ def test_demo_opens_the_dispenser_window_when_a_display_is_there(display: str) -
         check=False, capture_output=True, text=True, env=e, cwd=REPO, timeout=120,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "dispenser window opened" in run.stdout
+    assert "dispenser window opened" in run.stdout and "lobby board window opened" in run.stdout
     # The window's app connected, checked its printer and told the office.
     assert "disp-window: printer ok" in run.stdout
     assert "Traceback" not in run.stderr
