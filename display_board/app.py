@@ -28,6 +28,7 @@ READY = (0.3, 0.85, 0.45, 1)
 HIGHLIGHT = (1.0, 0.78, 0.2, 1)
 STALE = (1.0, 0.6, 0.2, 1)
 MOVE_S = 0.9  # how long a train takes to slide to its new station
+MIN_CAR_PX = 36.0  # below this a number is not readable across the lobby
 
 
 def build_board_app(controller: BoardController, *, title_ja: str = "手続きの進み具合", tick: Callable[[], None] | None = None) -> Any:
@@ -111,11 +112,15 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
             for i, name in enumerate(names):
                 self.add_widget(text(name, 20, MUTED if i == 0 else INK, bold=i > 0, size_hint=(None, None),
                                      size=(col_w, header_h), pos=(self.x + i * col_w, self.top - header_h)))
-            # Numbers readable from 5 m: cars up to 68 px tall, smaller only when a line is crowded.
-            car_h = min(68.0, (track_y - self.y - 20) / (self.line_rows() + 0.6))
+            # Numbers readable from 5 m: cars up to 68 px tall, never below MIN_CAR_PX; a crowded
+            # station draws what fits and counts the rest on its "+N" chip.
+            space = track_y - self.y - 20
+            car_h = max(MIN_CAR_PX, min(68.0, space / (self.line_rows() + 0.6)))
+            fit = max(1, int(space // (car_h + 6)) - 1)  # one row kept for the chip
             car_w = min(col_w * 0.8, car_h * 2.6)
             for i in range(-1, len(line.stations) - 1):
-                drawn = line.drawn_at(i)
+                all_drawn = line.drawn_at(i)
+                drawn = all_drawn if len(all_drawn) <= fit + (0 if line.stack_at(i) else 1) else all_drawn[:fit]
                 for row, train in enumerate(drawn):
                     box = TrainBox(train.number, train.status, (car_w, car_h))
                     x, y = self.column_x(i) - car_w / 2, track_y - 16 - (row + 1) * (car_h + 6)
@@ -125,7 +130,7 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
                     self.trains[train.number] = box
                     if move is not None:
                         Animation(x=x, d=MOVE_S, t="out_cubic").start(box)
-                hidden = line.stack_at(i)
+                hidden = line.stack_at(i) + len(all_drawn) - len(drawn)
                 if hidden:
                     y = track_y - 16 - (len(drawn) + 1) * (car_h + 6)
                     self.add_widget(text(f"+{hidden}", 22, MUTED, bold=True, size_hint=(None, None), size=(car_w, car_h),

@@ -59,14 +59,20 @@ class BoardController:
         self.screen_on = True
         self.blank = False  # the power backend could not switch: draw black instead
         self._announced_ms: int | None = None
+        self._started_ms: int | None = None
 
     def tick(self) -> bool:
         """Advance one step; True when the screen must be redrawn."""
         inp = self._inputs()
         language = LANGUAGES[(inp.now_ms // 1000 // CAPTION_S) % len(LANGUAGES)]
+        # Until the first live message (the office's 10 s heartbeat), a retained "online" is
+        # trusted: the office's last will would have replaced it had the office gone.
+        if self._started_ms is None:
+            self._started_ms = inp.now_ms
+        heard = inp.last_heard_ms if inp.last_heard_ms is not None else (self._started_ms if inp.office_online else None)
         view = board_view(
             inp.board, inp.queue, inp.config, office_online=inp.office_online,
-            last_heard_ms=inp.last_heard_ms, now_ms=inp.now_ms, language=language, layout=self.layout,
+            last_heard_ms=heard, now_ms=inp.now_ms, language=language, layout=self.layout,
         )
         changed = view != self.view
         self.moves = animations(self.view, view) if changed and self.view is not None else ()
