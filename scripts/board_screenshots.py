@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness import env, has_full_lease, start_dispenser, start_office  # noqa: E402
-from lobby.brokers import MosquittoBroker  # noqa: E402
-from office import commands  # noqa: E402
+from harness import env, has_full_lease, start_dispenser, start_office
+from lobby.brokers import MosquittoBroker
+from office import commands
 
 OUT = REPO / "docs" / "screenshots"
 MIX = ["moving", "certificates", "family_register", "birth", "death", "childcare", "tax", "my_number"]
