@@ -98,18 +98,13 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
         raise UsageError(str(err)) from err
     speaker = _speaker(config.get("speech", {}))
     panel = _panel(config.get("led_panel", {}))
-
-    def announce(number: int, counter: int, kind: str) -> None:
-        if speaker is None:
-            return
-        # Chime, then the call in Japanese and English, off the UI thread (it plays sound).
-        threading.Thread(target=_say, args=(speaker, number, counter), daemon=True).start()
+    announcer = Announcer(speaker)
 
     def inputs() -> Inputs:
         return Inputs(agent.document("board_snapshot"), agent.document("queue_snapshot"), agent.document("office_config"),
                       agent.office_online, agent.last_heard_ms, agent.now_ms())
 
-    controller = BoardController(inputs, announce=announce, power=power,
+    controller = BoardController(inputs, announce=announcer.announce, power=power,
                                  on_counters=panel.apply_counters if panel is not None else None)
     agent.start()
     app = build_board_app(controller)
@@ -117,7 +112,7 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
 
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
     if on_started is not None:
-        Clock.schedule_once(lambda dt: on_started(app, controller), 1.0)
+        Clock.schedule_once(lambda dt: on_started(app, controller, announcer), 1.0)
     try:
         app.run()
     finally:
@@ -129,13 +124,31 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
     return 0
 
 
-def _say(speaker: Any, number: int, counter: int) -> None:
-    from drivers.chime import chime_wav
-    from drivers.speech import announce_call, play_wav_bytes
+class Announcer:
+    """A new call: the chime, then the call in Japanese and English (always shown on screen too).
 
-    play_wav_bytes(chime_wav())
-    speaker.say(announce_call(number, counter, "ja"), "ja")
-    speaker.say(announce_call(number, counter, "en"), "en")
+    Sound plays off the UI thread, one call after another; ``chimed`` lists the calls chimed."""
+
+    def __init__(self, speaker: Any) -> None:
+        self.speaker = speaker
+        self.chimed: list[int] = []
+        self._lock = threading.Lock()
+
+    def announce(self, number: int, counter: int, kind: str) -> None:
+        """Queue the chime and the voice for a call."""
+        if self.speaker is None:
+            return
+        threading.Thread(target=self._say, args=(number, counter), daemon=True).start()
+
+    def _say(self, number: int, counter: int) -> None:
+        from drivers.chime import chime_wav
+        from drivers.speech import announce_call, play_wav_bytes
+
+        with self._lock:  # two calls in one second are chimed and spoken in turn
+            play_wav_bytes(chime_wav())  # False without a sound device: the call is still spoken
+            self.chimed.append(number)
+            self.speaker.say(announce_call(number, counter, "ja"), "ja")
+            self.speaker.say(announce_call(number, counter, "en"), "en")
 
 
 def _speaker(section: dict[str, Any]) -> Any:

@@ -29,13 +29,14 @@ def main() -> int:
     p.add_argument("--shots", required=True)
     p.add_argument("--width", type=int, default=1920)
     p.add_argument("--height", type=int, default=1080)
+    p.add_argument("--speech", default="none", help="speech backend (recording: the fake that remembers)")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     shots = [(name, float(wait)) for name, wait in (item.split(":") for item in a.shots.split(","))]
     agent = DeviceAgent(AgentConfig(site="demo-town", device_id="board-test", role="board", broker_url=a.broker, data_dir=a.data))
     result: dict[str, Any] = {"shots": []}
 
-    def started(app: Any, controller: Any) -> None:
+    def started(app: Any, controller: Any, announcer: Any) -> None:
         from kivy.clock import Clock
 
         def take(index: int) -> None:
@@ -56,6 +57,8 @@ def main() -> int:
                     "calls": [c.number for c in (view.calls if view else ())],
                     "stale": view.stale if view else None,
                     "moves": [type(m).__name__ for m in controller.moves],
+                    "chimed": list(announcer.chimed),
+                    "spoken": announcer.speaker.texts() if hasattr(announcer.speaker, "texts") else [],
                 })
                 # Written after every shot, so a test can act between shots.
                 (a.out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -66,7 +69,7 @@ def main() -> int:
         take(0)
 
     args = argparse.Namespace(windowed=True)
-    config = {"display": {"width": a.width, "height": a.height}}
+    config = {"display": {"width": a.width, "height": a.height}, "speech": {"backend": a.speech}}
     return run_board(args, config, agent, on_started=started)
 
 

@@ -49,3 +49,67 @@ def test_a_staff_command_moves_the_train_on_the_board(display, mosquitto, tmp_pa
             board.kill()
         disp.close()
         office.stop()
+
+
+def _board(display: str, broker_url: str, tmp: Path, shots: str, *extra: str) -> tuple[subprocess.Popen[bytes], Path]:
+    out = tmp / "board"
+    e = env()
+    e["DISPLAY"] = display
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "board_driver.py"), "--broker", broker_url,
+                             "--data", str(tmp / "bd"), "--out", str(out), "--width", "1280", "--height", "720",
+                             "--shots", shots, *extra], env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return proc, out / "result.json"
+
+
+def _shots(result: Path, count: int, timeout: float = 60) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result.exists():
+            shots = json.loads(result.read_text(encoding="utf-8"))["shots"]
+            if len(shots) >= count:
+                return shots
+        time.sleep(0.1)
+    raise AssertionError(f"the board took fewer than {count} shots")
+
+
+def test_a_call_chimes_and_is_spoken_in_japanese_and_english(display, mosquitto, tmp_path: Path, capsys) -> None:
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    board = None
+    try:
+        deadline = time.monotonic() + 20
+        while not has_full_lease(disp) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        number = disp.dispenser.issue("tax").ticket.number
+        board, result = _board(display, mosquitto.url, tmp_path, "a.png:2,b.png:4", "--speech", "recording")
+        assert _shots(result, 1)[0]["chimed"] == []  # calls already on the board at start stay silent
+        assert office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "call", "next", "at", "counter", "2"]) == 0
+        capsys.readouterr()
+        after = _shots(result, 2)[1]
+        assert after["chimed"] == [number]
+        assert [lang for _, lang in after["spoken"]] == ["ja", "en"]
+        assert str(number) in after["spoken"][1][0] and "2" in after["spoken"][1][0]  # English names the number and counter
+        assert board.wait(60) == 0
+    finally:
+        if board is not None and board.poll() is None:
+            board.kill()
+        disp.close()
+        office.stop()
+
+
+def test_the_stale_badge_comes_with_an_office_outage_and_goes_by_itself(display, mosquitto, tmp_path: Path) -> None:
+    db = tmp_path / "office.sqlite3"
+    office = start_office(mosquitto.url, db)
+    board = None
+    try:
+        board, result = _board(display, mosquitto.url, tmp_path, "live.png:2,outage.png:3,back.png:14")
+        assert _shots(result, 1)[0]["stale"] is None
+        office.stop()  # the office's offline status: the board keeps its last state, says since when
+        assert _shots(result, 2)[1]["stale"] is not None
+        office = start_office(mosquitto.url, db)  # back: the board catches up by itself, no restart
+        assert _shots(result, 3)[2]["stale"] is None
+        assert board.wait(60) == 0
+    finally:
+        if board is not None and board.poll() is None:
+            board.kill()
+        office.stop()
