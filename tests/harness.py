@@ -23,9 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 SITE = configmod.load()
 
 
-def start_office(url: str, db: Path, **kwargs: object) -> OfficeServer:
-    """An in-process office, online."""
-    server = OfficeServer(SITE, db, url, **kwargs)  # type: ignore[arg-type]
+def start_office(url: str, db: Path, config: object = None, **kwargs: object) -> OfficeServer:
+    """An in-process office, online (the demo town unless ``config`` is given)."""
+    server = OfficeServer(config or SITE, db, url, **kwargs)  # type: ignore[arg-type]
     server.start()
     if not server.wait_online(15):
         server.stop()
