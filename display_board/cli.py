@@ -23,12 +23,11 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lobby.cliutil import OneLineParser, UsageError, add_common, fail, setup_logging
+from lobby.cliutil import OneLineParser, UsageError, add_common, fail, read_device_config, setup_logging
 from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import SyncError
 
@@ -49,21 +48,7 @@ def _parser() -> OneLineParser:
 
 def load(path: Path | None) -> dict[str, Any]:
     """The device configuration; UsageError names a bad key."""
-    if path is None:
-        return {}
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read the device configuration ({err.strerror})") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: not valid TOML ({err})") from err
-    unknown = sorted(set(doc) - KNOWN)
-    if unknown:
-        raise UsageError(f"{path}: {unknown[0]}: unknown section; allowed: {', '.join(sorted(KNOWN))}")
-    for name, section in doc.items():
-        if not isinstance(section, dict):
-            raise UsageError(f"{path}: {name}: expected a [{name}] table")
-    return doc
+    return read_device_config(path, KNOWN)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

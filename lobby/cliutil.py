@@ -7,7 +7,9 @@ import argparse
 import logging
 import os
 import sys
-from typing import NoReturn
+import tomllib
+from pathlib import Path
+from typing import Any, NoReturn
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
@@ -51,3 +53,23 @@ def fail(prog: str, message: str) -> NoReturn:
     """Print a one-line error and exit 2."""
     print(f"{prog}: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def read_device_config(path: Path | None, known: set[str]) -> dict[str, dict[str, Any]]:
+    """A device configuration (TOML) whose top level is tables named in ``known``; {} without
+    a path. UsageError names the file and what is wrong with it."""
+    if path is None:
+        return {}
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the device configuration ({err.strerror})") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not valid TOML ({err})") from err
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise UsageError(f"{path}: {unknown[0]}: unknown section; allowed: {', '.join(sorted(known))}")
+    for name, section in doc.items():
+        if not isinstance(section, dict):
+            raise UsageError(f"{path}: {name}: expected a [{name}] table")
+    return doc

@@ -27,13 +27,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lobby.cliutil import UsageError
+from lobby.cliutil import UsageError, read_device_config
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +65,8 @@ def load_device_config(path: Path | None) -> DeviceConfig:
     """Read and check a device configuration; UsageError names the bad key and the fix."""
     if path is None:
         return DeviceConfig()
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read the device configuration ({err.strerror})") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: not valid TOML ({err})") from err
-    unknown = sorted(set(doc) - KNOWN)
-    if unknown:
-        raise UsageError(f"{path}: {unknown[0]}: unknown section; allowed: {', '.join(sorted(KNOWN))}")
+    doc = read_device_config(path, KNOWN)
     display = doc.get("display", {})
-    if not isinstance(display, dict):
-        raise UsageError(f"{path}: display: expected a [display] table")
     bad = sorted(set(display) - KNOWN_DISPLAY)
     if bad:
         raise UsageError(f"{path}: display.{bad[0]}: unknown key; allowed: {', '.join(sorted(KNOWN_DISPLAY))}")
@@ -94,12 +83,7 @@ def load_device_config(path: Path | None) -> DeviceConfig:
     maxfps = display.get("maxfps", 30)
     if isinstance(maxfps, bool) or not isinstance(maxfps, int) or not 0 <= maxfps <= 120:
         raise UsageError(f"{path}: display.maxfps: expected frames per second from 1 to 120 (0: no cap), got {maxfps!r}")
-    sections = {}
-    for name in ("printer", "keypad", "speech"):
-        value = doc.get(name, {})
-        if not isinstance(value, dict):
-            raise UsageError(f"{path}: {name}: expected a [{name}] table")
-        sections[name] = value
+    sections = {name: doc.get(name, {}) for name in ("printer", "keypad", "speech")}
     return DeviceConfig(width, height, fullscreen, orientation, maxfps, **sections)
 
 
