@@ -37,6 +37,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from drivers.serial_worker import SerialWorker
+
 log = logging.getLogger(__name__)
 
 NAV_KEYS: frozenset[str] = frozenset({"UP", "DOWN", "LEFT", "RIGHT", "OK", "BACK", "HELP"})
@@ -235,7 +237,7 @@ class KeypadState(Enum):
     CLOSED = "closed"  # close() was called
 
 
-class SerialKeypad:
+class SerialKeypad(SerialWorker):
     """A keypad on a serial port: reads on its own thread, reopens after an unplug.
 
     ``on_key`` and ``on_state`` run on the reader thread. They must only hand the event
@@ -247,6 +249,9 @@ class SerialKeypad:
     every ``reopen_interval`` seconds. Configure a stable path (the udev symlink
     ``/dev/serial/by-id/…``), because a replugged USB keypad may come back as another ttyUSB.
     """
+
+    kind = "keypad"
+    lost_port_reason = "read failed"
 
     def __init__(
         self,
@@ -260,42 +265,17 @@ class SerialKeypad:
         baudrate: int = BAUDRATE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.url = url
+        super().__init__(
+            url, on_state=on_state, reopen_interval=reopen_interval, baudrate=baudrate, initial_state=KeypadState.NO_PORT
+        )
         self._on_key = on_key
-        self._on_state = on_state
         self._timeout = heartbeat_timeout
-        self._reopen_interval = reopen_interval
         self._send_acks = send_acks
-        self._baudrate = baudrate
         self._clock = clock
         self._parser = KeypadParser()
-        self._lock = threading.Lock()  # guards the fields below, read from other threads
-        self._port: Any = None
-        self._last_seen: float | None = None
-        self._closed = False
-        self._reported_state = KeypadState.NO_PORT
-        self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._last_seen: float | None = None  # guarded by self._lock, read from other threads
 
     # -- public ------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Start the reader thread (the port is opened there, so a missing keypad never raises)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"keypad {self.url}", daemon=True)
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop the reader and close the port."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
-        with self._lock:
-            self._closed = True
-            self._close_port()
-        self._notify_state()
 
     @property
     def state(self) -> KeypadState:
@@ -320,51 +300,22 @@ class SerialKeypad:
         with self._lock:
             return dataclasses.replace(self._parser.stats)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     # -- the reader thread -------------------------------------------------------------------
 
-    def _run(self) -> None:
-        import serial  # here, not at module level: the parser and the fake need no pyserial
+    def _port_options(self) -> dict[str, Any]:
+        return {"timeout": 0.1}  # a read returns after 0.1 s at most, so close() is prompt
 
-        while not self._stop.is_set():
-            if self._port is None and not self._open(serial):
-                self._notify_state()
-                self._stop.wait(self._reopen_interval)
-                continue
-            try:
-                data = self._port.read(self._port.in_waiting or 1)  # returns after 0.1 s at most
-                if data:
-                    self._handle(data)
-            except (serial.SerialException, OSError) as err:
-                # A USB keypad pulled out, or the pty's other end closed.
-                self.last_error = f"read failed: {err}"
-                log.warning("keypad %s: lost the port: %s", self.url, err)
-                with self._lock:
-                    self._close_port()
-            self._notify_state()
+    def _port_opened(self) -> None:
+        self._last_seen = None
+        self._parser.reset_session()  # a replugged keypad counts from 0 again
 
-    def _open(self, serial: Any) -> bool:
-        try:
-            port = serial.serial_for_url(self.url, baudrate=self._baudrate, timeout=0.1)
-        except (serial.SerialException, OSError, ValueError) as err:
-            message = f"cannot open: {err}"
-            if message != self.last_error:
-                log.warning("keypad %s: %s", self.url, message)  # once per distinct cause, not per retry
-            self.last_error = message
-            return False
-        with self._lock:
-            self._port = port
-            self._last_seen = None
-            self._parser.reset_session()  # a replugged keypad counts from 0 again
-        log.info("keypad %s: port open", self.url)
-        return True
+    def _port_closed(self) -> None:
+        self._last_seen = None
+
+    def _step(self) -> None:
+        data = self._port.read(self._port.in_waiting or 1)
+        if data:
+            self._handle(data)
 
     def _handle(self, data: bytes) -> None:
         with self._lock:
@@ -382,30 +333,6 @@ class SerialKeypad:
                 self._on_key(event)
             except Exception:
                 log.exception("keypad %s: on_key callback failed", self.url)
-
-    def _close_port(self) -> None:
-        # Callers hold self._lock.
-        if self._port is not None:
-            try:
-                self._port.close()
-            except (
-                OSError
-            ) as err:  # closing a vanished device may fail; it is gone either way (SerialException is an OSError)
-                log.debug("keypad %s: close: %s", self.url, err)
-            self._port = None
-            self._last_seen = None
-
-    def _notify_state(self) -> None:
-        state = self.state
-        if state is self._reported_state:
-            return
-        self._reported_state = state
-        log.info("keypad %s: %s", self.url, state.value)
-        if self._on_state is not None:
-            try:
-                self._on_state(state)
-            except Exception:
-                log.exception("keypad %s: on_state callback failed", self.url)
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from drivers.serial_worker import SerialWorker
+
 log = logging.getLogger(__name__)
 
 STX = 0x02
@@ -364,7 +366,7 @@ def _number_text(number: int | str) -> str:
     return text
 
 
-class LedPanel:
+class LedPanel(SerialWorker):
     """A "now serving" panel on a serial port, one row per counter.
 
     ``counters`` lists the counters on the panel's rows, top first: ``counters=[1, 2, 4]`` puts
@@ -377,6 +379,9 @@ class LedPanel:
 
     ``on_state`` runs on the worker thread and must only hand the state over.
     """
+
+    kind = "led panel"
+    lost_port_reason = "port failed"
 
     def __init__(
         self,
@@ -396,21 +401,20 @@ class LedPanel:
             raise ValueError(f"counters: give 1 to {MAX_ROWS} distinct counter numbers, one per row; got {counters!r}")
         if not 1 <= addr <= MAX_ADDR:
             raise ValueError(f"addr: panel addresses are 1..{MAX_ADDR}; got {addr}")
-        self.url = url
+        super().__init__(
+            url, on_state=on_state, reopen_interval=reopen_interval, baudrate=baudrate, initial_state=PanelState.NO_PORT
+        )
         self.addr = addr
         self.counters = tuple(counters)
         self._rows = {counter: i + 1 for i, counter in enumerate(self.counters)}
-        self._on_state = on_state
         self._reply_timeout = reply_timeout
         self._attempts = 1 + max(0, retries)
         self._ping_interval = ping_interval
-        self._reopen_interval = reopen_interval
-        self._baudrate = baudrate
         self._clock = clock
         self._stats = LedPanelStats()
         self._parser = FrameParser()
 
-        self._lock = threading.Lock()  # guards the wanted display and the link fields below
+        # self._lock guards the wanted display and the link fields below.
         # The wanted display, per row, and what still has to reach the panel. A change bumps the
         # row's generation; the worker clears the dirty mark only if the generation it sent is
         # still current, so a change made while a frame was on the line is never lost.
@@ -423,17 +427,11 @@ class LedPanel:
         self._needs_restore = True  # a panel we have not spoken to may show anything
         self._applied: dict[int, tuple[str, Kind, object]] | None = None  # last apply_counters, by counter
 
-        self._port: Any = None
         self._link = PanelState.NO_PORT
-        self._closed = False
         self._seq = 0
         self._last_ack_at = 0.0
         self._last_probe_at = 0.0
-        self._reported_state = PanelState.NO_PORT
-        self.last_error: str | None = None
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- what to show ------------------------------------------------------------------------
 
@@ -580,87 +578,20 @@ class LedPanel:
                 noise_bytes=parsed.noise_bytes,
             )
 
-    # -- life cycle --------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Start the worker (the port is opened there, so a missing panel never raises)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"led panel {self.url}", daemon=True)
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop the worker and close the port. The panel keeps showing what it shows."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
-        with self._lock:
-            self._closed = True
-            self._close_port()
-        self._notify_state()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     # -- the worker thread -------------------------------------------------------------------
 
-    def _run(self) -> None:
-        import serial  # here, not at module level: the codec and the fake need no pyserial
+    def _wake_worker(self) -> None:
+        self._wake.set()
 
-        while not self._stop.is_set():
-            if self._port is None:
-                opened = self._open(serial)
-                self._notify_state()
-                if not opened:
-                    self._stop.wait(self._reopen_interval)
-                    continue
-            try:
-                self._step()
-            except (serial.SerialException, OSError) as err:
-                # A USB panel pulled out, or the pty's other end closed (SerialException is an
-                # OSError; a write timeout is one too: a wedged line is treated as a lost port).
-                self.last_error = f"port failed: {err}"
-                log.warning("led panel %s: lost the port: %s", self.url, err)
-                with self._lock:
-                    self._close_port()
-            self._notify_state()
+    def _port_options(self) -> dict[str, Any]:
+        return {"timeout": min(0.05, self._reply_timeout), "write_timeout": WRITE_TIMEOUT_S}
 
-    def _open(self, serial: Any) -> bool:
-        try:
-            port = serial.serial_for_url(
-                self.url,
-                baudrate=self._baudrate,
-                timeout=min(0.05, self._reply_timeout),
-                write_timeout=WRITE_TIMEOUT_S,
-            )
-        except (serial.SerialException, OSError, ValueError) as err:
-            message = f"cannot open: {err}"
-            if message != self.last_error:
-                log.warning("led panel %s: %s", self.url, message)  # once per distinct cause, not per retry
-            self.last_error = message
-            return False
-        with self._lock:
-            self._port = port
-            self._link = PanelState.CONNECTING
-            self._needs_restore = True  # whatever the panel shows, it is not known to be ours
-            self._parser.reset()
-        log.info("led panel %s: port open", self.url)
-        return True
+    def _port_opened(self) -> None:
+        self._link = PanelState.CONNECTING
+        self._needs_restore = True  # whatever the panel shows, it is not known to be ours
+        self._parser.reset()
 
-    def _close_port(self) -> None:
-        # Caller holds self._lock.
-        if self._port is not None:
-            try:
-                self._port.close()
-            except OSError as err:  # closing a vanished device may fail; it is gone either way
-                log.debug("led panel %s: close: %s", self.url, err)
-            self._port = None
+    def _port_closed(self) -> None:
         if not self._closed:
             self._link = PanelState.NO_PORT
 
@@ -810,18 +741,6 @@ class LedPanel:
             if match is not None:
                 return match
         return None
-
-    def _notify_state(self) -> None:
-        state = self.state
-        if state is self._reported_state:
-            return
-        self._reported_state = state
-        log.info("led panel %s: %s", self.url, state.value)
-        if self._on_state is not None:
-            try:
-                self._on_state(state)
-            except Exception:
-                log.exception("led panel %s: on_state callback failed", self.url)
 
 
 # --------------------------------------------------------------------------------------------
