@@ -84,6 +84,8 @@ class OfficeServer:
         self._session = 0  # counts our broker connections within this epoch
         self._voids_dirty: set[str] = set()  # devices whose voided tickets changed
         self._exhausted_warned: set[tuple[str, str, str]] = set()
+        # (device, series, day) -> last number the dispenser says it took (from its status)
+        self._marks: dict[tuple[str, str, str], int] = {}
         self._dirty = True
         self._last_snapshot = 0.0
         self._last_heartbeat = 0.0
@@ -342,6 +344,9 @@ class OfficeServer:
     def _device_status(self, device: str, doc: Mapping[str, Any]) -> None:
         role = doc.get("role")
         self.db.upsert_device(device, role if isinstance(role, str) else None, doc["state"], self.wall_ms(), dict(doc))
+        for mark in doc.get("marks") or ():
+            key = (device, mark["series"], mark["day"])
+            self._marks[key] = max(mark["last"], self._marks.get(key, 0))
         if doc["state"] == "online" and role == "dispenser" and self._ready.is_set():
             self._topup_leases(device, force_publish=True)
             self._publish_ack(device, self.db.acked_seq(device))
@@ -377,8 +382,13 @@ class OfficeServer:
         for day in self.lease_days():
             for series, (first, last) in self.config.series_ranges().items():
                 target = targets.get(series, self.config.reserve_floor)
-                held = sum(b.size for _, b in self.db.leases(series=series, day=day, device=device))
-                remaining = held - self.db.used_by_device(device, series, day)
+                blocks = [b for _, b in self.db.leases(series=series, day=day, device=device)]
+                held = sum(b.size for b in blocks)
+                # Usage as the office's tickets show it, or as the dispenser's own mark does when
+                # that is further along (events still on their way, a dispenser restarting often).
+                mark = self._marks.get((device, series, day))
+                by_mark = sum(max(0, min(b.last, mark) - b.first + 1) for b in blocks) if mark else 0
+                remaining = held - max(self.db.used_by_device(device, series, day), by_mark)
                 if remaining * 2 >= target:
                     continue  # above the low-water mark
                 want = max(target - remaining, self.config.lease_block_min)

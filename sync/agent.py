@@ -128,6 +128,8 @@ class DeviceAgent:
         self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._office_online = False
         self.last_heard_ms: int | None = None
+        # The app's own fields for the status message (a dispenser's number marks).
+        self.status_extra: Callable[[], dict[str, Any]] | None = None
         self._office_session: tuple[Any, Any] = (None, None)
         self._sent_upto = self.outbox.acked_seq
         self._last_progress_ms = self._mono_ms()
@@ -395,6 +397,7 @@ class DeviceAgent:
             "outbox_pending": self.outbox.pending_count(),
             "last_seq": self.outbox.last_seq,
             "clock_confirmed": self.clock_confirmed,
+            **(self.status_extra() if self.status_extra is not None else {}),
         }
 
     def _publish_status(self) -> None:

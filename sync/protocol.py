@@ -417,6 +417,9 @@ SCHEMAS: dict[str, Check] = {
             "outbox_pending": is_int(0, 2**53),
             "last_seq": is_int(0, 2**53),
             "clock_confirmed": is_bool,
+            # a dispenser's last number taken per series and day: the office counts usage from
+            # it too, so it tops up leases before its ticket events have all arrived
+            "marks": is_list(is_obj({"series": is_str(32), "day": is_str(10), "last": is_int(0, 10_000_000)}), 200),
         },
         required=("state",),
     ),

@@ -212,3 +212,32 @@ def test_nothing_leaves_the_office_before_its_commit(mosquitto, tmp_path: Path, 
     finally:
         disp.close()
         office.stop()
+
+
+def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive(mosquitto, tmp_path: Path, wait_for, mqtt_client_factory) -> None:
+    """A dispenser that restarts often (or drains slowly) has used numbers the office has no
+    ticket event for yet: its status carries its marks, and the office leases from them."""
+    from sync import protocol
+
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    try:
+        wait_for(lambda: has_full_lease(disp))
+        day = office.business_day()
+        held = [b for b in disp.agent.document("lease")["blocks"] if b["series"] == "2" and b["day"] == day]
+        before = len(held)
+        near_end = max(b["last"] for b in held) - 10  # all but ten numbers of the reserve used
+        client = mqtt_client_factory(mosquitto)
+        status = protocol.encode("device_status", {"state": "online", "role": "dispenser",
+                                                   "marks": [{"series": "2", "day": day, "last": near_end}]})
+        client.publish(protocol.topic("device_status", SITE.site, device="d1"), status, qos=1).wait_for_publish(5)
+
+        def topped_up() -> bool:
+            blocks = [b for b in disp.agent.document("lease")["blocks"] if b["series"] == "2" and b["day"] == day]
+            return len(blocks) > before
+
+        wait_for(topped_up, message="the office leased more certificates numbers from the marks alone")
+        assert office_rows(office.db.path, "SELECT COUNT(*) FROM tickets") == [(0,)]  # no ticket told it
+    finally:
+        disp.close()
+        office.stop()

@@ -92,6 +92,7 @@ class Dispenser:
         except ValueError as err:
             raise DispenserError(f"the stored number marks are unreadable ({err}); restore the data directory") from err
         self._reconcile(meta.get("last_ticket"))
+        agent.status_extra = lambda: {"marks": numbering.NumberPool(marks=self._marks).to_dict()["marks"]}
 
     # -- the press ---------------------------------------------------------------------------
 
