@@ -15,7 +15,8 @@ Phases (see bench/README.md for what each figure means):
 3. raw publish: one paho client publishes 10,000 QoS 1 messages of one event record's size to
    the same broker and waits for every PUBACK;
 4. store writes: :func:`bench.store_bench.run`;
-5. the dispenser appliance (press to print, the touch app idle): :func:`bench.dispenser_bench.run`.
+5. the dispenser appliance (press to print, the touch app idle): :func:`bench.dispenser_bench.run`;
+6. the lobby board (progress change to model, frames with 300 trains, RSS): :func:`bench.board_bench.run`.
 
 Run ``python -m bench.run`` (``--help`` for smaller runs while developing).
 """
@@ -430,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if late_from < args.measured:
         parser.error("--presses must be at least twice --measured")
 
-    from bench import dispenser_bench, store_bench
+    from bench import board_bench, dispenser_bench, store_bench
 
     wall0 = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
@@ -465,6 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         dispenser = dispenser_bench.run()
         print(f"  dispenser: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        board = board_bench.run()
+        print(f"  board: {time.perf_counter() - t:.1f} s", flush=True)
 
     p50_0 = percentile(issue.first, 50)
     p99_0 = percentile(issue.first, 99)
@@ -481,6 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "drain_vs_raw": round(ratio, 3),
         **store,
         **dispenser.figures,
+        **board.figures,
     }
     merge_results(args.results, figures)
 
@@ -503,6 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("store write, stock tinydb (no fsync)", f"{store['store_write_ms_tinydb_json']:.3f} ms", "", ""),
         ("store write, SQLite WAL FULL", f"{store['store_write_ms_sqlite']:.3f} ms", "", ""),
         *dispenser.rows,
+        *board.rows,
     ]
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
@@ -522,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  office stats: {dict(sorted(drain.office_stats.items()))}")
     print(f"  agent stats:  {dict(sorted(drain.agent_stats.items()))}")
     print(f"raw publisher: paho max in-flight {raw.max_inflight}")
-    for line in dispenser.notes:
+    for line in (*dispenser.notes, *board.notes):
         print(line)
     if tally.counts:
         print("log lines at WARNING or above (count, first instance):")

@@ -29,6 +29,7 @@ HIGHLIGHT = (1.0, 0.78, 0.2, 1)
 STALE = (1.0, 0.6, 0.2, 1)
 MOVE_S = 0.9  # how long a train takes to slide to its new station
 MIN_CAR_PX = 36.0  # below this a number is not readable across the lobby
+CAR_SIZES = (MIN_CAR_PX, 48.0, 68.0)  # car heights in px, largest that fits
 
 
 def build_board_app(controller: BoardController, *, title_ja: str = "手続きの進み具合", tick: Callable[[], None] | None = None) -> Any:
@@ -38,7 +39,7 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
     from kivy.clock import Clock
     from kivy.core.text import DEFAULT_FONT, LabelBase
     from kivy.core.window import Window
-    from kivy.graphics import Color, Rectangle, RoundedRectangle
+    from kivy.graphics import Canvas, ClearBuffers, ClearColor, Color, Fbo, Rectangle, RoundedRectangle
     from kivy.graphics import Line as GLine
     from kivy.metrics import sp
     from kivy.uix.boxlayout import BoxLayout
@@ -53,9 +54,10 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
 
     def text(value: str, pt: float, color: tuple[float, ...] = INK, bold: bool = False, **kw: Any) -> Label:
         label = Label(text=value, font_size=sp(pt), color=color, bold=bold, **kw)
-        label.bind(size=lambda w, s: setattr(w, "text_size", s))
+        # Wrap to the width but keep the texture only as tall as the text: the texture is blended
+        # onto the screen every frame, and software GL pays for every transparent pixel of it.
+        label.bind(width=lambda w, width: setattr(w, "text_size", (width, None)))
         label.halign = kw.get("halign", "center")
-        label.valign = "middle"
         return label
 
     class Panel(BoxLayout):
@@ -65,6 +67,43 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
                 Color(*fill)
                 self._rect = RoundedRectangle(radius=[12])
             self.bind(pos=lambda w, p: setattr(self._rect, "pos", p), size=lambda w, s: setattr(self._rect, "size", s))
+
+    class StaticLayer(FloatLayout):
+        """Draws its children into an off-screen buffer that is re-rendered only when they change.
+
+        A frame then costs one textured quad for the whole board plus the cars that are sliding
+        (they fly on the overlay above): with software GL every label and rounded box redrawn
+        each frame took 50-70 ms at 1920 x 1080, too slow for a smooth slide."""
+
+        def __init__(self, **kw: Any) -> None:
+            self.canvas = Canvas()
+            with self.canvas:
+                self.fbo = Fbo(size=(max(1, Window.width), max(1, Window.height)))
+                Color(1, 1, 1, 1)
+                self._quad = Rectangle(size=self.fbo.size, texture=self.fbo.texture)
+            with self.fbo:
+                ClearColor(*BG)
+                ClearBuffers()
+            super().__init__(**kw)
+            self.bind(size=self._resize)
+
+        def _resize(self, _w: Any, size: Any) -> None:
+            self.fbo.size = (max(1, int(size[0])), max(1, int(size[1])))
+            self._quad.size, self._quad.texture = self.fbo.size, self.fbo.texture
+
+        def add_widget(self, widget: Any, *args: Any, **kw: Any) -> None:
+            canvas, self.canvas = self.canvas, self.fbo  # the child's canvas goes into the buffer
+            try:
+                super().add_widget(widget, *args, **kw)
+            finally:
+                self.canvas = canvas
+
+        def remove_widget(self, widget: Any, *args: Any, **kw: Any) -> None:
+            canvas, self.canvas = self.canvas, self.fbo
+            try:
+                super().remove_widget(widget, *args, **kw)
+            finally:
+                self.canvas = canvas
 
     class TrainBox(Label):
         """A train: its number on a car coloured by status."""
@@ -83,17 +122,31 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
     class LineWidget(FloatLayout):
         """One route: the platform, the stations on a track, the trains placed by coordinates."""
 
-        def __init__(self, line: Line, moves: dict[int, Move], secondary: bool) -> None:
+        def __init__(self, line: Line, moves: dict[int, Move], secondary: bool, overlay: Any) -> None:
             super().__init__()
-            self.line, self.moves, self.secondary = line, moves, secondary
+            self.line, self.moves, self.secondary, self.overlay = line, moves, secondary, overlay
             self.trains: dict[int, TrainBox] = {}
-            self.bind(size=self.redraw, pos=self.redraw)
+            self.flying: list[TrainBox] = []  # sliding on the overlay; they land here when done
+            # One rebuild per layout pass: the parent sets pos and size one after the other, and
+            # every rebuild renders each car's number into a texture again.
+            self._redraw = Clock.create_trigger(self.redraw)
+            self.bind(size=self._redraw, pos=self._redraw)
 
         def column_x(self, index: int) -> float:
             columns = len(self.line.stations) + 1  # the platform, then each station
             return self.x + (index + 1 + 0.5) * self.width / columns
 
+        def land(self, box: TrainBox) -> None:
+            if box in self.flying:
+                self.flying.remove(box)
+                self.overlay.remove_widget(box)
+                self.add_widget(box)
+
         def redraw(self, *_: Any) -> None:
+            for box in self.flying:
+                Animation.cancel_all(box)
+                self.overlay.remove_widget(box)
+            self.flying = []
             self.clear_widgets()
             self.canvas.before.clear()
             line, columns = self.line, len(self.line.stations) + 1
@@ -112,29 +165,51 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
             for i, name in enumerate(names):
                 self.add_widget(text(name, 20, MUTED if i == 0 else INK, bold=i > 0, size_hint=(None, None),
                                      size=(col_w, header_h), pos=(self.x + i * col_w, self.top - header_h)))
-            # Numbers readable from 5 m: cars up to 68 px tall, never below MIN_CAR_PX; a crowded
-            # station draws what fits and counts the rest on its "+N" chip.
+            # Numbers readable from 5 m: cars up to 68 px tall, never below MIN_CAR_PX. A busy
+            # station lays its cars out in a grid (rows under the track, as many columns as the
+            # station's width holds) and counts what does not fit on its "+N" chip, which takes
+            # the grid's last cell.
             space = track_y - self.y - 20
-            car_h = max(MIN_CAR_PX, min(68.0, space / (self.line_rows() + 0.6)))
-            fit = max(1, int(space // (car_h + 6)) - 1)  # one row kept for the chip
+            fitting = space / (self.line_rows() + 0.6)
+            # A few fixed sizes only: every distinct font size keeps its own copy of the CJK font
+            # in memory (about 2.8 MB each), and the car size sets the number's font size.
+            car_h = max([h for h in CAR_SIZES if h <= fitting], default=MIN_CAR_PX)
+            rows = max(1, int(space // (car_h + 6)))
             car_w = min(col_w * 0.8, car_h * 2.6)
+            per_row = max(1, int((col_w - 8) // (car_w + 6)))
+            if per_row == 1 and rows * 1 < self.busiest():
+                car_w = max(car_h * 1.9, (col_w - 14) / 2)  # a narrower car: two abreast beat a "+N"
+                per_row = max(1, int((col_w - 8) // (car_w + 6)))
+            cells = rows * per_row
             for i in range(-1, len(line.stations) - 1):
                 all_drawn = line.drawn_at(i)
-                drawn = all_drawn if len(all_drawn) <= fit + (0 if line.stack_at(i) else 1) else all_drawn[:fit]
-                for row, train in enumerate(drawn):
+                stacked = line.stack_at(i)
+                fits_all = len(all_drawn) <= cells and not stacked
+                drawn = all_drawn if fits_all else all_drawn[: cells - 1]
+                grid_w = min(per_row, max(1, len(drawn) + (0 if fits_all else 1))) * (car_w + 6) - 6
+                left = self.column_x(i) - grid_w / 2
+                for k, train in enumerate(drawn):
+                    row, colm = divmod(k, per_row)
                     box = TrainBox(train.number, train.status, (car_w, car_h))
-                    x, y = self.column_x(i) - car_w / 2, track_y - 16 - (row + 1) * (car_h + 6)
+                    x, y = left + colm * (car_w + 6), track_y - 16 - (row + 1) * (car_h + 6)
                     move = self.moves.get(train.number)
-                    box.pos = (self.column_x(move.from_index) - car_w / 2, y) if move is not None else (x, y)
-                    self.add_widget(box)
                     self.trains[train.number] = box
-                    if move is not None:
-                        Animation(x=x, d=MOVE_S, t="out_cubic").start(box)
-                hidden = line.stack_at(i) + len(all_drawn) - len(drawn)
+                    if move is None:
+                        box.pos = (x, y)
+                        self.add_widget(box)
+                        continue
+                    box.pos = (x + self.column_x(move.from_index) - self.column_x(i), y)
+                    self.overlay.add_widget(box)
+                    self.flying.append(box)
+                    slide = Animation(x=x, d=MOVE_S, t="out_cubic")
+                    slide.bind(on_complete=lambda _a, w: self.land(w))
+                    slide.start(box)
+                hidden = stacked + len(all_drawn) - len(drawn)
                 if hidden:
-                    y = track_y - 16 - (len(drawn) + 1) * (car_h + 6)
+                    row, colm = divmod(len(drawn), per_row)
+                    y = track_y - 16 - (row + 1) * (car_h + 6)
                     self.add_widget(text(f"+{hidden}", 22, MUTED, bold=True, size_hint=(None, None), size=(car_w, car_h),
-                                         pos=(self.column_x(i) - car_w / 2, y)))
+                                         pos=(left + colm * (car_w + 6), y)))
             # The terminal: finished tickets, called to their counter.
             i = len(line.stations) - 1
             for row, ready in enumerate(line.ready):
@@ -147,6 +222,10 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
                 self.add_widget(text(f"+{line.ready_more}", 20, READY, size_hint=(None, None), size=(col_w, car_h),
                                      pos=(self.column_x(i) - col_w / 2, y)))
 
+        def busiest(self) -> int:
+            """Trains at the most crowded station (drawn and stacked)."""
+            return max(len(self.line.drawn_at(i)) + self.line.stack_at(i) for i in range(-1, len(self.line.stations)))
+
         def line_rows(self) -> int:
             rows = [len(self.line.drawn_at(i)) + (1 if self.line.stack_at(i) else 0) for i in range(-1, len(self.line.stations))]
             return max([*rows, len(self.line.ready) + (1 if self.line.ready_more else 0), 2])
@@ -155,7 +234,13 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
         title = "madoguchi board"
 
         def build(self) -> Any:
+            root = FloatLayout()
+            self.static = StaticLayer()
+            self.overlay = FloatLayout()  # cars sliding to their new station
+            root.add_widget(self.static)
+            root.add_widget(self.overlay)
             self.root_box = BoxLayout(orientation="vertical", padding=16, spacing=10)
+            self.static.add_widget(self.root_box)
             with self.root_box.canvas.before:
                 Color(*BG)  # the window's own colour, so screenshots show what residents see
                 self._bg = Rectangle(pos=(0, 0), size=Window.size)
@@ -164,7 +249,7 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
             self.last_moves: tuple[Any, ...] = ()
             Clock.schedule_interval(self.step, 1.0)
             Clock.schedule_once(self.step, 0)
-            return self.root_box
+            return root
 
         def step(self, _dt: float = 0) -> None:
             if tick is not None:
@@ -177,6 +262,9 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
             self.drawn = view
             self.last_moves = controller.moves
             box = self.root_box
+            for car in list(self.overlay.children):
+                Animation.cancel_all(car)
+            self.overlay.clear_widgets()
             box.clear_widgets()
             if view is None or not controller.screen_on:
                 return  # outside opening hours: black (the backend may have switched it off)
@@ -197,7 +285,8 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
                 panel = Panel(orientation="vertical", padding=8)
                 purposes = "・".join(p.ja for p in line.purposes)
                 panel.add_widget(text(purposes, 20, MUTED, size_hint_y=None, height=28))
-                panel.add_widget(LineWidget(line, {n: m for n, m in moves.items() if m.line == line.route}, secondary))
+                panel.add_widget(LineWidget(line, {n: m for n, m in moves.items() if m.line == line.route}, secondary,
+                                            self.overlay))
                 lines.add_widget(panel)
             if view.awaiting_office:
                 lines.add_widget(text("事務所からの情報を待っています / Waiting for the office", 28, MUTED))

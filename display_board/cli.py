@@ -9,6 +9,7 @@ The device configuration (TOML), all sections optional:
     height = 1080
     fullscreen = true
     power = "vcgencmd"          # none, vcgencmd (Pi), xset: switch the panel off at night
+    maxfps = 30                 # frame cap (0: none, for measuring frame times)
 
     [led_panel]                 # the serial "now serving" panel above the counters
     port = "/dev/serial/by-id/usb-led-panel"
@@ -76,7 +77,7 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
     display = config.get("display", {})
     width, height = int(display.get("width", 1920)), int(display.get("height", 1080))
     configure_kivy(width=width, height=height, fullscreen=bool(display.get("fullscreen", False)) and not args.windowed,
-                   kiosk=not args.windowed, home=agent.config.data_dir / "kivy")
+                   kiosk=not args.windowed, home=agent.config.data_dir / "kivy", maxfps=int(display.get("maxfps", 30)))
     try:
         power = open_power(str(display.get("power", "none")))
     except ValueError as err:
@@ -91,9 +92,17 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
 
     controller = BoardController(inputs, announce=announcer.announce, power=power,
                                  on_counters=panel.apply_counters if panel is not None else None)
-    agent.start()
     app = build_board_app(controller)
     from kivy.clock import Clock
+
+    def changed(name: str, _doc: Any) -> None:
+        # On the agent's thread: redraw on Kivy's at once rather than on the next 1 s tick, so a
+        # train moves within a frame of the office's snapshot (Clock.schedule_once is thread-safe).
+        if name == "board_snapshot":
+            Clock.schedule_once(app.step, 0)
+
+    agent.on_document_changed = changed
+    agent.start()
 
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
     if on_started is not None:

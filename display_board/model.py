@@ -47,7 +47,9 @@ _JST = timezone(timedelta(hours=9), "JST")
 class Layout:
     """How much the screen holds, and when things count as recent or stale."""
 
-    max_trains_per_station: int = 5  # more than this at one station stack behind a "+N" chip
+    # More than this at one station stack behind a "+N" chip; the screen may draw fewer (what
+    # fits its grid at a readable size) and adds those to the chip.
+    max_trains_per_station: int = 12
     max_calls: int = 6  # rows of the now-calling list
     max_ready: int = 6  # "ready - please come to counter N" rows per line
     highlight_ms: int = 60_000  # a call this recent is highlighted (the chime has just sounded)

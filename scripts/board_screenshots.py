@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from bench.board_bench import Staff
 from harness import env, has_full_lease, start_dispenser, start_office
 from lobby.brokers import MosquittoBroker
-from office import commands
 
 OUT = REPO / "docs" / "screenshots"
 MIX = ["moving", "certificates", "family_register", "birth", "death", "childcare", "tax", "my_number"]
@@ -40,7 +40,9 @@ def board(display: str, broker: MosquittoBroker, tmp: Path, name: str, shots: st
     for png in out.glob("*.png"):
         shutil.copy(png, OUT / png.name)
         print("wrote", OUT / png.name)
-    return json.loads((out / "result.json").read_text(encoding="utf-8"))
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    print(json.dumps([{k: v for k, v in shot.items() if k in ("name", "sliding", "static_widgets", "moves")} for shot in result["shots"]]))
+    return result
 
 
 def main() -> int:
@@ -59,23 +61,28 @@ def main() -> int:
             time.sleep(0.05)
         ids = [disp.dispenser.issue(MIX[i % len(MIX)]).ticket for i in range(10)]
 
-        def work(*cmds: commands.Command) -> None:
-            for cmd in cmds:
-                with office.db.transaction():
-                    office.execute(cmd)
-            office._dirty = True  # publish now, as the loop would after a staff command
+        staff = Staff(broker.url)
 
-        work(*(commands.CallNext(c) for c in (1, 2, 3, 4)))
-        work(commands.Advance(f"{ids[0].series}-{ids[0].number}", "input"), commands.Advance(f"{ids[1].series}-{ids[1].number}", "issuing"))
+        def work(*lines: str) -> list[dict]:
+            """Staff commands over MQTT, as a clerk's terminal sends them; the office's replies."""
+            ids_ = [staff.send(line) for line in lines]
+            return [staff.wait_reply(r) for r in ids_]
+
+        work(*(f"call next at counter {c}" for c in (1, 2, 3, 4)))
+        work(f"advance {ids[0].series}-{ids[0].number} to input", f"advance {ids[1].series}-{ids[1].number} to issuing")
         time.sleep(1)
 
         def move_later(_out: Path) -> None:
             time.sleep(4.0)  # after the first shot: move a train, caught mid-slide by the second
-            work(commands.Advance(f"{ids[0].series}-{ids[0].number}", "review"), commands.Done(f"{ids[1].series}-{ids[1].number}"))
+            work(f"advance {ids[0].series}-{ids[0].number} to review", f"done {ids[1].series}-{ids[1].number}")
 
-        board(":78", broker, tmp, "ten", "board-10-trains.png:3,board-mid-animation.png:2.4", during=move_later)
-        for i in range(290):
-            disp.dispenser.issue(MIX[i % len(MIX)])
+        board(":78", broker, tmp, "ten", "board-10-trains.png:3,board-mid-animation.png:@slide,board-after-move.png:2",
+              during=move_later)
+        more = [disp.dispenser.issue(MIX[i % len(MIX)]).ticket for i in range(290)]
+        # A busy afternoon: a third still waiting, the rest spread over the back-office stations.
+        for i, t in enumerate(more):
+            # Replies saying a station is not on this ticket's route are expected and ignored.
+            work(*(f"advance {t.series}-{t.number} to {station}" for station in ("input", "review", "issuing")[: i % 4]))
         time.sleep(2)
         board(":78", broker, tmp, "many", "board-300-trains.png:4")
 
@@ -85,6 +92,7 @@ def main() -> int:
 
         board(":78", broker, tmp, "stale", "board-before-offline.png:2,board-offline-stale.png:4", during=office_gone)
         disp.close()
+        staff.close()
     finally:
         broker.stop()
         xvfb.terminate()

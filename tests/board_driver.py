@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from display_board.app import MOVE_S
 from display_board.cli import run_board
 from sync.agent import AgentConfig, DeviceAgent
 
@@ -32,7 +35,9 @@ def main() -> int:
     p.add_argument("--speech", default="none", help="speech backend (recording: the fake that remembers)")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    shots = [(name, float(wait)) for name, wait in (item.split(":") for item in a.shots.split(","))]
+    # name:SECONDS waits that long after the previous shot; name:@slide waits until a car is
+    # sliding to its new station and shoots it a third of the way along.
+    shots = [(name, wait) for name, wait in (item.split(":") for item in a.shots.split(","))]
     agent = DeviceAgent(AgentConfig(site="demo-town", device_id="board-test", role="board", broker_url=a.broker, data_dir=a.data))
     result: dict[str, Any] = {"shots": []}
 
@@ -47,7 +52,11 @@ def main() -> int:
             name, wait = shots[index]
 
             def shoot(_dt: float) -> None:
-                app.root_box.export_to_png(str(a.out / name))
+                # What the screen shows, cars mid-slide included (they fly above the cached board).
+                from kivy.core.window import Window
+
+                made = Window.screenshot(name=str(a.out / f"capture-{name}"))
+                os.replace(made, a.out / name)
                 view = controller.view
                 result["shots"].append({
                     "name": name,
@@ -57,6 +66,8 @@ def main() -> int:
                     "calls": [c.number for c in (view.calls if view else ())],
                     "stale": view.stale if view else None,
                     "moves": [type(m).__name__ for m in controller.moves],
+                    "sliding": len(app.overlay.children),
+                    "static_widgets": _count(app.root_box),
                     "chimed": list(announcer.chimed),
                     "spoken": announcer.speaker.texts() if hasattr(announcer.speaker, "texts") else [],
                 })
@@ -64,13 +75,28 @@ def main() -> int:
                 (a.out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
                 take(index + 1)
 
-            Clock.schedule_once(shoot, wait)
+            if wait != "@slide":
+                Clock.schedule_once(shoot, float(wait))
+                return
+            deadline = time.monotonic() + 60
+
+            def watch(_dt: float) -> bool:
+                if app.overlay.children or time.monotonic() > deadline:
+                    Clock.schedule_once(shoot, MOVE_S / 3)
+                    return False
+                return True
+
+            Clock.schedule_interval(watch, 0.02)
 
         take(0)
 
     args = argparse.Namespace(windowed=True)
     config = {"display": {"width": a.width, "height": a.height}, "speech": {"backend": a.speech}}
     return run_board(args, config, agent, on_started=started)
+
+
+def _count(widget: Any) -> int:
+    return 1 + sum(_count(child) for child in widget.children)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,157 @@
+"""The board app for bench.board_bench: runs the real ``madoguchi-board`` window with no frame cap
+and records how long each frame takes while the trains slide.
+
+    python -m bench.board_frames --broker URL --site SITE --device-id ID --data DIR --out DIR
+
+Protocol with the bench through files in OUT:
+
+1. once the board shows the office's tickets and has been idle for 2 s, it writes
+   ``ready.json``: {"next": [[number, next station code], ...]} for every train short of the
+   terminal;
+2. the bench writes ``wave`` and sends the staff commands; from then on every frame's duration
+   is recorded (Kivy's Clock, a callback each frame, with ``maxfps = 0``);
+3. after the bench writes ``sent``, recording goes on until no redraw has come for
+   MOVE_S + 0.3 s (the last slide has ended), then ``frames.json`` holds the frames of the window
+   from the first redraw after the wave to the end of the last slide, and VmRSS/VmHWM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from display_board.app import MOVE_S
+from display_board.cli import run_board
+from sync.agent import AgentConfig, DeviceAgent
+
+
+def _proc_status() -> dict[str, int]:
+    values: dict[str, int] = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            values[key] = int(parts[0])
+    return values
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--broker", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--device-id", required=True)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args()
+    agent = DeviceAgent(AgentConfig(site=a.site, device_id=a.device_id, role="board", broker_url=a.broker, data_dir=a.data))
+
+    def started(app: Any, controller: Any, _announcer: Any) -> None:
+        from kivy.clock import Clock
+
+        state: dict[str, Any] = {"phase": "settle", "since": time.perf_counter(), "frames": [], "draws": [],
+                                 "moves": 0, "cars": 0}
+        draw = app.draw
+
+        def counted_draw() -> None:
+            draw()
+            if state["phase"] == "wave":
+                state["draws"].append(time.perf_counter())
+                state["moves"] += len(app.last_moves)
+
+        app.draw = counted_draw
+        from kivy.core.window import Window
+
+        flips: list[float] = []
+
+        def flipped(*_: Any) -> None:
+            if state["phase"] == "wave":
+                flips.append(time.perf_counter())
+
+        Window.bind(on_flip=flipped)
+
+        def frame(_dt: float) -> None:
+            now = time.perf_counter()
+            view = controller.view
+            if state["phase"] == "settle":
+                shown = sum(len(ln.trains) + len(ln.hidden) for ln in view.lines) if view is not None else 0
+                if shown < 300:
+                    state["since"] = now
+                elif now - state["since"] > 2.0:
+                    nxt = [[t.number, ln.stations[t.station_index + 1].code] for ln in view.lines
+                           for t in (*ln.trains, *ln.hidden) if t.station_index + 1 < len(ln.stations) - 1]
+                    (a.out / "ready.json").write_text(json.dumps({"next": nxt}), encoding="utf-8")
+                    state["phase"] = "armed"
+            elif state["phase"] == "armed":
+                if (a.out / "wave").exists():
+                    state["phase"] = "wave"
+            elif state["phase"] == "wave":
+                draws = state["draws"]
+                if (a.out / "sent").exists() and draws and now - draws[-1] > MOVE_S + 0.3:
+                    # A frame is the time from one buffer swap to the next while something moves:
+                    # from the swap before the first redraw to the end of the last slide.
+                    start, end = draws[0], draws[-1] + MOVE_S
+                    before = [t for t in flips if t < start]
+                    shown = ([before[-1]] if before else []) + [t for t in flips if start <= t <= end + 0.05]
+                    frames = [(b - a_) * 1000.0 for a_, b in itertools.pairwise(shown)]
+                    state["cars"] = _cars(app.root_box)
+                    st = _proc_status()
+                    (a.out / "frames.json").write_text(json.dumps({
+                        "frames_ms": frames, "draws": len(draws), "moves": state["moves"], "cars": state["cars"],
+                        "rss_kb": st.get("VmRSS", 0), "rss_anon_kb": st.get("RssAnon", 0), "rss_file_kb": st.get("RssFile", 0),
+                        "top_mappings": _top_mappings(), "hwm_kb": st.get("VmHWM", 0), "window_s": end - start,
+                    }), encoding="utf-8")
+                    state["phase"] = "done"
+                    Clock.schedule_once(lambda dt: app.stop(), 0.5)
+
+        Clock.schedule_interval(frame, 0.02)  # the phases; frames are timed by on_flip
+
+    import os
+
+    if os.environ.get("BOARD_FRAMES_PROFILE"):  # where the frame time goes (development aid)
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            return run_board(argparse.Namespace(windowed=True), {"display": {"width": 1920, "height": 1080, "maxfps": 0},
+                                                                 "speech": {"backend": "none"}}, agent, on_started=started)
+        finally:
+            prof.disable()
+            pstats.Stats(prof).sort_stats("cumulative").dump_stats(str(a.out / "profile.pstats"))
+    args = argparse.Namespace(windowed=True)
+    config = {"display": {"width": 1920, "height": 1080, "maxfps": 0}, "speech": {"backend": "none"}}
+    return run_board(args, config, agent, on_started=started)
+
+
+def _top_mappings(count: int = 8) -> list[tuple[str, int]]:
+    """The largest resident mappings (kB), to see where the memory goes."""
+    sizes: dict[str, int] = {}
+    current = "[anon]"
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        first = line.split(None, 1)[0]
+        if "-" in first and ":" not in first:
+            parts = line.split(None, 5)
+            current = parts[5].strip() if len(parts) > 5 else "[anon]"
+        elif line.startswith("Rss:"):
+            sizes[current] = sizes.get(current, 0) + int(line.split()[1])
+    return sorted(sizes.items(), key=lambda kv: -kv[1])[:count]
+
+
+def _cars(root: Any) -> int:
+    """Train cars on screen (TrainBox widgets), for the report."""
+    count, todo = 0, [root]
+    while todo:
+        widget = todo.pop()
+        count += type(widget).__name__ == "TrainBox"
+        todo.extend(widget.children)
+    return count
+
+
+if __name__ == "__main__":
+    sys.exit(main())
