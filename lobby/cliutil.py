@@ -66,7 +66,8 @@ def read_device_config(path: Path | None, known: set[str]) -> dict[str, dict[str
         raise UsageError(f"{path}: cannot read the device configuration ({err.strerror})") from err
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UsageError(f"{path}: not valid TOML ({err})") from err
-    unknown = sorted(set(doc) - known)
+    # Provisioning (madoguchi-provision apply) writes the device's identity as [device] for every app.
+    unknown = sorted(set(doc) - known - {"device"})
     if unknown:
         raise UsageError(f"{path}: {unknown[0]}: unknown section; allowed: {', '.join(sorted(known))}")
     for name, section in doc.items():

@@ -8,11 +8,12 @@ MQTT 3.1.1 features only, so the same code runs on Mosquitto and on the embedded
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -26,15 +27,35 @@ class LinkError(SyncError):
     """The broker URL or link settings are unusable."""
 
 
+# Query parameters of an mqtts:// URL that name the TLS files (see BrokerAddress).
+_TLS_PARAMS = ("ca", "cert", "key", "server_time")
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME (not exported by the ssl module).
+_NO_CHECK_TIME = 0x200000
+
+
 @dataclass(frozen=True)
 class BrokerAddress:
-    """Where the broker is, parsed from ``mqtt://[user:pass@]host:port``."""
+    """Where the broker is, parsed from ``mqtt://[user:pass@]host:port`` or
+    ``mqtts://host:port/?ca=FILE&cert=FILE&key=FILE[&server_time=ignore]``.
+
+    TLS options (mqtts only): ``ca`` is the CA to trust instead of the system's (the office CA:
+    the broker's certificate must name ``host``); ``cert`` and ``key`` are this client's
+    certificate and key (``key`` may be left out when ``cert`` holds both).
+    ``server_time=ignore`` skips the validity dates of the broker's certificate, and needs
+    ``ca``: a lobby device has no battery-backed clock and may boot with a date years off,
+    and it must still reach the office to learn the time (DESIGN.md, decision 6). The CA is
+    pinned and the broker still checks the device's certificate dates against its own clock.
+    """
 
     host: str
     port: int
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    check_server_time: bool = True
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
@@ -48,7 +69,54 @@ class BrokerAddress:
             port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         except ValueError as err:
             raise LinkError(f"broker URL {url!r} has an invalid port") from err
-        return cls(parts.hostname, port, parts.username, parts.password, parts.scheme == "mqtts")
+        tls = parts.scheme == "mqtts"
+        options: dict[str, str] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key not in _TLS_PARAMS:
+                raise LinkError(
+                    f"broker URL option {key!r} is unknown: use {', '.join(_TLS_PARAMS)} (e.g. ?ca=/path/ca.pem)"
+                )
+            if not value:
+                raise LinkError(f"broker URL option {key!r} is empty: give a file path")
+            options[key] = value
+        if options and not tls:
+            raise LinkError(f"broker URL {url!r} has TLS options: use mqtts:// (TLS) with them")
+        server_time = options.get("server_time", "check")
+        if server_time not in ("check", "ignore"):
+            raise LinkError(f"broker URL option server_time={server_time!r} is invalid: use ignore or check")
+        if server_time == "ignore" and "ca" not in options:
+            raise LinkError("broker URL option server_time=ignore needs ca=FILE (the pinned office CA)")
+        if "key" in options and "cert" not in options:
+            raise LinkError("broker URL option key= needs cert= (the client certificate) too")
+        return cls(
+            parts.hostname, port, parts.username, parts.password, tls,
+            options.get("ca"), options.get("cert"), options.get("key"), server_time == "check",
+        )
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The client TLS context these options describe: the broker's certificate must chain to
+        ``ca`` (or a system CA) and name ``host``; LinkError naming the file that is unusable."""
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as err:
+            raise LinkError(f"cannot use CA file {self.ca_file}: {_why(err)}") from err
+        if self.cert_file is not None:
+            try:
+                context.load_cert_chain(self.cert_file, self.key_file)
+            except (OSError, ssl.SSLError) as err:
+                raise LinkError(
+                    f"cannot use client certificate {self.cert_file} with key {self.key_file or self.cert_file}: "
+                    f"{_why(err)}"
+                ) from err
+        if not self.check_server_time:
+            context.verify_flags |= _NO_CHECK_TIME
+        return context
+
+
+def _why(err: OSError | ssl.SSLError) -> str:
+    if isinstance(err, ssl.SSLError):
+        return err.reason or str(err)
+    return err.strerror or str(err)
 
 
 @dataclass(frozen=True)
@@ -113,10 +181,8 @@ class MqttLink:
         if self.address.username:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
-            if tls_context is not None:
-                client.tls_set_context(tls_context)
-            else:
-                client.tls_set()
+            # Hostname checking stays on: paho takes it from the context.
+            client.tls_set_context(tls_context if tls_context is not None else self.address.tls_context())
         if will is not None:
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         # paho's own queue lives in RAM only; our outbox is the durable one, so an unlimited

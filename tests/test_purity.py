@@ -26,6 +26,14 @@ PURE = [
     "drivers/printer_status.py",
     "drivers/chime.py",
     "display_board/model.py",
+    "office/card_auth.py",
+    "office/registry.py",
+    "office/certificates.py",
+    "firmware_profiles/schema.py",
+    "firmware_profiles/resolve.py",
+    "firmware_profiles/detect.py",
+    "firmware_profiles/ports.py",
+    "firmware_profiles/tomlwrite.py",
 ]
 FORBIDDEN_MODULES = {"kivy", "paho", "tinydb", "serial", "escpos", "usb", "sqlite3", "socket", "amqtt", "subprocess", "threading"}
 FORBIDDEN_CALLS = {("time", "time"), ("time", "monotonic"), ("datetime", "now"), ("datetime", "today"), ("date", "today")}
