@@ -85,6 +85,8 @@ DEVICE_READS: dict[str, tuple[str, ...]] = {
     "kiosk": ("office_config",),
 }
 ALWAYS_READ = ("office_status", "ack")
+# Not documents the agent stores, but answers addressed to this device alone.
+REPLY_READS: dict[str, tuple[str, ...]] = {"kiosk": ("kiosk_reply",)}
 ALL_ROLES = (*DEVICE_READS, "staff", "office", "monitor")
 
 # The protocol's 64 KiB payload limit plus room for the topic and the fixed header: a client
@@ -311,7 +313,8 @@ def _role_rules(site: str, identity: Identity) -> list[str]:
     root = f"{protocol.ROOT}/{site}"
     name = identity.name
     if identity.role in DEVICE_READS:
-        reads = [protocol.topic(t, site, device=name) for t in (*ALWAYS_READ, *DEVICE_READS[identity.role])]
+        wanted = (*ALWAYS_READ, *DEVICE_READS[identity.role], *REPLY_READS.get(identity.role, ()))
+        reads = [protocol.topic(t, site, device=name) for t in wanted]
         return [f"topic write {root}/device/{name}/#", *(f"topic read {t}" for t in dict.fromkeys(reads))]
     if identity.role == "office":
         # The authority: it alone publishes status, config, snapshots, acks, leases and replies.

@@ -23,9 +23,11 @@ MAX_NUMBER = 9_999_999  # ticket numbers the office accepts
 KNOWN_TOP = {
     "site", "office_name", "timezone", "rollover_hour", "dispenser_reserve", "reserve_floor",
     "lease_block_min", "ready_linger_minutes", "default_service_seconds",
-    "stations", "categories", "counters", "dispenser",
+    "stations", "categories", "counters", "dispenser", "kiosk",
 }
-KNOWN_DISPENSER = {"open", "close", "closed_weekdays", "closed_dates", "holidays", "progress_url"}
+KNOWN_HOURS = {"open", "close", "closed_weekdays", "closed_dates", "holidays"}
+KNOWN_DISPENSER = KNOWN_HOURS | {"progress_url"}
+KNOWN_KIOSK = KNOWN_HOURS | {"fees", "mayor_line", "jpki_ca"}
 KNOWN_CATEGORY = {"code", "series", "first", "last", "share", "name", "route", "procedures", "daily_cap"}
 KNOWN_STATION = {"code", "name"}
 KNOWN_COUNTER = {"number", "categories"}
@@ -177,6 +179,7 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         raise ConfigError("counters: define at least one [[counters]] table with a number")
 
     hours, progress_url = _dispenser(doc.get("dispenser", {}))
+    kiosk = _kiosk(doc.get("kiosk", {}), source)
     return SiteConfig(
         site=site,
         office_name=str(doc.get("office_name", site)),
@@ -192,40 +195,74 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         default_service_seconds=float(ints["default_service_seconds"]),
         dispenser_hours=hours,
         progress_url=progress_url,
+        **kiosk,
     )
 
 
 def _dispenser(raw: Any) -> tuple[dict[str, object], str]:
-    """[dispenser]: opening hours, closures and the progress page, checked by building Hours."""
+    """[dispenser]: opening hours, closures and the progress page."""
     if not isinstance(raw, dict):
         raise ConfigError("dispenser: expected a [dispenser] table")
     _unknown(raw, KNOWN_DISPENSER, "dispenser.")
+    hours = _hours(raw, "dispenser", ("08:30", "17:15"), [])
+    url = raw.get("progress_url", "http://madoguchi.local/t/{ticket_id}")
+    if not isinstance(url, str) or "{ticket_id}" not in url or len(url) > 200:
+        raise ConfigError("dispenser.progress_url: expected a URL containing {ticket_id}, e.g. \"https://example.jp/t/{ticket_id}\"")
+    return hours, url
+
+
+def _kiosk(raw: Any, source: str) -> dict[str, Any]:
+    """[kiosk]: the certificate kiosk's hours (default 06:30-23:00, closed 29 Dec - 3 Jan), fees
+    per copy ([kiosk.fees], by certificate code), the mayor's line and the trusted JPKI CA."""
+    from office.certificates import CertificateError, FeeSchedule
+
+    if not isinstance(raw, dict):
+        raise ConfigError("kiosk: expected a [kiosk] table")
+    _unknown(raw, KNOWN_KIOSK, "kiosk.")
+    hours = _hours(raw, "kiosk", ("06:30", "23:00"), ["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"])
+    try:
+        fees = FeeSchedule.from_config(raw.get("fees"), path="kiosk.fees").to_dict()
+    except CertificateError as err:
+        raise ConfigError(str(err)) from err
+    mayor = raw.get("mayor_line", "まどぐち町長　佐々木　和夫")
+    if not isinstance(mayor, str) or not 0 < len(mayor) <= 60:
+        raise ConfigError("kiosk.mayor_line: expected the issuing mayor's line, e.g. \"まどぐち町長　佐々木　和夫\"")
+    ca = raw.get("jpki_ca", "")
+    if not isinstance(ca, str):
+        raise ConfigError("kiosk.jpki_ca: expected the path of the JPKI CA certificate file (PEM)")
+    if ca and not Path(ca).is_absolute() and source not in ("config", "default_site.toml"):
+        ca = str(Path(source).resolve().parent / ca)  # relative to the site file
+    return {"kiosk_hours": hours, "certificate_fees": fees, "mayor_line": mayor, "jpki_ca": ca}
+
+
+def _hours(raw: Mapping[str, Any], section: str, default: tuple[str, str], default_closed: list[str]) -> dict[str, object]:
+    """Opening hours and closures of one device kind, checked the way Hours will read them."""
     hours: dict[str, object] = {}
-    for key, default in (("open", "08:30"), ("close", "17:15")):
-        value = raw.get(key, default)
+    for key, value_default in (("open", default[0]), ("close", default[1])):
+        value = raw.get(key, value_default)
         if not isinstance(value, str) or not re.fullmatch(r"\d\d:\d\d", value) or not (0 <= int(value[:2]) <= 23 and 0 <= int(value[3:]) <= 59):
-            raise ConfigError(f"dispenser.{key}: expected a time like \"08:30\", got {value!r}")
+            raise ConfigError(f"{section}.{key}: expected a time like \"08:30\", got {value!r}")
         hours[key] = value
     if hours["open"] >= hours["close"]:  # type: ignore[operator]
-        raise ConfigError(f"dispenser.close: must be after open ({hours['open']})")
+        raise ConfigError(f"{section}.close: must be after open ({hours['open']})")
     weekdays = raw.get("closed_weekdays", [])
     if not isinstance(weekdays, list) or not all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w <= 6 for w in weekdays):
-        raise ConfigError("dispenser.closed_weekdays: expected weekday numbers 0-6 (0 = Monday), e.g. [5, 6]")
+        raise ConfigError(f"{section}.closed_weekdays: expected weekday numbers 0-6 (0 = Monday), e.g. [5, 6]")
     hours["closed_weekdays"] = sorted(set(weekdays))
-    dates = raw.get("closed_dates", [])
+    dates = raw.get("closed_dates", default_closed)
     if not isinstance(dates, list) or not all(isinstance(d, str) and re.fullmatch(r"\d\d-\d\d", d) for d in dates):
-        raise ConfigError("dispenser.closed_dates: expected month-day strings closed every year, e.g. [\"12-29\", \"01-03\"]")
+        raise ConfigError(f"{section}.closed_dates: expected month-day strings closed every year, e.g. [\"12-29\", \"01-03\"]")
     for i, d in enumerate(dates):
         try:
             date(2024, int(d[:2]), int(d[3:]))  # a leap year, so 02-29 is allowed
         except ValueError as err:
-            raise ConfigError(f"dispenser.closed_dates[{i}]: {d!r} is not a month-day") from err
+            raise ConfigError(f"{section}.closed_dates[{i}]: {d!r} is not a month-day") from err
     hours["closed_dates"] = sorted(set(dates))
     holidays = raw.get("holidays", [])
     if not isinstance(holidays, list):
-        raise ConfigError("dispenser.holidays: expected a list of dates, e.g. [\"2026-11-23\"]")
+        raise ConfigError(f"{section}.holidays: expected a list of dates, e.g. [\"2026-11-23\"]")
     for i, d in enumerate(holidays):
-        problem = f"dispenser.holidays[{i}]: {d!r} is not a date like \"2026-11-23\""
+        problem = f"{section}.holidays[{i}]: {d!r} is not a date like \"2026-11-23\""
         if not isinstance(d, str) or len(d) != 10:
             raise ConfigError(problem)
         try:
@@ -233,10 +270,7 @@ def _dispenser(raw: Any) -> tuple[dict[str, object], str]:
         except ValueError as err:
             raise ConfigError(problem) from err
     hours["holidays"] = sorted(set(holidays))
-    url = raw.get("progress_url", "http://madoguchi.local/t/{ticket_id}")
-    if not isinstance(url, str) or "{ticket_id}" not in url or len(url) > 200:
-        raise ConfigError("dispenser.progress_url: expected a URL containing {ticket_id}, e.g. \"https://example.jp/t/{ticket_id}\"")
-    return hours, url
+    return hours
 
 
 def load(path: Path | None = None) -> SiteConfig:

@@ -92,6 +92,13 @@ class SiteConfig:
     # The dispenser's opening hours, as published to it (strings: they travel in the config doc).
     dispenser_hours: Mapping[str, object] = field(default_factory=dict)
     progress_url: str = "http://madoguchi.local/t/{ticket_id}"
+    # The certificate kiosk (自動交付機): its own hours (early and late, closed at New Year),
+    # fees per copy by certificate code, the issuing mayor's line, and the JPKI CA file (PEM)
+    # whose card certificates the office trusts ("" = no kiosk service).
+    kiosk_hours: Mapping[str, object] = field(default_factory=dict)
+    certificate_fees: Mapping[str, int] = field(default_factory=dict)
+    mayor_line: str = ""
+    jpki_ca: str = ""
 
     def category(self, code: str) -> Category:
         """The category with ``code``; CommandError when there is none."""

@@ -23,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from office import calendar, commands, estimate, leasing
+from office.card_auth import load_ca_certificates
+from office.certificates import FeeSchedule
 from office.db import OfficeDB
 from office.domain import (
     MAX_WAITING_ROWS,
     CommandError,
+    OfficeError,
     ServiceLog,
     SiteConfig,
     Status,
@@ -40,6 +43,9 @@ from office.domain import (
     ticket_id,
     void,
 )
+from office.issuance import IssuanceBook
+from office.kiosk_service import KioskService
+from office.registry import Registry, demo_registry
 from office.simstaff import SimStaff
 from sync import protocol
 from sync.errors import ProtocolError
@@ -69,6 +75,7 @@ class OfficeServer:
         sim_staff: SimStaff | None = None,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         on_activity: Callable[[str], None] | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.config = config
         self.db = OfficeDB(db_path)
@@ -93,6 +100,7 @@ class OfficeServer:
         self._last_heartbeat = 0.0
         self._last_lease_check = 0.0
         self._service = self._rebuild_service_log()
+        self.kiosk = self._kiosk_service(registry)
         self._link = MqttLink(
             broker_url,
             f"{config.site}-office",
@@ -100,6 +108,7 @@ class OfficeServer:
                 (protocol.topic("events", config.site), 1),
                 (protocol.topic("device_status", config.site), 1),
                 (protocol.topic("staff_command", config.site), 1),
+                (protocol.topic("kiosk_request", config.site), 1),
             ],
             on_message=lambda m: self._inbox.put(("message", m)),
             on_ready=lambda: self._inbox.put(("ready", None)),
@@ -233,7 +242,7 @@ class OfficeServer:
             parsed = protocol.parse_topic(message.topic)
             if parsed.site != self.config.site:
                 raise ProtocolError(f"message for site {parsed.site!r}")
-            if parsed.name not in ("events", "device_status", "staff_command"):
+            if parsed.name not in ("events", "device_status", "staff_command", "kiosk_request"):
                 raise ProtocolError(f"the office does not take {parsed.name} messages")
             doc = protocol.decode(parsed.name, message.payload)
             # parse_topic always fills device (events, status) or terminal (staff) for these names.
@@ -243,6 +252,8 @@ class OfficeServer:
                 return str(parsed.device), doc
             if parsed.name == "device_status":
                 self._device_status(str(parsed.device), doc)
+            elif parsed.name == "kiosk_request":
+                self._kiosk_request(str(parsed.device), doc)
             else:
                 self._staff_command(str(parsed.terminal), doc)
         except ProtocolError as err:
@@ -306,6 +317,8 @@ class OfficeServer:
         if kind == "printer.status":
             self._printer_status(device, data)
             return None
+        if kind.startswith("kiosk."):
+            return self.kiosk.apply_event(device, kind, data, self.wall_ms())
         if kind != "ticket.issued":
             return None  # stored for the record (print failures, reprints...)
         try:
@@ -335,6 +348,29 @@ class OfficeServer:
             return f"number {series}-{number} of {day} is already ticket {clash}"
         self._activity(f"ticket {number} ({category}) issued by {device}")
         return None
+
+    # -- the certificate kiosk ---------------------------------------------------------------------
+
+    def _kiosk_service(self, registry: Registry | None) -> KioskService:
+        cfg = self.config
+        cas: list[Any] = []
+        if cfg.jpki_ca:
+            try:
+                cas = load_ca_certificates(Path(cfg.jpki_ca).read_bytes())
+            except (OSError, ValueError, OfficeError) as err:
+                # The rest of the office must run; kiosks are told "no service" and the log says why.
+                log.error("kiosk service off: cannot read the JPKI CA %s: %s", cfg.jpki_ca, err)
+        book = IssuanceBook(self.db.conn, tz=self.tz, rollover_hour=cfg.rollover_hour)
+        return KioskService(book, registry if registry is not None else demo_registry(),
+                            FeeSchedule.from_config(dict(cfg.certificate_fees)), cas, cfg.mayor_line,
+                            on_activity=self._activity)
+
+    def _kiosk_request(self, device: str, doc: Mapping[str, Any]) -> None:
+        """Answer a kiosk: in a transaction, and only after its commit does the reply leave."""
+        with self.db.transaction():
+            reply = self.kiosk.handle(device, doc, self.wall_ms())
+        self.stats[f"kiosk_{doc['op']}"] += 1
+        self._publish("kiosk_reply", reply, device=device)
 
     def _printer_status(self, device: str, data: Mapping[str, Any]) -> None:
         """Staff see a printer's trouble (or its paper running low) before residents do."""
@@ -587,6 +623,8 @@ class OfficeServer:
             "rollover_hour": cfg.rollover_hour,
             "progress_url": cfg.progress_url,
             "dispenser": dict(cfg.dispenser_hours),
+            "kiosk": dict(cfg.kiosk_hours),
+            "certificate_fees": dict(cfg.certificate_fees),
             "lease_days": self.lease_days(),
             "stations": [{"code": s.code, "name": dict(s.names)} for s in cfg.stations],
             "categories": [

@@ -90,6 +90,8 @@ class DeviceAgent:
         self._mono_ms = mono_ms
         # Called on the agent's worker thread when a stored document changes (hand work over).
         self.on_document_changed = on_document
+        # A kiosk's answers from the office (kiosk_reply), on the worker thread too.
+        self.on_reply: Callable[[dict[str, Any]], None] | None = None
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -154,6 +156,8 @@ class DeviceAgent:
         site, dev = self.config.site, self.config.device_id
         subs = [(protocol.topic("office_status", site), 1), (protocol.topic("ack", site, device=dev), 1)]
         subs += [(protocol.topic(name, site, device=dev), 1) for name in self.documents]
+        if self.config.role == "kiosk":
+            subs.append((protocol.topic("kiosk_reply", site, device=dev), 1))
         will = Will(
             protocol.topic("device_status", site, device=dev),
             protocol.encode("device_status", {"state": "offline", "role": self.config.role}),
@@ -190,6 +194,17 @@ class DeviceAgent:
             self._persist_clock(force=True)
             self.outbox.close()
             self.state.close()
+
+    def request(self, body: Mapping[str, Any]) -> bool:
+        """Ask the office (a kiosk's request; the answer comes to ``on_reply``). Not journalled:
+        the kiosk's own journal decides what a lost request means. False when not connected."""
+        if self._link is None or not self._link.ready:
+            return False
+        self._link.publish(
+            protocol.topic("kiosk_request", self.config.site, device=self.config.device_id),
+            protocol.encode("kiosk_request", body), qos=1,
+        )
+        return True
 
     def record(self, type: str, data: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Event:
         """Journal an event durably (returns once fsynced) and nudge the sender.
@@ -292,6 +307,10 @@ class DeviceAgent:
         if isinstance(sent_ms, int) and not message.retained:
             self._learn_time(sent_ms)
             self.last_heard_ms = self.now_ms()  # "updated HH:MM" on a board that loses the office
+        if parsed.name == "kiosk_reply":
+            if self.on_reply is not None:
+                self.on_reply(doc)
+            return
         if parsed.name == "office_status":
             was = self._office_online
             self._office_online = doc["state"] == "online"

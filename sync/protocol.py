@@ -84,6 +84,10 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec("events", "{site}/device/{device}/events", Kind.EVENTS, "device", 1, False),
         TopicSpec("staff_command", "{site}/staff/{terminal}/command", Kind.COMMAND, "staff", 1, False),
         TopicSpec("staff_reply", "{site}/staff/{terminal}/reply", Kind.COMMAND, "office", 1, False),
+        # The certificate kiosk asks the office (challenge, authenticate, issue) and waits for the
+        # answer: it serves a resident standing at it, so it works only while the office is there.
+        TopicSpec("kiosk_request", "{site}/device/{device}/request", Kind.COMMAND, "device", 1, False),
+        TopicSpec("kiosk_reply", "{site}/office/reply/{device}", Kind.COMMAND, "office", 1, False),
     )
 }
 
@@ -127,6 +131,10 @@ def parse_topic(value: str) -> ParsedTopic:
             return ParsedTopic("lease", site, device=device)
         case ["office", "voids", device] if valid_id(device):
             return ParsedTopic("voids", site, device=device)
+        case ["office", "reply", device] if valid_id(device):
+            return ParsedTopic("kiosk_reply", site, device=device)
+        case ["device", device, "request"] if valid_id(device):
+            return ParsedTopic("kiosk_request", site, device=device)
         case ["device", device, "status"] if valid_id(device):
             return ParsedTopic("device_status", site, device=device)
         case ["device", device, "events"] if valid_id(device):
@@ -265,6 +273,7 @@ def is_any_obj(value: Any, path: str) -> None:
 
 _ms = is_int(0, 2**53)
 _version = is_int(0, 2**53)
+KIOSK_OPS = ("challenge", "authenticate", "issue")
 
 EVENT_RECORD = is_obj(
     {
@@ -432,6 +441,38 @@ SCHEMAS: dict[str, Check] = {
     "staff_reply": is_obj(
         {"request_id": is_str(64), "ok": is_bool, "message": is_str(2000)},
         required=("request_id", "ok", "message"),
+    ),
+    "kiosk_request": is_obj(
+        {
+            "request_id": is_str(64),
+            "op": is_str(16, KIOSK_OPS),
+            "challenge_id": is_str(64),
+            "certificate": is_str(12_000),  # base64 DER, a JPKI certificate is ~1.5 KB
+            "signature": is_str(1_000),  # base64, RSA-2048
+            "kind": is_str(32),
+            "options": is_any_obj,
+            "copies": is_int(1, 10),
+            "session_token": is_str(128),
+            "paid": is_int(0, 1_000_000),
+        },
+        required=("request_id", "op"),
+    ),
+    "kiosk_reply": is_obj(
+        {
+            "request_id": is_str(64),
+            "op": is_str(16, KIOSK_OPS),
+            "ok": is_bool,
+            "refusal": optional(is_str(32)),
+            "challenge_id": is_str(64),
+            "nonce": is_str(200),
+            "expires_ms": _ms,
+            "session_token": is_str(128),
+            "fee": is_int(0, 10_000_000),
+            "household": is_list(is_obj({"id": is_str(64), "name": is_str(200)}), 50),
+            "issue_number": is_str(64),
+            "certificate": optional(is_any_obj),
+        },
+        required=("request_id", "op", "ok"),
     ),
 }
 
