@@ -462,6 +462,32 @@ class IssuanceBook:
             )
         return token
 
+    def choose_members(self, token: str, options: CertificateOptions | Mapping[str, Any], now_ms: int) -> Session:
+        """Record the household members chosen after authentication (住民票, scope "members").
+
+        The kiosk learns the household only from the authentication's answer, so the members
+        come with the issue request; only a live, unused session of a 住民票 may change, and only
+        its members. The caller checks eligibility with the new options first."""
+        live = self.session(token, now_ms)
+        if live is None:
+            raise SessionError("session_token: unknown or expired; authenticate the card again")
+        if live.request_id is not None:
+            raise SessionError("session_token: already used; one authentication prints once")
+        kind = parse_kind(live.kind)
+        new = json.loads(_options_json(kind, options))
+        old = dict(live.options)
+        if kind is not CertificateKind.JUMINHYO or {k: v for k, v in new.items() if k != "members"} != {
+            k: v for k, v in old.items() if k != "members"
+        }:
+            raise SessionError("session_token: only the chosen members of a 住民票 may change after authentication")
+        with self._atomic():
+            self.conn.execute("UPDATE cert_sessions SET options=? WHERE token_hash=?",
+                              (_canonical(new), _token_hash(token)))
+        updated = self.session(token, now_ms)
+        if updated is None:  # cannot happen within one connection; said plainly if it does
+            raise SessionError("session_token: vanished while choosing members")
+        return updated
+
     def session(self, token: str, now_ms: int) -> Session | None:
         """The live session of ``token``; None when unknown or expired."""
         if not isinstance(token, str) or not token:

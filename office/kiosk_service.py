@@ -155,6 +155,16 @@ class KioskService:
             return {"ok": False, "refusal": GO_TO_COUNTER}
         kind = parse_kind(session.kind)
         options = parse_options(kind, session.options)
+        chosen = (doc.get("options") or {}).get("members")
+        if chosen and chosen != session.options.get("members"):
+            # A 住民票 of chosen members: the kiosk could offer the household only after the
+            # authentication, so the choice comes now and is checked like the rest.
+            options = parse_options(kind, doc["options"])
+            refusal = check_eligibility(self.registry, resident, kind, options, _day(self.book, now_ms))
+            if refusal is not None:
+                log.info("kiosk %s: chosen members refused: %s", device_id, refusal.reason)
+                return {"ok": False, "refusal": refusal.public}
+            session = self.book.choose_members(token, options, now_ms)
         if doc.get("kind") not in (None, kind.value) or int(doc.get("copies", session.copies)) != session.copies:
             log.warning("kiosk %s: issue request differs from its authenticated session", device_id)
             return {"ok": False, "refusal": GO_TO_COUNTER}

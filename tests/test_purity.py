@@ -34,6 +34,10 @@ PURE = [
     "firmware_profiles/detect.py",
     "firmware_profiles/ports.py",
     "firmware_profiles/tomlwrite.py",
+    "kiosk/flow.py",
+    "kiosk/recovery.py",
+    "kiosk/binding.py",
+    "kiosk/ports.py",
 ]
 FORBIDDEN_MODULES = {"kivy", "paho", "tinydb", "serial", "escpos", "usb", "sqlite3", "socket", "amqtt", "subprocess", "threading"}
 FORBIDDEN_CALLS = {("time", "time"), ("time", "monotonic"), ("datetime", "now"), ("datetime", "today"), ("date", "today")}

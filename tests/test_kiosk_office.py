@@ -1,0 +1,208 @@
+"""The office's certificate service end to end on a real Mosquitto: a kiosk device agent asks
+through kiosk.office_link, a simulated JPKI card signs the office's challenge over the APDU
+interface, and the office verifies, refuses or issues (once per request id)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.jpki import JpkiCard
+from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
+from harness import SITE, start_office
+from kiosk.office_link import AgentOffice
+from kiosk.ports import OfficeUnavailable
+from lobby.brokers import MosquittoBroker
+from office.server import OfficeServer
+from sync.agent import AgentConfig, DeviceAgent
+
+JUMINHYO = {"scope": "household", "with_honseki": False, "with_zokugara": True, "with_my_number": False}
+
+
+@pytest.fixture(scope="module")
+def jpki(tmp_path_factory: pytest.TempPathFactory) -> SimulatedJpkiCa:
+    return SimulatedJpkiCa.open(tmp_path_factory.mktemp("jpki"))
+
+
+@pytest.fixture
+def lobby(
+    mosquitto: MosquittoBroker, tmp_path: Path, jpki: SimulatedJpkiCa
+) -> Iterator[tuple[OfficeServer, AgentOffice]]:
+    config = dataclasses.replace(SITE, jpki_ca=str(jpki.certificate_path))
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3", config)
+    agent = DeviceAgent(
+        AgentConfig(
+            site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "kiosk-1"
+        )
+    )
+    link = AgentOffice(agent)
+    agent.start()
+    try:
+        assert _wait(lambda: agent.office_online and agent.connected)
+        yield office, link
+    finally:
+        agent.stop()
+        office.stop()
+
+
+def _wait(check: Any, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _rid() -> str:
+    return uuid.uuid4().hex
+
+
+def _sign_in(
+    link: AgentOffice,
+    jpki: SimulatedJpkiCa,
+    serial: str,
+    kind: str = "juminhyo",
+    options: dict[str, Any] | None = None,
+    copies: int = 1,
+    *,
+    tamper: bool = False,
+) -> Any:
+    reader = SimulatedCardReader()
+    reader.insert(jpki.demo_card(serial))
+    card = JpkiCard(reader.connect())
+    card.select()
+    from drivers.jpki_sim import demo_pin
+
+    assert card.verify_pin(demo_pin(serial)).ok
+    challenge = link.challenge(_rid(), 5)
+    signature = card.sign(challenge.nonce)
+    if tamper:
+        signature = bytes([signature[0] ^ 1]) + signature[1:]
+    reply = link.authenticate(
+        _rid(),
+        challenge.challenge_id,
+        card.read_certificate(),
+        signature,
+        kind,
+        options if options is not None else JUMINHYO,
+        copies,
+        5,
+    )
+    reader.release()
+    return reply
+
+
+def test_a_resident_signs_in_pays_and_gets_the_certificate_once(lobby: Any, jpki: SimulatedJpkiCa) -> None:
+    office, link = lobby
+    auth = _sign_in(link, jpki, "SIM-0001", copies=2)
+    assert auth.ok and auth.fee == 600 and auth.session_token
+    assert {m.id for m in auth.household} and all(m.name for m in auth.household)
+    request_id = _rid()
+    first = link.issue(request_id, auth.session_token, "juminhyo", JUMINHYO, 2, 600, 5)
+    assert first.ok and first.issue_number and first.certificate is not None
+    assert first.certificate["card_serial"] == "SIM-0001"
+    # The reply was lost and the kiosk asks again: the same issuance, never a second one.
+    again = link.issue(request_id, auth.session_token, "juminhyo", JUMINHYO, 2, 600, 5)
+    assert again.issue_number == first.issue_number
+    assert len(office.kiosk.book.issuances(office.kiosk.book.business_day(office.wall_ms()))) == 1
+    # A new request on the spent session is refused.
+    assert not link.issue(_rid(), auth.session_token, "juminhyo", JUMINHYO, 2, 600, 5).ok
+
+
+@pytest.mark.parametrize("serial", ["SIM-0003", "SIM-0004", "SIM-0005", "SIM-0007"])
+def test_residents_the_kiosk_must_not_serve_are_sent_to_a_counter_before_paying(
+    lobby: Any, jpki: SimulatedJpkiCa, serial: str
+) -> None:
+    _office, link = lobby
+    auth = _sign_in(link, jpki, serial)
+    assert not auth.ok and auth.refusal == "go_to_counter" and auth.session_token is None and auth.fee is None
+
+
+def test_a_tampered_signature_is_refused_as_an_invalid_card(lobby: Any, jpki: SimulatedJpkiCa) -> None:
+    _office, link = lobby
+    auth = _sign_in(link, jpki, "SIM-0001", tamper=True)
+    assert not auth.ok and auth.refusal == "card_invalid"
+
+
+def test_underpaying_is_refused(lobby: Any, jpki: SimulatedJpkiCa) -> None:
+    _office, link = lobby
+    auth = _sign_in(link, jpki, "SIM-0002", kind="inkan", options={})
+    assert auth.ok and auth.fee == 300
+    assert link.issue(_rid(), auth.session_token, "inkan", {}, 1, 200, 5).refusal == "not_paid"
+
+
+def test_cash_reports_reach_the_reconciliation(lobby: Any, jpki: SimulatedJpkiCa) -> None:
+    office, link = lobby
+    auth = _sign_in(link, jpki, "SIM-0006")
+    request_id = _rid()
+    issued = link.issue(request_id, auth.session_token, "juminhyo", JUMINHYO, 1, 300, 5)
+    assert issued.ok
+    record = {"key": "s1:7", "session": "s1", "seq": 7, "kind": "fee_kept", "at": office.wall_ms(),
+              "data": {"amount": 300, "request_id": request_id, "issue_number": issued.issue_number}}
+    link.report(record)
+    link.report(record)  # the runtime reports again at every start: counted once
+    link.report({"key": "s1:8", "session": "s1", "seq": 8, "kind": "payout_done", "at": office.wall_ms(),
+                 "data": {"requested": 200, "paid": 200, "reason": "change"}})  # change is not a refund
+    assert link.agent.wait_drained(10)
+    day = office.kiosk.book.business_day(office.wall_ms())
+    assert _wait(lambda: office.kiosk.book.reconcile(day).balanced)
+    totals = office.kiosk.book.reconcile(day).devices
+    assert [(t.device_id, t.fee_kept, t.refunds_paid) for t in totals] == [("kiosk-1", 300, 0)]
+
+
+def test_chosen_members_come_with_the_issue_and_are_checked(lobby: Any, jpki: SimulatedJpkiCa) -> None:
+    _office, link = lobby
+    members = {**JUMINHYO, "scope": "members", "members": []}
+    auth = _sign_in(link, jpki, "SIM-0001", options=members)
+    assert auth.ok
+    spouse = next(m.id for m in auth.household if "花子" in m.name)
+    issued = link.issue(_rid(), auth.session_token, "juminhyo", {**members, "members": [spouse]}, 1, 300, 5)
+    assert issued.ok and issued.certificate is not None
+    assert "花子" in str(issued.certificate) and "一郎" not in str(issued.certificate)
+    other = _sign_in(link, jpki, "SIM-0002", options=members)
+    stranger = link.issue(_rid(), other.session_token, "juminhyo", {**members, "members": ["R9999"]}, 1, 300, 5)
+    assert not stranger.ok
+
+
+def test_no_answer_when_the_office_is_gone(lobby: Any) -> None:
+    office, link = lobby
+    office.stop()
+    assert _wait(lambda: not link.online())
+    with pytest.raises(OfficeUnavailable):
+        link.challenge(_rid(), 1)
+
+
+def test_an_office_without_a_jpki_ca_serves_no_certificates(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    office = start_office(mosquitto.url, tmp_path / "o.sqlite3")
+    agent = DeviceAgent(
+        AgentConfig(
+            site=SITE.site, device_id="kiosk-2", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "k2"
+        )
+    )
+    link = AgentOffice(agent)
+    agent.start()
+    try:
+        assert _wait(lambda: agent.office_online and agent.connected)
+        with pytest.raises(OfficeUnavailable, match="no_service"):
+            link.challenge(_rid(), 5)
+    finally:
+        agent.stop()
+        office.stop()
+
+
+def test_the_broker_acl_lets_a_kiosk_ask_and_hear_only_its_own_answers() -> None:
+    from office.broker_security import Identity, acl_text
+
+    acl = acl_text("demo-town", [Identity("kiosk-1", "kiosk"), Identity("kiosk-2", "kiosk")])
+    block = acl.split("user kiosk-1", 1)[1].split("\n\n", 1)[0]
+    assert "topic read madoguchi/v1/demo-town/office/reply/kiosk-1" in block
+    assert "topic write madoguchi/v1/demo-town/device/kiosk-1/#" in block
+    assert "kiosk-2" not in block
