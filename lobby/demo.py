@@ -8,6 +8,7 @@ what happens, one line per thing a person in the lobby would notice. Ctrl-C stop
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import shutil
@@ -83,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         say("broker", f"using {url}")
 
+    if not site.jpki_ca:
+        # The demo's kiosk reads simulated My Number cards: the office trusts their simulated CA.
+        from drivers.jpki_sim import SimulatedJpkiCa
+
+        site = dataclasses.replace(site, jpki_ca=str(SimulatedJpkiCa.open(data / "jpki").certificate_path))
     office: OfficeServer | None = None
     windows: list[subprocess.Popen[bytes]] = []
     agents: list[DeviceAgent] = []

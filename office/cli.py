@@ -5,11 +5,22 @@
     madoguchi-office staff advance 1105 to review
     madoguchi-office status
     madoguchi-office check-config site.toml
+
+Security and enrolment (docs/security.md; ``--home`` defaults to $MADOGUCHI_SECURITY_HOME or
+/var/lib/madoguchi/security, ``--db`` of the enrolment commands to $MADOGUCHI_OFFICE_DB or
+/var/lib/madoguchi/office.sqlite3):
+
+    madoguchi-office security init --home H --host office.local --host 192.168.10.5 [--port 8883]
+    madoguchi-office security revoke disp-1 [--reason retired]
+    madoguchi-office security identity terminal-3 --role staff
+    madoguchi-office enrol token disp-1 --role dispenser [--hours 24]
+    madoguchi-office enrol serve [--port 8443]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import sys
@@ -54,7 +65,62 @@ def _parser() -> OneLineParser:
 
     check = sub.add_parser("check-config", help="validate a site configuration")
     check.add_argument("path", type=Path)
+    _security_parsers(sub)
     return parser
+
+
+DEFAULT_SECURITY_HOME = Path("/var/lib/madoguchi/security")
+DEFAULT_ENROL_DB = Path("/var/lib/madoguchi/office.sqlite3")
+OFFICE_ENV = "office.env"  # in the security home: MADOGUCHI_BROKER for the office unit
+
+
+def _security_parsers(sub: Any) -> None:
+    """``security init|revoke|identity`` and ``enrol token|serve``."""
+
+    def home(p: OneLineParser) -> None:
+        p.add_argument("--home", type=Path, default=Path(os.environ.get("MADOGUCHI_SECURITY_HOME") or DEFAULT_SECURITY_HOME),
+                       help="the security home: CA, broker files, identities (default: $MADOGUCHI_SECURITY_HOME or %(default)s)")
+
+    def db(p: OneLineParser) -> None:
+        p.add_argument("--db", type=Path, default=Path(os.environ.get("MADOGUCHI_OFFICE_DB") or DEFAULT_ENROL_DB),
+                       help="the office store holding tokens and the device inventory "
+                            "(default: $MADOGUCHI_OFFICE_DB or %(default)s)")
+
+    security = sub.add_parser("security", help="the office CA, the broker's TLS files, identities, revocation")
+    ssub = security.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
+    init = ssub.add_parser("init", help="create the CA (once), the office identity and the broker files")
+    home(init)
+    init.add_argument("--host", action="append", help="a name or address devices reach the office by (repeat)")
+    init.add_argument("--port", type=int, help="the broker's TLS port (default: 8883, or the saved one)")
+    init.add_argument("--bind-address", help="listen on this address only (default: every interface)")
+    init.add_argument("--user", help="the user Mosquitto runs as when started by root (e.g. madoguchi)")
+    init.add_argument("--config", type=Path, help="site configuration (TOML) naming the site; default: the demo town")
+    revoke = ssub.add_parser("revoke", help="revoke a device's or identity's certificates and reload Mosquitto")
+    revoke.add_argument("name", help="the device id or identity name")
+    revoke.add_argument("--reason", default="revoked", choices=["revoked", "key_compromise", "retired"],
+                        help="kept in the revocation list (default: %(default)s)")
+    home(revoke)
+    db(revoke)
+    identity = ssub.add_parser("identity", help="make a staff terminal's or a monitor's identity at the office")
+    identity.add_argument("name", help="the identity's name, e.g. terminal-3")
+    identity.add_argument("--role", required=True, choices=["staff", "monitor"])
+    home(identity)
+
+    enrol = sub.add_parser("enrol", help="one-time tokens and the enrolment endpoint for lobby devices")
+    esub = enrol.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
+    token = esub.add_parser("token", help="print a one-time enrolment token for a device")
+    token.add_argument("device_id", help="the device's id, e.g. disp-1")
+    token.add_argument("--role", required=True, help="dispenser, board, kiosk or staff")
+    token.add_argument("--hours", type=float, default=24.0, help="how long the token stays valid (default: 24)")
+    home(token)
+    db(token)
+    serve = esub.add_parser("serve", help="run the HTTPS enrolment endpoint until stopped")
+    serve.add_argument("--port", type=int, default=8443, help="TCP port (default: %(default)s)")
+    serve.add_argument("--bind", default="0.0.0.0", help="address to listen on (default: every interface)")
+    serve.add_argument("--broker-host", help="the broker host told to devices (default: the first --host of security init)")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    home(serve)
+    db(serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _staff(args)
         if args.command == "status":
             return _status(args)
+        if args.command == "security":
+            return _security(args)
+        if args.command == "enrol":
+            return _enrol(args)
         configmod.load(args.path)
         print(f"{args.path}: ok")
         return 0
@@ -175,6 +245,160 @@ def _status(args: Any) -> int:
         print()
     finally:
         db.close()
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# security and enrolment
+# --------------------------------------------------------------------------------------------
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _initialised(home: Path) -> None:
+    from office.broker_security import SecurityHome
+
+    if not (SecurityHome(home).ca_dir / "ca.pem").exists():
+        fail(PROG, f"{home}: no office CA there; run {PROG} security init --home {home} --host NAME first "
+                   "(or give --home / $MADOGUCHI_SECURITY_HOME)")
+
+
+def _broker_host(hosts: Sequence[str]) -> str:
+    host = hosts[0] if hosts else "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _security(args: Any) -> int:
+    from office import broker_security as bs
+    from office.pki import OfficeCA
+
+    home = bs.SecurityHome(args.home)
+    if args.action == "init":
+        return _security_init(args, home)
+    _initialised(args.home)
+    if args.action == "identity":
+        made = bs.issue_identity(home, args.name, args.role, now_ms=_now_ms())
+        files, reloaded = bs.apply(home, now_ms=_now_ms())
+        settings = files.settings
+        print(f"identity {made.name} ({made.role}) in {made.directory}: client.key (keep it secret), client.pem, ca.pem")
+        print(f"broker URL: {made.url(_broker_host(settings.hosts).strip('[]'), settings.port)}")
+        print("(the path names the files on this machine: copy the three files to the terminal and point the URL at them)")
+        print(_reload_note(reloaded))
+        return 0
+    settings = bs.load_settings(home)
+    from office.enrolment import EnrolmentRegistry
+
+    registry = EnrolmentRegistry.open(args.db, OfficeCA.load(home.ca_dir), settings.site)
+    try:
+        revocation = bs.revoke_device(home, args.name, now_ms=_now_ms(), reason=args.reason, registry=registry)
+    finally:
+        registry.close()
+    serials = ", ".join(r.serial_hex[:12] for r in revocation.revoked) or "none still valid"
+    print(f"revoked {args.name} ({args.reason}): certificate(s) {serials}; it is off the ACL and on the CRL")
+    print(_reload_note(revocation.reloaded))
+    return 0
+
+
+def _reload_note(reloaded: bool) -> str:
+    if reloaded:
+        return "Mosquitto reloaded: the change is in force"
+    return ("Mosquitto is not running from this home (no live pid file): the change takes effect when it starts; "
+            "under systemd run: systemctl reload mosquitto")
+
+
+def _security_init(args: Any, home: Any) -> int:
+    from office import broker_security as bs
+    from office.pki import OfficeCA, fingerprint_text
+
+    saved: bs.BrokerSettings | None = None
+    if (home.broker_dir / "settings.json").exists():
+        saved = bs.load_settings(home)
+    site = configmod.load(args.config).site if args.config or saved is None else saved.site
+    if saved is not None and saved.site != site:
+        fail(PROG, f"{home.root} belongs to site {saved.site!r}, not {site!r}: use another --home for another site")
+    hosts = tuple(args.host) if args.host else (saved.hosts if saved is not None else ())
+    if not hosts:
+        fail(PROG, "--host is required: every name and address devices use to reach the office (repeat --host)")
+    base = saved if saved is not None else bs.BrokerSettings(site=site)
+    settings = bs.BrokerSettings(**{
+        **{k: getattr(base, k) for k in bs.BrokerSettings.__dataclass_fields__},
+        "hosts": hosts,
+        **({"port": args.port} if args.port is not None else {}),
+        **({"bind_address": args.bind_address} if args.bind_address is not None else {}),
+        **({"run_as_user": args.user} if args.user is not None else {}),
+    })
+    existed = (home.ca_dir / "ca.pem").exists()
+    files, office = bs.init_security(home, settings, now_ms=_now_ms())
+    ca = OfficeCA.load(home.ca_dir)
+    url = office.url("127.0.0.1", settings.port)
+    from office.pki import write_public
+
+    env = home.root / OFFICE_ENV
+    write_public(env, (f"# Written by {PROG} security init: the office server's broker URL (its own TLS identity).\n"
+                       f'MADOGUCHI_BROKER="{url}"\n').encode())
+    print(f"office CA ({'kept' if existed else 'created'}): {home.ca_dir}; fingerprint {fingerprint_text(ca.certificate)}")
+    print(f"office identity: {office.directory}")
+    names = ", ".join(dict.fromkeys([*hosts, "127.0.0.1", "localhost"]))
+    print(f"broker files: {files.conf} (TLS on port {settings.port}; the server certificate names {names})")
+    print(f"run Mosquitto on it: mosquitto -c {files.conf} (systemd: deploy/systemd/mosquitto.service.d/madoguchi.conf)")
+    print(f"the office server connects with MADOGUCHI_BROKER from {env}")
+    print(_reload_note(bs.reload_broker(files)))
+    return 0
+
+
+def _enrol(args: Any) -> int:
+    from office import broker_security as bs
+    from office.enrolment import EnrolmentRegistry, issue_enrolment_token
+    from office.pki import OfficeCA
+
+    _initialised(args.home)
+    home = bs.SecurityHome(args.home)
+    settings = bs.load_settings(home)
+    if args.action == "token":
+        token = issue_enrolment_token(home, args.db, site=settings.site, device_id=args.device_id, role=args.role,
+                                      now_ms=_now_ms(), valid_hours=args.hours)
+        from datetime import UTC, datetime
+
+        host = _broker_host(settings.hosts)
+        until = datetime.fromtimestamp(token.expires_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        print(f"enrolment token for {token.device_id} ({token.role}), works once, valid until {until}:")
+        print()
+        print(token.text)
+        print()
+        print(f"on the device: madoguchi-provision enroll --office https://{host}:8443 --token {token.text}")
+        return 0
+    setup_logging(args.log_level)
+    from office.enrol_http import EnrolServer
+
+    files = bs.BrokerFiles(home.broker_dir, settings)
+    broker = f"mqtts://{args.broker_host or _broker_host(settings.hosts)}:{settings.port}"
+    registry = EnrolmentRegistry.open(args.db, OfficeCA.load(home.ca_dir), settings.site)
+
+    def enrolled(device: Any) -> None:
+        _files, reloaded = bs.apply(home, now_ms=_now_ms())
+        print(f"enrolled {device.device_id} ({device.role}); ACL rewritten; {_reload_note(reloaded)}", flush=True)
+
+    server = EnrolServer(registry, certfile=files.cert, keyfile=files.key, host=args.bind, port=args.port,
+                         broker=broker, on_enrolled=enrolled)
+    from lobby.watchdog import Watchdog
+
+    dog = Watchdog.from_environment()  # under systemd (deploy/systemd/madoguchi-enrol.service)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        server.start()
+        print(f"enrolment endpoint on https://{args.bind}:{server.port} for site {settings.site}; "
+              f"devices are told the broker {broker}", flush=True)
+        dog.ready()
+        while not stopping.wait(0.5):
+            dog.kick()
+        dog.stopping()
+    finally:
+        server.stop()
+        registry.close()
     return 0
 
 
