@@ -107,6 +107,9 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
     if on_started is not None:
         Clock.schedule_once(lambda dt: on_started(app, controller, announcer), 1.0)
+    from lobby.watchdog import feed_from_kivy
+
+    feed_from_kivy(Clock)
     try:
         app.run()
     finally:

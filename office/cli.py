@@ -158,7 +158,12 @@ def _serve(args: Any) -> int:
 
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGINT, _term)
+    from lobby.watchdog import Watchdog
+
+    watchdog = Watchdog.from_environment()
+    server.on_tick = watchdog.kick
     server.start()
+    watchdog.ready()
     print(f"office for {site.site} serving via {args.broker}; store {args.db}", flush=True)
     while not stopping.wait(0.5):
         pass

@@ -83,6 +83,7 @@ class OfficeServer:
         self.sim_staff = sim_staff
         self.wall_ms = wall_ms
         self.on_activity = on_activity  # the demo prints these lines
+        self.on_tick: Callable[[], None] | None = None
         self.tz = zoneinfo.ZoneInfo(config.timezone)
         self.epoch = uuid.uuid4().hex[:12]
         self.stats: Tally[str] = Tally()
@@ -171,6 +172,8 @@ class OfficeServer:
                     items.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
+            if self.on_tick is not None:
+                self.on_tick()  # systemd's watchdog: fed only while this loop turns
             try:
                 self._step(items)
             except Exception:  # one bad moment must not take the office down

@@ -142,6 +142,9 @@ def run_ui(
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
     if on_started is not None:
         Clock.schedule_once(lambda dt: on_started(app, presenter, dispenser), 0.5)
+    from lobby.watchdog import feed_from_kivy
+
+    feed_from_kivy(Clock)
     app.run()
     shutdown()
     return 0

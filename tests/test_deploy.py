@@ -1,0 +1,215 @@
+"""deploy/: the systemd units parse (systemd-analyze verify where it exists, and a strict parse of
+our own everywhere) and call the apps the way their command lines accept; the generated files
+(udev rule, Mosquitto reference) match what the code generates; the Kivy config.ini agrees with
+lobby/kiosk.py and Kivy's own format version.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.generate import MOSQUITTO_CONF, SECURITY_HOME, UDEV_RULES, generated, printer_usb_ids
+from firmware_profiles import load_catalog
+from firmware_profiles.cli import env_text
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+DROP_IN = DEPLOY / "systemd" / "mosquitto.service.d" / "madoguchi.conf"
+DEVICE_UNITS = ("madoguchi-dispenser.service", "madoguchi-board.service", "madoguchi-kiosk.service")
+
+# Keys our units may use, per section: a typo is an error here even where systemd-analyze is absent.
+ALLOWED = {
+    "Unit": {"Description", "Documentation", "After", "Wants", "Requires", "StartLimitIntervalSec", "StartLimitBurst"},
+    "Service": {"Type", "User", "Group", "SupplementaryGroups", "EnvironmentFile", "Environment", "ExecStart",
+                "ExecReload", "Restart", "RestartSec", "WatchdogSec", "NotifyAccess", "TimeoutStopSec",
+                "StateDirectory", "StateDirectoryMode", "ProtectSystem", "ProtectHome", "PrivateTmp",
+                "NoNewPrivileges"},
+    "Install": {"WantedBy"},
+}
+
+
+def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
+    """A strict reading of a unit file: known sections and keys only, every line key=value."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] | None = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        where = f"{path.name}:{number}"
+        if m := re.fullmatch(r"\[(\w+)\]", line):
+            assert m.group(1) in ALLOWED, f"{where}: unknown section [{m.group(1)}]"
+            assert m.group(1) not in sections, f"{where}: section [{m.group(1)}] twice"
+            current = sections[m.group(1)] = {}
+            continue
+        assert current is not None, f"{where}: a setting before any section"
+        key, sep, value = line.partition("=")
+        assert sep and re.fullmatch(r"[A-Za-z]+", key), f"{where}: not key=value: {raw!r}"
+        section = next(name for name, values in sections.items() if values is current)
+        assert key in ALLOWED[section], f"{where}: {key} is not a key we use in [{section}]"
+        current.setdefault(key, []).append(value)
+    return sections
+
+
+def console_scripts() -> dict[str, str]:
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg", encoding="utf-8")
+    lines = cfg["options.entry_points"]["console_scripts"].strip().splitlines()
+    return dict((part.strip() for part in line.split("=", 1)) for line in lines)  # type: ignore[misc]
+
+
+def _parsers() -> dict[str, Callable[[], Any]]:
+    from display_board.cli import _parser as board
+    from office.cli import _parser as office
+    from ticket_dispenser.cli import _parser as dispenser
+
+    return {"madoguchi-dispenser": dispenser, "madoguchi-board": board, "madoguchi-office": office}
+
+
+# --------------------------------------------------------------------------------------------
+# units
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_app_and_the_office_has_a_unit() -> None:
+    names = {p.name for p in UNITS}
+    assert {"madoguchi-office.service", "madoguchi-enrol.service", *DEVICE_UNITS} <= names
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+def test_unit_parses_and_restarts_and_feeds_a_watchdog(unit: Path, tmp_path: Path) -> None:
+    doc = parse_unit(unit)
+    service = doc["Service"]
+    assert doc["Unit"]["Description"] and doc["Install"]["WantedBy"] == ["multi-user.target"]
+    assert service["Restart"] == ["on-failure"]
+    assert re.fullmatch(r"\d+", service["WatchdogSec"][0]) and int(service["WatchdogSec"][0]) >= 10
+    assert service["NotifyAccess"] == ["main"] and service["User"] == ["madoguchi"]
+    assert len(service["ExecStart"]) == 1
+    if shutil.which("systemd-analyze"):
+        # verify checks that the program exists: point ExecStart at a stand-in of the same name.
+        program = service["ExecStart"][0].split()[0]
+        stub = tmp_path / "bin" / Path(program).name
+        stub.parent.mkdir()
+        stub.write_text("#!/bin/sh\n")
+        stub.chmod(0o755)
+        copy = tmp_path / unit.name
+        copy.write_text(unit.read_text(encoding="utf-8").replace(program, str(stub)), encoding="utf-8")
+        run = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60,
+                             check=False)
+        problems = [line for line in (run.stdout + run.stderr).splitlines() if unit.name in line]
+        assert run.returncode == 0 and not problems, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+def test_exec_start_names_a_console_script_with_arguments_it_accepts(unit: Path) -> None:
+    command = parse_unit(unit)["Service"]["ExecStart"][0].split()
+    script = Path(command[0]).name
+    assert command[0] == f"/opt/madoguchi/venv/bin/{script}"
+    scripts = console_scripts()
+    assert script in scripts, f"{script} is not a console script in setup.cfg ({', '.join(scripts)}): add it"
+    # Every ${VAR} comes from the file provisioning writes (or the office's security home).
+    variables = re.findall(r"\$\{(\w+)\}", " ".join(command))
+    if unit.name in DEVICE_UNITS:
+        written = re.findall(r"^(\w+)=", env_text(Path("/etc/madoguchi/device.toml"),
+                                                  {"site": "s", "device_id": "d", "broker": "mqtt://b:1"}), re.MULTILINE)
+        assert set(variables) <= set(written) and "MADOGUCHI_BROKER" in written
+        assert parse_unit(unit)["Service"]["EnvironmentFile"] == ["/etc/madoguchi/device.env"]
+    parser = _parsers().get(script)
+    if parser is not None:
+        args = [re.sub(r"\$\{\w+\}", "x-1", word) for word in command[1:]]
+        parser().parse_args(args)  # SystemExit (a failed test) if the app does not take them
+
+
+def test_office_units_use_the_security_home_the_generated_files_name() -> None:
+    office = parse_unit(DEPLOY / "systemd" / "madoguchi-office.service")["Service"]
+    assert office["EnvironmentFile"] == [f"{SECURITY_HOME}/office.env"]
+    enrol = parse_unit(DEPLOY / "systemd" / "madoguchi-enrol.service")["Service"]
+    assert f"--home {SECURITY_HOME}" in enrol["ExecStart"][0]
+    assert enrol["Type"] == ["notify"]  # enrol serve sends READY=1 (lobby/watchdog.py)
+
+
+def test_mosquitto_drop_in_runs_the_generated_configuration() -> None:
+    lines = [line for line in DROP_IN.read_text(encoding="utf-8").splitlines() if line and line[0] not in "#;"]
+    service = lines[lines.index("[Service]") + 1 :]
+    starts = [line for line in service if line.startswith("ExecStart=")]
+    # A drop-in must clear the packaged ExecStart before setting its own.
+    assert starts == ["ExecStart=", f"ExecStart=/usr/sbin/mosquitto -c {SECURITY_HOME}/broker/mosquitto.conf"]
+    assert "Restart=on-failure" in service
+
+
+# --------------------------------------------------------------------------------------------
+# generated files
+# --------------------------------------------------------------------------------------------
+
+
+def test_generated_files_are_up_to_date() -> None:
+    for path, text in generated().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run python -m deploy.generate"
+
+
+def test_udev_rule_covers_every_printer_id_in_valid_syntax() -> None:
+    text = UDEV_RULES.read_text(encoding="utf-8")
+    rules = [line for line in text.splitlines() if line and not line.startswith("#")]
+    pair = r'[A-Z]+(\{\w+\})?(==|=|\+=)"[^"]*"'
+    for rule in rules:
+        assert re.fullmatch(rf"{pair}(, {pair})*", rule), rule
+    ids = {(int(v, 16), int(p, 16)) for v, p in re.findall(r'idVendor\}=="(\w{4})", ATTR\{idProduct\}=="(\w{4})"', text)}
+    assert ids == set(printer_usb_ids(load_catalog())) and len(ids) == len(rules)
+    assert (0x04B8, 0x0202) in ids and (0x04B8, 0x0E15) in ids  # the Epson printer-class and TM-T20 ids
+    assert all('GROUP="lp"' in rule and 'MODE="0660"' in rule for rule in rules)
+
+
+def test_mosquitto_reference_keeps_persistence_and_a_raised_queue() -> None:
+    from office.broker_security import BrokerSettings
+
+    settings = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in MOSQUITTO_CONF.read_text().splitlines()
+                if line and not line.startswith("#")}
+    assert settings["persistence"] == "true" and settings["allow_anonymous"] == "false"
+    assert int(settings["max_queued_messages"]) == BrokerSettings(site="x").max_queued_messages >= 100_000
+    assert settings["persistence_location"] == f"{SECURITY_HOME}/broker/data/"
+    assert settings["user"] == "madoguchi"
+
+
+# --------------------------------------------------------------------------------------------
+# Kivy
+# --------------------------------------------------------------------------------------------
+
+
+def test_kivy_config_matches_configure_kivy_and_kivys_format(tmp_path: Path) -> None:
+    ini = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=None)
+    ini.read(DEPLOY / "kivy" / "config.ini", encoding="utf-8")
+    # HARDWARE.md's kiosk settings.
+    assert ini["kivy"]["exit_on_escape"] == "0"
+    assert (ini["graphics"]["allow_screensaver"], ini["graphics"]["fullscreen"], ini["graphics"]["show_cursor"],
+            ini["graphics"]["maxfps"]) == ("0", "auto", "0", "30")
+    assert dict(ini["input"]) == {"mouse": "mouse,disable_multitouch"}
+    kivy_config = Path(__import__("importlib.util").util.find_spec("kivy").origin).parent / "config.py"
+    version = re.search(r"^KIVY_CONFIG_VERSION = (\d+)$", kivy_config.read_text(), re.MULTILINE)
+    assert version and ini["kivy"]["config_version"] == version.group(1)
+    # What configure_kivy sets at start-up (in a child process: it imports Kivy).
+    code = (
+        "import json, pathlib; from lobby.kiosk import configure_kivy; "
+        f"configure_kivy(width=1280, height=800, fullscreen=True, kiosk=True, home=pathlib.Path({str(tmp_path)!r}), "
+        "maxfps=30); from kivy.config import Config; "
+        "print(json.dumps({s: dict(Config.items(s)) for s in ('kivy', 'graphics', 'input')}))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    live = json.loads(run.stdout.strip().splitlines()[-1])
+    assert live["input"] == dict(ini["input"])
+    for section in ("kivy", "graphics"):
+        for key, value in ini[section].items():
+            if key in ("exit_on_escape", "fullscreen", "show_cursor", "allow_screensaver", "maxfps", "resizable"):
+                assert live[section][key] == value, (section, key)
