@@ -187,6 +187,7 @@ class KioskRuntime:
         self._started = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._cycles = 0
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -194,6 +195,11 @@ class KioskRuntime:
     def state(self) -> flow.Kiosk:
         """The current flow state (immutable; safe to read from any thread)."""
         return self._state
+
+    @property
+    def cycles(self) -> int:
+        """How many :meth:`pump` cycles have completed (a poster can wait for its event's turn)."""
+        return self._cycles
 
     def now_ms(self) -> int:
         """The monotonic time events are stamped with."""
@@ -263,6 +269,7 @@ class KioskRuntime:
         cash_events = self._poll_cash()
         for cash_event in cash_events:
             self.feed(self._cash_event(cash_event))
+        self._cycles += 1
         return len(events) + len(cash_events)
 
     def run(self, stop: threading.Event | None = None) -> None:

@@ -38,6 +38,7 @@ PURE = [
     "kiosk/recovery.py",
     "kiosk/binding.py",
     "kiosk/ports.py",
+    "kiosk/presenter.py",
 ]
 FORBIDDEN_MODULES = {"kivy", "paho", "tinydb", "serial", "escpos", "usb", "sqlite3", "socket", "amqtt", "subprocess", "threading"}
 FORBIDDEN_CALLS = {("time", "time"), ("time", "monotonic"), ("datetime", "now"), ("datetime", "today"), ("date", "today")}
