@@ -114,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_windows and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             windows.append(_dispenser_window(url, data))
             windows.append(_board_window(url, data))
+            windows.append(_kiosk_window(url, data))
         threads = [
             threading.Thread(target=_residents, args=(d, site, args.interval, stopping), daemon=True)
             for d in dispensers
@@ -176,6 +177,27 @@ def _board_window(url: str, data: Path) -> subprocess.Popen[bytes]:
         "--data", str(data / "board-window"), "--windowed", "--device-config", str(config),
     ])
     say("demo", "lobby board window opened: trains move as the simulated staff work")
+    return window
+
+
+def _kiosk_window(url: str, data: Path) -> subprocess.Popen[bytes]:
+    """The certificate kiosk in a window: simulated My Number cards and cash (buttons on the
+    screen), certificates written as PDFs and receipts as PNGs under the demo's folder."""
+    config = data / "kiosk.toml"
+    config.write_text(
+        "[display]\nwidth = 1280\nheight = 800\n"
+        f'[card_reader]\nbackend = "sim"\nca_dir = "{data / "jpki"}"\n'
+        '[cash]\nbackend = "fake"\nhoppers = [{address = 3, coin = 500, count = 40}, {address = 4, coin = 100, count = 80}, '
+        '{address = 5, coin = 10, count = 150}]\n'
+        f'[document_printer]\nbackend = "dir"\ndir = "{data / "certificates"}"\n'
+        f'[receipt_printer]\nmodel = "TM-T20III"\nbackend = "fake"\n[receipt_printer.fake]\npng_dir = "{data / "receipts"}"\n',
+        encoding="utf-8",
+    )
+    window = subprocess.Popen([
+        sys.executable, "-m", "kiosk.cli", "ui", "--broker", url, "--device-id", "kiosk-window",
+        "--data", str(data / "kiosk-window"), "--windowed", "--device-config", str(config),
+    ])
+    say("demo", f"certificate kiosk window opened: demo cards and PINs in the README; certificates go to {data / 'certificates'}")
     return window
 
 
