@@ -63,6 +63,11 @@ def _parser() -> OneLineParser:
     status.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
     status.add_argument("--config", type=Path, help="site configuration (TOML)")
 
+    report = sub.add_parser("kiosk-report", help="a day's kiosk cash against the certificates issued (exit 1 on a mismatch)")
+    report.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
+    report.add_argument("--config", type=Path, help="site configuration (TOML)")
+    report.add_argument("--day", help="business day YYYY-MM-DD (default: today)")
+
     check = sub.add_parser("check-config", help="validate a site configuration")
     check.add_argument("path", type=Path)
     _security_parsers(sub)
@@ -131,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "staff":
             return _staff(args)
+        if args.command == "kiosk-report":
+            return _kiosk_report(args)
         if args.command == "status":
             return _status(args)
         if args.command == "security":
@@ -251,6 +258,42 @@ def _status(args: Any) -> int:
     finally:
         db.close()
     return 0
+
+
+def _kiosk_report(args: Any) -> int:
+    """The daily reconciliation: per kiosk, fees of the certificates issued against the fees the
+    kiosk kept, refunds paid and refund slips owed; every mismatch on its own line."""
+    import zoneinfo
+    from datetime import date
+
+    from office.calendar import business_day
+    from office.issuance import IssuanceBook
+
+    if not args.db.exists():
+        fail(PROG, f"{args.db}: no office store there (--db)")
+    site = configmod.load(args.config)
+    day = args.day or business_day(_now_ms(), zoneinfo.ZoneInfo(site.timezone), site.rollover_hour).isoformat()
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        fail(PROG, f"--day: {day!r} is not a date like 2026-11-21")
+    try:
+        db = OfficeDB(args.db)
+    except sqlite3.DatabaseError as err:
+        fail(PROG, f"{args.db}: not an office store ({err}); check --db")
+    try:
+        result = IssuanceBook(db.conn, tz=zoneinfo.ZoneInfo(site.timezone), rollover_hour=site.rollover_hour).reconcile(day)
+    finally:
+        db.close()
+    print(f"kiosk cash for {result.business_day}: {'balanced' if result.balanced else 'MISMATCHES'}")
+    for t in result.devices:
+        print(f"  {t.device_id}: {t.issuances} issued ({t.voided} void), fees {t.fees_issued} yen, kept {t.fee_kept}, "
+              f"refunded {t.refunds_paid}, refund slips {t.refunds_owed}")
+    for m in result.mismatches:
+        print(f"  mismatch {m.kind.value}: {m.device_id} request {m.request_id or '-'}: fee {m.expected} yen, kiosk says {m.reported}")
+    for device, slip in result.refund_slips:
+        print(f"  refund slip owed by {device}: {slip.amount} yen ({slip.event_id}) - pay at a counter")
+    return 0 if result.balanced else 1
 
 
 # --------------------------------------------------------------------------------------------

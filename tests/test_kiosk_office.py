@@ -206,3 +206,21 @@ def test_the_broker_acl_lets_a_kiosk_ask_and_hear_only_its_own_answers() -> None
     assert "topic read madoguchi/v1/demo-town/office/reply/kiosk-1" in block
     assert "topic write madoguchi/v1/demo-town/device/kiosk-1/#" in block
     assert "kiosk-2" not in block
+
+
+def test_the_daily_kiosk_report_shows_a_fee_the_kiosk_never_reported(lobby: Any, jpki: SimulatedJpkiCa, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    office, link = lobby
+    auth = _sign_in(link, jpki, "SIM-0001")
+    assert link.issue(_rid(), auth.session_token, "juminhyo", JUMINHYO, 1, 300, 5).ok
+    day = office.kiosk.book.business_day(office.wall_ms())
+    db = tmp_path / "office.sqlite3"
+    run = subprocess.run([sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(db), "--day", day],
+                         check=False, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "MISMATCHES" in run.stdout and "fee_not_reported" in run.stdout and "kiosk-1" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(db), "--day", "21/11"],
+                         check=False, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--day" in bad.stderr and "Traceback" not in bad.stderr
