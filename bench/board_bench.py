@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.run import RESULTS, SERIES_PURPOSES, Rig, has_full_lease, merge_results, percentile, verdict, wait_for
+from bench.run import RESULTS, SERIES_PURPOSES, Rig, has_full_lease, percentile, verdict, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -394,21 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file to merge figures into")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, stores)")
     args = parser.parse_args(argv)
-    from bench.dispenser_bench import print_table
-    from bench.run import captured_logs
+    from bench.dispenser_bench import run_alone
 
-    with captured_logs() as tally:
-        result = run(args.changes, args.keep)
-    merge_results(args.results, result.figures)
-    print()
-    print_table(result.rows)
-    print()
-    for line in result.notes:
-        print(line)
-    for (level, key), count in tally.counts.most_common():
-        print(f"  {count:6d} x {level}: {tally.examples[(level, key)]}")
-    return 0
-
+    return run_alone(lambda: run(args.changes, args.keep), args.results)
 
 if __name__ == "__main__":
     sys.exit(main())

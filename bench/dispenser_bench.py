@@ -546,11 +546,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file to merge figures into")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, stores)")
     args = parser.parse_args(argv)
+    return run_alone(lambda: run(args.presses, args.idle, args.keep), args.results)
+
+
+def run_alone(bench: Any, results: Path) -> int:
+    """One appliance bench on its own (``python -m bench.<name>``): run it with the log tally,
+    merge its figures into ``results``, print its table, notes and log lines."""
     from bench.run import captured_logs
 
     with captured_logs() as tally:
-        result = run(args.presses, args.idle, args.keep)
-    merge_results(args.results, result.figures)
+        result = bench()
+    merge_results(results, result.figures)
     print()
     print_table(result.rows)
     print()
