@@ -4,6 +4,7 @@
     madoguchi-office staff call next at counter 3
     madoguchi-office staff advance 1105 to review
     madoguchi-office status
+    madoguchi-office kiosk-report [--day yesterday] [--out /var/lib/madoguchi/reports]
     madoguchi-office check-config site.toml
 
 Security and enrolment (docs/security.md; ``--home`` defaults to $MADOGUCHI_SECURITY_HOME or
@@ -29,7 +30,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lobby.cliutil import OneLineParser, add_common, fail, setup_logging
 from office import config as configmod
@@ -37,6 +38,11 @@ from office.db import OfficeDB
 from office.domain import OfficeError
 from sync import protocol
 from sync.errors import SyncError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from office.issuance import Reconciliation
 
 PROG = "madoguchi-office"
 
@@ -66,7 +72,9 @@ def _parser() -> OneLineParser:
     report = sub.add_parser("kiosk-report", help="a day's kiosk cash against the certificates issued (exit 1 on a mismatch)")
     report.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
     report.add_argument("--config", type=Path, help="site configuration (TOML)")
-    report.add_argument("--day", help="business day YYYY-MM-DD (default: today)")
+    report.add_argument("--day", help="business day: YYYY-MM-DD, today or yesterday (default: today)")
+    report.add_argument("--out", type=Path, metavar="DIR",
+                        help="also write the report to DIR/kiosk-cash-<day>.txt (DIR is created if missing)")
 
     check = sub.add_parser("check-config", help="validate a site configuration")
     check.add_argument("path", type=Path)
@@ -262,38 +270,102 @@ def _status(args: Any) -> int:
 
 def _kiosk_report(args: Any) -> int:
     """The daily reconciliation: per kiosk, fees of the certificates issued against the fees the
-    kiosk kept, refunds paid and refund slips owed; every mismatch on its own line."""
+    kiosk kept, refunds paid and refund slips owed; every mismatch on its own line. With --out
+    the same text also goes to DIR/kiosk-cash-<day>.txt (deploy/systemd/madoguchi-kiosk-report.*)."""
     import zoneinfo
-    from datetime import date
 
-    from office.calendar import business_day
     from office.issuance import IssuanceBook
 
     if not args.db.exists():
         fail(PROG, f"{args.db}: no office store there (--db)")
     site = configmod.load(args.config)
-    day = args.day or business_day(_now_ms(), zoneinfo.ZoneInfo(site.timezone), site.rollover_hour).isoformat()
-    try:
-        date.fromisoformat(day)
-    except ValueError:
-        fail(PROG, f"--day: {day!r} is not a date like 2026-11-21")
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    day = _report_day(args.day, _now_ms(), tz, site.rollover_hour)
     try:
         db = OfficeDB(args.db)
     except sqlite3.DatabaseError as err:
         fail(PROG, f"{args.db}: not an office store ({err}); check --db")
     try:
-        result = IssuanceBook(db.conn, tz=zoneinfo.ZoneInfo(site.timezone), rollover_hour=site.rollover_hour).reconcile(day)
+        result = IssuanceBook(db.conn, tz=tz, rollover_hour=site.rollover_hour).reconcile(day)
     finally:
         db.close()
-    print(f"kiosk cash for {result.business_day}: {'balanced' if result.balanced else 'MISMATCHES'}")
-    for t in result.devices:
-        print(f"  {t.device_id}: {t.issuances} issued ({t.voided} void), fees {t.fees_issued} yen, kept {t.fee_kept}, "
-              f"refunded {t.refunds_paid}, refund slips {t.refunds_owed}")
-    for m in result.mismatches:
-        print(f"  mismatch {m.kind.value}: {m.device_id} request {m.request_id or '-'}: fee {m.expected} yen, kiosk says {m.reported}")
-    for device, slip in result.refund_slips:
-        print(f"  refund slip owed by {device}: {slip.amount} yen ({slip.event_id}) - pay at a counter")
+    text = _report_text(result)
+    # Printed first, so the journal holds the report even when the file cannot be written.
+    print(text, end="", flush=True)
+    if args.out is not None:
+        path = args.out / f"kiosk-cash-{result.business_day}.txt"
+        try:
+            _write_report(path, text)
+        except OSError as err:
+            fail(PROG, f"--out: cannot write {path} ({err.strerror or err}); "
+                       "give a directory this user can create and write")
+        print(f"written to {path}")
     return 0 if result.balanced else 1
+
+
+REPORT_DAY_WORDS = ("today", "yesterday")
+REPORT_FILE_MODE = 0o640  # the madoguchi group (the counter supervisor's login) may read the reports
+REPORT_DIR_MODE = 0o750
+
+
+def _report_day(value: str | None, now_ms: int, tz: ZoneInfo, rollover_hour: int) -> str:
+    """--day as an ISO date: YYYY-MM-DD as given, ``today`` (the default) or ``yesterday``, the
+    business day before the current one. The business day, not the calendar date: a run between
+    midnight and the rollover hour still belongs to the day that started the evening before."""
+    from datetime import date, timedelta
+
+    from office.calendar import business_day
+
+    if value is None or value in REPORT_DAY_WORDS:
+        today = business_day(now_ms, tz, rollover_hour)
+        return (today - timedelta(days=1) if value == "yesterday" else today).isoformat()
+    try:
+        # Exactly YYYY-MM-DD: Python 3.11 also takes 20261121 or 2026-W47-6, which the file name would keep.
+        if date.fromisoformat(value).isoformat() == value:
+            return value
+    except ValueError:
+        pass
+    fail(PROG, f"--day: {value!r} is not a date like 2026-11-21 (or today, yesterday)")
+
+
+def _report_text(result: Reconciliation) -> str:
+    """The reconciliation as the lines staff read: a heading, one line per kiosk, then problems."""
+    lines = [f"kiosk cash for {result.business_day}: {'balanced' if result.balanced else 'MISMATCHES'}"]
+    for t in result.devices:
+        lines.append(f"  {t.device_id}: {t.issuances} issued ({t.voided} void), fees {t.fees_issued} yen, "
+                     f"kept {t.fee_kept}, refunded {t.refunds_paid}, refund slips {t.refunds_owed}")
+    for m in result.mismatches:
+        lines.append(f"  mismatch {m.kind.value}: {m.device_id} request {m.request_id or '-'}: "
+                     f"fee {m.expected} yen, kiosk says {m.reported}")
+    for device, slip in result.refund_slips:
+        lines.append(f"  refund slip owed by {device}: {slip.amount} yen ({slip.event_id}) - pay at a counter")
+    return "\n".join(lines) + "\n"
+
+
+def _write_report(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically: a reader (or a run cut short by a power cut)
+    sees the old report or the new one, never half of one. OSError when it cannot be written."""
+    import tempfile
+
+    directory = path.parent
+    directory.mkdir(mode=REPORT_DIR_MODE, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fchmod(f.fileno(), REPORT_FILE_MODE)  # mkstemp makes 0600: the supervisor could not read it
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    # The rename is durable only once the directory entry is on disk.
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""deploy/: the systemd units parse (systemd-analyze verify where it exists, and a strict parse of
-our own everywhere) and call the apps the way their command lines accept; the generated files
+"""deploy/: the systemd units and timers parse (systemd-analyze verify where it exists, and a strict
+parse of our own everywhere) and call the apps the way their command lines accept; the daily kiosk
+report's timer starts a one-shot run that really works on a store; the generated files
 (udev rule, Mosquitto reference) match what the code generates; the Kivy config.ini agrees with
 lobby/kiosk.py and Kivy's own format version.
 """
@@ -24,23 +25,44 @@ from firmware_profiles.cli import env_text
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
-UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+SERVICES = sorted((DEPLOY / "systemd").glob("*.service"))
+TIMERS = sorted((DEPLOY / "systemd").glob("*.timer"))
+UNITS = SERVICES + TIMERS
+# A timer starts the service of its own name, which runs once and exits; every other service runs for good.
+TIMED = {timer.with_suffix(".service").name for timer in TIMERS}
+DAEMONS = [unit for unit in SERVICES if unit.name not in TIMED]
 DROP_IN = DEPLOY / "systemd" / "mosquitto.service.d" / "madoguchi.conf"
 DEVICE_UNITS = ("madoguchi-dispenser.service", "madoguchi-board.service", "madoguchi-kiosk.service")
+REPORT_SERVICE = DEPLOY / "systemd" / "madoguchi-kiosk-report.service"
+REPORT_TIMER = DEPLOY / "systemd" / "madoguchi-kiosk-report.timer"
+HARDENING = ("StateDirectory", "StateDirectoryMode", "ProtectSystem", "ProtectHome", "PrivateTmp", "NoNewPrivileges")
 
-# Keys our units may use, per section: a typo is an error here even where systemd-analyze is absent.
+# Keys our units may use, per unit type and section: a typo is an error here even where
+# systemd-analyze is absent.
+_UNIT_SECTION = {"Description", "Documentation", "After", "Wants", "Requires", "StartLimitIntervalSec",
+                 "StartLimitBurst"}
 ALLOWED = {
-    "Unit": {"Description", "Documentation", "After", "Wants", "Requires", "StartLimitIntervalSec", "StartLimitBurst"},
-    "Service": {"Type", "User", "Group", "SupplementaryGroups", "EnvironmentFile", "Environment", "ExecStart",
-                "ExecReload", "Restart", "RestartSec", "WatchdogSec", "NotifyAccess", "TimeoutStopSec",
-                "StateDirectory", "StateDirectoryMode", "ProtectSystem", "ProtectHome", "PrivateTmp",
-                "NoNewPrivileges"},
-    "Install": {"WantedBy"},
+    ".service": {
+        "Unit": _UNIT_SECTION,
+        "Service": {"Type", "User", "Group", "SupplementaryGroups", "EnvironmentFile", "Environment", "ExecStart",
+                    "ExecReload", "Restart", "RestartSec", "WatchdogSec", "NotifyAccess", "TimeoutStartSec",
+                    "TimeoutStopSec", "StateDirectory", "StateDirectoryMode", "ProtectSystem", "ProtectHome",
+                    "PrivateTmp", "NoNewPrivileges"},
+        "Install": {"WantedBy"},
+    },
+    ".timer": {
+        "Unit": _UNIT_SECTION,
+        "Timer": {"OnCalendar", "OnBootSec", "OnUnitActiveSec", "Persistent", "RandomizedDelaySec", "AccuracySec",
+                  "Unit"},
+        "Install": {"WantedBy"},
+    },
 }
 
 
 def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
-    """A strict reading of a unit file: known sections and keys only, every line key=value."""
+    """A strict reading of a unit file: known sections and keys (for its type) only, every line key=value."""
+    assert path.suffix in ALLOWED, f"{path.name}: not a unit type we ship ({', '.join(ALLOWED)})"
+    allowed = ALLOWED[path.suffix]
     sections: dict[str, dict[str, list[str]]] = {}
     current: dict[str, list[str]] | None = None
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -49,7 +71,7 @@ def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
             continue
         where = f"{path.name}:{number}"
         if m := re.fullmatch(r"\[(\w+)\]", line):
-            assert m.group(1) in ALLOWED, f"{where}: unknown section [{m.group(1)}]"
+            assert m.group(1) in allowed, f"{where}: unknown section [{m.group(1)}] in a {path.suffix} unit"
             assert m.group(1) not in sections, f"{where}: section [{m.group(1)}] twice"
             current = sections[m.group(1)] = {}
             continue
@@ -57,7 +79,7 @@ def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
         key, sep, value = line.partition("=")
         assert sep and re.fullmatch(r"[A-Za-z]+", key), f"{where}: not key=value: {raw!r}"
         section = next(name for name, values in sections.items() if values is current)
-        assert key in ALLOWED[section], f"{where}: {key} is not a key we use in [{section}]"
+        assert key in allowed[section], f"{where}: {key} is not a key we use in [{section}]"
         current.setdefault(key, []).append(value)
     return sections
 
@@ -82,12 +104,37 @@ def _parsers() -> dict[str, Callable[[], Any]]:
 # --------------------------------------------------------------------------------------------
 
 
+def verify(unit: Path, tmp_path: Path, *companions: Path) -> None:
+    """systemd-analyze verify ``unit`` (with the units it starts beside it) where the tool exists."""
+    if not shutil.which("systemd-analyze"):
+        return
+    stub_dir = tmp_path / "bin"
+    stub_dir.mkdir(exist_ok=True)
+    for path in (unit, *companions):
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".service":
+            # verify checks that the program exists: point ExecStart at a stand-in of the same name.
+            program = parse_unit(path)["Service"]["ExecStart"][0].split()[0]
+            stub = stub_dir / Path(program).name
+            stub.write_text("#!/bin/sh\n")
+            stub.chmod(0o755)
+            text = text.replace(program, str(stub))
+        (tmp_path / path.name).write_text(text, encoding="utf-8")
+    run = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit.name)], capture_output=True, text=True,
+                         timeout=60, check=False)
+    names = [path.name for path in (unit, *companions)]
+    problems = [line for line in (run.stdout + run.stderr).splitlines() if any(name in line for name in names)]
+    assert run.returncode == 0 and not problems, run.stdout + run.stderr
+
+
 def test_every_app_and_the_office_has_a_unit() -> None:
     names = {p.name for p in UNITS}
     assert {"madoguchi-office.service", "madoguchi-enrol.service", *DEVICE_UNITS} <= names
+    assert {REPORT_SERVICE.name, REPORT_TIMER.name} <= names
+    assert {unit.name for unit in DAEMONS} == {unit.name for unit in SERVICES} - {REPORT_SERVICE.name}
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+@pytest.mark.parametrize("unit", DAEMONS, ids=lambda p: p.name)
 def test_unit_parses_and_restarts_and_feeds_a_watchdog(unit: Path, tmp_path: Path) -> None:
     doc = parse_unit(unit)
     service = doc["Service"]
@@ -96,22 +143,31 @@ def test_unit_parses_and_restarts_and_feeds_a_watchdog(unit: Path, tmp_path: Pat
     assert re.fullmatch(r"\d+", service["WatchdogSec"][0]) and int(service["WatchdogSec"][0]) >= 10
     assert service["NotifyAccess"] == ["main"] and service["User"] == ["madoguchi"]
     assert len(service["ExecStart"]) == 1
-    if shutil.which("systemd-analyze"):
-        # verify checks that the program exists: point ExecStart at a stand-in of the same name.
-        program = service["ExecStart"][0].split()[0]
-        stub = tmp_path / "bin" / Path(program).name
-        stub.parent.mkdir()
-        stub.write_text("#!/bin/sh\n")
-        stub.chmod(0o755)
-        copy = tmp_path / unit.name
-        copy.write_text(unit.read_text(encoding="utf-8").replace(program, str(stub)), encoding="utf-8")
-        run = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60,
-                             check=False)
-        problems = [line for line in (run.stdout + run.stderr).splitlines() if unit.name in line]
-        assert run.returncode == 0 and not problems, run.stdout + run.stderr
+    verify(unit, tmp_path)
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+@pytest.mark.parametrize("timer", TIMERS, ids=lambda p: p.name)
+def test_timer_parses_and_starts_a_one_shot_service_hardened_like_the_office(timer: Path, tmp_path: Path) -> None:
+    doc = parse_unit(timer)
+    assert doc["Unit"]["Description"] and doc["Install"]["WantedBy"] == ["timers.target"]
+    assert len(doc["Timer"]["OnCalendar"]) == 1
+    assert doc["Timer"]["Persistent"] == ["true"]  # a run missed while the machine was off happens at boot
+    target = timer.with_name(doc["Timer"].get("Unit", [timer.with_suffix(".service").name])[0])
+    assert target.is_file(), f"{timer.name} starts {target.name}, which deploy/systemd/ does not have"
+    service_doc = parse_unit(target)
+    service = service_doc["Service"]
+    assert service["Type"] == ["oneshot"] and len(service["ExecStart"]) == 1
+    assert service["User"] == ["madoguchi"] and service["Group"] == ["madoguchi"]
+    # Its exit status must stay its result: no restart on failure, no watchdog, and no [Install]
+    # of its own (enabled, it would also run at every boot, outside the timer's schedule).
+    assert not {"Restart", "WatchdogSec", "NotifyAccess"} & set(service) and "Install" not in service_doc
+    assert re.fullmatch(r"\d+", service["TimeoutStartSec"][0])  # oneshot otherwise waits forever
+    office = parse_unit(DEPLOY / "systemd" / "madoguchi-office.service")["Service"]
+    assert {key: service.get(key) for key in HARDENING} == {key: office[key] for key in HARDENING}
+    verify(timer, tmp_path, target)
+
+
+@pytest.mark.parametrize("unit", SERVICES, ids=lambda p: p.name)
 def test_exec_start_names_a_console_script_with_arguments_it_accepts(unit: Path) -> None:
     command = parse_unit(unit)["Service"]["ExecStart"][0].split()
     script = Path(command[0]).name
@@ -137,6 +193,94 @@ def test_office_units_use_the_security_home_the_generated_files_name() -> None:
     enrol = parse_unit(DEPLOY / "systemd" / "madoguchi-enrol.service")["Service"]
     assert f"--home {SECURITY_HOME}" in enrol["ExecStart"][0]
     assert enrol["Type"] == ["notify"]  # enrol serve sends READY=1 (lobby/watchdog.py)
+
+
+def _report_time() -> tuple[int, int, str]:
+    """(hour, minute, zone) of the report timer's OnCalendar, which must be one fixed time a day."""
+    when = parse_unit(REPORT_TIMER)["Timer"]["OnCalendar"][0]
+    m = re.fullmatch(r"\*-\*-\* (\d\d):(\d\d):00 ([\w/+-]+)", when)
+    assert m, f"{REPORT_TIMER.name}: OnCalendar={when}: expected every day at HH:MM:00 in a named zone"
+    return int(m.group(1)), int(m.group(2)), m.group(3)
+
+
+def _minutes(hhmm: object) -> int:
+    assert isinstance(hhmm, str) and re.fullmatch(r"\d\d:\d\d", hhmm), hhmm
+    hour, minute = hhmm.split(":")
+    return int(hour) * 60 + int(minute)
+
+
+def test_report_timer_fires_after_the_day_closed_and_before_the_kiosk_opens_in_the_sites_zone() -> None:
+    from office import config as configmod
+
+    site = configmod.load(None)  # office/default_site.toml, which provisioning installs as site.toml
+    hour, minute, zone = _report_time()
+    # The zone is written out (the machine's clock may be UTC); it must be the site's own.
+    assert zone == site.timezone
+    at = hour * 60 + minute
+    hours = site.kiosk_hours
+    assert _minutes(hours["open"]) < _minutes(hours["close"])  # the kiosk does not run past midnight
+    # After the rollover, "yesterday" is the business day the kiosk has just closed; before the
+    # kiosk opens, no new day's money is moving yet.
+    assert site.rollover_hour * 60 <= at < _minutes(hours["open"])
+    if shutil.which("systemd-analyze"):
+        when = parse_unit(REPORT_TIMER)["Timer"]["OnCalendar"][0]
+        run = subprocess.run(["systemd-analyze", "calendar", when], capture_output=True, text=True, timeout=60,
+                             check=False)
+        assert run.returncode == 0 and f"Normalized form: {when}" in run.stdout, run.stdout + run.stderr
+
+
+def test_report_service_command_reconciles_the_office_store_and_writes_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from office import cli
+    from office.db import OfficeDB
+    from office.issuance import IssuanceBook
+
+    command = parse_unit(REPORT_SERVICE)["Service"]["ExecStart"][0].split()
+    office = parse_unit(DEPLOY / "systemd" / "madoguchi-office.service")["Service"]["ExecStart"][0].split()
+
+    def option(words: list[str], name: str) -> str:
+        assert name in words, f"{' '.join(words)}: no {name}"
+        return words[words.index(name) + 1]
+
+    # The office server's own store and site, not a copy that would always balance.
+    assert option(command, "--db") == option(office, "--db")
+    assert option(command, "--config") == option(office, "--config")
+    args = cli._parser().parse_args(command[1:])
+    assert args.command == "kiosk-report" and args.day == "yesterday"
+    # Reports land in the unit's state directory: writable for it under ProtectSystem=full.
+    state = Path("/var/lib") / parse_unit(REPORT_SERVICE)["Service"]["StateDirectory"][0]
+    assert args.out is not None and args.out.is_relative_to(state)
+
+    # Run that very command on a real store, at the timer's hour, the morning after a balanced day.
+    tokyo = ZoneInfo("Asia/Tokyo")
+    at = int(datetime(2026, 11, 20, 14, 0, tzinfo=tokyo).timestamp() * 1000)
+    db = OfficeDB(tmp_path / "office.sqlite3")
+    try:
+        book = IssuanceBook(db.conn, tokyo)
+        book.issue("req-1", "kiosk-1", "SIM-0001", "juminhyo", {"scope": "members"}, 1, 300, at)
+        book.record_cash("kiosk-1", "2026-11-20", {"event_id": "kiosk-1:1", "type": "fee_kept", "amount": 300,
+                                                   "request_id": "req-1", "at_ms": at})
+    finally:
+        db.close()
+    here = {option(command, "--config"): str(REPO / "office" / "default_site.toml"),
+            option(command, "--db"): str(tmp_path / "office.sqlite3"),
+            option(command, "--out"): str(tmp_path / "reports")}
+    hour, minute, _zone = _report_time()
+    morning = int(datetime(2026, 11, 21, hour, minute, tzinfo=tokyo).timestamp() * 1000)
+    monkeypatch.setattr(cli, "_now_ms", lambda: morning)
+    assert cli.main([here.get(word, word) for word in command[1:]]) == 0
+    report = (tmp_path / "reports" / "kiosk-cash-2026-11-20.txt").read_text(encoding="utf-8")
+    assert report.startswith("kiosk cash for 2026-11-20: balanced\n") and "kiosk-1: 1 issued" in report
+
+
+def test_deploy_readme_lists_every_unit() -> None:
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    missing = [unit.name for unit in UNITS if f"`systemd/{unit.name}`" not in readme]
+    assert not missing, f"deploy/README.md does not list {', '.join(missing)}"
 
 
 def test_mosquitto_drop_in_runs_the_generated_configuration() -> None:
