@@ -29,6 +29,7 @@ amount) while :meth:`CashBox.pay_out` still takes every coin it can from it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -43,6 +44,7 @@ from drivers.cctalk import (
     BILL_RETURNED,
     COIN_JAM_CODES,
     COIN_REJECT_CODES,
+    EVENT_SLOTS,
     HOPPER_JAM_FLAGS,
     MAX_DISPENSE,
     ROUTE_RETURN,
@@ -52,13 +54,13 @@ from drivers.cctalk import (
     CcTalkDevice,
     CcTalkError,
     CoinAcceptor,
-    EventDelta,
     Hopper,
     NoReply,
     PayoutResult,
     RouteError,
     bill_event_name,
     coin_error_name,
+    next_counter,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,9 @@ class CoinAccepted:
     """A coin went into the cashbox: the kiosk has ``value`` yen more."""
 
     value: int
+    # The acceptor's event counter at this event (None: a device without one). Not part of
+    # equality: it is where the event sits in the device's history, not what happened.
+    counter: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ class NoteEscrowed:
     """A note is held in escrow: stack it or return it."""
 
     value: int
+    # The acceptor's event counter at this event (None: a device without one). Not part of
+    # equality: it is where the event sits in the device's history, not what happened.
+    counter: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,9 @@ class NoteStacked:
     """The escrowed note went into the cashbox: the kiosk has ``value`` yen more."""
 
     value: int
+    # The acceptor's event counter at this event (None: a device without one). Not part of
+    # equality: it is where the event sits in the device's history, not what happened.
+    counter: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,9 @@ class NoteReturned:
     """The escrowed note came back out to the resident (returned, or the escrow timed out)."""
 
     value: int
+    # The acceptor's event counter at this event (None: a device without one). Not part of
+    # equality: it is where the event sits in the device's history, not what happened.
+    counter: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -447,6 +461,20 @@ class CashBox(ABC):
     def close(self) -> None:
         """Stop accepting and release the devices."""
 
+    @abstractmethod
+    def cursor(self) -> dict[str, int]:
+        """Each acceptor's event counter as of the last poll (what :meth:`resume` takes back)."""
+
+    @abstractmethod
+    def resume(self, cursor: Mapping[str, int]) -> None:
+        """Report again, at the next :meth:`poll`, what each acceptor saw after ``cursor``.
+
+        ``cursor`` maps an acceptor (:data:`COIN_ACCEPTOR`, :data:`BILL_VALIDATOR`) to the
+        event counter of the last event the kiosk made durable. Coins taken in the last moments
+        before a crash sit in the acceptor's buffer past that counter: resuming credits them
+        (and the restarted kiosk gives them back) instead of treating them as history.
+        """
+
     def __enter__(self) -> Self:
         return self
 
@@ -624,6 +652,31 @@ class CcTalkCashBox(CashBox):
             )
         return self
 
+    def cursor(self) -> dict[str, int]:
+        """Each acceptor's event counter as of the last poll (after start: its baseline)."""
+        with self._lock:
+            self._check_open()
+            pairs = ((COIN_ACCEPTOR, self._coins.last_counter), (BILL_VALIDATOR, self._bills.last_counter))
+            return {name: counter for name, counter in pairs if counter is not None}
+
+    def resume(self, cursor: Mapping[str, int]) -> None:
+        """Take each acceptor's journalled counter as the last event seen (see :meth:`CashBox.resume`).
+
+        The next poll reports the events after it, up to the five the buffer holds (more are
+        reported as :class:`EventsLost`). A device reset since then shows as ``device_reset``.
+        """
+        with self._lock:
+            self._check_open()
+            for name, counter in cursor.items():
+                if name not in (COIN_ACCEPTOR, BILL_VALIDATOR):
+                    raise ValueError(f"cash cursor: no acceptor {name!r}; use {COIN_ACCEPTOR!r} or {BILL_VALIDATOR!r}")
+                if isinstance(counter, bool) or not isinstance(counter, int) or not 0 <= counter <= 255:
+                    raise ValueError(f"cash cursor: {name} = {counter!r}; an event counter is 0..255")
+                device = self._coins if name == COIN_ACCEPTOR else self._bills
+                if device.last_counter != counter:
+                    log.info("%s: resuming after event %d (now at %s)", self._label(name), counter, device.last_counter)
+                device.last_counter = counter
+
     def _identify(self, name: str, device: CcTalkDevice) -> None:
         try:
             device.simple_poll()
@@ -748,7 +801,7 @@ class CcTalkCashBox(CashBox):
             except CcTalkError as err:
                 return events + self._fault_no_reply(name, err)
             if reset:
-                delta = EventDelta(delta.events, delta.lost, reset=True)
+                delta = dataclasses.replace(delta, reset=True)  # keeps each event's counter
         if delta.reset:
             events.append(
                 CashFault(name, "device_reset", f"{self._label(name)} restarted; its settings were sent again")
@@ -766,11 +819,12 @@ class CcTalkCashBox(CashBox):
             log.error("%s: %d events lost", self._label(name), delta.lost)
             events.append(EventsLost(name, delta.lost))
         handle = self._coin_event if name == COIN_ACCEPTOR else self._bill_event
-        for a, b in delta.events:
-            events += handle(a, b)
+        counters: tuple[int | None, ...] = delta.counters or (None,) * len(delta.events)
+        for (a, b), counter in zip(delta.events, counters, strict=True):
+            events += handle(a, b, counter)
         return events
 
-    def _coin_event(self, a: int, b: int) -> list[CashEvent]:
+    def _coin_event(self, a: int, b: int, counter: int | None = None) -> list[CashEvent]:
         if a:
             value = self._coin_values.get(a)
             if value is None:
@@ -782,7 +836,7 @@ class CcTalkCashBox(CashBox):
                         "check the acceptor's inhibits",
                     )
                 ]
-            return [CoinAccepted(value)]
+            return [CoinAccepted(value, counter)]
         if b == 0:
             return []
         name = coin_error_name(b)
@@ -803,7 +857,7 @@ class CcTalkCashBox(CashBox):
             log.warning("coin acceptor: %s (error %d)", name, b)
         return []
 
-    def _bill_event(self, a: int, b: int) -> list[CashEvent]:
+    def _bill_event(self, a: int, b: int, counter: int | None = None) -> list[CashEvent]:
         if a:
             value = self._bill_values.get(a)
             if value is None:
@@ -815,15 +869,15 @@ class CcTalkCashBox(CashBox):
             if b == 1:
                 self._escrow = value
                 self._escrow_routed = False
-                return [NoteEscrowed(value)]
+                return [NoteEscrowed(value, counter)]
             self._escrow = None
-            return [NoteStacked(value)]
+            return [NoteStacked(value, counter)]
         if b == BILL_RETURNED:
             value, self._escrow = self._escrow, None
             if value is None:
                 log.warning("bill validator returned a note the kiosk did not know was in escrow")
                 return []
-            return [NoteReturned(value)]
+            return [NoteReturned(value, counter)]
         name = bill_event_name(b)
         if b in BILL_JAM_CODES:
             return [
@@ -988,7 +1042,53 @@ class FakeCashBox(CashBox):
         self._jammed_hoppers: set[int] = set()
         self._offline: set[str] = set()
         self._reported_offline: set[str] = set()
+        # Each acceptor's event counter and its last five money events, as a ccTalk device
+        # keeps them: they outlive a kiosk process that dies between a poll and its journal.
+        self.counters: dict[str, int] = {COIN_ACCEPTOR: 0, BILL_VALIDATOR: 0}
+        self._history: dict[str, list[CashEvent]] = {COIN_ACCEPTOR: [], BILL_VALIDATOR: []}
         self._lock = threading.RLock()
+
+    def _money_event(self, event: CoinAccepted | NoteEscrowed | NoteStacked | NoteReturned) -> None:
+        """Number ``event`` on its acceptor's counter, remember it and queue it for the next poll."""
+        device = COIN_ACCEPTOR if isinstance(event, CoinAccepted) else BILL_VALIDATOR
+        counter = next_counter(self.counters[device])
+        self.counters[device] = counter
+        numbered = type(event)(event.value, counter)
+        self._history[device] = [*self._history[device], numbered][-EVENT_SLOTS:]
+        self._events.append(numbered)
+
+    def cursor(self) -> dict[str, int]:
+        """Each acceptor's event counter (the model numbers events as they happen)."""
+        with self._lock:
+            return dict(self.counters)
+
+    def reopen(self) -> Self:
+        """A new kiosk process opens the devices: like :meth:`CcTalkCashBox.start`, it takes the
+        events it did not read as history (until :meth:`resume` asks for them again)."""
+        with self._lock:
+            self.closed = False
+            self.accepting = False
+            self._events = []
+            return self
+
+    def resume(self, cursor: Mapping[str, int]) -> None:
+        """Queue again each acceptor's events after ``cursor`` that are not queued already."""
+        with self._lock:
+            self._check_open()
+            replay: list[CashEvent] = []
+            for device, counter in cursor.items():
+                if device not in self._history:
+                    raise ValueError(f"cash cursor: no acceptor {device!r}; use {COIN_ACCEPTOR!r} or {BILL_VALIDATOR!r}")
+                if isinstance(counter, bool) or not isinstance(counter, int) or not 0 <= counter <= 255:
+                    raise ValueError(f"cash cursor: {device} = {counter!r}; an event counter is 0..255")
+                now = self.counters[device]
+                new = 0 if now in (0, counter) else (now - counter) % 255
+                if new > EVENT_SLOTS:
+                    replay.append(EventsLost(device, new - EVENT_SLOTS))
+                queued = {id(e) for e in self._events}
+                history = self._history[device][-new:] if new else []
+                replay += [e for e in history if id(e) not in queued]
+            self._events = replay + self._events
 
     # -- the interface -----------------------------------------------------------------------------
 
@@ -1031,7 +1131,7 @@ class FakeCashBox(CashBox):
                 raise CashStateError(_NO_ESCROW)
             value, self.escrow = self.escrow, None
             self.cashbox.append(value)
-            self._events.append(NoteStacked(value))
+            self._money_event(NoteStacked(value))
 
     def return_note(self) -> None:
         """Escrowed note → back to the resident."""
@@ -1041,7 +1141,7 @@ class FakeCashBox(CashBox):
                 raise CashStateError(_NO_ESCROW)
             value, self.escrow = self.escrow, None
             self.returned.append(value)
-            self._events.append(NoteReturned(value))
+            self._money_event(NoteReturned(value))
 
     def pay_out(self, amount: int) -> int:
         """Pay from the hoppers, largest coins first."""
@@ -1095,7 +1195,7 @@ class FakeCashBox(CashBox):
                 self.returned.append(value)
                 return False
             self.cashbox.append(value)
-            self._events.append(CoinAccepted(value))
+            self._money_event(CoinAccepted(value))
             return True
 
     def insert_note(self, value: int) -> bool:
@@ -1119,7 +1219,7 @@ class FakeCashBox(CashBox):
                 self.returned.append(value)
                 return False
             self.escrow = value
-            self._events.append(NoteEscrowed(value))
+            self._money_event(NoteEscrowed(value))
             return True
 
     def expire_escrow(self) -> None:
@@ -1127,7 +1227,7 @@ class FakeCashBox(CashBox):
         with self._lock:
             if self.escrow is not None:
                 self.returned.append(self.escrow)
-                self._events.append(NoteReturned(self.escrow))
+                self._money_event(NoteReturned(self.escrow))
                 self.escrow = None
 
     @property

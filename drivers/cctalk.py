@@ -260,6 +260,11 @@ def next_counter(counter: int) -> int:
     return 1 if counter >= 255 else counter + 1
 
 
+def previous_counter(counter: int) -> int:
+    """The event counter before ``counter`` (1 comes after 255)."""
+    return 255 if counter <= 1 else counter - 1
+
+
 @dataclass(frozen=True)
 class EventBuffer:
     """A reply to 229 or 159: the event counter and five ``(A, B)`` pairs, newest first."""
@@ -292,6 +297,9 @@ class EventDelta:
     events: tuple[tuple[int, int], ...] = ()
     lost: int = 0
     reset: bool = False
+    # The device's event counter at each of ``events``: the host's durable cursor. A kiosk that
+    # journals the counter with each credit can resume after a crash from the last one it wrote.
+    counters: tuple[int, ...] = ()
 
 
 def events_since(previous: int | None, buffer: EventBuffer) -> EventDelta:
@@ -310,7 +318,10 @@ def events_since(previous: int | None, buffer: EventBuffer) -> EventDelta:
     new = counter if previous == 0 else (counter - previous) % 255
     lost = max(0, new - EVENT_SLOTS)
     taken = min(new, EVENT_SLOTS)
-    return EventDelta(events=tuple(reversed(buffer.events[:taken])), lost=lost)
+    counters = [counter]
+    for _ in range(taken - 1):
+        counters.append(previous_counter(counters[-1]))
+    return EventDelta(events=tuple(reversed(buffer.events[:taken])), lost=lost, counters=tuple(reversed(counters)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -91,12 +91,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         device.close()
 
 
+# A session of one record and its close is a note for the books (an alert, the cash cursor):
+# the operator's log lists visits only.
+_RECORD_ONLY = frozenset({"alert", "cash_cursor", "session_closed"})
+
+
 def _closed_lines(state: flow.Kiosk, effects: tuple[flow.Effect, ...]) -> None:
-    for effect in effects:
-        if isinstance(effect, flow.Journal) and effect.entry.kind == "session_closed":
-            d = effect.entry.data
+    journalled = [e.entry for e in effects if isinstance(e, flow.Journal)]
+    for entry in journalled:
+        if entry.kind == "session_closed":
+            d = entry.data
+            kinds = {e.kind for e in journalled if e.session_id == entry.session_id}
+            if entry.seq <= 2 and kinds <= _RECORD_ONLY:
+                continue  # not a visit
             print(
-                f"closed {effect.entry.session_id} {state.outcome or '-'} paid={d.get('paid')} kept={d.get('kept')} "
+                f"closed {entry.session_id} {state.outcome or '-'} paid={d.get('paid')} kept={d.get('kept')} "
                 f"returned={d.get('returned')} owed={d.get('owed')}",
                 flush=True,
             )

@@ -465,6 +465,14 @@ class CountedCashBox(CashBox):
         """New events."""
         return self.box.poll()
 
+    def cursor(self) -> dict[str, int]:
+        """The acceptors' event counters as of the last poll."""
+        return self.box.cursor()
+
+    def resume(self, cursor: Mapping[str, int]) -> None:
+        """Report again the acceptors' events after the journalled counters."""
+        self.box.resume(cursor)
+
     def stack_note(self) -> None:
         """Escrow -> cash box."""
         self.box.stack_note()

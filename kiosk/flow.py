@@ -486,6 +486,7 @@ class CoinAccepted(Event):
     """A coin went into the cash box (coins have no escrow)."""
 
     value: int
+    counter: int | None = None  # the acceptor's event counter, journalled: a restart resumes after it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -493,6 +494,7 @@ class NoteEscrowed(Event):
     """A note is held in escrow; ``change_ok``: the hoppers can pay the change it would need."""
 
     value: int
+    counter: int | None = None  # the acceptor's event counter, journalled: a restart resumes after it
     change_ok: bool = True
 
 
@@ -501,6 +503,7 @@ class NoteStacked(Event):
     """The note in escrow went into the cash box."""
 
     value: int
+    counter: int | None = None  # the acceptor's event counter, journalled: a restart resumes after it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -508,6 +511,7 @@ class NoteReturned(Event):
     """The note in escrow went back to the resident."""
 
     value: int
+    counter: int | None = None  # the acceptor's event counter, journalled: a restart resumes after it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -834,11 +838,23 @@ class Kiosk:
         return max(0, -(-(self.deadline_ms - now_ms) // 1000))
 
 
-def initial_state(config: FlowConfig, boot_id: str, *, office_online: bool = False) -> Kiosk:
-    """The start screen of a freshly booted kiosk; ``boot_id`` makes session ids unique."""
+def initial_state(
+    config: FlowConfig, boot_id: str, *, office_online: bool = False, late_notes: tuple[Escrow, ...] = ()
+) -> Kiosk:
+    """The start screen of a freshly booted kiosk; ``boot_id`` makes session ids unique.
+
+    ``late_notes``: notes an earlier run settled by assumption whose validator report may still
+    come (kiosk.journal.unconfirmed_notes): that report must not count them again.
+    """
     if not _ID.match(boot_id):
         raise FlowConfigError(f"boot_id {boot_id!r}: use 1-40 letters, digits, '-', '_' or '.'")
-    return Kiosk(config=config, boot_id=boot_id, language=config.languages[0], office_online=office_online)
+    return Kiosk(
+        config=config,
+        boot_id=boot_id,
+        language=config.languages[0],
+        office_online=office_online,
+        late_notes=late_notes[-8:],
+    )
 
 
 # -- the transition ----------------------------------------------------------------------------------
@@ -919,11 +935,39 @@ def begin_recovery(state: Kiosk, sessions: tuple[Session, ...], now_ms: int) -> 
     if not sessions:
         return state, ()
     tx = _Tx(state, now_ms)
+    late: list[Escrow] = []
     for s in sessions:
         # Money from before the restart is still in the machine: it counts in this run's totals.
         tx.totals(inserted=s.paid, kept=s.kept, returned=s.returned, owed=s.owed)
+        for kind, data in s.recovery_notes:
+            # A note settled by assumption may still be reported by the validator (the cash box
+            # resumes after the journalled counter): that report must not count it twice.
+            value = data.get("value")
+            if not isinstance(value, int):
+                continue
+            if kind == "note_stacked" and data.get("assumed"):
+                late.append(Escrow(value, "stack"))
+            elif kind == "alert" and data.get("code") == "note_unresolved":
+                late.append(Escrow(value, "return"))
+    if late:
+        tx.set(late_notes=(*tx.s.late_notes, *late)[-8:])
     tx.set(recovery_queue=sessions, outcome="recovered")
     _next_recovered(tx)
+    return tx.s, tuple(tx.fx)
+
+
+def note_cash_cursor(state: Kiosk, cursor: Mapping[str, int], now_ms: int) -> tuple[Kiosk, tuple[Effect, ...]]:
+    """Journal the acceptors' event counters (a record of its own, outside any visit).
+
+    The runtime does this at start when the journal holds no counter for an acceptor (a new
+    kiosk, a new journal): from then on a crash between a coin and its record is recovered.
+    """
+    tx = _Tx(state, now_ms)
+    keep_session, keep_no = tx.s.session, tx.s.session_no
+    _new_session(tx, None)
+    tx.journal("cash_cursor", **{k: v for k, v in sorted(cursor.items())})
+    tx.journal("session_closed", paid=0, kept=0, returned=0, owed=0)
+    tx.set(session=keep_session, session_no=max(keep_no, tx.s.session_no))
     return tx.s, tuple(tx.fx)
 
 
@@ -1210,11 +1254,16 @@ def _stray(tx: _Tx) -> None:
         tx.set(outcome="money_returned")
 
 
-def _credit(tx: _Tx, value: int, kind: str) -> None:
+def _at(counter: int | None) -> dict[str, JsonScalar]:
+    """The acceptor's event counter for a money record (nothing when the device keeps none)."""
+    return {} if counter is None else {"counter": counter}
+
+
+def _credit(tx: _Tx, value: int, kind: str, counter: int | None) -> None:
     paid = tx.session.paid + value
     tx.sess(paid=paid)
     tx.totals(inserted=value)
-    tx.journal(kind, value=value, paid=paid)
+    tx.journal(kind, value=value, paid=paid, **_at(counter))
 
 
 def _after_money(tx: _Tx) -> None:
@@ -1231,7 +1280,7 @@ def _on_coin(tx: _Tx, ev: Event) -> None:
         return
     if tx.s.session is None:
         _stray(tx)
-    _credit(tx, ev.value, "coin_accepted")
+    _credit(tx, ev.value, "coin_accepted", ev.counter)
     _after_money(tx)
 
 
@@ -1256,7 +1305,7 @@ def _on_note_escrowed(tx: _Tx, ev: Event) -> None:
                 tx.set(notice="exact_amount_only")
                 tx.emit(Notice("exact_amount_only"))
     # The decision is durable before the command: a stack in flight at a crash is refunded.
-    tx.journal("note_escrowed", value=ev.value, action=action)
+    tx.journal("note_escrowed", value=ev.value, action=action, **_at(ev.counter))
     tx.sess(escrow=(*s.escrow, Escrow(ev.value, action)))
     tx.emit(StackNote() if action == "stack" else ReturnNote())
     if tx.s.step is Step.PAYMENT:
@@ -1284,11 +1333,11 @@ def _take_late(tx: _Tx, value: int, prefer: str) -> Escrow | None:
     return removed
 
 
-def _alert_outside_session(tx: _Tx, code: str, value: int) -> None:
+def _alert_outside_session(tx: _Tx, code: str, value: int, counter: int | None = None) -> None:
     """Journal (and so report) an alert that belongs to no live session."""
     keep_session, keep_no = tx.s.session, tx.s.session_no
     _new_session(tx, None)
-    tx.journal("alert", code=code, value=value)
+    tx.journal("alert", code=code, value=value, **_at(counter))
     tx.journal("session_closed", paid=0, kept=0, returned=0, owed=0)
     tx.set(session=keep_session, session_no=max(keep_no, tx.s.session_no))
 
@@ -1299,13 +1348,17 @@ def _on_note_stacked(tx: _Tx, ev: Event) -> None:
         return
     late = _take_late(tx, ev.value, "stack")
     if late is not None and late.action == "stack":
-        return  # already credited (and refunded) when the settling timed out
+        # Already credited (and refunded) when the settling timed out or a restart assumed it.
+        # Journalled all the same: the record moves the cursor past this event, so a restart
+        # does not take it for a new note.
+        _alert_outside_session(tx, "note_stack_confirmed", ev.value, ev.counter)
+        return
     if tx.s.session is None:
         _stray(tx)
     rest, _ = _take_escrow(tx.session, ev.value, "stack")
     tx.sess(escrow=rest)
     # Stacked is money in, whatever we asked for: a note stacked against a return is refunded.
-    _credit(tx, ev.value, "note_stacked")
+    _credit(tx, ev.value, "note_stacked", ev.counter)
     _after_money(tx)
 
 
@@ -1315,7 +1368,7 @@ def _on_note_returned(tx: _Tx, ev: Event) -> None:
     if late is not None:
         if late.action == "stack":
             # We refunded a note we assumed stacked, and the resident got the note back too.
-            _alert_outside_session(tx, "note_returned_after_refund", ev.value)
+            _alert_outside_session(tx, "note_returned_after_refund", ev.value, ev.counter)
         return
     if tx.s.session is None:
         return  # not ours and not money in
@@ -1323,7 +1376,7 @@ def _on_note_returned(tx: _Tx, ev: Event) -> None:
     if removed is None:
         return
     tx.sess(escrow=rest)
-    tx.journal("note_returned", value=ev.value)
+    tx.journal("note_returned", value=ev.value, **_at(ev.counter))
     if tx.s.step is Step.PAYMENT and not rest:
         if tx.s.change_low and removed.action == "return":
             tx.set(notice="exact_amount_only")

@@ -13,7 +13,8 @@ whatever a caller tries (DESIGN.md decision 10).
 
 Records of kinds in :data:`REPORTED` are also sent to the office as cash reports (fees kept,
 payouts, refund slips owed, voided issuances, alerts) by kiosk.runtime. Segments whose
-sessions are all closed are dropped by :meth:`KioskJournal.prune`.
+sessions are all closed are dropped by :meth:`KioskJournal.prune`, except the newest that
+holds each acceptor's event counter (:func:`cash_cursor`, where the cash box resumes at start).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
@@ -31,17 +32,27 @@ from kiosk.ports import KioskError
 from sync.errors import StoreError
 from sync.store import SegmentedLog
 
-__all__ = ["ENTRY_FIELDS", "REPORTED", "JournalError", "KioskJournal", "check_record", "entry_record", "safe_text"]
+__all__ = [
+    "ENTRY_FIELDS",
+    "REPORTED",
+    "JournalError",
+    "KioskJournal",
+    "cash_cursor",
+    "check_record",
+    "entry_record",
+    "safe_text",
+    "unconfirmed_notes",
+]
 
 log = logging.getLogger(__name__)
 
 ENTRY_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
         "payment_intent": frozenset({"fee", "kind", "copies", "request_id"}),
-        "coin_accepted": frozenset({"value", "paid"}),
-        "note_escrowed": frozenset({"value", "action"}),
-        "note_stacked": frozenset({"value", "paid", "assumed"}),
-        "note_returned": frozenset({"value"}),
+        "coin_accepted": frozenset({"value", "paid", "counter"}),
+        "note_escrowed": frozenset({"value", "action", "counter"}),
+        "note_stacked": frozenset({"value", "paid", "assumed", "counter"}),
+        "note_returned": frozenset({"value", "counter"}),
         "issue_requested": frozenset({"request_id", "fee", "paid"}),
         "issued": frozenset({"request_id", "issue_number"}),
         "print_started": frozenset({"request_id"}),
@@ -51,9 +62,11 @@ ENTRY_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "payout_done": frozenset({"requested", "paid", "assumed", "reason"}),
         "refund_owed": frozenset({"amount", "reason"}),
         "issue_void": frozenset({"request_id", "reason"}),
-        "alert": frozenset({"code", "request_id", "value"}),
+        "alert": frozenset({"code", "request_id", "value", "counter"}),
         "recovered": frozenset({"paid", "kept", "returned", "owed"}),
         "session_closed": frozenset({"paid", "kept", "returned", "owed"}),
+        # The acceptors' counters when the journal had none (first start): where a restart resumes.
+        "cash_cursor": frozenset({"coin_acceptor", "bill_validator"}),
     }
 )
 REPORTED: Final = frozenset(
@@ -62,6 +75,69 @@ REPORTED: Final = frozenset(
 # Ids, codes and issue numbers only: no spaces, no kana or kanji, so no name can slip in.
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 _KEYS: Final = frozenset({"key", "session", "seq", "kind", "at", "data"})
+
+
+# Which acceptor's event counter a journal record carries (kiosk.ports.CashPort.resume keys).
+_CURSOR_OF: Final[Mapping[str, str]] = {
+    "coin_accepted": "coin_acceptor",
+    "note_escrowed": "bill_validator",
+    "note_stacked": "bill_validator",
+    "note_returned": "bill_validator",
+    "alert": "bill_validator",  # only a note's late report carries a counter
+}
+
+
+def cash_cursor(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Each acceptor's event counter in its newest journal record that has one."""
+    cursor: dict[str, int] = {}
+    for record in records:
+        data = record.get("data")
+        if record.get("kind") == "cash_cursor" and isinstance(data, Mapping):
+            cursor.update({k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)})
+            continue
+        device = _CURSOR_OF.get(str(record.get("kind")))
+        counter = data.get("counter") if isinstance(data, Mapping) else None
+        if device is not None and isinstance(counter, int) and not isinstance(counter, bool):
+            cursor[device] = counter
+    return cursor
+
+
+# Alerts the flow journals when a validator report arrives for a note already settled.
+_LATE_REPORTS: Final = frozenset({"note_stack_confirmed", "note_returned_after_refund"})
+
+
+def unconfirmed_notes(records: Iterable[Mapping[str, Any]]) -> tuple[tuple[int, str], ...]:
+    """Notes settled by assumption whose validator report may still come: (value, action).
+
+    A settling timeout or a recovery counts a note told to stack as paid (``note_stacked``
+    ``assumed``) and a note told to return as not (``alert`` ``note_unresolved``). The validator
+    may report it later; the cash box re-reads its events after the journalled counter, so an
+    assumption made after the last record with a validator counter is still unconfirmed, and
+    one made before it is settled (its report, if any, came before that record's event).
+    """
+    pending: list[tuple[int, str]] = []
+    for record in records:
+        kind, data = record.get("kind"), record.get("data")
+        if not isinstance(data, Mapping):
+            continue
+        value = data.get("value")
+        if cash_cursor([record]).get("bill_validator") is not None:
+            if kind == "alert" and data.get("code") in _LATE_REPORTS:
+                # A late report consumed one assumption (the flow matches them by value).
+                match = [i for i, (v, _) in enumerate(pending) if v == value]
+                if match:
+                    del pending[match[0]]
+                continue
+            # A new event of the validator: one note at a time goes through its escrow, so
+            # every earlier note was resolved before it (reported, or lost at a reset).
+            pending.clear()
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if kind == "note_stacked" and data.get("assumed") and data.get("counter") is None:
+            pending.append((value, "stack"))
+        elif kind == "alert" and data.get("code") == "note_unresolved":
+            pending.append((value, "return"))
+    return tuple(pending)
 
 
 def safe_text(value: str) -> bool:
@@ -195,17 +271,28 @@ class KioskJournal:
         return frozenset(self._open)
 
     def prune(self) -> int:
-        """Drop old segments whose sessions are all closed; returns how many were dropped."""
+        """Drop the oldest segments while their sessions are all closed; returns how many went.
+
+        Only a prefix of the journal goes: a session's ``session_closed`` is never dropped while
+        an older record of that session stays (it would look unfinished at the next start and be
+        settled again). The newest segment stays, and so does the newest record with each
+        acceptor's event counter (:func:`cash_cursor`: where the cash box resumes at start).
+        """
         try:
             segments = self._log.segments()
             if len(segments) < 2:
                 return 0
             records = iter(self._log.records())
+            contents = [(info, [next(records) for _ in range(info.count)]) for info in segments]
+            keepers = {
+                next(info.index for info, held in reversed(contents) if device in cash_cursor(held))
+                for device in cash_cursor(r for _, held in contents for r in held)
+            }
             droppable: list[int] = []
-            for info in segments[:-1]:  # the newest segment is never dropped
-                sessions = {next(records)["session"] for _ in range(info.count)}
-                if not sessions & self._open.keys():
-                    droppable.append(info.index)
+            for info, held in contents[:-1]:  # the newest segment is never dropped
+                if info.index in keepers or {record["session"] for record in held} & self._open.keys():
+                    break
+                droppable.append(info.index)
             if droppable:
                 self._log.drop_segments(droppable)
             return len(droppable)

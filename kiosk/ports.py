@@ -203,8 +203,9 @@ class CashPort(Protocol):
     """Coin acceptor, bill validator and hoppers (drivers.cash.CashBox).
 
     ``poll`` returns the driver's event objects (CoinAccepted, NoteEscrowed, NoteStacked,
-    NoteReturned, ChangePaid, CashFault, EventsLost); kiosk.runtime reads them by class name
-    and ``value`` so that the kiosk core does not import the driver.
+    NoteReturned, ChangePaid, CashFault, EventsLost); kiosk.runtime reads them by class name,
+    ``value`` and ``counter`` (the acceptor's event counter, journalled with the money so that
+    a restart can :meth:`resume` after it) so that the kiosk core does not import the driver.
     """
 
     def accept(self, max_note: int | None) -> None:
@@ -233,6 +234,14 @@ class CashPort(Protocol):
 
     def can_pay(self, amount: int) -> bool:
         """True when the hoppers hold enough to pay exactly ``amount``."""
+        ...
+
+    def cursor(self) -> Mapping[str, int]:
+        """The acceptors' event counters as of the last poll (journalled once when none is)."""
+        ...
+
+    def resume(self, cursor: Mapping[str, int]) -> None:
+        """At start: report again the acceptors' events after these journalled counters."""
         ...
 
 

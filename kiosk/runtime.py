@@ -36,7 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from kiosk import flow
 from kiosk.binding import BoundPrinter, LiveSession
-from kiosk.journal import REPORTED, JournalError, KioskJournal, safe_text
+from kiosk.journal import REPORTED, JournalError, KioskJournal, cash_cursor, safe_text, unconfirmed_notes
 from kiosk.ports import (
     ApduTransport as ApduTransportPort,
 )
@@ -224,12 +224,24 @@ class KioskRuntime:
         # A card left in the slot at boot belongs to nobody we serve: it must be taken out first.
         self._card_present = bool(self._safe(self.reader.card_present, "read the card slot"))
         records = self.journal.records()
+        cursor = cash_cursor(records)
+        if cursor:
+            # Money the acceptors took after the last journalled event (a crash between the
+            # coin and its record) is reported again by the next poll, credited and paid back.
+            self._safe(partial(self.cash.resume, cursor), "resume the cash events")
         for record in records:
             if record["kind"] in REPORTED:
                 self._report(record)
         online = bool(self._safe(self.office.online, "read the office state"))
         self._office_online = online
-        self._state = flow.initial_state(self.config, self._state.boot_id, office_online=online)
+        late = tuple(flow.Escrow(value, action) for value, action in unconfirmed_notes(records))
+        self._state = flow.initial_state(self.config, self._state.boot_id, office_online=online, late_notes=late)
+        unjournalled = {k: v for k, v in (self._safe(self.cash.cursor, "read the cash counters") or {}).items()
+                        if k not in cursor}
+        if unjournalled:
+            # A journal without an acceptor's counter (a new kiosk): record where it stands now,
+            # before any money, so that the next start can resume after it.
+            self._run(*flow.note_cash_cursor(self._state, unjournalled, self.now_ms()))
         self.feed(flow.ChangeStatus(low=self._change_low(), now_ms=self.now_ms()))
         try:
             sessions = recovered_sessions(records)
@@ -560,15 +572,18 @@ class KioskRuntime:
         """Translate a drivers.cash event (by its class name and ``value``) into a flow event."""
         name = type(raw).__name__
         value = getattr(raw, "value", 0)
+        counter = getattr(raw, "counter", None)
+        if isinstance(counter, bool) or not isinstance(counter, int):
+            counter = None
         now = self.now_ms()
         if name == "CoinAccepted":
-            return flow.CoinAccepted(value=value, now_ms=now)
+            return flow.CoinAccepted(value=value, counter=counter, now_ms=now)
         if name == "NoteEscrowed":
-            return flow.NoteEscrowed(value=value, change_ok=self._change_ok(value), now_ms=now)
+            return flow.NoteEscrowed(value=value, change_ok=self._change_ok(value), counter=counter, now_ms=now)
         if name == "NoteStacked":
-            return flow.NoteStacked(value=value, now_ms=now)
+            return flow.NoteStacked(value=value, counter=counter, now_ms=now)
         if name == "NoteReturned":
-            return flow.NoteReturned(value=value, now_ms=now)
+            return flow.NoteReturned(value=value, counter=counter, now_ms=now)
         if name == "ChangePaid":
             pass  # pay_out's return value is what counts; this is the driver's trace of it
         elif name == "EventsLost":

@@ -154,6 +154,7 @@ class Rig(Protocol):
     def jam_coins(self) -> None: ...
     def jam_next_note(self) -> None: ...
     def jam_hopper(self, coin: int) -> None: ...
+    def restart(self) -> CashBox: ...
 
 
 class FakeRig:
@@ -184,6 +185,10 @@ class FakeRig:
 
     def jam_hopper(self, coin: int) -> None:
         self.fake.jam_hopper(coin)
+
+    def restart(self) -> CashBox:
+        # The in-memory devices are the object itself: they outlive the kiosk process.
+        return self.box
 
 
 class SimRig:
@@ -216,6 +221,13 @@ class SimRig:
 
     def jam_hopper(self, coin: int) -> None:
         self.sim.jam_hopper(HOPPER_ADDRESS[coin])
+
+    def restart(self) -> CashBox:
+        """The kiosk process died (its port closed, nothing sent) and a new one connects."""
+        self.ccbox.bus.close()
+        self.ccbox = CcTalkCashBox.connect(config_for(self.sim))
+        self.box = self.ccbox
+        return self.box
 
     def close(self) -> None:
         self.box.close()
@@ -259,6 +271,71 @@ def test_coins_and_a_refund(rig: Rig) -> None:
     assert box.pay_out(260) == 260
     assert box.poll() == [ChangePaid(260)]
     assert sorted(rig.dispensed) == [10] * 6 + [100, 100]
+
+
+def test_money_events_carry_the_acceptors_counters(rig: Rig) -> None:
+    box = rig.box
+    box.accept(max_note=1000)
+    assert rig.insert_coin(100) and rig.insert_coin(50) and rig.insert_note(1000)
+    events = box.poll()
+    box.stack_note()
+    events += box.poll()
+    assert events == [CoinAccepted(100), CoinAccepted(50), NoteEscrowed(1000), NoteStacked(1000)]
+    coins, notes = [e.counter for e in events[:2]], [e.counter for e in events[2:]]
+    assert all(isinstance(c, int) and 1 <= c <= 255 for c in coins + notes), events
+    assert coins[1] == coins[0] + 1 and notes[1] == notes[0] + 1
+
+
+def test_a_restart_resumes_after_the_journalled_counters(rig: Rig) -> None:
+    box = rig.box
+    box.accept(max_note=1000)
+    assert rig.insert_coin(100)
+    (journalled,) = box.poll()  # the kiosk credits and journals this coin with its counter
+    assert isinstance(journalled, CoinAccepted) and journalled.counter is not None
+    assert rig.insert_coin(50)
+    assert box.poll() == [CoinAccepted(50)]  # polled, then the process died before the journal
+    assert rig.insert_note(1000)
+    escrowed = box.poll()
+    assert escrowed == [NoteEscrowed(1000)] and escrowed[0].counter is not None
+    box.stack_note()  # the note goes in; the crash comes before its event is polled
+    assert rig.insert_coin(10)  # taken after the last poll
+    box = rig.restart()
+    box.resume({COIN_ACCEPTOR: journalled.counter, BILL_VALIDATOR: escrowed[0].counter})
+    polled = box.poll()
+    # Each acceptor's events in order (the two acceptors' events may interleave either way).
+    coins = [e for e in polled if isinstance(e, CoinAccepted)]
+    notes = [e for e in polled if not isinstance(e, CoinAccepted)]
+    assert len(polled) == 3 and coins == [CoinAccepted(50), CoinAccepted(10)] and notes == [NoteStacked(1000)]
+    assert [e.counter for e in coins] == [journalled.counter + 1, journalled.counter + 2]
+    assert notes[0].counter == escrowed[0].counter + 1
+    assert sum(rig.cashbox) == 1160
+    # Resuming at the newest counters reports nothing twice.
+    box.resume({COIN_ACCEPTOR: journalled.counter + 2, BILL_VALIDATOR: escrowed[0].counter + 1})
+    assert box.poll() == []
+
+
+def test_resume_past_the_buffer_reports_the_loss(rig: Rig) -> None:
+    box = rig.box
+    box.accept(max_note=None)
+    assert rig.insert_coin(100)
+    (first,) = box.poll()
+    assert first.counter is not None
+    for _ in range(7):
+        assert rig.insert_coin(10)
+    box.poll()
+    box = rig.restart()
+    box.resume({COIN_ACCEPTOR: first.counter})
+    # Seven coins since the cursor, five kept by the device: two are reported lost (staff count).
+    assert box.poll() == [EventsLost(COIN_ACCEPTOR, 2)] + [CoinAccepted(10)] * 5
+
+
+@pytest.mark.parametrize(
+    ("cursor", "message"),
+    [({"hopper_100": 3}, "no acceptor 'hopper_100'"), ({COIN_ACCEPTOR: 256}, "an event counter is 0..255")],
+)
+def test_a_bad_cursor_is_refused(rig: Rig, cursor: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        rig.box.resume(cursor)
 
 
 def test_return_note(rig: Rig) -> None:

@@ -454,7 +454,14 @@ def test_validator_silent_at_settling_assumes_stacked_and_never_refunds_twice() 
     assert run.of(PayOut) == [PayOut(1000)]
     run.settle_payouts()
     assert run.state.session is None
-    assert run(flow.NoteStacked, value=1000) == ()  # the late report: already paid back
+    # The late report: already paid back. It is journalled (an alert of its own, which moves the
+    # cash cursor past it) and credits nothing.
+    late = run(flow.NoteStacked, value=1000, counter=12)
+    assert [(fx.entry.kind, dict(fx.entry.data)) for fx in late if isinstance(fx, Journal)] == [
+        ("alert", {"code": "note_stack_confirmed", "value": 1000, "counter": 12}),
+        ("session_closed", {"paid": 0, "kept": 0, "returned": 0, "owed": 0}),
+    ]
+    assert all(isinstance(fx, Journal) for fx in late) and run.state.session is None
     assert run.of(PayOut) == [PayOut(1000)]
     _money_balanced(run.state)
     run2 = Run()

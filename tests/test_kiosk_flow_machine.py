@@ -27,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from kiosk import flow
 from kiosk.flow import CertificateOptions, Step
-from kiosk.journal import entry_record
+from kiosk.journal import entry_record, unconfirmed_notes
 from kiosk.ports import Member
 from kiosk.recovery import recovered_sessions
 
@@ -57,6 +57,7 @@ class KioskWorld(RuleBasedStateMachine):
         self.max_note: int | None = None
         self.escrow: int | None = None
         self.pending: list[flow.Event] = []  # the validator's answers, delivered later
+        self.bill_counter = 0  # the validator's event counter: its events are numbered, as on ccTalk
         self.money_in = 0
         self.paid_out = 0
         # card and resident
@@ -72,6 +73,10 @@ class KioskWorld(RuleBasedStateMachine):
         self.records: list[dict[str, Any]] = []
         self.keys: set[str] = set()
         self.blocked_or_refused: set[str] = set()
+
+    def _bill_event(self) -> int:
+        self.bill_counter = self.bill_counter % 255 + 1
+        return self.bill_counter
 
     # -- the runtime's job: run effects in order, feed results after the batch ------------------
 
@@ -98,11 +103,11 @@ class KioskWorld(RuleBasedStateMachine):
             if self.escrow is not None:
                 # Told to stack, the note is in the machine (the report may come late, or never).
                 self.money_in += self.escrow
-                self.pending.append(flow.NoteStacked(value=self.escrow, now_ms=now))
+                self.pending.append(flow.NoteStacked(value=self.escrow, counter=self._bill_event(), now_ms=now))
                 self.escrow = None
         elif isinstance(effect, flow.ReturnNote):
             if self.escrow is not None:
-                self.pending.append(flow.NoteReturned(value=self.escrow, now_ms=now))
+                self.pending.append(flow.NoteReturned(value=self.escrow, counter=self._bill_event(), now_ms=now))
                 self.escrow = None
         elif isinstance(effect, flow.PayOut):
             paid = min(effect.amount, self.hopper)
@@ -305,7 +310,9 @@ class KioskWorld(RuleBasedStateMachine):
         self.escrow = value
         s = self.state.session
         change = (s.paid + value - s.fee) if s is not None and s.fee is not None else 0
-        self.feed(flow.NoteEscrowed(value=value, change_ok=change <= self.hopper, now_ms=self.now))
+        self.feed(
+            flow.NoteEscrowed(value=value, change_ok=change <= self.hopper, counter=self._bill_event(), now_ms=self.now)
+        )
 
     @rule()
     def validator_answers(self) -> None:
@@ -345,13 +352,15 @@ class KioskWorld(RuleBasedStateMachine):
             self.crash()
 
     def crash(self) -> None:
-        # Power cut: the validator finishes what it was told, its reports are lost; a note
-        # sitting in escrow is handed back at reset; the card is powered down.
-        self.pending.clear()
+        # Power cut: the validator finishes what it was told and keeps its reports in its event
+        # buffer, which the restarted kiosk reads again after the journalled counter (the cash
+        # cursor): they are delivered after the recovery. A note sitting in escrow is handed back
+        # at reset; the card is powered down.
         self.escrow = None
         self.accepting, self.max_note = False, None
         self.boots += 1
-        self.state = flow.initial_state(CONFIG, f"boot{self.boots}", office_online=True)
+        late = tuple(flow.Escrow(value, action) for value, action in unconfirmed_notes(self.records))
+        self.state = flow.initial_state(CONFIG, f"boot{self.boots}", office_online=True, late_notes=late)
         sessions = recovered_sessions(self.records)
         self.state, effects = flow.begin_recovery(self.state, sessions, self.now)
         produced: list[flow.Event] = []

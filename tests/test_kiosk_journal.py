@@ -16,7 +16,7 @@ import pytest
 
 from kiosk import flow
 from kiosk.flow import CertificateOptions, JournalEntry, Step
-from kiosk.journal import JournalError, KioskJournal, check_record, entry_record
+from kiosk.journal import JournalError, KioskJournal, cash_cursor, check_record, entry_record, unconfirmed_notes
 from kiosk.recovery import RecoveryError, recovered_sessions, replay, resolve
 from sync.store import SegmentedLog
 
@@ -99,13 +99,82 @@ def test_prune_drops_only_closed_segments(tmp_path: Path) -> None:
         journal.append(_entry("s-b-1", 2, "payout_intent", amount=10, reason="refund"), 0)
         journal.append(_entry("s-b-1", 3, "payout_done", requested=10, paid=10), 0)
         journal.append(_entry("s-b-1", 4, "session_closed", paid=10, kept=0, returned=10, owed=0), 0)
-        assert journal.prune() == 1  # segment 2 held only s-b-1; segment 1 holds s-b-2, still open
-        assert [r["key"] for r in journal.records()] == ["s-b-1:1", "s-b-2:1", "s-b-1:4"]
+        # Segment 2 holds only s-b-1, closed, but segment 1 holds s-b-1's start next to the open
+        # s-b-2: dropping segment 2 alone would leave s-b-1 looking unfinished. Nothing goes.
+        assert journal.prune() == 0
         journal.append(_entry("s-b-2", 2, "payout_intent", amount=10, reason="refund"), 0)
         journal.append(_entry("s-b-2", 3, "payout_done", requested=10, paid=10), 0)
         journal.append(_entry("s-b-2", 4, "session_closed", paid=10, kept=0, returned=10, owed=0), 0)
-        assert journal.prune() == 2  # all closed; the newest segment always stays
+        assert journal.prune() == 3  # all closed; the newest segment always stays
         assert [r["key"] for r in journal.records()] == ["s-b-2:3", "s-b-2:4"]
+
+
+def test_prune_never_strands_the_start_of_a_closed_session(tmp_path: Path) -> None:
+    with KioskJournal(tmp_path, segment_size=2) as journal:
+        journal.append(_entry("a-b-1", 1, "coin_accepted", value=10, paid=10), 0)
+        journal.append(_entry("b-b-1", 1, "coin_accepted", value=50, paid=50), 0)  # B stays open
+        journal.append(_entry("a-b-1", 2, "session_closed", paid=10, kept=10, returned=0, owed=0), 0)
+        journal.append(_entry("c-b-1", 1, "alert", code="x", value=0), 0)
+        journal.append(_entry("c-b-1", 2, "session_closed", paid=0, kept=0, returned=0, owed=0), 0)
+        journal.append(_entry("d-b-1", 1, "alert", code="y", value=0), 0)
+        journal.append(_entry("d-b-1", 2, "session_closed", paid=0, kept=0, returned=0, owed=0), 0)
+        journal.prune()
+        assert journal.open_sessions() == {"b-b-1"}
+    with KioskJournal(tmp_path, segment_size=2) as journal:
+        assert journal.open_sessions() == {"b-b-1"}  # A's closing record was not dropped
+        assert recovered_sessions(journal.records())[0].session_id == "b-b-1"
+        assert len(recovered_sessions(journal.records())) == 1
+
+
+def test_cash_cursor_is_each_acceptors_newest_journalled_counter() -> None:
+    records = [
+        entry_record(_entry("s-b-1", 1, "coin_accepted", value=10, paid=10, counter=254), 0),
+        entry_record(_entry("s-b-1", 2, "note_escrowed", value=1000, action="stack", counter=7), 0),
+        entry_record(_entry("s-b-1", 3, "coin_accepted", value=10, paid=20, counter=255), 0),
+        entry_record(_entry("s-b-1", 4, "note_stacked", value=1000, paid=1020, assumed=True), 0),  # no counter
+        entry_record(_entry("s-b-2", 1, "coin_accepted", value=10, paid=10, counter=1), 0),
+        entry_record(_entry("s-b-3", 1, "alert", code="note_stack_confirmed", value=1000, counter=8), 0),
+    ]
+    assert cash_cursor(records) == {"coin_acceptor": 1, "bill_validator": 8}
+    assert cash_cursor(records[:3]) == {"coin_acceptor": 255, "bill_validator": 7}
+    assert cash_cursor([]) == {}
+
+
+def test_unconfirmed_notes_are_assumptions_after_the_validators_last_journalled_event() -> None:
+    def rec(sid: str, seq: int, kind: str, **data: Any) -> dict[str, Any]:
+        return entry_record(_entry(sid, seq, kind, **data), 0)
+
+    escrow = rec("a-b-1", 1, "note_escrowed", value=1000, action="stack", counter=5)
+    assumed = rec("a-b-1", 2, "note_stacked", value=1000, paid=1000, assumed=True)
+    unresolved = rec("a-b-1", 3, "alert", code="note_unresolved", value=5000)
+    confirmed = rec("b-b-1", 1, "alert", code="note_stack_confirmed", value=1000, counter=6)
+    next_note = rec("c-b-1", 1, "note_escrowed", value=1000, action="stack", counter=9)
+    assert unconfirmed_notes([escrow]) == ()
+    assert unconfirmed_notes([escrow, assumed, unresolved]) == ((1000, "stack"), (5000, "return"))
+    assert unconfirmed_notes([escrow, assumed, unresolved, confirmed]) == ((5000, "return"),)
+    # A new note through the escrow: everything before it was resolved, reported or not.
+    assert unconfirmed_notes([escrow, assumed, unresolved, next_note]) == ()
+    # An assumption made when the report did come carries its counter: nothing to wait for.
+    assert unconfirmed_notes([rec("d-b-1", 1, "note_stacked", value=1000, paid=1000, assumed=True, counter=4)]) == ()
+
+
+def test_prune_keeps_the_newest_counter_of_each_acceptor(tmp_path: Path) -> None:
+    with KioskJournal(tmp_path, segment_size=2) as journal:
+        journal.append(_entry("s-b-0", 1, "coin_accepted", value=10, paid=10, counter=8), 0)
+        journal.append(_entry("s-b-0", 2, "session_closed", paid=10, kept=10, returned=0, owed=0), 0)
+        journal.append(_entry("s-b-1", 1, "note_escrowed", value=1000, action="return", counter=40), 0)
+        journal.append(_entry("s-b-1", 2, "note_returned", value=1000, counter=41), 0)
+        journal.append(_entry("s-b-1", 3, "coin_accepted", value=10, paid=10, counter=9), 0)
+        journal.append(_entry("s-b-1", 4, "payout_intent", amount=10, reason="refund"), 0)
+        journal.append(_entry("s-b-1", 5, "payout_done", requested=10, paid=10), 0)
+        journal.append(_entry("s-b-1", 6, "session_closed", paid=10, kept=0, returned=10, owed=0), 0)
+        journal.append(_entry("s-b-2", 1, "alert", code="x", value=0), 0)
+        journal.append(_entry("s-b-2", 2, "session_closed", paid=0, kept=0, returned=0, owed=0), 0)
+        # Every session is closed; the first segment goes (its counter 8 is superseded by 9),
+        # and the one holding the validator's counter 41 stops the pruning there.
+        assert journal.prune() == 1
+        assert cash_cursor(journal.records()) == {"bill_validator": 41, "coin_acceptor": 9}
+        assert journal.records()[0]["key"] == "s-b-1:1" and len(journal.records()) == 8
 
 
 # -- recovery rules (pure) -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import json
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -378,7 +379,8 @@ def test_three_wrong_pins_block_the_card_and_take_no_money(lobby: Lobby) -> None
     assert _issuances(lobby) == []
     assert proc.stop() == 0
     with KioskJournal(lobby.data / "journal") as journal:
-        assert journal.records() == []  # no money, no office issuance: nothing to journal
+        # No money, no office issuance: nothing journalled but the cash counters at first start.
+        assert [r["kind"] for r in journal.records()] == ["cash_cursor", "session_closed"]
 
 
 def test_a_resident_under_support_measures_is_refused_before_paying(lobby: Lobby) -> None:
@@ -665,10 +667,10 @@ def test_sigkill_at_random_points_of_paid_visits(lobby: Lobby) -> None:
         _to_start(ctl)
     elapsed = time.monotonic() - started
     books = _audit(lobby, ctl)
-    # The one loss the journal cannot see: a coin the acceptor took in the last poll before the
-    # kill (the new run's cash box starts from the acceptor's current event counter).
+    # Coins the acceptor took just before a kill (not yet polled, or polled and not journalled)
+    # are reported again after the restart (the cash box resumes after the journalled counter).
     near_kill = sum(v for t, v in coins if any(k - 0.25 <= t <= k + 0.05 for k in kills))
-    assert 0 <= books.uncredited <= near_kill, (books, near_kill)
+    assert books.uncredited == 0, (books, near_kill)
     print(
         f"{KILLS} kills in {elapsed:.0f} s; recovered: {dict(recovered)}; {books.sessions} sessions, "
         f"paid {books.paid}, kept {books.kept}, returned {books.returned}, owed {books.owed}; "
@@ -676,6 +678,38 @@ def test_sigkill_at_random_points_of_paid_visits(lobby: Lobby) -> None:
         f"cash in {books.cash_in}, out {books.cash_out}; uncredited {books.uncredited} yen"
     )
     assert proc.stop() == 0
+
+
+def test_money_taken_after_the_last_poll_before_a_kill_is_paid_back(lobby: Lobby) -> None:
+    proc, ctl = lobby.start_kiosk()
+    _to_payment(ctl)
+    assert lobby.bus.insert_coin(100)
+    _wait_true(lambda: ctl.state()["session"]["paid"] == 100, 5, "the first coin credited")
+    # Freeze the kiosk between two polls; the acceptor and the validator go on taking money.
+    proc.popen.send_signal(signal.SIGSTOP)
+    assert lobby.bus.insert_coin(50) and lobby.bus.insert_coin(10)
+    proc.popen.kill()
+    assert proc.popen.wait(10) == -9
+    ctl.close()
+    proc, ctl = lobby.start_kiosk()
+    # The journal knew 100 yen; the acceptor's buffer held 60 more past the journalled counter.
+    _wait_true(lambda: sum(lobby.bus.dispensed) == 160, 10, f"all 160 yen paid back: {lobby.bus.dispensed}")
+    _wait_true(lambda: ctl.state()["open_sessions"] == [], 10, "every session settled")
+    _wait_true(lambda: ctl.state()["outbox_pending"] == 0, 30, "the office has every report")
+    closed = _journal_events(lobby, "session_closed")
+    assert sum(r["paid"] for r in closed.values()) == 160 == sum(lobby.bus.cashbox)
+    assert all(r["paid"] == r["returned"] and r["kept"] == 0 and r["owed"] == 0 for r in closed.values()), closed
+    # A second restart finds nothing new past the cursor: nothing is paid twice.
+    assert proc.stop() == 0
+    ctl.close()
+    proc, ctl = lobby.start_kiosk()
+    _to_start(ctl)
+    assert sum(lobby.bus.dispensed) == 160
+    assert proc.stop() == 0
+    with KioskJournal(lobby.data / "journal") as journal:
+        coins = [r["data"] for r in journal.records() if r["kind"] == "coin_accepted"]
+    assert sorted(c["value"] for c in coins) == [10, 50, 100]
+    assert all(isinstance(c.get("counter"), int) for c in coins), coins
 
 
 def test_a_print_delayed_past_a_crash_never_comes_out_in_the_next_visit(lobby: Lobby) -> None:

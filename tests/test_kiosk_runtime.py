@@ -1,8 +1,9 @@
 """The kiosk runtime with a real journal on disk and behavioural fakes of the devices and office.
 
-The fakes model what the runtime relies on (a card with a PIN counter and a certificate, a
-cash box with inhibits, escrow and hoppers of coins, an office that answers issue idempotently
-by request id, printers that record what they print). They stand in for drivers/cash.py,
+The cash devices are drivers.cash.FakeCashBox (the driver's own behavioural model: inhibits,
+escrow, hoppers of coins, event counters that outlive a crashed process). The other fakes model
+what the runtime relies on (a card with a PIN counter and a certificate, an office that answers
+issue idempotently by request id, printers that record what they print); they stand in for
 drivers/jpki.py and the office link, which have their own tests.
 """
 
@@ -22,10 +23,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from drivers.cash import CoinAccepted, FakeCashBox
 from kiosk import flow
 from kiosk.binding import BindingRefused, BoundPrinter, LiveSession, PrintJob, release
 from kiosk.flow import CertificateOptions, Step
-from kiosk.journal import JournalError, KioskJournal
+from kiosk.journal import JournalError, KioskJournal, cash_cursor
 from kiosk.ports import (
     AuthReply,
     Challenge,
@@ -156,105 +158,33 @@ class FakeReader:
             self.card.verified = False  # powering down ends the PIN's validity
 
 
-# cash events, named as in drivers/cash.py
-@dataclass(frozen=True)
-class CoinAccepted:
-    value: int
+class LoggingCashBox(FakeCashBox):
+    """drivers.cash.FakeCashBox, logging the commands that must follow their journal record.
 
+    The cash devices outlive a kiosk process: a restarted kiosk is handed the same box
+    (:meth:`restart`), as a new process finds the same acceptors and hoppers on the bus.
+    """
 
-@dataclass(frozen=True)
-class NoteEscrowed:
-    value: int
+    def __init__(self, hoppers: Mapping[int, int] | None, log: list[str]) -> None:
+        super().__init__(hoppers=hoppers if hoppers is not None else {500: 20, 100: 50, 10: 50})
+        self.log = log
 
-
-@dataclass(frozen=True)
-class NoteStacked:
-    value: int
-
-
-@dataclass(frozen=True)
-class NoteReturned:
-    value: int
-
-
-@dataclass(frozen=True)
-class ChangePaid:
-    value: int
-
-
-class FakeCash:
-    """Coin acceptor, bill validator with escrow, hoppers of 500/100/10-yen coins."""
-
-    def __init__(self, hoppers: Mapping[int, int] | None = None, log: list[str] | None = None) -> None:
-        self.hoppers = dict(hoppers if hoppers is not None else {500: 20, 100: 50, 10: 50})
-        self.coins_open = False
-        self.max_note: int | None = None
-        self.escrow: int | None = None
-        self.events: list[object] = []
-        self.cashbox = 0
-        self.paid_out = 0
-        self.log = log if log is not None else []
+    def restart(self, log: list[str]) -> None:
+        """A new kiosk process opens the same devices (:meth:`FakeCashBox.reopen`)."""
+        self.log = log
+        self.reopen()
 
     def accept(self, max_note: int | None) -> None:
         self.log.append(f"cash:accept:{max_note}")
-        self.coins_open, self.max_note = True, max_note
-
-    def inhibit(self) -> None:
-        self.coins_open, self.max_note = False, None
-
-    def poll(self) -> list[object]:
-        out, self.events = self.events, []
-        return out
-
-    def insert_coin(self, value: int) -> bool:
-        if not self.coins_open:
-            return False
-        self.cashbox += value
-        self.events.append(CoinAccepted(value))
-        return True
-
-    def insert_note(self, value: int) -> bool:
-        if self.max_note is None or value > self.max_note or self.escrow is not None:
-            return False
-        self.escrow = value
-        self.events.append(NoteEscrowed(value))
-        return True
+        super().accept(max_note)
 
     def stack_note(self) -> None:
         self.log.append("cash:stack_note")
-        if self.escrow is not None:
-            self.cashbox += self.escrow
-            self.events.append(NoteStacked(self.escrow))
-            self.escrow = None
-
-    def return_note(self) -> None:
-        if self.escrow is not None:
-            self.events.append(NoteReturned(self.escrow))
-            self.escrow = None
-
-    def _plan(self, amount: int) -> dict[int, int]:
-        plan, left = {}, amount
-        for coin in (500, 100, 10):
-            n = min(left // coin, self.hoppers.get(coin, 0))
-            plan[coin], left = n, left - n * coin
-        return plan
-
-    def can_pay(self, amount: int) -> bool:
-        return sum(c * n for c, n in self._plan(amount).items()) == amount
+        super().stack_note()
 
     def pay_out(self, amount: int) -> int:
         self.log.append(f"cash:pay_out:{amount}")
-        plan = self._plan(amount)
-        paid = 0
-        for coin, n in plan.items():
-            self.hoppers[coin] -= n
-            paid += coin * n
-        self.paid_out += paid
-        self.events.append(ChangePaid(paid))
-        return paid
-
-    def close(self) -> None:
-        pass
+        return super().pay_out(amount)
 
 
 class FakeOffice:
@@ -401,11 +331,23 @@ class Kiosk:
     """A runtime wired to fakes, with helpers to act like a resident."""
 
     def __init__(
-        self, tmp: Path, *, hoppers: Mapping[int, int] | None = None, fail_at: str | None = None, start: bool = True
+        self,
+        tmp: Path,
+        *,
+        hoppers: Mapping[int, int] | None = None,
+        fail_at: str | None = None,
+        start: bool = True,
+        cash: LoggingCashBox | None = None,
     ) -> None:
         self.log: list[str] = []
         self.journal = LoggingJournal(tmp / "journal", self.log, fail_at)
-        self.cash = FakeCash(hoppers, self.log)
+        if cash is None:
+            self.cash = LoggingCashBox(hoppers, self.log)
+        else:
+            # A restart: the same physical devices, found again by a new process.
+            assert hoppers is None, "the hoppers of a shared cash box are already filled"
+            self.cash = cash
+            self.cash.restart(self.log)
         self.reader = FakeReader()
         self.office = FakeOffice(self.log)
         self.printer = FakePrinter(self.log)
@@ -471,6 +413,12 @@ class Kiosk:
         return "".join(p.read_text("utf-8") for p in sorted((self.journal.directory).glob("seg-*.json*")))
 
 
+def _visit_reports(k: Kiosk) -> list[dict[str, Any]]:
+    """The office's reports, without the close of the cash-cursor record a first start writes."""
+    cursor = {r["session"] for r in k.journal.records() if r["kind"] == "cash_cursor"}
+    return [r for r in k.office.reports if r["session"] not in cursor]
+
+
 def _happy(k: Kiosk) -> Card:
     card = Card("SIM-0001", "1234")
     k.to_payment(card, copies=2)
@@ -487,7 +435,7 @@ def test_paid_visit_prints_once_gives_change_receipt_and_card(tmp_path: Path) ->
     _happy(k)
     assert len(k.printer.printed) == 1 and k.printer.printed[0][1] == 2
     assert NAME in k.printer.printed[0][0].decode()
-    assert k.cash.paid_out == 500 and k.cash.cashbox == 1100
+    assert sum(k.cash.dispensed) == 500 and sum(k.cash.cashbox) == 1100
     (receipt,) = k.receipts.receipts
     assert (receipt.fee, receipt.paid, receipt.change) == (600, 1100, 500)
     assert k.step is Step.TAKE_CARD and k.reader.powered is False
@@ -496,7 +444,7 @@ def test_paid_visit_prints_once_gives_change_receipt_and_card(tmp_path: Path) ->
     assert k.step is Step.GOODBYE
     jobs = [e.job for e in k.seen if isinstance(e, flow.PrintCertificate)]
     assert len(jobs) == 1 and jobs[0].discarded  # resident data dropped after printing
-    kinds = [r["kind"] for r in k.office.reports]
+    kinds = [r["kind"] for r in _visit_reports(k)]
     assert kinds == ["fee_kept", "payout_done", "session_closed"]
     assert k.journal.open_sessions() == frozenset()
     assert ("カードをお取りください", "ja") in k.speaker.said
@@ -534,7 +482,7 @@ def test_a_journal_failure_stops_before_the_action(tmp_path: Path) -> None:
     k.coins(100, 100, 100)
     assert k.step is Step.OUT_OF_SERVICE
     assert "office:issue" not in k.log and not k.printer.printed
-    assert k.reader.powered is False and not k.cash.coins_open
+    assert k.reader.powered is False and not k.cash.accepting
     assert not k.cash.insert_coin(100)  # cash stays inhibited
 
 
@@ -555,7 +503,7 @@ def test_three_wrong_pins_block_the_card_and_take_no_money(tmp_path: Path) -> No
     k.ui(flow.EnterPin, pin="0000")
     assert card.tries == 0 and k.rt.state.outcome == "card_blocked" and k.step is Step.TAKE_CARD
     assert not any(line.startswith("cash:accept") for line in k.log)
-    assert k.journal.records() == []
+    assert [r["kind"] for r in k.journal.records()] == ["cash_cursor", "session_closed"]  # at start only
 
 
 def test_dv_refusal_comes_before_payment(tmp_path: Path) -> None:
@@ -596,7 +544,7 @@ def test_office_lost_at_issue_refunds_and_voids(tmp_path: Path) -> None:
     k.office.fail_next = ["issue", "issue", "issue"]
     k.to_payment(Card("SIM-0001", "1234"))
     k.coins(500)
-    assert k.rt.state.outcome == "office_lost" and k.cash.paid_out == 500
+    assert k.rt.state.outcome == "office_lost" and sum(k.cash.dispensed) == 500
     assert "issue_void" in [r["kind"] for r in k.office.reports]
     assert not k.printer.printed
 
@@ -610,12 +558,12 @@ def test_empty_hoppers_print_a_refund_slip(tmp_path: Path) -> None:
     k.to_payment(Card("SIM-0001", "1234"))
     assert k.cash.max_note is None  # exact amount: 300 due, no note fits
     k.coins(500)  # a 500-yen coin cannot be refused: change owed
-    assert k.cash.paid_out == 200
+    assert sum(k.cash.dispensed) == 200
     assert not k.receipts.slips
     k2 = Kiosk(tmp_path / "b", hoppers={500: 0, 100: 1, 10: 0})
     k2.to_payment(Card("SIM-0001", "1234"))
     k2.coins(500)
-    assert k2.cash.paid_out == 100
+    assert sum(k2.cash.dispensed) == 100
     (slip,) = k2.receipts.slips
     assert slip.amount == 100 and slip.reason == "hoppers_empty"
     assert "refund_owed" in [r["kind"] for r in k2.office.reports]
@@ -628,7 +576,8 @@ def test_note_needing_change_the_hoppers_lack_is_returned(tmp_path: Path) -> Non
     assert k.cash.insert_note(1000)
     k.rt.pump()
     k.rt.pump()
-    assert k.cash.cashbox == 0 and k.rt.state.change_low and k.rt.state.session is not None
+    assert sum(k.cash.cashbox) == 0 and k.cash.returned == [1000]  # handed back, never stacked
+    assert k.rt.state.change_low and k.rt.state.session is not None
     assert k.rt.state.session.paid == 0
 
 
@@ -718,7 +667,7 @@ def test_card_swapped_before_printing_is_refused_and_refunded(tmp_path: Path, ca
     k.to_payment(Card("SIM-0001", "1234"))
     k.coins(100, 100, 100)
     assert not k.printer.printed
-    assert k.cash.paid_out == 300 and k.rt.state.outcome == "print_failed"
+    assert sum(k.cash.dispensed) == 300 and k.rt.state.outcome == "print_failed"
     assert "the card in the reader is not the card that asked" in caplog.text
     assert "issue_void" not in [r["kind"] for r in k.office.reports]  # printing had started: an alert instead
 
@@ -728,11 +677,27 @@ def test_printer_failure_refunds_and_never_reprints(tmp_path: Path) -> None:
     k.printer.fail = PrinterFailed("paper out", printed=0)
     k.to_payment(Card("SIM-0001", "1234"))
     k.coins(500)
-    assert k.cash.paid_out == 500 and not k.printer.printed
+    assert sum(k.cash.dispensed) == 500 and not k.printer.printed
     assert k.log.count("printer:print") == 1
 
 
 # -- start-up: recovery and re-reporting ---------------------------------------------------------------
+
+
+def _restart(k: Kiosk, tmp: Path) -> Kiosk:
+    """A crash (this runtime abandoned where it stands) and a new kiosk process on the same devices."""
+    k.journal.close()
+    k2 = Kiosk(tmp, cash=k.cash, start=False)
+    k2.rt.start()
+    return k2
+
+
+def _closed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The data of every session_closed record, each checked to balance."""
+    closed = [r["data"] for r in records if r["kind"] == "session_closed"]
+    for data in closed:
+        assert data["paid"] == data["kept"] + data["returned"] + data["owed"], data
+    return closed
 
 
 def test_start_recovers_an_unfinished_session_and_re_reports(tmp_path: Path) -> None:
@@ -741,19 +706,122 @@ def test_start_recovers_an_unfinished_session_and_re_reports(tmp_path: Path) -> 
     k.coins(100)
     k.coins(100)
     # Power cut before the fee is in: fake a crash by abandoning this runtime.
-    k.journal.close()
-    k2 = Kiosk(tmp_path, start=False)
-    k2.cash.hoppers = dict(k.cash.hoppers)
-    k2.rt.start()
-    assert k2.cash.paid_out == 200 and not k2.printer.printed and k2.office.issue_calls == []
-    kinds = [r["kind"] for r in k2.office.reports]
+    k2 = _restart(k, tmp_path)
+    assert sum(k2.cash.dispensed) == 200 and not k2.printer.printed and k2.office.issue_calls == []
+    kinds = [r["kind"] for r in _visit_reports(k2)]
     assert kinds == ["recovered", "payout_done", "session_closed"]
     assert k2.journal.open_sessions() == frozenset()
-    k2.journal.close()
-    k3 = Kiosk(tmp_path, start=False)
-    k3.rt.start()
-    assert k3.cash.paid_out == 0  # nothing left to settle
+    k3 = _restart(k2, tmp_path)
+    k3.rt.pump()
+    assert k3.cash.dispensed == [100, 100]  # nothing left to settle, nothing paid twice
     assert [r["key"] for r in k3.office.reports] == [r["key"] for r in k2.office.reports]  # sent again
+
+
+@pytest.mark.parametrize("read_before_the_crash", [False, True], ids=["never_polled", "polled_not_journalled"])
+def test_coins_taken_just_before_a_crash_are_credited_and_paid_back(
+    tmp_path: Path, read_before_the_crash: bool
+) -> None:
+    k = Kiosk(tmp_path)
+    k.to_payment(Card("SIM-0001", "1234"))
+    k.coins(100)  # polled and journalled
+    # Two more coins drop in the last moment: the acceptor has them, the journal does not.
+    assert k.cash.insert_coin(100) and k.cash.insert_coin(50)
+    if read_before_the_crash:
+        assert [e.value for e in k.cash.poll() if isinstance(e, CoinAccepted)] == [100, 50]
+    k2 = _restart(k, tmp_path)
+    k2.rt.pump()
+    k2.rt.pump()
+    assert k2.cash.cashbox == [100, 100, 50]
+    assert sorted(k2.cash.dispensed, reverse=True) == [100, 100, 10, 10, 10, 10, 10]  # 250 yen, each coin once
+    records = k2.journal.records()
+    coins = [(r["data"]["value"], r["data"].get("counter")) for r in records if r["kind"] == "coin_accepted"]
+    assert coins == [(100, 1), (100, 2), (50, 3)]  # credited once each, with the acceptor's counter
+    closed = _closed(records)
+    assert sum(d["paid"] for d in closed) == 250 and sum(d["returned"] for d in closed) == 250
+    assert sum(d["kept"] + d["owed"] for d in closed) == 0
+    assert k2.journal.open_sessions() == frozenset()
+    assert k2.rt.state.totals == flow.Ledger(inserted=250, kept=0, returned=250, owed=0)
+    assert not k2.printer.printed and k2.office.issue_calls == []
+    assert not k2.receipts.slips and not k2.receipts.receipts
+    assert not k2.cash.accepting
+
+
+def test_the_first_start_journals_the_counters_so_the_first_coin_is_never_lost(tmp_path: Path) -> None:
+    cash = LoggingCashBox(None, [])
+    for _ in range(3):  # money taken before this kiosk's journal existed: history, not a visit
+        cash.accept(None)
+        assert cash.insert_coin(10)
+    cash.poll()
+    k = Kiosk(tmp_path, cash=cash)
+    cursor = [r["data"] for r in k.journal.records() if r["kind"] == "cash_cursor"]
+    assert cursor == [{"bill_validator": 0, "coin_acceptor": 3}]
+    k.to_payment(Card("SIM-0001", "1234"))
+    assert k.cash.insert_coin(100)  # the visit's first coin: the crash comes before any poll
+    k2 = _restart(k, tmp_path)
+    k2.rt.pump()
+    assert k2.cash.dispensed == [100]  # the 100 yen is paid back; the 30 yen of history is not
+    assert [r["kind"] for r in k2.journal.records()].count("cash_cursor") == 1  # written once
+
+
+def test_a_note_stacked_after_the_restart_assumed_it_is_refunded_once(tmp_path: Path) -> None:
+    k = Kiosk(tmp_path)
+    k.to_payment(Card("SIM-0001", "1234"))
+    assert k.cash.insert_note(1000)
+    k.rt.pump()  # note_escrowed action=stack journalled, then the stack command
+    assert k.cash.cashbox == [1000] and k.log[-1] == "cash:stack_note"
+    # The crash comes before the NoteStacked is polled: the restart assumes the stack and refunds.
+    k2 = _restart(k, tmp_path)
+    k2.rt.pump()
+    k2.rt.pump()
+    assert sum(k2.cash.dispensed) == 1000  # the note once, not twice
+    records = k2.journal.records()
+    stacked = [r["data"] for r in records if r["kind"] == "note_stacked"]
+    assert stacked == [{"value": 1000, "paid": 1000, "assumed": True}]
+    # The validator's late report is journalled (and reported) as a confirmation, not a credit.
+    alerts = [r["data"] for r in records if r["kind"] == "alert"]
+    assert alerts == [{"code": "note_stack_confirmed", "value": 1000, "counter": 2}]
+    assert [r["data"] for r in k2.office.reports if r["kind"] == "alert"] == alerts
+    assert sum(d["paid"] for d in _closed(records)) == 1000
+    assert k2.journal.open_sessions() == frozenset()
+    assert not k2.printer.printed and not k2.receipts.slips
+    # The confirmation moved the cursor past the note: one more restart finds nothing new.
+    k3 = _restart(k2, tmp_path)
+    k3.rt.pump()
+    assert sum(k3.cash.dispensed) == 1000
+    assert [r["key"] for r in k3.journal.records()] == [r["key"] for r in records]
+
+
+def test_a_second_crash_before_the_late_report_still_refunds_the_note_once(tmp_path: Path) -> None:
+    k = Kiosk(tmp_path)
+    k.to_payment(Card("SIM-0001", "1234"))
+    assert k.cash.insert_note(1000)
+    k.rt.pump()  # escrowed (journalled), stack command; the stacked report is never polled
+    k2 = _restart(k, tmp_path)  # recovery assumes the stack and refunds, in start()
+    assert sum(k2.cash.dispensed) == 1000
+    k3 = _restart(k2, tmp_path)  # down again before any poll: the assumption lives in the journal
+    k3.rt.pump()
+    k3.rt.pump()
+    assert sum(k3.cash.dispensed) == 1000  # the validator's report did not count the note again
+    records = k3.journal.records()
+    assert [r["data"]["code"] for r in records if r["kind"] == "alert"] == ["note_stack_confirmed"]
+    assert k3.rt.state.late_notes == ()
+
+
+def test_a_restart_with_nothing_after_the_cursor_credits_and_pays_nothing(tmp_path: Path) -> None:
+    k = Kiosk(tmp_path)
+    _happy(k)  # a coin, then a note escrowed and stacked: the acceptors' histories hold all three
+    k.reader.take()
+    k.rt.pump()
+    records = k.journal.records()
+    assert cash_cursor(records) == {"coin_acceptor": 1, "bill_validator": 2}
+    paid_before = list(k.cash.dispensed)
+    k2 = _restart(k, tmp_path)
+    k2.rt.pump()
+    k2.rt.pump()
+    assert k2.cash.dispensed == paid_before  # history up to the cursor is not reported again
+    assert [r["key"] for r in k2.journal.records()] == [r["key"] for r in records]
+    assert k2.rt.state.session is None and k2.step is Step.LANGUAGE
+    assert k2.rt.state.totals == flow.Ledger(inserted=0, kept=0, returned=0, owed=0)
 
 
 def test_runs_in_a_thread_and_takes_posts_from_another(tmp_path: Path) -> None:
