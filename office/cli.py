@@ -5,6 +5,7 @@
     madoguchi-office staff advance 1105 to review
     madoguchi-office status
     madoguchi-office kiosk-report [--day yesterday] [--out /var/lib/madoguchi/reports]
+    madoguchi-office registry status|load-demo|export FILE|import FILE   (docs/registry.md)
     madoguchi-office check-config site.toml
 
 Security and enrolment (docs/security.md; ``--home`` defaults to $MADOGUCHI_SECURITY_HOME or
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from lobby.cliutil import OneLineParser, add_common, fail, setup_logging
 from office import config as configmod
+from office import registry_cli
 from office.db import OfficeDB
 from office.domain import OfficeError
 from sync import protocol
@@ -79,6 +81,7 @@ def _parser() -> OneLineParser:
     check = sub.add_parser("check-config", help="validate a site configuration")
     check.add_argument("path", type=Path)
     _security_parsers(sub)
+    registry_cli.add_parser(sub)
     return parser
 
 
@@ -152,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _security(args)
         if args.command == "enrol":
             return _enrol(args)
+        if args.command == "registry":
+            return registry_cli.run(args)
         configmod.load(args.path)
         print(f"{args.path}: ok")
         return 0

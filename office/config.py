@@ -27,7 +27,10 @@ KNOWN_TOP = {
 }
 KNOWN_HOURS = {"open", "close", "closed_weekdays", "closed_dates", "holidays"}
 KNOWN_DISPENSER = KNOWN_HOURS | {"progress_url"}
-KNOWN_KIOSK = KNOWN_HOURS | {"fees", "mayor_line", "jpki_ca"}
+KNOWN_KIOSK = KNOWN_HOURS | {"fees", "mayor_line", "jpki_ca", "registry"}
+# Where the kiosk service takes its residents from (docs/registry.md): the demo town seeded
+# into an empty store, or only the registry a town loaded into the store.
+KIOSK_REGISTRY_SOURCES = ("demo", "store")
 KNOWN_CATEGORY = {"code", "series", "first", "last", "share", "name", "route", "procedures", "daily_cap"}
 KNOWN_STATION = {"code", "name"}
 KNOWN_COUNTER = {"number", "categories"}
@@ -213,7 +216,8 @@ def _dispenser(raw: Any) -> tuple[dict[str, object], str]:
 
 def _kiosk(raw: Any, source: str) -> dict[str, Any]:
     """[kiosk]: the certificate kiosk's hours (default 06:30-23:00, closed 29 Dec - 3 Jan), fees
-    per copy ([kiosk.fees], by certificate code), the mayor's line and the trusted JPKI CA."""
+    per copy ([kiosk.fees], by certificate code), the mayor's line, the trusted JPKI CA and where
+    the resident registry comes from."""
     from office.certificates import CertificateError, FeeSchedule
 
     if not isinstance(raw, dict):
@@ -232,7 +236,12 @@ def _kiosk(raw: Any, source: str) -> dict[str, Any]:
         raise ConfigError("kiosk.jpki_ca: expected the path of the JPKI CA certificate file (PEM)")
     if ca and not Path(ca).is_absolute() and source not in ("config", "default_site.toml"):
         ca = str(Path(source).resolve().parent / ca)  # relative to the site file
-    return {"kiosk_hours": hours, "certificate_fees": fees, "mayor_line": mayor, "jpki_ca": ca}
+    registry = raw.get("registry", "demo")
+    if registry not in KIOSK_REGISTRY_SOURCES:
+        raise ConfigError(f"kiosk.registry: expected \"demo\" (seed the demo town's residents) or \"store\""
+                          f" (only the registry loaded into the office store), got {registry!r}")
+    return {"kiosk_hours": hours, "certificate_fees": fees, "mayor_line": mayor, "jpki_ca": ca,
+            "kiosk_registry": registry}
 
 
 def _hours(raw: Mapping[str, Any], section: str, default: tuple[str, str], default_closed: list[str]) -> dict[str, object]:

@@ -99,6 +99,9 @@ class SiteConfig:
     certificate_fees: Mapping[str, int] = field(default_factory=dict)
     mayor_line: str = ""
     jpki_ca: str = ""
+    # Where the kiosk's resident registry comes from: "demo" seeds an empty office store with
+    # the demo town's residents; "store" uses only what was loaded (docs/registry.md).
+    kiosk_registry: str = "demo"
 
     def category(self, code: str) -> Category:
         """The category with ``code``; CommandError when there is none."""

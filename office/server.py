@@ -45,7 +45,8 @@ from office.domain import (
 )
 from office.issuance import IssuanceBook
 from office.kiosk_service import KioskService
-from office.registry import Registry, demo_registry
+from office.registry import Registry, RegistryError, demo_registry
+from office.registry_store import RegistryStoreError, load_registry, save_registry
 from office.simstaff import SimStaff
 from sync import protocol
 from sync.errors import ProtocolError
@@ -364,9 +365,37 @@ class OfficeServer:
                 # The rest of the office must run; kiosks are told "no service" and the log says why.
                 log.error("kiosk service off: cannot read the JPKI CA %s: %s", cfg.jpki_ca, err)
         book = IssuanceBook(self.db.conn, tz=self.tz, rollover_hour=cfg.rollover_hour)
-        return KioskService(book, registry if registry is not None else demo_registry(),
+        return KioskService(book, registry if registry is not None else self._stored_registry(),
                             FeeSchedule.from_config(dict(cfg.certificate_fees)), cas, cfg.mayor_line,
                             on_activity=self._activity)
+
+    def _stored_registry(self) -> Registry:
+        """The resident registry in the office store (docs/registry.md).
+
+        An empty store gets the demo town's residents when the site runs as the demo
+        (``[kiosk] registry = "demo"``); with ``"store"`` it stays empty. Without a usable
+        registry the kiosks still get answers: an empty registry knows no card, so every card
+        is sent to a counter exactly like an unknown one - the office itself keeps running.
+        """
+        how_to_load = (f"load one with: madoguchi-office registry import FILE.json --db {self.db.path}"
+                       " (then restart the office)")
+        try:
+            stored = load_registry(self.db.conn)
+            if stored is None and self.config.kiosk_registry == "demo":
+                save_registry(self.db.conn, demo_registry())
+                stored = load_registry(self.db.conn)  # serve what the store holds, as on every later start
+                log.info("kiosk service: stored the demo town's resident registry in %s", self.db.path)
+        except (RegistryError, RegistryStoreError) as err:
+            log.error("kiosk service: the stored resident registry cannot be used, so every card is sent to a"
+                      " counter: %s; %s", err, how_to_load)
+            self._activity("kiosk service: the resident registry cannot be used (see the log)")
+            return Registry.build("", (), ())
+        if stored is None:
+            log.warning("kiosk service: the office store holds no resident registry, so every card is sent to a"
+                        " counter; %s", how_to_load)
+            self._activity("kiosk service: no resident registry stored; every card goes to a counter")
+            return Registry.build("", (), ())
+        return stored
 
     def _kiosk_request(self, device: str, doc: Mapping[str, Any]) -> None:
         """Answer a kiosk: in a transaction, and only after its commit does the reply leave."""
