@@ -434,6 +434,13 @@ class OfficeStatus(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HoursStatus(Event):
+    """The kiosk's hours began (``open``) or ended."""
+
+    open: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class ChallengeReceived(Event):
     """The office sent a nonce to sign."""
 
@@ -803,6 +810,9 @@ class Kiosk:
     step: Step = Step.LANGUAGE
     language: str = "ja"
     office_online: bool = False
+    # Inside the kiosk's hours (the office's configuration). Outside them the kiosk starts no
+    # visit and hands a card straight back; a visit already under way may finish.
+    in_hours: bool = True
     change_low: bool = False
     card: str = "none"  # "none" | "held" (in the reader, ours) | "returned" (ejected, not yet taken)
     session: Session | None = None
@@ -986,6 +996,10 @@ def _on_choose_language(tx: _Tx, ev: Event) -> None:
     if tx.s.step is not Step.LANGUAGE or ev.language not in tx.s.config.languages:
         return
     tx.set(language=ev.language)
+    if not tx.s.in_hours:
+        tx.set(notice="closed")
+        tx.emit(Notice("closed"))
+        return
     if not tx.s.office_online:
         tx.set(notice="unavailable")
         tx.emit(Notice("unavailable"))
@@ -1049,6 +1063,11 @@ def _on_card_inserted(tx: _Tx, ev: Event) -> None:
         # No card while the office is away (DESIGN.md decision 1): give it straight back.
         tx.set(card="returned", notice="unavailable")
         tx.emit(ReturnCard(), Notice("unavailable"))
+        return
+    if not tx.s.in_hours and tx.s.session is None:
+        # Closed, and no visit under way: the card comes straight back.
+        tx.set(card="returned", notice="closed")
+        tx.emit(ReturnCard(), Notice("closed"))
         return
     tx.set(card="held")
     if tx.s.step is Step.INSERT_CARD and tx.s.session is not None:
@@ -1174,6 +1193,11 @@ def _on_office_status(tx: _Tx, ev: Event) -> None:
     tx.set(office_online=ev.online)
     if not ev.online and tx.s.step in _NEEDS_OFFICE:
         _abort(tx, "office_lost")
+
+
+def _on_hours_status(tx: _Tx, ev: Event) -> None:
+    assert isinstance(ev, HoursStatus)
+    tx.set(in_hours=ev.open)
 
 
 def _on_choose_members(tx: _Tx, ev: Event) -> None:
@@ -1690,6 +1714,7 @@ _HANDLERS: Final[Mapping[type[Event], Callable[[_Tx, Event], None]]] = MappingPr
         PinResult: _on_pin_result,
         ChallengeSigned: _on_signed,
         OfficeStatus: _on_office_status,
+        HoursStatus: _on_hours_status,
         ChallengeReceived: _on_challenge,
         Authenticated: _on_authenticated,
         AuthRefused: _on_auth_refused,

@@ -41,6 +41,19 @@ class AgentOffice:
         """The office's online state as the agent last heard it."""
         return self.agent.office_online
 
+    def in_hours(self) -> bool | None:
+        """Within the kiosk's hours of the office's configuration (None: none received yet).
+
+        The configuration is retained on the broker and kept by the agent, so the kiosk knows
+        its hours (and closes on time) while the office is away.
+        """
+        from kiosk.presenter import closed_now  # the same rule the start screen shows
+
+        doc = self.agent.document("office_config")
+        if not doc:
+            return None
+        return not closed_now(doc, int(time.time() * 1000))
+
     def challenge(self, request_id: str, timeout_s: float) -> Challenge:
         """A one-time nonce for the card to sign."""
         reply = self._ask({"request_id": request_id, "op": "challenge"}, timeout_s)

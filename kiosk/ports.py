@@ -257,6 +257,10 @@ class OfficePort(Protocol):
         """The office's retained online state as last seen."""
         ...
 
+    def in_hours(self) -> bool | None:
+        """Whether it is within the kiosk's hours now (None: the hours are not known yet)."""
+        ...
+
     def challenge(self, request_id: str, timeout_s: float) -> Challenge:
         """Ask for a nonce for the card to sign."""
         ...

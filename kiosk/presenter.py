@@ -120,6 +120,7 @@ OUTCOME_TEXTS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
 # Notices (kiosk.flow Notice codes and Kiosk.notice) -> the line shown on the screen.
 NOTICE_TEXTS: Final[Mapping[str, str]] = {
     "unavailable": S.UNAVAILABLE_TITLE,
+    "closed": S.CLOSED_TITLE,
     "pin_format": S.PIN_FORMAT,
     "pin_wrong": S.PIN_WRONG,
     "exact_amount_only": S.EXACT_AMOUNT_ONLY,

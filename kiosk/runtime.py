@@ -82,6 +82,7 @@ DEFAULT_PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         "cancelled": "取り消しました。お金とカードをお取りください",
         "timeout": "時間切れのため取り消しました",
         "office_lost": "ただいま利用できません。お金とカードをお取りください",
+        "closed": "ただいまの時間はご利用いただけません。カードをお取りください",
         "money_returned": "お金をお返しします",
         "timeout_warning": "操作を続けますか",
     },
@@ -101,6 +102,7 @@ DEFAULT_PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         "cancelled": "Cancelled. Please take your money and your card",
         "timeout": "Cancelled because time ran out",
         "office_lost": "Not available now. Please take your money and your card",
+        "closed": "The kiosk is closed now. Please take your card",
         "timeout_warning": "Do you need more time?",
     },
 }
@@ -181,6 +183,7 @@ class KioskRuntime:
         self._card: JpkiPort | None = None
         self._card_present = False
         self._office_online: bool | None = None
+        self._in_hours = True  # until the office's configuration says otherwise
         self._inbox: deque[flow.Event] = deque()
         self._inbox_lock = threading.Lock()
         self._listeners: list[Listener] = []
@@ -542,11 +545,17 @@ class KioskRuntime:
         ]
 
     def _poll_office(self) -> list[flow.Event]:
+        events: list[flow.Event] = []
+        hours = self._safe(self.office.in_hours, "read the kiosk's hours")
+        if hours is not None and bool(hours) != self._in_hours:
+            self._in_hours = bool(hours)
+            log.info("kiosk hours %s", "begin" if hours else "end: no new visit, cards are handed back")
+            events.append(flow.HoursStatus(open=bool(hours), now_ms=self.now_ms()))
         online = self._safe(self.office.online, "read the office state")
-        if online is None or bool(online) == self._office_online:
-            return []
-        self._office_online = bool(online)
-        return [flow.OfficeStatus(online=bool(online), now_ms=self.now_ms())]
+        if online is not None and bool(online) != self._office_online:
+            self._office_online = bool(online)
+            events.append(flow.OfficeStatus(online=bool(online), now_ms=self.now_ms()))
+        return events
 
     def _poll_card(self) -> list[flow.Event]:
         present = self._safe(self.reader.card_present, "read the card slot")

@@ -115,6 +115,10 @@ class DemoOffice:
         """Whether the kiosk sees the office (switch ``is_online`` to play a lost network)."""
         return self.is_online
 
+    def in_hours(self) -> bool | None:
+        """The stand-in office has no hours of its own: the app's configuration decides (None)."""
+        return None
+
     def challenge(self, request_id: str, timeout_s: float) -> Challenge:
         """A fresh one-time nonce for the card to sign."""
         self._call("challenge")

@@ -224,3 +224,25 @@ def test_the_daily_kiosk_report_shows_a_fee_the_kiosk_never_reported(lobby: Any,
     bad = subprocess.run([sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(db), "--day", "21/11"],
                          check=False, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--day" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(("closed_weekdays", "expected"), [([0, 1, 2, 3, 4, 5, 6], False), ([], True)])
+def test_the_kiosk_knows_its_hours_from_the_office_configuration(
+    mosquitto: MosquittoBroker, tmp_path: Path, closed_weekdays: list[int], expected: bool
+) -> None:
+    # Open round the clock but on the closed weekdays: the answer does not depend on the hour.
+    hours = {**SITE.kiosk_hours, "open": "00:00", "close": "23:59:59", "closed_weekdays": closed_weekdays,
+             "closed_dates": [], "holidays": []}
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3", dataclasses.replace(SITE, kiosk_hours=hours))
+    agent = DeviceAgent(
+        AgentConfig(site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "k")
+    )
+    link = AgentOffice(agent)
+    assert link.in_hours() is None  # nothing heard yet: the hours are unknown
+    agent.start()
+    try:
+        assert _wait(lambda: link.in_hours() is not None), "the office configuration never arrived"
+        assert link.in_hours() is expected
+    finally:
+        agent.stop()
+        office.stop()

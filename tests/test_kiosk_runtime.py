@@ -38,7 +38,7 @@ from kiosk.ports import (
     Receipt,
     RefundSlip,
 )
-from kiosk.runtime import KioskRuntime, RuntimeSettings, card_serial_of
+from kiosk.runtime import DEFAULT_PHRASES, KioskRuntime, RuntimeSettings, card_serial_of
 
 NAME = "山田 太郎"
 CONTENT = {"name": NAME, "address": "福岡県糟屋郡粕屋町駕与丁1-1", "my_number": "123456789012"}
@@ -201,6 +201,7 @@ class FakeOffice:
         self.log = log if log is not None else []
         self.fees = {"juminhyo": 300, "inkan": 300, "koseki": 450, "fuhyo": 300, "shotoku": 300}
         self._tokens: dict[str, str] = {}
+        self.hours_open: bool | None = True
 
     def _maybe_fail(self, call: str) -> None:
         if call in self.fail_next:
@@ -209,6 +210,9 @@ class FakeOffice:
 
     def online(self) -> bool:
         return self.is_online
+
+    def in_hours(self) -> bool | None:
+        return self.hours_open
 
     def challenge(self, request_id: str, timeout_s: float) -> Challenge:
         self._maybe_fail("challenge")
@@ -528,6 +532,42 @@ def test_office_away_refuses_card_and_visit(tmp_path: Path) -> None:
     k.reader.insert(Card("SIM-0001", "1234"))
     k.rt.pump()
     assert k.reader.releases >= 2  # ejected at once (the first release was at start)
+
+
+def test_outside_the_hours_no_visit_starts_and_a_card_comes_straight_back(tmp_path: Path) -> None:
+    k = Kiosk(tmp_path)
+    k.office.hours_open = False
+    k.rt.pump()
+    assert not k.rt.state.in_hours
+    k.ui(flow.ChooseLanguage, language="ja")
+    assert k.step is Step.LANGUAGE and k.rt.state.notice == "closed"
+    releases = k.reader.releases
+    k.reader.insert(Card("SIM-0001", "1234"))
+    k.rt.pump()
+    assert k.reader.releases == releases + 1 and k.rt.state.card == "returned"  # ejected at once
+    assert (DEFAULT_PHRASES["ja"]["closed"], "ja") in k.speaker.said  # said aloud, too
+    assert k.journal.open_sessions() == frozenset() and k.office.issue_calls == []
+    # Opening time: the next resident is served.
+    k.reader.take()
+    k.office.hours_open = True
+    k.rt.pump()
+    k.to_payment(Card("SIM-0001", "1234"))
+    assert k.step is Step.PAYMENT
+
+
+def test_a_visit_under_way_at_closing_time_may_finish(tmp_path: Path) -> None:
+    k = Kiosk(tmp_path)
+    card = Card("SIM-0001", "1234")
+    k.to_payment(card)
+    k.office.hours_open = False  # 23:00 strikes while the resident pays
+    k.rt.pump()
+    k.note(1000)
+    assert k.step is Step.TAKE_CARD and len(k.printer.printed) == 1
+    k.reader.take()
+    k.rt.pump()
+    k.ui(flow.StillHere)
+    k.ui(flow.ChooseLanguage, language="ja")
+    assert k.step is Step.LANGUAGE and k.rt.state.notice == "closed"  # but no new visit
 
 
 def test_issue_is_retried_with_the_same_request_id(tmp_path: Path) -> None:
