@@ -300,7 +300,7 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                 Color(*BG)  # the window's own colour, so screenshots show what residents see
                 self._bg = Rectangle(pos=(0, 0), size=Window.size)
             Window.bind(size=lambda w, s: setattr(self._bg, "size", s))
-            runtime.subscribe(self._from_runtime)
+            runtime.subscribe(self._from_runtime, early=True)  # "please wait" before the wait
             # Besides the runtime's notices: countdowns, the hours, and a state the runtime adopted
             # while an effect (an office call, a print) still runs.
             Clock.schedule_interval(lambda dt: self.refresh(), 0.5)

@@ -187,6 +187,7 @@ class KioskRuntime:
         self._inbox: deque[flow.Event] = deque()
         self._inbox_lock = threading.Lock()
         self._listeners: list[Listener] = []
+        self._early: list[Listener] = []
         self._started = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -208,9 +209,14 @@ class KioskRuntime:
         """The monotonic time events are stamped with."""
         return self.clock.monotonic_ms()
 
-    def subscribe(self, listener: Listener) -> None:
-        """Call ``listener(state, effects)`` after every transition (on the runtime's thread)."""
-        self._listeners.append(listener)
+    def subscribe(self, listener: Listener, *, early: bool = False) -> None:
+        """Call ``listener(state, effects)`` after every transition (on the runtime's thread).
+
+        ``early``: also before each effect that can take seconds (the card, the office, the
+        printers, the hoppers), with the effects up to it; each effect reaches the listener
+        once. A screen shows "please wait" and its voice says so before the wait, not after.
+        """
+        (self._early if early else self._listeners).append(listener)
 
     def post(self, event: flow.Event) -> None:
         """Queue an event (from the UI); handled by the next :meth:`pump`. Thread-safe."""
@@ -319,13 +325,17 @@ class KioskRuntime:
         """Adopt ``state`` and run ``effects`` in order; returns the events they produced."""
         self._state = state
         produced: list[flow.Event] = []
-        for effect in effects:
+        told = 0  # effects already handed to the early listeners
+        for i, effect in enumerate(effects):
+            if isinstance(effect, _SLOW) and self._early:
+                self._notify(effects[told:i], early_only=True)
+                told = i
             try:
                 produced.extend(self._execute(effect))
             except JournalError as err:
                 # Journal first: what follows it must not happen. Stop serving; keep the money safe.
                 log.critical("kiosk journal write failed, going out of service: %s", err)
-                self._notify(effects)
+                self._notify(effects, rest=effects[told:])
                 fault_state, fault_effects = flow.transition(
                     self._state, flow.Fault(code="journal", now_ms=self.now_ms())
                 )
@@ -335,13 +345,19 @@ class KioskRuntime:
                         self._safe(partial(self._execute, fx), f"run {type(fx).__name__}")
                 self._notify(fault_effects)
                 return []
-        self._notify(effects)
+        self._notify(effects, rest=effects[told:])
         return produced
 
-    def _notify(self, effects: tuple[flow.Effect, ...]) -> None:
-        for listener in list(self._listeners):
+    def _notify(
+        self, effects: tuple[flow.Effect, ...], *, rest: tuple[flow.Effect, ...] | None = None, early_only: bool = False
+    ) -> None:
+        """Hand ``effects`` to the listeners; early listeners get ``rest`` (what they have not had)."""
+        calls = [(listener, effects if rest is None or early_only else rest) for listener in self._early]
+        if not early_only:
+            calls += [(listener, effects) for listener in self._listeners]
+        for listener, chunk in calls:
             try:
-                listener(self._state, effects)
+                listener(self._state, chunk)
             except Exception:
                 log.exception("kiosk state listener failed")
 
@@ -693,6 +709,20 @@ def _default_phrase(key: str, language: str) -> str | None:
     table = DEFAULT_PHRASES.get(language) or DEFAULT_PHRASES["en"]
     return table.get(key)
 
+
+# Effects that can take seconds: early listeners hear of the state (and its voice) before them.
+_SLOW: Final = (
+    flow.ReadCard,
+    flow.VerifyPin,
+    flow.SignChallenge,
+    flow.RequestChallenge,
+    flow.Authenticate,
+    flow.Issue,
+    flow.PayOut,
+    flow.PrintCertificate,
+    flow.PrintReceipt,
+    flow.PrintRefundSlip,
+)
 
 _EFFECTS: Final[Mapping[type[flow.Effect], Callable[[KioskRuntime, flow.Effect], list[flow.Event]]]] = {
     flow.Speak: KioskRuntime._fx_speak,

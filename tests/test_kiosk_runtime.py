@@ -480,6 +480,23 @@ def test_journal_before_every_action(tmp_path: Path) -> None:
     before("payout_intent", "cash:pay_out:500")
 
 
+def test_early_listeners_see_the_waiting_step_before_the_wait_and_every_effect_once(tmp_path: Path) -> None:
+    k = Kiosk(tmp_path, start=False)
+    early: list[tuple[Step, int, tuple[flow.Effect, ...]]] = []
+    late: list[tuple[flow.Effect, ...]] = []
+    k.rt.subscribe(lambda state, effects: early.append((state.step, len(k.log), effects)), early=True)
+    k.rt.subscribe(lambda state, effects: late.append(effects))
+    k.rt.start()
+    _happy(k)
+    # The issuing screen (and its voice) reached the early listener before the office was asked,
+    # the printing screen before the printer ran.
+    issue_at, print_at = k.log.index("office:issue"), k.log.index("printer:print")
+    assert any(step is Step.ISSUING and seen <= issue_at for step, seen, _ in early), early
+    assert any(step is Step.PRINTING and seen <= print_at for step, seen, _ in early), early
+    # Each effect reached both kinds of listener exactly once, in the same order.
+    assert [fx for _, _, chunk in early for fx in chunk] == [fx for chunk in late for fx in chunk]
+
+
 def test_a_journal_failure_stops_before_the_action(tmp_path: Path) -> None:
     k = Kiosk(tmp_path, fail_at="issue_requested")
     k.to_payment(Card("SIM-0001", "1234"))
