@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ ON_PRIMARY = (1, 1, 1, 1)
 FOCUS = (1.0, 0.55, 0.0, 1)
 BANNER = (1.0, 0.92, 0.7, 1)
 ALERT = (0.7, 0.08, 0.08, 1)
+KEPT_WIDGETS = 48  # start-screen pieces and language bars kept for re-use
 
 
 def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[[], None] | None = None) -> Any:
@@ -105,6 +107,11 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
 
         def build(self) -> Any:
             self.targets: dict[str, Any] = {}
+            # Widgets of the start screen and the language bar, by everything they show: going
+            # back to the start screen re-uses them instead of building ~40 labels again (a
+            # label costs ~0.5 ms of CPU to make, a screen change ~20 ms on a Pi-class CPU).
+            # Bounded, so a day of changing waiting times cannot grow it.
+            self.kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
             self.root_box = Root(orientation="vertical", padding=dp(16), spacing=dp(12))
             with self.root_box.canvas.before:
                 Color(*BG)
@@ -125,6 +132,19 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             self.targets[ident] = widget
             return widget
 
+        def keep(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+            """The widget made for ``key`` before (detached from its old parent), or a new one."""
+            widget = self.kept.get(key)
+            if widget is None:
+                widget = self.kept[key] = make()
+                while len(self.kept) > KEPT_WIDGETS:
+                    self.kept.popitem(last=False)
+            else:
+                self.kept.move_to_end(key)
+                if widget.parent is not None:
+                    widget.parent.remove_widget(widget)
+            return widget
+
         def draw(self, s: ScreenState) -> None:
             self.targets = {}
             # New widgets get their positions in the next layout pass: anything that aims at
@@ -133,7 +153,8 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             box = self.root_box
             box.clear_widgets()
             if office_name:
-                box.add_widget(Text(office_name, 22, color=PRIMARY, bold=True, height=dp(34)))
+                box.add_widget(self.keep(("office", office_name),
+                                         lambda: Text(office_name, 22, color=PRIMARY, bold=True, height=dp(34))))
             if s.banner:
                 banner = BoxLayout(size_hint_y=None, height=dp(56), padding=dp(8))
                 with banner.canvas.before:
@@ -156,20 +177,26 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
 
         def start(self, s: ScreenState) -> Any:
             page = BoxLayout(orientation="vertical", spacing=dp(10))
-            page.add_widget(Text(s.texts.get("title", ""), 38, bold=True, height=dp(64)))
-            page.add_widget(Text(s.texts.get("subtitle", ""), 22, height=dp(34)))
+            title, subtitle, help_ = (s.texts.get(k, "") for k in ("title", "subtitle", "help"))
+            page.add_widget(self.keep(("title", title), lambda: Text(title, 38, bold=True, height=dp(64))))
+            page.add_widget(self.keep(("subtitle", subtitle), lambda: Text(subtitle, 22, height=dp(34))))
             grid = GridLayout(cols=presenter.columns, spacing=dp(14), padding=dp(6))
             for i, b in enumerate(s.purposes):
-                tile = Tile(f"purpose:{b.code}", PRIMARY if b.available else PRIMARY_OFF, focused=i == s.focus)
-                if b.reading:
-                    tile.add_widget(Text(b.reading, 18, color=ON_PRIMARY, height=dp(26)))
-                tile.add_widget(Text(b.name, 34 if len(b.name) <= 10 else 28, color=ON_PRIMARY, bold=True))
-                tile.add_widget(Text(b.detail, 19, color=ON_PRIMARY, height=dp(30)))
-                tile.bind(on_release=lambda w, code=b.code: presenter.choose(code))
+                tile = self.keep(("purpose", b.code, b.available, i == s.focus, b.reading, b.name, b.detail),
+                                 lambda b=b, i=i: self.purpose_tile(b, i == s.focus))
                 grid.add_widget(self.target(tile.ident, tile))
             page.add_widget(grid)
-            page.add_widget(Text(s.texts.get("help", ""), 20, height=dp(34)))
+            page.add_widget(self.keep(("help", help_), lambda: Text(help_, 20, height=dp(34))))
             return page
+
+        def purpose_tile(self, b: Any, focused: bool) -> Any:
+            tile = Tile(f"purpose:{b.code}", PRIMARY if b.available else PRIMARY_OFF, focused=focused)
+            if b.reading:
+                tile.add_widget(Text(b.reading, 18, color=ON_PRIMARY, height=dp(26)))
+            tile.add_widget(Text(b.name, 34 if len(b.name) <= 10 else 28, color=ON_PRIMARY, bold=True))
+            tile.add_widget(Text(b.detail, 19, color=ON_PRIMARY, height=dp(30)))
+            tile.bind(on_release=lambda w, code=b.code: presenter.choose(code))
+            return tile
 
         def checklist(self, s: ScreenState) -> Any:
             page = BoxLayout(orientation="vertical", spacing=dp(10))
@@ -246,13 +273,19 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             return page
 
         def language_bar(self, s: ScreenState) -> Any:
+            bar = self.keep(("languages", tuple(s.languages), s.language), lambda: self.make_language_bar(s))
+            for tile in bar.children:
+                self.target(tile.ident, tile)
+            return bar
+
+        def make_language_bar(self, s: ScreenState) -> Any:
             bar = BoxLayout(size_hint_y=None, height=dp(72), spacing=dp(8))
             for code, native in s.languages:
                 chosen = code == s.language
                 tile = Tile(f"lang:{code}", PRIMARY if chosen else PRIMARY_OFF)
                 tile.add_widget(Text(native, 22, color=ON_PRIMARY, bold=chosen))
                 tile.bind(on_release=lambda w, code=code: presenter.set_language(code))
-                bar.add_widget(self.target(tile.ident, tile))
+                bar.add_widget(tile)
             return bar
 
     return DispenserApp()
