@@ -21,6 +21,11 @@ from ticket_dispenser.device import Dispenser
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = configmod.load()
+# Kiosk hours with no closing (the last microsecond of the day aside): for runs that must not
+# depend on the hour they run at. A site's kiosk is closed from 23:00 to 6:30 by default.
+ROUND_THE_CLOCK: dict[str, object] = {
+    "open": "00:00", "close": "23:59:59.999999", "closed_weekdays": [], "closed_dates": [], "holidays": []
+}
 
 
 def start_office(url: str, db: Path, config: object = None, **kwargs: object) -> OfficeServer:

@@ -14,7 +14,7 @@ import pytest
 
 from drivers.jpki import JpkiCard
 from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
-from harness import SITE, start_office
+from harness import ROUND_THE_CLOCK, SITE, start_office
 from kiosk.office_link import AgentOffice
 from kiosk.ports import OfficeUnavailable
 from lobby.brokers import MosquittoBroker
@@ -231,8 +231,7 @@ def test_the_kiosk_knows_its_hours_from_the_office_configuration(
     mosquitto: MosquittoBroker, tmp_path: Path, closed_weekdays: list[int], expected: bool
 ) -> None:
     # Open round the clock but on the closed weekdays: the answer does not depend on the hour.
-    hours = {**SITE.kiosk_hours, "open": "00:00", "close": "23:59:59", "closed_weekdays": closed_weekdays,
-             "closed_dates": [], "holidays": []}
+    hours = {**ROUND_THE_CLOCK, "closed_weekdays": closed_weekdays}
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3", dataclasses.replace(SITE, kiosk_hours=hours))
     agent = DeviceAgent(
         AgentConfig(site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "k")
