@@ -328,14 +328,14 @@ class KioskRuntime:
         told = 0  # effects already handed to the early listeners
         for i, effect in enumerate(effects):
             if isinstance(effect, _SLOW) and self._early:
-                self._notify(effects[told:i], early_only=True)
+                self._tell(self._early, effects[told:i])
                 told = i
             try:
                 produced.extend(self._execute(effect))
             except JournalError as err:
                 # Journal first: what follows it must not happen. Stop serving; keep the money safe.
                 log.critical("kiosk journal write failed, going out of service: %s", err)
-                self._notify(effects, rest=effects[told:])
+                self._notify(effects, effects[told:])
                 fault_state, fault_effects = flow.transition(
                     self._state, flow.Fault(code="journal", now_ms=self.now_ms())
                 )
@@ -343,21 +343,20 @@ class KioskRuntime:
                 for fx in fault_effects:
                     if not isinstance(fx, flow.Journal):
                         self._safe(partial(self._execute, fx), f"run {type(fx).__name__}")
-                self._notify(fault_effects)
+                self._notify(fault_effects, fault_effects)
                 return []
-        self._notify(effects, rest=effects[told:])
+        self._notify(effects, effects[told:])
         return produced
 
-    def _notify(
-        self, effects: tuple[flow.Effect, ...], *, rest: tuple[flow.Effect, ...] | None = None, early_only: bool = False
-    ) -> None:
-        """Hand ``effects`` to the listeners; early listeners get ``rest`` (what they have not had)."""
-        calls = [(listener, effects if rest is None or early_only else rest) for listener in self._early]
-        if not early_only:
-            calls += [(listener, effects) for listener in self._listeners]
-        for listener, chunk in calls:
+    def _notify(self, effects: tuple[flow.Effect, ...], untold: tuple[flow.Effect, ...]) -> None:
+        """The end of a transition: early listeners get what they have not had yet, the rest all of it."""
+        self._tell(self._early, untold)
+        self._tell(self._listeners, effects)
+
+    def _tell(self, listeners: list[Listener], effects: tuple[flow.Effect, ...]) -> None:
+        for listener in list(listeners):
             try:
-                listener(self._state, chunk)
+                listener(self._state, effects)
             except Exception:
                 log.exception("kiosk state listener failed")
 
