@@ -120,6 +120,7 @@ def test_dispenser_killed_200_times_while_issuing(mosquitto, tmp_path: Path, wai
     common = ["--broker", mosquitto.url, "--device-id", "d1", "--data", str(data)]
     started = 0
     repaired = 0  # kills that landed between the outbox write and the ticket log write
+    ran_dry = 0  # presses refused because a series had no numbers left today
     try:
         for _ in range(200):
             proc = Proc.spawn(*base, "run", *common, "--auto", ",".join(MIX), "--interval", "0.01")
@@ -129,11 +130,18 @@ def test_dispenser_killed_200_times_while_issuing(mosquitto, tmp_path: Path, wai
             proc.kill()
             # A store that does not open, or any traceback, shows up as an error line.
             repaired += sum("journalled but not logged" in l for l in proc.lines)
-            odd = [l for l in proc.lines if not (l.startswith("issued ") or l == "ready" or "journalled but not logged" in l)]
+            # A day's series can run dry late in the run (each restart leases a fresh block and
+            # a kill strands what was left of the last): that refusal is the dispenser's correct
+            # answer, not a fault. Anything else is.
+            dry = [l for l in proc.lines if l.startswith("not issued: no ticket numbers left")]
+            ran_dry += len(dry)
+            odd = [l for l in proc.lines
+                   if not (l.startswith("issued ") or l == "ready" or "journalled but not logged" in l or l in dry)]
             assert not odd, odd
             reported.extend(issued_ids(proc.lines))
         assert started == 200
-        print(f"200 kills: {len(reported)} tickets reported, {repaired} ticket-log repairs at restart")
+        print(f"200 kills: {len(reported)} tickets reported, {repaired} ticket-log repairs at restart, "
+              f"{ran_dry} presses refused for a dry series")
         final = Proc.spawn(*base, "sync", *common, "--timeout", "60")
         assert final.popen.wait(90) == 0, final.lines
         rows = office_rows(office.db.path, "SELECT ticket_id FROM tickets WHERE device='d1'")
