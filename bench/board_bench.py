@@ -83,8 +83,12 @@ class Staff:
                 self.replies[doc["request_id"]] = doc
                 self._got.notify_all()
 
-        self.link = MqttLink(broker_url, f"{SITE}-staff-{TERMINAL}", on_message=on_message,
-                             subscriptions=[(protocol.topic("staff_reply", SITE, terminal=TERMINAL), 1)])
+        self.link = MqttLink(
+            broker_url,
+            f"{SITE}-staff-{TERMINAL}",
+            on_message=on_message,
+            subscriptions=[(protocol.topic("staff_reply", SITE, terminal=TERMINAL), 1)],
+        )
         self.link.start()
         if not self.link.wait_ready(10):
             raise RuntimeError("the staff terminal could not reach the broker")
@@ -158,14 +162,23 @@ def bench_update(rig: Rig, changes: int, seed: int = 7) -> UpdateFigures:
 
     site = configmod.load().site
     wake = threading.Event()
-    agent = DeviceAgent(AgentConfig(site=site, device_id=BOARD_ID, role="board", broker_url=rig.broker.url,
-                                    data_dir=rig.root / BOARD_ID),
-                        on_document=lambda name, doc: wake.set() if name == "board_snapshot" else None)
+    agent = DeviceAgent(
+        AgentConfig(
+            site=site, device_id=BOARD_ID, role="board", broker_url=rig.broker.url, data_dir=rig.root / BOARD_ID
+        ),
+        on_document=lambda name, doc: wake.set() if name == "board_snapshot" else None,
+    )
     rig.agents.append(agent)
 
     def inputs() -> Inputs:
-        return Inputs(agent.document("board_snapshot"), agent.document("queue_snapshot"), agent.document("office_config"),
-                      agent.office_online, agent.last_heard_ms, agent.now_ms())
+        return Inputs(
+            agent.document("board_snapshot"),
+            agent.document("queue_snapshot"),
+            agent.document("office_config"),
+            agent.office_online,
+            agent.last_heard_ms,
+            agent.now_ms(),
+        )
 
     controller = BoardController(inputs)
     lock = threading.Lock()
@@ -189,7 +202,13 @@ def bench_update(rig: Rig, changes: int, seed: int = 7) -> UpdateFigures:
     latencies: list[float] = []
     refused = 0
     try:
-        if not wait_for(lambda: controller.view is not None and sum(len(ln.trains) + len(ln.hidden) for ln in controller.view.lines) >= TICKETS, 30):
+        if not wait_for(
+            lambda: (
+                controller.view is not None
+                and sum(len(ln.trains) + len(ln.hidden) for ln in controller.view.lines) >= TICKETS
+            ),
+            30,
+        ):
             raise RuntimeError("the board did not show the issued tickets")
         trains = sum(len(ln.trains) + len(ln.hidden) for ln in controller.view.lines)  # type: ignore[union-attr]
         candidates = [t.number for ln in controller.view.lines for t in (*ln.trains, *ln.hidden)]  # type: ignore[union-attr]
@@ -266,9 +285,25 @@ def bench_frames(rig: Rig, root: Path) -> FrameFigures:
     try:
         with open(log_path, "wb") as log_file:
             app = subprocess.Popen(
-                [sys.executable, "-m", "bench.board_frames", "--broker", rig.broker.url, "--site", SITE,
-                 "--device-id", FRAMES_BOARD_ID, "--data", str(root / FRAMES_BOARD_ID), "--out", str(out)],
-                cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.board_frames",
+                    "--broker",
+                    rig.broker.url,
+                    "--site",
+                    SITE,
+                    "--device-id",
+                    FRAMES_BOARD_ID,
+                    "--data",
+                    str(root / FRAMES_BOARD_ID),
+                    "--out",
+                    str(out),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
         ready = out / "ready.json"
         if not wait_for(lambda: ready.exists() or app.poll() is not None, 90, interval=0.1) or not ready.exists():
@@ -293,9 +328,18 @@ def bench_frames(rig: Rig, root: Path) -> FrameFigures:
             _stop(app, 5)
         if xvfb is not None:
             _stop(xvfb, 5)
-    return FrameFigures(result["frames_ms"], result["draws"], result["moves"], result["cars"], result["rss_kb"],
-                        result["hwm_kb"], result["window_s"], result.get("rss_anon_kb", 0), result.get("rss_file_kb", 0),
-                        result.get("top_mappings", []))
+    return FrameFigures(
+        result["frames_ms"],
+        result["draws"],
+        result["moves"],
+        result["cars"],
+        result["rss_kb"],
+        result["hwm_kb"],
+        result["window_s"],
+        result.get("rss_anon_kb", 0),
+        result.get("rss_file_kb", 0),
+        result.get("top_mappings", []),
+    )
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -329,7 +373,9 @@ def run(changes: int = 300, keep: bool = False) -> BoardBench:
         try:
             t = time.perf_counter()
             frames = bench_frames(rig, root)
-            print(f"  board frames: {len(frames.frames_ms)} frames ({time.perf_counter() - t:.1f} s in all)", flush=True)
+            print(
+                f"  board frames: {len(frames.frames_ms)} frames ({time.perf_counter() - t:.1f} s in all)", flush=True
+            )
         except Exception as err:  # noqa: BLE001
             out.notes.append(f"board frames phase failed: {type(err).__name__}: {err}")
     except Exception as err:  # noqa: BLE001
@@ -353,8 +399,12 @@ def _report(out: BoardBench, update: UpdateFigures | None, frames: FrameFigures 
         out.figures["board_update_p99_ms"] = round(p99, 2)
         out.rows += [
             (f"board: progress change -> model p50 ({len(lat)} changes)", f"{p50:.2f} ms", "", ""),
-            ("board: progress change -> model p99", f"{p99:.2f} ms", f"<= {UPDATE_P99_TARGET_MS:g} ms",
-             verdict(p99 <= UPDATE_P99_TARGET_MS)),
+            (
+                "board: progress change -> model p99",
+                f"{p99:.2f} ms",
+                f"<= {UPDATE_P99_TARGET_MS:g} ms",
+                verdict(p99 <= UPDATE_P99_TARGET_MS),
+            ),
         ]
         out.notes.append(
             f"board update: {update.trains} trains on the board, {len(lat)} staff advances timed "
@@ -372,8 +422,12 @@ def _report(out: BoardBench, update: UpdateFigures | None, frames: FrameFigures 
     out.figures.update(board_frame_p95_ms_300=round(p95, 2), board_rss_mb=round(rss, 1))
     out.rows += [
         (f"board: frame p50 ({len(frames.frames_ms)} frames)", f"{p50:.2f} ms", "", ""),
-        ("board: frame p95, 300 trains animating", f"{p95:.2f} ms", f"<= {FRAME_P95_TARGET_MS:g} ms",
-         verdict(p95 <= FRAME_P95_TARGET_MS)),
+        (
+            "board: frame p95, 300 trains animating",
+            f"{p95:.2f} ms",
+            f"<= {FRAME_P95_TARGET_MS:g} ms",
+            verdict(p95 <= FRAME_P95_TARGET_MS),
+        ),
         ("board app RSS", f"{rss:.1f} MB", f"<= {RSS_TARGET_MB:g} MB", verdict(rss <= RSS_TARGET_MB)),
     ]
     out.notes.append(
@@ -397,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.dispenser_bench import run_alone
 
     return run_alone(lambda: run(args.changes, args.keep), args.results)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -48,13 +48,21 @@ def main() -> int:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
-    agent = DeviceAgent(AgentConfig(site=a.site, device_id=a.device_id, role="board", broker_url=a.broker, data_dir=a.data))
+    agent = DeviceAgent(
+        AgentConfig(site=a.site, device_id=a.device_id, role="board", broker_url=a.broker, data_dir=a.data)
+    )
 
     def started(app: Any, controller: Any, _announcer: Any) -> None:
         from kivy.clock import Clock
 
-        state: dict[str, Any] = {"phase": "settle", "since": time.perf_counter(), "frames": [], "draws": [],
-                                 "moves": 0, "cars": 0}
+        state: dict[str, Any] = {
+            "phase": "settle",
+            "since": time.perf_counter(),
+            "frames": [],
+            "draws": [],
+            "moves": 0,
+            "cars": 0,
+        }
         draw = app.draw
 
         def counted_draw() -> None:
@@ -82,8 +90,12 @@ def main() -> int:
                 if shown < 300:
                     state["since"] = now
                 elif now - state["since"] > 2.0:
-                    nxt = [[t.number, ln.stations[t.station_index + 1].code] for ln in view.lines
-                           for t in (*ln.trains, *ln.hidden) if t.station_index + 1 < len(ln.stations) - 1]
+                    nxt = [
+                        [t.number, ln.stations[t.station_index + 1].code]
+                        for ln in view.lines
+                        for t in (*ln.trains, *ln.hidden)
+                        if t.station_index + 1 < len(ln.stations) - 1
+                    ]
                     (a.out / "ready.json").write_text(json.dumps({"next": nxt}), encoding="utf-8")
                     state["phase"] = "armed"
             elif state["phase"] == "armed":
@@ -100,11 +112,23 @@ def main() -> int:
                     frames = [(b - a_) * 1000.0 for a_, b in itertools.pairwise(shown)]
                     state["cars"] = _cars(app.root_box)
                     st = _proc_status()
-                    (a.out / "frames.json").write_text(json.dumps({
-                        "frames_ms": frames, "draws": len(draws), "moves": state["moves"], "cars": state["cars"],
-                        "rss_kb": st.get("VmRSS", 0), "rss_anon_kb": st.get("RssAnon", 0), "rss_file_kb": st.get("RssFile", 0),
-                        "top_mappings": _top_mappings(), "hwm_kb": st.get("VmHWM", 0), "window_s": end - start,
-                    }), encoding="utf-8")
+                    (a.out / "frames.json").write_text(
+                        json.dumps(
+                            {
+                                "frames_ms": frames,
+                                "draws": len(draws),
+                                "moves": state["moves"],
+                                "cars": state["cars"],
+                                "rss_kb": st.get("VmRSS", 0),
+                                "rss_anon_kb": st.get("RssAnon", 0),
+                                "rss_file_kb": st.get("RssFile", 0),
+                                "top_mappings": _top_mappings(),
+                                "hwm_kb": st.get("VmHWM", 0),
+                                "window_s": end - start,
+                            }
+                        ),
+                        encoding="utf-8",
+                    )
                     state["phase"] = "done"
                     Clock.schedule_once(lambda dt: app.stop(), 0.5)
 
@@ -119,8 +143,12 @@ def main() -> int:
         prof = cProfile.Profile()
         prof.enable()
         try:
-            return run_board(argparse.Namespace(windowed=True), {"display": {"width": 1920, "height": 1080, "maxfps": 0},
-                                                                 "speech": {"backend": "none"}}, agent, on_started=started)
+            return run_board(
+                argparse.Namespace(windowed=True),
+                {"display": {"width": 1920, "height": 1080, "maxfps": 0}, "speech": {"backend": "none"}},
+                agent,
+                on_started=started,
+            )
         finally:
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").dump_stats(str(a.out / "profile.pstats"))

@@ -236,7 +236,8 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
         number = _free_display()
         proc = subprocess.Popen(
             [xvfb, f":{number}", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         socket = Path(f"/tmp/.X11-unix/X{number}")
         deadline = time.monotonic() + 10
@@ -314,8 +315,14 @@ def _window_mapped(display: str, title: str = "madoguchi") -> bool | None:
     xwininfo = shutil.which("xwininfo")
     if xwininfo is None:
         return None
-    run = subprocess.run([xwininfo, "-root", "-tree"], env={**os.environ, "DISPLAY": display},
-                         capture_output=True, text=True, timeout=10, check=False)
+    run = subprocess.run(
+        [xwininfo, "-root", "-tree"],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
     return f'"{title}"' in run.stdout
 
 
@@ -358,10 +365,29 @@ def bench_idle(rig: Rig, root: Path, idle_s: float) -> IdleFigures:
     try:
         with open(log_path, "wb") as log_file:
             app = subprocess.Popen(
-                [sys.executable, "-m", "ticket_dispenser.cli", "ui", "--broker", rig.broker.url, "--site", SITE,
-                 "--device-id", UI_DEVICE_ID, "--data", str(root / UI_DEVICE_ID),
-                 "--fake-printer", str(root / "printed-ui"), "--windowed", "--device-config", str(config)],
-                cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "ticket_dispenser.cli",
+                    "ui",
+                    "--broker",
+                    rig.broker.url,
+                    "--site",
+                    SITE,
+                    "--device-id",
+                    UI_DEVICE_ID,
+                    "--data",
+                    str(root / UI_DEVICE_ID),
+                    "--fake-printer",
+                    str(root / "printed-ui"),
+                    "--windowed",
+                    "--device-config",
+                    str(config),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
         pid = app.pid
         stat = f"/proc/{pid}/stat"
@@ -371,7 +397,9 @@ def bench_idle(rig: Rig, root: Path, idle_s: float) -> IdleFigures:
         while time.monotonic() - t_spawn < MAX_START_S:
             time.sleep(1.0)
             if app.poll() is not None:
-                raise RuntimeError(f"the dispenser app exited with {app.returncode} during start-up:\n{_tail(log_path)}")
+                raise RuntimeError(
+                    f"the dispenser app exited with {app.returncode} during start-up:\n{_tail(log_path)}"
+                )
             cpu, now = _cpu_s(stat), time.monotonic()
             rate = (cpu - prev_cpu) / (now - prev_t) * 100.0
             prev_cpu, prev_t = cpu, now
@@ -407,9 +435,19 @@ def bench_idle(rig: Rig, root: Path, idle_s: float) -> IdleFigures:
             _stop(xvfb, 5)
     threads = {k: threads1[k] - threads0.get(k, 0.0) for k in threads1}
     return IdleFigures(
-        cpu_pct=(cpu1 - cpu0) / (t1 - t0) * 100.0, idle_s=t1 - t0, rss_kb=status["VmRSS"], status=status,
-        gl_kb=sum(gl.values()), gl_driver=gl_driver, threads_cpu_s=threads, startup_s=startup_s,
-        settled=settled, window=window, exit_code=code, exit_s=exit_s, killed=killed,
+        cpu_pct=(cpu1 - cpu0) / (t1 - t0) * 100.0,
+        idle_s=t1 - t0,
+        rss_kb=status["VmRSS"],
+        status=status,
+        gl_kb=sum(gl.values()),
+        gl_driver=gl_driver,
+        threads_cpu_s=threads,
+        startup_s=startup_s,
+        settled=settled,
+        window=window,
+        exit_code=code,
+        exit_s=exit_s,
+        killed=killed,
     )
 
 
@@ -469,13 +507,25 @@ def _report_press(out: DispenserBench, press: PressFigures | None) -> None:
     out.figures.update(press_to_print_p50_ms=round(p50, 2), press_to_print_p99_ms=round(p99, 2))
     out.rows += [
         (f"press -> print bytes p50 ({n} presses)", f"{p50:.2f} ms", "", ""),
-        ("press -> print bytes p99", f"{p99:.2f} ms", f"<= {PRESS_P99_TARGET_MS:g} ms",
-         verdict(p99 <= PRESS_P99_TARGET_MS)),
+        (
+            "press -> print bytes p99",
+            f"{p99:.2f} ms",
+            f"<= {PRESS_P99_TARGET_MS:g} ms",
+            verdict(p99 <= PRESS_P99_TARGET_MS),
+        ),
         ("  (first press / max)", f"{press.to_cut_ms[0]:.2f} / {max(press.to_cut_ms):.2f} ms", "", ""),
-        ("  (p50 render+encode / fake printer)",
-         f"{percentile(press.encode_ms, 50):.2f} / {percentile(press.fake_ms, 50):.2f} ms", "", ""),
-        ("  (whole issue() p50 / p99)",
-         f"{percentile(press.issue_ms, 50):.2f} / {percentile(press.issue_ms, 99):.2f} ms", "", ""),
+        (
+            "  (p50 render+encode / fake printer)",
+            f"{percentile(press.encode_ms, 50):.2f} / {percentile(press.fake_ms, 50):.2f} ms",
+            "",
+            "",
+        ),
+        (
+            "  (whole issue() p50 / p99)",
+            f"{percentile(press.issue_ms, 50):.2f} / {percentile(press.issue_ms, 99):.2f} ms",
+            "",
+            "",
+        ),
     ]
     rest = [t - e - f for t, e, f in zip(press.to_cut_ms, press.encode_ms, press.fake_ms, strict=True)]
     out.notes.append(
@@ -499,12 +549,19 @@ def _report_idle(out: DispenserBench, idle: IdleFigures | None) -> None:
     out.figures.update(dispenser_idle_cpu_pct=round(idle.cpu_pct, 2), dispenser_rss_mb=round(rss_mb, 1))
     s = idle.status
     out.rows += [
-        (f"dispenser app idle CPU ({idle.idle_s:.0f} s)", f"{idle.cpu_pct:.2f} %",
-         f"<= {IDLE_CPU_TARGET_PCT:g} % of one core", verdict(idle.cpu_pct <= IDLE_CPU_TARGET_PCT)),
+        (
+            f"dispenser app idle CPU ({idle.idle_s:.0f} s)",
+            f"{idle.cpu_pct:.2f} %",
+            f"<= {IDLE_CPU_TARGET_PCT:g} % of one core",
+            verdict(idle.cpu_pct <= IDLE_CPU_TARGET_PCT),
+        ),
         ("dispenser app RSS", f"{rss_mb:.1f} MB", f"<= {RSS_TARGET_MB:g} MB", verdict(rss_mb <= RSS_TARGET_MB)),
-        ("  (anon / file / shmem)",
-         f"{s.get('RssAnon', 0) / 1024:.0f} / {s.get('RssFile', 0) / 1024:.0f} / {s.get('RssShmem', 0) / 1024:.0f} MB",
-         "", ""),
+        (
+            "  (anon / file / shmem)",
+            f"{s.get('RssAnon', 0) / 1024:.0f} / {s.get('RssFile', 0) / 1024:.0f} / {s.get('RssShmem', 0) / 1024:.0f} MB",
+            "",
+            "",
+        ),
     ]
     busiest = sorted(idle.threads_cpu_s.items(), key=lambda kv: -kv[1])[:4]
     threads = ", ".join(f"{name} {cpu / idle.idle_s * 100:.2f} %" for name, cpu in busiest if cpu > 0)
@@ -519,11 +576,15 @@ def _report_idle(out: DispenserBench, idle: IdleFigures | None) -> None:
         f"{idle.gl_kb / 1024:.1f} MB file-backed pages of Mesa's software GL ({idle.gl_driver} and libLLVM)"
     )
     if idle.killed:
-        out.notes.append(f"dispenser app: did NOT exit within {TERM_GRACE_S:g} s of SIGTERM and was killed "
-                         "(it should exit cleanly on SIGTERM)")
+        out.notes.append(
+            f"dispenser app: did NOT exit within {TERM_GRACE_S:g} s of SIGTERM and was killed "
+            "(it should exit cleanly on SIGTERM)"
+        )
     elif idle.exit_code != 0:
-        out.notes.append(f"dispenser app: SIGTERM ended it with status {idle.exit_code} after {idle.exit_s:.2f} s "
-                         "(negative: killed by the signal, its shutdown did not run)")
+        out.notes.append(
+            f"dispenser app: SIGTERM ended it with status {idle.exit_code} after {idle.exit_s:.2f} s "
+            "(negative: killed by the signal, its shutdown did not run)"
+        )
     else:
         out.notes.append(f"dispenser app: exited cleanly (status 0) {idle.exit_s:.2f} s after SIGTERM")
 

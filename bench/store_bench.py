@@ -95,9 +95,7 @@ def _bench_sqlite(directory: Path, records: int, measured: int) -> float:
         conn.execute("CREATE TABLE tickets (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
         offset = records - measured
         with conn:
-            conn.executemany(
-                "INSERT INTO tickets VALUES (?, ?)", (_row(ticket(i)) for i in range(1, offset + 1))
-            )
+            conn.executemany("INSERT INTO tickets VALUES (?, ?)", (_row(ticket(i)) for i in range(1, offset + 1)))
 
         def insert(i: int) -> None:
             conn.execute("INSERT INTO tickets VALUES (?, ?)", _row(ticket(offset + i)))

@@ -32,7 +32,9 @@ MIN_CAR_PX = 36.0  # below this a number is not readable across the lobby
 CAR_SIZES = (MIN_CAR_PX, 48.0, 68.0)  # car heights in px, largest that fits
 
 
-def build_board_app(controller: BoardController, *, title_ja: str = "手続きの進み具合", tick: Callable[[], None] | None = None) -> Any:
+def build_board_app(
+    controller: BoardController, *, title_ja: str = "手続きの進み具合", tick: Callable[[], None] | None = None
+) -> Any:
     """The Kivy App for ``controller`` (kivy is imported here, after configure_kivy)."""
     from kivy.animation import Animation
     from kivy.app import App
@@ -109,8 +111,14 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
         """A train: its number on a car coloured by status."""
 
         def __init__(self, number: int, status: str, size: tuple[float, float]) -> None:
-            super().__init__(text=str(number), font_size=size[1] * 0.7, bold=True, color=TRAIN_INK.get(status, INK),
-                             size_hint=(None, None), size=size)
+            super().__init__(
+                text=str(number),
+                font_size=size[1] * 0.7,
+                bold=True,
+                color=TRAIN_INK.get(status, INK),
+                size_hint=(None, None),
+                size=size,
+            )
             with self.canvas.before:
                 Color(*TRAIN.get(status, TRAIN["waiting"]))
                 self._car = RoundedRectangle(radius=[size[1] * 0.25])
@@ -159,12 +167,22 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
                     Color(*(READY if i == len(line.stations) - 1 else TRACK))
                     RoundedRectangle(pos=(self.column_x(i) - 7, track_y - 7), size=(14, 14), radius=[7])
             names = ["のりば" if not self.secondary else "のりば\nPlatform"] + [
-                s.name.ja + (f"\n{s.name.text}" if self.secondary and s.name.text != s.name.ja else "") for s in line.stations
+                s.name.ja + (f"\n{s.name.text}" if self.secondary and s.name.text != s.name.ja else "")
+                for s in line.stations
             ]
             col_w = self.width / columns
             for i, name in enumerate(names):
-                self.add_widget(text(name, 20, MUTED if i == 0 else INK, bold=i > 0, size_hint=(None, None),
-                                     size=(col_w, header_h), pos=(self.x + i * col_w, self.top - header_h)))
+                self.add_widget(
+                    text(
+                        name,
+                        20,
+                        MUTED if i == 0 else INK,
+                        bold=i > 0,
+                        size_hint=(None, None),
+                        size=(col_w, header_h),
+                        pos=(self.x + i * col_w, self.top - header_h),
+                    )
+                )
             # Numbers readable from 5 m: cars up to 68 px tall, never below MIN_CAR_PX. A busy
             # station lays its cars out in a grid (rows under the track, as many columns as the
             # station's width holds) and counts what does not fit on its "+N" chip, which takes
@@ -208,26 +226,55 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
                 if hidden:
                     row, colm = divmod(len(drawn), per_row)
                     y = track_y - 16 - (row + 1) * (car_h + 6)
-                    self.add_widget(text(f"+{hidden}", 22, MUTED, bold=True, size_hint=(None, None), size=(car_w, car_h),
-                                         pos=(left + colm * (car_w + 6), y)))
+                    self.add_widget(
+                        text(
+                            f"+{hidden}",
+                            22,
+                            MUTED,
+                            bold=True,
+                            size_hint=(None, None),
+                            size=(car_w, car_h),
+                            pos=(left + colm * (car_w + 6), y),
+                        )
+                    )
             # The terminal: finished tickets, called to their counter.
             i = len(line.stations) - 1
             for row, ready in enumerate(line.ready):
                 label = f"{ready.number} → {ready.counter}番窓口" if ready.counter is not None else str(ready.number)
                 y = track_y - 16 - (row + 1) * (car_h + 6)
-                self.add_widget(text(label, 22, READY, bold=True, size_hint=(None, None), size=(col_w, car_h),
-                                     pos=(self.column_x(i) - col_w / 2, y)))
+                self.add_widget(
+                    text(
+                        label,
+                        22,
+                        READY,
+                        bold=True,
+                        size_hint=(None, None),
+                        size=(col_w, car_h),
+                        pos=(self.column_x(i) - col_w / 2, y),
+                    )
+                )
             if line.ready_more:
                 y = track_y - 16 - (len(line.ready) + 1) * (car_h + 6)
-                self.add_widget(text(f"+{line.ready_more}", 20, READY, size_hint=(None, None), size=(col_w, car_h),
-                                     pos=(self.column_x(i) - col_w / 2, y)))
+                self.add_widget(
+                    text(
+                        f"+{line.ready_more}",
+                        20,
+                        READY,
+                        size_hint=(None, None),
+                        size=(col_w, car_h),
+                        pos=(self.column_x(i) - col_w / 2, y),
+                    )
+                )
 
         def busiest(self) -> int:
             """Trains at the most crowded station (drawn and stacked)."""
             return max(len(self.line.drawn_at(i)) + self.line.stack_at(i) for i in range(-1, len(self.line.stations)))
 
         def line_rows(self) -> int:
-            rows = [len(self.line.drawn_at(i)) + (1 if self.line.stack_at(i) else 0) for i in range(-1, len(self.line.stations))]
+            rows = [
+                len(self.line.drawn_at(i)) + (1 if self.line.stack_at(i) else 0)
+                for i in range(-1, len(self.line.stations))
+            ]
             return max([*rows, len(self.line.ready) + (1 if self.line.ready_more else 0), 2])
 
     class BoardApp(App):
@@ -274,7 +321,9 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
             head.add_widget(text(title_ja, 34, bold=True))
             right = text(datetime.now().strftime("%H:%M"), 30, bold=True, halign="right")
             if view.stale is not None:
-                right = text(f"更新 {view.stale} (updated {view.stale}) — 接続を確認中", 22, STALE, bold=True, halign="right")
+                right = text(
+                    f"更新 {view.stale} (updated {view.stale}) — 接続を確認中", 22, STALE, bold=True, halign="right"
+                )
             head.add_widget(right)
             box.add_widget(head)
             body = BoxLayout(spacing=14)
@@ -285,8 +334,9 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
                 panel = Panel(orientation="vertical", padding=8)
                 purposes = "・".join(p.ja for p in line.purposes)
                 panel.add_widget(text(purposes, 20, MUTED, size_hint_y=None, height=28))
-                panel.add_widget(LineWidget(line, {n: m for n, m in moves.items() if m.line == line.route}, secondary,
-                                            self.overlay))
+                panel.add_widget(
+                    LineWidget(line, {n: m for n, m in moves.items() if m.line == line.route}, secondary, self.overlay)
+                )
                 lines.add_widget(panel)
             if view.awaiting_office:
                 lines.add_widget(text("事務所からの情報を待っています / Waiting for the office", 28, MUTED))
@@ -297,8 +347,16 @@ def build_board_app(controller: BoardController, *, title_ja: str = "手続き�
                 color = HIGHLIGHT if call.highlight else INK
                 where = f"{call.counter}番窓口"
                 what = "お受け取り" if call.kind == "ready" else "受付"
-                calls.add_widget(text(f"{call.number}  →  {where}  ({what})", 34 if call.highlight else 28, color,
-                                      bold=call.highlight, size_hint_y=None, height=64))
+                calls.add_widget(
+                    text(
+                        f"{call.number}  →  {where}  ({what})",
+                        34 if call.highlight else 28,
+                        color,
+                        bold=call.highlight,
+                        size_hint_y=None,
+                        height=64,
+                    )
+                )
             calls.add_widget(Widget())
             body.add_widget(calls)
             box.add_widget(body)

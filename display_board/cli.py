@@ -58,8 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level)
     try:
         config = load(args.device_config)
-        agent = DeviceAgent(AgentConfig(site=args.site, device_id=args.device_id, role="board", broker_url=args.broker,
-                                        data_dir=args.data or Path("var") / args.device_id))
+        agent = DeviceAgent(
+            AgentConfig(
+                site=args.site,
+                device_id=args.device_id,
+                role="board",
+                broker_url=args.broker,
+                data_dir=args.data or Path("var") / args.device_id,
+            )
+        )
         return run_board(args, config, agent)
     except (UsageError, SyncError, OSError) as err:
         fail(PROG, str(err))
@@ -76,8 +83,14 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
 
     display = config.get("display", {})
     width, height = int(display.get("width", 1920)), int(display.get("height", 1080))
-    configure_kivy(width=width, height=height, fullscreen=bool(display.get("fullscreen", False)) and not args.windowed,
-                   kiosk=not args.windowed, home=agent.config.data_dir / "kivy", maxfps=int(display.get("maxfps", 30)))
+    configure_kivy(
+        width=width,
+        height=height,
+        fullscreen=bool(display.get("fullscreen", False)) and not args.windowed,
+        kiosk=not args.windowed,
+        home=agent.config.data_dir / "kivy",
+        maxfps=int(display.get("maxfps", 30)),
+    )
     try:
         power = open_power(str(display.get("power", "none")))
     except ValueError as err:
@@ -87,11 +100,21 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
     announcer = Announcer(speaker)
 
     def inputs() -> Inputs:
-        return Inputs(agent.document("board_snapshot"), agent.document("queue_snapshot"), agent.document("office_config"),
-                      agent.office_online, agent.last_heard_ms, agent.now_ms())
+        return Inputs(
+            agent.document("board_snapshot"),
+            agent.document("queue_snapshot"),
+            agent.document("office_config"),
+            agent.office_online,
+            agent.last_heard_ms,
+            agent.now_ms(),
+        )
 
-    controller = BoardController(inputs, announce=announcer.announce, power=power,
-                                 on_counters=panel.apply_counters if panel is not None else None)
+    controller = BoardController(
+        inputs,
+        announce=announcer.announce,
+        power=power,
+        on_counters=panel.apply_counters if panel is not None else None,
+    )
     app = build_board_app(controller)
     from kivy.clock import Clock
 

@@ -69,10 +69,18 @@ class BoardController:
         # trusted: the office's last will would have replaced it had the office gone.
         if self._started_ms is None:
             self._started_ms = inp.now_ms
-        heard = inp.last_heard_ms if inp.last_heard_ms is not None else (self._started_ms if inp.office_online else None)
+        heard = (
+            inp.last_heard_ms if inp.last_heard_ms is not None else (self._started_ms if inp.office_online else None)
+        )
         view = board_view(
-            inp.board, inp.queue, inp.config, office_online=inp.office_online,
-            last_heard_ms=heard, now_ms=inp.now_ms, language=language, layout=self.layout,
+            inp.board,
+            inp.queue,
+            inp.config,
+            office_online=inp.office_online,
+            last_heard_ms=heard,
+            now_ms=inp.now_ms,
+            language=language,
+            layout=self.layout,
         )
         changed = view != self.view
         self.moves = animations(self.view, view) if changed and self.view is not None else ()

@@ -1078,7 +1078,9 @@ class FakeCashBox(CashBox):
             replay: list[CashEvent] = []
             for device, counter in cursor.items():
                 if device not in self._history:
-                    raise ValueError(f"cash cursor: no acceptor {device!r}; use {COIN_ACCEPTOR!r} or {BILL_VALIDATOR!r}")
+                    raise ValueError(
+                        f"cash cursor: no acceptor {device!r}; use {COIN_ACCEPTOR!r} or {BILL_VALIDATOR!r}"
+                    )
                 if isinstance(counter, bool) or not isinstance(counter, int) or not 0 <= counter <= 255:
                     raise ValueError(f"cash cursor: {device} = {counter!r}; an event counter is 0..255")
                 now = self.counters[device]

@@ -20,7 +20,9 @@ from office.calendar import Hours
 log = logging.getLogger(__name__)
 
 
-def should_be_on(hours: Hours | None, local_now: datetime, *, before_open_min: int = 15, after_close_min: int = 15) -> bool:
+def should_be_on(
+    hours: Hours | None, local_now: datetime, *, before_open_min: int = 15, after_close_min: int = 15
+) -> bool:
     """On from a little before opening to a little after closing on open days; always on
     without hours (a board that cannot know its hours must not go dark)."""
     if hours is None:

@@ -266,7 +266,11 @@ class SerialKeypad(SerialWorker):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
-            url, on_state=on_state, reopen_interval=reopen_interval, baudrate=baudrate, initial_state=KeypadState.NO_PORT
+            url,
+            on_state=on_state,
+            reopen_interval=reopen_interval,
+            baudrate=baudrate,
+            initial_state=KeypadState.NO_PORT,
         )
         self._on_key = on_key
         self._timeout = heartbeat_timeout

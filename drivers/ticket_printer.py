@@ -106,8 +106,16 @@ class PrinterStatus:
     @property
     def ok(self) -> bool:
         """Ready to print (paper near end is a warning, not a fault)."""
-        return self.connected and self.online and not (
-            self.cover_open or self.paper_out or self.cutter_error or self.unrecoverable_error or self.auto_recoverable_error
+        return (
+            self.connected
+            and self.online
+            and not (
+                self.cover_open
+                or self.paper_out
+                or self.cutter_error
+                or self.unrecoverable_error
+                or self.auto_recoverable_error
+            )
         )
 
     @property
@@ -186,4 +194,3 @@ class RecordingPrinter:
         """Record the job."""
         with self._lock:
             self.jobs.append(job)
-

@@ -181,39 +181,46 @@ def load_scan(path: Path) -> tuple[list[UsbDevice], list[SerialPort]]:
         classes = entry.get("interface_classes", [])
         if not isinstance(classes, list):
             raise UsageError(f"{where}.interface_classes: expected a list of numbers")
-        usb.append(UsbDevice(
-            vendor=_int_field(f"{where}.vendor", entry["vendor"]) or 0,
-            product=_int_field(f"{where}.product", entry["product"]) or 0,
-            bus=_int_field(f"{where}.bus", entry.get("bus")),
-            address=_int_field(f"{where}.address", entry.get("address")),
-            manufacturer=_text_field(f"{where}.manufacturer", entry.get("manufacturer")),
-            product_name=_text_field(f"{where}.product_name", entry.get("product_name")),
-            serial_number=_text_field(f"{where}.serial_number", entry.get("serial_number")),
-            device_class=_int_field(f"{where}.device_class", entry.get("device_class")) or 0,
-            interface_classes=tuple(_int_field(f"{where}.interface_classes", c) or 0 for c in classes),
-        ))
+        usb.append(
+            UsbDevice(
+                vendor=_int_field(f"{where}.vendor", entry["vendor"]) or 0,
+                product=_int_field(f"{where}.product", entry["product"]) or 0,
+                bus=_int_field(f"{where}.bus", entry.get("bus")),
+                address=_int_field(f"{where}.address", entry.get("address")),
+                manufacturer=_text_field(f"{where}.manufacturer", entry.get("manufacturer")),
+                product_name=_text_field(f"{where}.product_name", entry.get("product_name")),
+                serial_number=_text_field(f"{where}.serial_number", entry.get("serial_number")),
+                device_class=_int_field(f"{where}.device_class", entry.get("device_class")) or 0,
+                interface_classes=tuple(_int_field(f"{where}.interface_classes", c) or 0 for c in classes),
+            )
+        )
     ports: list[SerialPort] = []
     serial_keys = {f for f in SerialPort.__dataclass_fields__}
     for i, entry in enumerate(doc.get("serial", [])):
         where = f"scan file {path}: serial[{i}]"
         if not isinstance(entry, dict) or set(entry) - serial_keys or not isinstance(entry.get("device"), str):
             raise UsageError(f"{where}: expected device (a path), and only {', '.join(sorted(serial_keys))}")
-        ports.append(SerialPort(
-            device=entry["device"],
-            by_id=_text_field(f"{where}.by_id", entry.get("by_id")),
-            vid=_int_field(f"{where}.vid", entry.get("vid")),
-            pid=_int_field(f"{where}.pid", entry.get("pid")),
-            manufacturer=_text_field(f"{where}.manufacturer", entry.get("manufacturer")),
-            product=_text_field(f"{where}.product", entry.get("product")),
-            description=_text_field(f"{where}.description", entry.get("description")),
-            serial_number=_text_field(f"{where}.serial_number", entry.get("serial_number")),
-        ))
+        ports.append(
+            SerialPort(
+                device=entry["device"],
+                by_id=_text_field(f"{where}.by_id", entry.get("by_id")),
+                vid=_int_field(f"{where}.vid", entry.get("vid")),
+                pid=_int_field(f"{where}.pid", entry.get("pid")),
+                manufacturer=_text_field(f"{where}.manufacturer", entry.get("manufacturer")),
+                product=_text_field(f"{where}.product", entry.get("product")),
+                description=_text_field(f"{where}.description", entry.get("description")),
+                serial_number=_text_field(f"{where}.serial_number", entry.get("serial_number")),
+            )
+        )
     return usb, ports
 
 
 def _hex_ids(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: (f"0x{v:04x}" if k in ("vendor", "product", "vid", "pid") and isinstance(v, int) else v)
-            for k, v in doc.items() if v not in (None, (), 0) or k in ("vendor", "product")}
+    return {
+        k: (f"0x{v:04x}" if k in ("vendor", "product", "vid", "pid") and isinstance(v, int) else v)
+        for k, v in doc.items()
+        if v not in (None, (), 0) or k in ("vendor", "product")
+    }
 
 
 def save_scan(path: Path, usb: Sequence[UsbDevice], ports: Sequence[SerialPort]) -> None:
@@ -256,8 +263,9 @@ def _ports_of(finding: SlotFinding, ports: Sequence[SerialPort]) -> list[SerialP
     return [p for p in ports if p.describe() in finding.devices]
 
 
-def _todo(catalog: Catalog, role: Role, report: DetectionReport, ports: Sequence[SerialPort],
-          settled: Mapping[str, Any]) -> list[str]:
+def _todo(
+    catalog: Catalog, role: Role, report: DetectionReport, ports: Sequence[SerialPort], settled: Mapping[str, Any]
+) -> list[str]:
     todo = []
     for f in report.findings:
         if not f.blocking or f.slot in settled:
@@ -266,8 +274,10 @@ def _todo(catalog: Catalog, role: Role, report: DetectionReport, ports: Sequence
         if f.status is Status.MISSING:
             models = "|".join(_eligible(catalog, role, f.slot))
             port = f" --set {slot.port_key}=PATH" if slot.kind in SERIAL_KINDS else ""
-            todo.append(f"{f.slot}: connect {slot.help or 'the ' + f.slot} and run detect again, "
-                        f"or configure it without detection: --choose {f.slot}=<{models}>{port}")
+            todo.append(
+                f"{f.slot}: connect {slot.help or 'the ' + f.slot} and run detect again, "
+                f"or configure it without detection: --choose {f.slot}=<{models}>{port}"
+            )
         elif len(_ports_of(f, ports)) > 1:
             paths = " | ".join(p.path for p in _ports_of(f, ports))
             todo.append(f"{f.slot}: several ports fit: --set {slot.port_key}=<{paths}>")
@@ -280,8 +290,13 @@ def _todo(catalog: Catalog, role: Role, report: DetectionReport, ports: Sequence
     return todo
 
 
-def render_report(catalog: Catalog, role: Role, report: DetectionReport, ports: Sequence[SerialPort],
-                  settled: Mapping[str, Any] | None = None) -> str:
+def render_report(
+    catalog: Catalog,
+    role: Role,
+    report: DetectionReport,
+    ports: Sequence[SerialPort],
+    settled: Mapping[str, Any] | None = None,
+) -> str:
     """The detection report: one aligned line per slot, what nobody claimed, and what to do."""
     settled = settled or {}
     lines = [f"{role.key}: {role.name}"]
@@ -306,9 +321,15 @@ def render_report(catalog: Catalog, role: Role, report: DetectionReport, ports: 
 
 
 def _settle(
-    prompter: Prompter, catalog: Catalog, role: Role, report: DetectionReport,
-    usb: Sequence[UsbDevice], ports: Sequence[SerialPort],
-    choices: dict[str, str], overrides: dict[str, Any], by_hand: set[str],
+    prompter: Prompter,
+    catalog: Catalog,
+    role: Role,
+    report: DetectionReport,
+    usb: Sequence[UsbDevice],
+    ports: Sequence[SerialPort],
+    choices: dict[str, str],
+    overrides: dict[str, Any],
+    by_hand: set[str],
 ) -> DetectionReport:
     """Ask about every slot detection left open, until nothing is (interactive mode)."""
     asked_defaults: set[str] = set()
@@ -323,7 +344,8 @@ def _settle(
                     continue  # answered for another slot on the same port (the cash devices share one bus)
                 options = [(p.path, p.describe()) for p in _ports_of(f, ports)]
                 overrides[slot.port_key] = prompter.choose(
-                    f"{f.slot}: {f.message}\nwhich port is the {f.slot}?", f"--set {slot.port_key}=PATH", options)
+                    f"{f.slot}: {f.message}\nwhich port is the {f.slot}?", f"--set {slot.port_key}=PATH", options
+                )
                 asked = True
             elif f.status is Status.AMBIGUOUS and f.candidates and slot.multiple:
                 known = list(f.candidates)
@@ -333,19 +355,27 @@ def _settle(
                     bad = [k for k in keys if k not in known]
                     return None if keys and not bad else f"give some of {', '.join(known)}, comma-separated"
 
-                choices[f.slot] = prompter.ask(f"{f.slot}: {f.message}\nwhich are there (comma-separated)",
-                                               f"--choose {f.slot}=A,B", some, ",".join(known))
+                choices[f.slot] = prompter.ask(
+                    f"{f.slot}: {f.message}\nwhich are there (comma-separated)",
+                    f"--choose {f.slot}=A,B",
+                    some,
+                    ",".join(known),
+                )
                 asked = True
             elif f.status is Status.AMBIGUOUS and f.candidates:
                 options = [(k, catalog.model(slot.kind, k).name) for k in f.candidates]
                 choices[f.slot] = prompter.choose(
-                    f"{f.slot}: {f.message}\nwhich model is it?", f"--choose {f.slot}=MODEL", options)
+                    f"{f.slot}: {f.message}\nwhich model is it?", f"--choose {f.slot}=MODEL", options
+                )
                 asked = True
             elif f.status is Status.MISSING and f.required:
                 options = [(k, catalog.model(slot.kind, k).name) for k in _eligible(catalog, role, f.slot)]
                 choices[f.slot] = prompter.choose(
                     f"{f.slot}: {f.message}; plug it in and run again, or choose its model to configure it "
-                    "without detection:", f"--choose {f.slot}=MODEL", options)
+                    "without detection:",
+                    f"--choose {f.slot}=MODEL",
+                    options,
+                )
                 by_hand.add(f.slot)
                 asked = True
             elif f.status is Status.UNDETECTABLE and f.slot not in asked_defaults:
@@ -355,7 +385,10 @@ def _settle(
                 if len(options) > 1:
                     choices[f.slot] = prompter.choose(
                         f"{f.slot}: cannot be detected ({slot.help or slot.kind}); which model?",
-                        f"--choose {f.slot}=MODEL", options, default)
+                        f"--choose {f.slot}=MODEL",
+                        options,
+                        default,
+                    )
                     asked = True
         if not asked:
             return report
@@ -385,8 +418,10 @@ def env_text(config: Path, device: Mapping[str, Any]) -> str:
         "MADOGUCHI_BROKER": str(device["broker"]),
         "MADOGUCHI_DEVICE_CONFIG": str(config.resolve()),
     }
-    head = (f"# Written by {PROG} from {config.name}: apply or enroll again rather than edit it.\n"
-            "# Read by the madoguchi-* systemd units (deploy/systemd).\n")
+    head = (
+        f"# Written by {PROG} from {config.name}: apply or enroll again rather than edit it.\n"
+        "# Read by the madoguchi-* systemd units (deploy/systemd).\n"
+    )
     return head + "".join(f"{k}={_env_value(v)}\n" for k, v in values.items())
 
 
@@ -457,9 +492,13 @@ def _detect(args: Any, out: TextIO) -> int:
         report = _settle(prompter, catalog, role, report, usb, ports, choices, overrides, set())
     out.write(render_report(catalog, role, report, ports))
     if report.ok:
-        flags = [f"--choose {k}={v}" for k, v in choices.items()] + [f"--set {k}={_shown(v)}" for k, v in overrides.items()]
+        flags = [f"--choose {k}={v}" for k, v in choices.items()] + [
+            f"--set {k}={_shown(v)}" for k, v in overrides.items()
+        ]
         out.write("ready; next:\n")
-        out.write(f"  {PROG} apply --role {role.key} --site SITE --device-id ID" + "".join(f" {f}" for f in flags) + "\n")
+        out.write(
+            f"  {PROG} apply --role {role.key} --site SITE --device-id ID" + "".join(f" {f}" for f in flags) + "\n"
+        )
         return 0
     return 1
 
@@ -516,8 +555,10 @@ def _apply(args: Any, out: TextIO) -> int:
     out.write(f"\nresolved configuration ({path}):\n\n{text}\n")
     for key, new in (("site", site), ("device_id", device_id)):
         if old.get(key) not in (None, new):
-            out.write(f"warning: this changes {key} from {old[key]!r} to {new!r}; "
-                      "the enrolled identity belongs to the old one: enroll again afterwards\n")
+            out.write(
+                f"warning: this changes {key} from {old[key]!r} to {new!r}; "
+                "the enrolled identity belongs to the old one: enroll again afterwards\n"
+            )
     if current_text == text:
         out.write(f"no change: {path} already holds profile {HASH_PREFIX}{resolved.hash}\n")
         if not args.dry_run:
@@ -539,8 +580,11 @@ def _apply(args: Any, out: TextIO) -> int:
     env = _write_env(path)
     out.write(f"wrote {path} (profile {HASH_PREFIX}{resolved.hash}) and {env}\n")
     if "cert=" not in broker:
-        out.write(f"next: {PROG} enroll --office https://OFFICE:8443 --token TOKEN"
-                  + (f" --config {path}" if path != DEFAULT_CONFIG else "") + "\n")
+        out.write(
+            f"next: {PROG} enroll --office https://OFFICE:8443 --token TOKEN"
+            + (f" --config {path}" if path != DEFAULT_CONFIG else "")
+            + "\n"
+        )
     else:
         out.write(f"next: {PROG} self-test" + (f" --config {path}" if path != DEFAULT_CONFIG else "") + "\n")
     return 0
@@ -557,13 +601,20 @@ def _enroll(args: Any, out: TextIO) -> int:
     if not office:
         if prompter is None:
             raise UsageError("--office is required: the office's enrolment address, e.g. https://office.local:8443")
-        office = prompter.ask("office enrolment address", "--office URL",
-                              lambda v: None if v.startswith("https://") else "use https://host:port", None)
+        office = prompter.ask(
+            "office enrolment address",
+            "--office URL",
+            lambda v: None if v.startswith("https://") else "use https://host:port",
+            None,
+        )
     if not token:
         if prompter is None:
-            raise UsageError("--token is required: the one-time token the office printed (madoguchi-office enrol token)")
-        token = prompter.ask("enrolment token", "--token TOKEN",
-                             lambda v: None if v.strip() else "paste the token (mdg1-…)", None)
+            raise UsageError(
+                "--token is required: the one-time token the office printed (madoguchi-office enrol token)"
+            )
+        token = prompter.ask(
+            "enrolment token", "--token TOKEN", lambda v: None if v.strip() else "paste the token (mdg1-…)", None
+        )
     owner = _user(args.owner) if args.owner else None  # checked before the token is spent
     out.write(f"enrolling {device.describe()} at {office} (the token pins the office's CA)…\n")
     out.flush()
@@ -573,14 +624,18 @@ def _enroll(args: Any, out: TextIO) -> int:
     url = identity.broker_url(args.broker)
     write_atomic(path, _with_broker(device, url))
     env = _write_env(path)
-    out.write(f"enrolled {identity.device_id} as {identity.role} of site {identity.site}: certificate "
-              f"{identity.serial[:12]} valid until {format_ms(identity.not_after_ms)}\n")
+    out.write(
+        f"enrolled {identity.device_id} as {identity.role} of site {identity.site}: certificate "
+        f"{identity.serial[:12]} valid until {format_ms(identity.not_after_ms)}\n"
+    )
     out.write(f"identity in {identity.directory}; broker URL recorded in {path} and {env}\n")
     code = 0
     for what, ours, theirs in (("role", device.role, identity.role), ("site", device.site, identity.site)):
         if theirs and theirs != ours:
-            out.write(f"warning: the office enrolled this device as {what} {theirs!r} but it is configured as "
-                      f"{ours!r}: apply with --{what} {theirs} or ask the office for a token for {what} {ours}\n")
+            out.write(
+                f"warning: the office enrolled this device as {what} {theirs!r} but it is configured as "
+                f"{ours!r}: apply with --{what} {theirs} or ask the office for a token for {what} {ours}\n"
+            )
             code = 1
     out.write(f"next: {PROG} self-test" + (f" --config {path}" if path != DEFAULT_CONFIG else "") + "\n")
     return code
@@ -621,8 +676,9 @@ def _self_test(args: Any, out: TextIO) -> int:
 
     lines = run_selftest(device, fake_printer=args.fake_printer, timeout=args.timeout, on_line=show)
     counts = {v: sum(1 for line in lines if line.verdict is v) for v in Verdict}
-    out.write(f"result: {counts[Verdict.PASS]} passed, {counts[Verdict.WARN]} warning(s), "
-              f"{counts[Verdict.FAIL]} failed\n")
+    out.write(
+        f"result: {counts[Verdict.PASS]} passed, {counts[Verdict.WARN]} warning(s), {counts[Verdict.FAIL]} failed\n"
+    )
     return 1 if counts[Verdict.FAIL] else 0
 
 
@@ -651,16 +707,28 @@ def _parser() -> OneLineParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     def common(p: OneLineParser) -> None:
-        p.add_argument("--config", type=Path, default=_default_config(),
-                       help="the device configuration (default: $MADOGUCHI_DEVICE_CONFIG or %(default)s)")
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=_default_config(),
+            help="the device configuration (default: $MADOGUCHI_DEVICE_CONFIG or %(default)s)",
+        )
         p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     def hardware(p: OneLineParser) -> None:
         p.add_argument("--role", help="dispenser, board or kiosk")
-        p.add_argument("--choose", action="append", metavar="SLOT=MODEL",
-                       help="the model in a slot, e.g. printer=tm-t88v; keypad=none leaves it empty (repeatable)")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="a configuration value, e.g. keypad.port=/dev/serial/by-id/… (repeatable)")
+        p.add_argument(
+            "--choose",
+            action="append",
+            metavar="SLOT=MODEL",
+            help="the model in a slot, e.g. printer=tm-t88v; keypad=none leaves it empty (repeatable)",
+        )
+        p.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="a configuration value, e.g. keypad.port=/dev/serial/by-id/… (repeatable)",
+        )
         p.add_argument("--interactive", action="store_true", help="ask for whatever is missing")
         # Enumerations from a JSON file instead of the machine (tests, remote support).
         p.add_argument("--scan-file", type=Path, help=argparse.SUPPRESS)
@@ -675,32 +743,46 @@ def _parser() -> OneLineParser:
     hardware(apply_p)
     apply_p.add_argument("--site", help="the site id, e.g. demo-town")
     apply_p.add_argument("--device-id", help="this device's id, e.g. disp-1")
-    apply_p.add_argument("--broker", help=f"broker URL before enrolment (default: the current one, or {DEFAULT_BROKER})")
+    apply_p.add_argument(
+        "--broker", help=f"broker URL before enrolment (default: the current one, or {DEFAULT_BROKER})"
+    )
     apply_p.add_argument("--dry-run", action="store_true", help="show the configuration and the diff, write nothing")
     apply_p.add_argument("--yes", "-y", action="store_true", help="write without asking")
-    apply_p.add_argument("--no-detect", action="store_true", help="configure from --choose/--set alone, without scanning")
+    apply_p.add_argument(
+        "--no-detect", action="store_true", help="configure from --choose/--set alone, without scanning"
+    )
 
     enroll_p = sub.add_parser("enroll", help="get this device's TLS identity from the office with a one-time token")
     common(enroll_p)
     enroll_p.add_argument("--office", help="the office's enrolment address, e.g. https://office.local:8443")
     enroll_p.add_argument("--token", help="the token madoguchi-office enrol token printed")
-    enroll_p.add_argument("--identity-dir", type=Path, default=DEFAULT_IDENTITY_DIR,
-                          help="where the key and certificate go (default: %(default)s)")
+    enroll_p.add_argument(
+        "--identity-dir",
+        type=Path,
+        default=DEFAULT_IDENTITY_DIR,
+        help="where the key and certificate go (default: %(default)s)",
+    )
     enroll_p.add_argument("--broker", help="mqtts://host:port, when the office's own answer is not the address to use")
-    enroll_p.add_argument("--owner", metavar="USER",
-                          help="give the identity (its 0600 key) to the user the app runs as, e.g. madoguchi")
+    enroll_p.add_argument(
+        "--owner", metavar="USER", help="give the identity (its 0600 key) to the user the app runs as, e.g. madoguchi"
+    )
     enroll_p.add_argument("--interactive", action="store_true", help="ask for whatever is missing")
 
     test_p = sub.add_parser("self-test", help="check the printer, card reader, cash devices, broker and clock")
     common(test_p)
-    test_p.add_argument("--fake-printer", type=Path, metavar="DIR",
-                        help="print the test ticket on the simulated printer: a PNG in DIR")
+    test_p.add_argument(
+        "--fake-printer", type=Path, metavar="DIR", help="print the test ticket on the simulated printer: a PNG in DIR"
+    )
     test_p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker (default: 10)")
 
     status_p = sub.add_parser("status", help="what this device is, its identity, connection and last sync")
     common(status_p)
-    status_p.add_argument("--data", type=Path, default=Path(os.environ.get("MADOGUCHI_DATA") or DEFAULT_DATA_DIR),
-                          help="the app's data directory (default: $MADOGUCHI_DATA or %(default)s)")
+    status_p.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("MADOGUCHI_DATA") or DEFAULT_DATA_DIR),
+        help="the app's data directory (default: $MADOGUCHI_DATA or %(default)s)",
+    )
     status_p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the broker (default: 5)")
     return parser
 

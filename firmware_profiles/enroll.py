@@ -137,7 +137,9 @@ def parse_token(text: str) -> tuple[bytes, bytes]:
 def _office_address(office_url: str) -> tuple[str, int]:
     parts = urlsplit(office_url)
     if parts.scheme != "https" or not parts.hostname:
-        raise EnrolError(f"office address {office_url!r} is invalid: use https://host:port (e.g. https://office.local:8443)")
+        raise EnrolError(
+            f"office address {office_url!r} is invalid: use https://host:port (e.g. https://office.local:8443)"
+        )
     try:
         return parts.hostname, parts.port or 443
     except ValueError as err:
@@ -278,7 +280,12 @@ def enroll(
     ca_pem = _fetch_pinned_ca(host, port, fingerprint, timeout)
     key = ec.generate_private_key(ec.SECP256R1())
     body = json.dumps(
-        {"token": token, "device_id": device_id, "csr": _csr(key, device_id).decode("ascii"), "profile_hash": profile_hash}
+        {
+            "token": token,
+            "device_id": device_id,
+            "csr": _csr(key, device_id).decode("ascii"),
+            "profile_hash": profile_hash,
+        }
     ).encode("utf-8")
     pinned = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
     pinned.verify_flags |= _NO_CHECK_TIME
@@ -304,7 +311,9 @@ def enroll(
         directory=identity_dir / CURRENT,
     )
     meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(identity).items() if k != "directory"}
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     try:
         _install(
             Path(identity_dir),

@@ -121,7 +121,9 @@ def clock_line(
     d = status.received_ms - status.sent_ms
     age = heartbeat_ms if status.retained else 0
     if d >= -tolerance_ms and d - age <= tolerance_ms:
-        return Line("clock", Verdict.PASS, f"local clock agrees with the office's (within {(age + tolerance_ms) // 1000} s)")
+        return Line(
+            "clock", Verdict.PASS, f"local clock agrees with the office's (within {(age + tolerance_ms) // 1000} s)"
+        )
     fix = "the apps use the office's time meanwhile; set the system clock (timedatectl, NTP from the office)"
     if d < -tolerance_ms:
         return Line("clock", Verdict.WARN, f"local clock is at least {-d // 1000} s behind the office: {fix}")
@@ -155,9 +157,20 @@ def check_printer(
     try:
         before = printer.status()
         if not before.ok:
-            return Line("printer", Verdict.FAIL, f"{model.name} not ready: {before.fault} ({before.detail or 'see the printer'})")
-        job = selftest_ticket(device_id=device.device_id, role=device.role, site=device.site, model=model.name,
-                              width_px=model.width_px, paper_mm=model.paper_mm, now_ms=now_ms)
+            return Line(
+                "printer",
+                Verdict.FAIL,
+                f"{model.name} not ready: {before.fault} ({before.detail or 'see the printer'})",
+            )
+        job = selftest_ticket(
+            device_id=device.device_id,
+            role=device.role,
+            site=device.site,
+            model=model.name,
+            width_px=model.width_px,
+            paper_mm=model.paper_mm,
+            now_ms=now_ms,
+        )
         try:
             printer.print_job(job)
         except PrinterFault as err:
@@ -201,14 +214,20 @@ def check_card_reader(section: Mapping[str, Any], *, reader: CardReader | None =
     except (CardError, ValueError) as err:
         return Line("card reader", Verdict.FAIL, str(err))
     if not present:
-        return Line("card reader", Verdict.WARN,
-                    "the reader answers; no card in it: insert a My Number card to check its JPKI application")
+        return Line(
+            "card reader",
+            Verdict.WARN,
+            "the reader answers; no card in it: insert a My Number card to check its JPKI application",
+        )
     try:
         with jpki_session(reader):
             pass
     except NotJpkiCard:
-        return Line("card reader", Verdict.WARN,
-                    "the reader answers; the card in it has no JPKI application (not a My Number card)")
+        return Line(
+            "card reader",
+            Verdict.WARN,
+            "the reader answers; the card in it has no JPKI application (not a My Number card)",
+        )
     except CardError as err:
         return Line("card reader", Verdict.FAIL, f"the card did not answer: {err}")
     return Line("card reader", Verdict.PASS, "the reader answers; the card's JPKI application was selected")
@@ -224,7 +243,7 @@ def check_cash(section: Mapping[str, Any]) -> Line:
         return Line("cash", Verdict.FAIL, str(err))
     try:
         if not isinstance(box, CcTalkCashBox):
-            return Line("cash", Verdict.WARN, "cash.backend is \"fake\" (in memory): no cash device was checked")
+            return Line("cash", Verdict.WARN, 'cash.backend is "fake" (in memory): no cash device was checked')
         hoppers = ", ".join(f"{coin} yen" for coin in sorted(box.hopper_counts))
         coins = sorted(set(box.coin_values.values()))
         notes = sorted(set(box.note_values.values()))
@@ -247,7 +266,9 @@ def check_document_printer(section: Mapping[str, Any]) -> Line:
     if backend == "pdf_dir":
         directory = Path(str(section.get("dir", "")))
         if not str(section.get("dir", "")):
-            return Line(label, Verdict.FAIL, "document_printer.dir is not set: apply with --set document_printer.dir=PATH")
+            return Line(
+                label, Verdict.FAIL, "document_printer.dir is not set: apply with --set document_printer.dir=PATH"
+            )
         try:
             directory.mkdir(parents=True, exist_ok=True)
             probe = directory / f".selftest-{os.getpid()}"
@@ -255,7 +276,9 @@ def check_document_printer(section: Mapping[str, Any]) -> Line:
             probe.unlink()
         except OSError as err:
             return Line(label, Verdict.FAIL, f"cannot write PDFs to {directory}: {err.strerror or err}")
-        return Line(label, Verdict.WARN, f"certificates go to PDF files in {directory} (no printer: demo and tests only)")
+        return Line(
+            label, Verdict.WARN, f"certificates go to PDF files in {directory} (no printer: demo and tests only)"
+        )
     if backend != "cups":
         return Line(label, Verdict.FAIL, f"document_printer.backend: {backend!r} is unknown; use cups or pdf_dir")
     queue = str(section.get("queue") or "")
@@ -268,8 +291,11 @@ def check_document_printer(section: Mapping[str, Any]) -> Line:
         return Line(label, Verdict.FAIL, f"lpstat -p {queue} failed: {err}")
     said = " ".join((run.stdout + run.stderr).split())
     if run.returncode != 0 or "disabled" in said:
-        return Line(label, Verdict.FAIL,
-                    f"CUPS queue {queue!r} is not ready ({said or 'no answer'}): lpadmin -p {queue} -E …; cupsenable {queue}")
+        return Line(
+            label,
+            Verdict.FAIL,
+            f"CUPS queue {queue!r} is not ready ({said or 'no answer'}): lpadmin -p {queue} -E …; cupsenable {queue}",
+        )
     return Line(label, Verdict.PASS, f"CUPS queue {queue!r} is enabled ({said})")
 
 
@@ -307,32 +333,42 @@ def check_broker(
             return
         sent = doc.get("sent_ms")
         rtt = int((time.monotonic() - started) * 1000)
-        got.append(OfficeStatus(str(doc["state"]), sent if isinstance(sent, int) else None, wall_ms(),
-                                message.retained, rtt))
+        got.append(
+            OfficeStatus(str(doc["state"]), sent if isinstance(sent, int) else None, wall_ms(), message.retained, rtt)
+        )
         arrived.set()
 
     try:
-        link = MqttLink(url, f"{device_id}-selftest", subscriptions=[(topic, 1)], on_message=on_message,
-                        on_down=downs.append)
+        link = MqttLink(
+            url, f"{device_id}-selftest", subscriptions=[(topic, 1)], on_message=on_message, on_down=downs.append
+        )
     except SyncError as err:
         return Line("broker", Verdict.FAIL, str(err)), None
     link.start()
     try:
         if not link.wait_ready(timeout):
             last = f" (last: {downs[-1]})" if downs else ""
-            return Line("broker", Verdict.FAIL,
-                        f"{probe.text}, but no MQTT session within {timeout:g} s{last}: see the broker's log"), None
+            return Line(
+                "broker",
+                Verdict.FAIL,
+                f"{probe.text}, but no MQTT session within {timeout:g} s{last}: see the broker's log",
+            ), None
         started = time.monotonic()
         if not arrived.wait(timeout):
-            return Line("broker", Verdict.WARN,
-                        f"connected, but no office status on {topic} within {timeout:g} s: "
-                        f"is madoguchi-office serve running for site {site}?"), None
+            return Line(
+                "broker",
+                Verdict.WARN,
+                f"connected, but no office status on {topic} within {timeout:g} s: "
+                f"is madoguchi-office serve running for site {site}?",
+            ), None
     finally:
         link.stop()
     status = got[0]
-    return Line("broker", Verdict.PASS,
-                f"{probe.text}; the office's status came back in {status.round_trip_ms} ms "
-                f"(office {status.state})"), status
+    return Line(
+        "broker",
+        Verdict.PASS,
+        f"{probe.text}; the office's status came back in {status.round_trip_ms} ms (office {status.state})",
+    ), status
 
 
 def run_selftest(
@@ -368,8 +404,9 @@ def run_selftest(
         section = device.section(name)
         if section is not None:
             done(check_port(label, section))
-    broker, status = check_broker(device.broker, site=device.site, device_id=device.device_id, timeout=timeout,
-                                  wall_ms=wall_ms)
+    broker, status = check_broker(
+        device.broker, site=device.site, device_id=device.device_id, timeout=timeout, wall_ms=wall_ms
+    )
     done(broker)
     done(clock_line(status))
     return lines

@@ -273,7 +273,9 @@ def probe_broker(url: str, timeout: float = 5.0) -> Probe:
                 except TimeoutError:
                     data = None  # the broker waits for our CONNECT: the identity was accepted
                 if data == b"":
-                    return Probe(False, f"{where} closed the TLS connection at once: identity refused? see the broker log")
+                    return Probe(
+                        False, f"{where} closed the TLS connection at once: identity refused? see the broker log"
+                    )
         except ssl.SSLCertVerificationError as err:
             return Probe(False, f"{where}: the broker's certificate does not check out ({err.verify_message})")
         except ssl.SSLError as err:
@@ -422,7 +424,9 @@ def read_sync_state(data_dir: Path) -> SyncState:
 def sync_line(state: SyncState, now_ms: int) -> Line:
     """The last sync as a report line."""
     if not state.found:
-        return Line("last sync", Verdict.WARN, f"no outbox in {state.data_dir} (the app has not run yet, or give --data)")
+        return Line(
+            "last sync", Verdict.WARN, f"no outbox in {state.data_dir} (the app has not run yet, or give --data)"
+        )
     if state.last_seq == 0:
         return Line("last sync", Verdict.PASS, "no events recorded yet")
     acked = f"office acknowledged up to event {state.acked_seq}"
@@ -448,8 +452,9 @@ def device_status(
 ) -> list[Line]:
     """Every status line: device, profile, identity, broker, last sync."""
     lines = [Line("device", Verdict.PASS, f"{device.describe()}, configuration {device.path}")]
-    models = ", ".join(f"{slot}={model if isinstance(model, str) else ','.join(model)}"
-                       for slot, model in device.models.items())
+    models = ", ".join(
+        f"{slot}={model if isinstance(model, str) else ','.join(model)}" for slot, model in device.models.items()
+    )
     lines.append(Line("models", Verdict.PASS, models or "none"))
     lines.append(check_profile_hash(catalog, device))
     lines.append(identity_line(device.broker, device.device_id, now_ms))
@@ -457,4 +462,3 @@ def device_status(
     lines.append(Line("broker", Verdict.PASS if probe.ok else Verdict.FAIL, probe.text))
     lines.append(sync_line(read_sync_state(data_dir), now_ms))
     return lines
-

@@ -109,7 +109,7 @@ def check_app_config(config: Mapping[str, Any]) -> dict[str, Any]:
             )
     cards = cfg.get("demo_cards")
     if cards is not None and (isinstance(cards, str) or not all(isinstance(c, str) for c in cards)):
-        raise KioskAppError("config.demo_cards: expected a list of card serials, e.g. [\"SIM-0001\"]")
+        raise KioskAppError('config.demo_cards: expected a list of card serials, e.g. ["SIM-0001"]')
     return cfg
 
 
@@ -187,8 +187,9 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
     class Tile(ButtonBehavior, BoxLayout):
         """A big touch target (at least 15 mm) holding labels."""
 
-        def __init__(self, ident: str, fill: tuple[float, ...], frame: tuple[float, ...] | None = None,
-                     **kw: Any) -> None:
+        def __init__(
+            self, ident: str, fill: tuple[float, ...], frame: tuple[float, ...] | None = None, **kw: Any
+        ) -> None:
             kw.setdefault("orientation", "vertical")
             kw.setdefault("padding", dp(8))
             super().__init__(**kw)
@@ -255,8 +256,9 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                 Color(*PRIMARY)
                 Line(rounded_rectangle=(cx - card_w / 2, y0 + lift, card_w, card_h, dp(10)), width=dp(2))
                 Color(0.85, 0.68, 0.2, 1)  # the IC chip, facing up
-                RoundedRectangle(pos=(cx - card_w / 2 + dp(22), y0 + lift + card_h - dp(62)), size=(dp(44), dp(36)),
-                                 radius=[dp(5)])
+                RoundedRectangle(
+                    pos=(cx - card_w / 2 + dp(22), y0 + lift + card_h - dp(62)), size=(dp(44), dp(36)), radius=[dp(5)]
+                )
                 # the arrow: down into the slot, or up out of it
                 Color(*GO)
                 ax = cx + card_w / 2 + dp(46)
@@ -281,8 +283,12 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                 Color(*self.color)
                 Line(rectangle=(x, y, w, h), width=dp(2))
                 if self.on:
-                    Line(points=[x + w * 0.2, y + h * 0.5, x + w * 0.42, y + h * 0.25, x + w * 0.82, y + h * 0.8],
-                         width=dp(3.5), cap="round", joint="round")
+                    Line(
+                        points=[x + w * 0.2, y + h * 0.5, x + w * 0.42, y + h * 0.25, x + w * 0.82, y + h * 0.8],
+                        width=dp(3.5),
+                        cap="round",
+                        joint="round",
+                    )
 
     class KioskApp(App):  # type: ignore[misc]
         title = "madoguchi kiosk"
@@ -418,8 +424,9 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                 box.add_widget(self.sim_panel())
 
         def header(self, s: Screen) -> Any:
-            bar = filled(BoxLayout(size_hint_y=None, height=dp(60), padding=(dp(20), dp(6)), spacing=dp(8)),
-                         PRIMARY, radius=0)
+            bar = filled(
+                BoxLayout(size_hint_y=None, height=dp(60), padding=(dp(20), dp(6)), spacing=dp(8)), PRIMARY, radius=0
+            )
             office = cfg.get("office_name") or (office_config() or {}).get("office_name")
             # The office's name where there is room: not beside the progress bar of a visit.
             name = f"{office}  {s.header}" if office and not s.progress else s.header
@@ -434,8 +441,16 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                     filled(cell, WHITE, radius=10)
                 color = PRIMARY if here else (ON_PRIMARY if i < s.progress_at else (0.7, 0.78, 0.9, 1))
                 # One line per part: a word too long for its cell is shortened, never wrapped.
-                part = Label(text=f"{i + 1}. {label}", font_size=sp(19), color=color, bold=here, shorten=True,
-                             shorten_from="right", halign="center", valign="middle")
+                part = Label(
+                    text=f"{i + 1}. {label}",
+                    font_size=sp(19),
+                    color=color,
+                    bold=here,
+                    shorten=True,
+                    shorten_from="right",
+                    halign="center",
+                    valign="middle",
+                )
                 part.bind(size=lambda w, z: setattr(w, "text_size", z))
                 cell.add_widget(part)
                 steps.add_widget(cell)
@@ -445,8 +460,9 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
         def warning(self, s: Screen) -> Any:
             w = s.warning
             assert w is not None
-            banner = filled(BoxLayout(size_hint_y=None, height=dp(96), padding=(dp(24), dp(10)), spacing=dp(16)),
-                            WARN, radius=0)
+            banner = filled(
+                BoxLayout(size_hint_y=None, height=dp(96), padding=(dp(24), dp(10)), spacing=dp(16)), WARN, radius=0
+            )
             texts = BoxLayout(orientation="vertical")
             texts.add_widget(Text(w.text, 30, bold=True, halign="left", fill_height=True))
             texts.add_widget(Text(w.detail, 24, halign="left", fill_height=True))
@@ -490,8 +506,11 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                     page.add_widget(holder)
                 self.titles(s, page, lines=False, size=48)
                 for i, line in enumerate(s.lines):
-                    page.add_widget(Text(line, 34 if i == 0 and s.name == "take_card" else 28,
-                                         bold=i == 0 and s.name == "take_card"))
+                    page.add_widget(
+                        Text(
+                            line, 34 if i == 0 and s.name == "take_card" else 28, bold=i == 0 and s.name == "take_card"
+                        )
+                    )
                 page.add_widget(Widget())
                 return
             if s.busy:
@@ -570,8 +589,16 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                     for b in g.buttons:
                         fill = PRIMARY if b.on else WHITE
                         ink = ON_PRIMARY if b.on else INK
-                        tile = Tile(b.id, fill, frame=None if b.on else INK, orientation="horizontal",
-                                    padding=(dp(14), 0), spacing=dp(10), size_hint_x=None, width=width)
+                        tile = Tile(
+                            b.id,
+                            fill,
+                            frame=None if b.on else INK,
+                            orientation="horizontal",
+                            padding=(dp(14), 0),
+                            spacing=dp(10),
+                            size_hint_x=None,
+                            width=width,
+                        )
                         holder = AnchorLayout(size_hint_x=None, width=dp(36))
                         holder.add_widget(CheckMark(b.on, ink))
                         tile.add_widget(holder)
@@ -586,8 +613,11 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             kw: dict[str, Any] = {"size_hint_x": None, "width": width} if width is not None else {}
             tile = Tile(b.id, WHITE if b.enabled else PANEL, frame=INK if b.enabled else PRIMARY_OFF, **kw)
             short = len(b.label) == 1  # a digit, "+" or "−"; words (クリア, Delete) are smaller
-            tile.add_widget(Text(b.label, size if short else 26, color=INK if b.enabled else PRIMARY_OFF,
-                                 bold=True, fill_height=True))
+            tile.add_widget(
+                Text(
+                    b.label, size if short else 26, color=INK if b.enabled else PRIMARY_OFF, bold=True, fill_height=True
+                )
+            )
             return self.target(b, tile)
 
         def pin_page(self, s: Screen, page: Any) -> None:
@@ -603,8 +633,9 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             dots.add_widget(Dots(pad.entered, pad.length))
             left.add_widget(dots)
             if pad.tries_text:
-                left.add_widget(Text(pad.tries_text, 30, bold=True, halign="left",
-                                     color=ALERT if pad.last_try else INK))
+                left.add_widget(
+                    Text(pad.tries_text, 30, bold=True, halign="left", color=ALERT if pad.last_try else INK)
+                )
             if pad.last_try:
                 left.add_widget(Text(pad.last_try, 26, bold=True, halign="left", color=ALERT))
             left.add_widget(Widget())
@@ -612,8 +643,9 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             # Keys about 25 mm tall on a kiosk screen whatever its shape: no taller on a portrait
             # screen, shorter only when banners (a warning, a notice) take the room.
             tallest = dp(4 * 90 + 3 * 10 + 10 + 76)
-            keys = BoxLayout(orientation="vertical", spacing=dp(10), size_hint=(None, None), width=dp(420),
-                             height=tallest)
+            keys = BoxLayout(
+                orientation="vertical", spacing=dp(10), size_hint=(None, None), width=dp(420), height=tallest
+            )
             grid = GridLayout(cols=3, spacing=dp(10))
             for b in pad.keys:
                 grid.add_widget(self.key_tile(b, size=40))
@@ -640,21 +672,45 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             row = BoxLayout(spacing=dp(40), padding=(0, dp(10)))
             left = BoxLayout(orientation="vertical", spacing=dp(10))
             for i, line in enumerate(s.lines):
-                left.add_widget(Text(line, 30 if i == 0 and s.name == "confirm_fee" else 26, halign="left",
-                                     bold=i == 0 and s.name == "confirm_fee"))
+                left.add_widget(
+                    Text(
+                        line,
+                        30 if i == 0 and s.name == "confirm_fee" else 26,
+                        halign="left",
+                        bold=i == 0 and s.name == "confirm_fee",
+                    )
+                )
             left.add_widget(Widget())
             row.add_widget(left)
             last = len(amounts.rows) - 1
-            panel = filled(BoxLayout(orientation="vertical", padding=dp(20), spacing=dp(6), size_hint=(None, None),
-                                     width=dp(520), height=dp(40 + 70 * (last + 1) + (14 if last > 0 else 0))),
-                           WHITE, frame=PANEL)
+            panel = filled(
+                BoxLayout(
+                    orientation="vertical",
+                    padding=dp(20),
+                    spacing=dp(6),
+                    size_hint=(None, None),
+                    width=dp(520),
+                    height=dp(40 + 70 * (last + 1) + (14 if last > 0 else 0)),
+                ),
+                WHITE,
+                frame=PANEL,
+            )
             for i, (label, value) in enumerate(amounts.rows):
                 due = i == last and last > 0
                 line = BoxLayout(size_hint_y=None, height=dp(84 if due else 70))
-                line.add_widget(Text(label, 28, color=PRIMARY if due else MUTED, bold=due, halign="left",
-                                     fill_height=True))
-                line.add_widget(Text(value, 52 if due or last == 0 else 40, color=PRIMARY if due else INK, bold=True,
-                                     halign="right", fill_height=True))
+                line.add_widget(
+                    Text(label, 28, color=PRIMARY if due else MUTED, bold=due, halign="left", fill_height=True)
+                )
+                line.add_widget(
+                    Text(
+                        value,
+                        52 if due or last == 0 else 40,
+                        color=PRIMARY if due else INK,
+                        bold=True,
+                        halign="right",
+                        fill_height=True,
+                    )
+                )
                 panel.add_widget(line)
             column = BoxLayout(orientation="vertical", size_hint_x=None, width=dp(520))
             column.add_widget(panel)

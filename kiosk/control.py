@@ -302,11 +302,7 @@ class ControlServer:
         deadline = time.monotonic() + timeout
         while True:
             s = self._settled
-            if (
-                (target == "online" and s.office_online)
-                or (target == "idle" and _idle(s))
-                or s.step.value == target
-            ):
+            if (target == "online" and s.office_online) or (target == "idle" and _idle(s)) or s.step.value == target:
                 return {"reached": True, "state": state_json(self.device)}
             if time.monotonic() >= deadline:
                 return {"reached": False, "state": state_json(self.device)}

@@ -233,7 +233,7 @@ def _card_reader(section: Mapping[str, Any], where: str) -> CardReaderSettings:
         raise UsageError(f'{where}card_reader.backend: {raw!r} is not a card reader; use "pcsc" or "sim"')
     reader = section.get("reader", "")
     if not isinstance(reader, str):
-        raise UsageError(f"{where}card_reader.reader: expected (part of) the reader's name, or \"\" for the first")
+        raise UsageError(f'{where}card_reader.reader: expected (part of) the reader\'s name, or "" for the first')
     eject = _bool(section, "eject", "card_reader", where, False)
     ca_dir = section.get("ca_dir")
     if backend == "sim":
@@ -583,7 +583,9 @@ def _reader(settings: CardReaderSettings) -> tuple[CardReader, SimulatedCards | 
         try:
             return reader, SimulatedCards(settings.ca_dir, reader)
         except (CardError, OSError) as err:
-            raise KioskDeviceError(f"card_reader.ca_dir: cannot open the simulated CA in {settings.ca_dir}: {err}") from err
+            raise KioskDeviceError(
+                f"card_reader.ca_dir: cannot open the simulated CA in {settings.ca_dir}: {err}"
+            ) from err
     from drivers.pcsc_reader import PcscCardReader
 
     try:
@@ -685,7 +687,11 @@ def build_kiosk(
     try:
         agent = DeviceAgent(
             AgentConfig(
-                site=site, device_id=device_id, role="kiosk", broker_url=broker_url, data_dir=data_dir,
+                site=site,
+                device_id=device_id,
+                role="kiosk",
+                broker_url=broker_url,
+                data_dir=data_dir,
                 **dict(agent_options or {}),
             )
         )

@@ -142,8 +142,10 @@ class AgentOffice:
         if cash is not None:
             self.agent.record("kiosk.cash", {"event_id": key, "at_ms": at, **cash})
         elif kind == "issue_void":
-            self.agent.record("kiosk.issue_void", {"key": key, "request_id": data["request_id"],
-                                                   "reason": str(data.get("reason") or "not_printed")})
+            self.agent.record(
+                "kiosk.issue_void",
+                {"key": key, "request_id": data["request_id"], "reason": str(data.get("reason") or "not_printed")},
+            )
         else:
             self.agent.record("kiosk.journal", {"key": key, "kind": kind, "session": record.get("session"), **data})
 

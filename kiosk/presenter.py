@@ -221,7 +221,7 @@ class Amounts:
 
 @dataclass(frozen=True)
 class Warning:
-    """"Do you need more time?" with the seconds left and the button that says yes."""
+    """ "Do you need more time?" with the seconds left and the button that says yes."""
 
     seconds_left: int
     text: str
@@ -311,9 +311,7 @@ def fiscal_years(wall_ms: int, office_config: Mapping[str, Any] | None = None, c
     return tuple(newest - i for i in range(count))
 
 
-def sync_draft(
-    draft: Draft, state: Kiosk, *, wall_ms: int, office_config: Mapping[str, Any] | None = None
-) -> Draft:
+def sync_draft(draft: Draft, state: Kiosk, *, wall_ms: int, office_config: Mapping[str, Any] | None = None) -> Draft:
     """The draft for ``state``: unchanged on the same step, else a fresh one for the new step."""
     if state.step is draft.step:
         return draft
@@ -740,8 +738,10 @@ def _options(ctx: _Ctx) -> Screen:
     return _base(
         ctx,
         _(KIND_NAMES[kind]),
-        lines=(_(S.NO_OPTIONS if kind in ("inkan", "fuhyo") else S.OPTIONS_TITLE), _(S.FEE_TOTAL).format(
-            fee=ctx.yen(fee))),
+        lines=(
+            _(S.NO_OPTIONS if kind in ("inkan", "fuhyo") else S.OPTIONS_TITLE),
+            _(S.FEE_TOTAL).format(fee=ctx.yen(fee)),
+        ),
         above=ctx.kind_above(kind),
         groups=tuple(groups),
         nav=ctx.nav("back", "cancel", "next"),
@@ -796,12 +796,8 @@ def _members(ctx: _Ctx) -> Screen:
     _ = ctx.t
     s = ctx.state.session
     household = s.household if s is not None else ()
-    choices = tuple(
-        Button(f"member:{m.id}", m.name, role="toggle", on=m.id in ctx.draft.members) for m in household
-    )
-    return _base(
-        ctx, _(S.MEMBERS_TITLE), lines=(_(S.MEMBERS_HINT),), choices=choices, nav=ctx.nav("cancel", "next")
-    )
+    choices = tuple(Button(f"member:{m.id}", m.name, role="toggle", on=m.id in ctx.draft.members) for m in household)
+    return _base(ctx, _(S.MEMBERS_TITLE), lines=(_(S.MEMBERS_HINT),), choices=choices, nav=ctx.nav("cancel", "next"))
 
 
 def _summary(ctx: _Ctx) -> tuple[str, ...]:
@@ -817,8 +813,11 @@ def _summary(ctx: _Ctx) -> tuple[str, ...]:
         names = {m.id: m.name for m in s.household}
         if o.scope == "members" and o.members:
             parts.append("・".join(names.get(m, m) for m in o.members))
-        for on, text in ((o.with_honseki, S.WITH_HONSEKI), (o.with_zokugara, S.WITH_ZOKUGARA),
-                         (o.with_my_number, S.WITH_MY_NUMBER)):
+        for on, text in (
+            (o.with_honseki, S.WITH_HONSEKI),
+            (o.with_zokugara, S.WITH_ZOKUGARA),
+            (o.with_my_number, S.WITH_MY_NUMBER),
+        ):
             if on:
                 parts.append(_(text))
     elif s.kind == "koseki":
@@ -897,9 +896,7 @@ def _out_of_service(ctx: _Ctx) -> Screen:
     _ = ctx.t
     card = (_(S.TAKE_YOUR_CARD),) if ctx.state.card != "none" else ()
     owed = (_(S.MONEY_OWED).format(amount=ctx.yen(ctx.state.outcome_owed)),) if ctx.state.outcome_owed > 0 else ()
-    return _base(
-        ctx, _(S.OUT_OF_SERVICE), lines=(_(S.OUT_OF_SERVICE_HELP), *card, *owed), outcome="out_of_service"
-    )
+    return _base(ctx, _(S.OUT_OF_SERVICE), lines=(_(S.OUT_OF_SERVICE_HELP), *card, *owed), outcome="out_of_service")
 
 
 _BUILDERS: Final[Mapping[Step, Callable[[_Ctx], Screen]]] = {

@@ -326,48 +326,85 @@ class DirectoryPrinter:
 
 KIND_NAMES: Final[Mapping[str, Mapping[str, str]]] = {
     "juminhyo": {
-        "ja": "住民票の写し", "en": "Certificate of residence", "zh_CN": "住民票副本",
-        "ko": "주민표 사본", "vi": "Bản sao phiếu cư trú", "pt": "Certidão de residência",
+        "ja": "住民票の写し",
+        "en": "Certificate of residence",
+        "zh_CN": "住民票副本",
+        "ko": "주민표 사본",
+        "vi": "Bản sao phiếu cư trú",
+        "pt": "Certidão de residência",
     },
     "inkan": {
-        "ja": "印鑑登録証明書", "en": "Seal registration certificate", "zh_CN": "印章登记证明书",
-        "ko": "인감등록증명서", "vi": "Giấy chứng nhận đăng ký con dấu", "pt": "Certidão de registro de carimbo",
+        "ja": "印鑑登録証明書",
+        "en": "Seal registration certificate",
+        "zh_CN": "印章登记证明书",
+        "ko": "인감등록증명서",
+        "vi": "Giấy chứng nhận đăng ký con dấu",
+        "pt": "Certidão de registro de carimbo",
     },
     "koseki": {
-        "ja": "戸籍謄本・抄本", "en": "Family register", "zh_CN": "户籍誊本・抄本",
-        "ko": "호적등본・초본", "vi": "Bản sao hộ tịch", "pt": "Registro familiar (koseki)",
+        "ja": "戸籍謄本・抄本",
+        "en": "Family register",
+        "zh_CN": "户籍誊本・抄本",
+        "ko": "호적등본・초본",
+        "vi": "Bản sao hộ tịch",
+        "pt": "Registro familiar (koseki)",
     },
     "fuhyo": {
-        "ja": "戸籍の附票", "en": "Koseki address record", "zh_CN": "户籍附票",
-        "ko": "호적 부표", "vi": "Phụ phiếu hộ tịch", "pt": "Anexo do registro familiar",
+        "ja": "戸籍の附票",
+        "en": "Koseki address record",
+        "zh_CN": "户籍附票",
+        "ko": "호적 부표",
+        "vi": "Phụ phiếu hộ tịch",
+        "pt": "Anexo do registro familiar",
     },
     "shotoku": {
-        "ja": "所得・課税証明書", "en": "Income and tax certificate", "zh_CN": "所得・课税证明书",
-        "ko": "소득・과세증명서", "vi": "Giấy chứng nhận thu nhập và thuế", "pt": "Certidão de renda e impostos",
+        "ja": "所得・課税証明書",
+        "en": "Income and tax certificate",
+        "zh_CN": "所得・课税证明书",
+        "ko": "소득・과세증명서",
+        "vi": "Giấy chứng nhận thu nhập và thuế",
+        "pt": "Certidão de renda e impostos",
     },
 }
 
 WORDS: Final[Mapping[str, Mapping[str, str]]] = {
     "receipt": {"ja": "領収書", "en": "Receipt", "zh_CN": "收据", "ko": "영수증", "vi": "Biên lai", "pt": "Recibo"},
     "refund_slip": {
-        "ja": "返金票", "en": "Refund slip", "zh_CN": "退款单", "ko": "환불표", "vi": "Phiếu hoàn tiền",
+        "ja": "返金票",
+        "en": "Refund slip",
+        "zh_CN": "退款单",
+        "ko": "환불표",
+        "vi": "Phiếu hoàn tiền",
         "pt": "Comprovante de reembolso",
     },
     "kiosk": {
-        "ja": "証明書自動交付機", "en": "Certificate kiosk", "zh_CN": "证明书自助机", "ko": "증명서 자동발급기",
-        "vi": "Máy cấp giấy chứng nhận", "pt": "Terminal de certidões",
+        "ja": "証明書自動交付機",
+        "en": "Certificate kiosk",
+        "zh_CN": "证明书自助机",
+        "ko": "증명서 자동발급기",
+        "vi": "Máy cấp giấy chứng nhận",
+        "pt": "Terminal de certidões",
     },
     "copies": {"ja": "通数", "en": "Copies", "zh_CN": "份数", "ko": "부수", "vi": "Số bản", "pt": "Cópias"},
     "printed": {"ja": "印刷", "en": "Printed", "zh_CN": "已打印", "ko": "인쇄", "vi": "Đã in", "pt": "Impressas"},
     "issue_number": {
-        "ja": "発行番号", "en": "Issue no.", "zh_CN": "发行编号", "ko": "발행번호", "vi": "Số cấp", "pt": "Nº de emissão",
+        "ja": "発行番号",
+        "en": "Issue no.",
+        "zh_CN": "发行编号",
+        "ko": "발행번호",
+        "vi": "Số cấp",
+        "pt": "Nº de emissão",
     },
     "fee": {"ja": "手数料", "en": "Fee", "zh_CN": "手续费", "ko": "수수료", "vi": "Lệ phí", "pt": "Taxa"},
     "paid": {"ja": "お預かり", "en": "Paid", "zh_CN": "收款", "ko": "받은 금액", "vi": "Đã trả", "pt": "Pago"},
     "change": {"ja": "お釣り", "en": "Change", "zh_CN": "找零", "ko": "거스름돈", "vi": "Tiền thối", "pt": "Troco"},
     "amount_owed": {
-        "ja": "お返しできなかった金額", "en": "Amount we owe you", "zh_CN": "未能退还的金额",
-        "ko": "돌려드리지 못한 금액", "vi": "Số tiền chưa hoàn trả", "pt": "Valor a reembolsar",
+        "ja": "お返しできなかった金額",
+        "en": "Amount we owe you",
+        "zh_CN": "未能退还的金额",
+        "ko": "돌려드리지 못한 금액",
+        "vi": "Số tiền chưa hoàn trả",
+        "pt": "Valor a reembolsar",
     },
     "show_at_counter": {
         "ja": "この票を窓口にお持ちください。返金いたします。",
@@ -378,18 +415,36 @@ WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "pt": "Traga este comprovante a um guichê para o reembolso.",
     },
     "reason_hoppers_empty": {
-        "ja": "釣銭切れのため", "en": "The machine ran out of coins", "zh_CN": "零钱不足",
-        "ko": "거스름돈 부족", "vi": "Máy hết tiền xu", "pt": "A máquina ficou sem moedas",
+        "ja": "釣銭切れのため",
+        "en": "The machine ran out of coins",
+        "zh_CN": "零钱不足",
+        "ko": "거스름돈 부족",
+        "vi": "Máy hết tiền xu",
+        "pt": "A máquina ficou sem moedas",
     },
     "reason_payout_uncertain": {
-        "ja": "払い出しを確認できなかったため", "en": "The payout could not be confirmed", "zh_CN": "无法确认出币",
-        "ko": "지급을 확인할 수 없음", "vi": "Không xác nhận được việc trả tiền", "pt": "O pagamento não foi confirmado",
+        "ja": "払い出しを確認できなかったため",
+        "en": "The payout could not be confirmed",
+        "zh_CN": "无法确认出币",
+        "ko": "지급을 확인할 수 없음",
+        "vi": "Không xác nhận được việc trả tiền",
+        "pt": "O pagamento não foi confirmado",
     },
     "reference": {
-        "ja": "照合番号", "en": "Reference", "zh_CN": "核对编号", "ko": "조회번호", "vi": "Mã tham chiếu", "pt": "Referência",
+        "ja": "照合番号",
+        "en": "Reference",
+        "zh_CN": "核对编号",
+        "ko": "조회번호",
+        "vi": "Mã tham chiếu",
+        "pt": "Referência",
     },
     "transaction": {
-        "ja": "取引番号", "en": "Transaction", "zh_CN": "交易编号", "ko": "거래번호", "vi": "Mã giao dịch", "pt": "Transação",
+        "ja": "取引番号",
+        "en": "Transaction",
+        "zh_CN": "交易编号",
+        "ko": "거래번호",
+        "vi": "Mã giao dịch",
+        "pt": "Transação",
     },
 }
 
@@ -439,8 +494,9 @@ def _head(title: str, language: str, header: ReceiptHeader, at: datetime) -> lis
     blocks: list[Block] = []
     if header.office_name:
         blocks.append(Text(header.office_name, size=26, align="center"))
-    blocks += _two(_word(title, "ja"), None if language == "ja" else _word(title, language), size=44, bold=True,
-                   align="center")
+    blocks += _two(
+        _word(title, "ja"), None if language == "ja" else _word(title, language), size=44, bold=True, align="center"
+    )
     blocks.append(Text(f"{_word('kiosk', 'ja')} {header.device_id}", size=22, align="center"))
     blocks.append(Text(_stamp(at), size=22, align="center"))
     blocks.append(Rule())

@@ -245,8 +245,9 @@ class KioskRuntime:
         self._office_online = online
         late = tuple(flow.Escrow(value, action) for value, action in unconfirmed_notes(records))
         self._state = flow.initial_state(self.config, self._state.boot_id, office_online=online, late_notes=late)
-        unjournalled = {k: v for k, v in (self._safe(self.cash.cursor, "read the cash counters") or {}).items()
-                        if k not in cursor}
+        unjournalled = {
+            k: v for k, v in (self._safe(self.cash.cursor, "read the cash counters") or {}).items() if k not in cursor
+        }
         if unjournalled:
             # A journal without an acceptor's counter (a new kiosk): record where it stands now,
             # before any money, so that the next start can resume after it.

@@ -83,8 +83,10 @@ class DemoOffice:
         wall_ms: Callable[[], int] = _wall_ms,
         delay_s: Mapping[str, float] | None = None,
     ) -> None:
-        cert = ca_certificate if isinstance(ca_certificate, x509.Certificate) else x509.load_der_x509_certificate(
+        cert = (
             ca_certificate
+            if isinstance(ca_certificate, x509.Certificate)
+            else x509.load_der_x509_certificate(ca_certificate)
         )
         self.cas = [cert]
         self.registry = registry or demo_registry()
@@ -141,8 +143,9 @@ class DemoOffice:
         self._call("authenticate")
         with self._lock:
             try:
-                identity = authenticate(self._challenges, self.cas, challenge_id, certificate, signature,
-                                        self.wall_ms())
+                identity = authenticate(
+                    self._challenges, self.cas, challenge_id, certificate, signature, self.wall_ms()
+                )
             except CardAuthError as err:
                 self.refusals.append(f"card: {err.reason}")
                 return AuthReply(ok=False, refusal="card_invalid")

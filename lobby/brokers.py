@@ -125,9 +125,7 @@ def _accepts_connections(host: str, port: int) -> bool:
         return False
 
 
-def _wait_until_accepting(
-    host: str, port: int, timeout: float, failed: Callable[[], str | None]
-) -> None:
+def _wait_until_accepting(host: str, port: int, timeout: float, failed: Callable[[], str | None]) -> None:
     """Poll until ``host:port`` accepts TCP; ``failed()`` returns a reason to give up early."""
     deadline = time.monotonic() + timeout
     while True:
@@ -137,9 +135,7 @@ def _wait_until_accepting(
         if _accepts_connections(host, port):
             return
         if time.monotonic() >= deadline:
-            raise BrokerStartError(
-                f"nothing accepted connections on {host}:{port} within {timeout:.0f} s"
-            )
+            raise BrokerStartError(f"nothing accepted connections on {host}:{port} within {timeout:.0f} s")
         time.sleep(_POLL_INTERVAL_S)
 
 
@@ -167,7 +163,6 @@ class _Lifecycle:
     def url(self) -> str:
         """``mqtt://127.0.0.1:PORT``."""
         return f"mqtt://{self.host}:{self.port}"
-
 
     def start(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -513,21 +508,15 @@ class EmbeddedBroker(_Lifecycle):
             logging.getLogger(name).setLevel(logging.WARNING)
         self._started.clear()
         self._error = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"amqtt-broker-{self._port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"amqtt-broker-{self._port}", daemon=True)
         self._thread.start()
         if not self._started.wait(_START_TIMEOUT_S):
             self.stop()
-            raise BrokerStartError(
-                f"amqtt on port {self._port} did not start within {_START_TIMEOUT_S:.0f} s"
-            )
+            raise BrokerStartError(f"amqtt on port {self._port} did not start within {_START_TIMEOUT_S:.0f} s")
         if self._error is not None:
             error = self._error
             self.stop()
-            raise BrokerStartError(
-                f"amqtt on port {self._port} failed to start: {error}"
-            ) from error
+            raise BrokerStartError(f"amqtt on port {self._port} failed to start: {error}") from error
         # No TCP probe here: amqtt's start() returns after the listening socket is bound, and a
         # probe that connects without sending CONNECT makes amqtt log two errors per start.
 

@@ -45,7 +45,11 @@ def say(source: str, line: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Run the whole madoguchi lobby on this machine.")
-    parser.add_argument("--broker", default=os.environ.get("MADOGUCHI_BROKER"), help="use this broker (mqtt://host:port) instead of the embedded one")
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get("MADOGUCHI_BROKER"),
+        help="use this broker (mqtt://host:port) instead of the embedded one",
+    )
     parser.add_argument("--dispensers", type=int, default=2, help="how many dispensers (default: %(default)s)")
     parser.add_argument("--interval", type=float, default=5.0, help="mean seconds between residents at each dispenser")
     parser.add_argument("--pace", type=float, default=12.0, help="seconds per simulated staff step")
@@ -70,8 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config is None:
         # The demo town keeps its lobby open all day (its [dispenser] hours) and so its kiosk:
         # whoever runs the demo at night can still try a certificate.
-        site = dataclasses.replace(site, kiosk_hours={**site.kiosk_hours, "open": "00:00", "close": "23:59:59.999999",
-                                                      "closed_dates": [], "closed_weekdays": [], "holidays": []})
+        site = dataclasses.replace(
+            site,
+            kiosk_hours={
+                **site.kiosk_hours,
+                "open": "00:00",
+                "close": "23:59:59.999999",
+                "closed_dates": [],
+                "closed_weekdays": [],
+                "holidays": [],
+            },
+        )
     data = args.data or Path(tempfile.mkdtemp(prefix="madoguchi-demo-"))
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -100,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     dispensers: list[Dispenser] = []
     try:
         office = OfficeServer(
-            site, data / "office.sqlite3", url,
+            site,
+            data / "office.sqlite3",
+            url,
             sim_staff=make_sim_staff(args.pace),
             on_activity=lambda line: say("office", line),
         )
@@ -110,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tickets_dir = data / "printed"
         for i in range(1, args.dispensers + 1):
             agent = DeviceAgent(
-                AgentConfig(site=site.site, device_id=f"disp-{i}", role="dispenser", broker_url=url, data_dir=data / f"disp-{i}")
+                AgentConfig(
+                    site=site.site, device_id=f"disp-{i}", role="dispenser", broker_url=url, data_dir=data / f"disp-{i}"
+                )
             )
             agent.start()
             agents.append(agent)
@@ -165,10 +182,25 @@ def _dispenser_window(url: str, data: Path) -> subprocess.Popen[bytes]:
     printed = data / "printed-window"
     config = data / "window.toml"
     config.write_text("[display]\nwidth = 1280\nheight = 800\n", encoding="utf-8")
-    window = subprocess.Popen([
-        sys.executable, "-m", "ticket_dispenser.cli", "ui", "--broker", url, "--device-id", "disp-window",
-        "--data", str(data / "disp-window"), "--fake-printer", str(printed), "--windowed", "--device-config", str(config),
-    ])
+    window = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ticket_dispenser.cli",
+            "ui",
+            "--broker",
+            url,
+            "--device-id",
+            "disp-window",
+            "--data",
+            str(data / "disp-window"),
+            "--fake-printer",
+            str(printed),
+            "--windowed",
+            "--device-config",
+            str(config),
+        ]
+    )
     say("demo", f"dispenser window opened: touch a purpose; each printed ticket is a PNG in {printed}")
     return window
 
@@ -177,10 +209,22 @@ def _board_window(url: str, data: Path) -> subprocess.Popen[bytes]:
     """The lobby train board in a window, fed by the simulated staff."""
     config = data / "board.toml"
     config.write_text("[display]\nwidth = 1600\nheight = 900\n", encoding="utf-8")
-    window = subprocess.Popen([
-        sys.executable, "-m", "display_board.cli", "--broker", url, "--device-id", "board-window",
-        "--data", str(data / "board-window"), "--windowed", "--device-config", str(config),
-    ])
+    window = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "display_board.cli",
+            "--broker",
+            url,
+            "--device-id",
+            "board-window",
+            "--data",
+            str(data / "board-window"),
+            "--windowed",
+            "--device-config",
+            str(config),
+        ]
+    )
     say("demo", "lobby board window opened: trains move as the simulated staff work")
     return window
 
@@ -193,16 +237,32 @@ def _kiosk_window(url: str, data: Path) -> subprocess.Popen[bytes]:
         "[display]\nwidth = 1280\nheight = 800\n"
         f'[card_reader]\nbackend = "sim"\nca_dir = "{data / "jpki"}"\n'
         '[cash]\nbackend = "fake"\nhoppers = [{address = 3, coin = 500, count = 40}, {address = 4, coin = 100, count = 80}, '
-        '{address = 5, coin = 10, count = 150}]\n'
+        "{address = 5, coin = 10, count = 150}]\n"
         f'[document_printer]\nbackend = "dir"\ndir = "{data / "certificates"}"\n'
         f'[receipt_printer]\nmodel = "TM-T20III"\nbackend = "fake"\n[receipt_printer.fake]\npng_dir = "{data / "receipts"}"\n',
         encoding="utf-8",
     )
-    window = subprocess.Popen([
-        sys.executable, "-m", "kiosk.cli", "ui", "--broker", url, "--device-id", "kiosk-window",
-        "--data", str(data / "kiosk-window"), "--windowed", "--device-config", str(config),
-    ])
-    say("demo", f"certificate kiosk window opened: demo cards and PINs in the README; certificates go to {data / 'certificates'}")
+    window = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kiosk.cli",
+            "ui",
+            "--broker",
+            url,
+            "--device-id",
+            "kiosk-window",
+            "--data",
+            str(data / "kiosk-window"),
+            "--windowed",
+            "--device-config",
+            str(config),
+        ]
+    )
+    say(
+        "demo",
+        f"certificate kiosk window opened: demo cards and PINs in the README; certificates go to {data / 'certificates'}",
+    )
     return window
 
 

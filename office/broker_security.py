@@ -134,9 +134,11 @@ class BrokerSettings:
             raise BrokerSecurityError(f"site {self.site!r} is invalid: use 1-63 letters, digits, '.', '_' or '-'")
         if not 1 <= self.port <= 65535:
             raise BrokerSecurityError(f"broker port {self.port} is invalid: use 1-65535 (8883 is MQTT over TLS)")
-        for name, value in (("max_queued_messages", self.max_queued_messages),
-                            ("max_inflight_messages", self.max_inflight_messages),
-                            ("autosave_interval", self.autosave_interval)):
+        for name, value in (
+            ("max_queued_messages", self.max_queued_messages),
+            ("max_inflight_messages", self.max_inflight_messages),
+            ("autosave_interval", self.autosave_interval),
+        ):
             if value < 0:
                 raise BrokerSecurityError(f"{name} = {value} is invalid: use 0 or more")
         for text in (self.bind_address, self.persistence_dir or "", self.log_file or "", self.run_as_user or ""):
@@ -648,4 +650,3 @@ def revoke_device(
     files = write_broker_config(home, now_ms=now_ms)
     reloaded = reload_broker(files) if reload else False
     return Revocation(name, tuple(revoked), reloaded)
-

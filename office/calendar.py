@@ -19,18 +19,14 @@ from zoneinfo import ZoneInfo
 DEFAULT_ROLLOVER_HOUR = 3
 """Business days start at 03:00 local: late sessions end well before it, early kiosks open after."""
 
-NEW_YEAR_HOLIDAYS: frozenset[tuple[int, int]] = frozenset(
-    {(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)}
-)
+NEW_YEAR_HOLIDAYS: frozenset[tuple[int, int]] = frozenset({(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)})
 """(month, day) pairs of the year-end closure, 29 Dec - 3 Jan, observed by town halls and kiosks."""
 
 _MAX_SCAN_DAYS = 400
 """How far :func:`next_business_days` looks for one open day before deciding none will come."""
 
 
-def business_day(
-    now_ms: int, tz: ZoneInfo, rollover_hour: int = DEFAULT_ROLLOVER_HOUR
-) -> date:
+def business_day(now_ms: int, tz: ZoneInfo, rollover_hour: int = DEFAULT_ROLLOVER_HOUR) -> date:
     """The business day the moment ``now_ms`` (Unix ms) belongs to in zone ``tz``.
 
     Moments before ``rollover_hour`` local belong to the previous day: with the default 3,

@@ -196,7 +196,7 @@ class _Canvas:
                     space = max(line.rfind(" "), line.rfind("\u3000"))
                     if space > len(line) // 2 and not line[:space].isascii():
                         lines.append(line[:space].rstrip())
-                        line = line[space + 1:] + token
+                        line = line[space + 1 :] + token
                     else:
                         lines.append(line.rstrip())
                         line = token.lstrip()
@@ -210,10 +210,25 @@ class _Canvas:
             lines.append(line.rstrip())
         return lines
 
-    def text(self, draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int,
-             bold: bool = False, fill: int = INK, anchor: str = "la") -> None:
-        draw.text(xy, text, font=self.font(size, bold), fill=fill, anchor=anchor,
-                  stroke_width=self.fonts.stroke(size, bold), stroke_fill=fill)
+    def text(
+        self,
+        draw: ImageDraw.ImageDraw,
+        xy: tuple[float, float],
+        text: str,
+        size: int,
+        bold: bool = False,
+        fill: int = INK,
+        anchor: str = "la",
+    ) -> None:
+        draw.text(
+            xy,
+            text,
+            font=self.font(size, bold),
+            fill=fill,
+            anchor=anchor,
+            stroke_width=self.fonts.stroke(size, bold),
+            stroke_fill=fill,
+        )
 
 
 _NO_LINE_START = frozenset("、。，．）」』】〕！？ー")
@@ -300,8 +315,9 @@ def _draw_block(c: _Canvas, draw: ImageDraw.ImageDraw, page: Image.Image, block:
     return total
 
 
-def _draw_field(c: _Canvas, draw: ImageDraw.ImageDraw, page: Image.Image, f: Field,
-                x: int, y: int, w: int, h: int) -> None:
+def _draw_field(
+    c: _Canvas, draw: ImageDraw.ImageDraw, page: Image.Image, f: Field, x: int, y: int, w: int, h: int
+) -> None:
     lw = _label_width(c, f, w)
     draw.line([(x, y), (x, y + h)], fill=INK, width=2)
     draw.line([(x + lw, y), (x + lw, y + h)], fill=INK, width=1)
@@ -336,7 +352,7 @@ def _grid(text: str) -> list[list[str]]:
     """A square seal's characters in columns, read top to bottom, right to left."""
     cols = max(1, math.ceil(math.sqrt(len(text))))
     rows = math.ceil(len(text) / cols)
-    return [list(text[i * rows:(i + 1) * rows]) for i in range(cols)]
+    return [list(text[i * rows : (i + 1) * rows]) for i in range(cols)]
 
 
 def _draw_official_seal(c: _Canvas, draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, int]) -> None:
@@ -417,8 +433,12 @@ def _ground(fonts: FontSet, municipality: str) -> Image.Image:
         base = k * 90
         for phase, amp, wave in ((0.0, 34, 520), (math.pi, 34, 520)):
             pts = [
-                (x, base + amp * math.sin(2 * math.pi * x / wave + phase + k * 0.55)
-                 + 12 * math.sin(2 * math.pi * x / 173 + k))
+                (
+                    x,
+                    base
+                    + amp * math.sin(2 * math.pi * x / wave + phase + k * 0.55)
+                    + 12 * math.sin(2 * math.pi * x / 173 + k),
+                )
                 for x in range(0, w + 8, 8)
             ]
             ld.line(pts, fill=GUILLOCHE_GREY, width=2)
@@ -428,8 +448,12 @@ def _ground(fonts: FontSet, municipality: str) -> Image.Image:
     rosette: list[tuple[float, float]] = []
     for i in range(3600):
         t = i * 2 * math.pi / 400
-        rosette.append((cx + (big - small) * math.cos(t) + d * math.cos((big - small) / small * t),
-                    cy + (big - small) * math.sin(t) - d * math.sin((big - small) / small * t)))
+        rosette.append(
+            (
+                cx + (big - small) * math.cos(t) + d * math.cos((big - small) / small * t),
+                cy + (big - small) * math.sin(t) - d * math.sin((big - small) / small * t),
+            )
+        )
     ld.line(rosette, fill=GUILLOCHE_GREY, width=2)
     # Micro-text bands at the head and foot of the page.
     micro = f"{municipality}{LATENT_WORD}防止 MADOGUCHI " * 60
@@ -446,8 +470,16 @@ _OMITTED_LABELS = {"relationship": "続柄", "honseki": "本籍・筆頭者", "m
 
 def _juminhyo(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
     household = _map(content, "household", "")
-    blocks = [Block(((Field("住所", _text(household, "address", "household."), 3),
-                      Field("世帯主", _text(household, "head", "household."), 2)),))]
+    blocks = [
+        Block(
+            (
+                (
+                    Field("住所", _text(household, "address", "household."), 3),
+                    Field("世帯主", _text(household, "head", "household."), 2),
+                ),
+            )
+        )
+    ]
     persons = _list(content, "persons", "")
     if not persons:
         raise CertificatePdfError("content.persons: a 住民票 needs at least one person")
@@ -455,11 +487,16 @@ def _juminhyo(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
     for i, p in enumerate(persons):
         path = f"persons[{i}]."
         rows: list[Row] = [
-            (Field("氏名", _text(p, "name", path), 3, kana=_text(p, "kana", path), emphasis=True),
-             Field("生年月日", _text(p, "birth", path), 2), Field("性別", _text(p, "sex", path), 1)),
+            (
+                Field("氏名", _text(p, "name", path), 3, kana=_text(p, "kana", path), emphasis=True),
+                Field("生年月日", _text(p, "birth", path), 2),
+                Field("性別", _text(p, "sex", path), 1),
+            ),
         ]
-        second = [Field("住民となった年月日", _text(p, "since", path), 1.2),
-                  Field("住所を定めた年月日", _text(p, "address_since", path), 1.2)]
+        second = [
+            Field("住民となった年月日", _text(p, "since", path), 1.2),
+            Field("住所を定めた年月日", _text(p, "address_since", path), 1.2),
+        ]
         if "relationship" in p:
             second.append(Field("続柄", _text(p, "relationship", path), 0.8))
         rows.append(tuple(second))
@@ -471,10 +508,18 @@ def _juminhyo(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
             rows.append((Field("本籍", _text(p, "honseki", path), 3), Field("筆頭者", _text(p, "hittosha", path), 2)))
         if "nationality" in p:
             any_foreign = True
-            rows.append((Field("国籍・地域", _text(p, "nationality", path), 2),
-                         Field("在留資格", _text(p, "residence_status", path), 3)))
-            rows.append((Field("在留期間等の満了の日", _text(p, "residence_expiry", path) or "－", 2),
-                         Field("法第30条の45に規定する区分", _text(p, "foreign_category", path), 3)))
+            rows.append(
+                (
+                    Field("国籍・地域", _text(p, "nationality", path), 2),
+                    Field("在留資格", _text(p, "residence_status", path), 3),
+                )
+            )
+            rows.append(
+                (
+                    Field("在留期間等の満了の日", _text(p, "residence_expiry", path) or "－", 2),
+                    Field("法第30条の45に規定する区分", _text(p, "foreign_category", path), 3),
+                )
+            )
         blocks.append(Block(tuple(rows)))
     omitted = content.get("omitted", [])
     if not isinstance(omitted, list) or not all(o in _OMITTED_LABELS for o in omitted):
@@ -489,8 +534,11 @@ def _juminhyo(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
 def _person_rows(person: Mapping[str, Any], path: str) -> tuple[Row, ...]:
     return (
         (Field("住所", _text(person, "address", path)),),
-        (Field("氏名", _text(person, "name", path), 3, kana=_text(person, "kana", path), emphasis=True),
-         Field("生年月日", _text(person, "birth", path), 2), Field("性別", _text(person, "sex", path), 1)),
+        (
+            Field("氏名", _text(person, "name", path), 3, kana=_text(person, "kana", path), emphasis=True),
+            Field("生年月日", _text(person, "birth", path), 2),
+            Field("性別", _text(person, "sex", path), 1),
+        ),
     )
 
 
@@ -500,11 +548,20 @@ def _inkan(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
     impression = _text(seal, "impression", "seal.")
     return [
         Block(
-            ((Field("登録番号", _text(seal, "number", "seal.")),),
-             (Field("登録年月日", _text(seal, "registered", "seal.")),),
-             (Field("氏名", _text(person, "name", "person."), kana=_text(person, "kana", "person."), emphasis=True),),
-             (Field("生年月日", _text(person, "birth", "person."), 2), Field("性別", _text(person, "sex", "person."), 1)),
-             (Field("住所", _text(person, "address", "person.")),)),
+            (
+                (Field("登録番号", _text(seal, "number", "seal.")),),
+                (Field("登録年月日", _text(seal, "registered", "seal.")),),
+                (
+                    Field(
+                        "氏名", _text(person, "name", "person."), kana=_text(person, "kana", "person."), emphasis=True
+                    ),
+                ),
+                (
+                    Field("生年月日", _text(person, "birth", "person."), 2),
+                    Field("性別", _text(person, "sex", "person."), 1),
+                ),
+                (Field("住所", _text(person, "address", "person.")),),
+            ),
             side=Field("印影", seal=impression or "印", label_width=110),
             side_width=760,
         ),
@@ -514,40 +571,57 @@ def _inkan(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
 def _koseki(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
     wide = 360
     blocks = [
-        Block(((Field("本籍", _text(content, "honseki", ""), label_width=wide),),
-               (Field("氏名", _text(content, "hittosha", ""), label_width=wide),))),
+        Block(
+            (
+                (Field("本籍", _text(content, "honseki", ""), label_width=wide),),
+                (Field("氏名", _text(content, "hittosha", ""), label_width=wide),),
+            )
+        ),
         Block(((Field("戸籍事項", f"戸籍編製　【編製日】{_text(content, 'made_on', '')}", label_width=wide),),)),
     ]
     for i, m in enumerate(_list(content, "members", "")):
         path = f"members[{i}]."
         role = _text(m, "role", path)
         role_line = f"【配偶者区分】{role}" if role in ("夫", "妻") else f"【続柄】{role}"
-        person = "\n".join([
-            f"【名】{_text(m, 'name', path)}",
-            f"【生年月日】{_text(m, 'birth', path)}　【性別】{_text(m, 'sex', path)}",
-            f"【父】{_text(m, 'father', path, required=False) or '－'}　【母】{_text(m, 'mother', path, required=False) or '－'}",
-            role_line,
-        ])
+        person = "\n".join(
+            [
+                f"【名】{_text(m, 'name', path)}",
+                f"【生年月日】{_text(m, 'birth', path)}　【性別】{_text(m, 'sex', path)}",
+                f"【父】{_text(m, 'father', path, required=False) or '－'}　【母】{_text(m, 'mother', path, required=False) or '－'}",
+                role_line,
+            ]
+        )
         events = m.get("events", [])
         if not isinstance(events, list) or not all(
             isinstance(e, list) and len(e) == 2 and all(isinstance(s, str) for s in e) for e in events
         ):
             raise CertificatePdfError(f"content.{path}events: expected a list of [事項, text] pairs")
         history = "\n".join(f"{name}　【{name}日】{text}" for name, text in events) or "－"
-        blocks.append(Block(((Field("戸籍に記録されている者", person, label_width=wide),),
-                             (Field("身分事項", history, label_width=wide),))))
+        blocks.append(
+            Block(
+                (
+                    (Field("戸籍に記録されている者", person, label_width=wide),),
+                    (Field("身分事項", history, label_width=wide),),
+                )
+            )
+        )
     return blocks, []
 
 
 def _fuhyo(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
-    blocks = [Block(((Field("本籍", _text(content, "honseki", ""), 3),
-                      Field("筆頭者", _text(content, "hittosha", ""), 2)),))]
+    blocks = [
+        Block(((Field("本籍", _text(content, "honseki", ""), 3), Field("筆頭者", _text(content, "hittosha", ""), 2)),))
+    ]
     for i, m in enumerate(_list(content, "members", "")):
         path = f"members[{i}]."
-        rows: list[Row] = [(Field("氏名", _text(m, "name", path), 3, emphasis=True), Field("生年月日", _text(m, "birth", path), 2))]
+        rows: list[Row] = [
+            (Field("氏名", _text(m, "name", path), 3, emphasis=True), Field("生年月日", _text(m, "birth", path), 2))
+        ]
         for j, a in enumerate(_list(m, "addresses", path)):
             apath = f"{path}addresses[{j}]."
-            rows.append((Field("住所", _text(a, "address", apath), 3), Field("住所を定めた年月日", _text(a, "since", apath), 2)))
+            rows.append(
+                (Field("住所", _text(a, "address", apath), 3), Field("住所を定めた年月日", _text(a, "since", apath), 2))
+            )
         blocks.append(Block(tuple(rows)))
     return blocks, []
 
@@ -562,17 +636,35 @@ def _shotoku(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
     local = f"{municipality[-1]}民税" if municipality[-1:] in ("市", "町", "村", "区") else "市町村民税"
     return [
         Block(_person_rows(_map(content, "person", ""), "person.")),
-        Block(((Field("総所得金額等", _yen(_int(tax, "income", "tax.")), align="right"),
-                Field("所得控除額合計", _yen(_int(tax, "deductions", "tax.")), align="right"),
-                Field("課税標準額", _yen(_int(tax, "taxable_income", "tax.")), align="right")),)),
-        Block(((Field(local, _yen(_int(tax, "municipal_tax", "tax.")), align="right"),
-                Field("道府県民税", _yen(_int(tax, "prefectural_tax", "tax.")), align="right"),
-                Field("税額合計", _yen(_int(tax, "total_tax", "tax.")), align="right", emphasis=True)),)),
-    ], [f"{_text(content, 'fiscal_year_text', '')}の課税は、{_text(content, 'income_year_text', '')}の所得に基づきます。"]
+        Block(
+            (
+                (
+                    Field("総所得金額等", _yen(_int(tax, "income", "tax.")), align="right"),
+                    Field("所得控除額合計", _yen(_int(tax, "deductions", "tax.")), align="right"),
+                    Field("課税標準額", _yen(_int(tax, "taxable_income", "tax.")), align="right"),
+                ),
+            )
+        ),
+        Block(
+            (
+                (
+                    Field(local, _yen(_int(tax, "municipal_tax", "tax.")), align="right"),
+                    Field("道府県民税", _yen(_int(tax, "prefectural_tax", "tax.")), align="right"),
+                    Field("税額合計", _yen(_int(tax, "total_tax", "tax.")), align="right", emphasis=True),
+                ),
+            )
+        ),
+    ], [
+        f"{_text(content, 'fiscal_year_text', '')}の課税は、{_text(content, 'income_year_text', '')}の所得に基づきます。"
+    ]
 
 
 _KINDS: Mapping[str, Callable[[Mapping[str, Any]], tuple[list[Block], list[str]]]] = {
-    "juminhyo": _juminhyo, "inkan": _inkan, "koseki": _koseki, "fuhyo": _fuhyo, "shotoku": _shotoku,
+    "juminhyo": _juminhyo,
+    "inkan": _inkan,
+    "koseki": _koseki,
+    "fuhyo": _fuhyo,
+    "shotoku": _shotoku,
 }
 
 
@@ -778,10 +870,10 @@ def _idat(image: Image.Image) -> bytes:
     data = buf.getvalue()
     pos, out = 8, bytearray()
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        tag = data[pos + 4:pos + 8]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        tag = data[pos + 4 : pos + 8]
         if tag == b"IDAT":
-            out += data[pos + 8:pos + 8 + length]
+            out += data[pos + 8 : pos + 8 + length]
         pos += 12 + length
     return bytes(out)
 
@@ -813,17 +905,20 @@ def pdf_from_pages(pages: Sequence[Image.Image], title: str = "") -> bytes:
             b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
             b" /BitsPerComponent 8 /Filter /FlateDecode"
             b" /DecodeParms << /Predictor 15 /Colors 1 /BitsPerComponent 8 /Columns %d >> /Length %d >>\nstream\n"
-            % (width, height, width, len(data)) + data + b"\nendstream"
+            % (width, height, width, len(data))
+            + data
+            + b"\nendstream"
         )
         draw = b"q %s 0 0 %s 0 0 cm /Im0 Do Q" % (w_pt, h_pt)
         contents = add(b"<< /Length %d >>\nstream\n" % len(draw) + draw + b"\nendstream")
-        kids.append(add(
-            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Resources << /XObject << /Im0 %d 0 R >> >>"
-            b" /Contents %d 0 R >>" % (tree, w_pt, h_pt, image, contents)
-        ))
+        kids.append(
+            add(
+                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Resources << /XObject << /Im0 %d 0 R >> >>"
+                b" /Contents %d 0 R >>" % (tree, w_pt, h_pt, image, contents)
+            )
+        )
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % tree
-    objects[tree - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+    objects[tree - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for n, body in enumerate(objects, start=1):
@@ -834,5 +929,9 @@ def pdf_from_pages(pages: Sequence[Image.Image], title: str = "") -> bytes:
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
     out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, catalog, info, xref)
+        len(objects) + 1,
+        catalog,
+        info,
+        xref,
+    )
     return bytes(out)

@@ -101,8 +101,11 @@ class JuminhyoOptions:
     def to_dict(self) -> dict[str, Any]:
         """The canonical wire form (every field, defaults included)."""
         return {
-            "scope": self.scope, "members": list(self.members), "with_honseki": self.with_honseki,
-            "with_zokugara": self.with_zokugara, "with_my_number": self.with_my_number,
+            "scope": self.scope,
+            "members": list(self.members),
+            "with_honseki": self.with_honseki,
+            "with_zokugara": self.with_zokugara,
+            "with_my_number": self.with_my_number,
         }
 
 
@@ -148,20 +151,24 @@ class ShotokuOptions:
 
 CertificateOptions = JuminhyoOptions | InkanOptions | KosekiOptions | FuhyoOptions | ShotokuOptions
 
-_OPTION_TYPES: Mapping[CertificateKind, type] = MappingProxyType({
-    CertificateKind.JUMINHYO: JuminhyoOptions,
-    CertificateKind.INKAN: InkanOptions,
-    CertificateKind.KOSEKI: KosekiOptions,
-    CertificateKind.FUHYO: FuhyoOptions,
-    CertificateKind.SHOTOKU: ShotokuOptions,
-})
-_OPTION_KEYS: Mapping[CertificateKind, frozenset[str]] = MappingProxyType({
-    CertificateKind.JUMINHYO: frozenset({"scope", "members", "with_honseki", "with_zokugara", "with_my_number"}),
-    CertificateKind.INKAN: frozenset(),
-    CertificateKind.KOSEKI: frozenset({"variant"}),
-    CertificateKind.FUHYO: frozenset(),
-    CertificateKind.SHOTOKU: frozenset({"fiscal_year"}),
-})
+_OPTION_TYPES: Mapping[CertificateKind, type] = MappingProxyType(
+    {
+        CertificateKind.JUMINHYO: JuminhyoOptions,
+        CertificateKind.INKAN: InkanOptions,
+        CertificateKind.KOSEKI: KosekiOptions,
+        CertificateKind.FUHYO: FuhyoOptions,
+        CertificateKind.SHOTOKU: ShotokuOptions,
+    }
+)
+_OPTION_KEYS: Mapping[CertificateKind, frozenset[str]] = MappingProxyType(
+    {
+        CertificateKind.JUMINHYO: frozenset({"scope", "members", "with_honseki", "with_zokugara", "with_my_number"}),
+        CertificateKind.INKAN: frozenset(),
+        CertificateKind.KOSEKI: frozenset({"variant"}),
+        CertificateKind.FUHYO: frozenset(),
+        CertificateKind.SHOTOKU: frozenset({"fiscal_year"}),
+    }
+)
 
 
 def parse_kind(value: object) -> CertificateKind:
@@ -210,12 +217,12 @@ def parse_options(kind: CertificateKind | str, raw: Mapping[str, Any] | None) ->
     if kind is CertificateKind.JUMINHYO:
         scope = raw.get("scope", "members")
         if scope not in ("household", "members"):
-            raise OptionsError(f"{path}scope: expected \"household\" or \"members\", got {scope!r}")
+            raise OptionsError(f'{path}scope: expected "household" or "members", got {scope!r}')
         members_raw = raw.get("members", [])
         if not isinstance(members_raw, Sequence) or isinstance(members_raw, str):
             raise OptionsError(f"{path}members: expected a list of resident ids, got {members_raw!r}")
         if scope == "household" and members_raw:
-            raise OptionsError(f"{path}members: only with scope \"members\"; scope \"household\" prints everyone")
+            raise OptionsError(f'{path}members: only with scope "members"; scope "household" prints everyone')
         if len(members_raw) > MAX_MEMBERS:
             raise OptionsError(f"{path}members: at most {MAX_MEMBERS} people, got {len(members_raw)}")
         members: list[str] = []
@@ -238,11 +245,13 @@ def parse_options(kind: CertificateKind | str, raw: Mapping[str, Any] | None) ->
             return KosekiOptions("tohon")
         if variant == "shohon":
             return KosekiOptions("shohon")
-        raise OptionsError(f"{path}variant: expected \"tohon\" (謄本) or \"shohon\" (抄本), got {variant!r}")
+        raise OptionsError(f'{path}variant: expected "tohon" (謄本) or "shohon" (抄本), got {variant!r}')
     if kind is CertificateKind.SHOTOKU:
         year = raw.get("fiscal_year")
         if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100):
-            raise OptionsError(f"{path}fiscal_year: expected a fiscal year such as 2025 (or leave it out for the latest), got {year!r}")
+            raise OptionsError(
+                f"{path}fiscal_year: expected a fiscal year such as 2025 (or leave it out for the latest), got {year!r}"
+            )
         return ShotokuOptions(year)
     if kind is CertificateKind.INKAN:
         return InkanOptions()
@@ -256,13 +265,15 @@ def _options_for(kind: CertificateKind, options: CertificateOptions) -> None:
 
 # -- fees ------------------------------------------------------------------------------------------
 
-DEFAULT_FEES: Mapping[CertificateKind, int] = MappingProxyType({
-    CertificateKind.JUMINHYO: 300,
-    CertificateKind.INKAN: 300,
-    CertificateKind.KOSEKI: 450,
-    CertificateKind.FUHYO: 300,
-    CertificateKind.SHOTOKU: 300,
-})
+DEFAULT_FEES: Mapping[CertificateKind, int] = MappingProxyType(
+    {
+        CertificateKind.JUMINHYO: 300,
+        CertificateKind.INKAN: 300,
+        CertificateKind.KOSEKI: 450,
+        CertificateKind.FUHYO: 300,
+        CertificateKind.SHOTOKU: 300,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -280,7 +291,9 @@ class FeeSchedule:
         if raw is None:
             return cls()
         if not isinstance(raw, Mapping):
-            raise FeeScheduleError(f"{path}: expected a table of fees per copy, e.g. {{ juminhyo = 300, koseki = 450 }}")
+            raise FeeScheduleError(
+                f"{path}: expected a table of fees per copy, e.g. {{ juminhyo = 300, koseki = 450 }}"
+            )
         fees = dict(DEFAULT_FEES)
         for key in sorted(raw, key=str):
             value = raw[key]
@@ -290,12 +303,16 @@ class FeeSchedule:
                 allowed = ", ".join(sorted(k.value for k in CertificateKind))
                 raise FeeScheduleError(f"{path}.{key}: unknown certificate; use one of {allowed}") from err
             if isinstance(value, bool) or not isinstance(value, int):
-                raise FeeScheduleError(f"{path}.{key}: expected whole yen per copy such as {DEFAULT_FEES[kind]}, got {value!r}")
+                raise FeeScheduleError(
+                    f"{path}.{key}: expected whole yen per copy such as {DEFAULT_FEES[kind]}, got {value!r}"
+                )
             if not 0 <= value <= MAX_FEE_PER_COPY:
                 raise FeeScheduleError(f"{path}.{key}: expected 0 to {MAX_FEE_PER_COPY} yen per copy, got {value}")
             if value % 10:
                 # The hoppers pay change in 10-yen coins; a fee of 305 could never be settled.
-                raise FeeScheduleError(f"{path}.{key}: {value} yen is not a multiple of 10; the kiosk cannot give 1- or 5-yen change")
+                raise FeeScheduleError(
+                    f"{path}.{key}: {value} yen is not a multiple of 10; the kiosk cannot give 1- or 5-yen change"
+                )
             fees[kind] = value
         return cls(MappingProxyType(fees))
 
@@ -348,13 +365,15 @@ class RefusalReason(StrEnum):
         return PublicRefusal.GO_TO_COUNTER
 
 
-_NOT_AVAILABLE = frozenset({
-    RefusalReason.FOREIGN_RESIDENT,
-    RefusalReason.NO_FAMILY_REGISTER,
-    RefusalReason.NO_SEAL_REGISTRATION,
-    RefusalReason.NO_TAX_RECORD,
-    RefusalReason.MEMBER_NOT_IN_HOUSEHOLD,
-})
+_NOT_AVAILABLE = frozenset(
+    {
+        RefusalReason.FOREIGN_RESIDENT,
+        RefusalReason.NO_FAMILY_REGISTER,
+        RefusalReason.NO_SEAL_REGISTRATION,
+        RefusalReason.NO_TAX_RECORD,
+        RefusalReason.MEMBER_NOT_IN_HOUSEHOLD,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -366,7 +385,7 @@ class Refusal:
 
     @property
     def public(self) -> str:
-        """"go_to_counter" or "not_available"."""
+        """ "go_to_counter" or "not_available"."""
         return self.reason.public.value
 
 
@@ -383,7 +402,9 @@ def _selected_persons(
         ids = {p.id for p in household}
         for member in wanted:
             if member not in ids:
-                return [], Refusal(RefusalReason.MEMBER_NOT_IN_HOUSEHOLD, f"{member} is not in household {resident.household_id}")
+                return [], Refusal(
+                    RefusalReason.MEMBER_NOT_IN_HOUSEHOLD, f"{member} is not in household {resident.household_id}"
+                )
         chosen = [p for p in household if p.id in wanted]
     if len(chosen) > MAX_MEMBERS:
         return [], Refusal(RefusalReason.TOO_MANY_MEMBERS, f"{len(chosen)} people, at most {MAX_MEMBERS} at a kiosk")
@@ -517,14 +538,16 @@ def _birth(person: Resident) -> str:
 
 # -- content -------------------------------------------------------------------------------------
 
-CERTIFICATIONS: Mapping[str, str] = MappingProxyType({
-    "juminhyo": "この写しは、住民票の原本と相違ないことを証明する。",
-    "inkan": "この写しは、登録されている印影と相違ないことを証明する。",
-    "koseki.tohon": "これは、戸籍に記録されている事項の全部を証明した書面である。",
-    "koseki.shohon": "これは、戸籍中の一部の者について記録されている事項の全部を証明した書面である。",
-    "fuhyo": "この写しは、戸籍の附票の原本と相違ないことを証明する。",
-    "shotoku": "上記のとおり相違ないことを証明する。",
-})
+CERTIFICATIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "juminhyo": "この写しは、住民票の原本と相違ないことを証明する。",
+        "inkan": "この写しは、登録されている印影と相違ないことを証明する。",
+        "koseki.tohon": "これは、戸籍に記録されている事項の全部を証明した書面である。",
+        "koseki.shohon": "これは、戸籍中の一部の者について記録されている事項の全部を証明した書面である。",
+        "fuhyo": "この写しは、戸籍の附票の原本と相違ないことを証明する。",
+        "shotoku": "上記のとおり相違ないことを証明する。",
+    }
+)
 
 
 def _format_my_number(number: str) -> str:
@@ -537,9 +560,14 @@ def _juminhyo(registry: Registry, resident: Resident, options: JuminhyoOptions, 
     rows: list[dict[str, Any]] = []
     for p in persons:
         row: dict[str, Any] = {
-            "name": p.name, "kana": p.kana, "birth": _birth(p), "sex": p.sex.label,
-            "since": wareki(p.resident_since), "address_since": wareki(p.address_since),
-            "previous_address": p.previous_address or "", "foreign": p.foreign,
+            "name": p.name,
+            "kana": p.kana,
+            "birth": _birth(p),
+            "sex": p.sex.label,
+            "since": wareki(p.resident_since),
+            "address_since": wareki(p.address_since),
+            "previous_address": p.previous_address or "",
+            "foreign": p.foreign,
         }
         if options.with_zokugara:
             row["relationship"] = p.relationship
@@ -556,10 +584,13 @@ def _juminhyo(registry: Registry, resident: Resident, options: JuminhyoOptions, 
             row["my_number"] = _format_my_number(p.my_number)
         rows.append(row)
     omitted = [
-        item for item, shown in (
-            ("relationship", options.with_zokugara), ("honseki", options.with_honseki),
+        item
+        for item, shown in (
+            ("relationship", options.with_zokugara),
+            ("honseki", options.with_honseki),
             ("my_number", options.with_my_number),
-        ) if not shown
+        )
+        if not shown
     ]
     return {
         "title": "住民票の写し",
@@ -583,7 +614,11 @@ def _inkan(registry: Registry, resident: Resident) -> dict[str, Any]:
         "title": "印鑑登録証明書",
         "certification": CERTIFICATIONS["inkan"],
         "person": _person(resident),
-        "seal": {"number": f"第{seal.number}号", "registered": wareki(seal.registered_on), "impression": seal.impression},
+        "seal": {
+            "number": f"第{seal.number}号",
+            "registered": wareki(seal.registered_on),
+            "impression": seal.impression,
+        },
     }
 
 
@@ -600,10 +635,17 @@ def _koseki(registry: Registry, resident: Resident, options: KosekiOptions) -> d
         events = [["出生", f"{born}\u3000{e.birthplace}で出生" if e.birthplace else born]]
         if e.married_on is not None:
             events.append(["婚姻", wareki(e.married_on)])
-        members.append({
-            "name": e.name, "birth": wareki(e.birth_date), "sex": e.sex.label, "role": e.role,
-            "father": e.father, "mother": e.mother, "events": events,
-        })
+        members.append(
+            {
+                "name": e.name,
+                "birth": wareki(e.birth_date),
+                "sex": e.sex.label,
+                "role": e.role,
+                "father": e.father,
+                "mother": e.mother,
+                "events": events,
+            }
+        )
     return {
         "title": "戸籍全部事項証明書" if options.variant == "tohon" else "戸籍個人事項証明書",
         "subtitle": "（戸籍謄本）" if options.variant == "tohon" else "（戸籍抄本）",
@@ -651,8 +693,11 @@ def _shotoku(registry: Registry, resident: Resident, options: ShotokuOptions) ->
         "income_year_text": _era_year(*_era(date(year - 1, 12, 31))) + "分",
         "person": _person(resident),
         "tax": {
-            "income": record.income, "deductions": record.deductions, "taxable_income": record.taxable_income,
-            "municipal_tax": record.municipal_tax, "prefectural_tax": record.prefectural_tax,
+            "income": record.income,
+            "deductions": record.deductions,
+            "taxable_income": record.taxable_income,
+            "municipal_tax": record.municipal_tax,
+            "prefectural_tax": record.prefectural_tax,
             "total_tax": record.municipal_tax + record.prefectural_tax,
         },
     }
@@ -702,5 +747,7 @@ def certificate_content(
     }
     size = len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
     if size > MAX_CONTENT_BYTES:
-        raise ContentTooLargeError(f"{kind.value} content is {size} bytes, above {MAX_CONTENT_BYTES}; issue it at a counter")
+        raise ContentTooLargeError(
+            f"{kind.value} content is {size} bytes, above {MAX_CONTENT_BYTES}; issue it at a counter"
+        )
     return content

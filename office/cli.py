@@ -71,12 +71,18 @@ def _parser() -> OneLineParser:
     status.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
     status.add_argument("--config", type=Path, help="site configuration (TOML)")
 
-    report = sub.add_parser("kiosk-report", help="a day's kiosk cash against the certificates issued (exit 1 on a mismatch)")
+    report = sub.add_parser(
+        "kiosk-report", help="a day's kiosk cash against the certificates issued (exit 1 on a mismatch)"
+    )
     report.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
     report.add_argument("--config", type=Path, help="site configuration (TOML)")
     report.add_argument("--day", help="business day: YYYY-MM-DD, today or yesterday (default: today)")
-    report.add_argument("--out", type=Path, metavar="DIR",
-                        help="also write the report to DIR/kiosk-cash-<day>.txt (DIR is created if missing)")
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="also write the report to DIR/kiosk-cash-<day>.txt (DIR is created if missing)",
+    )
 
     check = sub.add_parser("check-config", help="validate a site configuration")
     check.add_argument("path", type=Path)
@@ -94,13 +100,21 @@ def _security_parsers(sub: Any) -> None:
     """``security init|revoke|identity`` and ``enrol token|serve``."""
 
     def home(p: OneLineParser) -> None:
-        p.add_argument("--home", type=Path, default=Path(os.environ.get("MADOGUCHI_SECURITY_HOME") or DEFAULT_SECURITY_HOME),
-                       help="the security home: CA, broker files, identities (default: $MADOGUCHI_SECURITY_HOME or %(default)s)")
+        p.add_argument(
+            "--home",
+            type=Path,
+            default=Path(os.environ.get("MADOGUCHI_SECURITY_HOME") or DEFAULT_SECURITY_HOME),
+            help="the security home: CA, broker files, identities (default: $MADOGUCHI_SECURITY_HOME or %(default)s)",
+        )
 
     def db(p: OneLineParser) -> None:
-        p.add_argument("--db", type=Path, default=Path(os.environ.get("MADOGUCHI_OFFICE_DB") or DEFAULT_ENROL_DB),
-                       help="the office store holding tokens and the device inventory "
-                            "(default: $MADOGUCHI_OFFICE_DB or %(default)s)")
+        p.add_argument(
+            "--db",
+            type=Path,
+            default=Path(os.environ.get("MADOGUCHI_OFFICE_DB") or DEFAULT_ENROL_DB),
+            help="the office store holding tokens and the device inventory "
+            "(default: $MADOGUCHI_OFFICE_DB or %(default)s)",
+        )
 
     security = sub.add_parser("security", help="the office CA, the broker's TLS files, identities, revocation")
     ssub = security.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
@@ -113,8 +127,12 @@ def _security_parsers(sub: Any) -> None:
     init.add_argument("--config", type=Path, help="site configuration (TOML) naming the site; default: the demo town")
     revoke = ssub.add_parser("revoke", help="revoke a device's or identity's certificates and reload Mosquitto")
     revoke.add_argument("name", help="the device id or identity name")
-    revoke.add_argument("--reason", default="revoked", choices=["revoked", "key_compromise", "retired"],
-                        help="kept in the revocation list (default: %(default)s)")
+    revoke.add_argument(
+        "--reason",
+        default="revoked",
+        choices=["revoked", "key_compromise", "retired"],
+        help="kept in the revocation list (default: %(default)s)",
+    )
     home(revoke)
     db(revoke)
     identity = ssub.add_parser("identity", help="make a staff terminal's or a monitor's identity at the office")
@@ -133,7 +151,9 @@ def _security_parsers(sub: Any) -> None:
     serve = esub.add_parser("serve", help="run the HTTPS enrolment endpoint until stopped")
     serve.add_argument("--port", type=int, default=8443, help="TCP port (default: %(default)s)")
     serve.add_argument("--bind", default="0.0.0.0", help="address to listen on (default: every interface)")
-    serve.add_argument("--broker-host", help="the broker host told to devices (default: the first --host of security init)")
+    serve.add_argument(
+        "--broker-host", help="the broker host told to devices (default: the first --host of security init)"
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     home(serve)
     db(serve)
@@ -229,7 +249,10 @@ def _staff(args: Any) -> int:
     finally:
         link.stop()
     if not replies:
-        fail(PROG, f"the office did not answer within {args.timeout:g} s; is madoguchi-office serve running for site {args.site}?")
+        fail(
+            PROG,
+            f"the office did not answer within {args.timeout:g} s; is madoguchi-office serve running for site {args.site}?",
+        )
     reply = replies[0]
     print(reply["message"])
     return 0 if reply["ok"] else 1
@@ -260,9 +283,14 @@ def _status(args: Any) -> int:
             "events": db.event_count(),
             "events_with_problems": db.problem_count(),
             "devices": [
-                {"device": r["device"], "role": r["role"], "state": r["state"], "acked_seq": r["acked_seq"],
-                 "highest_seq": db.highest_seq(r["device"]),
-                 "printer": json.loads(r["printer"]) if r["printer"] else None}
+                {
+                    "device": r["device"],
+                    "role": r["role"],
+                    "state": r["state"],
+                    "acked_seq": r["acked_seq"],
+                    "highest_seq": db.highest_seq(r["device"]),
+                    "printer": json.loads(r["printer"]) if r["printer"] else None,
+                }
                 for r in db.devices()
             ],
         }
@@ -302,8 +330,10 @@ def _kiosk_report(args: Any) -> int:
         try:
             _write_report(path, text)
         except OSError as err:
-            fail(PROG, f"--out: cannot write {path} ({err.strerror or err}); "
-                       "give a directory this user can create and write")
+            fail(
+                PROG,
+                f"--out: cannot write {path} ({err.strerror or err}); give a directory this user can create and write",
+            )
         print(f"written to {path}")
     return 0 if result.balanced else 1
 
@@ -337,11 +367,15 @@ def _report_text(result: Reconciliation) -> str:
     """The reconciliation as the lines staff read: a heading, one line per kiosk, then problems."""
     lines = [f"kiosk cash for {result.business_day}: {'balanced' if result.balanced else 'MISMATCHES'}"]
     for t in result.devices:
-        lines.append(f"  {t.device_id}: {t.issuances} issued ({t.voided} void), fees {t.fees_issued} yen, "
-                     f"kept {t.fee_kept}, refunded {t.refunds_paid}, refund slips {t.refunds_owed}")
+        lines.append(
+            f"  {t.device_id}: {t.issuances} issued ({t.voided} void), fees {t.fees_issued} yen, "
+            f"kept {t.fee_kept}, refunded {t.refunds_paid}, refund slips {t.refunds_owed}"
+        )
     for m in result.mismatches:
-        lines.append(f"  mismatch {m.kind.value}: {m.device_id} request {m.request_id or '-'}: "
-                     f"fee {m.expected} yen, kiosk says {m.reported}")
+        lines.append(
+            f"  mismatch {m.kind.value}: {m.device_id} request {m.request_id or '-'}: "
+            f"fee {m.expected} yen, kiosk says {m.reported}"
+        )
     for device, slip in result.refund_slips:
         lines.append(f"  refund slip owed by {device}: {slip.amount} yen ({slip.event_id}) - pay at a counter")
     return "\n".join(lines) + "\n"
@@ -386,8 +420,11 @@ def _initialised(home: Path) -> None:
     from office.broker_security import SecurityHome
 
     if not (SecurityHome(home).ca_dir / "ca.pem").exists():
-        fail(PROG, f"{home}: no office CA there; run {PROG} security init --home {home} --host NAME first "
-                   "(or give --home / $MADOGUCHI_SECURITY_HOME)")
+        fail(
+            PROG,
+            f"{home}: no office CA there; run {PROG} security init --home {home} --host NAME first "
+            "(or give --home / $MADOGUCHI_SECURITY_HOME)",
+        )
 
 
 def _broker_host(hosts: Sequence[str]) -> str:
@@ -407,9 +444,13 @@ def _security(args: Any) -> int:
         made = bs.issue_identity(home, args.name, args.role, now_ms=_now_ms())
         files, reloaded = bs.apply(home, now_ms=_now_ms())
         settings = files.settings
-        print(f"identity {made.name} ({made.role}) in {made.directory}: client.key (keep it secret), client.pem, ca.pem")
+        print(
+            f"identity {made.name} ({made.role}) in {made.directory}: client.key (keep it secret), client.pem, ca.pem"
+        )
         print(f"broker URL: {made.url(_broker_host(settings.hosts).strip('[]'), settings.port)}")
-        print("(the path names the files on this machine: copy the three files to the terminal and point the URL at them)")
+        print(
+            "(the path names the files on this machine: copy the three files to the terminal and point the URL at them)"
+        )
         print(_reload_note(reloaded))
         return 0
     settings = bs.load_settings(home)
@@ -429,8 +470,10 @@ def _security(args: Any) -> int:
 def _reload_note(reloaded: bool) -> str:
     if reloaded:
         return "Mosquitto reloaded: the change is in force"
-    return ("Mosquitto is not running from this home (no live pid file): the change takes effect when it starts; "
-            "under systemd run: systemctl reload mosquitto")
+    return (
+        "Mosquitto is not running from this home (no live pid file): the change takes effect when it starts; "
+        "under systemd run: systemctl reload mosquitto"
+    )
 
 
 def _security_init(args: Any, home: Any) -> int:
@@ -447,13 +490,15 @@ def _security_init(args: Any, home: Any) -> int:
     if not hosts:
         fail(PROG, "--host is required: every name and address devices use to reach the office (repeat --host)")
     base = saved if saved is not None else bs.BrokerSettings(site=site)
-    settings = bs.BrokerSettings(**{
-        **{k: getattr(base, k) for k in bs.BrokerSettings.__dataclass_fields__},
-        "hosts": hosts,
-        **({"port": args.port} if args.port is not None else {}),
-        **({"bind_address": args.bind_address} if args.bind_address is not None else {}),
-        **({"run_as_user": args.user} if args.user is not None else {}),
-    })
+    settings = bs.BrokerSettings(
+        **{
+            **{k: getattr(base, k) for k in bs.BrokerSettings.__dataclass_fields__},
+            "hosts": hosts,
+            **({"port": args.port} if args.port is not None else {}),
+            **({"bind_address": args.bind_address} if args.bind_address is not None else {}),
+            **({"run_as_user": args.user} if args.user is not None else {}),
+        }
+    )
     existed = (home.ca_dir / "ca.pem").exists()
     files, office = bs.init_security(home, settings, now_ms=_now_ms())
     ca = OfficeCA.load(home.ca_dir)
@@ -461,13 +506,22 @@ def _security_init(args: Any, home: Any) -> int:
     from office.pki import write_public
 
     env = home.root / OFFICE_ENV
-    write_public(env, (f"# Written by {PROG} security init: the office server's broker URL (its own TLS identity).\n"
-                       f'MADOGUCHI_BROKER="{url}"\n').encode())
-    print(f"office CA ({'kept' if existed else 'created'}): {home.ca_dir}; fingerprint {fingerprint_text(ca.certificate)}")
+    write_public(
+        env,
+        (
+            f"# Written by {PROG} security init: the office server's broker URL (its own TLS identity).\n"
+            f'MADOGUCHI_BROKER="{url}"\n'
+        ).encode(),
+    )
+    print(
+        f"office CA ({'kept' if existed else 'created'}): {home.ca_dir}; fingerprint {fingerprint_text(ca.certificate)}"
+    )
     print(f"office identity: {office.directory}")
     names = ", ".join(dict.fromkeys([*hosts, "127.0.0.1", "localhost"]))
     print(f"broker files: {files.conf} (TLS on port {settings.port}; the server certificate names {names})")
-    print(f"run Mosquitto on it: mosquitto -c {files.conf} (systemd: deploy/systemd/mosquitto.service.d/madoguchi.conf)")
+    print(
+        f"run Mosquitto on it: mosquitto -c {files.conf} (systemd: deploy/systemd/mosquitto.service.d/madoguchi.conf)"
+    )
     print(f"the office server connects with MADOGUCHI_BROKER from {env}")
     print(_reload_note(bs.reload_broker(files)))
     return 0
@@ -482,8 +536,15 @@ def _enrol(args: Any) -> int:
     home = bs.SecurityHome(args.home)
     settings = bs.load_settings(home)
     if args.action == "token":
-        token = issue_enrolment_token(home, args.db, site=settings.site, device_id=args.device_id, role=args.role,
-                                      now_ms=_now_ms(), valid_hours=args.hours)
+        token = issue_enrolment_token(
+            home,
+            args.db,
+            site=settings.site,
+            device_id=args.device_id,
+            role=args.role,
+            now_ms=_now_ms(),
+            valid_hours=args.hours,
+        )
         from datetime import UTC, datetime
 
         host = _broker_host(settings.hosts)
@@ -505,8 +566,15 @@ def _enrol(args: Any) -> int:
         _files, reloaded = bs.apply(home, now_ms=_now_ms())
         print(f"enrolled {device.device_id} ({device.role}); ACL rewritten; {_reload_note(reloaded)}", flush=True)
 
-    server = EnrolServer(registry, certfile=files.cert, keyfile=files.key, host=args.bind, port=args.port,
-                         broker=broker, on_enrolled=enrolled)
+    server = EnrolServer(
+        registry,
+        certfile=files.cert,
+        keyfile=files.key,
+        host=args.bind,
+        port=args.port,
+        broker=broker,
+        on_enrolled=enrolled,
+    )
     from lobby.watchdog import Watchdog
 
     dog = Watchdog.from_environment()  # under systemd (deploy/systemd/madoguchi-enrol.service)
@@ -515,8 +583,11 @@ def _enrol(args: Any) -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     try:
         server.start()
-        print(f"enrolment endpoint on https://{args.bind}:{server.port} for site {settings.site}; "
-              f"devices are told the broker {broker}", flush=True)
+        print(
+            f"enrolment endpoint on https://{args.bind}:{server.port} for site {settings.site}; "
+            f"devices are told the broker {broker}",
+            flush=True,
+        )
         dog.ready()
         while not stopping.wait(0.5):
             dog.kick()

@@ -21,9 +21,20 @@ MAX_CODE = 32  # the protocol's limit for series, station and purpose codes
 MAX_NUMBER = 9_999_999  # ticket numbers the office accepts
 
 KNOWN_TOP = {
-    "site", "office_name", "timezone", "rollover_hour", "dispenser_reserve", "reserve_floor",
-    "lease_block_min", "ready_linger_minutes", "default_service_seconds",
-    "stations", "categories", "counters", "dispenser", "kiosk",
+    "site",
+    "office_name",
+    "timezone",
+    "rollover_hour",
+    "dispenser_reserve",
+    "reserve_floor",
+    "lease_block_min",
+    "ready_linger_minutes",
+    "default_service_seconds",
+    "stations",
+    "categories",
+    "counters",
+    "dispenser",
+    "kiosk",
 }
 KNOWN_HOURS = {"open", "close", "closed_weekdays", "closed_dates", "holidays"}
 KNOWN_DISPENSER = KNOWN_HOURS | {"progress_url"}
@@ -57,7 +68,9 @@ def _unknown(doc: Mapping[str, Any], known: set[str], path: str) -> None:
 
 def _names(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, dict) or "ja" not in value or not all(isinstance(v, str) for v in value.values()):
-        raise ConfigError(f"{path}: expected a table of names with at least ja = \"...\" (e.g. {{ ja = \"受付\", en = \"Reception\" }})")
+        raise ConfigError(
+            f'{path}: expected a table of names with at least ja = "..." (e.g. {{ ja = "受付", en = "Reception" }})'
+        )
     return dict(value)
 
 
@@ -71,16 +84,16 @@ def _code(value: str, path: str) -> str:
 def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
     """Validate a parsed TOML document; raise ConfigError naming the first bad key."""
     _unknown(doc, KNOWN_TOP, "")
-    site = _want(doc, "site", "", str, "a site id such as \"demo-town\"")
+    site = _want(doc, "site", "", str, 'a site id such as "demo-town"')
     if not valid_id(site):
         raise ConfigError("site: use 1-63 letters, digits, '.', '_' or '-'")
     tz = doc.get("timezone", "Asia/Tokyo")
     if not isinstance(tz, str):
-        raise ConfigError(f"timezone: expected a time zone name such as \"Asia/Tokyo\", got {tz!r}")
+        raise ConfigError(f'timezone: expected a time zone name such as "Asia/Tokyo", got {tz!r}')
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
-        raise ConfigError(f"timezone: {tz!r} is not a known time zone; use e.g. \"Asia/Tokyo\"") from err
+        raise ConfigError(f'timezone: {tz!r} is not a known time zone; use e.g. "Asia/Tokyo"') from err
     ints: dict[str, int] = {}
     for key, default, low, high in (
         ("rollover_hour", 3, 0, 12),
@@ -102,7 +115,7 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         if not isinstance(raw, dict):
             raise ConfigError(f"stations[{i}]: expected a table with code and name")
         _unknown(raw, KNOWN_STATION, path)
-        code = _code(_want(raw, "code", path, str, "a station code such as \"review\""), path + "code")
+        code = _code(_want(raw, "code", path, str, 'a station code such as "review"'), path + "code")
         if any(s.code == code for s in stations):
             raise ConfigError(f"{path}code: station {code!r} is defined twice; station codes must be unique")
         stations.append(Station(code, _names(raw.get("name"), path + "name")))
@@ -117,10 +130,10 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
         if not isinstance(raw, dict):
             raise ConfigError(f"categories[{i}]: expected a table")
         _unknown(raw, KNOWN_CATEGORY, path)
-        code = _code(_want(raw, "code", path, str, "a purpose code such as \"moving\""), path + "code")
+        code = _code(_want(raw, "code", path, str, 'a purpose code such as "moving"'), path + "code")
         if any(c.code == code for c in categories):
             raise ConfigError(f"{path}code: purpose {code!r} is defined twice")
-        series = _code(_want(raw, "series", path, str, "a series name such as \"1\""), path + "series")
+        series = _code(_want(raw, "series", path, str, 'a series name such as "1"'), path + "series")
         first = _want(raw, "first", path, int, "the first ticket number of the series (a whole number)")
         last = _want(raw, "last", path, int, "the last ticket number of the series (a whole number)")
         if not 0 <= first <= MAX_NUMBER:
@@ -129,15 +142,27 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
             raise ConfigError(f"{path}last: must be at least first ({first}); got {last}")
         for other in categories:
             if other.series == series and (other.first, other.last) != (first, last):
-                raise ConfigError(f"{path}first: series {series!r} already has range {other.first}-{other.last} (purpose {other.code}); purposes sharing a series must give the same range")
+                raise ConfigError(
+                    f"{path}first: series {series!r} already has range {other.first}-{other.last} (purpose {other.code}); purposes sharing a series must give the same range"
+                )
             if other.series != series and first <= other.last and other.first <= last:
-                raise ConfigError(f"{path}first: range {first}-{last} overlaps series {other.series!r} ({other.first}-{other.last}); numbers called aloud must not be ambiguous")
-        route = _want(raw, "route", path, list, "a list of station codes ending at the terminal, e.g. [\"reception\", \"issuing\", \"done\"]")
+                raise ConfigError(
+                    f"{path}first: range {first}-{last} overlaps series {other.series!r} ({other.first}-{other.last}); numbers called aloud must not be ambiguous"
+                )
+        route = _want(
+            raw,
+            "route",
+            path,
+            list,
+            'a list of station codes ending at the terminal, e.g. ["reception", "issuing", "done"]',
+        )
         if len(route) < 2:
             raise ConfigError(f"{path}route: needs at least a first and a terminal station")
         for j, stop in enumerate(route):
             if not isinstance(stop, str) or stop not in station_codes:
-                raise ConfigError(f"{path}route[{j}]: {stop!r} is not a station; known stations: {', '.join(sorted(station_codes))}")
+                raise ConfigError(
+                    f"{path}route[{j}]: {stop!r} is not a station; known stations: {', '.join(sorted(station_codes))}"
+                )
         if len(set(route)) != len(route):
             raise ConfigError(f"{path}route: a station appears twice")
         share = raw.get("share", 0.0)
@@ -148,11 +173,20 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
             raise ConfigError(f"{path}procedures: expected a list of procedure names")
         cap = raw.get("daily_cap")
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= last - first + 1):
-            raise ConfigError(f"{path}daily_cap: expected a whole number from 1 to {last - first + 1} (the series' range), got {cap!r}")
+            raise ConfigError(
+                f"{path}daily_cap: expected a whole number from 1 to {last - first + 1} (the series' range), got {cap!r}"
+            )
         categories.append(
             Category(
-                code, series, first, last, _names(raw.get("name"), path + "name"), tuple(route), float(share),
-                tuple(procedures), cap,
+                code,
+                series,
+                first,
+                last,
+                _names(raw.get("name"), path + "name"),
+                tuple(route),
+                float(share),
+                tuple(procedures),
+                cap,
             )
         )
     category_codes = {c.code for c in categories}
@@ -176,7 +210,9 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
             raise ConfigError(f"{path}categories: expected a list of purpose codes (empty = all)")
         for j, code in enumerate(serves):
             if not isinstance(code, str) or code not in category_codes:
-                raise ConfigError(f"{path}categories[{j}]: {code!r} is not a purpose; known: {', '.join(sorted(category_codes))}")
+                raise ConfigError(
+                    f"{path}categories[{j}]: {code!r} is not a purpose; known: {', '.join(sorted(category_codes))}"
+                )
         counters.append(Counter(number, frozenset(serves)))
     if not counters:
         raise ConfigError("counters: define at least one [[counters]] table with a number")
@@ -210,7 +246,9 @@ def _dispenser(raw: Any) -> tuple[dict[str, object], str]:
     hours = _hours(raw, "dispenser", ("08:30", "17:15"), [])
     url = raw.get("progress_url", "http://madoguchi.local/t/{ticket_id}")
     if not isinstance(url, str) or "{ticket_id}" not in url or len(url) > 200:
-        raise ConfigError("dispenser.progress_url: expected a URL containing {ticket_id}, e.g. \"https://example.jp/t/{ticket_id}\"")
+        raise ConfigError(
+            'dispenser.progress_url: expected a URL containing {ticket_id}, e.g. "https://example.jp/t/{ticket_id}"'
+        )
     return hours, url
 
 
@@ -230,7 +268,7 @@ def _kiosk(raw: Any, source: str) -> dict[str, Any]:
         raise ConfigError(str(err)) from err
     mayor = raw.get("mayor_line", "まどぐち町長　佐々木　和夫")
     if not isinstance(mayor, str) or not 0 < len(mayor) <= 60:
-        raise ConfigError("kiosk.mayor_line: expected the issuing mayor's line, e.g. \"まどぐち町長　佐々木　和夫\"")
+        raise ConfigError('kiosk.mayor_line: expected the issuing mayor\'s line, e.g. "まどぐち町長　佐々木　和夫"')
     ca = raw.get("jpki_ca", "")
     if not isinstance(ca, str):
         raise ConfigError("kiosk.jpki_ca: expected the path of the JPKI CA certificate file (PEM)")
@@ -238,29 +276,46 @@ def _kiosk(raw: Any, source: str) -> dict[str, Any]:
         ca = str(Path(source).resolve().parent / ca)  # relative to the site file
     registry = raw.get("registry", "demo")
     if registry not in KIOSK_REGISTRY_SOURCES:
-        raise ConfigError(f"kiosk.registry: expected \"demo\" (seed the demo town's residents) or \"store\""
-                          f" (only the registry loaded into the office store), got {registry!r}")
-    return {"kiosk_hours": hours, "certificate_fees": fees, "mayor_line": mayor, "jpki_ca": ca,
-            "kiosk_registry": registry}
+        raise ConfigError(
+            f'kiosk.registry: expected "demo" (seed the demo town\'s residents) or "store"'
+            f" (only the registry loaded into the office store), got {registry!r}"
+        )
+    return {
+        "kiosk_hours": hours,
+        "certificate_fees": fees,
+        "mayor_line": mayor,
+        "jpki_ca": ca,
+        "kiosk_registry": registry,
+    }
 
 
-def _hours(raw: Mapping[str, Any], section: str, default: tuple[str, str], default_closed: list[str]) -> dict[str, object]:
+def _hours(
+    raw: Mapping[str, Any], section: str, default: tuple[str, str], default_closed: list[str]
+) -> dict[str, object]:
     """Opening hours and closures of one device kind, checked the way Hours will read them."""
     hours: dict[str, object] = {}
     for key, value_default in (("open", default[0]), ("close", default[1])):
         value = raw.get(key, value_default)
-        if not isinstance(value, str) or not re.fullmatch(r"\d\d:\d\d", value) or not (0 <= int(value[:2]) <= 23 and 0 <= int(value[3:]) <= 59):
-            raise ConfigError(f"{section}.{key}: expected a time like \"08:30\", got {value!r}")
+        if (
+            not isinstance(value, str)
+            or not re.fullmatch(r"\d\d:\d\d", value)
+            or not (0 <= int(value[:2]) <= 23 and 0 <= int(value[3:]) <= 59)
+        ):
+            raise ConfigError(f'{section}.{key}: expected a time like "08:30", got {value!r}')
         hours[key] = value
     if hours["open"] >= hours["close"]:  # type: ignore[operator]
         raise ConfigError(f"{section}.close: must be after open ({hours['open']})")
     weekdays = raw.get("closed_weekdays", [])
-    if not isinstance(weekdays, list) or not all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w <= 6 for w in weekdays):
+    if not isinstance(weekdays, list) or not all(
+        isinstance(w, int) and not isinstance(w, bool) and 0 <= w <= 6 for w in weekdays
+    ):
         raise ConfigError(f"{section}.closed_weekdays: expected weekday numbers 0-6 (0 = Monday), e.g. [5, 6]")
     hours["closed_weekdays"] = sorted(set(weekdays))
     dates = raw.get("closed_dates", default_closed)
     if not isinstance(dates, list) or not all(isinstance(d, str) and re.fullmatch(r"\d\d-\d\d", d) for d in dates):
-        raise ConfigError(f"{section}.closed_dates: expected month-day strings closed every year, e.g. [\"12-29\", \"01-03\"]")
+        raise ConfigError(
+            f'{section}.closed_dates: expected month-day strings closed every year, e.g. ["12-29", "01-03"]'
+        )
     for i, d in enumerate(dates):
         try:
             date(2024, int(d[:2]), int(d[3:]))  # a leap year, so 02-29 is allowed
@@ -269,9 +324,9 @@ def _hours(raw: Mapping[str, Any], section: str, default: tuple[str, str], defau
     hours["closed_dates"] = sorted(set(dates))
     holidays = raw.get("holidays", [])
     if not isinstance(holidays, list):
-        raise ConfigError(f"{section}.holidays: expected a list of dates, e.g. [\"2026-11-23\"]")
+        raise ConfigError(f'{section}.holidays: expected a list of dates, e.g. ["2026-11-23"]')
     for i, d in enumerate(holidays):
-        problem = f"{section}.holidays[{i}]: {d!r} is not a date like \"2026-11-23\""
+        problem = f'{section}.holidays[{i}]: {d!r} is not a date like "2026-11-23"'
         if not isinstance(d, str) or len(d) != 10:
             raise ConfigError(problem)
         try:

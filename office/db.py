@@ -58,10 +58,19 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 def _ticket(row: sqlite3.Row) -> Ticket:
     return Ticket(
-        ticket_id=row["ticket_id"], day=row["day"], series=row["series"], number=row["number"],
-        category=row["category"], device=row["device"], issued_ms=row["issued_ms"], hlc=row["hlc"],
-        route=tuple(json.loads(row["route"])), procedures=tuple(json.loads(row["procedures"])),
-        status=Status(row["status"]), station_index=row["station_index"], counter=row["counter"],
+        ticket_id=row["ticket_id"],
+        day=row["day"],
+        series=row["series"],
+        number=row["number"],
+        category=row["category"],
+        device=row["device"],
+        issued_ms=row["issued_ms"],
+        hlc=row["hlc"],
+        route=tuple(json.loads(row["route"])),
+        procedures=tuple(json.loads(row["procedures"])),
+        status=Status(row["status"]),
+        station_index=row["station_index"],
+        counter=row["counter"],
         updated_ms=row["updated_ms"],
     )
 
@@ -89,8 +98,18 @@ class OfficeDB:
 
     # -- events and acks ---------------------------------------------------------------------
 
-    def insert_event(self, event_id: str, device: str, seq: int, type: str, hlc: str, at_ms: int,
-                     received_ms: int, data: dict[str, Any], problem: str | None = None) -> bool:
+    def insert_event(
+        self,
+        event_id: str,
+        device: str,
+        seq: int,
+        type: str,
+        hlc: str,
+        at_ms: int,
+        received_ms: int,
+        data: dict[str, Any],
+        problem: str | None = None,
+    ) -> bool:
         """Store an event once. False when it was already there (a harmless duplicate)."""
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO events(id, device, seq, type, hlc, at_ms, received_ms, data, problem)"
@@ -172,9 +191,23 @@ class OfficeDB:
                 "INSERT INTO tickets(ticket_id, day, series, number, category, device, event_id, issued_ms,"
                 " hlc, route, procedures, status, station_index, counter, updated_ms)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (t.ticket_id, t.day, t.series, t.number, t.category, t.device, event_id, t.issued_ms, t.hlc,
-                 json.dumps(list(t.route)), json.dumps(list(t.procedures), ensure_ascii=False), t.status.value,
-                 t.station_index, t.counter, t.updated_ms),
+                (
+                    t.ticket_id,
+                    t.day,
+                    t.series,
+                    t.number,
+                    t.category,
+                    t.device,
+                    event_id,
+                    t.issued_ms,
+                    t.hlc,
+                    json.dumps(list(t.route)),
+                    json.dumps(list(t.procedures), ensure_ascii=False),
+                    t.status.value,
+                    t.station_index,
+                    t.counter,
+                    t.updated_ms,
+                ),
             )
             return None
         except sqlite3.IntegrityError:
@@ -215,7 +248,9 @@ class OfficeDB:
         )
         return {str(r[0]): int(r[1]) for r in rows}
 
-    def board_rows(self, day: str, ready_since_ms: int, waiting_limit: int) -> tuple[list[BoardRow], list[BoardRow], dict[tuple[str, ...], int]]:
+    def board_rows(
+        self, day: str, ready_since_ms: int, waiting_limit: int
+    ) -> tuple[list[BoardRow], list[BoardRow], dict[tuple[str, ...], int]]:
         """Trains on the line, the oldest waiting tickets, and waiting counts per route."""
         routes: dict[str, tuple[str, ...]] = {}
 
@@ -264,7 +299,9 @@ class OfficeDB:
         if series is None:
             rows = self.conn.execute("SELECT * FROM tickets WHERE day=? AND number=?", (day, number))
         else:
-            rows = self.conn.execute("SELECT * FROM tickets WHERE day=? AND number=? AND series=?", (day, number, series))
+            rows = self.conn.execute(
+                "SELECT * FROM tickets WHERE day=? AND number=? AND series=?", (day, number, series)
+            )
         return [_ticket(r) for r in rows]
 
     def ticket(self, ticket_id: str) -> Ticket | None:
@@ -294,9 +331,7 @@ class OfficeDB:
 
     def stamps(self, ticket_id: str) -> list[Stamp]:
         """Every station arrival of a ticket, in order."""
-        rows = self.conn.execute(
-            "SELECT * FROM stamps WHERE ticket_id=? ORDER BY at_ms, rowid", (ticket_id,)
-        )
+        rows = self.conn.execute("SELECT * FROM stamps WHERE ticket_id=? ORDER BY at_ms, rowid", (ticket_id,))
         return [Stamp(r["ticket_id"], r["station"], r["at_ms"], r["counter"]) for r in rows]
 
     def add_call(self, c: Call) -> None:
@@ -333,7 +368,9 @@ class OfficeDB:
 
     # -- leases ----------------------------------------------------------------------------------
 
-    def leases(self, series: str | None = None, day: str | None = None, device: str | None = None) -> list[tuple[str, Block]]:
+    def leases(
+        self, series: str | None = None, day: str | None = None, device: str | None = None
+    ) -> list[tuple[str, Block]]:
         """(device, block) pairs, filtered."""
         sql, args = "SELECT * FROM leases WHERE 1=1", []
         for col, val in (("series", series), ("day", day), ("device", device)):
@@ -368,9 +405,7 @@ class OfficeDB:
         """A persisted, strictly increasing version for a retained document."""
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (f"version:{key}",)).fetchone()
         version = (int(row[0]) if row else 0) + 1
-        self.conn.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (f"version:{key}", str(version))
-        )
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (f"version:{key}", str(version)))
         return version
 
 

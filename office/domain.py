@@ -251,7 +251,9 @@ def done(ticket: Ticket, now_ms: int, counter: int | None = None) -> tuple[Ticke
         raise CommandError(f"{ticket.number} is already done")
     at = counter if counter is not None else ticket.counter
     if at is None:
-        raise CommandError(f"{ticket.number} has not been at a counter: say which counter (done {ticket.number} at counter N)")
+        raise CommandError(
+            f"{ticket.number} has not been at a counter: say which counter (done {ticket.number} at counter N)"
+        )
     last = len(ticket.route) - 1
     moved = replace(ticket, status=Status.READY, station_index=last, counter=at, updated_ms=now_ms)
     return (
@@ -264,7 +266,9 @@ def done(ticket: Ticket, now_ms: int, counter: int | None = None) -> tuple[Ticke
 def absent(ticket: Ticket, now_ms: int) -> Ticket:
     """The resident did not come when called; a later call brings the ticket back."""
     if ticket.status not in (Status.WAITING, Status.CALLED, Status.READY):
-        raise CommandError(f"{ticket.number} is {ticket.status.value.replace('_', ' ')}; only a waiting, called or ready ticket can be marked absent")
+        raise CommandError(
+            f"{ticket.number} is {ticket.status.value.replace('_', ' ')}; only a waiting, called or ready ticket can be marked absent"
+        )
     return replace(ticket, status=Status.ABSENT, updated_ms=now_ms)
 
 

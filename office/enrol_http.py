@@ -184,7 +184,9 @@ class EnrolServer:
         try:
             context.load_cert_chain(self._certfile, self._keyfile)
         except (OSError, ssl.SSLError) as err:
-            raise EnrolmentError(f"cannot load the server certificate {self._certfile} / {self._keyfile}: {err}") from err
+            raise EnrolmentError(
+                f"cannot load the server certificate {self._certfile} / {self._keyfile}: {err}"
+            ) from err
         try:
             server = _TLSServer((self._host, self._port), _Handler, bind_and_activate=True)
         except OSError as err:
@@ -224,7 +226,11 @@ class EnrolServer:
         with self._lock:
             try:
                 enrolled = self.registry.redeem(
-                    doc["token"], doc["csr"].encode("utf-8"), doc["device_id"], doc["profile_hash"], now_ms=self._wall_ms()
+                    doc["token"],
+                    doc["csr"].encode("utf-8"),
+                    doc["device_id"],
+                    doc["profile_hash"],
+                    now_ms=self._wall_ms(),
                 )
             except TokenRefused as err:
                 return HTTPStatus.FORBIDDEN, {"error": str(err)}
@@ -232,14 +238,18 @@ class EnrolServer:
                 return HTTPStatus.BAD_REQUEST, {"error": str(err)}
             except Exception:
                 log.exception("enrolment of %s failed", doc.get("device_id"))
-                return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "the office could not complete the enrolment; see the office log"}
+                return HTTPStatus.INTERNAL_SERVER_ERROR, {
+                    "error": "the office could not complete the enrolment; see the office log"
+                }
             if self._on_enrolled is not None:
                 try:
                     self._on_enrolled(enrolled)
                 except Exception:
                     # The certificate is issued and the token used: the device must not retry,
                     # the office must fix its broker configuration (the log says how).
-                    log.exception("%s is enrolled but the broker configuration could not be updated", enrolled.device_id)
+                    log.exception(
+                        "%s is enrolled but the broker configuration could not be updated", enrolled.device_id
+                    )
         return HTTPStatus.OK, {
             "device_id": enrolled.device_id,
             "role": enrolled.role,
@@ -251,4 +261,3 @@ class EnrolServer:
             "not_after_ms": enrolled.not_after_ms,
             "broker": self.broker,
         }
-

@@ -228,9 +228,14 @@ class EnrolmentRegistry:
         if role not in ENROLLABLE_ROLES:
             raise EnrolmentError(f"role {role!r} cannot enrol: use one of {', '.join(ENROLLABLE_ROLES)}")
         if not 0 < valid_hours <= MAX_TOKEN_HOURS:
-            raise EnrolmentError(f"token validity {valid_hours:g} h is invalid: use more than 0 and at most {MAX_TOKEN_HOURS:g}")
-        taken = [r for r in self._ca.records()
-                 if r.name == device_id and r.kind == "identity" and r.valid_at(now_ms) and r.role != role]
+            raise EnrolmentError(
+                f"token validity {valid_hours:g} h is invalid: use more than 0 and at most {MAX_TOKEN_HOURS:g}"
+            )
+        taken = [
+            r
+            for r in self._ca.records()
+            if r.name == device_id and r.kind == "identity" and r.valid_at(now_ms) and r.role != role
+        ]
         if taken:
             raise EnrolmentError(
                 f"{device_id!r} is already the identity of a {taken[-1].role} made at the office; "
@@ -303,31 +308,44 @@ class EnrolmentRegistry:
             raise
         log.info("enrolled %s as %s (certificate %s, profile %s)", device_id, role, serial, profile_hash)
         return Enrolled(
-            device_id=device_id, role=role, site=self._site, mqtt_username=device_id,
-            certificate_pem=issued.cert_pem.decode("ascii"), ca_pem=self._ca.cert_pem.decode("ascii"),
-            serial=serial, not_after_ms=issued.record.not_after_ms,
+            device_id=device_id,
+            role=role,
+            site=self._site,
+            mqtt_username=device_id,
+            certificate_pem=issued.cert_pem.decode("ascii"),
+            ca_pem=self._ca.cert_pem.decode("ascii"),
+            serial=serial,
+            not_after_ms=issued.record.not_after_ms,
         )
 
     def _check_token(self, row: Any, device_id: str, now_ms: int) -> None:
         if row is None:
             log.warning("enrolment refused for %s: unknown token", device_id)
-            raise TokenRefused("enrolment token not recognised (mistyped, or replaced by a newer one); ask the office for a new token")
+            raise TokenRefused(
+                "enrolment token not recognised (mistyped, or replaced by a newer one); ask the office for a new token"
+            )
         token_device, _role, expires_ms, used_ms, withdrawn_ms = row
         if used_ms is not None:
             # Worth a warning: either a retry after a lost reply or somebody replaying a token.
-            log.warning("enrolment refused for %s: token for %s already used at %s", device_id, token_device, _when(used_ms))
+            log.warning(
+                "enrolment refused for %s: token for %s already used at %s", device_id, token_device, _when(used_ms)
+            )
             raise TokenRefused(
                 f"this enrolment token was already used at {_when(used_ms)}; a token works once: "
                 f"ask the office for a new token for {token_device}"
             )
         if withdrawn_ms is not None:
-            raise TokenRefused(f"this enrolment token was replaced by a newer one for {token_device}; use the newest token")
+            raise TokenRefused(
+                f"this enrolment token was replaced by a newer one for {token_device}; use the newest token"
+            )
         if now_ms >= expires_ms:
             raise TokenRefused(
                 f"this enrolment token expired at {_when(expires_ms)}; ask the office for a new token for {token_device}"
             )
         if token_device != device_id:
-            raise TokenRefused(f"this enrolment token is for device {token_device!r}, not {device_id!r}; check the device id")
+            raise TokenRefused(
+                f"this enrolment token is for device {token_device!r}, not {device_id!r}; check the device id"
+            )
 
     # -- inventory ------------------------------------------------------------------------------
 

@@ -77,9 +77,7 @@ def estimated_wait_minutes(
     if default_service_seconds is not None and not (
         math.isfinite(default_service_seconds) and default_service_seconds > 0
     ):
-        raise ValueError(
-            f"default_service_seconds must be finite and > 0, got {default_service_seconds}"
-        )
+        raise ValueError(f"default_service_seconds must be finite and > 0, got {default_service_seconds}")
     if people_ahead == 0:
         return 0
     recent = _usable(recent_service_seconds)[-RECENT_SAMPLES:]

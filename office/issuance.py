@@ -110,7 +110,7 @@ def _check_day(value: object) -> str:
                 return value
         except ValueError:
             pass
-    raise IssuanceError(f"business_day: expected a date like \"2026-04-01\", got {value!r}")
+    raise IssuanceError(f'business_day: expected a date like "2026-04-01", got {value!r}')
 
 
 def _options_json(kind: CertificateKind, options: CertificateOptions | Mapping[str, Any]) -> str:
@@ -159,22 +159,34 @@ class Issuance:
         """
         if self.voided is not None:
             return {"ok": False, "refusal": "go_to_counter"}
-        return {"ok": True, "issue_number": self.issue_number, "fee": self.fee,
-                "certificate": dict(self.content) if self.content is not None else None}
+        return {
+            "ok": True,
+            "issue_number": self.issue_number,
+            "fee": self.fee,
+            "certificate": dict(self.content) if self.content is not None else None,
+        }
 
 
 def _issuance(row: sqlite3.Row | tuple[Any, ...]) -> Issuance:
     (request_id, day, seq, number, device, card, kind, options, copies, fee, issued_ms, content, voided) = tuple(row)
     return Issuance(
-        request_id=request_id, issue_number=number, business_day=day, seq=seq, device_id=device,
-        card_serial=card, kind=kind, options=json.loads(options), copies=copies, fee=fee, issued_ms=issued_ms,
-        content=json.loads(content) if content is not None else None, voided=voided,
+        request_id=request_id,
+        issue_number=number,
+        business_day=day,
+        seq=seq,
+        device_id=device,
+        card_serial=card,
+        kind=kind,
+        options=json.loads(options),
+        copies=copies,
+        fee=fee,
+        issued_ms=issued_ms,
+        content=json.loads(content) if content is not None else None,
+        voided=voided,
     )
 
 
-_INSERT_COLUMNS = (
-    "request_id, business_day, seq, issue_number, device_id, card_serial, kind, options, copies, fee, issued_ms, content"
-)
+_INSERT_COLUMNS = "request_id, business_day, seq, issue_number, device_id, card_serial, kind, options, copies, fee, issued_ms, content"
 _ISSUANCE_COLUMNS = _INSERT_COLUMNS + ", voided"
 
 
@@ -362,16 +374,28 @@ class IssuanceBook:
             raise IssuanceError(str(err)) from err
         fee = _check_yen(fee, "fee")
         options_json = _options_json(kind, options)
-        wanted = {"device_id": device_id, "card_serial": card_serial, "kind": kind.value,
-                  "options": options_json, "copies": copies, "fee": fee}
+        wanted = {
+            "device_id": device_id,
+            "card_serial": card_serial,
+            "kind": kind.value,
+            "options": options_json,
+            "copies": copies,
+            "fee": fee,
+        }
         with self._atomic():
             row = self.conn.execute(
                 f"SELECT {_ISSUANCE_COLUMNS} FROM cert_issuances WHERE request_id=?", (request_id,)
             ).fetchone()
             if row is not None:
                 existing = _issuance(row)
-                have = {"device_id": existing.device_id, "card_serial": existing.card_serial, "kind": existing.kind,
-                        "options": _canonical(existing.options), "copies": existing.copies, "fee": existing.fee}
+                have = {
+                    "device_id": existing.device_id,
+                    "card_serial": existing.card_serial,
+                    "kind": existing.kind,
+                    "options": _canonical(existing.options),
+                    "copies": existing.copies,
+                    "fee": existing.fee,
+                }
                 differ = sorted(k for k in wanted if wanted[k] != have[k])
                 if differ:
                     raise RequestConflictError(
@@ -394,11 +418,35 @@ class IssuanceBook:
                 content = dict(make_content(number, date.fromisoformat(day)))
             self.conn.execute(
                 f"INSERT INTO cert_issuances({_INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (request_id, day, seq, number, device_id, card_serial, kind.value, options_json, copies, fee,
-                 now_ms, None if content is None else json.dumps(content, ensure_ascii=False)),
+                (
+                    request_id,
+                    day,
+                    seq,
+                    number,
+                    device_id,
+                    card_serial,
+                    kind.value,
+                    options_json,
+                    copies,
+                    fee,
+                    now_ms,
+                    None if content is None else json.dumps(content, ensure_ascii=False),
+                ),
             )
-        return Issuance(request_id, number, day, seq, device_id, card_serial, kind.value, json.loads(options_json),
-                        copies, fee, now_ms, content)
+        return Issuance(
+            request_id,
+            number,
+            day,
+            seq,
+            device_id,
+            card_serial,
+            kind.value,
+            json.loads(options_json),
+            copies,
+            fee,
+            now_ms,
+            content,
+        )
 
     def void(self, request_id: str, reason: str, now_ms: int) -> Issuance | None:
         """Record the kiosk's ``issue_void``: nothing printed, so no fee is due.
@@ -408,7 +456,7 @@ class IssuanceBook:
         """
         _check_id(request_id, "request_id")
         if not isinstance(reason, str) or not 0 < len(reason) <= MAX_ID:
-            raise IssuanceError(f"reason: expected a short reason code such as \"print_failed\", got {reason!r}")
+            raise IssuanceError(f'reason: expected a short reason code such as "print_failed", got {reason!r}')
         with self._atomic():
             self.conn.execute(
                 "UPDATE cert_issuances SET voided=?, voided_ms=? WHERE request_id=? AND voided IS NULL",
@@ -457,8 +505,17 @@ class IssuanceBook:
             self.conn.execute(
                 "INSERT INTO cert_sessions(token_hash, card_serial, resident_id, kind, options, copies, fee,"
                 " created_ms, expires_ms) VALUES (?,?,?,?,?,?,?,?,?)",
-                (_token_hash(token), card_serial, resident_id, kind.value, _options_json(kind, options), copies, fee,
-                 now_ms, now_ms + self.session_ttl_ms),
+                (
+                    _token_hash(token),
+                    card_serial,
+                    resident_id,
+                    kind.value,
+                    _options_json(kind, options),
+                    copies,
+                    fee,
+                    now_ms,
+                    now_ms + self.session_ttl_ms,
+                ),
             )
         return token
 
@@ -481,8 +538,9 @@ class IssuanceBook:
         }:
             raise SessionError("session_token: only the chosen members of a 住民票 may change after authentication")
         with self._atomic():
-            self.conn.execute("UPDATE cert_sessions SET options=? WHERE token_hash=?",
-                              (_canonical(new), _token_hash(token)))
+            self.conn.execute(
+                "UPDATE cert_sessions SET options=? WHERE token_hash=?", (_canonical(new), _token_hash(token))
+            )
         updated = self.session(token, now_ms)
         if updated is None:  # cannot happen within one connection; said plainly if it does
             raise SessionError("session_token: vanished while choosing members")
@@ -516,9 +574,16 @@ class IssuanceBook:
         if live is None:
             raise SessionError("session_token: unknown or expired; authenticate the card again")
         if live.request_id is not None and live.request_id != request_id:
-            raise SessionError(f"session_token: already used by request {live.request_id}; one authentication prints once")
-        have = {"card_serial": live.card_serial, "kind": live.kind, "options": _canonical(live.options),
-                "copies": live.copies, "fee": live.fee}
+            raise SessionError(
+                f"session_token: already used by request {live.request_id}; one authentication prints once"
+            )
+        have = {
+            "card_serial": live.card_serial,
+            "kind": live.kind,
+            "options": _canonical(live.options),
+            "copies": live.copies,
+            "fee": live.fee,
+        }
         differ = sorted(k for k in have if have[k] != wanted[k])
         if differ:
             raise SessionError(f"session_token: authenticated for other {', '.join(differ)}; authenticate again")
@@ -595,14 +660,16 @@ class IssuanceBook:
         for device in devices:
             mine = [r for d, r in reports if d == device]
             valid = [i for i in issued if i.device_id == device and i.voided is None]
-            totals.append(DeviceTotals(
-                device_id=device,
-                issuances=len(valid),
-                voided=sum(1 for i in issued if i.device_id == device and i.voided is not None),
-                fees_issued=sum(i.fee for i in valid),
-                fee_kept=sum(r.amount for r in mine if r.type is CashEventType.FEE_KEPT),
-                refunds_paid=sum(r.amount for r in mine if r.type is CashEventType.REFUND_PAID),
-                refunds_owed=sum(r.amount for r in mine if r.type is CashEventType.REFUND_OWED),
-            ))
+            totals.append(
+                DeviceTotals(
+                    device_id=device,
+                    issuances=len(valid),
+                    voided=sum(1 for i in issued if i.device_id == device and i.voided is not None),
+                    fees_issued=sum(i.fee for i in valid),
+                    fee_kept=sum(r.amount for r in mine if r.type is CashEventType.FEE_KEPT),
+                    refunds_paid=sum(r.amount for r in mine if r.type is CashEventType.REFUND_PAID),
+                    refunds_owed=sum(r.amount for r in mine if r.type is CashEventType.REFUND_OWED),
+                )
+            )
         slips = tuple((d, r) for d, r in reports if r.type is CashEventType.REFUND_OWED)
         return Reconciliation(day, tuple(totals), tuple(mismatches), slips)

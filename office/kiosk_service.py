@@ -104,8 +104,12 @@ class KioskService:
 
     def _challenge(self, now_ms: int) -> dict[str, Any]:
         challenge = self.challenges.issue(now_ms)
-        return {"ok": True, "challenge_id": challenge.challenge_id,
-                "nonce": base64.b64encode(challenge.nonce).decode("ascii"), "expires_ms": challenge.expires_ms}
+        return {
+            "ok": True,
+            "challenge_id": challenge.challenge_id,
+            "nonce": base64.b64encode(challenge.nonce).decode("ascii"),
+            "expires_ms": challenge.expires_ms,
+        }
 
     def _authenticate(self, device_id: str, doc: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
         try:
@@ -131,8 +135,12 @@ class KioskService:
             return {"ok": False, "refusal": refusal.public}
         fee = self.fees.total(kind, copies)
         token = self.book.open_session(identity.serial, resident.id, kind, options, copies, fee, now_ms)
-        return {"ok": True, "session_token": token, "fee": fee,
-                "household": household_choices(self.registry, resident, today)}
+        return {
+            "ok": True,
+            "session_token": token,
+            "fee": fee,
+            "household": household_choices(self.registry, resident, today),
+        }
 
     def _issue(self, device_id: str, doc: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
         request_id = str(doc["request_id"])
@@ -170,7 +178,14 @@ class KioskService:
             return {"ok": False, "refusal": GO_TO_COUNTER}
         try:
             issued = self.book.issue(
-                request_id, device_id, session.card_serial, kind, options, session.copies, session.fee, now_ms,
+                request_id,
+                device_id,
+                session.card_serial,
+                kind,
+                options,
+                session.copies,
+                session.fee,
+                now_ms,
                 session_token=token,
                 make_content=lambda number, day: _content(self, resident, kind, options, number, day),
             )
@@ -198,7 +213,12 @@ class KioskService:
 
 
 def _content(
-    service: KioskService, resident: Resident, kind: CertificateKind, options: CertificateOptions, number: str, day: date
+    service: KioskService,
+    resident: Resident,
+    kind: CertificateKind,
+    options: CertificateOptions,
+    number: str,
+    day: date,
 ) -> Mapping[str, Any]:
     return certificate_content(service.registry, resident, kind, options, number, day, service.mayor_line)
 

@@ -29,9 +29,7 @@ PEAK_DAY_TICKETS = 700
 """The offline reserve per dispenser: a peak day (Ayase counts 671 cases after holidays)."""
 
 
-def _leased_spans(
-    series_range: SeriesRange, day: str, leased: Sequence[Block]
-) -> list[tuple[int, int]]:
+def _leased_spans(series_range: SeriesRange, day: str, leased: Sequence[Block]) -> list[tuple[int, int]]:
     """The leased spans of this series and day, clipped to the range, sorted and merged."""
     spans = sorted(
         (max(b.first, series_range.first), min(b.last, series_range.last))
@@ -49,9 +47,7 @@ def _leased_spans(
     return merged
 
 
-def _free_runs(
-    series_range: SeriesRange, day: str, leased: Sequence[Block]
-) -> list[tuple[int, int]]:
+def _free_runs(series_range: SeriesRange, day: str, leased: Sequence[Block]) -> list[tuple[int, int]]:
     """The free runs of the range, lowest first, as inclusive (first, last) pairs."""
     runs: list[tuple[int, int]] = []
     cursor = series_range.first
@@ -64,9 +60,7 @@ def _free_runs(
     return runs
 
 
-def grant(
-    series_range: SeriesRange, day: str, already_leased: Sequence[Block], want: int
-) -> Block | None:
+def grant(series_range: SeriesRange, day: str, already_leased: Sequence[Block], want: int) -> Block | None:
     """The next block to lease: the lowest free run of ``series_range`` on ``day``, cut to
     ``want`` numbers (it may be smaller, if that run is shorter); ``None`` when none is free.
 

@@ -180,7 +180,9 @@ def new_private_key() -> ec.EllipticCurvePrivateKey:
 def private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     """PKCS#8 PEM without a passphrase: the file mode (0600) protects it, and a device must
     reconnect unattended after a power cut."""
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def fingerprint(cert: x509.Certificate) -> bytes:
@@ -329,9 +331,15 @@ class OfficeCA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -442,8 +450,9 @@ class OfficeCA:
         cns = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         if cns and cns[0].value != name:
             raise PkiError(f"the certificate request is for {cns[0].value!r} but the enrolment is for {name!r}")
-        cert, record = self._issue(csr.public_key(), name=name, role=role, kind="device", now_ms=now_ms,
-                                   valid_days=valid_days, hosts=None)
+        cert, record = self._issue(
+            csr.public_key(), name=name, role=role, kind="device", now_ms=now_ms, valid_days=valid_days, hosts=None
+        )
         return Issued(cert.public_bytes(serialization.Encoding.PEM), record)
 
     def issue_identity(self, *, name: str, role: str, now_ms: int, valid_days: int = DEVICE_DAYS) -> KeyAndCert:
@@ -451,8 +460,9 @@ class OfficeCA:
         staff tools on the office machine (devices make their own keys: see enrolment)."""
         _check_name(name)
         key = new_private_key()
-        cert, record = self._issue(key.public_key(), name=name, role=role, kind="identity", now_ms=now_ms,
-                                   valid_days=valid_days, hosts=None)
+        cert, record = self._issue(
+            key.public_key(), name=name, role=role, kind="identity", now_ms=now_ms, valid_days=valid_days, hosts=None
+        )
         return KeyAndCert(private_pem(key), cert.public_bytes(serialization.Encoding.PEM), record)
 
     def issue_server(self, hosts: Sequence[str], *, now_ms: int, valid_days: int = SERVER_DAYS) -> KeyAndCert:
@@ -465,8 +475,15 @@ class OfficeCA:
         all_hosts = list(dict.fromkeys([*hosts, "127.0.0.1", "localhost"]))
         sans = _split_hosts(all_hosts)
         key = new_private_key()
-        cert, record = self._issue(key.public_key(), name=all_hosts[0], role="broker", kind="server", now_ms=now_ms,
-                                   valid_days=valid_days, hosts=sans)
+        cert, record = self._issue(
+            key.public_key(),
+            name=all_hosts[0],
+            role="broker",
+            kind="server",
+            now_ms=now_ms,
+            valid_days=valid_days,
+            hosts=sans,
+        )
         return KeyAndCert(private_pem(key), cert.public_bytes(serialization.Encoding.PEM), record)
 
     def _issue(
@@ -497,16 +514,23 @@ class OfficeCA:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False,
+                    digital_signature=True,
+                    content_commitment=False,
                     # RSA key exchange (TLS 1.2 without ECDHE) needs key encipherment.
                     key_encipherment=isinstance(public, rsa.RSAPublicKey),
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                    encipher_only=False, decipher_only=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
             .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if hosts is not None else ExtendedKeyUsageOID.CLIENT_AUTH]),
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH if hosts is not None else ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
                 critical=False,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
@@ -516,8 +540,13 @@ class OfficeCA:
             builder = builder.add_extension(x509.SubjectAlternativeName(hosts), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())
         record = CertRecord(
-            serial=cert.serial_number, name=name, role=role, kind=kind,
-            not_before_ms=_ms(cert.not_valid_before_utc), not_after_ms=_ms(cert.not_valid_after_utc), issued_ms=now_ms,
+            serial=cert.serial_number,
+            name=name,
+            role=role,
+            kind=kind,
+            not_before_ms=_ms(cert.not_valid_before_utc),
+            not_after_ms=_ms(cert.not_valid_after_utc),
+            issued_ms=now_ms,
         )
         with self._locked():
             records = self._load_register()
@@ -595,8 +624,10 @@ class OfficeCA:
                 x509.RevokedCertificateBuilder()
                 .serial_number(record.serial)
                 .revocation_date(_utc(record.revoked_ms))
-                .add_extension(x509.CRLReason(REASONS.get(record.reason or "revoked", x509.ReasonFlags.unspecified)),
-                               critical=False)
+                .add_extension(
+                    x509.CRLReason(REASONS.get(record.reason or "revoked", x509.ReasonFlags.unspecified)),
+                    critical=False,
+                )
                 .build()
             )
             builder = builder.add_revoked_certificate(entry)
@@ -635,7 +666,9 @@ class OfficeCA:
 def _check_name(name: str) -> None:
     """Certificate names become MQTT usernames and appear in ACL lines and topics."""
     if not valid_id(name):
-        raise PkiError(f"name {name!r} is invalid: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise PkiError(
+            f"name {name!r} is invalid: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
 
 
 def _same_use(a: str, b: str) -> bool:

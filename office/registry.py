@@ -240,16 +240,22 @@ class Registry:
             if r.id in by_id:
                 raise RegistryError(f"resident {r.id}: defined twice")
             if not valid_my_number(r.my_number):
-                raise RegistryError(f"resident {r.id}: my_number {r.my_number!r} is not 12 digits with a valid check digit")
+                raise RegistryError(
+                    f"resident {r.id}: my_number {r.my_number!r} is not 12 digits with a valid check digit"
+                )
             if r.my_number in numbers:
                 raise RegistryError(f"resident {r.id}: my_number {r.my_number} is already another resident's")
             if r.foreign and (r.honseki is not None or r.hittosha is not None):
-                raise RegistryError(f"resident {r.id}: a foreign resident has no 本籍/筆頭者; leave honseki and hittosha empty")
+                raise RegistryError(
+                    f"resident {r.id}: a foreign resident has no 本籍/筆頭者; leave honseki and hittosha empty"
+                )
             if not r.foreign and (r.honseki is None) != (r.hittosha is None):
                 raise RegistryError(f"resident {r.id}: give both honseki and hittosha, or neither")
             if r.card_serial is not None:
                 if r.card_serial in by_card:
-                    raise RegistryError(f"resident {r.id}: card {r.card_serial} already belongs to {by_card[r.card_serial]}")
+                    raise RegistryError(
+                        f"resident {r.id}: card {r.card_serial} already belongs to {by_card[r.card_serial]}"
+                    )
                 by_card[r.card_serial] = r.id
             numbers.add(r.my_number)
             by_id[r.id] = r
@@ -275,7 +281,9 @@ class Registry:
             if s.resident_id not in by_id:
                 raise RegistryError(f"seal {s.number}: resident {s.resident_id} is not in the registry")
             if s.resident_id in seal_index:
-                raise RegistryError(f"seal {s.number}: resident {s.resident_id} already has seal {seal_index[s.resident_id].number}")
+                raise RegistryError(
+                    f"seal {s.number}: resident {s.resident_id} already has seal {seal_index[s.resident_id].number}"
+                )
             seal_index[s.resident_id] = s
         registers: dict[tuple[str, str], FamilyRegister] = {}
         for fr in family_registers:
@@ -353,53 +361,128 @@ def demo_registry() -> Registry:
     yamada_honseki = f"{_TOWN}本町一丁目2番地"
     residents = [
         Resident(
-            id="R0001", name="山田\u3000太郎", kana="ヤマダ\u3000タロウ", birth_date=date(1980, 4, 1), sex=Sex.MALE,
-            address=yamada_home, address_since=date(2012, 10, 1), resident_since=date(2008, 4, 1),
-            household_id="H001", relationship="世帯主", my_number=make_my_number("91000000001"),
-            honseki=yamada_honseki, hittosha="山田\u3000太郎", card_serial="SIM-0001",
-            previous_addresses=(AddressEntry("東京都千代田区霞が関三丁目1番1号", date(2002, 4, 1)),
-                                AddressEntry(f"{_TOWN}緑が丘四丁目5番6号", date(2008, 4, 1))),
+            id="R0001",
+            name="山田\u3000太郎",
+            kana="ヤマダ\u3000タロウ",
+            birth_date=date(1980, 4, 1),
+            sex=Sex.MALE,
+            address=yamada_home,
+            address_since=date(2012, 10, 1),
+            resident_since=date(2008, 4, 1),
+            household_id="H001",
+            relationship="世帯主",
+            my_number=make_my_number("91000000001"),
+            honseki=yamada_honseki,
+            hittosha="山田\u3000太郎",
+            card_serial="SIM-0001",
+            previous_addresses=(
+                AddressEntry("東京都千代田区霞が関三丁目1番1号", date(2002, 4, 1)),
+                AddressEntry(f"{_TOWN}緑が丘四丁目5番6号", date(2008, 4, 1)),
+            ),
         ),
         Resident(
-            id="R0002", name="山田\u3000花子", kana="ヤマダ\u3000ハナコ", birth_date=date(1982, 9, 15), sex=Sex.FEMALE,
-            address=yamada_home, address_since=date(2012, 10, 1), resident_since=date(2010, 5, 10),
-            household_id="H001", relationship="妻", my_number=make_my_number("91000000002"),
-            honseki=yamada_honseki, hittosha="山田\u3000太郎", card_serial="SIM-0002",
-            previous_addresses=(AddressEntry("大阪府大阪市北区中之島一丁目3番20号", date(2005, 4, 1)),
-                                AddressEntry(f"{_TOWN}緑が丘四丁目5番6号", date(2010, 5, 10))),
+            id="R0002",
+            name="山田\u3000花子",
+            kana="ヤマダ\u3000ハナコ",
+            birth_date=date(1982, 9, 15),
+            sex=Sex.FEMALE,
+            address=yamada_home,
+            address_since=date(2012, 10, 1),
+            resident_since=date(2010, 5, 10),
+            household_id="H001",
+            relationship="妻",
+            my_number=make_my_number("91000000002"),
+            honseki=yamada_honseki,
+            hittosha="山田\u3000太郎",
+            card_serial="SIM-0002",
+            previous_addresses=(
+                AddressEntry("大阪府大阪市北区中之島一丁目3番20号", date(2005, 4, 1)),
+                AddressEntry(f"{_TOWN}緑が丘四丁目5番6号", date(2010, 5, 10)),
+            ),
         ),
         Resident(
-            id="R0003", name="山田\u3000一郎", kana="ヤマダ\u3000イチロウ", birth_date=date(2014, 6, 20), sex=Sex.MALE,
-            address=yamada_home, address_since=date(2014, 6, 20), resident_since=date(2014, 6, 20),
-            household_id="H001", relationship="子", my_number=make_my_number("91000000003"),
-            honseki=yamada_honseki, hittosha="山田\u3000太郎", card_serial="SIM-0003",
+            id="R0003",
+            name="山田\u3000一郎",
+            kana="ヤマダ\u3000イチロウ",
+            birth_date=date(2014, 6, 20),
+            sex=Sex.MALE,
+            address=yamada_home,
+            address_since=date(2014, 6, 20),
+            resident_since=date(2014, 6, 20),
+            household_id="H001",
+            relationship="子",
+            my_number=make_my_number("91000000003"),
+            honseki=yamada_honseki,
+            hittosha="山田\u3000太郎",
+            card_serial="SIM-0003",
         ),
         Resident(
-            id="R0004", name="佐藤\u3000次郎", kana="サトウ\u3000ジロウ", birth_date=date(1975, 11, 3), sex=Sex.MALE,
-            address=f"{_TOWN}港町二丁目8番1号", address_since=date(2015, 7, 1), resident_since=date(2015, 7, 1),
-            household_id="H002", relationship="世帯主", my_number=make_my_number("91000000004"),
-            honseki=f"{_TOWN}港町二丁目8番地", hittosha="佐藤\u3000次郎", moved_out=date(2026, 3, 31),
+            id="R0004",
+            name="佐藤\u3000次郎",
+            kana="サトウ\u3000ジロウ",
+            birth_date=date(1975, 11, 3),
+            sex=Sex.MALE,
+            address=f"{_TOWN}港町二丁目8番1号",
+            address_since=date(2015, 7, 1),
+            resident_since=date(2015, 7, 1),
+            household_id="H002",
+            relationship="世帯主",
+            my_number=make_my_number("91000000004"),
+            honseki=f"{_TOWN}港町二丁目8番地",
+            hittosha="佐藤\u3000次郎",
+            moved_out=date(2026, 3, 31),
             card_serial="SIM-0004",
         ),
         Resident(
-            id="R0005", name="鈴木\u3000美咲", kana="スズキ\u3000ミサキ", birth_date=date(1991, 7, 7), sex=Sex.FEMALE,
-            address=f"{_TOWN}桜台三丁目14番2号", address_since=date(2024, 2, 1), resident_since=date(2024, 2, 1),
-            household_id="H003", relationship="世帯主", my_number=make_my_number("91000000005"),
-            honseki=f"{_TOWN}桜台三丁目14番地", hittosha="鈴木\u3000美咲", support_measures=True,
+            id="R0005",
+            name="鈴木\u3000美咲",
+            kana="スズキ\u3000ミサキ",
+            birth_date=date(1991, 7, 7),
+            sex=Sex.FEMALE,
+            address=f"{_TOWN}桜台三丁目14番2号",
+            address_since=date(2024, 2, 1),
+            resident_since=date(2024, 2, 1),
+            household_id="H003",
+            relationship="世帯主",
+            my_number=make_my_number("91000000005"),
+            honseki=f"{_TOWN}桜台三丁目14番地",
+            hittosha="鈴木\u3000美咲",
+            support_measures=True,
             card_serial="SIM-0005",
         ),
         Resident(
-            id="R0006", name="NGUYEN\u3000VAN AN", kana="グエン\u3000ヴァン\u3000アン", birth_date=date(1995, 2, 11),
-            sex=Sex.MALE, address=f"{_TOWN}本町三丁目7番9号 まどぐちハイツ201号", address_since=date(2023, 4, 3),
-            resident_since=date(2023, 4, 3), household_id="H004", relationship="世帯主",
-            my_number=make_my_number("91000000006"), nationality="ベトナム", residence_status="技術・人文知識・国際業務",
-            residence_expiry=date(2028, 4, 2), card_serial="SIM-0006",
+            id="R0006",
+            name="NGUYEN\u3000VAN AN",
+            kana="グエン\u3000ヴァン\u3000アン",
+            birth_date=date(1995, 2, 11),
+            sex=Sex.MALE,
+            address=f"{_TOWN}本町三丁目7番9号 まどぐちハイツ201号",
+            address_since=date(2023, 4, 3),
+            resident_since=date(2023, 4, 3),
+            household_id="H004",
+            relationship="世帯主",
+            my_number=make_my_number("91000000006"),
+            nationality="ベトナム",
+            residence_status="技術・人文知識・国際業務",
+            residence_expiry=date(2028, 4, 2),
+            card_serial="SIM-0006",
         ),
         Resident(
-            id="R0007", name="髙橋\u3000健一", kana="タカハシ\u3000ケンイチ", birth_date=date(1968, 1, 25), sex=Sex.MALE,
-            address=f"{_TOWN}川端一丁目1番15号", address_since=date(1995, 3, 20), resident_since=date(1968, 1, 25),
-            household_id="H005", relationship="世帯主", my_number=make_my_number("91000000007"),
-            honseki=f"{_TOWN}川端一丁目1番地", hittosha="髙橋\u3000健一", gaiji=True, card_serial="SIM-0007",
+            id="R0007",
+            name="髙橋\u3000健一",
+            kana="タカハシ\u3000ケンイチ",
+            birth_date=date(1968, 1, 25),
+            sex=Sex.MALE,
+            address=f"{_TOWN}川端一丁目1番15号",
+            address_since=date(1995, 3, 20),
+            resident_since=date(1968, 1, 25),
+            household_id="H005",
+            relationship="世帯主",
+            my_number=make_my_number("91000000007"),
+            honseki=f"{_TOWN}川端一丁目1番地",
+            hittosha="髙橋\u3000健一",
+            gaiji=True,
+            card_serial="SIM-0007",
         ),
     ]
     households = [
@@ -417,30 +500,98 @@ def demo_registry() -> Registry:
     ]
     registers = [
         FamilyRegister(
-            honseki=yamada_honseki, hittosha="山田\u3000太郎", made_on=date(2010, 5, 10),
+            honseki=yamada_honseki,
+            hittosha="山田\u3000太郎",
+            made_on=date(2010, 5, 10),
             members=(
-                RegisterEntry("山田\u3000太郎", date(1980, 4, 1), Sex.MALE, "夫", "山田\u3000正男", "山田\u3000和子",
-                              "東京都千代田区", date(2010, 5, 10), "R0001"),
-                RegisterEntry("山田\u3000花子", date(1982, 9, 15), Sex.FEMALE, "妻", "田中\u3000健", "田中\u3000幸子",
-                              "大阪府大阪市", date(2010, 5, 10), "R0002"),
-                RegisterEntry("山田\u3000一郎", date(2014, 6, 20), Sex.MALE, "長男", "山田\u3000太郎", "山田\u3000花子",
-                              f"{_TOWN}", None, "R0003"),
+                RegisterEntry(
+                    "山田\u3000太郎",
+                    date(1980, 4, 1),
+                    Sex.MALE,
+                    "夫",
+                    "山田\u3000正男",
+                    "山田\u3000和子",
+                    "東京都千代田区",
+                    date(2010, 5, 10),
+                    "R0001",
+                ),
+                RegisterEntry(
+                    "山田\u3000花子",
+                    date(1982, 9, 15),
+                    Sex.FEMALE,
+                    "妻",
+                    "田中\u3000健",
+                    "田中\u3000幸子",
+                    "大阪府大阪市",
+                    date(2010, 5, 10),
+                    "R0002",
+                ),
+                RegisterEntry(
+                    "山田\u3000一郎",
+                    date(2014, 6, 20),
+                    Sex.MALE,
+                    "長男",
+                    "山田\u3000太郎",
+                    "山田\u3000花子",
+                    f"{_TOWN}",
+                    None,
+                    "R0003",
+                ),
             ),
         ),
         FamilyRegister(
-            honseki=f"{_TOWN}港町二丁目8番地", hittosha="佐藤\u3000次郎", made_on=date(2015, 7, 1),
-            members=(RegisterEntry("佐藤\u3000次郎", date(1975, 11, 3), Sex.MALE, "本人", "佐藤\u3000一", "佐藤\u3000春子",
-                                   "みなと県", None, "R0004"),),
+            honseki=f"{_TOWN}港町二丁目8番地",
+            hittosha="佐藤\u3000次郎",
+            made_on=date(2015, 7, 1),
+            members=(
+                RegisterEntry(
+                    "佐藤\u3000次郎",
+                    date(1975, 11, 3),
+                    Sex.MALE,
+                    "本人",
+                    "佐藤\u3000一",
+                    "佐藤\u3000春子",
+                    "みなと県",
+                    None,
+                    "R0004",
+                ),
+            ),
         ),
         FamilyRegister(
-            honseki=f"{_TOWN}桜台三丁目14番地", hittosha="鈴木\u3000美咲", made_on=date(2024, 2, 1),
-            members=(RegisterEntry("鈴木\u3000美咲", date(1991, 7, 7), Sex.FEMALE, "本人", "鈴木\u3000茂", "鈴木\u3000恵",
-                                   "みなと県", None, "R0005"),),
+            honseki=f"{_TOWN}桜台三丁目14番地",
+            hittosha="鈴木\u3000美咲",
+            made_on=date(2024, 2, 1),
+            members=(
+                RegisterEntry(
+                    "鈴木\u3000美咲",
+                    date(1991, 7, 7),
+                    Sex.FEMALE,
+                    "本人",
+                    "鈴木\u3000茂",
+                    "鈴木\u3000恵",
+                    "みなと県",
+                    None,
+                    "R0005",
+                ),
+            ),
         ),
         FamilyRegister(
-            honseki=f"{_TOWN}川端一丁目1番地", hittosha="髙橋\u3000健一", made_on=date(1995, 3, 20),
-            members=(RegisterEntry("髙橋\u3000健一", date(1968, 1, 25), Sex.MALE, "本人", "髙橋\u3000勇", "髙橋\u3000トメ",
-                                   f"{_TOWN}", None, "R0007"),),
+            honseki=f"{_TOWN}川端一丁目1番地",
+            hittosha="髙橋\u3000健一",
+            made_on=date(1995, 3, 20),
+            members=(
+                RegisterEntry(
+                    "髙橋\u3000健一",
+                    date(1968, 1, 25),
+                    Sex.MALE,
+                    "本人",
+                    "髙橋\u3000勇",
+                    "髙橋\u3000トメ",
+                    f"{_TOWN}",
+                    None,
+                    "R0007",
+                ),
+            ),
         ),
     ]
     taxes = [
@@ -460,12 +611,38 @@ def demo_registry() -> Registry:
 # -- synthetic towns for tests and volume runs -------------------------------------------------
 
 _FAMILY = (
-    ("佐藤", "サトウ"), ("鈴木", "スズキ"), ("高橋", "タカハシ"), ("田中", "タナカ"), ("伊藤", "イトウ"),
-    ("渡辺", "ワタナベ"), ("山本", "ヤマモト"), ("中村", "ナカムラ"), ("小林", "コバヤシ"), ("加藤", "カトウ"),
-    ("吉田", "ヨシダ"), ("山口", "ヤマグチ"), ("松本", "マツモト"), ("井上", "イノウエ"), ("木村", "キムラ"),
+    ("佐藤", "サトウ"),
+    ("鈴木", "スズキ"),
+    ("高橋", "タカハシ"),
+    ("田中", "タナカ"),
+    ("伊藤", "イトウ"),
+    ("渡辺", "ワタナベ"),
+    ("山本", "ヤマモト"),
+    ("中村", "ナカムラ"),
+    ("小林", "コバヤシ"),
+    ("加藤", "カトウ"),
+    ("吉田", "ヨシダ"),
+    ("山口", "ヤマグチ"),
+    ("松本", "マツモト"),
+    ("井上", "イノウエ"),
+    ("木村", "キムラ"),
 )
-_GIVEN_MALE = (("翔", "ショウ"), ("大輔", "ダイスケ"), ("健太", "ケンタ"), ("蓮", "レン"), ("誠", "マコト"), ("悠真", "ユウマ"))
-_GIVEN_FEMALE = (("陽菜", "ヒナ"), ("結衣", "ユイ"), ("美穂", "ミホ"), ("葵", "アオイ"), ("恵子", "ケイコ"), ("彩", "アヤ"))
+_GIVEN_MALE = (
+    ("翔", "ショウ"),
+    ("大輔", "ダイスケ"),
+    ("健太", "ケンタ"),
+    ("蓮", "レン"),
+    ("誠", "マコト"),
+    ("悠真", "ユウマ"),
+)
+_GIVEN_FEMALE = (
+    ("陽菜", "ヒナ"),
+    ("結衣", "ユイ"),
+    ("美穂", "ミホ"),
+    ("葵", "アオイ"),
+    ("恵子", "ケイコ"),
+    ("彩", "アヤ"),
+)
 _FOREIGN = (
     ("NGUYEN\u3000THI LAN", "グエン\u3000ティ\u3000ラン", "ベトナム", Sex.FEMALE),
     ("SILVA\u3000LUCAS", "シルバ\u3000ルーカス", "ブラジル", Sex.MALE),
@@ -524,16 +701,30 @@ def synthetic_registry(count: int, seed: int = 0) -> Registry:
                 if k == 0:
                     head_name = name
                 honseki_, hittosha = honseki, head_name
-            residents.append(Resident(
-                id=rid, name=name, kana=kana, birth_date=birth, sex=sex, address=address,
-                address_since=max(since, birth), resident_since=max(since, birth), household_id=hid,
-                relationship=relationship, my_number=make_my_number(f"{prefix}{i:08d}"),
-                honseki=honseki_, hittosha=hittosha,
-                moved_out=date(2025, 3, 31) if rng.random() < 0.02 else None,
-                support_measures=rng.random() < 0.01, gaiji=rng.random() < 0.01,
-                nationality=nationality, residence_status="永住者" if foreign else None,
-                residence_expiry=None, card_serial=f"SYN-{i:06d}" if rng.random() < 0.8 else None,
-            ))
+            residents.append(
+                Resident(
+                    id=rid,
+                    name=name,
+                    kana=kana,
+                    birth_date=birth,
+                    sex=sex,
+                    address=address,
+                    address_since=max(since, birth),
+                    resident_since=max(since, birth),
+                    household_id=hid,
+                    relationship=relationship,
+                    my_number=make_my_number(f"{prefix}{i:08d}"),
+                    honseki=honseki_,
+                    hittosha=hittosha,
+                    moved_out=date(2025, 3, 31) if rng.random() < 0.02 else None,
+                    support_measures=rng.random() < 0.01,
+                    gaiji=rng.random() < 0.01,
+                    nationality=nationality,
+                    residence_status="永住者" if foreign else None,
+                    residence_expiry=None,
+                    card_serial=f"SYN-{i:06d}" if rng.random() < 0.8 else None,
+                )
+            )
             members.append(rid)
             if i % 2 == 0 and relationship != "子":
                 seals.append(SealRegistration(rid, f"{i:06d}", max(since, birth) + timedelta(days=30), family))

@@ -76,7 +76,9 @@ def _count(text: str) -> int:
     except ValueError:
         value = 0
     if not 1 <= value <= MAX_SYNTHETIC:
-        raise argparse.ArgumentTypeError(f"expected a whole number of residents from 1 to {MAX_SYNTHETIC}, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of residents from 1 to {MAX_SYNTHETIC}, got {text!r}"
+        )
     return value
 
 
@@ -90,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "load-demo":
             return _store(args.db, demo_registry(), "the demo town")
         if args.action == "load-synthetic":
-            return _store(args.db, synthetic_registry(args.count, seed=args.seed),
-                          f"a synthetic town, seed {args.seed}")
+            return _store(
+                args.db, synthetic_registry(args.count, seed=args.seed), f"a synthetic town, seed {args.seed}"
+            )
         return _import(args.db, args.file)
     except OfficeError as err:
         fail(PROG, str(err))
@@ -111,8 +114,10 @@ def _open(path: Path, *, create: bool) -> OfficeDB:
 
 def _counts(summary: RegistrySummary) -> str:
     c = summary.counts
-    return (f"{c['residents']} residents, {c['households']} households, {c['seals']} seals,"
-            f" {c['family_registers']} family registers, {c['tax_records']} tax records")
+    return (
+        f"{c['residents']} residents, {c['households']} households, {c['seals']} seals,"
+        f" {c['family_registers']} family registers, {c['tax_records']} tax records"
+    )
 
 
 def _store(path: Path, registry: Registry, what: str) -> int:
@@ -138,8 +143,12 @@ def _status(path: Path) -> int:
                 problem = str(err)
     finally:
         db.close()
-    json.dump({"db": str(path), **summary.to_dict(), "usable": summary.stored and problem is None,
-               "problem": problem}, sys.stdout, ensure_ascii=False, indent=2)
+    json.dump(
+        {"db": str(path), **summary.to_dict(), "usable": summary.stored and problem is None, "problem": problem},
+        sys.stdout,
+        ensure_ascii=False,
+        indent=2,
+    )
     print()
     if not summary.stored:
         print(f"{PROG}: {path} holds no resident registry; load one (import FILE.json, load-demo)", file=sys.stderr)

@@ -123,9 +123,26 @@ TABLES = (
 
 # The fields of each record in the JSON document, in the order an export writes them.
 RESIDENT_FIELDS = (
-    "id", "name", "kana", "birth_date", "sex", "address", "address_since", "resident_since", "household_id",
-    "relationship", "my_number", "honseki", "hittosha", "moved_out", "support_measures", "gaiji", "nationality",
-    "residence_status", "residence_expiry", "card_serial",
+    "id",
+    "name",
+    "kana",
+    "birth_date",
+    "sex",
+    "address",
+    "address_since",
+    "resident_since",
+    "household_id",
+    "relationship",
+    "my_number",
+    "honseki",
+    "hittosha",
+    "moved_out",
+    "support_measures",
+    "gaiji",
+    "nationality",
+    "residence_status",
+    "residence_expiry",
+    "card_serial",
 )
 ADDRESS_FIELDS = ("address", "since")
 HOUSEHOLD_FIELDS = ("id", "head_id", "address")
@@ -182,16 +199,31 @@ def registry_document(registry: Registry) -> dict[str, Any]:
     """The whole registry as a JSON-ready document (the export format, docs/registry.md)."""
     residents = []
     for r in registry.residents.values():
-        residents.append({
-            "id": r.id, "name": r.name, "kana": r.kana, "birth_date": _day(r.birth_date), "sex": r.sex.value,
-            "address": r.address, "address_since": _day(r.address_since), "resident_since": _day(r.resident_since),
-            "household_id": r.household_id, "relationship": r.relationship, "my_number": r.my_number,
-            "honseki": r.honseki, "hittosha": r.hittosha, "moved_out": _day(r.moved_out),
-            "support_measures": r.support_measures, "gaiji": r.gaiji, "nationality": r.nationality,
-            "residence_status": r.residence_status, "residence_expiry": _day(r.residence_expiry),
-            "card_serial": r.card_serial,
-            "previous_addresses": [{"address": a.address, "since": _day(a.since)} for a in r.previous_addresses],
-        })
+        residents.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "kana": r.kana,
+                "birth_date": _day(r.birth_date),
+                "sex": r.sex.value,
+                "address": r.address,
+                "address_since": _day(r.address_since),
+                "resident_since": _day(r.resident_since),
+                "household_id": r.household_id,
+                "relationship": r.relationship,
+                "my_number": r.my_number,
+                "honseki": r.honseki,
+                "hittosha": r.hittosha,
+                "moved_out": _day(r.moved_out),
+                "support_measures": r.support_measures,
+                "gaiji": r.gaiji,
+                "nationality": r.nationality,
+                "residence_status": r.residence_status,
+                "residence_expiry": _day(r.residence_expiry),
+                "card_serial": r.card_serial,
+                "previous_addresses": [{"address": a.address, "since": _day(a.since)} for a in r.previous_addresses],
+            }
+        )
     return {
         "format": FORMAT,
         "municipality": registry.municipality,
@@ -201,23 +233,45 @@ def registry_document(registry: Registry) -> dict[str, Any]:
             for h in registry.households.values()
         ],
         "seals": [
-            {"resident_id": s.resident_id, "number": s.number, "registered_on": _day(s.registered_on),
-             "impression": s.impression}
+            {
+                "resident_id": s.resident_id,
+                "number": s.number,
+                "registered_on": _day(s.registered_on),
+                "impression": s.impression,
+            }
             for s in registry.seals.values()
         ],
         "family_registers": [
-            {"honseki": fr.honseki, "hittosha": fr.hittosha, "made_on": _day(fr.made_on),
-             "members": [
-                 {"name": e.name, "birth_date": _day(e.birth_date), "sex": e.sex.value, "role": e.role,
-                  "father": e.father, "mother": e.mother, "birthplace": e.birthplace,
-                  "married_on": _day(e.married_on), "resident_id": e.resident_id}
-                 for e in fr.members
-             ]}
+            {
+                "honseki": fr.honseki,
+                "hittosha": fr.hittosha,
+                "made_on": _day(fr.made_on),
+                "members": [
+                    {
+                        "name": e.name,
+                        "birth_date": _day(e.birth_date),
+                        "sex": e.sex.value,
+                        "role": e.role,
+                        "father": e.father,
+                        "mother": e.mother,
+                        "birthplace": e.birthplace,
+                        "married_on": _day(e.married_on),
+                        "resident_id": e.resident_id,
+                    }
+                    for e in fr.members
+                ],
+            }
             for fr in registry.family_registers.values()
         ],
         "tax_records": [
-            {"resident_id": t.resident_id, "fiscal_year": t.fiscal_year, "income": t.income,
-             "deductions": t.deductions, "municipal_tax": t.municipal_tax, "prefectural_tax": t.prefectural_tax}
+            {
+                "resident_id": t.resident_id,
+                "fiscal_year": t.fiscal_year,
+                "income": t.income,
+                "deductions": t.deductions,
+                "municipal_tax": t.municipal_tax,
+                "prefectural_tax": t.prefectural_tax,
+            }
             for t in registry.tax_records.values()
         ],
     }
@@ -286,7 +340,7 @@ class _Fields:
         value = self.raw.get(key)
         if isinstance(value, str) and value in {s.value for s in Sex}:
             return Sex(value)
-        raise self._bad(key, ' or '.join(f'"{s.value}"' for s in Sex))
+        raise self._bad(key, " or ".join(f'"{s.value}"' for s in Sex))
 
     def whole(self, key: str, low: int, high: int) -> int:
         """A whole number from ``low`` to ``high``."""
@@ -334,13 +388,27 @@ def _resident(raw: object, where: str) -> Resident:
         a = _Fields(entry, f"{where}.previous_addresses[{i}]", ADDRESS_FIELDS)
         previous.append(AddressEntry(a.text("address"), a.day("since")))
     return Resident(
-        id=f.text("id"), name=f.text("name"), kana=f.text("kana"), birth_date=f.day("birth_date"), sex=f.sex("sex"),
-        address=f.text("address"), address_since=f.day("address_since"), resident_since=f.day("resident_since"),
-        household_id=f.text("household_id"), relationship=f.text("relationship"), my_number=f.text("my_number"),
-        honseki=f.opt_text("honseki"), hittosha=f.opt_text("hittosha"), moved_out=f.opt_day("moved_out"),
-        support_measures=f.flag("support_measures"), gaiji=f.flag("gaiji"), nationality=f.opt_text("nationality"),
-        residence_status=f.opt_text("residence_status"), residence_expiry=f.opt_day("residence_expiry"),
-        card_serial=f.opt_text("card_serial"), previous_addresses=tuple(previous),
+        id=f.text("id"),
+        name=f.text("name"),
+        kana=f.text("kana"),
+        birth_date=f.day("birth_date"),
+        sex=f.sex("sex"),
+        address=f.text("address"),
+        address_since=f.day("address_since"),
+        resident_since=f.day("resident_since"),
+        household_id=f.text("household_id"),
+        relationship=f.text("relationship"),
+        my_number=f.text("my_number"),
+        honseki=f.opt_text("honseki"),
+        hittosha=f.opt_text("hittosha"),
+        moved_out=f.opt_day("moved_out"),
+        support_measures=f.flag("support_measures"),
+        gaiji=f.flag("gaiji"),
+        nationality=f.opt_text("nationality"),
+        residence_status=f.opt_text("residence_status"),
+        residence_expiry=f.opt_day("residence_expiry"),
+        card_serial=f.opt_text("card_serial"),
+        previous_addresses=tuple(previous),
     )
 
 
@@ -362,9 +430,14 @@ def _seal(raw: object, where: str) -> SealRegistration:
 def _entry(raw: object, where: str) -> RegisterEntry:
     f = _Fields(raw, where, ENTRY_FIELDS)
     return RegisterEntry(
-        name=f.text("name"), birth_date=f.day("birth_date"), sex=f.sex("sex"), role=f.text("role"),
-        father=f.text("father", empty=True), mother=f.text("mother", empty=True),
-        birthplace=f.text("birthplace", empty=True), married_on=f.opt_day("married_on"),
+        name=f.text("name"),
+        birth_date=f.day("birth_date"),
+        sex=f.sex("sex"),
+        role=f.text("role"),
+        father=f.text("father", empty=True),
+        mother=f.text("mother", empty=True),
+        birthplace=f.text("birthplace", empty=True),
+        married_on=f.opt_day("married_on"),
         resident_id=f.opt_text("resident_id"),
     )
 
@@ -372,16 +445,20 @@ def _entry(raw: object, where: str) -> RegisterEntry:
 def _register(raw: object, where: str) -> FamilyRegister:
     f = _Fields(raw, where, (*REGISTER_FIELDS, "members"))
     members = tuple(_entry(e, f"{where}.members[{i}]") for i, e in enumerate(f.seq("members")))
-    return FamilyRegister(honseki=f.text("honseki"), hittosha=f.text("hittosha"), members=members,
-                          made_on=f.day("made_on"))
+    return FamilyRegister(
+        honseki=f.text("honseki"), hittosha=f.text("hittosha"), members=members, made_on=f.day("made_on")
+    )
 
 
 def _tax(raw: object, where: str) -> TaxRecord:
     f = _Fields(raw, where, TAX_FIELDS)
     return TaxRecord(
-        resident_id=f.text("resident_id"), fiscal_year=f.whole("fiscal_year", FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR),
-        income=f.whole("income", 0, MAX_YEN), deductions=f.whole("deductions", 0, MAX_YEN),
-        municipal_tax=f.whole("municipal_tax", 0, MAX_YEN), prefectural_tax=f.whole("prefectural_tax", 0, MAX_YEN),
+        resident_id=f.text("resident_id"),
+        fiscal_year=f.whole("fiscal_year", FIRST_FISCAL_YEAR, LAST_FISCAL_YEAR),
+        income=f.whole("income", 0, MAX_YEN),
+        deductions=f.whole("deductions", 0, MAX_YEN),
+        municipal_tax=f.whole("municipal_tax", 0, MAX_YEN),
+        prefectural_tax=f.whole("prefectural_tax", 0, MAX_YEN),
     )
 
 
@@ -398,8 +475,10 @@ def _build(
     numbers: dict[str, str] = {}
     for s in seals:
         if s.number in numbers:
-            raise RegistryError(f"seal {s.number}: resident {s.resident_id} has the registration number of"
-                                f" resident {numbers[s.number]}'s seal; seal numbers are unique in a town")
+            raise RegistryError(
+                f"seal {s.number}: resident {s.resident_id} has the registration number of"
+                f" resident {numbers[s.number]}'s seal; seal numbers are unique in a town"
+            )
         numbers[s.number] = s.resident_id
     return registry
 
@@ -420,7 +499,10 @@ def registry_from_document(doc: object) -> Registry:
         [_resident(r, _label(r, f"residents[{i}]", "id")) for i, r in enumerate(lists["residents"])],
         [_household(h, _label(h, f"households[{i}]", "id")) for i, h in enumerate(lists["households"])],
         [_seal(s, _label(s, f"seals[{i}]", "resident_id")) for i, s in enumerate(lists["seals"])],
-        [_register(fr, _label(fr, f"family_registers[{i}]", "honseki")) for i, fr in enumerate(lists["family_registers"])],
+        [
+            _register(fr, _label(fr, f"family_registers[{i}]", "honseki"))
+            for i, fr in enumerate(lists["family_registers"])
+        ],
         [_tax(t, _label(t, f"tax_records[{i}]", "resident_id")) for i, t in enumerate(lists["tax_records"])],
     )
 
@@ -505,8 +587,9 @@ def save_registry(conn: sqlite3.Connection, registry: Registry) -> RegistrySumma
                 conn.execute(f"DELETE FROM {table}")
             for table in TABLES:
                 columns = COLUMNS[table]
-                conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
-                                 rows[table])
+                conn.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows[table]
+                )
             summary = registry_summary(conn)
     except sqlite3.IntegrityError as err:  # the checks above make this a bug, not bad data
         raise RegistryError(f"the office store refused the registry ({err}); nothing was changed") from err
@@ -548,54 +631,68 @@ def _load(conn: sqlite3.Connection) -> Registry | None:
     residents = _table_rows(conn, "registry_residents", RESIDENT_FIELDS, "pos")
     if not info:
         if residents:
-            raise RegistryError("stored registry: registry_residents has rows but registry_info has none;"
-                                " load the registry again (madoguchi-office registry import)")
+            raise RegistryError(
+                "stored registry: registry_residents has rows but registry_info has none;"
+                " load the registry again (madoguchi-office registry import)"
+            )
         return None
     if info[0]["format"] != FORMAT:
         raise RegistryError(f"stored registry: registry_info.format is {_show(info[0]['format'])}, expected {FORMAT}")
     by_id = {row["id"]: _flags(row) for row in residents}
     for row in by_id.values():
         row["previous_addresses"] = []
-    for row in _table_rows(conn, "registry_previous_addresses", ("resident_id", "pos", *ADDRESS_FIELDS),
-                           "resident_id, pos"):
+    for row in _table_rows(
+        conn, "registry_previous_addresses", ("resident_id", "pos", *ADDRESS_FIELDS), "resident_id, pos"
+    ):
         owner = by_id.get(row["resident_id"])
         if owner is None:
-            raise RegistryError(f"stored registry: registry_previous_addresses {row['resident_id']}#{row['pos']}:"
-                                f" resident {_show(row['resident_id'])} is not in registry_residents")
+            raise RegistryError(
+                f"stored registry: registry_previous_addresses {row['resident_id']}#{row['pos']}:"
+                f" resident {_show(row['resident_id'])} is not in registry_residents"
+            )
         owner["previous_addresses"].append({k: row[k] for k in ADDRESS_FIELDS})
     households = {row["id"]: row for row in _table_rows(conn, "registry_households", HOUSEHOLD_FIELDS, "pos")}
     for row in households.values():
         row["member_ids"] = []
-    for row in _table_rows(conn, "registry_household_members", ("household_id", "pos", "resident_id"),
-                           "household_id, pos"):
+    for row in _table_rows(
+        conn, "registry_household_members", ("household_id", "pos", "resident_id"), "household_id, pos"
+    ):
         household = households.get(row["household_id"])
         if household is None:
-            raise RegistryError(f"stored registry: registry_household_members {row['household_id']}#{row['pos']}:"
-                                f" household {_show(row['household_id'])} is not in registry_households")
+            raise RegistryError(
+                f"stored registry: registry_household_members {row['household_id']}#{row['pos']}:"
+                f" household {_show(row['household_id'])} is not in registry_households"
+            )
         household["member_ids"].append(row["resident_id"])
     registers = {
-        row.pop("id"): row
-        for row in _table_rows(conn, "registry_family_registers", ("id", *REGISTER_FIELDS), "id")
+        row.pop("id"): row for row in _table_rows(conn, "registry_family_registers", ("id", *REGISTER_FIELDS), "id")
     }
     for row in registers.values():
         row["members"] = []
-    for row in _table_rows(conn, "registry_register_entries", ("register_id", "pos", *ENTRY_FIELDS),
-                           "register_id, pos"):
+    for row in _table_rows(
+        conn, "registry_register_entries", ("register_id", "pos", *ENTRY_FIELDS), "register_id, pos"
+    ):
         register = registers.get(row["register_id"])
         if register is None:
-            raise RegistryError(f"stored registry: registry_register_entries {row['register_id']}#{row['pos']}:"
-                                f" family register {row['register_id']} is not in registry_family_registers")
+            raise RegistryError(
+                f"stored registry: registry_register_entries {row['register_id']}#{row['pos']}:"
+                f" family register {row['register_id']} is not in registry_family_registers"
+            )
         register["members"].append({k: row[k] for k in ENTRY_FIELDS})
     try:
         return _build(
             str(info[0]["municipality"]),
             [_resident(row, f"registry_residents {row['id']}") for row in by_id.values()],
             [_household(row, f"registry_households {row['id']}") for row in households.values()],
-            [_seal(row, f"registry_seals {row['resident_id']}")
-             for row in _table_rows(conn, "registry_seals", SEAL_FIELDS, "pos")],
+            [
+                _seal(row, f"registry_seals {row['resident_id']}")
+                for row in _table_rows(conn, "registry_seals", SEAL_FIELDS, "pos")
+            ],
             [_register(row, f"registry_family_registers {key}") for key, row in registers.items()],
-            [_tax(row, f"registry_tax_records {row['resident_id']}/{row['fiscal_year']}")
-             for row in _table_rows(conn, "registry_tax_records", TAX_FIELDS, "pos")],
+            [
+                _tax(row, f"registry_tax_records {row['resident_id']}/{row['fiscal_year']}")
+                for row in _table_rows(conn, "registry_tax_records", TAX_FIELDS, "pos")
+            ],
         )
     except RegistryError as err:
         raise RegistryError(f"stored registry: {err}") from err
@@ -606,8 +703,10 @@ def registry_summary(conn: sqlite3.Connection) -> RegistrySummary:
     try:
         ensure_schema(conn)
         info = conn.execute("SELECT municipality FROM registry_info WHERE id = 1").fetchone()
-        counts = {table.removeprefix("registry_"): int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-                  for table in TABLES[1:]}
+        counts = {
+            table.removeprefix("registry_"): int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            for table in TABLES[1:]
+        }
     except sqlite3.Error as err:
         raise RegistryStoreError(f"cannot read the stored registry: {err}") from err
     return RegistrySummary(None if info is None else str(info[0]), counts)

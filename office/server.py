@@ -222,7 +222,10 @@ class OfficeServer:
         office still comes online - devices must never wait for an office stuck on a snapshot.
         """
         self._session += 1
-        steps: list[tuple[str, Callable[[], None]]] = [("config", self._publish_config), ("snapshots", self._publish_snapshots)]
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("config", self._publish_config),
+            ("snapshots", self._publish_snapshots),
+        ]
         for row in self.db.devices():
             device, acked = str(row["device"]), int(row["acked_seq"])
             if row["role"] == "dispenser":
@@ -284,7 +287,9 @@ class OfficeServer:
                     event_id = f"{device}:{seq}"
                     if rec["id"] != event_id:
                         self.stats["bad_event_ids"] += 1
-                    if not self.db.insert_event(event_id, device, seq, rec["type"], rec["hlc"], rec["at"], now, rec["data"]):
+                    if not self.db.insert_event(
+                        event_id, device, seq, rec["type"], rec["hlc"], rec["at"], now, rec["data"]
+                    ):
                         self.stats["duplicates"] += 1
                         continue
                     self.stats["events"] += 1
@@ -342,9 +347,17 @@ class OfficeServer:
             except CommandError:
                 return f"unknown purpose {category!r} and no route given"
         ticket = Ticket(
-            ticket_id=ticket_id(day, series, number), day=day, series=series, number=number,
-            category=category, device=device, issued_ms=int(rec["at"]), hlc=str(rec["hlc"]),
-            route=route, procedures=procedures, updated_ms=self.wall_ms(),
+            ticket_id=ticket_id(day, series, number),
+            day=day,
+            series=series,
+            number=number,
+            category=category,
+            device=device,
+            issued_ms=int(rec["at"]),
+            hlc=str(rec["hlc"]),
+            route=route,
+            procedures=procedures,
+            updated_ms=self.wall_ms(),
         )
         clash = self.db.insert_ticket(ticket, event_id)
         if clash is not None:
@@ -365,9 +378,14 @@ class OfficeServer:
                 # The rest of the office must run; kiosks are told "no service" and the log says why.
                 log.error("kiosk service off: cannot read the JPKI CA %s: %s", cfg.jpki_ca, err)
         book = IssuanceBook(self.db.conn, tz=self.tz, rollover_hour=cfg.rollover_hour)
-        return KioskService(book, registry if registry is not None else self._stored_registry(),
-                            FeeSchedule.from_config(dict(cfg.certificate_fees)), cas, cfg.mayor_line,
-                            on_activity=self._activity)
+        return KioskService(
+            book,
+            registry if registry is not None else self._stored_registry(),
+            FeeSchedule.from_config(dict(cfg.certificate_fees)),
+            cas,
+            cfg.mayor_line,
+            on_activity=self._activity,
+        )
 
     def _stored_registry(self) -> Registry:
         """The resident registry in the office store (docs/registry.md).
@@ -377,8 +395,9 @@ class OfficeServer:
         registry the kiosks still get answers: an empty registry knows no card, so every card
         is sent to a counter exactly like an unknown one - the office itself keeps running.
         """
-        how_to_load = (f"load one with: madoguchi-office registry import FILE.json --db {self.db.path}"
-                       " (then restart the office)")
+        how_to_load = (
+            f"load one with: madoguchi-office registry import FILE.json --db {self.db.path} (then restart the office)"
+        )
         try:
             stored = load_registry(self.db.conn)
             if stored is None and self.config.kiosk_registry == "demo":
@@ -386,13 +405,19 @@ class OfficeServer:
                 stored = load_registry(self.db.conn)  # serve what the store holds, as on every later start
                 log.info("kiosk service: stored the demo town's resident registry in %s", self.db.path)
         except (RegistryError, RegistryStoreError) as err:
-            log.error("kiosk service: the stored resident registry cannot be used, so every card is sent to a"
-                      " counter: %s; %s", err, how_to_load)
+            log.error(
+                "kiosk service: the stored resident registry cannot be used, so every card is sent to a"
+                " counter: %s; %s",
+                err,
+                how_to_load,
+            )
             self._activity("kiosk service: the resident registry cannot be used (see the log)")
             return Registry.build("", (), ())
         if stored is None:
-            log.warning("kiosk service: the office store holds no resident registry, so every card is sent to a"
-                        " counter; %s", how_to_load)
+            log.warning(
+                "kiosk service: the office store holds no resident registry, so every card is sent to a counter; %s",
+                how_to_load,
+            )
             self._activity("kiosk service: no resident registry stored; every card goes to a counter")
             return Registry.build("", (), ())
         return stored
@@ -451,7 +476,9 @@ class OfficeServer:
         Runs inside the caller's transaction and publishes nothing: the caller publishes the
         lease document after commit. True when blocks were granted.
         """
-        targets = leasing.reserve_targets(self.config.series_shares(), self.config.dispenser_reserve, self.config.reserve_floor)
+        targets = leasing.reserve_targets(
+            self.config.series_shares(), self.config.dispenser_reserve, self.config.reserve_floor
+        )
         now = self.wall_ms()
         changed = False
         for day in self.lease_days():
@@ -475,8 +502,13 @@ class OfficeServer:
                         self.stats["series_exhausted"] += 1
                         if (series, day, device) not in self._exhausted_warned:  # once, not every batch
                             self._exhausted_warned.add((series, day, device))
-                            log.warning("series %s of %s has no numbers left to lease to %s: widen its range"
-                                        " or lower dispenser_reserve", series, day, device)
+                            log.warning(
+                                "series %s of %s has no numbers left to lease to %s: widen its range"
+                                " or lower dispenser_reserve",
+                                series,
+                                day,
+                                device,
+                            )
                         break
                     self.db.add_lease(device, block, now)
                     want -= block.size
@@ -488,7 +520,9 @@ class OfficeServer:
         today = self.business_day()
         tickets = [t.ticket_id for t in self.db.tickets(today, [Status.VOID]) if t.device == device]
         version = self.db.next_version(f"voids:{device}")
-        self._publish("voids", {"version": version, "sent_ms": self.wall_ms(), "day": today, "tickets": tickets}, device=device)
+        self._publish(
+            "voids", {"version": version, "sent_ms": self.wall_ms(), "day": today, "tickets": tickets}, device=device
+        )
 
     def _publish_lease(self, device: str) -> None:
         days = set(self.lease_days())
@@ -516,7 +550,11 @@ class OfficeServer:
             except Exception:  # the clerk gets an answer whatever went wrong
                 self.stats["staff_errors"] += 1
                 log.exception("staff command %r failed", doc["command"])
-                reply = {"request_id": request_id, "ok": False, "message": "the office could not carry that out; the error is in its log"}
+                reply = {
+                    "request_id": request_id,
+                    "ok": False,
+                    "message": "the office could not carry that out; the error is in its log",
+                }
             self._activity(f"staff {terminal}: {doc['command']} -> {reply['message']}")
         self._publish("staff_reply", reply, terminal=terminal)
 
@@ -574,7 +612,10 @@ class OfficeServer:
         self.db.add_stamp(stamp)
         if called is not None:
             self.db.add_call(called)
-            self._activity(f"now calling {called.number} → counter {called.counter}" + (" (ready)" if called.kind == "ready" else ""))
+            self._activity(
+                f"now calling {called.number} → counter {called.counter}"
+                + (" (ready)" if called.kind == "ready" else "")
+            )
 
     def _station_code(self, word: str) -> str:
         for station in self.config.stations:
@@ -722,7 +763,9 @@ class OfficeServer:
         calls = [{"number": c.number, "counter": c.counter, "at_ms": c.at_ms} for c in recent[:10]]
         now_calling: dict[int, dict[str, Any]] = {}
         for c in recent:  # newest first: the first seen per counter is its current call
-            now_calling.setdefault(c.counter, {"counter": c.counter, "number": c.number, "kind": c.kind, "at_ms": c.at_ms})
+            now_calling.setdefault(
+                c.counter, {"counter": c.counter, "number": c.number, "kind": c.kind, "at_ms": c.at_ms}
+            )
         self._publish(
             "board_snapshot",
             {
@@ -743,5 +786,3 @@ class OfficeServer:
 def make_sim_staff(pace_s: float, seed: int | None = None) -> SimStaff:
     """Simulated staff working the queue at ``pace_s`` seconds per step (the demo)."""
     return SimStaff(pace_ms=int(pace_s * 1000), rng=random.Random(seed))
-
-

@@ -31,8 +31,21 @@ def board(display: str, broker: MosquittoBroker, tmp: Path, name: str, shots: st
     out = tmp / name
     e = env()
     e["DISPLAY"] = display
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "board_driver.py"), "--broker", broker.url,
-                             "--data", str(tmp / f"{name}-data"), "--out", str(out), "--shots", shots], env=e)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "tests" / "board_driver.py"),
+            "--broker",
+            broker.url,
+            "--data",
+            str(tmp / f"{name}-data"),
+            "--out",
+            str(out),
+            "--shots",
+            shots,
+        ],
+        env=e,
+    )
     if during is not None:
         during(out)
     if proc.wait(180) != 0:
@@ -41,15 +54,25 @@ def board(display: str, broker: MosquittoBroker, tmp: Path, name: str, shots: st
         shutil.copy(png, OUT / png.name)
         print("wrote", OUT / png.name)
     result = json.loads((out / "result.json").read_text(encoding="utf-8"))
-    print(json.dumps([{k: v for k, v in shot.items() if k in ("name", "sliding", "static_widgets", "moves")} for shot in result["shots"]]))
+    print(
+        json.dumps(
+            [
+                {k: v for k, v in shot.items() if k in ("name", "sliding", "static_widgets", "moves")}
+                for shot in result["shots"]
+            ]
+        )
+    )
     return result
 
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="madoguchi-board-shots-"))
-    xvfb = subprocess.Popen(["Xvfb", ":78", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", ":78", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1)
     broker = MosquittoBroker(tmp / "broker")
     broker.start()
@@ -76,13 +99,21 @@ def main() -> int:
             time.sleep(4.0)  # after the first shot: move a train, caught mid-slide by the second
             work(f"advance {ids[0].series}-{ids[0].number} to review", f"done {ids[1].series}-{ids[1].number}")
 
-        board(":78", broker, tmp, "ten", "board-10-trains.png:3,board-mid-animation.png:@slide,board-after-move.png:2",
-              during=move_later)
+        board(
+            ":78",
+            broker,
+            tmp,
+            "ten",
+            "board-10-trains.png:3,board-mid-animation.png:@slide,board-after-move.png:2",
+            during=move_later,
+        )
         more = [disp.dispenser.issue(MIX[i % len(MIX)]).ticket for i in range(290)]
         # A busy afternoon: a third still waiting, the rest spread over the back-office stations.
         for i, t in enumerate(more):
             # Replies saying a station is not on this ticket's route are expected and ignored.
-            work(*(f"advance {t.series}-{t.number} to {station}" for station in ("input", "review", "issuing")[: i % 4]))
+            work(
+                *(f"advance {t.series}-{t.number} to {station}" for station in ("input", "review", "issuing")[: i % 4])
+            )
         time.sleep(2)
         board(":78", broker, tmp, "many", "board-300-trains.png:4")
 

@@ -28,10 +28,18 @@ MAYOR = "まどぐち町長　佐々木　和夫"
 ISSUED = date(2026, 4, 1)
 
 SHOTS: list[tuple[str, str, CertificateKind, dict[str, object]]] = [
-    ("certificate-juminhyo.png", "SIM-0001", CertificateKind.JUMINHYO,
-     {"scope": "household", "with_honseki": True, "with_zokugara": True}),
-    ("certificate-juminhyo-foreign.png", "SIM-0006", CertificateKind.JUMINHYO,
-     {"scope": "members", "with_honseki": True, "with_zokugara": True, "with_my_number": True}),
+    (
+        "certificate-juminhyo.png",
+        "SIM-0001",
+        CertificateKind.JUMINHYO,
+        {"scope": "household", "with_honseki": True, "with_zokugara": True},
+    ),
+    (
+        "certificate-juminhyo-foreign.png",
+        "SIM-0006",
+        CertificateKind.JUMINHYO,
+        {"scope": "members", "with_honseki": True, "with_zokugara": True, "with_my_number": True},
+    ),
     ("certificate-inkan.png", "SIM-0001", CertificateKind.INKAN, {}),
     ("certificate-koseki.png", "SIM-0001", CertificateKind.KOSEKI, {"variant": "tohon"}),
     ("certificate-fuhyo.png", "SIM-0001", CertificateKind.FUHYO, {}),

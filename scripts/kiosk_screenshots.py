@@ -46,8 +46,18 @@ def run(display: str, tmp: Path, name: str, steps: Steps, *args: str) -> list[Pa
     e = env()
     e["DISPLAY"] = display
     out = tmp / name
-    cmd = [sys.executable, str(REPO / "tests" / "kiosk_ui_driver.py"), "--data", str(tmp / f"{name}-data"),
-           "--out", str(out), "--script", str(script), "--no-sim", *args]
+    cmd = [
+        sys.executable,
+        str(REPO / "tests" / "kiosk_ui_driver.py"),
+        "--data",
+        str(tmp / f"{name}-data"),
+        "--out",
+        str(out),
+        "--script",
+        str(script),
+        "--no-sim",
+        *args,
+    ]
     subprocess.run(cmd, env=e, check=True, timeout=300)
     result = json.loads((out / "result.json").read_text(encoding="utf-8"))
     if result["errors"]:
@@ -61,6 +71,7 @@ def pin(digits: str) -> Steps:
 
 def visit(lang: str) -> Steps:
     """A whole visit: every step's screen, a wrong PIN, the warning, exact-amount mode."""
+
     def shot(screen: str) -> dict[str, Any]:
         return {"shot": f"kiosk-{screen}-{lang}.png"}
 
@@ -69,50 +80,131 @@ def visit(lang: str) -> Steps:
         steps.append(shot("language"))
     steps += [{"touch": f"lang:{lang}"}, {"wait": "certificate"}, shot("certificate")]
     for kind in ("koseki", "shotoku", "inkan"):
-        steps += [{"touch": f"kind:{kind}"}, {"wait": "options"}, shot(f"options-{kind}"), {"touch": "back"},
-                  {"wait": "certificate"}]
+        steps += [
+            {"touch": f"kind:{kind}"},
+            {"wait": "options"},
+            shot(f"options-{kind}"),
+            {"touch": "back"},
+            {"wait": "certificate"},
+        ]
     steps += [
-        {"touch": "kind:juminhyo"}, {"wait": "options"}, {"touch": "opt:scope:members"}, {"touch": "opt:zokugara"},
-        shot("options"), {"touch": "next"}, {"wait": "insert_card"}, shot("insert_card"),
-        {"preview": [["CardInserted", {}]]}, shot("reading_card"), {"release": True},
-        {"sim": "card_in:SIM-0001"}, {"wait": "pin"}, {"touch": "pin:1"}, {"touch": "pin:2"}, shot("pin"),
-        {"preview": [["EnterPin", {"pin": "0000"}]]}, shot("verifying_pin"), {"release": True},
-        {"touch": "pin:clear"}, *pin("9999"), {"wait": "pin"}, {"sleep": 0.6}, shot("pin-wrong"),
-        *pin("1234"), {"wait": "authenticating"}, shot("authenticating"),
-        {"wait": "members", "timeout": 20}, {"touch": "member:R0001"}, {"touch": "member:R0002"}, shot("members"),
-        {"touch": "next"}, {"wait": "confirm_fee"}, shot("confirm_fee"),
-        {"touch": "pay"}, {"wait": "payment"}, {"sim": "coin:100"}, {"sleep": 0.6}, shot("payment"),
-        {"preview": [["ChangeStatus", {"low": True}]]}, shot("payment-exact"), {"release": True},
-        {"preview": [["Tick", {"now_ms": "$warn"}]]}, shot("warning"), {"release": True},
-        {"preview": [["NoteEscrowed", {"value": 1000}], ["NoteStacked", {"value": 1000}],
-                     ["Issued", {"request_id": "$request", "issue_number": "K000001", "fee": "$fee", "content": {}}],
-                     ["PrintDone", {"request_id": "$request", "copies_printed": "$copies"}]]},
-        shot("settling"), {"release": True},
-        {"preview": [["NoteEscrowed", {"value": 1000}], ["NoteStacked", {"value": 1000}]]}, shot("issuing"),
+        {"touch": "kind:juminhyo"},
+        {"wait": "options"},
+        {"touch": "opt:scope:members"},
+        {"touch": "opt:zokugara"},
+        shot("options"),
+        {"touch": "next"},
+        {"wait": "insert_card"},
+        shot("insert_card"),
+        {"preview": [["CardInserted", {}]]},
+        shot("reading_card"),
         {"release": True},
-        {"sim": "note:1000"}, {"wait": "printing"}, shot("printing"),
-        {"wait": "take_card", "timeout": 20}, shot("take_card"), {"sim": "card_out"}, {"wait": "goodbye"},
-        shot("goodbye"), {"touch": "finish"}, {"wait": "language"},
+        {"sim": "card_in:SIM-0001"},
+        {"wait": "pin"},
+        {"touch": "pin:1"},
+        {"touch": "pin:2"},
+        shot("pin"),
+        {"preview": [["EnterPin", {"pin": "0000"}]]},
+        shot("verifying_pin"),
+        {"release": True},
+        {"touch": "pin:clear"},
+        *pin("9999"),
+        {"wait": "pin"},
+        {"sleep": 0.6},
+        shot("pin-wrong"),
+        *pin("1234"),
+        {"wait": "authenticating"},
+        shot("authenticating"),
+        {"wait": "members", "timeout": 20},
+        {"touch": "member:R0001"},
+        {"touch": "member:R0002"},
+        shot("members"),
+        {"touch": "next"},
+        {"wait": "confirm_fee"},
+        shot("confirm_fee"),
+        {"touch": "pay"},
+        {"wait": "payment"},
+        {"sim": "coin:100"},
+        {"sleep": 0.6},
+        shot("payment"),
+        {"preview": [["ChangeStatus", {"low": True}]]},
+        shot("payment-exact"),
+        {"release": True},
+        {"preview": [["Tick", {"now_ms": "$warn"}]]},
+        shot("warning"),
+        {"release": True},
+        {
+            "preview": [
+                ["NoteEscrowed", {"value": 1000}],
+                ["NoteStacked", {"value": 1000}],
+                ["Issued", {"request_id": "$request", "issue_number": "K000001", "fee": "$fee", "content": {}}],
+                ["PrintDone", {"request_id": "$request", "copies_printed": "$copies"}],
+            ]
+        },
+        shot("settling"),
+        {"release": True},
+        {"preview": [["NoteEscrowed", {"value": 1000}], ["NoteStacked", {"value": 1000}]]},
+        shot("issuing"),
+        {"release": True},
+        {"sim": "note:1000"},
+        {"wait": "printing"},
+        shot("printing"),
+        {"wait": "take_card", "timeout": 20},
+        shot("take_card"),
+        {"sim": "card_out"},
+        {"wait": "goodbye"},
+        shot("goodbye"),
+        {"touch": "finish"},
+        {"wait": "language"},
     ]
     return steps
 
 
 def refusals(lang: str) -> Steps:
-    """"Please go to a counter" (a card the office refuses), a locked PIN, out of service."""
+    """ "Please go to a counter" (a card the office refuses), a locked PIN, out of service."""
+
     def shot(screen: str) -> dict[str, Any]:
         return {"shot": f"kiosk-{screen}-{lang}.png"}
 
-    start = [{"wait": "language"}, {"touch": f"lang:{lang}"}, {"wait": "certificate"}, {"touch": "kind:juminhyo"},
-             {"wait": "options"}, {"touch": "next"}, {"wait": "insert_card"}]
+    start = [
+        {"wait": "language"},
+        {"touch": f"lang:{lang}"},
+        {"wait": "certificate"},
+        {"touch": "kind:juminhyo"},
+        {"wait": "options"},
+        {"touch": "next"},
+        {"wait": "insert_card"},
+    ]
     return [
-        *start, {"sim": "card_in:SIM-0005"}, {"wait": "pin"}, *pin("5678"), {"wait": "take_card", "timeout": 20},
-        shot("go_to_counter"), {"sim": "card_out"}, {"wait": "goodbye"}, {"touch": "finish"},
-        *start, {"sim": "card_in:SIM-0002"}, {"wait": "pin"}, *pin("0000"), {"wait": "pin"}, {"sleep": 0.5},
-        *pin("0000"), {"wait": "pin"}, {"sleep": 0.5}, shot("pin-last-try"), *pin("0000"),
-        {"wait": "take_card", "timeout": 20}, shot("card_blocked"), {"sim": "card_out"}, {"wait": "goodbye"},
-        {"touch": "finish"}, {"wait": "language"},
+        *start,
+        {"sim": "card_in:SIM-0005"},
+        {"wait": "pin"},
+        *pin("5678"),
+        {"wait": "take_card", "timeout": 20},
+        shot("go_to_counter"),
+        {"sim": "card_out"},
+        {"wait": "goodbye"},
+        {"touch": "finish"},
+        *start,
+        {"sim": "card_in:SIM-0002"},
+        {"wait": "pin"},
+        *pin("0000"),
+        {"wait": "pin"},
+        {"sleep": 0.5},
+        *pin("0000"),
+        {"wait": "pin"},
+        {"sleep": 0.5},
+        shot("pin-last-try"),
+        *pin("0000"),
+        {"wait": "take_card", "timeout": 20},
+        shot("card_blocked"),
+        {"sim": "card_out"},
+        {"wait": "goodbye"},
+        {"touch": "finish"},
+        {"wait": "language"},
         # The journal failing in the middle of a visit (the start screen would be in Japanese).
-        {"preview": [["ChooseLanguage", {"language": lang}], ["Fault", {"code": "journal"}]]}, shot("out_of_service"),
+        {"preview": [["ChooseLanguage", {"language": lang}], ["Fault", {"code": "journal"}]]},
+        shot("out_of_service"),
         {"release": True},
     ]
 
@@ -121,8 +213,11 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="madoguchi-kiosk-shots-"))
     display = ":78"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1)
     shots: list[Path] = []
     try:
@@ -130,20 +225,47 @@ def main() -> int:
             # The visit's receipt comes out of kiosk.printers' receipt printer on a fake
             # TM-T20III, decoded from the bytes it was sent.
             receipts = tmp / f"receipts-{lang}"
-            shots += run(display, tmp, f"visit-{lang}", visit(lang), "--auth-delay", "1.5", "--print-delay", "2.5",
-                         "--receipt-png", str(receipts))
+            shots += run(
+                display,
+                tmp,
+                f"visit-{lang}",
+                visit(lang),
+                "--auth-delay",
+                "1.5",
+                "--print-delay",
+                "2.5",
+                "--receipt-png",
+                str(receipts),
+            )
             receipt = tmp / ("kiosk-receipt.png" if lang == "ja" else f"kiosk-receipt-{lang}.png")
             shutil.copy(receipts / "1.png", receipt)
             shots.append(receipt)
             shots += run(display, tmp, f"refusals-{lang}", refusals(lang))
-        shots += run(display, tmp, "offline", [
-            {"wait": "unavailable"}, {"shot": "kiosk-unavailable-ja.png"},
-            {"preview": [["ChooseLanguage", {"language": "en"}]]}, {"shot": "kiosk-unavailable-en.png"},
-        ], "--offline")
-        shots += run(display, tmp, "closed", [
-            {"wait": "closed"}, {"shot": "kiosk-closed-ja.png"},
-            {"preview_language": "en"}, {"shot": "kiosk-closed-en.png"},
-        ], "--wall", "2026-12-30T20:00")
+        shots += run(
+            display,
+            tmp,
+            "offline",
+            [
+                {"wait": "unavailable"},
+                {"shot": "kiosk-unavailable-ja.png"},
+                {"preview": [["ChooseLanguage", {"language": "en"}]]},
+                {"shot": "kiosk-unavailable-en.png"},
+            ],
+            "--offline",
+        )
+        shots += run(
+            display,
+            tmp,
+            "closed",
+            [
+                {"wait": "closed"},
+                {"shot": "kiosk-closed-ja.png"},
+                {"preview_language": "en"},
+                {"shot": "kiosk-closed-en.png"},
+            ],
+            "--wall",
+            "2026-12-30T20:00",
+        )
         for png in shots:
             shutil.copy(png, OUT / png.name)
             print("wrote", OUT / png.name)

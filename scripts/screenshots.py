@@ -43,7 +43,14 @@ def site(**changes: object) -> configmod.SiteConfig:
     return configmod.parse(doc)
 
 
-def run(display: str, broker: MosquittoBroker, tmp: Path, name: str, steps: list[dict[str, object]], config: configmod.SiteConfig) -> None:
+def run(
+    display: str,
+    broker: MosquittoBroker,
+    tmp: Path,
+    name: str,
+    steps: list[dict[str, object]],
+    config: configmod.SiteConfig,
+) -> None:
     office = OfficeServer(config, tmp / f"{name}.sqlite3", broker.url)
     office.start()
     office.wait_online(15)
@@ -53,8 +60,25 @@ def run(display: str, broker: MosquittoBroker, tmp: Path, name: str, steps: list
         e = env()
         e["DISPLAY"] = display
         out = tmp / name
-        subprocess.run([sys.executable, str(REPO / "tests" / "ui_driver.py"), "--broker", broker.url, "--data", str(tmp / f"{name}-data"),
-                        "--out", str(out), "--script", str(script), "--device-id", f"shots-{name}"], env=e, check=True, timeout=300)
+        subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "tests" / "ui_driver.py"),
+                "--broker",
+                broker.url,
+                "--data",
+                str(tmp / f"{name}-data"),
+                "--out",
+                str(out),
+                "--script",
+                str(script),
+                "--device-id",
+                f"shots-{name}",
+            ],
+            env=e,
+            check=True,
+            timeout=300,
+        )
         result = json.loads((out / "result.json").read_text(encoding="utf-8"))
         if result["errors"]:
             raise SystemExit(f"{name}: {result['errors']}")
@@ -67,18 +91,31 @@ def run(display: str, broker: MosquittoBroker, tmp: Path, name: str, steps: list
 
 def flow(lang: str) -> list[dict[str, object]]:
     return [
-        {"wait": "start"}, {"language": lang}, {"shot": f"dispenser-start-{lang}.png"},
-        {"touch": "purpose:moving"}, {"wait": "checklist"}, {"touch": "proc:0"}, {"touch": "proc:2"},
-        {"shot": f"dispenser-checklist-{lang}.png"}, {"touch": "confirm"}, {"wait": "result"},
-        {"shot": f"dispenser-result-{lang}.png"}, {"ticket_png": f"ticket-{lang}.png"}, {"touch": "back"}, {"wait": "start"},
+        {"wait": "start"},
+        {"language": lang},
+        {"shot": f"dispenser-start-{lang}.png"},
+        {"touch": "purpose:moving"},
+        {"wait": "checklist"},
+        {"touch": "proc:0"},
+        {"touch": "proc:2"},
+        {"shot": f"dispenser-checklist-{lang}.png"},
+        {"touch": "confirm"},
+        {"wait": "result"},
+        {"shot": f"dispenser-result-{lang}.png"},
+        {"ticket_png": f"ticket-{lang}.png"},
+        {"touch": "back"},
+        {"wait": "start"},
     ]
 
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="madoguchi-shots-"))
-    xvfb = subprocess.Popen(["Xvfb", ":77", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", ":77", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1)
     broker = MosquittoBroker(tmp / "broker")
     broker.start()
@@ -87,31 +124,84 @@ def main() -> int:
         steps: list[dict[str, object]] = []
         for lang in ("ja", "en"):
             steps += flow(lang)
-            steps += [{"language": lang}, {"printer": "set_paper", "args": [0]}, {"touch": "purpose:certificates"},
-                      {"wait": "checklist"}, {"touch": "confirm"}, {"wait": "printer_fault"},
-                      {"shot": f"dispenser-printer-fault-{lang}.png"}, {"printer": "set_paper", "args": [500]},
-                      {"check_printer": True}, {"touch": "back"}, {"wait": "start"}]
+            steps += [
+                {"language": lang},
+                {"printer": "set_paper", "args": [0]},
+                {"touch": "purpose:certificates"},
+                {"wait": "checklist"},
+                {"touch": "confirm"},
+                {"wait": "printer_fault"},
+                {"shot": f"dispenser-printer-fault-{lang}.png"},
+                {"printer": "set_paper", "args": [500]},
+                {"check_printer": True},
+                {"touch": "back"},
+                {"wait": "start"},
+            ]
         run(":77", broker, tmp, "flow", steps, default)
         tickets: list[dict[str, object]] = []
         for lang in LANGS[2:]:
-            tickets += [{"wait": "start"}, {"language": lang}, {"touch": "purpose:certificates"}, {"wait": "checklist"},
-                        {"touch": "confirm"}, {"wait": "result"}, {"ticket_png": f"ticket-{lang}.png"},
-                        {"shot": f"dispenser-result-{lang}.png"}, {"touch": "back"}, {"wait": "start"}]
-        tickets += [{"office_offline": True}, {"language": "en"}, {"shot": "dispenser-offline-en.png"},
-                    {"language": "ja"}, {"shot": "dispenser-offline-ja.png"}]
+            tickets += [
+                {"wait": "start"},
+                {"language": lang},
+                {"touch": "purpose:certificates"},
+                {"wait": "checklist"},
+                {"touch": "confirm"},
+                {"wait": "result"},
+                {"ticket_png": f"ticket-{lang}.png"},
+                {"shot": f"dispenser-result-{lang}.png"},
+                {"touch": "back"},
+                {"wait": "start"},
+            ]
+        tickets += [
+            {"office_offline": True},
+            {"language": "en"},
+            {"shot": "dispenser-offline-en.png"},
+            {"language": "ja"},
+            {"shot": "dispenser-offline-ja.png"},
+        ]
         run(":77", broker, tmp, "langs", tickets, default)
         # A real office's hours, with today declared a holiday: closed whenever this runs.
         today = datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()
         closed = site(dispenser={"open": "08:30", "close": "17:15", "closed_weekdays": [5, 6], "holidays": [today]})
-        run(":77", broker, tmp, "closed", [{"wait": "closed"}, {"shot": "dispenser-closed-ja.png"}, {"language": "en"},
-                                           {"shot": "dispenser-closed-en.png"}], closed)
+        run(
+            ":77",
+            broker,
+            tmp,
+            "closed",
+            [
+                {"wait": "closed"},
+                {"shot": "dispenser-closed-ja.png"},
+                {"language": "en"},
+                {"shot": "dispenser-closed-en.png"},
+            ],
+            closed,
+        )
         capped = site(cap="certificates")
-        run(":77", broker, tmp, "cap", [
-            {"wait": "start"}, {"touch": "purpose:certificates"}, {"wait": "checklist"}, {"touch": "confirm"}, {"wait": "result"},
-            {"touch": "back"}, {"wait": "start"}, {"touch": "purpose:certificates"}, {"wait": "numbers_out"},
-            {"shot": "dispenser-numbers-out-ja.png"}, {"touch": "back"}, {"wait": "start"}, {"language": "en"},
-            {"touch": "purpose:certificates"}, {"wait": "numbers_out"}, {"shot": "dispenser-numbers-out-en.png"},
-        ], capped)
+        run(
+            ":77",
+            broker,
+            tmp,
+            "cap",
+            [
+                {"wait": "start"},
+                {"touch": "purpose:certificates"},
+                {"wait": "checklist"},
+                {"touch": "confirm"},
+                {"wait": "result"},
+                {"touch": "back"},
+                {"wait": "start"},
+                {"touch": "purpose:certificates"},
+                {"wait": "numbers_out"},
+                {"shot": "dispenser-numbers-out-ja.png"},
+                {"touch": "back"},
+                {"wait": "start"},
+                {"language": "en"},
+                {"touch": "purpose:certificates"},
+                {"wait": "numbers_out"},
+                {"shot": "dispenser-numbers-out-en.png"},
+            ],
+            capped,
+        )
     finally:
         broker.stop()
         xvfb.terminate()

@@ -202,7 +202,8 @@ class DeviceAgent:
             return False
         self._link.publish(
             protocol.topic("kiosk_request", self.config.site, device=self.config.device_id),
-            protocol.encode("kiosk_request", body), qos=1,
+            protocol.encode("kiosk_request", body),
+            qos=1,
         )
         return True
 

@@ -60,9 +60,7 @@ def initial(boot_id: str, persisted: ClockState | None) -> ClockState:
     return ClockState(boot_id=boot_id, last_office_ms=persisted.last_office_ms)
 
 
-def observe_office_time(
-    state: ClockState, office_ms: int, local_wall_ms: int, mono_ms: int
-) -> ClockState:
+def observe_office_time(state: ClockState, office_ms: int, local_wall_ms: int, mono_ms: int) -> ClockState:
     """Learn from an office message stamped ``office_ms``, received at ``local_wall_ms``.
 
     The new offset replaces the old one even when it is smaller: the office is the authority,
@@ -127,9 +125,7 @@ def from_dict(data: Mapping[str, Any]) -> ClockState:
             raise ValueError(f"clock state: {key!r} must be an int or null, got {value!r}")
         ints[key] = value
     if (ints["offset_ms"] is None) != (ints["confirmed_at_mono_ms"] is None):
-        raise ValueError(
-            "clock state: 'offset_ms' and 'confirmed_at_mono_ms' must both be set or both null"
-        )
+        raise ValueError("clock state: 'offset_ms' and 'confirmed_at_mono_ms' must both be set or both null")
     return ClockState(
         boot_id=boot_id,
         offset_ms=ints["offset_ms"],

@@ -62,9 +62,7 @@ class BrokerAddress:
         """Parse a broker URL; the error says what a valid one looks like."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise LinkError(
-                f"broker URL {url!r} is invalid: use mqtt://host:port (or mqtts:// for TLS)"
-            )
+            raise LinkError(f"broker URL {url!r} is invalid: use mqtt://host:port (or mqtts:// for TLS)")
         try:
             port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         except ValueError as err:
@@ -89,8 +87,15 @@ class BrokerAddress:
         if "key" in options and "cert" not in options:
             raise LinkError("broker URL option key= needs cert= (the client certificate) too")
         return cls(
-            parts.hostname, port, parts.username, parts.password, tls,
-            options.get("ca"), options.get("cert"), options.get("key"), server_time == "check",
+            parts.hostname,
+            port,
+            parts.username,
+            parts.password,
+            tls,
+            options.get("ca"),
+            options.get("cert"),
+            options.get("key"),
+            server_time == "check",
         )
 
     def tls_context(self) -> ssl.SSLContext:

@@ -76,7 +76,9 @@ class Outbox:
                 # gap and can ask again, so report it rather than refuse to start.
                 logger.error(
                     "outbox %s: seq jumps from %d to %d; events in between are lost",
-                    self._dir, before.seq, after.seq,
+                    self._dir,
+                    before.seq,
+                    after.seq,
                 )
         meta_seq = self._log.meta.get("last_seq", 0)
         last_seq = meta_seq if isinstance(meta_seq, int) else 0
@@ -92,9 +94,7 @@ class Outbox:
             # remaining record was acked even if ack.json was lost or rolled back.
             acked = max(acked, events[0].seq - 1)
         if acked > last_seq:
-            logger.warning(
-                "outbox %s: acked_seq %d is beyond last_seq %d; clamping", self._dir, acked, last_seq
-            )
+            logger.warning("outbox %s: acked_seq %d is beyond last_seq %d; clamping", self._dir, acked, last_seq)
             acked = last_seq
         self._last_seq = last_seq
         self._acked_seq = acked
@@ -174,9 +174,7 @@ class Outbox:
     def meta(self) -> dict[str, Any]:
         """The caller's meta as of the last append (see :meth:`append`)."""
         with self._mutex:
-            return {
-                k[len(_APP_PREFIX) :]: v for k, v in self._log.meta.items() if k.startswith(_APP_PREFIX)
-            }
+            return {k[len(_APP_PREFIX) :]: v for k, v in self._log.meta.items() if k.startswith(_APP_PREFIX)}
 
     def pending(self, after_seq: int | None = None, limit: int = 100) -> list[Event]:
         """Unacked events with seq above ``max(after_seq, acked_seq)``, oldest first."""
@@ -206,7 +204,9 @@ class Outbox:
             if seq > self._last_seq:
                 logger.warning(
                     "outbox %s: ack for seq %d beyond last_seq %d; clamping",
-                    self._dir, seq, self._last_seq,
+                    self._dir,
+                    seq,
+                    self._last_seq,
                 )
                 seq = self._last_seq
                 if seq <= self._acked_seq:
@@ -223,11 +223,7 @@ class Outbox:
     def _prune(self) -> None:
         """Delete every segment except the newest whose records are all acknowledged."""
         infos = self._log.segments()
-        done = [
-            info.index
-            for info in infos[:-1]
-            if info.last is None or int(info.last["seq"]) <= self._acked_seq
-        ]
+        done = [info.index for info in infos[:-1] if info.last is None or int(info.last["seq"]) <= self._acked_seq]
         if done:
             self._log.drop_segments(done)
             logger.debug("outbox %s: pruned %d acknowledged segment(s)", self._dir, len(done))

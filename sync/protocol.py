@@ -364,9 +364,7 @@ SCHEMAS: dict[str, Check] = {
                         "stations": is_list(is_str(32), 32),
                         # [number, station index (-1 = waiting), status, counter or null]
                         "tickets": is_list(
-                            is_tuple(
-                                is_int(0, 1_000_000), is_int(-1, 31), is_str(16), optional(is_int(0, 999))
-                            ),
+                            is_tuple(is_int(0, 1_000_000), is_int(-1, 31), is_str(16), optional(is_int(0, 999))),
                             2000,
                         ),
                         "more_waiting": is_int(0, 10_000_000),

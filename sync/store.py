@@ -173,9 +173,7 @@ class _FileLock:
         except OSError as err:
             os.close(fd)
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise StoreLocked(
-                    f"another process is writing {what}; one writer per store {kind}"
-                ) from err
+                raise StoreLocked(f"another process is writing {what}; one writer per store {kind}") from err
             raise StoreError(f"cannot lock {lock_path}: {err}") from err
         self._fd: int | None = fd
 
@@ -219,9 +217,7 @@ class AtomicJSONStorage(Storage):
                 self._dir.mkdir(parents=True, exist_ok=True)
             except OSError as err:
                 raise StoreError(f"cannot create directory {self._dir}: {err}") from err
-        self._lock: _FileLock | None = _FileLock(
-            self.path.with_name(self.path.name + ".lock"), self.path, "file"
-        )
+        self._lock: _FileLock | None = _FileLock(self.path.with_name(self.path.name + ".lock"), self.path, "file")
         try:
             self._remove_orphans()
             self._open_and_validate()
@@ -543,9 +539,7 @@ def _check_segment(path: Path, data: Mapping[str, Any] | None) -> tuple[list[dic
     if data is None:
         return [], {}
     records, meta = data.get("records"), data.get("meta")
-    if not isinstance(records, list) or not isinstance(meta, dict) or not all(
-        isinstance(r, dict) for r in records
-    ):
+    if not isinstance(records, list) or not isinstance(meta, dict) or not all(isinstance(r, dict) for r in records):
         raise StoreCorrupt(
             f"{path} is not a log segment (needs a records list and a meta object); "
             "Fix: move foreign files out of the log directory"

@@ -38,7 +38,9 @@ def main() -> int:
     # name:SECONDS waits that long after the previous shot; name:@slide waits until a car is
     # sliding to its new station and shoots it a third of the way along.
     shots = [(name, wait) for name, wait in (item.split(":") for item in a.shots.split(","))]
-    agent = DeviceAgent(AgentConfig(site="demo-town", device_id="board-test", role="board", broker_url=a.broker, data_dir=a.data))
+    agent = DeviceAgent(
+        AgentConfig(site="demo-town", device_id="board-test", role="board", broker_url=a.broker, data_dir=a.data)
+    )
     result: dict[str, Any] = {"shots": []}
 
     def started(app: Any, controller: Any, announcer: Any) -> None:
@@ -58,19 +60,23 @@ def main() -> int:
                 made = Window.screenshot(name=str(a.out / f"capture-{name}"))
                 os.replace(made, a.out / name)
                 view = controller.view
-                result["shots"].append({
-                    "name": name,
-                    "trains": sorted([t.number, t.station_index] for line in (view.lines if view else ()) for t in line.trains),
-                    "ready": sorted(r.number for line in (view.lines if view else ()) for r in line.ready),
-                    "stacked": sum(s.hidden_count for line in (view.lines if view else ()) for s in line.stacks),
-                    "calls": [c.number for c in (view.calls if view else ())],
-                    "stale": view.stale if view else None,
-                    "moves": [type(m).__name__ for m in controller.moves],
-                    "sliding": len(app.overlay.children),
-                    "static_widgets": _count(app.root_box),
-                    "chimed": list(announcer.chimed),
-                    "spoken": announcer.speaker.texts() if hasattr(announcer.speaker, "texts") else [],
-                })
+                result["shots"].append(
+                    {
+                        "name": name,
+                        "trains": sorted(
+                            [t.number, t.station_index] for line in (view.lines if view else ()) for t in line.trains
+                        ),
+                        "ready": sorted(r.number for line in (view.lines if view else ()) for r in line.ready),
+                        "stacked": sum(s.hidden_count for line in (view.lines if view else ()) for s in line.stacks),
+                        "calls": [c.number for c in (view.calls if view else ())],
+                        "stale": view.stale if view else None,
+                        "moves": [type(m).__name__ for m in controller.moves],
+                        "sliding": len(app.overlay.children),
+                        "static_widgets": _count(app.root_box),
+                        "chimed": list(announcer.chimed),
+                        "spoken": announcer.speaker.texts() if hasattr(announcer.speaker, "texts") else [],
+                    }
+                )
                 # Written after every shot, so a test can act between shots.
                 (a.out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
                 take(index + 1)

@@ -159,9 +159,7 @@ def mqtt_client_factory() -> Iterator[MqttClientFactory]:
             client.on_message = on_message
         refused: list[str] = []
 
-        def on_connect(
-            _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
-        ) -> None:
+        def on_connect(_client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
             if reason.is_failure:
                 refused.append(str(reason))
 
@@ -203,8 +201,11 @@ def display() -> Iterator[str]:
     for number in range(90, 110):
         if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
             break
-    proc = subprocess.Popen([xvfb, f":{number}", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [xvfb, f":{number}", "-screen", "0", "1920x1200x24", "+extension", "GLX", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
         if time.monotonic() > deadline or proc.poll() is not None:

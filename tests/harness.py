@@ -24,7 +24,11 @@ SITE = configmod.load()
 # Kiosk hours with no closing (the last microsecond of the day aside): for runs that must not
 # depend on the hour they run at. A site's kiosk is closed from 23:00 to 6:30 by default.
 ROUND_THE_CLOCK: dict[str, object] = {
-    "open": "00:00", "close": "23:59:59.999999", "closed_weekdays": [], "closed_dates": [], "holidays": []
+    "open": "00:00",
+    "close": "23:59:59.999999",
+    "closed_weekdays": [],
+    "closed_dates": [],
+    "holidays": [],
 }
 
 
@@ -53,7 +57,9 @@ class Device:
 def start_dispenser(url: str, data: Path, device_id: str, **agent_kwargs: object) -> Device:
     """An in-process dispenser, started (connecting in the background)."""
     agent = DeviceAgent(
-        AgentConfig(site=SITE.site, device_id=device_id, role="dispenser", broker_url=url, data_dir=data, **agent_kwargs)  # type: ignore[arg-type]
+        AgentConfig(
+            site=SITE.site, device_id=device_id, role="dispenser", broker_url=url, data_dir=data, **agent_kwargs
+        )  # type: ignore[arg-type]
     )
     agent.start()
     return Device(agent, Dispenser(agent))

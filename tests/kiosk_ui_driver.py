@@ -172,8 +172,10 @@ class Runner:
         self.result.update(
             {
                 "spoken": [[u.text, u.language] for u in p["speaker"].spoken],
-                "receipts": [{"fee": r.fee, "paid": r.paid, "change": r.change, "copies": r.copies, "lang": lang}
-                             for r, lang in p["receipts"].receipts],
+                "receipts": [
+                    {"fee": r.fee, "paid": r.paid, "change": r.change, "copies": r.copies, "lang": lang}
+                    for r, lang in p["receipts"].receipts
+                ],
                 "printed": [[path.name, copies] for path, copies in p["printer"].jobs],
                 "cashbox": list(cash.cashbox),
                 "dispensed": list(cash.dispensed),
@@ -228,8 +230,11 @@ def main() -> int:
     p.add_argument("--auth-delay", type=float, default=0.0)
     p.add_argument("--print-delay", type=float, default=0.0)
     p.add_argument("--no-sim", action="store_true", help="no simulator strip (screenshots)")
-    p.add_argument("--receipt-png", type=Path, help="print receipts on kiosk.printers' receipt printer (a fake "
-                   "TM-T20III) and write each as <n>.png here")
+    p.add_argument(
+        "--receipt-png",
+        type=Path,
+        help="print receipts on kiosk.printers' receipt printer (a fake TM-T20III) and write each as <n>.png here",
+    )
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     steps = json.loads(a.script.read_text(encoding="utf-8"))
@@ -262,9 +267,15 @@ def main() -> int:
     opening, closing = a.hours.split("-")
     wall = int(datetime.fromisoformat(a.wall).replace(tzinfo=TOKYO).timestamp() * 1000)
     started = time.monotonic()
-    office_doc = {"office_name": "まどぐち町役場", "timezone": "Asia/Tokyo",
-                  "kiosk": {"open": opening, "close": closing, "closed_dates": ["12-29", "12-30", "12-31", "01-01",
-                                                                                "01-02", "01-03"]}}
+    office_doc = {
+        "office_name": "まどぐち町役場",
+        "timezone": "Asia/Tokyo",
+        "kiosk": {
+            "open": opening,
+            "close": closing,
+            "closed_dates": ["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"],
+        },
+    }
 
     def insert_card(serial: str = "SIM-0001") -> None:
         reader.insert(cards[serial])
@@ -287,8 +298,16 @@ def main() -> int:
             "demo_cards": serials,
         },
     )
-    parts = {"runtime": runtime, "cash": cash, "office": office, "printer": printer, "receipts": receipts,
-             "speaker": speaker, "journal": journal, "reader": reader}
+    parts = {
+        "runtime": runtime,
+        "cash": cash,
+        "office": office,
+        "printer": printer,
+        "receipts": receipts,
+        "speaker": speaker,
+        "journal": journal,
+        "reader": reader,
+    }
     runner = Runner(steps, a.out, parts)
     from kivy.clock import Clock
 

@@ -37,8 +37,14 @@ COMMON_BAD = [b"", b"not json", b"\xff\xfe\xfd{}", b"[1,2,3]", j({"v": 2}), OVER
 
 
 def event(device: str, seq: int, data: dict[str, Any], type: str = "ticket.issued") -> dict[str, Any]:
-    return {"id": f"{device}:{seq}", "seq": seq, "type": type, "hlc": f"{1_795_219_200_000 + seq:013d}-000000",
-            "at": 1_795_219_200_000 + seq, "data": data}
+    return {
+        "id": f"{device}:{seq}",
+        "seq": seq,
+        "type": type,
+        "hlc": f"{1_795_219_200_000 + seq:013d}-000000",
+        "at": 1_795_219_200_000 + seq,
+        "data": data,
+    }
 
 
 # Per topic the office subscribes to: a valid v with a required field missing, mistyped fields.
@@ -50,8 +56,15 @@ OFFICE_SPECIFIC: dict[str, list[bytes]] = {
         j({"v": 1, "device": DEVICE, "events": [event(DEVICE, 99, {}) | {"seq": -1}]}),
         j({"v": 1, "device": DEVICE, "events": [event(DEVICE, 99, {}) | {"data": "x"}]}),
         # a well-formed batch for another device, published on d1's topic
-        j({"v": 1, "device": "d2", "events": [event("d2", 1, {"day": "2026-11-21", "series": "2", "number": 2999,
-                                                              "category": "certificates"})]}),
+        j(
+            {
+                "v": 1,
+                "device": "d2",
+                "events": [
+                    event("d2", 1, {"day": "2026-11-21", "series": "2", "number": 2999, "category": "certificates"})
+                ],
+            }
+        ),
     ],
     "device_status": [
         j({"v": 1, "role": "dispenser"}),
@@ -125,16 +138,23 @@ def test_malformed_payloads_on_every_subscribed_topic_are_counted_and_harmless(
     disp = start_dispenser(mosquitto.url, tmp_path / DEVICE, DEVICE)
     # A board too: each role subscribes to the documents it uses, and together they hear every
     # topic a device can subscribe to (the board snapshot included).
-    board = DeviceAgent(AgentConfig(site=SITE.site, device_id="board-1", role="board",
-                                    broker_url=mosquitto.url, data_dir=tmp_path / "board-1"))
+    board = DeviceAgent(
+        AgentConfig(
+            site=SITE.site, device_id="board-1", role="board", broker_url=mosquitto.url, data_dir=tmp_path / "board-1"
+        )
+    )
     board.start()
     try:
         wait_for(lambda: has_full_lease(disp), message="dispenser got config and leases")
-        wait_for(lambda: board.document("board_snapshot") is not None and board.office_online, message="board subscribed")
+        wait_for(
+            lambda: board.document("board_snapshot") is not None and board.office_online, message="board subscribed"
+        )
         first = _issue_and_sync(disp, wait_for, "certificates")
         # Settled: the lease the dispenser holds is the last one the office published.
-        wait_for(lambda: _office_lease_version(office, DEVICE) == disp.agent.state.version_of("lease"),
-                 message="dispenser holds the office's latest lease")
+        wait_for(
+            lambda: _office_lease_version(office, DEVICE) == disp.agent.state.version_of("lease"),
+            message="dispenser holds the office's latest lease",
+        )
         lease_before = disp.agent.document("lease")
         config_before = disp.agent.document("office_config")
         versions_before = {name: disp.agent.state.version_of(name) for name in ("lease", "office_config")}
@@ -171,12 +191,18 @@ def test_malformed_payloads_on_every_subscribed_topic_are_counted_and_harmless(
         raw = mqtt_client_factory(mosquitto)
         _publish_all(raw, to_office + to_device)
 
-        wait_for(lambda: office.stats["bad_payloads"] >= office_bad + len(to_office),
-                 message=f"office counted {len(to_office)} bad payloads (has {office.stats['bad_payloads'] - office_bad})")
-        wait_for(lambda: disp.agent.stats["bad_payloads"] >= agent_bad + disp_hears,
-                 message=f"agent counted {disp_hears} bad payloads (has {disp.agent.stats['bad_payloads'] - agent_bad})")
-        wait_for(lambda: board.stats["bad_payloads"] >= board_bad + board_hears,
-                 message=f"board counted {board_hears} bad payloads (has {board.stats['bad_payloads'] - board_bad})")
+        wait_for(
+            lambda: office.stats["bad_payloads"] >= office_bad + len(to_office),
+            message=f"office counted {len(to_office)} bad payloads (has {office.stats['bad_payloads'] - office_bad})",
+        )
+        wait_for(
+            lambda: disp.agent.stats["bad_payloads"] >= agent_bad + disp_hears,
+            message=f"agent counted {disp_hears} bad payloads (has {disp.agent.stats['bad_payloads'] - agent_bad})",
+        )
+        wait_for(
+            lambda: board.stats["bad_payloads"] >= board_bad + board_hears,
+            message=f"board counted {board_hears} bad payloads (has {board.stats['bad_payloads'] - board_bad})",
+        )
 
         second = _issue_and_sync(disp, wait_for, "moving")
 
@@ -223,9 +249,16 @@ class AckWatcher:
 
 
 def _ticket_data(office: OfficeServer, number: Any) -> dict[str, Any]:
-    return {"ticket_id": f"{office.business_day()}-2-{number}", "day": office.business_day(), "series": "2",
-            "number": number, "category": "certificates", "route": ["reception", "issuing", "done"],
-            "procedures": [], "clock_confirmed": True}
+    return {
+        "ticket_id": f"{office.business_day()}-2-{number}",
+        "day": office.business_day(),
+        "series": "2",
+        "number": number,
+        "category": "certificates",
+        "route": ["reception", "issuing", "done"],
+        "procedures": [],
+        "clock_confirmed": True,
+    }
 
 
 def test_an_event_the_office_cannot_apply_is_stored_with_its_problem_and_does_not_block(
@@ -237,10 +270,13 @@ def test_an_event_the_office_cannot_apply_is_stored_with_its_problem_and_does_no
         where = topic("events", SITE.site, device="rogue")
         no_number = {k: v for k, v in _ticket_data(office, 2990).items() if k != "number"}
         good = _ticket_data(office, 2991)
-        _publish_all(acks.client, [
-            (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 1, no_number)]})),
-            (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 2, good)]})),
-        ])
+        _publish_all(
+            acks.client,
+            [
+                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 1, no_number)]})),
+                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 2, good)]})),
+            ],
+        )
         wait_for(lambda: acks.acked == 2, message="office acked both rogue events")
 
         rows = office_rows(office.db.path, "SELECT id, problem FROM events WHERE device='rogue' ORDER BY seq")
@@ -263,10 +299,13 @@ def test_an_event_with_an_unstorable_number_does_not_block_the_device(
     try:
         acks = AckWatcher(mqtt_client_factory, mosquitto, "rogue")
         where = topic("events", SITE.site, device="rogue")
-        _publish_all(acks.client, [
-            (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 1, _ticket_data(office, number))]})),
-            (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 2, _ticket_data(office, 2991))]})),
-        ])
+        _publish_all(
+            acks.client,
+            [
+                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 1, _ticket_data(office, number))]})),
+                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 2, _ticket_data(office, 2991))]})),
+            ],
+        )
         wait_for(lambda: acks.acked == 2 or office.stats["loop_errors"] > 0, message="office answered")
         assert office.stats["loop_errors"] == 0
         wait_for(lambda: acks.acked == 2, message="office acked both rogue events")
@@ -284,8 +323,15 @@ def test_a_staff_command_with_a_huge_ticket_number_gets_a_refusal(
         client = mqtt_client_factory(mosquitto, on_message=lambda _c, _u, m: replies.append(json.loads(m.payload)))
         client.subscribe(topic("staff_reply", SITE.site, terminal="t9"), qos=1)
         request = uuid.uuid4().hex
-        _publish_all(client, [(topic("staff_command", SITE.site, terminal="t9"),
-                               j({"v": 1, "request_id": request, "command": "done 99999999999999999999"}))])
+        _publish_all(
+            client,
+            [
+                (
+                    topic("staff_command", SITE.site, terminal="t9"),
+                    j({"v": 1, "request_id": request, "command": "done 99999999999999999999"}),
+                )
+            ],
+        )
         wait_for(lambda: replies or office.stats["loop_errors"] > 0, message="office answered")
         assert office.stats["loop_errors"] == 0
         assert replies[0]["request_id"] == request and replies[0]["ok"] is False
@@ -344,7 +390,12 @@ def run(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     child_env.pop("MADOGUCHI_BROKER", None)
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        check=False, cwd=cwd, env=child_env, capture_output=True, text=True, timeout=60,
+        check=False,
+        cwd=cwd,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -370,15 +421,31 @@ def site_file(tmp_path: Path, name: str, old: str, new: str) -> Path:
 MOVING_ROUTE = 'route = ["reception", "input", "review", "issuing", "done"]'
 BAD_SITES = [
     pytest.param("syntax", 'site = "demo-town"', 'site = "demo-town', ["not valid TOML", "line 3"], id="syntax-error"),
-    pytest.param("unknown", "rollover_hour = 3", "rollover_hour = 3\nbogus_key = 1", ["bogus_key: unknown key"],
-                 id="unknown-key"),
-    pytest.param("route", MOVING_ROUTE, 'route = ["reception", "nowhere", "review", "issuing", "done"]',
-                 ["categories[0].route[1]: 'nowhere' is not a station"], id="route-unknown-station"),
-    pytest.param("overlap", "first = 2001", "first = 1500",
-                 ["categories[1].first: range 1500-2999 overlaps series '1'"], id="overlapping-series"),
+    pytest.param(
+        "unknown", "rollover_hour = 3", "rollover_hour = 3\nbogus_key = 1", ["bogus_key: unknown key"], id="unknown-key"
+    ),
+    pytest.param(
+        "route",
+        MOVING_ROUTE,
+        'route = ["reception", "nowhere", "review", "issuing", "done"]',
+        ["categories[0].route[1]: 'nowhere' is not a station"],
+        id="route-unknown-station",
+    ),
+    pytest.param(
+        "overlap",
+        "first = 2001",
+        "first = 1500",
+        ["categories[1].first: range 1500-2999 overlaps series '1'"],
+        id="overlapping-series",
+    ),
     pytest.param("type", "first = 2001", 'first = "2001"', ["categories[1].first: expected"], id="wrong-type"),
-    pytest.param("hour", "rollover_hour = 3", 'rollover_hour = "3"', ["rollover_hour: expected a whole number"],
-                 id="wrong-type-top-level"),
+    pytest.param(
+        "hour",
+        "rollover_hour = 3",
+        'rollover_hour = "3"',
+        ["rollover_hour: expected a whole number"],
+        id="wrong-type-top-level",
+    ),
     pytest.param("tz", 'timezone = "Asia/Tokyo"', "timezone = 9", ["timezone"], id="timezone-not-a-string"),
 ]
 
@@ -401,7 +468,9 @@ def test_check_config_accepts_the_demo_town_and_refuses_a_missing_file(tmp_path:
 
 def test_check_config_refuses_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
-    path.write_bytes(DEFAULT_TOML.replace("まどぐち町役場", "Machi").encode("utf-8").replace(b"demo-town", b"d\xe9mo", 1))
+    path.write_bytes(
+        DEFAULT_TOML.replace("まどぐち町役場", "Machi").encode("utf-8").replace(b"demo-town", b"d\xe9mo", 1)
+    )
     result = run("office.cli", "check-config", str(path), cwd=tmp_path)
     assert_one_line_error(result, "madoguchi-office", str(path))
 
@@ -418,41 +487,110 @@ def test_serve_and_demo_refuse_a_bad_site_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "prog", "args", "needles"),
     [
-        pytest.param("office.cli", "madoguchi-office", ["status", "--bogus"], ["unrecognized arguments: --bogus"],
-                     id="office-unknown-flag"),
-        pytest.param("office.cli", "madoguchi-office", ["launch"], ["invalid choice: 'launch'"],
-                     id="office-unknown-command"),
-        pytest.param("ticket_dispenser.cli", "madoguchi-dispenser", ["press", "tax", "--device-id", "d1", "--bogus"],
-                     ["unrecognized arguments: --bogus"], id="dispenser-unknown-flag"),
-        pytest.param("lobby.demo", "madoguchi-demo", ["--bogus"], ["unrecognized arguments: --bogus"],
-                     id="demo-unknown-flag"),
-        pytest.param("ticket_dispenser.cli", "madoguchi-dispenser", ["press", "tax"], ["--device-id"],
-                     id="dispenser-missing-device-id"),
-        pytest.param("ticket_dispenser.cli", "madoguchi-dispenser", ["press", "tax", "--device-id", "a/b"],
-                     ["device id 'a/b' is invalid"], id="dispenser-bad-device-id"),
-        pytest.param("office.cli", "madoguchi-office", ["serve", "--broker", "http://x", "--db", "o.sqlite3"],
-                     ["'http://x'", "mqtt://host:port"], id="office-serve-bad-broker"),
-        pytest.param("office.cli", "madoguchi-office", ["staff", "--broker", "http://x", "call", "next", "3"],
-                     ["'http://x'", "mqtt://host:port"], id="office-staff-bad-broker"),
-        pytest.param("lobby.demo", "madoguchi-demo", ["--broker", "http://x"], ["'http://x'", "mqtt://host:port"],
-                     id="demo-bad-broker"),
-        pytest.param("ticket_dispenser.cli", "madoguchi-dispenser",
-                     ["run", "--device-id", "d1", "--broker", "http://x", "--wait-config", "0"],
-                     ["'http://x'", "mqtt://host:port"], id="dispenser-run-bad-broker"),
-        pytest.param("ticket_dispenser.cli", "madoguchi-dispenser",
-                     ["sync", "--device-id", "d1", "--broker", "http://x", "--timeout", "1"],
-                     ["'http://x'", "mqtt://host:port"], id="dispenser-sync-bad-broker"),
-        pytest.param("ticket_dispenser.cli", "madoguchi-dispenser", ["press", "certificates", "--device-id", "d1"],
-                     ["has not received the office configuration"], id="press-before-configured"),
-        pytest.param("ticket_dispenser.cli", "madoguchi-dispenser", ["purposes", "--device-id", "d1"],
-                     ["no office configuration stored yet"], id="purposes-before-configured"),
-        pytest.param("office.cli", "madoguchi-office", ["status", "--db", "missing.sqlite3"],
-                     ["missing.sqlite3: no office store there (--db)"], id="status-missing-db"),
-        pytest.param("office.cli", "madoguchi-office", ["status", "--db", "not-a-db.sqlite3"],
-                     ["not-a-db.sqlite3"], id="status-db-not-a-database"),
-        pytest.param("ticket_dispenser.cli", "madoguchi-dispenser", ["press", "tax", "--device-id", "d1",
-                                                                      "--data", "a-file"],
-                     ["a-file"], id="dispenser-data-is-a-file"),
+        pytest.param(
+            "office.cli",
+            "madoguchi-office",
+            ["status", "--bogus"],
+            ["unrecognized arguments: --bogus"],
+            id="office-unknown-flag",
+        ),
+        pytest.param(
+            "office.cli", "madoguchi-office", ["launch"], ["invalid choice: 'launch'"], id="office-unknown-command"
+        ),
+        pytest.param(
+            "ticket_dispenser.cli",
+            "madoguchi-dispenser",
+            ["press", "tax", "--device-id", "d1", "--bogus"],
+            ["unrecognized arguments: --bogus"],
+            id="dispenser-unknown-flag",
+        ),
+        pytest.param(
+            "lobby.demo", "madoguchi-demo", ["--bogus"], ["unrecognized arguments: --bogus"], id="demo-unknown-flag"
+        ),
+        pytest.param(
+            "ticket_dispenser.cli",
+            "madoguchi-dispenser",
+            ["press", "tax"],
+            ["--device-id"],
+            id="dispenser-missing-device-id",
+        ),
+        pytest.param(
+            "ticket_dispenser.cli",
+            "madoguchi-dispenser",
+            ["press", "tax", "--device-id", "a/b"],
+            ["device id 'a/b' is invalid"],
+            id="dispenser-bad-device-id",
+        ),
+        pytest.param(
+            "office.cli",
+            "madoguchi-office",
+            ["serve", "--broker", "http://x", "--db", "o.sqlite3"],
+            ["'http://x'", "mqtt://host:port"],
+            id="office-serve-bad-broker",
+        ),
+        pytest.param(
+            "office.cli",
+            "madoguchi-office",
+            ["staff", "--broker", "http://x", "call", "next", "3"],
+            ["'http://x'", "mqtt://host:port"],
+            id="office-staff-bad-broker",
+        ),
+        pytest.param(
+            "lobby.demo",
+            "madoguchi-demo",
+            ["--broker", "http://x"],
+            ["'http://x'", "mqtt://host:port"],
+            id="demo-bad-broker",
+        ),
+        pytest.param(
+            "ticket_dispenser.cli",
+            "madoguchi-dispenser",
+            ["run", "--device-id", "d1", "--broker", "http://x", "--wait-config", "0"],
+            ["'http://x'", "mqtt://host:port"],
+            id="dispenser-run-bad-broker",
+        ),
+        pytest.param(
+            "ticket_dispenser.cli",
+            "madoguchi-dispenser",
+            ["sync", "--device-id", "d1", "--broker", "http://x", "--timeout", "1"],
+            ["'http://x'", "mqtt://host:port"],
+            id="dispenser-sync-bad-broker",
+        ),
+        pytest.param(
+            "ticket_dispenser.cli",
+            "madoguchi-dispenser",
+            ["press", "certificates", "--device-id", "d1"],
+            ["has not received the office configuration"],
+            id="press-before-configured",
+        ),
+        pytest.param(
+            "ticket_dispenser.cli",
+            "madoguchi-dispenser",
+            ["purposes", "--device-id", "d1"],
+            ["no office configuration stored yet"],
+            id="purposes-before-configured",
+        ),
+        pytest.param(
+            "office.cli",
+            "madoguchi-office",
+            ["status", "--db", "missing.sqlite3"],
+            ["missing.sqlite3: no office store there (--db)"],
+            id="status-missing-db",
+        ),
+        pytest.param(
+            "office.cli",
+            "madoguchi-office",
+            ["status", "--db", "not-a-db.sqlite3"],
+            ["not-a-db.sqlite3"],
+            id="status-db-not-a-database",
+        ),
+        pytest.param(
+            "ticket_dispenser.cli",
+            "madoguchi-dispenser",
+            ["press", "tax", "--device-id", "d1", "--data", "a-file"],
+            ["a-file"],
+            id="dispenser-data-is-a-file",
+        ),
     ],
 )
 def test_bad_command_lines_get_one_line_and_exit_2(

@@ -12,15 +12,29 @@ CONFIG: dict[str, Any] = {
     "timezone": "Asia/Tokyo",
     "dispenser": {"open": "08:30", "close": "17:15", "closed_weekdays": [], "closed_dates": [], "holidays": []},
     "stations": [{"code": c, "name": {"ja": c}} for c in ("reception", "issuing", "done")],
-    "categories": [{"code": "certificates", "series": "2", "name": {"ja": "証明書", "en": "Certificates"},
-                    "route": ["reception", "issuing", "done"]}],
+    "categories": [
+        {
+            "code": "certificates",
+            "series": "2",
+            "name": {"ja": "証明書", "en": "Certificates"},
+            "route": ["reception", "issuing", "done"],
+        }
+    ],
 }
 
 
 def board(tickets: list[list[Any]], calls: list[dict[str, int]]) -> dict[str, Any]:
-    return {"v": 1, "version": 1, "sent_ms": NOON, "business_day": "2026-11-21",
-            "lines": [{"route": "reception-issuing-done", "stations": ["reception", "issuing", "done"], "tickets": tickets}],
-            "calls": calls, "counters": []}
+    return {
+        "v": 1,
+        "version": 1,
+        "sent_ms": NOON,
+        "business_day": "2026-11-21",
+        "lines": [
+            {"route": "reception-issuing-done", "stations": ["reception", "issuing", "done"], "tickets": tickets}
+        ],
+        "calls": calls,
+        "counters": [],
+    }
 
 
 class World:
@@ -35,16 +49,19 @@ class World:
 
 def make() -> tuple[World, BoardController, list[tuple[int, int, str]], RecordingPower, list[list[dict[str, Any]]]]:
     world, said, power, panel = World(), [], RecordingPower(), []
-    ctl = BoardController(world.inputs, announce=lambda n, c, k: said.append((n, c, k)), power=power,
-                          on_counters=panel.append)
+    ctl = BoardController(
+        world.inputs, announce=lambda n, c, k: said.append((n, c, k)), power=power, on_counters=panel.append
+    )
     return world, ctl, said, power, panel
 
 
 def test_a_new_call_is_announced_once_and_old_ones_never() -> None:
     world, ctl, said, _, _ = make()
     assert ctl.tick() and said == []  # calls already on the board at start stay silent
-    world.board = board([[2001, 0, "called", 3]], [{"number": 2001, "counter": 3, "at_ms": NOON + 1000},
-                                                  {"number": 2000, "counter": 3, "at_ms": NOON - 5000}])
+    world.board = board(
+        [[2001, 0, "called", 3]],
+        [{"number": 2001, "counter": 3, "at_ms": NOON + 1000}, {"number": 2000, "counter": 3, "at_ms": NOON - 5000}],
+    )
     world.now += 1000
     ctl.tick()
     assert said == [(2001, 3, "call")]

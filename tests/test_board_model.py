@@ -66,8 +66,7 @@ def config_doc(site: SiteConfig = SITE) -> dict[str, Any]:
         "timezone": site.timezone,
         "stations": [{"code": s.code, "name": dict(s.names)} for s in site.stations],
         "categories": [
-            {"code": c.code, "series": c.series, "name": dict(c.names), "route": list(c.route)}
-            for c in site.categories
+            {"code": c.code, "series": c.series, "name": dict(c.names), "route": list(c.route)} for c in site.categories
         ],
     }
 
@@ -89,11 +88,27 @@ def line(route: str, rows: list[list[Any]], **extra: Any) -> dict[str, Any]:
     return {"route": route, "stations": route.split("-"), "tickets": rows, **extra}
 
 
-def view(board: Mapping[str, Any] | None, *, online: bool = True, heard: int | None = NOON, now: int = NOON,
-         language: str = "ja", queue: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = CONFIG,
-         **layout: Any) -> BoardView:
-    return board_view(board, queue, config, office_online=online, last_heard_ms=heard, now_ms=now,
-                      language=language, layout=Layout(**layout))
+def view(
+    board: Mapping[str, Any] | None,
+    *,
+    online: bool = True,
+    heard: int | None = NOON,
+    now: int = NOON,
+    language: str = "ja",
+    queue: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = CONFIG,
+    **layout: Any,
+) -> BoardView:
+    return board_view(
+        board,
+        queue,
+        config,
+        office_online=online,
+        last_heard_ms=heard,
+        now_ms=now,
+        language=language,
+        layout=Layout(**layout),
+    )
 
 
 def the_line(v: BoardView, route: str) -> Any:
@@ -130,8 +145,17 @@ class Office:
         number = self.next_number.get(cat.series, cat.first)
         self.next_number[cat.series] = number + 1
         tid = ticket_id(DAY, cat.series, number)
-        self.tickets[tid] = Ticket(tid, DAY, cat.series, number, cat.code, "disp-1", self.now,
-                                   f"{self.now:013d}-{len(self.tickets):06d}", cat.route)
+        self.tickets[tid] = Ticket(
+            tid,
+            DAY,
+            cat.series,
+            number,
+            cat.code,
+            "disp-1",
+            self.now,
+            f"{self.now:013d}-{len(self.tickets):06d}",
+            cat.route,
+        )
 
     def pick(self, statuses: tuple[Status, ...], index: int, min_station: int = -1) -> Ticket | None:
         found = [t for t in self.tickets.values() if t.status in statuses and t.station_index >= min_station]
@@ -179,17 +203,22 @@ class Office:
 
     def board(self, waiting_limit: int = 400) -> dict[str, Any]:
         """office/snapshot/board as office.server._publish_snapshots builds it."""
+
         def row(t: Ticket) -> BoardRow:
             return BoardRow(t.number, t.station_index, t.status, t.counter, t.route)
 
-        trains = [row(t) for t in self.tickets.values() if t.status in (Status.CALLED, Status.IN_PROGRESS, Status.READY)]
+        trains = [
+            row(t) for t in self.tickets.values() if t.status in (Status.CALLED, Status.IN_PROGRESS, Status.READY)
+        ]
         waiting_all = [row(t) for t in self.tickets.values() if t.status is Status.WAITING]
         per_route: dict[tuple[str, ...], int] = {}
         for r in waiting_all:
             per_route[r.route] = per_route.get(r.route, 0) + 1
         now_calling: dict[int, dict[str, Any]] = {}
         for c in self.calls:
-            now_calling.setdefault(c.counter, {"counter": c.counter, "number": c.number, "kind": c.kind, "at_ms": c.at_ms})
+            now_calling.setdefault(
+                c.counter, {"counter": c.counter, "number": c.number, "kind": c.kind, "at_ms": c.at_ms}
+            )
         return wire(
             "board_snapshot",
             {
@@ -212,7 +241,9 @@ def check_invariants(v: BoardView, office: Office, board: Mapping[str, Any], lim
     listed = {row[0] for ln in board["lines"] for row in ln["tickets"]}
     assert set(numbers) == listed
     # Every active ticket of the office is shown once: drawn, counted in a stack, or ready.
-    total = sum(len(ln.trains) + sum(s.hidden_count for s in ln.stacks) + len(ln.ready) + ln.ready_more for ln in v.lines)
+    total = sum(
+        len(ln.trains) + sum(s.hidden_count for s in ln.stacks) + len(ln.ready) + ln.ready_more for ln in v.lines
+    )
     assert total == len(office.active())
     assert v.problems == 0
     for ln in v.lines:
@@ -231,8 +262,24 @@ def check_invariants(v: BoardView, office: Office, board: Mapping[str, Any], lim
 
 
 OPS = st.tuples(
-    st.sampled_from(["issue", "issue", "issue", "call", "call", "call", "forward", "forward", "forward", "back", "back",
-                     "done", "done", "absent"]),
+    st.sampled_from(
+        [
+            "issue",
+            "issue",
+            "issue",
+            "call",
+            "call",
+            "call",
+            "forward",
+            "forward",
+            "forward",
+            "back",
+            "back",
+            "done",
+            "done",
+            "absent",
+        ]
+    ),
     st.integers(0, 50),
     st.integers(0, 50),
 )
@@ -392,7 +439,9 @@ def test_a_station_without_the_language_falls_back_to_japanese() -> None:
     config = {**CONFIG, "stations": [{"code": "reception", "name": {"ja": "受付", "zh": "受理(zh)"}}]}
     v = view(snapshot([line(LONG, [])]), language="en", config=config)
     assert v.lines[0].stations[0].name == Label("受付", "受付")
-    assert view(snapshot([line(LONG, [])]), language="zh_CN", config=config).lines[0].stations[0].name.text == "受理(zh)"
+    assert (
+        view(snapshot([line(LONG, [])]), language="zh_CN", config=config).lines[0].stations[0].name.text == "受理(zh)"
+    )
 
 
 # --- calls ----------------------------------------------------------------------------------
@@ -407,9 +456,14 @@ def test_calls_newest_first_limited_and_the_recent_ones_highlighted() -> None:
 
 
 def test_a_number_called_again_shows_once_with_its_latest_call_and_kind() -> None:
-    calls = [{"number": 2001, "counter": 4, "at_ms": NOON - 1_000}, {"number": 2001, "counter": 2, "at_ms": NOON - 900_000}]
-    counters = [{"counter": 4, "number": 2001, "kind": "ready", "at_ms": NOON - 1_000},
-                {"counter": 2, "number": 2001, "kind": "call", "at_ms": NOON - 900_000}]
+    calls = [
+        {"number": 2001, "counter": 4, "at_ms": NOON - 1_000},
+        {"number": 2001, "counter": 2, "at_ms": NOON - 900_000},
+    ]
+    counters = [
+        {"counter": 4, "number": 2001, "kind": "ready", "at_ms": NOON - 1_000},
+        {"counter": 2, "number": 2001, "kind": "call", "at_ms": NOON - 900_000},
+    ]
     v = view(snapshot([line(CERTS, [[2001, 2, "ready", 4]])], calls=calls, counters=counters))
     assert [(c.number, c.counter, c.kind, c.highlight) for c in v.calls] == [(2001, 4, "ready", True)]
     assert [(c.counter, c.number, c.kind) for c in v.counters] == [(2, 2001, "call"), (4, 2001, "ready")]
@@ -426,7 +480,10 @@ def test_a_call_stamped_ahead_of_this_devices_clock_is_recent() -> None:
 
 def test_ready_tickets_leave_the_line_for_the_ready_list_most_recently_called_first() -> None:
     rows = [[2001, 2, "ready", 1], [2002, 2, "ready", 2], [2003, 2, "ready", 3], [2004, 1, "in_progress", 3]]
-    calls = [{"number": 2002, "counter": 2, "at_ms": NOON - 1_000}, {"number": 2001, "counter": 1, "at_ms": NOON - 9_000}]
+    calls = [
+        {"number": 2002, "counter": 2, "at_ms": NOON - 1_000},
+        {"number": 2001, "counter": 1, "at_ms": NOON - 9_000},
+    ]
     certs = view(snapshot([line(CERTS, rows)], calls=calls), max_ready=2).lines[0]
     assert certs.trains == (Train(2004, 1, "in_progress", 3),)
     assert certs.ready == (ReadyTrain(2002, 2), ReadyTrain(2001, 1))
@@ -438,11 +495,18 @@ def test_ready_tickets_leave_the_line_for_the_ready_list_most_recently_called_fi
 
 
 def test_waiting_per_purpose_in_the_dispensers_order_with_unknown_estimates() -> None:
-    queue = wire("queue_snapshot", {"version": 1, "sent_ms": NOON, "categories": [
-        {"code": "certificates", "waiting": 4, "est_wait_min": 8},
-        {"code": "moving", "waiting": 0, "est_wait_min": None},
-        {"code": "pets", "waiting": 2},
-    ]})
+    queue = wire(
+        "queue_snapshot",
+        {
+            "version": 1,
+            "sent_ms": NOON,
+            "categories": [
+                {"code": "certificates", "waiting": 4, "est_wait_min": 8},
+                {"code": "moving", "waiting": 0, "est_wait_min": None},
+                {"code": "pets", "waiting": 2},
+            ],
+        },
+    )
     v = view(None, queue=queue, language="en")
     assert [(w.code, w.name.text, w.waiting, w.est_wait_min) for w in v.waiting] == [
         ("moving", "Moving in / out", 0, None),
@@ -470,15 +534,21 @@ def test_odd_rows_are_placed_by_where_they_are_and_counted() -> None:
     ]
     v = view(snapshot([line(CERTS, rows)]))
     assert v.lines[0].trains == (
-        Train(2001, 0, "called", 1), Train(2002, -1, "waiting", None),
-        Train(2003, 1, "in_progress", 2), Train(2004, -1, "waiting", None),
+        Train(2001, 0, "called", 1),
+        Train(2002, -1, "waiting", None),
+        Train(2003, 1, "in_progress", 2),
+        Train(2004, -1, "waiting", None),
     )
     assert v.problems == 4
 
 
 def test_a_number_listed_twice_is_drawn_once_and_counted() -> None:
-    board = snapshot([line(CERTS, [[2001, 0, "called", 1], [2001, 1, "in_progress", 1]]),
-                      line(LONG, [[2001, 3, "in_progress", 1], [1001, -1, "waiting", None]])])
+    board = snapshot(
+        [
+            line(CERTS, [[2001, 0, "called", 1], [2001, 1, "in_progress", 1]]),
+            line(LONG, [[2001, 3, "in_progress", 1], [1001, -1, "waiting", None]]),
+        ]
+    )
     v = view(board)
     assert represented(v) == Counter({2001: 1, 1001: 1})
     assert the_line(v, CERTS).trains == (Train(2001, 0, "called", 1),)
@@ -486,11 +556,13 @@ def test_a_number_listed_twice_is_drawn_once_and_counted() -> None:
 
 
 def test_a_route_listed_twice_is_merged_and_a_route_without_stations_keeps_its_trains() -> None:
-    board = snapshot([
-        line(CERTS, [[2001, 0, "called", 1]], more_waiting=2),
-        line(CERTS, [[2002, 1, "in_progress", 1]], more_waiting=3),
-        {"route": "", "stations": [], "tickets": [[5001, 2, "in_progress", 1]]},
-    ])
+    board = snapshot(
+        [
+            line(CERTS, [[2001, 0, "called", 1]], more_waiting=2),
+            line(CERTS, [[2002, 1, "in_progress", 1]], more_waiting=3),
+            {"route": "", "stations": [], "tickets": [[5001, 2, "in_progress", 1]]},
+        ]
+    )
     v = view(board)
     assert [ln.route for ln in v.lines] == [CERTS, ""]
     assert [t.number for t in v.lines[0].trains] == [2001, 2002]
@@ -502,13 +574,25 @@ def test_a_route_listed_twice_is_merged_and_a_route_without_stations_keeps_its_t
 def test_documents_of_the_wrong_shape_never_raise() -> None:
     odd: list[Any] = [
         {"lines": "nope", "calls": [1, {"number": "x"}], "counters": [None]},
-        {"lines": [None, {"route": 3}, {"route": "a", "stations": "abc", "tickets": [[1, 2], "row", [1, 0, "called", 1]],
-                                        "more_waiting": -4}], "calls": None},
+        {
+            "lines": [
+                None,
+                {"route": 3},
+                {"route": "a", "stations": "abc", "tickets": [[1, 2], "row", [1, 0, "called", 1]], "more_waiting": -4},
+            ],
+            "calls": None,
+        },
         {},
     ]
     for board in odd:
-        v = board_view(board, {"categories": [None, {"code": 1}]}, {"stations": 5, "categories": [None]},
-                       office_online=True, last_heard_ms=NOON, now_ms=NOON)
+        v = board_view(
+            board,
+            {"categories": [None, {"code": 1}]},
+            {"stations": 5, "categories": [None]},
+            office_online=True,
+            last_heard_ms=NOON,
+            now_ms=NOON,
+        )
         assert isinstance(v, BoardView)
         assert v.problems >= 0
     assert view({"lines": [], "calls": []}, config={"timezone": 9}).lines == ()
@@ -518,10 +602,20 @@ def test_documents_of_the_wrong_shape_never_raise() -> None:
 
 
 def test_animations_follow_each_train_by_number() -> None:
-    rows_before = [[2001, 0, "called", 1], [2002, 1, "in_progress", 1], [2003, 1, "in_progress", 2],
-                   [2004, -1, "waiting", None], [2005, 1, "in_progress", 3]]
-    rows_after = [[2001, 1, "in_progress", 1], [2002, 0, "called", 1], [2003, 2, "ready", 2],
-                  [2004, 0, "called", 4], [2006, -1, "waiting", None]]
+    rows_before = [
+        [2001, 0, "called", 1],
+        [2002, 1, "in_progress", 1],
+        [2003, 1, "in_progress", 2],
+        [2004, -1, "waiting", None],
+        [2005, 1, "in_progress", 3],
+    ]
+    rows_after = [
+        [2001, 1, "in_progress", 1],
+        [2002, 0, "called", 1],
+        [2003, 2, "ready", 2],
+        [2004, 0, "called", 4],
+        [2006, -1, "waiting", None],
+    ]
     before, after = view(snapshot([line(CERTS, rows_before)])), view(snapshot([line(CERTS, rows_after)]))
     assert animations(before, after) == (
         Move(2001, CERTS, 0, 1, backwards=False),

@@ -28,16 +28,39 @@ def test_a_staff_command_moves_the_train_on_the_board(display, mosquitto, tmp_pa
         number = disp.dispenser.issue("certificates").ticket.number
         e = env()
         e["DISPLAY"] = display
-        board = subprocess.Popen([sys.executable, str(REPO / "tests" / "board_driver.py"), "--broker", mosquitto.url,
-                                  "--data", str(tmp_path / "bd"), "--out", str(out), "--width", "1280", "--height", "720",
-                                  "--shots", "before.png:2,after.png:5"], env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        board = subprocess.Popen(
+            [
+                sys.executable,
+                str(REPO / "tests" / "board_driver.py"),
+                "--broker",
+                mosquitto.url,
+                "--data",
+                str(tmp_path / "bd"),
+                "--out",
+                str(out),
+                "--width",
+                "1280",
+                "--height",
+                "720",
+                "--shots",
+                "before.png:2,after.png:5",
+            ],
+            env=e,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         result = out / "result.json"
         deadline = time.monotonic() + 60
         while not result.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         before = json.loads(result.read_text(encoding="utf-8"))["shots"][0]
         assert [number, -1] in before["trains"]  # waiting on the platform
-        assert office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "call", "next", "at", "counter", "3"]) == 0
+        assert (
+            office_cli.main(
+                ["staff", "--broker", mosquitto.url, "--site", SITE.site, "call", "next", "at", "counter", "3"]
+            )
+            == 0
+        )
         assert capsys.readouterr().out.strip() == f"{number} → counter 3"
         assert board.wait(60) == 0, board.stdout.read().decode()[-2000:] if board.stdout else ""
         after = json.loads(result.read_text(encoding="utf-8"))["shots"][1]
@@ -55,9 +78,28 @@ def _board(display: str, broker_url: str, tmp: Path, shots: str, *extra: str) ->
     out = tmp / "board"
     e = env()
     e["DISPLAY"] = display
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "board_driver.py"), "--broker", broker_url,
-                             "--data", str(tmp / "bd"), "--out", str(out), "--width", "1280", "--height", "720",
-                             "--shots", shots, *extra], env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "tests" / "board_driver.py"),
+            "--broker",
+            broker_url,
+            "--data",
+            str(tmp / "bd"),
+            "--out",
+            str(out),
+            "--width",
+            "1280",
+            "--height",
+            "720",
+            "--shots",
+            shots,
+            *extra,
+        ],
+        env=e,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     return proc, out / "result.json"
 
 
@@ -83,12 +125,19 @@ def test_a_call_chimes_and_is_spoken_in_japanese_and_english(display, mosquitto,
         number = disp.dispenser.issue("tax").ticket.number
         board, result = _board(display, mosquitto.url, tmp_path, "a.png:2,b.png:4", "--speech", "recording")
         assert _shots(result, 1)[0]["chimed"] == []  # calls already on the board at start stay silent
-        assert office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "call", "next", "at", "counter", "2"]) == 0
+        assert (
+            office_cli.main(
+                ["staff", "--broker", mosquitto.url, "--site", SITE.site, "call", "next", "at", "counter", "2"]
+            )
+            == 0
+        )
         capsys.readouterr()
         after = _shots(result, 2)[1]
         assert after["chimed"] == [number]
         assert [lang for _, lang in after["spoken"]] == ["ja", "en"]
-        assert str(number) in after["spoken"][1][0] and "2" in after["spoken"][1][0]  # English names the number and counter
+        assert (
+            str(number) in after["spoken"][1][0] and "2" in after["spoken"][1][0]
+        )  # English names the number and counter
         assert board.wait(60) == 0
     finally:
         if board is not None and board.poll() is None:

@@ -119,8 +119,9 @@ class Peer:
 
     def __post_init__(self) -> None:
         address = BrokerAddress.parse(self.url)
-        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                  protocol=mqtt.MQTTv311)
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311
+        )
         self.client.tls_set_context(address.tls_context())
         self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, bytes(m.payload)))
         self.client.on_disconnect = lambda _c, _u, _f, reason, _p: self.downs.append(str(reason))
@@ -196,8 +197,9 @@ class Site:
 
     def device_url(self, device_id: str, host: str = "127.0.0.1") -> str:
         d = self.tmp / "devices" / device_id
-        return tls_url(host, self.port, ca=d / "ca.pem", cert=d / "device.pem", key=d / "device.key",
-                       ignore_server_time=True)
+        return tls_url(
+            host, self.port, ca=d / "ca.pem", cert=d / "device.pem", key=d / "device.key", ignore_server_time=True
+        )
 
     def identity(self, name: str, role: str) -> str:
         made = issue_identity(self.home, name, role, now_ms=now_ms())
@@ -225,8 +227,14 @@ def csr(key: ec.EllipticCurvePrivateKey, name: str) -> bytes:
 def settings_for(port: int) -> BrokerSettings:
     # Tests run as whoever runs them (root in CI): Mosquitto must stay that user to read the
     # 0600 server key, and listens on loopback only.
-    return BrokerSettings(site=S, hosts=("localhost",), port=port, bind_address="127.0.0.1",
-                          run_as_user=pwd.getpwuid(os.geteuid()).pw_name, autosave_interval=1)
+    return BrokerSettings(
+        site=S,
+        hosts=("localhost",),
+        port=port,
+        bind_address="127.0.0.1",
+        run_as_user=pwd.getpwuid(os.geteuid()).pw_name,
+        autosave_interval=1,
+    )
 
 
 @pytest.fixture
@@ -260,8 +268,17 @@ def test_acl_grants_each_role_what_its_agent_subscribes_to() -> None:
     """The ACL's reads per role match the device agent's subscriptions (sync/agent.py)."""
     for role, documents in DOCUMENTS_BY_ROLE.items():
         assert DEVICE_READS[role] == documents, role
-    text = acl_text(S, [Identity("disp-1", "dispenser"), Identity("board-1", "board"), Identity("office", "office"),
-                        Identity("desk-1", "staff"), Identity("tech", "monitor"), Identity("odd", "printer")])
+    text = acl_text(
+        S,
+        [
+            Identity("disp-1", "dispenser"),
+            Identity("board-1", "board"),
+            Identity("office", "office"),
+            Identity("desk-1", "staff"),
+            Identity("tech", "monitor"),
+            Identity("odd", "printer"),
+        ],
+    )
     blocks = {b.splitlines()[1].split()[1]: b.splitlines()[2:] for b in text.split("\n\n")[1:] if "user " in b}
     root = f"madoguchi/v1/{S}"
     assert blocks["disp-1"] == [
@@ -285,9 +302,19 @@ def test_conf_is_tls_only_with_identities_acl_crl_and_raised_queue(tmp_path: Pat
     home = SecurityHome(tmp_path / "sec")
     files, office = init_security(home, BrokerSettings(site=S, hosts=("office.local", "192.168.1.5")), now_ms=now_ms())
     conf = files.conf.read_text()
-    for line in ("allow_anonymous false", "listener 8883", "require_certificate true", "use_identity_as_username true",
-                 "use_username_as_clientid true", f"crlfile {files.crl}", f"acl_file {files.acl}",
-                 f"cafile {files.ca}", "max_queued_messages 100000", "persistence true", "tls_version tlsv1.2"):
+    for line in (
+        "allow_anonymous false",
+        "listener 8883",
+        "require_certificate true",
+        "use_identity_as_username true",
+        "use_username_as_clientid true",
+        f"crlfile {files.crl}",
+        f"acl_file {files.acl}",
+        f"cafile {files.ca}",
+        "max_queued_messages 100000",
+        "persistence true",
+        "tls_version tlsv1.2",
+    ):
         assert line in conf.splitlines(), line
     assert conf.count("listener ") == 1 and "user " not in conf
     assert conf == mosquitto_conf_text(files)
@@ -391,22 +418,37 @@ def test_enrolled_device_syncs_with_the_office_over_tls(site: Site) -> None:
     broker: the device gets its documents, its events are stored and acked; a staff terminal's
     command is answered."""
     files = write_broker_config(site.home, now_ms=now_ms())
-    with EnrolServer(site.registry, certfile=files.cert, keyfile=files.key, host="127.0.0.1", port=0,
-                     broker=f"mqtts://localhost:{site.port}",
-                     on_enrolled=lambda _e: apply(site.home, now_ms=now_ms())) as endpoint:
+    with EnrolServer(
+        site.registry,
+        certfile=files.cert,
+        keyfile=files.key,
+        host="127.0.0.1",
+        port=0,
+        broker=f"mqtts://localhost:{site.port}",
+        on_enrolled=lambda _e: apply(site.home, now_ms=now_ms()),
+    ) as endpoint:
         before = site.reloads()
         token = site.registry.issue_token("disp-1", "dispenser", now_ms=now_ms())
         identity = enroll(endpoint.url("localhost"), token.text, "disp-1", PROFILE, site.tmp / "disp-1" / "tls")
         wait_for(lambda: site.reloads() > before, message="enrolment did not reload the broker")
     server = OfficeServer(SITE, site.tmp / "office-store.sqlite3", site.office_url("localhost"))
     server.start()
-    agent = DeviceAgent(AgentConfig(site=S, device_id="disp-1", role="dispenser", broker_url=identity.broker_url(),
-                                    data_dir=site.tmp / "disp-1" / "data"))
+    agent = DeviceAgent(
+        AgentConfig(
+            site=S,
+            device_id="disp-1",
+            role="dispenser",
+            broker_url=identity.broker_url(),
+            data_dir=site.tmp / "disp-1" / "data",
+        )
+    )
     try:
         assert server.wait_online(10)
         agent.start()
-        wait_for(lambda: agent.document("lease") and agent.document("office_config") and agent.office_online,
-                 message="the device did not receive its office documents")
+        wait_for(
+            lambda: agent.document("lease") and agent.document("office_config") and agent.office_online,
+            message="the device did not receive its office documents",
+        )
         agent.record("printer.status", {"fault": None, "paper_near_end": True, "detail": "tls test"})
         assert agent.wait_drained(10), "the office did not ack the device's event"
         db = sqlite3.connect(str(site.tmp / "office-store.sqlite3"))
@@ -418,8 +460,24 @@ def test_enrolled_device_syncs_with_the_office_over_tls(site: Site) -> None:
         assert ("disp-1", "printer.status") in rows and state == ("online",)
         # A staff terminal on its own identity: the staff command round trip over TLS.
         staff_url = site.identity("desk-1", "staff")
-        code = office_cli.main(["staff", "--broker", staff_url, "--site", S, "--terminal", "desk-1",
-                                "--timeout", "10", "call", "next", "at", "counter", "1"])
+        code = office_cli.main(
+            [
+                "staff",
+                "--broker",
+                staff_url,
+                "--site",
+                S,
+                "--terminal",
+                "desk-1",
+                "--timeout",
+                "10",
+                "call",
+                "next",
+                "at",
+                "counter",
+                "1",
+            ]
+        )
         assert code in (0, 1)  # answered either way (nobody may be waiting)
     finally:
         agent.stop()
@@ -433,9 +491,18 @@ def test_device_cannot_publish_as_another_device_or_as_the_office(site: Site) ->
     monitor.subscribe(f"madoguchi/v1/{S}/#")
     a = site.peer(a_url)
     forbidden = [
-        topic("events", "disp-b"), topic("device_status", "disp-b"), topic("ack", "disp-a"), topic("lease", "disp-a"),
-        topic("office_status"), topic("office_config"), topic("queue_snapshot"), topic("board_snapshot"),
-        topic("staff_command", terminal="desk-1"), "madoguchi/v1/other-site/device/disp-a/events", "$SYS/x", "x",
+        topic("events", "disp-b"),
+        topic("device_status", "disp-b"),
+        topic("ack", "disp-a"),
+        topic("lease", "disp-a"),
+        topic("office_status"),
+        topic("office_config"),
+        topic("queue_snapshot"),
+        topic("board_snapshot"),
+        topic("staff_command", terminal="desk-1"),
+        "madoguchi/v1/other-site/device/disp-a/events",
+        "$SYS/x",
+        "x",
     ]
     for n, t in enumerate(forbidden):
         a.publish(t, f"forged-{n}".encode(), retain=n % 2 == 0)
@@ -477,7 +544,9 @@ def test_unenrolled_clients_are_refused(site: Site, tmp_path: Path) -> None:
     made = rogue.issue_identity(name="disp-1", role="dispenser", now_ms=now_ms())
     write_private(tmp_path / "r.key", made.key_pem)
     write_public(tmp_path / "r.pem", made.cert_pem)
-    url = tls_url("127.0.0.1", site.port, ca=site.home.ca_dir / "ca.pem", cert=tmp_path / "r.pem", key=tmp_path / "r.key")
+    url = tls_url(
+        "127.0.0.1", site.port, ca=site.home.ca_dir / "ca.pem", cert=tmp_path / "r.pem", key=tmp_path / "r.key"
+    )
     assert probe(url).startswith("refused")
 
 
@@ -488,13 +557,16 @@ def test_tampered_and_expired_certificates_are_refused(site: Site, tmp_path: Pat
     # Same key, CN edited from disp-1 to disp-2 (impersonation): the CA's signature no longer fits.
     edited = der.replace(b"disp-1", b"disp-2")
     assert edited != der
-    write_public(tmp_path / "edited.pem", x509.load_der_x509_certificate(edited).public_bytes(serialization.Encoding.PEM))
+    write_public(
+        tmp_path / "edited.pem", x509.load_der_x509_certificate(edited).public_bytes(serialization.Encoding.PEM)
+    )
     url = tls_url("127.0.0.1", site.port, ca=device / "ca.pem", cert=tmp_path / "edited.pem", key=device / "device.key")
     assert probe(url).startswith("refused")
     # Expired: issued ten days ago for one day, by the right CA.
     key = ec.generate_private_key(ec.SECP256R1())
-    old = site.registry.ca.sign_csr(csr(key, "disp-3"), name="disp-3", role="dispenser",
-                                    now_ms=now_ms() - 10 * DAY, valid_days=1)
+    old = site.registry.ca.sign_csr(
+        csr(key, "disp-3"), name="disp-3", role="dispenser", now_ms=now_ms() - 10 * DAY, valid_days=1
+    )
     write_private(tmp_path / "old.key", private_pem(key))
     write_public(tmp_path / "old.pem", old.cert_pem)
     url = tls_url("127.0.0.1", site.port, ca=device / "ca.pem", cert=tmp_path / "old.pem", key=tmp_path / "old.key")
@@ -563,8 +635,9 @@ def test_a_device_id_cannot_take_over_another_devices_session(site: Site) -> Non
     a = site.peer(site.enrol("disp-a", "dispenser"), client_id=f"{S}-disp-a")  # as the device agent names it
     b_url = site.enrol("disp-b", "dispenser")
     address = BrokerAddress.parse(b_url)
-    intruder = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{S}-disp-a",
-                           protocol=mqtt.MQTTv311)
+    intruder = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{S}-disp-a", protocol=mqtt.MQTTv311
+    )
     intruder.tls_set_context(address.tls_context())
     intruder.connect("127.0.0.1", site.port)
     intruder.loop_start()

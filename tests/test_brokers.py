@@ -54,9 +54,7 @@ def subscribe(client: mqtt.Client, topic: str, wait_for: WaitFor, qos: int = 1) 
     wait_for(lambda: mid in acked, message=f"no SUBACK for {topic}")
 
 
-def publish_all(
-    client: mqtt.Client, topic: str, payloads: list[bytes], *, retain: bool = False
-) -> None:
+def publish_all(client: mqtt.Client, topic: str, payloads: list[bytes], *, retain: bool = False) -> None:
     """Publish at QoS 1 and wait for every PUBACK (the broker has accepted them)."""
     infos = [client.publish(topic, payload, qos=1, retain=retain) for payload in payloads]
     for info in infos:
@@ -140,9 +138,7 @@ def test_paho_reconnects_by_itself_after_a_restart(
 # --------------------------------------------------------------------------------------------
 
 
-def test_mosquitto_restart_keeps_the_port(
-    mosquitto: MosquittoBroker, mqtt_client_factory: MqttClientFactory
-) -> None:
+def test_mosquitto_restart_keeps_the_port(mosquitto: MosquittoBroker, mqtt_client_factory: MqttClientFactory) -> None:
     port, url = mosquitto.port, mosquitto.url
     mosquitto.restart()
     assert (mosquitto.port, mosquitto.url) == (port, url)
@@ -198,9 +194,7 @@ def test_mosquitto_queued_messages_survive_a_broker_restart(
 
     inbox = Inbox()
     mqtt_client_factory(mosquitto, OFFLINE_SUBSCRIBER, clean_session=False, on_message=inbox)
-    wait_for(
-        lambda: len(inbox.messages) >= 10, message=f"got {len(inbox.messages)} of 10 after restart"
-    )
+    wait_for(lambda: len(inbox.messages) >= 10, message=f"got {len(inbox.messages)} of 10 after restart")
     assert sorted(inbox.payloads("madoguchi/events/dispenser-1"), key=int) == numbered(10)
 
 
@@ -223,17 +217,13 @@ def test_mosquitto_sigkill_keeps_what_the_autosave_wrote(
 
     before = saved()
     # autosave_interval 1 saves about every 2 s: Mosquitto compares whole seconds with '<'.
-    wait_for(
-        lambda: saved() not in (None, before), timeout=5, message="no autosave of mosquitto.db"
-    )
+    wait_for(lambda: saved() not in (None, before), timeout=5, message="no autosave of mosquitto.db")
     mosquitto.kill()
     mosquitto.start()
 
     inbox = Inbox()
     mqtt_client_factory(mosquitto, OFFLINE_SUBSCRIBER, clean_session=False, on_message=inbox)
-    wait_for(
-        lambda: len(inbox.messages) >= 5, message=f"got {len(inbox.messages)} of 5 after SIGKILL"
-    )
+    wait_for(lambda: len(inbox.messages) >= 5, message=f"got {len(inbox.messages)} of 5 after SIGKILL")
     assert sorted(inbox.payloads("madoguchi/events/dispenser-1"), key=int) == numbered(5)
 
 
@@ -246,9 +236,7 @@ def test_mosquitto_delivers_a_backlog_of_2000_to_an_offline_subscriber(
 
     inbox = Inbox()
     mqtt_client_factory(mosquitto, OFFLINE_SUBSCRIBER, clean_session=False, on_message=inbox)
-    wait_for(
-        lambda: len(inbox.messages) >= 2000, message=f"got {len(inbox.messages)} of 2000 queued"
-    )
+    wait_for(lambda: len(inbox.messages) >= 2000, message=f"got {len(inbox.messages)} of 2000 queued")
     assert set(inbox.payloads("madoguchi/events/dispenser-1")) == set(numbered(2000))
 
 
@@ -265,9 +253,7 @@ def test_stock_max_queued_messages_silently_drops_acknowledged_messages(
     mqtt_client_factory(stock, OFFLINE_SUBSCRIBER, clean_session=False, on_message=inbox)
     # Measured on 2.0.11: exactly the first 1000 arrive. A marker published now is queued
     # behind anything still on its way, so once it arrives the count is final.
-    wait_for(
-        lambda: len(inbox.messages) >= 1000, message=f"got {len(inbox.messages)} of at least 1000"
-    )
+    wait_for(lambda: len(inbox.messages) >= 1000, message=f"got {len(inbox.messages)} of at least 1000")
     publish_all(publisher, "madoguchi/events/marker", [b"end"])
     wait_for(lambda: inbox.payloads("madoguchi/events/marker"), message="marker not delivered")
     received = inbox.payloads("madoguchi/events/dispenser-1")
@@ -282,9 +268,7 @@ def test_mosquitto_reports_a_bad_configuration_with_its_log(tmp_path: Path) -> N
     assert not broker.running
 
 
-def test_missing_mosquitto_names_the_debian_package(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_mosquitto_names_the_debian_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     monkeypatch.setattr(brokers, "_MOSQUITTO_FALLBACK", str(tmp_path / "no-mosquitto"))
     with pytest.raises(MosquittoNotFoundError, match="apt-get install mosquitto"):
@@ -340,18 +324,14 @@ def test_embedded_restart_keeps_the_port_but_forgets_retained_messages(
     again = mqtt_client_factory(embedded_broker, "office")
     publish_all(again, "madoguchi/office/ping", [b"after restart"])
     wait_for(lambda: inbox.payloads("madoguchi/office/ping"), message="no round trip after restart")
-    assert inbox.payloads("madoguchi/office/status") == [], (
-        "amqtt now keeps retained messages: update docs"
-    )
+    assert inbox.payloads("madoguchi/office/status") == [], "amqtt now keeps retained messages: update docs"
 
 
 def test_embedded_anonymous_sessions_are_not_persistent(
     embedded_broker: EmbeddedBroker, mqtt_client_factory: MqttClientFactory, wait_for: WaitFor
 ) -> None:
     """amqtt quirk: with anonymous access allowed, clean_session=False queues nothing."""
-    leave_persistent_session(
-        embedded_broker, mqtt_client_factory, wait_for, "madoguchi/events/#", username="office"
-    )
+    leave_persistent_session(embedded_broker, mqtt_client_factory, wait_for, "madoguchi/events/#", username="office")
     publisher = mqtt_client_factory(embedded_broker, "dispenser-1")
     publish_all(publisher, "madoguchi/events/dispenser-1", numbered(3))
 
@@ -374,22 +354,16 @@ def test_embedded_queues_for_a_named_persistent_subscriber_without_anonymous_acc
     named_only_broker: EmbeddedBroker, mqtt_client_factory: MqttClientFactory, wait_for: WaitFor
 ) -> None:
     broker = named_only_broker
-    leave_persistent_session(
-        broker, mqtt_client_factory, wait_for, "madoguchi/events/#", username="office"
-    )
+    leave_persistent_session(broker, mqtt_client_factory, wait_for, "madoguchi/events/#", username="office")
     publisher = mqtt_client_factory(broker, "dispenser-1", username="dispenser-1")
     publish_all(publisher, "madoguchi/events/dispenser-1", numbered(10))
 
     inbox = Inbox()
-    mqtt_client_factory(
-        broker, OFFLINE_SUBSCRIBER, clean_session=False, username="office", on_message=inbox
-    )
+    mqtt_client_factory(broker, OFFLINE_SUBSCRIBER, clean_session=False, username="office", on_message=inbox)
     wait_for(lambda: len(inbox.messages) >= 10, message=f"got {len(inbox.messages)} of 10 queued")
     assert sorted(inbox.payloads("madoguchi/events/dispenser-1"), key=int) == numbered(10)
     # amqtt quirk: a backlog kept for an offline session arrives flagged as retained.
-    assert {retain for *_, retain in inbox.messages} == {True}, (
-        "amqtt fixed the retain flag: update docs"
-    )
+    assert {retain for *_, retain in inbox.messages} == {True}, "amqtt fixed the retain flag: update docs"
 
     with pytest.raises(AssertionError, match="refused"):
         mqtt_client_factory(broker, "nameless")

@@ -49,9 +49,7 @@ def _ms(
         ((2024, 3, 1, 2, 0), date(2024, 2, 29)),  # leap day
     ],
 )
-def test_business_day_with_the_default_rollover(
-    local: tuple[int, ...], expected: date
-) -> None:
+def test_business_day_with_the_default_rollover(local: tuple[int, ...], expected: date) -> None:
     assert business_day(_ms(*local), TOKYO) == expected
 
 

@@ -35,8 +35,9 @@ MAYOR = "まどぐち町長　佐々木　和夫"
 FONTS = find_fonts()
 
 
-def _content(kind: str, raw: dict[str, Any] | None = None, card: str = "SIM-0001",
-             registry: Registry | None = None) -> dict[str, Any]:
+def _content(
+    kind: str, raw: dict[str, Any] | None = None, card: str = "SIM-0001", registry: Registry | None = None
+) -> dict[str, Any]:
     registry = registry or demo_registry()
     resident = registry.by_card(card)
     assert resident is not None
@@ -49,8 +50,10 @@ def _objects(pdf: bytes) -> dict[int, bytes]:
 
 def _png_from_stream(stream: bytes, width: int, height: int) -> Image.Image:
     """Wrap a PDF Flate image stream (PNG predictors) back into a PNG file and let Pillow read it."""
+
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
     return Image.open(io.BytesIO(png))
@@ -62,10 +65,10 @@ def test_the_pdf_is_a_valid_a4_page_holding_the_rendering_losslessly() -> None:
     assert pdf.startswith(b"%PDF-1.4\n") and pdf.endswith(b"%%EOF\n")
     # the cross-reference table points at every object
     xref_at = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
-    assert pdf[xref_at:xref_at + 4] == b"xref"
+    assert pdf[xref_at : xref_at + 4] == b"xref"
     entries = re.findall(rb"(\d{10}) 00000 n ", pdf[xref_at:])
     for n, offset in enumerate(entries, start=1):
-        assert pdf[int(offset):].startswith(b"%d 0 obj\n" % n)
+        assert pdf[int(offset) :].startswith(b"%d 0 obj\n" % n)
     objects = _objects(pdf)
     assert b"/Count 1" in pdf and b"/MediaBox [0 0 595.28 841.89]" in pdf  # A4 in points
     image = next(body for body in objects.values() if b"/Subtype /Image" in body)
@@ -116,8 +119,10 @@ def test_every_kind_draws_title_tables_and_closing(kind: str, raw: dict[str, Any
     assert len(pages) == 1
     page = pages[0]
     assert page.size == (PAGE_W, PAGE_H) and page.mode == "L"
+
     def ink(box: tuple[int, int, int, int]) -> int:
         return sum(page.crop(box).point(lambda v: 255 if v < 80 else 0).histogram()[255:])
+
     assert ink((600, 230, 1900, 360)) > 5000  # the title
     assert ink((177, 520, 2303, 700)) > 5000  # the first table
     assert ink((177, PAGE_H - 900, 2303, PAGE_H - 400)) > 20000  # certification, date, mayor and seal
@@ -135,8 +140,10 @@ def test_the_ground_is_visible_but_light() -> None:
 def test_the_latent_word_is_coarse_dots_inside_fine_dots() -> None:
     ground = certificate_pdf._ground(FONTS, "まどぐち町")
     data = ground.tobytes()
+
     def dot(x: int, y: int) -> bool:
         return data[y * PAGE_W + x] == PATTERN_DOT
+
     coarse = fine = 0
     for y in range(400, 3000, 8):
         for x in range(200, 2200, 8):
@@ -161,9 +168,13 @@ def test_a_large_household_runs_onto_more_pages() -> None:
     members = printable(household)
     assert head in members and len(members) >= 4
     content = certificate_content(
-        registry, head, CertificateKind.JUMINHYO,
+        registry,
+        head,
+        CertificateKind.JUMINHYO,
         parse_options("juminhyo", {"members": [m.id for m in members], "with_honseki": True, "with_my_number": True}),
-        "20260401-00009", TODAY, MAYOR,
+        "20260401-00009",
+        TODAY,
+        MAYOR,
     )
     # four people fit on a page only without the optional rows; with them the fifth needs a new page
     content["persons"] = content["persons"] * 2
@@ -197,7 +208,10 @@ def test_a_very_long_address_grows_its_row_instead_of_being_cut() -> None:
         (lambda c: c.update(kind="passport"), r"content\.kind: 'passport' is not a certificate"),
         (lambda c: c["persons"][0].update(name=None), r"content\.persons\[0\]\.name: expected text"),
         (lambda c: c.update(omitted=["everything"]), r"content\.omitted"),
-        (lambda c: c["persons"][0].update(name="山田\U000f0001"), r"content\.persons\[0\]\.name: the font cannot print"),
+        (
+            lambda c: c["persons"][0].update(name="山田\U000f0001"),
+            r"content\.persons\[0\]\.name: the font cannot print",
+        ),
     ],
 )
 def test_bad_content_is_an_error_naming_the_field(change: Any, message: str) -> None:

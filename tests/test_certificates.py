@@ -66,8 +66,12 @@ def _variant(registry: Registry, **changes: dict[str, Any]) -> Registry:
     """The registry with some residents changed (by id)."""
     residents = [replace(r, **changes.get(r.id, {})) for r in registry.residents.values()]
     return Registry.build(
-        registry.municipality, residents, registry.households.values(), registry.seals.values(),
-        registry.family_registers.values(), registry.tax_records.values(),
+        registry.municipality,
+        residents,
+        registry.households.values(),
+        registry.seals.values(),
+        registry.family_registers.values(),
+        registry.tax_records.values(),
     )
 
 
@@ -178,7 +182,7 @@ def test_options_of_another_kind_are_an_error() -> None:
 @pytest.mark.parametrize(
     ("kind", "raw", "message"),
     [
-        ("juminhyo", {"scope": "all"}, "options.scope: expected \"household\" or \"members\""),
+        ("juminhyo", {"scope": "all"}, 'options.scope: expected "household" or "members"'),
         ("juminhyo", {"with_my_number": "yes"}, "options.with_my_number: expected true or false"),
         ("juminhyo", {"with_honseki": 1}, "options.with_honseki: expected true or false"),
         ("juminhyo", {"scope": "household", "members": ["R0001"]}, "options.members: only with scope"),
@@ -187,7 +191,7 @@ def test_options_of_another_kind_are_an_error() -> None:
         ("juminhyo", {"members": [1]}, r"options.members\[0\]: expected a resident id"),
         ("juminhyo", {"members": [f"R{i}" for i in range(21)]}, "options.members: at most 20"),
         ("juminhyo", {"mynumber": True}, "options.mynumber: unknown option for juminhyo; allowed: members, scope"),
-        ("koseki", {"variant": "full"}, "options.variant: expected \"tohon\""),
+        ("koseki", {"variant": "full"}, 'options.variant: expected "tohon"'),
         ("shotoku", {"fiscal_year": "2025"}, "options.fiscal_year: expected a fiscal year"),
         ("shotoku", {"fiscal_year": True}, "options.fiscal_year"),
         ("inkan", {"scope": "household"}, "options.scope: unknown option for inkan; inkan takes no options"),
@@ -202,7 +206,11 @@ def test_bad_options_name_the_field(kind: str, raw: Any, message: str) -> None:
 def test_options_defaults_and_canonical_form() -> None:
     assert parse_options("juminhyo", None) == JuminhyoOptions()
     assert parse_options("juminhyo", {}).to_dict() == {
-        "scope": "members", "members": [], "with_honseki": False, "with_zokugara": False, "with_my_number": False,
+        "scope": "members",
+        "members": [],
+        "with_honseki": False,
+        "with_zokugara": False,
+        "with_my_number": False,
     }
     assert parse_options("koseki", {"variant": "shohon"}) == KosekiOptions("shohon")
     assert parse_options("shotoku", {"fiscal_year": 2024}).to_dict() == {"fiscal_year": 2024}
@@ -245,7 +253,10 @@ def test_config_overrides_some_fees_and_keeps_the_rest() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"jumin": 300}, r"certificate_fees\.jumin: unknown certificate; use one of fuhyo, inkan, juminhyo, koseki, shotoku"),
+        (
+            {"jumin": 300},
+            r"certificate_fees\.jumin: unknown certificate; use one of fuhyo, inkan, juminhyo, koseki, shotoku",
+        ),
         ({"koseki": "450"}, r"certificate_fees\.koseki: expected whole yen per copy such as 450, got '450'"),
         ({"koseki": 450.0}, r"certificate_fees\.koseki: expected whole yen"),
         ({"inkan": True}, r"certificate_fees\.inkan: expected whole yen"),
@@ -265,7 +276,9 @@ def test_bad_fee_configuration_names_the_key_and_the_fix(raw: Any, message: str)
 
 def _eligible(registry: Registry) -> list[tuple[Resident, CertificateKind]]:
     return [
-        (r, k) for r in registry.residents.values() for k in KINDS
+        (r, k)
+        for r in registry.residents.values()
+        for k in KINDS
         if check_eligibility(registry, r, k, parse_options(k, None), TODAY) is None
     ]
 
@@ -304,8 +317,9 @@ def test_content_never_holds_my_number_or_honseki_unless_asked(flags: dict[str, 
 def test_content_holds_what_was_asked_for() -> None:
     registry = demo_registry()
     taro = _card(registry, "SIM-0001")
-    options = parse_options("juminhyo", {"scope": "household", "with_honseki": True, "with_zokugara": True,
-                                         "with_my_number": True})
+    options = parse_options(
+        "juminhyo", {"scope": "household", "with_honseki": True, "with_zokugara": True, "with_my_number": True}
+    )
     content = certificate_content(registry, taro, K.JUMINHYO, options, "20261121-00001", TODAY, MAYOR)
     persons = content["persons"]
     assert [p["name"] for p in persons] == ["山田\u3000太郎", "山田\u3000花子", "山田\u3000一郎"]

@@ -112,9 +112,7 @@ def test_unconfirmed_time_never_goes_before_the_office_time_seen(
     st.integers(min_value=0, max_value=2**42),
     st.integers(min_value=0, max_value=2**42),
 )
-def test_confirmed_time_matches_the_office_at_the_observation(
-    office: int, local: int, mono: int
-) -> None:
+def test_confirmed_time_matches_the_office_at_the_observation(office: int, local: int, mono: int) -> None:
     state = observe_office_time(initial("a", None), office, local, mono)
     assert now_ms(state, local) == office
 

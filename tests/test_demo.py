@@ -15,7 +15,12 @@ from harness import REPO, env
 def test_demo_runs_the_lobby_and_stops_cleanly() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "lobby.demo", "--duration", "8", "--interval", "0.4", "--pace", "1"],
-        check=False, capture_output=True, text=True, env=env(), cwd=REPO, timeout=90,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=REPO,
+        timeout=90,
     )
     out = run.stdout
     assert run.returncode == 0, run.stderr[-2000:]
@@ -34,7 +39,12 @@ def test_demo_opens_the_dispenser_window_when_a_display_is_there(display: str) -
     e["DISPLAY"] = display
     run = subprocess.run(
         [sys.executable, "-m", "lobby.demo", "--duration", "12", "--interval", "1", "--pace", "2"],
-        check=False, capture_output=True, text=True, env=e, cwd=REPO, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=e,
+        cwd=REPO,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "dispenser window opened" in run.stdout and "lobby board window opened" in run.stdout

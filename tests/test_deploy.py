@@ -39,21 +39,53 @@ HARDENING = ("StateDirectory", "StateDirectoryMode", "ProtectSystem", "ProtectHo
 
 # Keys our units may use, per unit type and section: a typo is an error here even where
 # systemd-analyze is absent.
-_UNIT_SECTION = {"Description", "Documentation", "After", "Wants", "Requires", "StartLimitIntervalSec",
-                 "StartLimitBurst"}
+_UNIT_SECTION = {
+    "Description",
+    "Documentation",
+    "After",
+    "Wants",
+    "Requires",
+    "StartLimitIntervalSec",
+    "StartLimitBurst",
+}
 ALLOWED = {
     ".service": {
         "Unit": _UNIT_SECTION,
-        "Service": {"Type", "User", "Group", "SupplementaryGroups", "EnvironmentFile", "Environment", "ExecStart",
-                    "ExecReload", "Restart", "RestartSec", "WatchdogSec", "NotifyAccess", "TimeoutStartSec",
-                    "TimeoutStopSec", "StateDirectory", "StateDirectoryMode", "ProtectSystem", "ProtectHome",
-                    "PrivateTmp", "NoNewPrivileges"},
+        "Service": {
+            "Type",
+            "User",
+            "Group",
+            "SupplementaryGroups",
+            "EnvironmentFile",
+            "Environment",
+            "ExecStart",
+            "ExecReload",
+            "Restart",
+            "RestartSec",
+            "WatchdogSec",
+            "NotifyAccess",
+            "TimeoutStartSec",
+            "TimeoutStopSec",
+            "StateDirectory",
+            "StateDirectoryMode",
+            "ProtectSystem",
+            "ProtectHome",
+            "PrivateTmp",
+            "NoNewPrivileges",
+        },
         "Install": {"WantedBy"},
     },
     ".timer": {
         "Unit": _UNIT_SECTION,
-        "Timer": {"OnCalendar", "OnBootSec", "OnUnitActiveSec", "Persistent", "RandomizedDelaySec", "AccuracySec",
-                  "Unit"},
+        "Timer": {
+            "OnCalendar",
+            "OnBootSec",
+            "OnUnitActiveSec",
+            "Persistent",
+            "RandomizedDelaySec",
+            "AccuracySec",
+            "Unit",
+        },
         "Install": {"WantedBy"},
     },
 }
@@ -120,8 +152,13 @@ def verify(unit: Path, tmp_path: Path, *companions: Path) -> None:
             stub.chmod(0o755)
             text = text.replace(program, str(stub))
         (tmp_path / path.name).write_text(text, encoding="utf-8")
-    run = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit.name)], capture_output=True, text=True,
-                         timeout=60, check=False)
+    run = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / unit.name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     names = [path.name for path in (unit, *companions)]
     problems = [line for line in (run.stdout + run.stderr).splitlines() if any(name in line for name in names)]
     assert run.returncode == 0 and not problems, run.stdout + run.stderr
@@ -177,8 +214,11 @@ def test_exec_start_names_a_console_script_with_arguments_it_accepts(unit: Path)
     # Every ${VAR} comes from the file provisioning writes (or the office's security home).
     variables = re.findall(r"\$\{(\w+)\}", " ".join(command))
     if unit.name in DEVICE_UNITS:
-        written = re.findall(r"^(\w+)=", env_text(Path("/etc/madoguchi/device.toml"),
-                                                  {"site": "s", "device_id": "d", "broker": "mqtt://b:1"}), re.MULTILINE)
+        written = re.findall(
+            r"^(\w+)=",
+            env_text(Path("/etc/madoguchi/device.toml"), {"site": "s", "device_id": "d", "broker": "mqtt://b:1"}),
+            re.MULTILINE,
+        )
         assert set(variables) <= set(written) and "MADOGUCHI_BROKER" in written
         assert parse_unit(unit)["Service"]["EnvironmentFile"] == ["/etc/madoguchi/device.env"]
     parser = _parsers().get(script)
@@ -224,8 +264,9 @@ def test_report_timer_fires_after_the_day_closed_and_before_the_kiosk_opens_in_t
     assert site.rollover_hour * 60 <= at < _minutes(hours["open"])
     if shutil.which("systemd-analyze"):
         when = parse_unit(REPORT_TIMER)["Timer"]["OnCalendar"][0]
-        run = subprocess.run(["systemd-analyze", "calendar", when], capture_output=True, text=True, timeout=60,
-                             check=False)
+        run = subprocess.run(
+            ["systemd-analyze", "calendar", when], capture_output=True, text=True, timeout=60, check=False
+        )
         assert run.returncode == 0 and f"Normalized form: {when}" in run.stdout, run.stdout + run.stderr
 
 
@@ -262,13 +303,18 @@ def test_report_service_command_reconciles_the_office_store_and_writes_the_repor
     try:
         book = IssuanceBook(db.conn, tokyo)
         book.issue("req-1", "kiosk-1", "SIM-0001", "juminhyo", {"scope": "members"}, 1, 300, at)
-        book.record_cash("kiosk-1", "2026-11-20", {"event_id": "kiosk-1:1", "type": "fee_kept", "amount": 300,
-                                                   "request_id": "req-1", "at_ms": at})
+        book.record_cash(
+            "kiosk-1",
+            "2026-11-20",
+            {"event_id": "kiosk-1:1", "type": "fee_kept", "amount": 300, "request_id": "req-1", "at_ms": at},
+        )
     finally:
         db.close()
-    here = {option(command, "--config"): str(REPO / "office" / "default_site.toml"),
-            option(command, "--db"): str(tmp_path / "office.sqlite3"),
-            option(command, "--out"): str(tmp_path / "reports")}
+    here = {
+        option(command, "--config"): str(REPO / "office" / "default_site.toml"),
+        option(command, "--db"): str(tmp_path / "office.sqlite3"),
+        option(command, "--out"): str(tmp_path / "reports"),
+    }
     hour, minute, _zone = _report_time()
     morning = int(datetime(2026, 11, 21, hour, minute, tzinfo=tokyo).timestamp() * 1000)
     monkeypatch.setattr(cli, "_now_ms", lambda: morning)
@@ -308,7 +354,9 @@ def test_udev_rule_covers_every_printer_id_in_valid_syntax() -> None:
     pair = r'[A-Z]+(\{\w+\})?(==|=|\+=)"[^"]*"'
     for rule in rules:
         assert re.fullmatch(rf"{pair}(, {pair})*", rule), rule
-    ids = {(int(v, 16), int(p, 16)) for v, p in re.findall(r'idVendor\}=="(\w{4})", ATTR\{idProduct\}=="(\w{4})"', text)}
+    ids = {
+        (int(v, 16), int(p, 16)) for v, p in re.findall(r'idVendor\}=="(\w{4})", ATTR\{idProduct\}=="(\w{4})"', text)
+    }
     assert ids == set(printer_usb_ids(load_catalog())) and len(ids) == len(rules)
     assert (0x04B8, 0x0202) in ids and (0x04B8, 0x0E15) in ids  # the Epson printer-class and TM-T20 ids
     assert all('GROUP="lp"' in rule and 'MODE="0660"' in rule for rule in rules)
@@ -317,8 +365,11 @@ def test_udev_rule_covers_every_printer_id_in_valid_syntax() -> None:
 def test_mosquitto_reference_keeps_persistence_and_a_raised_queue() -> None:
     from office.broker_security import BrokerSettings
 
-    settings = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in MOSQUITTO_CONF.read_text().splitlines()
-                if line and not line.startswith("#")}
+    settings = {
+        line.split(" ", 1)[0]: line.split(" ", 1)[1]
+        for line in MOSQUITTO_CONF.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     assert settings["persistence"] == "true" and settings["allow_anonymous"] == "false"
     assert int(settings["max_queued_messages"]) == BrokerSettings(site="x").max_queued_messages >= 100_000
     assert settings["persistence_location"] == f"{SECURITY_HOME}/broker/data/"
@@ -335,8 +386,12 @@ def test_kivy_config_matches_configure_kivy_and_kivys_format(tmp_path: Path) -> 
     ini.read(DEPLOY / "kivy" / "config.ini", encoding="utf-8")
     # HARDWARE.md's kiosk settings.
     assert ini["kivy"]["exit_on_escape"] == "0"
-    assert (ini["graphics"]["allow_screensaver"], ini["graphics"]["fullscreen"], ini["graphics"]["show_cursor"],
-            ini["graphics"]["maxfps"]) == ("0", "auto", "0", "30")
+    assert (
+        ini["graphics"]["allow_screensaver"],
+        ini["graphics"]["fullscreen"],
+        ini["graphics"]["show_cursor"],
+        ini["graphics"]["maxfps"],
+    ) == ("0", "auto", "0", "30")
     assert dict(ini["input"]) == {"mouse": "mouse,disable_multitouch"}
     kivy_config = Path(__import__("importlib.util").util.find_spec("kivy").origin).parent / "config.py"
     version = re.search(r"^KIVY_CONFIG_VERSION = (\d+)$", kivy_config.read_text(), re.MULTILINE)
@@ -348,8 +403,9 @@ def test_kivy_config_matches_configure_kivy_and_kivys_format(tmp_path: Path) -> 
         "maxfps=30); from kivy.config import Config; "
         "print(json.dumps({s: dict(Config.items(s)) for s in ('kivy', 'graphics', 'input')}))"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                         check=False)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
     assert run.returncode == 0, run.stderr
     live = json.loads(run.stdout.strip().splitlines()[-1])
     assert live["input"] == dict(ini["input"])

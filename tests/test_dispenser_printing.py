@@ -53,7 +53,9 @@ def test_a_printed_ticket_carries_its_number_in_the_raster(lobby, wait_for) -> N
         ("disconnected", lambda f: f.unplug(), lambda f: f.plug()),
     ],
 )
-def test_a_fault_before_printing_holds_the_ticket_and_reprints_on_recovery(lobby, wait_for, fault, script, recover) -> None:
+def test_a_fault_before_printing_holds_the_ticket_and_reprints_on_recovery(
+    lobby, wait_for, fault, script, recover
+) -> None:
     office, device, dispenser, fake = lobby
     script(fake)
     result = dispenser.issue("tax")
@@ -112,12 +114,15 @@ def test_staff_void_drops_a_held_ticket_from_the_reprint_queue(lobby, mosquitto,
     wait_for(lambda: device.agent.pending_count() == 0)
     assert office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "void", str(held.number)]) == 0
     capsys.readouterr()
-    wait_for(lambda: held.ticket_id in ((device.agent.document("voids") or {}).get("tickets", [])),
-             message="the dispenser heard of the void")
+    wait_for(
+        lambda: held.ticket_id in ((device.agent.document("voids") or {}).get("tickets", [])),
+        message="the dispenser heard of the void",
+    )
     fake.set_paper(50)
     assert dispenser.check_printer().ok
     assert dispenser.pending_reprints() == []
     assert len(fake.tickets) == 1  # only the ticket staff kept was reprinted
-    assert decode_escpos(fake.jobs[-1]).tobytes() == EscposTicketPrinter(FakeEscpos(), MODELS["TM-T20III"]).render(
-        ticket_job(kept, reprint=True)
-    ).tobytes()
+    assert (
+        decode_escpos(fake.jobs[-1]).tobytes()
+        == EscposTicketPrinter(FakeEscpos(), MODELS["TM-T20III"]).render(ticket_job(kept, reprint=True)).tobytes()
+    )

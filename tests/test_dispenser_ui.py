@@ -21,15 +21,27 @@ from ticket_dispenser.ticket import IssuedTicket, ticket_job
 pytestmark = pytest.mark.slow
 
 
-def drive(display: str, broker: str, tmp: Path, steps: list[dict[str, Any]], name: str = "ui", **kw: Any) -> tuple[dict[str, Any], Path]:
+def drive(
+    display: str, broker: str, tmp: Path, steps: list[dict[str, Any]], name: str = "ui", **kw: Any
+) -> tuple[dict[str, Any], Path]:
     out = tmp / name
     out.mkdir(parents=True, exist_ok=True)
     script = out / "script.json"
     script.write_text(json.dumps(steps), encoding="utf-8")
     e = env()
     e["DISPLAY"] = display
-    args = [sys.executable, str(REPO / "tests" / "ui_driver.py"), "--broker", broker, "--data", str(tmp / f"{name}-data"),
-            "--out", str(out), "--script", str(script)]
+    args = [
+        sys.executable,
+        str(REPO / "tests" / "ui_driver.py"),
+        "--broker",
+        broker,
+        "--data",
+        str(tmp / f"{name}-data"),
+        "--out",
+        str(out),
+        "--script",
+        str(script),
+    ]
     for key, value in kw.items():
         flag = f"--{key.replace('_', '-')}"
         args += [flag] if value is True else [flag, str(value)]
@@ -53,18 +65,23 @@ def tickets_of(data: Path) -> list[IssuedTicket]:
 def test_touch_from_start_to_a_printed_ticket(display, mosquitto, tmp_path: Path) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     try:
-        result, out = drive(display, mosquitto.url, tmp_path, [
-            {"wait": "start"},
-            {"record": "start"},
-            {"touch": "purpose:tax"},
-            {"wait": "checklist"},
-            {"touch": "proc:0"},
-            {"touch": "confirm"},
-            {"wait": "result"},
-            {"record": "result"},
-            {"touch": "back"},
-            {"wait": "start"},
-        ])
+        result, out = drive(
+            display,
+            mosquitto.url,
+            tmp_path,
+            [
+                {"wait": "start"},
+                {"record": "start"},
+                {"touch": "purpose:tax"},
+                {"wait": "checklist"},
+                {"touch": "proc:0"},
+                {"touch": "confirm"},
+                {"wait": "result"},
+                {"record": "result"},
+                {"touch": "back"},
+                {"wait": "start"},
+            ],
+        )
     finally:
         office.stop()
     assert result["screens"][:4] == ["checklist", "checklist", "printing", "result"]
@@ -81,16 +98,28 @@ def test_touch_from_start_to_a_printed_ticket(display, mosquitto, tmp_path: Path
 def test_a_thousand_presses_leak_nothing_and_repeat_no_number(display, mosquitto, tmp_path: Path) -> None:
     # Two purposes without a procedure list: each press goes straight to the ticket, which is
     # what this run measures (the checklist has its own tests).
-    quick = replace(SITE, categories=tuple(
-        replace(c, procedures=()) if c.code in ("certificates", "tax") else c for c in SITE.categories
-    ))
+    quick = replace(
+        SITE,
+        categories=tuple(
+            replace(c, procedures=()) if c.code in ("certificates", "tax") else c for c in SITE.categories
+        ),
+    )
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3", config=quick)
     try:
-        result, _ = drive(display, mosquitto.url, tmp_path, [
-            {"wait": "start"},
-            # two purposes in turn: one series holds 999 numbers a day
-            {"presses": 1000, "purposes": ["certificates", "tax"]},
-        ], name="loop", width=800, height=600, maxfps=0)
+        result, _ = drive(
+            display,
+            mosquitto.url,
+            tmp_path,
+            [
+                {"wait": "start"},
+                # two purposes in turn: one series holds 999 numbers a day
+                {"presses": 1000, "purposes": ["certificates", "tax"]},
+            ],
+            name="loop",
+            width=800,
+            height=600,
+            maxfps=0,
+        )
     finally:
         office.stop()
     loop = result["loop"]
@@ -108,22 +137,29 @@ def test_keypad_alone_reaches_a_printed_ticket(display, mosquitto, tmp_path: Pat
     """A resident who cannot use the touch screen: only the tactile keypad, over a real pty."""
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     try:
-        result, _ = drive(display, mosquitto.url, tmp_path, [
-            {"wait": "start"},
-            {"keypad": "RIGHT"},   # 証明書 (certificates)
-            {"record": "focus"},
-            {"keypad": "OK"},
-            {"wait": "checklist"},
-            {"keypad": "OK"},      # tick the first procedure
-            {"keypad": "DOWN"},
-            {"keypad": "DOWN"},
-            {"keypad": "DOWN"},    # 'Issue ticket'
-            {"keypad": "OK"},
-            {"wait": "result"},
-            {"record": "result"},
-            {"keypad": "OK"},
-            {"wait": "start"},
-        ], name="keypad", keypad=True)
+        result, _ = drive(
+            display,
+            mosquitto.url,
+            tmp_path,
+            [
+                {"wait": "start"},
+                {"keypad": "RIGHT"},  # 証明書 (certificates)
+                {"record": "focus"},
+                {"keypad": "OK"},
+                {"wait": "checklist"},
+                {"keypad": "OK"},  # tick the first procedure
+                {"keypad": "DOWN"},
+                {"keypad": "DOWN"},
+                {"keypad": "DOWN"},  # 'Issue ticket'
+                {"keypad": "OK"},
+                {"wait": "result"},
+                {"record": "result"},
+                {"keypad": "OK"},
+                {"wait": "start"},
+            ],
+            name="keypad",
+            keypad=True,
+        )
     finally:
         office.stop()
     assert result["records"][1]["screen"] == "result" and result["records"][1]["number"].startswith("2")

@@ -9,14 +9,16 @@ import pytest
 from drivers.display_power import CommandPower, NoPower, open_power, should_be_on
 from office.calendar import Hours
 
-HOURS = Hours(open=time(8, 30), close=time(17, 15), closed_weekdays=frozenset({5, 6}), holidays=frozenset({date(2026, 11, 23)}))
+HOURS = Hours(
+    open=time(8, 30), close=time(17, 15), closed_weekdays=frozenset({5, 6}), holidays=frozenset({date(2026, 11, 23)})
+)
 
 
 @pytest.mark.parametrize(
     ("when", "on"),
     [
         (datetime(2026, 11, 24, 8, 10), False),  # Tuesday, before the pre-opening margin
-        (datetime(2026, 11, 24, 8, 15), True),   # 15 min before opening: residents queue early
+        (datetime(2026, 11, 24, 8, 15), True),  # 15 min before opening: residents queue early
         (datetime(2026, 11, 24, 12, 0), True),
         (datetime(2026, 11, 24, 17, 29), True),  # the last calls after closing
         (datetime(2026, 11, 24, 17, 30), False),

@@ -112,7 +112,11 @@ def test_redeem_signs_the_devices_own_key_and_records_the_profile(registry: Enro
     device = registry.device("disp-1")
     assert device is not None
     assert (device.serial, device.profile_hash, device.enrolled_ms, device.revoked_ms) == (
-        enrolled.serial, PROFILE, NOW + HOUR, None)
+        enrolled.serial,
+        PROFILE,
+        NOW + HOUR,
+        None,
+    )
 
 
 def test_a_token_works_once(registry: EnrolmentRegistry) -> None:
@@ -170,7 +174,9 @@ def test_tokens_of_another_office_and_unknown_tokens_are_refused(tmp_path: Path,
         ("disp-1", "dispenser", 0, "token validity 0 h is invalid"),
     ],
 )
-def test_bad_token_requests_are_named(registry: EnrolmentRegistry, device: str, role: str, hours: float, message: str) -> None:
+def test_bad_token_requests_are_named(
+    registry: EnrolmentRegistry, device: str, role: str, hours: float, message: str
+) -> None:
     with pytest.raises(EnrolmentError, match=message):
         registry.issue_token(device, role, now_ms=NOW, valid_hours=hours)
 
@@ -220,8 +226,15 @@ def test_registry_shares_a_connection_in_autocommit_mode(tmp_path: Path, ca: Off
 
 
 def test_issue_enrolment_token_for_the_command_line(tmp_path: Path, ca: OfficeCA) -> None:
-    token = issue_enrolment_token(tmp_path / "sec", tmp_path / "office.sqlite3", site="demo-town",
-                                  device_id="kiosk-1", role="kiosk", now_ms=NOW, valid_hours=1)
+    token = issue_enrolment_token(
+        tmp_path / "sec",
+        tmp_path / "office.sqlite3",
+        site="demo-town",
+        device_id="kiosk-1",
+        role="kiosk",
+        now_ms=NOW,
+        valid_hours=1,
+    )
     assert token.expires_ms == NOW + HOUR and parse_token(token.text)[1] == ca.fingerprint
 
 
@@ -237,9 +250,16 @@ def endpoint(tmp_path: Path, registry: EnrolmentRegistry) -> Iterator[EnrolServe
     write_public(cert, server_files.cert_pem)
     write_private(key, server_files.key_pem)
     enrolled: list[str] = []
-    server = EnrolServer(registry, certfile=cert, keyfile=key, host="127.0.0.1", port=0,
-                         broker="mqtts://office.test:8883", on_enrolled=lambda e: enrolled.append(e.device_id),
-                         wall_ms=lambda: NOW + HOUR)
+    server = EnrolServer(
+        registry,
+        certfile=cert,
+        keyfile=key,
+        host="127.0.0.1",
+        port=0,
+        broker="mqtts://office.test:8883",
+        on_enrolled=lambda e: enrolled.append(e.device_id),
+        wall_ms=lambda: NOW + HOUR,
+    )
     server.enrolled = enrolled  # type: ignore[attr-defined]
     with server:
         yield server
@@ -249,7 +269,11 @@ def test_device_enrols_over_https_and_keeps_its_key_to_itself(tmp_path: Path, en
     token = endpoint.registry.issue_token("disp-1", "dispenser", now_ms=NOW)
     identity = enroll(endpoint.url(), token.text, "disp-1", PROFILE, tmp_path / "device" / "tls")
     assert (identity.device_id, identity.role, identity.site, identity.mqtt_username) == (
-        "disp-1", "dispenser", "demo-town", "disp-1")
+        "disp-1",
+        "dispenser",
+        "demo-town",
+        "disp-1",
+    )
     assert stat.S_IMODE(identity.key.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "device" / "tls").stat().st_mode) == 0o700
     assert os.readlink(tmp_path / "device" / "tls" / "current") == f"gen-{identity.serial}"
@@ -260,7 +284,9 @@ def test_device_enrols_over_https_and_keeps_its_key_to_itself(tmp_path: Path, en
     # The office has the certificate and the profile hash, never the key.
     device = endpoint.registry.device("disp-1")
     assert device is not None and device.serial == identity.serial and device.profile_hash == PROFILE
-    key_der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     assert not any(key_der in p.read_bytes() for p in endpoint.registry.ca.directory.iterdir() if p.is_file())
     assert endpoint.enrolled == ["disp-1"]  # type: ignore[attr-defined]
     assert load_identity(tmp_path / "device" / "tls") == identity
@@ -271,10 +297,20 @@ def test_device_enrols_over_https_and_keeps_its_key_to_itself(tmp_path: Path, en
 
 def test_enrolling_again_replaces_the_identity_in_one_step(tmp_path: Path, endpoint: EnrolServer) -> None:
     directory = tmp_path / "tls"
-    first = enroll(endpoint.url(), endpoint.registry.issue_token("disp-1", "dispenser", now_ms=NOW).text,
-                   "disp-1", PROFILE, directory)
-    second = enroll(endpoint.url(), endpoint.registry.issue_token("disp-1", "dispenser", now_ms=NOW).text,
-                    "disp-1", PROFILE, directory)
+    first = enroll(
+        endpoint.url(),
+        endpoint.registry.issue_token("disp-1", "dispenser", now_ms=NOW).text,
+        "disp-1",
+        PROFILE,
+        directory,
+    )
+    second = enroll(
+        endpoint.url(),
+        endpoint.registry.issue_token("disp-1", "dispenser", now_ms=NOW).text,
+        "disp-1",
+        PROFILE,
+        directory,
+    )
     assert first.serial != second.serial
     assert sorted(p.name for p in directory.iterdir()) == ["current", f"gen-{second.serial}"]
     assert load_identity(directory).serial == second.serial
@@ -301,8 +337,14 @@ def test_device_refuses_an_office_whose_ca_is_not_the_one_in_the_token(tmp_path:
     write_public(tmp_path / "i.pem", files.cert_pem)
     write_private(tmp_path / "i.key", files.key_pem)
     posts: list[str] = []
-    with EnrolServer(impostor_reg, certfile=tmp_path / "i.pem", keyfile=tmp_path / "i.key", host="127.0.0.1", port=0,
-                     on_enrolled=lambda e: posts.append(e.device_id)) as impostor:
+    with EnrolServer(
+        impostor_reg,
+        certfile=tmp_path / "i.pem",
+        keyfile=tmp_path / "i.key",
+        host="127.0.0.1",
+        port=0,
+        on_enrolled=lambda e: posts.append(e.device_id),
+    ) as impostor:
         token = endpoint.registry.issue_token("disp-1", "dispenser", now_ms=NOW)
         with pytest.raises(EnrolError, match="is not the one the token names"):
             enroll(impostor.url(), token.text, "disp-1", PROFILE, tmp_path / "tls")
@@ -317,7 +359,9 @@ def test_device_checks_the_office_host_name(tmp_path: Path, registry: EnrolmentR
     files = registry.ca.issue_server(["office.test"], now_ms=NOW)
     write_public(tmp_path / "s.pem", files.cert_pem)
     write_private(tmp_path / "s.key", files.key_pem)
-    with EnrolServer(registry, certfile=tmp_path / "s.pem", keyfile=tmp_path / "s.key", host="127.0.0.2", port=0) as srv:
+    with EnrolServer(
+        registry, certfile=tmp_path / "s.pem", keyfile=tmp_path / "s.key", host="127.0.0.2", port=0
+    ) as srv:
         token = registry.issue_token("disp-1", "dispenser", now_ms=NOW)
         with pytest.raises(EnrolError, match="for the name '127.0.0.2'"):
             enroll(srv.url("127.0.0.2"), token.text, "disp-1", PROFILE, tmp_path / "tls")
@@ -352,8 +396,9 @@ def test_endpoint_answers_bad_requests_with_a_reason(endpoint: EnrolServer) -> N
     assert post(endpoint, "/enrol", b"{nope")[0] == 400
     status, answer = post(endpoint, "/enrol", json.dumps({"token": "x"}).encode())
     assert status == 400 and "field 'device_id' is missing" in str(answer["error"])
-    status, answer = post(endpoint, "/enrol", json.dumps(
-        {"token": "mdg1-x", "device_id": "d", "csr": "c", "profile_hash": "p"}).encode())
+    status, answer = post(
+        endpoint, "/enrol", json.dumps({"token": "mdg1-x", "device_id": "d", "csr": "c", "profile_hash": "p"}).encode()
+    )
     assert status == 403 and "cut or mistyped" in str(answer["error"])
     assert post(endpoint, "/enrol", b"x" * (64 * 1024 + 1))[0] == 413
     assert post(endpoint, "/other", b"{}")[0] == 404

@@ -42,8 +42,11 @@ def _outage_scenario(broker, tmp_path: Path, wait_for) -> None:
         assert len(set(issued)) == 500
         assert d1.agent.pending_count() == 250 and d2.agent.pending_count() == 250
         broker.start()
-        wait_for(lambda: d1.agent.pending_count() == 0 and d2.agent.pending_count() == 0, timeout=60,
-                 message="both outboxes acknowledged after the broker came back")
+        wait_for(
+            lambda: d1.agent.pending_count() == 0 and d2.agent.pending_count() == 0,
+            timeout=60,
+            message="both outboxes acknowledged after the broker came back",
+        )
         rows = office_rows(office.db.path, "SELECT ticket_id, day, series, number FROM tickets")
         assert len(rows) == 500
         assert {r[0] for r in rows} == set(issued)
@@ -96,13 +99,18 @@ def test_office_killed_mid_stream_loses_and_doubles_nothing(mosquitto, tmp_path:
         stop.set()
         for t in threads:
             t.join()
-        wait_for(lambda: d1.agent.pending_count() == 0 and d2.agent.pending_count() == 0, timeout=60,
-                 message="outboxes drained after the office restarts")
+        wait_for(
+            lambda: d1.agent.pending_count() == 0 and d2.agent.pending_count() == 0,
+            timeout=60,
+            message="outboxes drained after the office restarts",
+        )
         rows = office_rows(db, "SELECT ticket_id FROM tickets")
         assert len(issued) > 200
         assert sorted(r[0] for r in rows) == sorted(issued)  # each exactly once
         for device in (d1, d2):
-            events = office_rows(db, "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events WHERE device=?", device.agent.config.device_id)
+            events = office_rows(
+                db, "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events WHERE device=?", device.agent.config.device_id
+            )
             assert events == [(device.agent.outbox.last_seq, 1, device.agent.outbox.last_seq)]
     finally:
         stop.set()
@@ -135,13 +143,18 @@ def test_dispenser_killed_200_times_while_issuing(mosquitto, tmp_path: Path, wai
             # answer, not a fault. Anything else is.
             dry = [l for l in proc.lines if l.startswith("not issued: no ticket numbers left")]
             ran_dry += len(dry)
-            odd = [l for l in proc.lines
-                   if not (l.startswith("issued ") or l == "ready" or "journalled but not logged" in l or l in dry)]
+            odd = [
+                l
+                for l in proc.lines
+                if not (l.startswith("issued ") or l == "ready" or "journalled but not logged" in l or l in dry)
+            ]
             assert not odd, odd
             reported.extend(issued_ids(proc.lines))
         assert started == 200
-        print(f"200 kills: {len(reported)} tickets reported, {repaired} ticket-log repairs at restart, "
-              f"{ran_dry} presses refused for a dry series")
+        print(
+            f"200 kills: {len(reported)} tickets reported, {repaired} ticket-log repairs at restart, "
+            f"{ran_dry} presses refused for a dry series"
+        )
         final = Proc.spawn(*base, "sync", *common, "--timeout", "60")
         assert final.popen.wait(90) == 0, final.lines
         rows = office_rows(office.db.path, "SELECT ticket_id FROM tickets WHERE device='d1'")
@@ -175,4 +188,3 @@ def test_payload_limits_do_not_stop_sending(mosquitto, tmp_path: Path, wait_for)
     finally:
         d1.close()
         office.stop()
-

@@ -83,9 +83,7 @@ def test_tick_is_strictly_monotonic(last: HLC, now: int) -> None:
 
 
 @given(any_stamps, any_stamps, any_walls)
-def test_receive_is_after_last_and_after_an_adopted_remote(
-    last: HLC, remote: HLC, now: int
-) -> None:
+def test_receive_is_after_last_and_after_an_adopted_remote(last: HLC, remote: HLC, now: int) -> None:
     after = receive(last, remote, now)
     assert after > last
     assert after.wall_ms >= now
@@ -96,9 +94,7 @@ def test_receive_is_after_last_and_after_an_adopted_remote(
 
 
 @given(any_stamps, st.lists(st.tuples(st.booleans(), any_stamps, any_walls), max_size=30))
-def test_a_run_of_events_is_strictly_increasing(
-    start: HLC, steps: list[tuple[bool, HLC, int]]
-) -> None:
+def test_a_run_of_events_is_strictly_increasing(start: HLC, steps: list[tuple[bool, HLC, int]]) -> None:
     last = start
     for is_receive, remote, now in steps:
         nxt = receive(last, remote, now) if is_receive else tick(last, now)

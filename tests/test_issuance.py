@@ -64,8 +64,14 @@ def book(db: OfficeDB) -> IssuanceBook:
 
 def _issue(book: IssuanceBook, request_id: str, now_ms: int = NOW, **changes: Any) -> Any:
     args: dict[str, Any] = {
-        "request_id": request_id, "device_id": "kiosk-1", "card_serial": "SIM-0001", "kind": "juminhyo",
-        "options": {"scope": "members"}, "copies": 1, "fee": 300, "now_ms": now_ms,
+        "request_id": request_id,
+        "device_id": "kiosk-1",
+        "card_serial": "SIM-0001",
+        "kind": "juminhyo",
+        "options": {"scope": "members"},
+        "copies": 1,
+        "fee": 300,
+        "now_ms": now_ms,
     }
     args.update(changes)
     return book.issue(**args)
@@ -83,8 +89,12 @@ def test_a_retried_request_is_one_issuance_with_the_same_number_and_content(book
     assert first == again
     assert first.issue_number == "20260401-00001" and first.business_day == "2026-04-01"
     assert made == ["20260401-00001"]  # the content was made once; the retry got the stored one
-    assert again.reply() == {"ok": True, "issue_number": "20260401-00001", "fee": 300,
-                             "certificate": {"issue_number": "20260401-00001", "issued_on": "2026-04-01"}}
+    assert again.reply() == {
+        "ok": True,
+        "issue_number": "20260401-00001",
+        "fee": 300,
+        "certificate": {"issue_number": "20260401-00001", "issued_on": "2026-04-01"},
+    }
     assert db.conn.execute("SELECT COUNT(*) FROM cert_issuances").fetchone()[0] == 1
     # typed options and their wire form are the same request
     assert _issue(book, "req-1", options=JuminhyoOptions()) == first
@@ -92,7 +102,9 @@ def test_a_retried_request_is_one_issuance_with_the_same_number_and_content(book
 
 def test_the_same_id_with_other_parameters_is_refused_naming_them(book: IssuanceBook) -> None:
     _issue(book, "req-1")
-    with pytest.raises(RequestConflictError, match="request_id req-1: already issued as 20260401-00001 with other copies, fee"):
+    with pytest.raises(
+        RequestConflictError, match="request_id req-1: already issued as 20260401-00001 with other copies, fee"
+    ):
         _issue(book, "req-1", copies=2, fee=600)
     with pytest.raises(RequestConflictError, match="other card_serial"):
         _issue(book, "req-1", card_serial="SIM-0002")
@@ -238,7 +250,9 @@ def test_reconcile_balances_and_finds_every_kind_of_mismatch(book: IssuanceBook)
     report = book.reconcile(day)
     assert report.balanced and report.mismatches == () and report.refund_slips == ()
     assert [(d.device_id, d.issuances, d.fees_issued, d.fee_kept) for d in report.devices] == [
-        ("kiosk-1", 2, 600, 600), ("kiosk-2", 3, 900, 900)]
+        ("kiosk-1", 2, 600, 600),
+        ("kiosk-2", 3, 900, 900),
+    ]
     _issue(book, "r9", device_id="kiosk-2")  # not printed: the kiosk voided it and kept nothing
     assert book.void("r9", "print_failed", NOW) is not None
     assert book.reconcile(day).balanced
@@ -306,8 +320,9 @@ def test_authenticate_issue_and_render_for_the_demo_card(book: IssuanceBook) -> 
     def content(number: str, day: date) -> dict[str, Any]:
         return certificate_content(registry, resident, kind, options, number, day, MAYOR)
 
-    issued = book.issue("visit-1", "kiosk-1", "SIM-0001", kind, options, 2, fee, NOW + 60_000,
-                        session_token=token, make_content=content)
+    issued = book.issue(
+        "visit-1", "kiosk-1", "SIM-0001", kind, options, 2, fee, NOW + 60_000, session_token=token, make_content=content
+    )
     reply = issued.reply()
     assert reply["fee"] == 400 and reply["certificate"]["issue_number"] == issued.issue_number
     assert reply["certificate"]["card_serial"] == "SIM-0001"  # the kiosk checks it against the card
@@ -318,7 +333,8 @@ def test_authenticate_issue_and_render_for_the_demo_card(book: IssuanceBook) -> 
 
 OPS = st.lists(
     st.tuples(st.integers(0, 15), st.integers(0, 2), st.integers(0, 23)),  # (request, day offset, hour)
-    min_size=1, max_size=25,
+    min_size=1,
+    max_size=25,
 )
 
 

@@ -45,9 +45,14 @@ def ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _doc(ca_dir: Path, tmp: Path, **changes: Any) -> dict[str, dict[str, Any]]:
     doc: dict[str, dict[str, Any]] = {
         "card_reader": {"backend": "sim", "ca_dir": str(ca_dir)},
-        "cash": {"backend": "fake", "hoppers": [{"address": 3, "coin": 500, "count": 40},
-                                                {"address": 4, "coin": 100, "count": 60},
-                                                {"address": 5, "coin": 10, "count": 80}]},
+        "cash": {
+            "backend": "fake",
+            "hoppers": [
+                {"address": 3, "coin": 500, "count": 40},
+                {"address": 4, "coin": 100, "count": 60},
+                {"address": 5, "coin": 10, "count": 80},
+            ],
+        },
         "document_printer": {"backend": "dir", "dir": str(tmp / "pdf")},
         "receipt_printer": {"model": "TM-T20III", "backend": "fake", "fake": {"png_dir": str(tmp / "receipts")}},
         "speech": {"backend": "none"},
@@ -81,8 +86,13 @@ def test_a_full_configuration_is_read(ca_dir: Path, tmp_path: Path) -> None:
 
 def test_what_provisioning_writes_is_read_too(ca_dir: Path, tmp_path: Path) -> None:
     # firmware_profiles/roles/kiosk.yaml: [printer] for the receipts, "simulated", "pdf_dir", paper = "A4".
-    doc = _doc(ca_dir, tmp_path, card_reader__backend="simulated", receipt_printer=None,
-               document_printer={"backend": "pdf_dir", "paper": "A4", "dir": str(tmp_path)})
+    doc = _doc(
+        ca_dir,
+        tmp_path,
+        card_reader__backend="simulated",
+        receipt_printer=None,
+        document_printer={"backend": "pdf_dir", "paper": "A4", "dir": str(tmp_path)},
+    )
     doc["printer"] = {"model": "TM-T20III", "backend": "fake"}
     doc["device"] = {"site": "demo-town", "device_id": "kiosk-1"}
     doc["display"] = {"width": 1080, "height": 1920, "orientation": "portrait", "fullscreen": True, "maxfps": 30}
@@ -100,15 +110,15 @@ def test_what_provisioning_writes_is_read_too(ca_dir: Path, tmp_path: Path) -> N
     ("changes", "message"),
     [
         ({"card_reader": None}, 'card_reader: missing; add [card_reader] with backend = "pcsc"'),
-        ({"card_reader__backend": "nfc"}, "card_reader.backend: 'nfc' is not a card reader; use \"pcsc\" or \"sim\""),
+        ({"card_reader__backend": "nfc"}, 'card_reader.backend: \'nfc\' is not a card reader; use "pcsc" or "sim"'),
         ({"card_reader__ca_dir": None}, "card_reader.ca_dir: the simulated cards need their CA's directory"),
         ({"card_reader__colour": "red"}, "card_reader.colour: unknown key"),
         ({"cash__backend": "cctalk"}, "cash.port: missing; give the ccTalk adapter's path"),
         ({"cash__coins": [1, 5]}, "cash.coins: 1 is not a coin the kiosk takes"),
         ({"cash": None}, 'cash: missing; add [cash] with backend = "cctalk"'),
         ({"document_printer__dir": None}, 'document_printer.dir: where the PDFs go, e.g. dir = "var/'),
-        ({"document_printer__paper": "A3"}, 'document_printer.paper: certificates are A4'),
-        ({"document_printer__backend": "fax"}, 'document_printer.backend: \'fax\' is not a document printer'),
+        ({"document_printer__paper": "A3"}, "document_printer.paper: certificates are A4"),
+        ({"document_printer__backend": "fax"}, "document_printer.backend: 'fax' is not a document printer"),
         ({"document_printer__sheets": -1}, "document_printer.sheets: expected the sheets in the tray"),
         ({"receipt_printer": None}, "receipt_printer: missing; add [receipt_printer] with model and backend"),
         ({"printer": {"model": "TM-T20III", "backend": "fake"}}, "printer: give the receipt printer once"),
@@ -135,8 +145,10 @@ def test_a_configuration_file_is_needed_and_read(ca_dir: Path, tmp_path: Path) -
     with pytest.raises(UsageError, match="--device-config is required"):
         load_kiosk_config(None, "kiosk-1")
     path = tmp_path / "kiosk.toml"
-    path.write_text('[card_reader]\nbackend = "pcsc"\n[cash]\nbackend = "fake"\n[document_printer]\nbackend = "cups"\n'
-                    '[receipt_printer]\nmodel = "TM-T20III"\nbackend = "usb"\n')
+    path.write_text(
+        '[card_reader]\nbackend = "pcsc"\n[cash]\nbackend = "fake"\n[document_printer]\nbackend = "cups"\n'
+        '[receipt_printer]\nmodel = "TM-T20III"\nbackend = "usb"\n'
+    )
     config = load_kiosk_config(path, "kiosk-1")
     assert config.card_reader.backend == "pcsc" and config.path == path
     path.write_text("[cash\n")
@@ -148,14 +160,28 @@ def test_the_cli_reports_a_bad_configuration_in_one_line(ca_dir: Path, tmp_path:
     path = tmp_path / "kiosk.toml"
     path.write_text(f'[card_reader]\nbackend = "sim"\nca_dir = "{ca_dir}"\n[cash]\nbackend = "cctalk"\n')
     done = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "run", "--device-id", "kiosk-1", "--device-config", str(path),
-         "--data", str(tmp_path / "data")],
-        capture_output=True, text=True, env=env(), cwd=REPO, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "kiosk.cli",
+            "run",
+            "--device-id",
+            "kiosk-1",
+            "--device-config",
+            str(path),
+            "--data",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=REPO,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        f"madoguchi-kiosk: {path}: cash.port: missing; give the ccTalk adapter's path, "
-        'e.g. "/dev/serial/by-id/usb-…"'
+        f'madoguchi-kiosk: {path}: cash.port: missing; give the ccTalk adapter\'s path, e.g. "/dev/serial/by-id/usb-…"'
     ), done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
@@ -200,19 +226,25 @@ def test_a_missing_ccTalk_port_is_a_device_error(ca_dir: Path, tmp_path: Path) -
         _doc(ca_dir, tmp_path, cash__backend="cctalk", cash__port=str(tmp_path / "no-such-tty")), "kiosk-1"
     )
     with pytest.raises(KioskDeviceError, match="cash: cannot open the ccTalk port"):
-        build_kiosk(config, site="demo-town", device_id="kiosk-1", broker_url="mqtt://127.0.0.1:9",
-                    data_dir=tmp_path / "data")
+        build_kiosk(
+            config, site="demo-town", device_id="kiosk-1", broker_url="mqtt://127.0.0.1:9", data_dir=tmp_path / "data"
+        )
     # What was opened before the failure was closed again: the data can be opened anew.
     KioskJournal(tmp_path / "data" / "journal").close()
 
 
 def test_a_cups_printer_is_built_for_a_cups_configuration(ca_dir: Path, tmp_path: Path) -> None:
     config = kiosk_config_from_mapping(
-        _doc(ca_dir, tmp_path, document_printer={"backend": "cups", "queue": "a4", "wait_s": 30,
-                                                 "options": {"sides": "one-sided"}}), "kiosk-1"
+        _doc(
+            ca_dir,
+            tmp_path,
+            document_printer={"backend": "cups", "queue": "a4", "wait_s": 30, "options": {"sides": "one-sided"}},
+        ),
+        "kiosk-1",
     )
-    built = build_kiosk(config, site="demo-town", device_id="kiosk-1", broker_url="mqtt://127.0.0.1:9",
-                        data_dir=tmp_path / "d")
+    built = build_kiosk(
+        config, site="demo-town", device_id="kiosk-1", broker_url="mqtt://127.0.0.1:9", data_dir=tmp_path / "d"
+    )
     try:
         printer = built.document_printer
         assert isinstance(printer, CupsPrinter)
@@ -227,12 +259,18 @@ def test_a_cups_printer_is_built_for_a_cups_configuration(ca_dir: Path, tmp_path
 def _cctalk(bus: FakeCcTalkBus, **cash: Any) -> Any:
     from drivers.cash import CashConfig
 
-    return CashConfig.from_mapping({
-        "backend": "cctalk", "port": bus.port_path,
-        "hoppers": [{"address": 3, "coin": 500, "count": 50}, {"address": 4, "coin": 100, "count": 50},
-                    {"address": 5, "coin": 10, "count": 100}],
-        **cash,
-    })
+    return CashConfig.from_mapping(
+        {
+            "backend": "cctalk",
+            "port": bus.port_path,
+            "hoppers": [
+                {"address": 3, "coin": 500, "count": 50},
+                {"address": 4, "coin": 100, "count": 50},
+                {"address": 5, "coin": 10, "count": 100},
+            ],
+            **cash,
+        }
+    )
 
 
 def _journal_with_escrow(path: Path, action: str | None) -> KioskJournal:
@@ -279,17 +317,24 @@ def test_hopper_counts_survive_a_restart_until_staff_refill(tmp_path: Path) -> N
         assert isinstance(again, CountedCashBox) and again.hopper_counts == {500: 49, 100: 48, 10: 97}
         again.close()
         # Staff filled the 100-yen hopper and wrote the new count into the configuration.
-        refilled = _cctalk(bus, hoppers=[{"address": 3, "coin": 500, "count": 49},
-                                         {"address": 4, "coin": 100, "count": 300},
-                                         {"address": 5, "coin": 10, "count": 97}])
+        refilled = _cctalk(
+            bus,
+            hoppers=[
+                {"address": 3, "coin": 500, "count": 49},
+                {"address": 4, "coin": 100, "count": 300},
+                {"address": 5, "coin": 10, "count": 97},
+            ],
+        )
         bus.set_hopper_level(4, 300)
         third = open_cash(refilled, journal, tmp_path)
         assert isinstance(third, CountedCashBox) and third.hopper_counts == {500: 49, 100: 300, 10: 97}
         third.close()
         journal.close()
     with StateStore(tmp_path / "cash.json") as saved:
-        assert saved.get("hoppers") == {"configured": {"500": 49, "100": 300, "10": 97},
-                                        "counts": {"500": 49, "100": 300, "10": 97}}
+        assert saved.get("hoppers") == {
+            "configured": {"500": 49, "100": 300, "10": 97},
+            "counts": {"500": 49, "100": 300, "10": 97},
+        }
 
 
 # -- the control channel -----------------------------------------------------------------------------------

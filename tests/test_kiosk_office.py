@@ -145,12 +145,26 @@ def test_cash_reports_reach_the_reconciliation(lobby: Any, jpki: SimulatedJpkiCa
     request_id = _rid()
     issued = link.issue(request_id, auth.session_token, "juminhyo", JUMINHYO, 1, 300, 5)
     assert issued.ok
-    record = {"key": "s1:7", "session": "s1", "seq": 7, "kind": "fee_kept", "at": office.wall_ms(),
-              "data": {"amount": 300, "request_id": request_id, "issue_number": issued.issue_number}}
+    record = {
+        "key": "s1:7",
+        "session": "s1",
+        "seq": 7,
+        "kind": "fee_kept",
+        "at": office.wall_ms(),
+        "data": {"amount": 300, "request_id": request_id, "issue_number": issued.issue_number},
+    }
     link.report(record)
     link.report(record)  # the runtime reports again at every start: counted once
-    link.report({"key": "s1:8", "session": "s1", "seq": 8, "kind": "payout_done", "at": office.wall_ms(),
-                 "data": {"requested": 200, "paid": 200, "reason": "change"}})  # change is not a refund
+    link.report(
+        {
+            "key": "s1:8",
+            "session": "s1",
+            "seq": 8,
+            "kind": "payout_done",
+            "at": office.wall_ms(),
+            "data": {"requested": 200, "paid": 200, "reason": "change"},
+        }
+    )  # change is not a refund
     assert link.agent.wait_drained(10)
     day = office.kiosk.book.business_day(office.wall_ms())
     assert _wait(lambda: office.kiosk.book.reconcile(day).balanced)
@@ -208,7 +222,9 @@ def test_the_broker_acl_lets_a_kiosk_ask_and_hear_only_its_own_answers() -> None
     assert "kiosk-2" not in block
 
 
-def test_the_daily_kiosk_report_shows_a_fee_the_kiosk_never_reported(lobby: Any, jpki: SimulatedJpkiCa, tmp_path: Path) -> None:
+def test_the_daily_kiosk_report_shows_a_fee_the_kiosk_never_reported(
+    lobby: Any, jpki: SimulatedJpkiCa, tmp_path: Path
+) -> None:
     import subprocess
     import sys
 
@@ -217,12 +233,22 @@ def test_the_daily_kiosk_report_shows_a_fee_the_kiosk_never_reported(lobby: Any,
     assert link.issue(_rid(), auth.session_token, "juminhyo", JUMINHYO, 1, 300, 5).ok
     day = office.kiosk.book.business_day(office.wall_ms())
     db = tmp_path / "office.sqlite3"
-    run = subprocess.run([sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(db), "--day", day],
-                         check=False, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(db), "--day", day],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "MISMATCHES" in run.stdout and "fee_not_reported" in run.stdout and "kiosk-1" in run.stdout
-    bad = subprocess.run([sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(db), "--day", "21/11"],
-                         check=False, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(db), "--day", "21/11"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "--day" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -234,7 +260,9 @@ def test_the_kiosk_knows_its_hours_from_the_office_configuration(
     hours = {**ROUND_THE_CLOCK, "closed_weekdays": closed_weekdays}
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3", dataclasses.replace(SITE, kiosk_hours=hours))
     agent = DeviceAgent(
-        AgentConfig(site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "k")
+        AgentConfig(
+            site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "k"
+        )
     )
     link = AgentOffice(agent)
     assert link.in_hours() is None  # nothing heard yet: the hours are unknown

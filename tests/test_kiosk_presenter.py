@@ -68,8 +68,15 @@ class Visit:
         return self
 
     def screen(self, draft: Draft | None = None, **kw: Any) -> Screen:
-        return present(self.state, draft, effects=self.effects, now_ms=self.now, wall_ms=kw.pop("wall_ms", NOON),
-                       office_config=kw.pop("office_config", HOURS), **kw)
+        return present(
+            self.state,
+            draft,
+            effects=self.effects,
+            now_ms=self.now,
+            wall_ms=kw.pop("wall_ms", NOON),
+            office_config=kw.pop("office_config", HOURS),
+            **kw,
+        )
 
     # walking
     def to_options(self, kind: str = "juminhyo") -> Visit:
@@ -83,7 +90,8 @@ class Visit:
     def to_authenticating(self, **kw: Any) -> Visit:
         self.to_pin(**kw)(flow.EnterPin, pin="1234")(flow.PinResult, ok=True, tries_left=3, blocked=False)
         return self(flow.ChallengeReceived, challenge_id="c1", nonce=b"n" * 32)(
-            flow.ChallengeSigned, certificate=b"DER", signature=b"SIG", card_serial="SIM-0001")
+            flow.ChallengeSigned, certificate=b"DER", signature=b"SIG", card_serial="SIM-0001"
+        )
 
     def to_payment(self) -> Visit:
         self.to_authenticating()(flow.Authenticated, session_token="tok", fee=600, household=HOUSEHOLD)
@@ -184,7 +192,10 @@ def test_every_outcome_has_its_words_on_the_last_screens(language: str, outcome:
 
 def test_money_owed_is_on_the_last_screens() -> None:
     state = replace(Visit().state, step=Step.GOODBYE, outcome="cancelled", outcome_owed=160)
-    assert "160円をお返しできませんでした。出てきた控えを窓口へお持ちください。" in present(state, now_ms=0, wall_ms=NOON).lines
+    assert (
+        "160円をお返しできませんでした。出てきた控えを窓口へお持ちください。"
+        in present(state, now_ms=0, wall_ms=NOON).lines
+    )
     en = present(replace(state, language="en"), now_ms=0, wall_ms=NOON)
     assert "The kiosk could not pay back 160 yen. Please take the slip to a counter." in en.lines
 
@@ -228,7 +239,11 @@ def test_please_go_to_a_counter_never_shows_a_reason(language: str) -> None:
 
 def test_the_start_screen_offers_the_languages_with_kana_over_the_kiosk_name() -> None:
     screen = Visit().screen()
-    assert screen.name == "language" and screen.title == "証明書自動交付機" and screen.above == "しょうめいしょ じどうこうふき"
+    assert (
+        screen.name == "language"
+        and screen.title == "証明書自動交付機"
+        and screen.above == "しょうめいしょ じどうこうふき"
+    )
     assert [b.id for b in screen.buttons()] == [f"lang:{code}" for code in LANGUAGES]
     assert [b.detail for b in screen.choices] == ["はじめる", "Start", "开始", "시작", "Bắt đầu", "Começar"]
 
@@ -463,8 +478,17 @@ def test_confirm_screen_sums_up_the_request() -> None:
     assert isinstance(event, flow.ConfirmFee)
 
 
-@pytest.mark.parametrize(("language", "text"), [("ja", "12,340円"), ("en", "12,340 yen"), ("zh_CN", "12,340日元"),
-                                                 ("ko", "12,340엔"), ("vi", "12.340 yên"), ("pt", "12.340 ienes")])
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("ja", "12,340円"),
+        ("en", "12,340 yen"),
+        ("zh_CN", "12,340日元"),
+        ("ko", "12,340엔"),
+        ("vi", "12.340 yên"),
+        ("pt", "12.340 ienes"),
+    ],
+)
 def test_yen_as_each_language_writes_it(language: str, text: str) -> None:
     assert format_yen(12_340, language) == text
 

@@ -34,7 +34,7 @@ from kiosk.printers import (
 # A CUPS stand-in: lp, lpstat and cancel as one script (by the name it is called with), keeping
 # its queue in a directory. lp spools the PDF from stdin and names a request id; a job stays
 # "not completed" for complete_after lpstat polls (null: never); cancel removes a job.
-FAKE_CUPS = r'''
+FAKE_CUPS = r"""
 import json, os, sys
 from pathlib import Path
 
@@ -96,7 +96,7 @@ elif name == "cancel":
     job = json.loads(path.read_text())
     job["state"] = "canceled"
     path.write_text(json.dumps(job))
-'''
+"""
 
 
 class FakeCups:
@@ -218,7 +218,16 @@ def test_cups_sends_the_pdf_with_copies_title_and_options(cups: FakeCups, certif
     assert printer.print_pdf(certificate, 3, "inkan 20260401-00008") == 3
     lp = cups.calls()[0]
     assert lp[0] == "lp" and lp[1:] == [
-        "-d", "madoguchi", "-n", "3", "-t", "inkan 20260401-00008", "-o", "media=A4", "-o", "sides=one-sided"
+        "-d",
+        "madoguchi",
+        "-n",
+        "3",
+        "-t",
+        "inkan 20260401-00008",
+        "-o",
+        "media=A4",
+        "-o",
+        "sides=one-sided",
     ]
     assert printer.last_job == "madoguchi-1"
     assert (cups.state / "jobs" / "madoguchi-1.pdf").read_bytes() == certificate  # the PDF went on stdin
@@ -336,11 +345,19 @@ def test_count_pages(certificate: bytes) -> None:
 
 AT = datetime(2026, 4, 1, 10, 23, tzinfo=ZoneInfo("Asia/Tokyo"))
 RECEIPT = Receipt(
-    session_id="kiosk-1-ab12cd34-00003", issue_number="20260401-00007", kind="juminhyo", copies=2,
-    copies_printed=2, fee=600, kept=600, paid=1000, change=400,
+    session_id="kiosk-1-ab12cd34-00003",
+    issue_number="20260401-00007",
+    kind="juminhyo",
+    copies=2,
+    copies_printed=2,
+    fee=600,
+    kept=600,
+    paid=1000,
+    change=400,
 )
-SLIP = RefundSlip(session_id="kiosk-1-ab12cd34-00004", key="kiosk-1-ab12cd34-00004:9", amount=800,
-                  reason="hoppers_empty")
+SLIP = RefundSlip(
+    session_id="kiosk-1-ab12cd34-00004", key="kiosk-1-ab12cd34-00004:9", amount=800, reason="hoppers_empty"
+)
 HEADER = ReceiptHeader("kiosk-1", "まどぐち町役場 総合窓口")
 
 
@@ -364,9 +381,19 @@ def test_the_receipt_has_kind_copies_issue_number_and_money_in_two_languages() -
     job = receipt_job(RECEIPT, "en", HEADER, AT)
     text = job.plain_text()
     for expected in (
-        "領収書", "Receipt", "住民票の写し", "Certificate of residence", "発行番号：20260401-00007",
-        "手数料：600円", "Fee: ¥600", "お預かり：1,000円", "お釣り：400円", "Change: ¥400",
-        "2026年4月1日 10:23", "kiosk-1-ab12cd34-00003", "まどぐち町役場",
+        "領収書",
+        "Receipt",
+        "住民票の写し",
+        "Certificate of residence",
+        "発行番号：20260401-00007",
+        "手数料：600円",
+        "Fee: ¥600",
+        "お預かり：1,000円",
+        "お釣り：400円",
+        "Change: ¥400",
+        "2026年4月1日 10:23",
+        "kiosk-1-ab12cd34-00003",
+        "まどぐち町役場",
     ):
         assert expected in text, (expected, text)
     _only_fixed_words(text)
@@ -383,8 +410,15 @@ def test_a_partly_printed_visit_says_so_on_the_receipt() -> None:
 def test_the_refund_slip_says_how_much_why_and_where() -> None:
     job = refund_slip_job(SLIP, "pt", HEADER, AT)
     text = job.plain_text()
-    for expected in ("返金票", "Comprovante de reembolso", "800円", "釣銭切れのため", "窓口にお持ちください",
-                     "照合番号 kiosk-1-ab12cd34-00004:9", "(QR kiosk-1-ab12cd34-00004:9)"):
+    for expected in (
+        "返金票",
+        "Comprovante de reembolso",
+        "800円",
+        "釣銭切れのため",
+        "窓口にお持ちください",
+        "照合番号 kiosk-1-ab12cd34-00004:9",
+        "(QR kiosk-1-ab12cd34-00004:9)",
+    ):
         assert expected in text, (expected, text)
     _only_fixed_words(text)
 

@@ -159,9 +159,23 @@ timeouts = {{ goodbye = 2 }}
         if not config.exists():
             self.write_config()
         proc = Proc.spawn(
-            "-m", "kiosk.cli", "run", "--broker", self.broker.url, "--site", SITE.site, "--device-id", DEVICE,
-            "--data", str(self.data), "--device-config", str(config), "--control", str(self.control_path),
-            "--log-level", "WARNING",
+            "-m",
+            "kiosk.cli",
+            "run",
+            "--broker",
+            self.broker.url,
+            "--site",
+            SITE.site,
+            "--device-id",
+            DEVICE,
+            "--data",
+            str(self.data),
+            "--device-config",
+            str(config),
+            "--control",
+            str(self.control_path),
+            "--log-level",
+            "WARNING",
         )
         self.procs.append(proc)
         if not proc.wait_line("ready", timeout):
@@ -266,9 +280,7 @@ def _cash_reports(lobby: Lobby) -> list[tuple[Any, ...]]:
 
 def _journal_events(lobby: Lobby, kind: str) -> dict[str, dict[str, Any]]:
     """The kiosk's reported journal records of ``kind`` at the office, once per key."""
-    rows = office_rows(
-        lobby.office.db.path, "SELECT data FROM events WHERE device=? AND type='kiosk.journal'", DEVICE
-    )
+    rows = office_rows(lobby.office.db.path, "SELECT data FROM events WHERE device=? AND type='kiosk.journal'", DEVICE)
     out: dict[str, dict[str, Any]] = {}
     for (raw,) in rows:
         data = json.loads(str(raw))
@@ -300,8 +312,11 @@ def test_a_paid_visit_prints_once_gives_change_and_is_reconciled(lobby: Lobby) -
     ctl.wait("goodbye")
     # The office reconciles the fee kept against its issuance.
     day = lobby.office.kiosk.book.business_day(lobby.office.wall_ms())
-    _wait_true(lambda: [r[1:] for r in _cash_reports(lobby)] == [("fee_kept", 300, request_id)], 15,
-               f"fee_kept reported: {_cash_reports(lobby)}")
+    _wait_true(
+        lambda: [r[1:] for r in _cash_reports(lobby)] == [("fee_kept", 300, request_id)],
+        15,
+        f"fee_kept reported: {_cash_reports(lobby)}",
+    )
     reconciliation = lobby.office.kiosk.book.reconcile(day)
     assert reconciliation.balanced, reconciliation.mismatches
     (totals,) = reconciliation.devices
@@ -401,7 +416,6 @@ def test_a_resident_under_support_measures_is_refused_before_paying(lobby: Lobby
     assert proc.stop() == 0
 
 
-
 def test_sigterm_mid_visit_pays_back_and_stops_cleanly(lobby: Lobby) -> None:
     proc, ctl = lobby.start_kiosk()
     _to_payment(ctl)
@@ -409,10 +423,12 @@ def test_sigterm_mid_visit_pays_back_and_stops_cleanly(lobby: Lobby) -> None:
     _wait_true(lambda: ctl.state()["session"]["paid"] == 100, 5, "coin credited")
     assert proc.stop() == 0  # SIGTERM (systemd stopping the service)
     assert lobby.bus.dispensed == [100]  # the visit was cancelled and its money paid back first
-    assert any(line.startswith("closed ") and "cancelled paid=100 kept=0 returned=100 owed=0" in line
-               for line in proc.lines), proc.lines
+    assert any(
+        line.startswith("closed ") and "cancelled paid=100 kept=0 returned=100 owed=0" in line for line in proc.lines
+    ), proc.lines
     with KioskJournal(lobby.data / "journal") as journal:
         assert journal.open_sessions() == frozenset()  # nothing left for the next start
+
 
 # -- crash safety ----------------------------------------------------------------------------------------
 
@@ -492,7 +508,9 @@ def _audit(lobby: Lobby, ctl: Control) -> Books:
         assert record["paid"] == record["kept"] + record["returned"] + record["owed"], record
     recovered = {r["session"] for r in _journal_events(lobby, "recovered").values()}
     assert recovered <= {r["session"] for r in closed.values()}  # the journal resolved every crash
-    uncertain = {r.get("request_id") for r in _journal_events(lobby, "alert").values() if r["code"] == "print_uncertain"}
+    uncertain = {
+        r.get("request_id") for r in _journal_events(lobby, "alert").values() if r["code"] == "print_uncertain"
+    }
     reports = _cash_reports(lobby)
     fees = [(request_id, amount) for _key, kind, amount, request_id in reports if kind == "fee_kept"]
     charged = Counter(request_id for request_id, _ in fees)
@@ -737,8 +755,11 @@ def test_a_print_delayed_past_a_crash_never_comes_out_in_the_next_visit(lobby: L
     assert _pdfs(lobby) == {by_card["SIM-0002"][0]: 1}  # B's own certificate, and nothing of A's
     assert by_card["SIM-0001"][1] is None  # its print had started: kept for staff, not voided
     alerts = _journal_events(lobby, "alert") if ctl.state()["outbox_pending"] == 0 else {}
-    _wait_true(lambda: any(a["code"] == "print_uncertain" for a in _journal_events(lobby, "alert").values()), 15,
-               f"staff alerted to check the printer: {alerts}")
+    _wait_true(
+        lambda: any(a["code"] == "print_uncertain" for a in _journal_events(lobby, "alert").values()),
+        15,
+        f"staff alerted to check the printer: {alerts}",
+    )
     assert proc.stop() == 0
 
 
@@ -775,9 +796,28 @@ poll_interval = 0.02
     e = env()
     e["DISPLAY"] = display
     popen = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "ui", "--windowed", "--broker", lobby.broker.url, "--device-id", DEVICE,
-         "--data", str(lobby.data), "--device-config", str(config), "--control", str(lobby.control_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=e, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "kiosk.cli",
+            "ui",
+            "--windowed",
+            "--broker",
+            lobby.broker.url,
+            "--device-id",
+            DEVICE,
+            "--data",
+            str(lobby.data),
+            "--device-config",
+            str(config),
+            "--control",
+            str(lobby.control_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=e,
+        cwd=REPO,
     )
     proc = Proc(popen)
     proc._reader = threading.Thread(target=proc._read, daemon=True)

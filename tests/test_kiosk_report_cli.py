@@ -28,16 +28,26 @@ def ms(year: int, month: int, day: int, hour: int, minute: int = 0, tz: ZoneInfo
     return int(datetime(year, month, day, hour, minute, tzinfo=tz).timestamp() * 1000)
 
 
-def issue(db_path: Path, request_id: str, at_ms: int, fee: int = 300, *, kept: int | None = None,
-          device: str = "kiosk-1") -> None:
+def issue(
+    db_path: Path, request_id: str, at_ms: int, fee: int = 300, *, kept: int | None = None, device: str = "kiosk-1"
+) -> None:
     """One certificate issued at ``at_ms`` and, unless ``kept`` is None, the kiosk's kept-fee report."""
     db = OfficeDB(db_path)
     try:
         book = IssuanceBook(db.conn, TOKYO)
         made = book.issue(request_id, device, "SIM-0001", "juminhyo", {"scope": "members"}, 1, fee, at_ms)
         if kept is not None:
-            book.record_cash(device, made.business_day, {"event_id": f"{device}:{request_id}", "type": "fee_kept",
-                                                         "amount": kept, "request_id": request_id, "at_ms": at_ms})
+            book.record_cash(
+                device,
+                made.business_day,
+                {
+                    "event_id": f"{device}:{request_id}",
+                    "type": "fee_kept",
+                    "amount": kept,
+                    "request_id": request_id,
+                    "at_ms": at_ms,
+                },
+            )
     finally:
         db.close()
 
@@ -83,7 +93,11 @@ def at(monkeypatch: pytest.MonkeyPatch, now_ms: int) -> None:
     ],
 )
 def test_day_words_are_business_days_on_the_sites_clock(
-    store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], now: int, day: str | None,
+    store: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    now: int,
+    day: str | None,
     expected: str,
 ) -> None:
     at(monkeypatch, now)
@@ -100,8 +114,12 @@ def test_yesterday_follows_the_site_configurations_zone_and_rollover(
     default = (REPO / "office" / "default_site.toml").read_text(encoding="utf-8")
     assert 'timezone = "Asia/Tokyo"' in default and "rollover_hour = 3" in default
     site = tmp_path / "site.toml"
-    site.write_text(default.replace('timezone = "Asia/Tokyo"', 'timezone = "UTC"')
-                    .replace("rollover_hour = 3", "rollover_hour = 0"), encoding="utf-8")
+    site.write_text(
+        default.replace('timezone = "Asia/Tokyo"', 'timezone = "UTC"').replace(
+            "rollover_hour = 3", "rollover_hour = 0"
+        ),
+        encoding="utf-8",
+    )
     # 05:30 on the 21st in Tokyo is 20:30 on the 20th in UTC: today is the 20th, yesterday the 19th.
     at(monkeypatch, ms(2026, 11, 21, 5, 30))
     code, out, _err = run(["kiosk-report", "--db", str(store), "--config", str(site), "--day", "yesterday"], capsys)
@@ -124,8 +142,12 @@ def test_a_bad_day_is_one_line_naming_the_flag_and_an_example(
 
 @pytest.mark.parametrize(("kept", "status", "heading"), [(300, 0, "balanced"), (None, 1, "MISMATCHES")])
 def test_out_writes_the_printed_report_and_keeps_the_exit_status(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kept: int | None,
-    status: int, heading: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    kept: int | None,
+    status: int,
+    heading: str,
 ) -> None:
     db = tmp_path / "office.sqlite3"
     issue(db, "req-1", ms(2026, 11, 20, 14), kept=kept)
@@ -159,9 +181,16 @@ def test_a_later_run_replaces_the_days_report(
     db_conn = OfficeDB(db)
     try:
         IssuanceBook(db_conn.conn, TOKYO).record_cash(
-            "kiosk-1", "2026-11-20",
-            {"event_id": "kiosk-1:9", "type": "fee_kept", "amount": 300, "request_id": "req-1",
-             "at_ms": ms(2026, 11, 21, 7)})
+            "kiosk-1",
+            "2026-11-20",
+            {
+                "event_id": "kiosk-1:9",
+                "type": "fee_kept",
+                "amount": 300,
+                "request_id": "req-1",
+                "at_ms": ms(2026, 11, 21, 7),
+            },
+        )
     finally:
         db_conn.close()
     assert run(argv, capsys)[0] == 0  # run again by hand once it synced
@@ -189,9 +218,23 @@ def test_an_unwritable_out_in_a_real_process_gives_no_traceback(store: Path, tmp
     blocker = tmp_path / "file"
     blocker.write_text("", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(store), "--day", "2026-11-20",
-         "--out", str(blocker / "reports")],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "office.cli",
+            "kiosk-report",
+            "--db",
+            str(store),
+            "--day",
+            "2026-11-20",
+            "--out",
+            str(blocker / "reports"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("madoguchi-office: --out: cannot write ") and done.stderr.count("\n") == 1

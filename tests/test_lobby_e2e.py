@@ -14,7 +14,11 @@ from sync.agent import AgentConfig, DeviceAgent
 def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(mosquitto, tmp_path: Path, wait_for, capsys) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
-    board = DeviceAgent(AgentConfig(site=SITE.site, device_id="board-1", role="board", broker_url=mosquitto.url, data_dir=tmp_path / "b1"))
+    board = DeviceAgent(
+        AgentConfig(
+            site=SITE.site, device_id="board-1", role="board", broker_url=mosquitto.url, data_dir=tmp_path / "b1"
+        )
+    )
     board.start()
     try:
         wait_for(lambda: has_full_lease(disp), message="dispenser got config and leases")
@@ -43,7 +47,11 @@ def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(mosquitto, tmp_
             snap = board.document("board_snapshot")
             if not snap:
                 return False
-            line = next(l for l in snap["lines"] if l["stations"][0] == "reception" and "input" in l["stations"] and "issuing" in l["stations"])
+            line = next(
+                l
+                for l in snap["lines"]
+                if l["stations"][0] == "reception" and "input" in l["stations"] and "issuing" in l["stations"]
+            )
             return (
                 [number, 4, "ready", 4] in line["tickets"]
                 and snap["calls"][0] == {"number": number, "counter": 4, "at_ms": snap["calls"][0]["at_ms"]}
@@ -64,7 +72,9 @@ def test_staff_mistakes_get_one_line_answers(mosquitto, tmp_path: Path, capsys) 
         code = office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "done", "4242"])
         assert code == 1
         assert capsys.readouterr().out.strip() == "no ticket 4242 today"
-        code = office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "call", "next", "at", "counter", "99"])
+        code = office_cli.main(
+            ["staff", "--broker", mosquitto.url, "--site", SITE.site, "call", "next", "at", "counter", "99"]
+        )
         assert code == 1
         assert "there is no counter 99" in capsys.readouterr().out
         code = office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "dance"])
@@ -98,7 +108,9 @@ def test_queue_snapshot_counts_people_ahead(mosquitto, tmp_path: Path, wait_for)
 
 
 @pytest.mark.slow
-def test_offline_dispenser_issues_from_reserve_and_restart_shows_last_state(mosquitto, tmp_path: Path, wait_for) -> None:
+def test_offline_dispenser_issues_from_reserve_and_restart_shows_last_state(
+    mosquitto, tmp_path: Path, wait_for
+) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
     wait_for(lambda: has_full_lease(disp))
@@ -132,7 +144,10 @@ def test_a_damaged_store_is_repaired_and_reported_to_the_office(mosquitto, tmp_p
         assert disp.agent.stats["store_repairs"] == 1
         assert disp.agent.document("lease") is not None  # from the last good copy, not empty
         wait_for(
-            lambda: office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE type='store.recovered' AND device='d1'") == [(1,)],
+            lambda: (
+                office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE type='store.recovered' AND device='d1'")
+                == [(1,)]
+            ),
             message="office heard about the repair",
         )
         assert list((tmp_path / "d1").glob("state.json.corrupt-*"))  # the damaged file is kept
@@ -141,7 +156,9 @@ def test_a_damaged_store_is_repaired_and_reported_to_the_office(mosquitto, tmp_p
         office.stop()
 
 
-def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_board(mosquitto, tmp_path: Path, wait_for) -> None:
+def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_board(
+    mosquitto, tmp_path: Path, wait_for
+) -> None:
     """5,000 tickets waiting (a jammed moving-season day): snapshots stay under the payload
     limit, so a restarted office comes online and boards keep updating."""
     from office.db import OfficeDB
@@ -159,18 +176,34 @@ def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_boar
             cat = SITE.categories[i % 2]  # moving and certificates
             number = cat.first + i // 2
             db.insert_ticket(
-                Ticket(ticket_id(today, cat.series, number), today, cat.series, number, cat.code, "d1",
-                       1_000 + i, f"{1_000 + i:013d}-000000", cat.route),
+                Ticket(
+                    ticket_id(today, cat.series, number),
+                    today,
+                    cat.series,
+                    number,
+                    cat.code,
+                    "d1",
+                    1_000 + i,
+                    f"{1_000 + i:013d}-000000",
+                    cat.route,
+                ),
                 f"d1:{i + 1}",
             )
     db.close()
     office = start_office(mosquitto.url, db_path)  # raises if it never comes online
-    board = DeviceAgent(AgentConfig(site=SITE.site, device_id="board-1", role="board", broker_url=mosquitto.url, data_dir=tmp_path / "b1"))
+    board = DeviceAgent(
+        AgentConfig(
+            site=SITE.site, device_id="board-1", role="board", broker_url=mosquitto.url, data_dir=tmp_path / "b1"
+        )
+    )
     board.start()
     try:
         wait_for(lambda: board.document("board_snapshot") is not None, message="board got a snapshot")
         snap = board.document("board_snapshot")
-        assert len(protocol.encode("board_snapshot", {k: v for k, v in snap.items() if k != "v"})) < protocol.MAX_PAYLOAD_BYTES
+        assert (
+            len(protocol.encode("board_snapshot", {k: v for k, v in snap.items() if k != "v"}))
+            < protocol.MAX_PAYLOAD_BYTES
+        )
         listed = sum(len(line["tickets"]) for line in snap["lines"])
         more = sum(line.get("more_waiting", 0) for line in snap["lines"])
         assert listed == MAX_WAITING_ROWS and listed + more == 5000
@@ -214,7 +247,9 @@ def test_nothing_leaves_the_office_before_its_commit(mosquitto, tmp_path: Path, 
         office.stop()
 
 
-def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive(mosquitto, tmp_path: Path, wait_for, mqtt_client_factory) -> None:
+def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive(
+    mosquitto, tmp_path: Path, wait_for, mqtt_client_factory
+) -> None:
     """A dispenser that restarts often (or drains slowly) has used numbers the office has no
     ticket event for yet: its status carries its marks, and the office leases from them."""
     from sync import protocol
@@ -228,8 +263,10 @@ def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive
         before = len(held)
         near_end = max(b["last"] for b in held) - 10  # all but ten numbers of the reserve used
         client = mqtt_client_factory(mosquitto)
-        status = protocol.encode("device_status", {"state": "online", "role": "dispenser",
-                                                   "marks": [{"series": "2", "day": day, "last": near_end}]})
+        status = protocol.encode(
+            "device_status",
+            {"state": "online", "role": "dispenser", "marks": [{"series": "2", "day": day, "last": near_end}]},
+        )
         client.publish(protocol.topic("device_status", SITE.site, device="d1"), status, qos=1).wait_for_publish(5)
 
         def topped_up() -> bool:

@@ -129,9 +129,7 @@ def test_same_numbers_on_another_day_or_series_are_fine() -> None:
 
 
 def test_drop_days_before() -> None:
-    pool = add_blocks(
-        NumberPool(), [Block("1", "2024-03-29", 1, 10), Block("1", DAY, 1, 10)]
-    )
+    pool = add_blocks(NumberPool(), [Block("1", "2024-03-29", 1, 10), Block("1", DAY, 1, 10)])
     _, pool = _take(pool, "1", "2024-03-29", 2)
     _, pool = _take(pool, "1", DAY, 1)
     pool = drop_days_before(pool, DAY)
@@ -199,9 +197,7 @@ def scenarios(draw: st.DrawFn) -> list[tuple[str, object]]:
     deliveries = draw(st.permutations(blocks))
     resent = draw(st.lists(st.sampled_from(blocks), max_size=3)) if blocks else []
     steps: list[tuple[str, object]] = [("add", b) for b in [*deliveries, *resent]]
-    takes = draw(
-        st.lists(st.tuples(st.sampled_from(SERIES), st.sampled_from(DAYS)), max_size=60)
-    )
+    takes = draw(st.lists(st.tuples(st.sampled_from(SERIES), st.sampled_from(DAYS)), max_size=60))
     steps += [("take", t) for t in takes]
     return draw(st.permutations(steps))
 
@@ -243,8 +239,7 @@ def test_with_every_block_held_up_front_each_held_number_is_issued_once_in_order
     for series in SERIES:
         for day in DAYS:
             expected = sorted(
-                {n for b in blocks if (b.series, b.day) == (series, day)
-                 for n in range(b.first, b.last + 1)}
+                {n for b in blocks if (b.series, b.day) == (series, day) for n in range(b.first, b.last + 1)}
             )
             assert remaining(pool, series, day) == len(expected)
             got = []

@@ -55,9 +55,18 @@ def ticket(
     counter: int | None = None,
 ) -> Ticket:
     return Ticket(
-        ticket_id=f"{DAY}-{series}-{number}", day=DAY, series=series, number=number, category=category,
-        device="d1", issued_ms=hlc_ms, hlc=f"{hlc_ms:013d}-000000", route=route, status=status,
-        station_index=station_index, counter=counter,
+        ticket_id=f"{DAY}-{series}-{number}",
+        day=DAY,
+        series=series,
+        number=number,
+        category=category,
+        device="d1",
+        issued_ms=hlc_ms,
+        hlc=f"{hlc_ms:013d}-000000",
+        route=route,
+        status=status,
+        station_index=station_index,
+        counter=counter,
     )
 
 
@@ -109,7 +118,11 @@ def test_pick_next_only_takes_waiting_tickets() -> None:
 def test_call_puts_a_waiting_ticket_at_the_first_station_of_its_counter() -> None:
     moved, stamp, called = call(ticket(1105), 3, now_ms=42)
     assert (moved.status, moved.station_index, moved.station, moved.counter, moved.updated_ms) == (
-        Status.CALLED, 0, "reception", 3, 42,
+        Status.CALLED,
+        0,
+        "reception",
+        3,
+        42,
     )
     assert stamp == Stamp(moved.ticket_id, "reception", 42, 3)
     assert called == Call(moved.ticket_id, 1105, 3, 42, kind="call")
@@ -130,7 +143,13 @@ def test_call_brings_an_absent_ticket_back_and_refuses_one_in_progress_ready_or_
 def test_advance_moves_forward_and_back_along_the_route() -> None:
     t, _, _ = call(ticket(1105), 4, 1)
     t, stamp, called = advance(t, "review", 2)
-    assert (t.status, t.station, stamp.station, stamp.counter, called) == (Status.IN_PROGRESS, "review", "review", 4, None)
+    assert (t.status, t.station, stamp.station, stamp.counter, called) == (
+        Status.IN_PROGRESS,
+        "review",
+        "review",
+        4,
+        None,
+    )
     t, _, _ = advance(t, "input", 3)  # sent back
     assert (t.status, t.station_index) == (Status.IN_PROGRESS, 1)
     t, _, _ = advance(t, "reception", 4)
@@ -147,7 +166,9 @@ def test_advance_to_the_terminal_makes_the_ticket_ready_and_calls_it() -> None:
 
 def test_advance_to_a_station_not_on_the_route_names_the_route() -> None:
     t, _, _ = call(ticket(2003, route=("reception", "issuing", "done")), 3, 1)
-    with pytest.raises(CommandError, match=r"2003's route has no station 'review' \(route: reception → issuing → done\)"):
+    with pytest.raises(
+        CommandError, match=r"2003's route has no station 'review' \(route: reception → issuing → done\)"
+    ):
         advance(t, "review", 2)
 
 
@@ -167,7 +188,9 @@ def test_an_absent_or_void_ticket_cannot_move(status: Status) -> None:
 
 
 def test_done_without_a_counter_on_a_ticket_never_called_is_refused_with_the_fix() -> None:
-    with pytest.raises(CommandError, match=r"1105 has not been at a counter: say which counter \(done 1105 at counter N\)"):
+    with pytest.raises(
+        CommandError, match=r"1105 has not been at a counter: say which counter \(done 1105 at counter N\)"
+    ):
         done(ticket(1105), 5)
     moved, stamp, called = done(ticket(1105), 5, counter=4)
     assert (moved.status, moved.station, moved.counter) == (Status.READY, "done", 4)
@@ -245,7 +268,9 @@ def _run_clerk(route: tuple[str, ...], ops: list[tuple[Any, ...]]) -> list[tuple
 
 @settings(max_examples=300, deadline=None)
 @given(route=ROUTES, ops=operations)
-def test_a_ticket_never_leaves_its_route_and_ready_means_at_the_terminal(route: tuple[str, ...], ops: list[tuple[Any, ...]]) -> None:
+def test_a_ticket_never_leaves_its_route_and_ready_means_at_the_terminal(
+    route: tuple[str, ...], ops: list[tuple[Any, ...]]
+) -> None:
     for op, before, after in _run_clerk(route, ops):
         assert after.route == route and after.ticket_id == before.ticket_id
         assert -1 <= after.station_index < len(route), op
@@ -369,15 +394,25 @@ def test_simstaff_moves_a_due_ticket_one_station_and_frees_its_counter() -> None
     assert staff.plan(start + step - 1, [called, waiting], SITE) == [CallNext(1), CallNext(3), CallNext(4)]
     assert staff.plan(start + step, [called, waiting], SITE) == [
         Advance("1-1001", "input"),
-        CallNext(1), CallNext(2), CallNext(3), CallNext(4),
+        CallNext(1),
+        CallNext(2),
+        CallNext(3),
+        CallNext(4),
     ]
 
 
 def test_simstaff_sends_the_ticket_before_the_terminal_to_done() -> None:
     staff = SimStaff(pace_ms=1000, rng=random.Random(3))
     at_issuing = ticket(1001, status=Status.IN_PROGRESS, station_index=3, counter=4)
-    short_route = ticket(2001, series="2", category="certificates", route=("reception", "done"),
-                         status=Status.CALLED, station_index=0, counter=3)
+    short_route = ticket(
+        2001,
+        series="2",
+        category="certificates",
+        route=("reception", "done"),
+        status=Status.CALLED,
+        station_index=0,
+        counter=3,
+    )
     middle = ticket(1002, status=Status.IN_PROGRESS, station_index=1, counter=1)
     active = [at_issuing, short_route, middle]
     assert staff.plan(0, active, SITE) == []  # first sight: only due times are drawn
@@ -469,13 +504,19 @@ CONFIG_ERRORS = [
     (_set("categories.2.last", 4001), "categories[3].first: range 4001-4999 overlaps series '3' (3001-4001)"),
     (_set("categories.1.route", "reception"), "categories[1].route: expected a list of station codes"),
     (_set("categories.1.route", ["done"]), "categories[1].route: needs at least a first and a terminal station"),
-    (_set("categories.1.route", ["reception", "nowhere", "done"]), "categories[1].route[1]: 'nowhere' is not a station"),
+    (
+        _set("categories.1.route", ["reception", "nowhere", "done"]),
+        "categories[1].route[1]: 'nowhere' is not a station",
+    ),
     (_set("categories.1.route", ["reception", "done", "done"]), "categories[1].route: a station appears twice"),
     (_set("categories.1.share", 1.5), "categories[1].share: expected a fraction from 0 to 1, got 1.5"),
     (_set("categories.1.share", "0.3"), "categories[1].share: expected a fraction"),
     (_set("categories.1.procedures", "住民票"), "categories[1].procedures: expected a list of procedure names"),
     (_set("categories.1.procedures", ["住民票", 3]), "categories[1].procedures: expected a list of procedure names"),
-    (_set("categories.1.name", {"en": "Certificates"}), "categories[1].name: expected a table of names with at least ja"),
+    (
+        _set("categories.1.name", {"en": "Certificates"}),
+        "categories[1].name: expected a table of names with at least ja",
+    ),
     (_set("counters", []), "counters: define at least one [[counters]] table"),
     (_set("counters", None), "counters: define at least one [[counters]] table"),
     (_set("counters.0", 1), "counters[0]: expected a table with number"),
@@ -499,9 +540,13 @@ def test_config_parse_names_the_bad_key(mutate: Any, message: str) -> None:
 
 CONFIG_CRASHES = [
     pytest.param(_set("timezone", 5), "timezone", id="timezone-not-a-string"),
-    pytest.param(_set("categories.1.route", [["reception"], "done"]), "categories[1].route[0]", id="route-entry-is-a-list"),
+    pytest.param(
+        _set("categories.1.route", [["reception"], "done"]), "categories[1].route[0]", id="route-entry-is-a-list"
+    ),
     pytest.param(_set("counters", 5), "counters", id="counters-not-a-list"),
-    pytest.param(_set("counters.2.categories", [["tax"]]), "counters[2].categories[0]", id="counter-category-is-a-list"),
+    pytest.param(
+        _set("counters.2.categories", [["tax"]]), "counters[2].categories[0]", id="counter-category-is-a-list"
+    ),
 ]
 
 
@@ -554,5 +599,7 @@ def test_config_load_names_the_file(tmp_path: Path) -> None:
         configmod.load(broken)
     bad = tmp_path / "bad.toml"
     bad.write_text(DEFAULT_TOML.replace("rollover_hour = 3", "rollover_hour = 30"), encoding="utf-8")
-    with pytest.raises(ConfigError, match=re.escape(f"{bad}: rollover_hour: expected a whole number from 0 to 12, got 30")):
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{bad}: rollover_hour: expected a whole number from 0 to 12, got 30")
+    ):
         configmod.load(bad)

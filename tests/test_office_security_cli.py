@@ -42,8 +42,21 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     path = tmp_path / "security"
-    code, _out, err = run(capsys, "security", "init", "--home", str(path), "--host", "localhost", "--host",
-                         "192.0.2.10", "--port", "18883", "--user", ME)
+    code, _out, err = run(
+        capsys,
+        "security",
+        "init",
+        "--home",
+        str(path),
+        "--host",
+        "localhost",
+        "--host",
+        "192.0.2.10",
+        "--port",
+        "18883",
+        "--user",
+        ME,
+    )
     assert code == 0, err
     return path
 
@@ -63,16 +76,27 @@ def acl(home: Path) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def test_init_makes_the_ca_the_office_identity_and_the_broker_files(home: Path, capsys: pytest.CaptureFixture[str],
-                                                                    tmp_path: Path) -> None:
+def test_init_makes_the_ca_the_office_identity_and_the_broker_files(
+    home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     sec = SecurityHome(home)
-    for path in (sec.ca_dir / "ca.pem", sec.ca_dir / "ca.key", sec.identity_dir("office") / "client.key",
-                 sec.broker_dir / "mosquitto.conf", sec.broker_dir / "server.pem", sec.broker_dir / "acl"):
+    for path in (
+        sec.ca_dir / "ca.pem",
+        sec.ca_dir / "ca.key",
+        sec.identity_dir("office") / "client.key",
+        sec.broker_dir / "mosquitto.conf",
+        sec.broker_dir / "server.pem",
+        sec.broker_dir / "acl",
+    ):
         assert path.exists(), path
     assert (sec.ca_dir / "ca.key").stat().st_mode & 0o777 == 0o600
     settings = load_settings(sec)
     assert (settings.site, settings.hosts, settings.port, settings.run_as_user) == (
-        "demo-town", ("localhost", "192.0.2.10"), 18883, ME)
+        "demo-town",
+        ("localhost", "192.0.2.10"),
+        18883,
+        ME,
+    )
     env = (home / "office.env").read_text()
     assert f'MADOGUCHI_BROKER="mqtts://127.0.0.1:18883/?ca={home}/identities/office/ca.pem' in env
     conf = (sec.broker_dir / "mosquitto.conf").read_text()
@@ -108,17 +132,34 @@ def test_token_printed_then_used_once_against_the_running_endpoint(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "office.sqlite3"
-    code, out, _ = run(capsys, "enrol", "token", "disp-1", "--role", "dispenser", "--home", str(home),
-                       "--db", str(db), "--hours", "2")
+    code, out, _ = run(
+        capsys, "enrol", "token", "disp-1", "--role", "dispenser", "--home", str(home), "--db", str(db), "--hours", "2"
+    )
     assert code == 0
     token = token_from(out)
     assert "enrolment token for disp-1 (dispenser), works once, valid until" in out
     assert f"madoguchi-provision enroll --office https://localhost:8443 --token {token}" in out
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "office.cli", "enrol", "serve", "--home", str(home), "--db", str(db),
-         "--port", str(port), "--bind", "127.0.0.1"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "office.cli",
+            "enrol",
+            "serve",
+            "--home",
+            str(home),
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
@@ -137,7 +178,9 @@ def test_token_printed_then_used_once_against_the_running_endpoint(
         _out, err = server.communicate(timeout=10)
     assert server.returncode == 0, err
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT profile_hash FROM enrolled_devices WHERE device_id='disp-1'").fetchone() == (PROFILE,)
+        assert conn.execute("SELECT profile_hash FROM enrolled_devices WHERE device_id='disp-1'").fetchone() == (
+            PROFILE,
+        )
 
 
 @pytest.mark.parametrize(
@@ -152,16 +195,26 @@ def test_token_printed_then_used_once_against_the_running_endpoint(
         (["security", "revoke", "disp-1", "--reason", "bored"], "invalid choice"),
     ],
 )
-def test_mistakes_are_one_line(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
-                               message: str) -> None:
-    code, _, err = run(capsys, *argv, "--home", str(home), *(["--db", str(tmp_path / "o.db")]
-                                                              if argv[1] in ("token", "revoke") else []))
+def test_mistakes_are_one_line(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = run(
+        capsys,
+        *argv,
+        "--home",
+        str(home),
+        *(["--db", str(tmp_path / "o.db")] if argv[1] in ("token", "revoke") else []),
+    )
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_commands_on_a_home_without_a_ca_say_to_run_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["enrol", "token", "disp-1", "--role", "dispenser"], ["security", "revoke", "disp-1"],
-                 ["security", "identity", "t", "--role", "staff"], ["enrol", "serve"]):
+    for argv in (
+        ["enrol", "token", "disp-1", "--role", "dispenser"],
+        ["security", "revoke", "disp-1"],
+        ["security", "identity", "t", "--role", "staff"],
+        ["enrol", "serve"],
+    ):
         code, _, err = run(capsys, *argv, "--home", str(tmp_path / "none"))
         assert code == 2 and "run madoguchi-office security init" in err
 
@@ -181,8 +234,9 @@ def test_identity_then_revoke(home: Path, tmp_path: Path, capsys: pytest.Capture
     db = tmp_path / "office.sqlite3"
     code, out, _ = run(capsys, "enrol", "token", "disp-1", "--role", "dispenser", "--home", str(home), "--db", str(db))
     token = token_from(out)
-    code, out, _ = run(capsys, "security", "revoke", "term-1", "--reason", "retired", "--home", str(home),
-                       "--db", str(db))
+    code, out, _ = run(
+        capsys, "security", "revoke", "term-1", "--reason", "retired", "--home", str(home), "--db", str(db)
+    )
     assert code == 0 and "revoked term-1 (retired)" in out
     assert "user term-1" not in acl(home)
     crl = x509.load_pem_x509_crl((home / "broker" / "crl.pem").read_bytes())
@@ -195,8 +249,9 @@ def test_identity_then_revoke(home: Path, tmp_path: Path, capsys: pytest.Capture
     assert token
 
 
-def test_revoking_an_enrolled_device_marks_the_inventory(home: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_revoking_an_enrolled_device_marks_the_inventory(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from office.enrol_http import EnrolServer
     from office.enrolment import EnrolmentRegistry
     from office.pki import OfficeCA
@@ -205,12 +260,18 @@ def test_revoking_an_enrolled_device_marks_the_inventory(home: Path, tmp_path: P
     _code, out, _ = run(capsys, "enrol", "token", "disp-1", "--role", "dispenser", "--home", str(home), "--db", str(db))
     sec = SecurityHome(home)
     registry = EnrolmentRegistry.open(db, OfficeCA.load(sec.ca_dir), "demo-town")
-    with EnrolServer(registry, certfile=sec.broker_dir / "server.pem", keyfile=sec.broker_dir / "server.key",
-                     host="127.0.0.1", port=0) as server:
+    with EnrolServer(
+        registry,
+        certfile=sec.broker_dir / "server.pem",
+        keyfile=sec.broker_dir / "server.key",
+        host="127.0.0.1",
+        port=0,
+    ) as server:
         enroll(server.url("localhost"), token_from(out), "disp-1", PROFILE, tmp_path / "device")
     registry.close()
-    code, out, _ = run(capsys, "security", "revoke", "disp-1", "--reason", "key_compromise", "--home", str(home),
-                       "--db", str(db))
+    code, out, _ = run(
+        capsys, "security", "revoke", "disp-1", "--reason", "key_compromise", "--home", str(home), "--db", str(db)
+    )
     assert code == 0 and "revoked disp-1 (key_compromise)" in out
     with sqlite3.connect(db) as conn:
         (revoked_ms,) = conn.execute("SELECT revoked_ms FROM enrolled_devices WHERE device_id='disp-1'").fetchone()

@@ -66,7 +66,9 @@ def test_ack_is_cumulative_and_prunes_segments(tmp_path: Path) -> None:
         assert box.ack(5) is True
         assert box.acked_seq == 5
         assert sorted(p.name for p in directory.glob("seg-*.json")) == [
-            "seg-000002.json", "seg-000003.json", "seg-000004.json"
+            "seg-000002.json",
+            "seg-000003.json",
+            "seg-000004.json",
         ]
         assert box.ack(5) is False and box.ack(2) is False
         assert box.ack(10) is True
@@ -219,8 +221,6 @@ test_outbox_properties = OutboxMachine.TestCase
 
 
 # -- SIGKILL ----------------------------------------------------------------------------------
-
-
 
 
 def _seqs(lines: list[str], word: str) -> list[int]:

@@ -86,7 +86,12 @@ def test_device_certificate_from_csr_carries_id_role_and_client_use_only(ca: Off
     assert cert.not_valid_before_utc.timestamp() * 1000 == NOW - 3_600_000
     assert 5 * 365 * DAY <= cert.not_valid_after_utc.timestamp() * 1000 - NOW <= 5 * 366 * DAY
     record = issued.record
-    assert (record.name, record.role, record.kind, record.serial) == ("disp-1", "dispenser", "device", cert.serial_number)
+    assert (record.name, record.role, record.kind, record.serial) == (
+        "disp-1",
+        "dispenser",
+        "device",
+        cert.serial_number,
+    )
     assert ca.records() == [record]
 
 
@@ -116,7 +121,9 @@ def test_server_certificate_names_the_hosts_plus_loopback(ca: OfficeCA) -> None:
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(sans.get_values_for_type(x509.DNSName)) == {"office.local", "localhost"}
     assert {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)} == {"192.168.10.5", "127.0.0.1"}
-    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH
+    ]
     key = serialization.load_pem_private_key(server.key_pem, password=None)
     assert key.public_key() == cert.public_key()
     with pytest.raises(PkiError, match="neither an IP address nor a host name"):

@@ -15,15 +15,36 @@ CONFIG = {
     "timezone": "Asia/Tokyo",
     "dispenser": {"open": "08:30", "close": "17:15", "closed_weekdays": [6], "closed_dates": [], "holidays": []},
     "categories": [
-        {"code": "moving", "series": "1", "name": {"ja": "転入・転出・転居", "kana": "てんにゅう", "en": "Moving in / out"},
-         "route": ["reception", "done"], "procedures": ["住民異動届", "国民健康保険", "児童手当"]},
-        {"code": "certificates", "series": "2", "name": {"ja": "証明書", "kana": "しょうめいしょ", "en": "Certificates"},
-         "route": ["reception", "done"], "procedures": ["住民票の写し"], "daily_cap": 3},
-        {"code": "tax", "series": "7", "name": {"ja": "税", "kana": "ぜい", "en": "Tax"}, "route": ["reception", "done"]},
+        {
+            "code": "moving",
+            "series": "1",
+            "name": {"ja": "転入・転出・転居", "kana": "てんにゅう", "en": "Moving in / out"},
+            "route": ["reception", "done"],
+            "procedures": ["住民異動届", "国民健康保険", "児童手当"],
+        },
+        {
+            "code": "certificates",
+            "series": "2",
+            "name": {"ja": "証明書", "kana": "しょうめいしょ", "en": "Certificates"},
+            "route": ["reception", "done"],
+            "procedures": ["住民票の写し"],
+            "daily_cap": 3,
+        },
+        {
+            "code": "tax",
+            "series": "7",
+            "name": {"ja": "税", "kana": "ぜい", "en": "Tax"},
+            "route": ["reception", "done"],
+        },
     ],
 }
-QUEUE = {"categories": [{"code": "moving", "waiting": 4, "est_wait_min": 8}, {"code": "certificates", "waiting": 0},
-                        {"code": "tax", "waiting": 1, "est_wait_min": 2}]}
+QUEUE = {
+    "categories": [
+        {"code": "moving", "waiting": 4, "est_wait_min": 8},
+        {"code": "certificates", "waiting": 0},
+        {"code": "tax", "waiting": 1, "est_wait_min": 2},
+    ]
+}
 
 
 @dataclass
@@ -42,19 +63,35 @@ class FakeIssuer:
             raise self.fail_with
         self.presses.append((category, tuple(procedures), language))
         self.issued += 1
-        ticket = IssuedTicket(f"2026-11-21-1-{1100 + self.issued}", "2026-11-21", "1", 1100 + self.issued, category,
-                              {"ja": "転入", "en": "Moving"}, ("reception",), tuple(procedures), NOON, True, 4, 8)
+        ticket = IssuedTicket(
+            f"2026-11-21-1-{1100 + self.issued}",
+            "2026-11-21",
+            "1",
+            1100 + self.issued,
+            category,
+            {"ja": "転入", "en": "Moving"},
+            ("reception",),
+            tuple(procedures),
+            NOON,
+            True,
+            4,
+            8,
+        )
         return IssueResult(ticket, printed=self.printed, fault=None if self.printed else "paper_out")
 
     def issued_today(self, category: str) -> int | None:
         return self.issued
 
 
-def make(online: bool = True, now: int = NOON, **issuer: Any) -> tuple[Presenter, FakeIssuer, list[tuple[str, Any, str]]]:
+def make(
+    online: bool = True, now: int = NOON, **issuer: Any
+) -> tuple[Presenter, FakeIssuer, list[tuple[str, Any, str]]]:
     fake = FakeIssuer(**issuer)
     spoken: list[tuple[str, Any, str]] = []
     clock = {"now": now}
-    p = Presenter(fake, lambda: Context(CONFIG, QUEUE, online, clock["now"]), speak=lambda k, v, lang: spoken.append((k, v, lang)))
+    p = Presenter(
+        fake, lambda: Context(CONFIG, QUEUE, online, clock["now"]), speak=lambda k, v, lang: spoken.append((k, v, lang))
+    )
     p.clock = clock  # type: ignore[attr-defined]
     return p, fake, spoken
 

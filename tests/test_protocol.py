@@ -123,7 +123,11 @@ GOOD_EVENT = {"id": "d1:1", "seq": 1, "type": "ticket.issued", "hlc": "179521926
         ("events", {"device": "d1", "events": [{**GOOD_EVENT, "seq": -1}]}, "events.events[0].seq"),
         ("events", {"device": "d1", "events": [{**GOOD_EVENT, "seq": 0}]}, "events.events[0].seq"),
         ("events", {"device": "d1", "events": [GOOD_EVENT, {**GOOD_EVENT, "data": []}]}, "events.events[1].data"),
-        ("events", {"device": "d1", "events": [{k: v for k, v in GOOD_EVENT.items() if k != "hlc"}]}, "events.events[0].hlc"),
+        (
+            "events",
+            {"device": "d1", "events": [{k: v for k, v in GOOD_EVENT.items() if k != "hlc"}]},
+            "events.events[0].hlc",
+        ),
         ("events", {"device": "d1", "events": [GOOD_EVENT] * (MAX_EVENTS_PER_MESSAGE + 1)}, "events.events"),
         ("events", {"device": "d" * 64, "events": []}, "events.device"),
         ("lease", {"blocks": []}, "lease.version"),
@@ -138,7 +142,12 @@ GOOD_EVENT = {"id": "d1:1", "seq": 1, "type": "ticket.issued", "hlc": "179521926
         ("staff_reply", {"request_id": "r", "message": "m"}, "staff_reply.ok"),
         (
             "board_snapshot",
-            {"version": 1, "sent_ms": 1, "lines": [{"route": "a-b", "stations": ["a", "b"], "tickets": [[1, 0, "called"]]}], "calls": []},
+            {
+                "version": 1,
+                "sent_ms": 1,
+                "lines": [{"route": "a-b", "stations": ["a", "b"], "tickets": [[1, 0, "called"]]}],
+                "calls": [],
+            },
             "board_snapshot.lines[0].tickets[0]",
         ),
         (
@@ -146,16 +155,27 @@ GOOD_EVENT = {"id": "d1:1", "seq": 1, "type": "ticket.issued", "hlc": "179521926
             {"version": 1, "sent_ms": 1, "lines": [], "calls": [{"number": 1, "counter": 1000, "at_ms": 1}]},
             "board_snapshot.calls[0].counter",
         ),
-        ("queue_snapshot", {"version": 1, "sent_ms": 1, "categories": [{"code": "x"}]}, "queue_snapshot.categories[0].waiting"),
+        (
+            "queue_snapshot",
+            {"version": 1, "sent_ms": 1, "categories": [{"code": "x"}]},
+            "queue_snapshot.categories[0].waiting",
+        ),
         ("office_config", {"version": 1, "sent_ms": 1, "stations": []}, "office_config.categories"),
         (
             "office_config",
-            {"version": 1, "sent_ms": 1, "stations": [], "categories": [{"code": "c", "series": "s" * 33, "name": {}, "route": []}]},
+            {
+                "version": 1,
+                "sent_ms": 1,
+                "stations": [],
+                "categories": [{"code": "c", "series": "s" * 33, "name": {}, "route": []}],
+            },
             "office_config.categories[0].series",
         ),
     ],
 )
-def test_encode_refuses_bodies_that_break_the_schema_and_names_the_field(name: str, body: dict[str, Any], field: str) -> None:
+def test_encode_refuses_bodies_that_break_the_schema_and_names_the_field(
+    name: str, body: dict[str, Any], field: str
+) -> None:
     with pytest.raises(ProtocolError) as caught:
         encode(name, body)
     # the field path is followed by a space, a colon or the end: "ack.acked" must not match "ack.acked_x"
@@ -253,7 +273,11 @@ ms = st.integers(min_value=0, max_value=2**53)
 short_text = st.text(max_size=30)
 # Event data is any JSON object; floats without NaN (NaN != NaN) and infinities (not JSON).
 plain_json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False, allow_infinity=False) | short_text,
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | short_text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=10,
 )
@@ -268,7 +292,9 @@ def events_bodies(draw: st.DrawFn) -> dict[str, Any]:
         {
             "id": f"{device}:{first + i}",
             "seq": first + i,
-            "type": draw(st.sampled_from(["ticket.issued", "ticket.reprinted", "ticket.print_failed"]) | st.text(max_size=64)),
+            "type": draw(
+                st.sampled_from(["ticket.issued", "ticket.reprinted", "ticket.print_failed"]) | st.text(max_size=64)
+            ),
             "hlc": draw(st.text(max_size=40)),
             "at": draw(ms),
             "data": draw(st.dictionaries(st.text(max_size=10), plain_json, max_size=4)),
@@ -318,7 +344,12 @@ def test_decode_of_encode_is_the_body_with_the_schema_version(named: tuple[str, 
 
 
 @settings(max_examples=100, deadline=None)
-@given(body=events_bodies(), extra=st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: k not in ("v", "device", "events")), plain_json, max_size=3))
+@given(
+    body=events_bodies(),
+    extra=st.dictionaries(
+        st.text(min_size=1, max_size=8).filter(lambda k: k not in ("v", "device", "events")), plain_json, max_size=3
+    ),
+)
 def test_unknown_fields_survive_the_round_trip(body: dict[str, Any], extra: dict[str, Any]) -> None:
     assert decode("events", encode("events", {**body, **extra})) == {"v": 1, **body, **extra}
 

@@ -28,12 +28,22 @@ from office.pki import OfficeCA
 from sync.outbox import Outbox
 
 SITE = "demo-town"
-TM_T20III = {"vendor": "0x04b8", "product": "0x0e15", "manufacturer": "EPSON", "product_name": "TM-T20III",
-             "bus": 1, "address": 4}
+TM_T20III = {
+    "vendor": "0x04b8",
+    "product": "0x0e15",
+    "manufacturer": "EPSON",
+    "product_name": "TM-T20III",
+    "bus": 1,
+    "address": 4,
+}
 EPSON_CLASS = {"vendor": "0x04b8", "product": "0x0202", "bus": 1, "address": 5, "interface_classes": [7]}
 MOUSE = {"vendor": "0x046d", "product": "0xc077", "bus": 1, "address": 8, "interface_classes": [3]}
-KEYPAD = {"device": "/dev/ttyACM0", "by_id": "/dev/serial/by-id/usb-madoguchi_keypad_0001-if00",
-          "vid": "0x2e8a", "pid": "0x000a"}
+KEYPAD = {
+    "device": "/dev/ttyACM0",
+    "by_id": "/dev/serial/by-id/usb-madoguchi_keypad_0001-if00",
+    "vid": "0x2e8a",
+    "pid": "0x000a",
+}
 KEYPAD_2 = {"device": "/dev/ttyACM1", "by_id": "/dev/serial/by-id/usb-madoguchi_keypad_0002-if00"}
 UART = {"device": "/dev/ttyS0"}
 
@@ -44,8 +54,12 @@ def scan_file(tmp_path: Path, usb: list[dict[str, Any]], serial: list[dict[str, 
     return path
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str, stdin: str | None = None,
-        monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, str, str]:
+def run(
+    capsys: pytest.CaptureFixture[str],
+    *argv: str,
+    stdin: str | None = None,
+    monkeypatch: pytest.MonkeyPatch | None = None,
+) -> tuple[int, str, str]:
     """main(argv) -> (exit code, stdout, stderr); ``stdin`` feeds the answers."""
     if stdin is not None:
         assert monkeypatch is not None
@@ -84,18 +98,29 @@ def test_detect_prints_found_missing_and_unclaimed_aligned(tmp_path: Path, capsy
     assert "madoguchi-provision apply --role dispenser --site SITE --device-id ID" in out
 
 
-def test_detect_says_what_to_do_when_missing_or_ambiguous(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detect_says_what_to_do_when_missing_or_ambiguous(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     scan = scan_file(tmp_path, [EPSON_CLASS], [KEYPAD, KEYPAD_2])
     monkeypatch.setenv(SCAN_ENV, str(scan))  # the environment variable instead of --scan-file
     code, out, _ = run(capsys, "detect", "--role", "dispenser")
     assert code == 1
     assert "not ready; to do:" in out
     assert re.search(r"printer: say which model it is: --choose printer=<[a-z0-9-|]*tm-t88v[a-z0-9-|]*>", out)
-    assert ("keypad: several ports fit: --set keypad.port=</dev/serial/by-id/usb-madoguchi_keypad_0001-if00 | "
-            "/dev/serial/by-id/usb-madoguchi_keypad_0002-if00>") in out
-    code, out, _ = run(capsys, "detect", "--role", "dispenser", "--choose", "printer=tm-t88v",
-                       "--set", "keypad.port=/dev/serial/by-id/usb-madoguchi_keypad_0002-if00")
+    assert (
+        "keypad: several ports fit: --set keypad.port=</dev/serial/by-id/usb-madoguchi_keypad_0001-if00 | "
+        "/dev/serial/by-id/usb-madoguchi_keypad_0002-if00>"
+    ) in out
+    code, out, _ = run(
+        capsys,
+        "detect",
+        "--role",
+        "dispenser",
+        "--choose",
+        "printer=tm-t88v",
+        "--set",
+        "keypad.port=/dev/serial/by-id/usb-madoguchi_keypad_0002-if00",
+    )
     assert code == 0, out
     assert "--choose printer=tm-t88v --set keypad.port=/dev/serial/by-id/usb-madoguchi_keypad_0002-if00" in out
 
@@ -115,8 +140,10 @@ def test_save_scan_writes_what_load_scan_reads(tmp_path: Path, capsys: pytest.Ca
     usb, serial = load_scan(saved)
     assert usb[0] == UsbDevice(0x04B8, 0x0E15, bus=1, address=4, manufacturer="EPSON", product_name="TM-T20III")
     assert usb[1].interface_classes == (3,)
-    assert serial == [SerialPort("/dev/ttyACM0", by_id=KEYPAD["by_id"], vid=0x2E8A, pid=0x000A),
-                      SerialPort("/dev/ttyS0")]
+    assert serial == [
+        SerialPort("/dev/ttyACM0", by_id=KEYPAD["by_id"], vid=0x2E8A, pid=0x000A),
+        SerialPort("/dev/ttyS0"),
+    ]
     assert json.loads(saved.read_text())["usb"][0]["vendor"] == "0x04b8"
 
 
@@ -130,8 +157,9 @@ def test_save_scan_writes_what_load_scan_reads(tmp_path: Path, capsys: pytest.Ca
         ('{"hubs": []}', 'expected {"usb"'),
     ],
 )
-def test_a_bad_scan_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
-                                     message: str) -> None:
+def test_a_bad_scan_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(content)
     code, _out, err = run(capsys, "detect", "--role", "dispenser", "--scan-file", str(bad))
@@ -144,12 +172,25 @@ def test_a_bad_scan_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def _apply(config: Path, scan: Path, *extra: str) -> list[str]:
-    return ["apply", "--role", "dispenser", "--site", SITE, "--device-id", "disp-1", "--scan-file", str(scan),
-            "--config", str(config), *extra]
+    return [
+        "apply",
+        "--role",
+        "dispenser",
+        "--site",
+        SITE,
+        "--device-id",
+        "disp-1",
+        "--scan-file",
+        str(scan),
+        "--config",
+        str(config),
+        *extra,
+    ]
 
 
-def test_dry_run_shows_the_configuration_and_writes_nothing(tmp_path: Path, config: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_shows_the_configuration_and_writes_nothing(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     scan = scan_file(tmp_path, [TM_T20III], [KEYPAD])
     code, out, _ = run(capsys, *_apply(config, scan, "--dry-run"))
     assert code == 0
@@ -158,8 +199,9 @@ def test_dry_run_shows_the_configuration_and_writes_nothing(tmp_path: Path, conf
     assert not config.exists() and not env_path(config).exists()
 
 
-def test_yes_writes_the_configuration_and_the_environment_file(tmp_path: Path, config: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_yes_writes_the_configuration_and_the_environment_file(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     scan = scan_file(tmp_path, [TM_T20III], [KEYPAD])
     code, out, _ = run(capsys, *_apply(config, scan, "--yes"))
     assert code == 0, out
@@ -168,17 +210,21 @@ def test_yes_writes_the_configuration_and_the_environment_file(tmp_path: Path, c
     assert doc["keypad"] == {"port": KEYPAD["by_id"]}
     assert f"wrote {config}" in out and "next: madoguchi-provision enroll" in out
     env = dict(line.split("=", 1) for line in env_path(config).read_text().splitlines() if not line.startswith("#"))
-    assert env == {"MADOGUCHI_SITE": '"demo-town"', "MADOGUCHI_DEVICE_ID": '"disp-1"',
-                   "MADOGUCHI_BROKER": '"mqtts://office.local:8883"', "MADOGUCHI_DEVICE_CONFIG": f'"{config.resolve()}"'}
+    assert env == {
+        "MADOGUCHI_SITE": '"demo-town"',
+        "MADOGUCHI_DEVICE_ID": '"disp-1"',
+        "MADOGUCHI_BROKER": '"mqtts://office.local:8883"',
+        "MADOGUCHI_DEVICE_CONFIG": f'"{config.resolve()}"',
+    }
     # Again: nothing to do.
     before = config.stat().st_mtime_ns
     code, out, _ = run(capsys, *_apply(config, scan, "--yes"))
     assert code == 0 and "no change" in out and config.stat().st_mtime_ns == before
 
 
-def test_a_change_shows_a_diff_and_waits_for_confirmation(tmp_path: Path, config: Path,
-                                                         capsys: pytest.CaptureFixture[str],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_change_shows_a_diff_and_waits_for_confirmation(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     run(capsys, *_apply(config, scan_file(tmp_path, [TM_T20III], [KEYPAD]), "--yes"))
     written = config.read_text()
     scan = scan_file(tmp_path, [EPSON_CLASS], [KEYPAD], name="other.json")
@@ -193,25 +239,52 @@ def test_a_change_shows_a_diff_and_waits_for_confirmation(tmp_path: Path, config
     assert code == 0 and tomllib.loads(config.read_text())["printer"]["model"] == "TM-T88V"
 
 
-def test_apply_refuses_while_hardware_is_missing_unless_configured_by_hand(tmp_path: Path, config: Path,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_apply_refuses_while_hardware_is_missing_unless_configured_by_hand(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     scan = scan_file(tmp_path, [], [])
     code, out, _ = run(capsys, *_apply(config, scan, "--yes"))
     assert code == 1 and "nothing written" in out and not config.exists()
     # A network printer is never found on USB: choosing it (and where it is) is enough.
-    code, out, _ = run(capsys, *_apply(config, scan, "--yes", "--choose", "printer=tm-m30iii",
-                                       "--set", "printer.backend=network", "--set", "printer.network.host=192.168.1.50"))
+    code, out, _ = run(
+        capsys,
+        *_apply(
+            config,
+            scan,
+            "--yes",
+            "--choose",
+            "printer=tm-m30iii",
+            "--set",
+            "printer.backend=network",
+            "--set",
+            "printer.network.host=192.168.1.50",
+        ),
+    )
     assert code == 0, out
     assert re.search(r"printer\s+chosen\s+required\s+tm-m30iii as chosen", out)
     assert tomllib.loads(config.read_text())["printer"]["network"] == {"port": 9100, "host": "192.168.1.50"}
 
 
-def test_apply_keeps_the_enrolled_broker_and_warns_when_the_id_changes(tmp_path: Path, config: Path,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_apply_keeps_the_enrolled_broker_and_warns_when_the_id_changes(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     scan = scan_file(tmp_path, [TM_T20III], [])
     run(capsys, *_apply(config, scan, "--yes", "--broker", "mqtts://office:8883/?ca=/x/ca.pem&cert=/x/c.pem&key=/x/k"))
-    code, out, _ = run(capsys, "apply", "--role", "dispenser", "--site", SITE, "--device-id", "disp-2",
-                       "--scan-file", str(scan), "--config", str(config), "--yes")
+    code, out, _ = run(
+        capsys,
+        "apply",
+        "--role",
+        "dispenser",
+        "--site",
+        SITE,
+        "--device-id",
+        "disp-2",
+        "--scan-file",
+        str(scan),
+        "--config",
+        str(config),
+        "--yes",
+    )
     assert code == 0
     assert "changes device_id from 'disp-1' to 'disp-2'" in out and "enroll again" in out
     assert tomllib.loads(config.read_text())["device"]["broker"].endswith("cert=/x/c.pem&key=/x/k")
@@ -228,22 +301,42 @@ def test_apply_repairs_a_broken_configuration(tmp_path: Path, config: Path, caps
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["apply", "--role", "dispenser", "--site", SITE, "--device-id", "disp-1", "--choose", "printer"],
-         "expected slot=model"),
+        (
+            ["apply", "--role", "dispenser", "--site", SITE, "--device-id", "disp-1", "--choose", "printer"],
+            "expected slot=model",
+        ),
         (["apply", "--role", "dispensr", "--site", SITE, "--device-id", "disp-1"], "did you mean"),
-        (["apply", "--role", "dispenser", "--site", SITE, "--device-id", "disp-1", "--no-detect",
-          "--set", "keypad.colour=red"], "keypad"),
+        (
+            [
+                "apply",
+                "--role",
+                "dispenser",
+                "--site",
+                SITE,
+                "--device-id",
+                "disp-1",
+                "--no-detect",
+                "--set",
+                "keypad.colour=red",
+            ],
+            "keypad",
+        ),
         (["apply", "--role", "dispenser", "--device-id", "disp-1"], "--site is required"),
-        (["apply", "--role", "dispenser", "--site", "bad site", "--device-id", "disp-1", "--no-detect"],
-         "site: 'bad site' is not a valid id"),
-        (["apply", "--role", "dispenser", "--site", SITE, "--device-id", "d", "--no-detect", "--broker", "http://x"],
-         "broker: 'http://x' is not a broker URL"),
+        (
+            ["apply", "--role", "dispenser", "--site", "bad site", "--device-id", "disp-1", "--no-detect"],
+            "site: 'bad site' is not a valid id",
+        ),
+        (
+            ["apply", "--role", "dispenser", "--site", SITE, "--device-id", "d", "--no-detect", "--broker", "http://x"],
+            "broker: 'http://x' is not a broker URL",
+        ),
         (["detect"], "--role is required"),
         (["apply", "--bogus"], "unrecognized arguments"),
     ],
 )
-def test_user_mistakes_are_one_clear_line_and_exit_2(tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str],
-                                                     argv: list[str], message: str) -> None:
+def test_user_mistakes_are_one_clear_line_and_exit_2(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     scan = scan_file(tmp_path, [TM_T20III], [])
     code, _out, err = run(capsys, *argv, "--config", str(config), "--scan-file", str(scan))
     assert code == 2
@@ -251,21 +344,31 @@ def test_user_mistakes_are_one_clear_line_and_exit_2(tmp_path: Path, config: Pat
     assert not config.exists()
 
 
-def test_interactive_apply_asks_for_what_is_missing(tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interactive_apply_asks_for_what_is_missing(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     scan = scan_file(tmp_path, [EPSON_CLASS], [KEYPAD, KEYPAD_2])
     answers = (
-        "2\n"            # role: dispenser (board, dispenser, kiosk)
-        "bad site!\n"    # refused, asked again
+        "2\n"  # role: dispenser (board, dispenser, kiosk)
+        "bad site!\n"  # refused, asked again
         f"{SITE}\n"
         "disp-7\n"
-        "\n"             # display: not detectable, several touch screens fit; Enter keeps the default
-        "tm-t88vi\n"     # printer: 04b8:0202 could be several models
-        "2\n"            # keypad: two ports fit; the second
-        "y\n"            # write it
+        "\n"  # display: not detectable, several touch screens fit; Enter keeps the default
+        "tm-t88vi\n"  # printer: 04b8:0202 could be several models
+        "2\n"  # keypad: two ports fit; the second
+        "y\n"  # write it
     )
-    code, out, err = run(capsys, "apply", "--interactive", "--scan-file", str(scan), "--config", str(config),
-                         stdin=answers, monkeypatch=monkeypatch)
+    code, out, err = run(
+        capsys,
+        "apply",
+        "--interactive",
+        "--scan-file",
+        str(scan),
+        "--config",
+        str(config),
+        stdin=answers,
+        monkeypatch=monkeypatch,
+    )
     assert code == 0, out + err
     assert "which role is this device?" in out and "is not a valid site id" in out
     assert "which model is it?" in out and "which port is the keypad?" in out
@@ -276,12 +379,21 @@ def test_interactive_apply_asks_for_what_is_missing(tmp_path: Path, config: Path
     assert doc["keypad"]["port"] == KEYPAD_2["by_id"]
 
 
-def test_interactive_session_that_runs_out_of_answers_is_a_clear_error(tmp_path: Path, config: Path,
-                                                                       capsys: pytest.CaptureFixture[str],
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interactive_session_that_runs_out_of_answers_is_a_clear_error(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     scan = scan_file(tmp_path, [TM_T20III], [])
-    code, _out, err = run(capsys, "apply", "--interactive", "--scan-file", str(scan), "--config", str(config),
-                          stdin="dispenser\n", monkeypatch=monkeypatch)
+    code, _out, err = run(
+        capsys,
+        "apply",
+        "--interactive",
+        "--scan-file",
+        str(scan),
+        "--config",
+        str(config),
+        stdin="dispenser\n",
+        monkeypatch=monkeypatch,
+    )
     assert code == 2 and "no answer to 'site id" in err and "give it as --site SITE" in err
     assert not config.exists()
 
@@ -299,8 +411,9 @@ def office(tmp_path: Path) -> Iterator[tuple[EnrolmentRegistry, EnrolServer]]:
     home = SecurityHome(tmp_path / "office")
     files, _identity = init_security(home, BrokerSettings(site=SITE, hosts=("localhost",), port=8883), now_ms=now)
     registry = EnrolmentRegistry.open(tmp_path / "office.sqlite3", OfficeCA.load(home.ca_dir), SITE)
-    server = EnrolServer(registry, certfile=files.cert, keyfile=files.key, host="127.0.0.1", port=0,
-                         broker="mqtts://localhost:8883")
+    server = EnrolServer(
+        registry, certfile=files.cert, keyfile=files.key, host="127.0.0.1", port=0, broker="mqtts://localhost:8883"
+    )
     server.start()
     yield registry, server
     server.stop()
@@ -317,8 +430,17 @@ def test_enroll_records_the_tls_broker_url_and_a_token_works_once(
     applied = tomllib.loads(config.read_text())
     token = registry.issue_token("disp-1", "dispenser", now_ms=int(time.time() * 1000)).text
     identity_dir = tmp_path / "identity"
-    argv = ["enroll", "--office", server.url(), "--token", token, "--config", str(config),
-            "--identity-dir", str(identity_dir)]
+    argv = [
+        "enroll",
+        "--office",
+        server.url(),
+        "--token",
+        token,
+        "--config",
+        str(config),
+        "--identity-dir",
+        str(identity_dir),
+    ]
     code, out, err = run(capsys, *argv)
     assert code == 0, out + err
     assert "enrolled disp-1 as dispenser of site demo-town" in out
@@ -338,8 +460,9 @@ def test_enroll_records_the_tls_broker_url_and_a_token_works_once(
     assert config.read_text() == before
 
 
-def test_enroll_without_a_configuration_or_with_a_bad_token(tmp_path: Path, config: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_enroll_without_a_configuration_or_with_a_bad_token(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "enroll", "--office", "https://127.0.0.1:1", "--token", "x", "--config", str(config))
     assert code == 2 and "run madoguchi-provision apply first" in err
     run(capsys, *_apply(config, scan_file(tmp_path, [TM_T20III], []), "--yes"))
@@ -381,8 +504,18 @@ def test_status_after_enrolment_shows_the_certificate(
     registry, server = office
     run(capsys, *_apply(config, scan_file(tmp_path, [TM_T20III], []), "--yes"))
     token = registry.issue_token("disp-1", "dispenser", now_ms=int(time.time() * 1000)).text
-    run(capsys, "enroll", "--office", server.url(), "--token", token, "--config", str(config),
-        "--identity-dir", str(tmp_path / "identity"))
+    run(
+        capsys,
+        "enroll",
+        "--office",
+        server.url(),
+        "--token",
+        token,
+        "--config",
+        str(config),
+        "--identity-dir",
+        str(tmp_path / "identity"),
+    )
     _code, out, _ = run(capsys, "status", "--config", str(config), "--data", str(tmp_path / "none"), "--timeout", "1")
     assert re.search(r"PASS\s+identity\s+certificate disp-1 \(serial [0-9A-F]+\) valid until \d{4}-", out)
     assert "days left" in out
@@ -399,9 +532,22 @@ def test_a_terminal_on_stdin_makes_apply_ask_for_what_is_missing(tmp_path: Path,
     master, slave = os.openpty()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "firmware_profiles.cli", "apply", "--role", "dispenser", "--scan-file", str(scan),
-             "--config", str(config)],
-            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "firmware_profiles.cli",
+                "apply",
+                "--role",
+                "dispenser",
+                "--scan-file",
+                str(scan),
+                "--config",
+                str(config),
+            ],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             cwd=Path(__file__).resolve().parents[1],
         )
         os.write(master, f"{SITE}\ndisp-3\n\ny\n".encode())
@@ -414,11 +560,22 @@ def test_a_terminal_on_stdin_makes_apply_ask_for_what_is_missing(tmp_path: Path,
     assert tomllib.loads(config.read_text())["device"]["device_id"] == "disp-3"
 
 
-def test_without_a_terminal_nothing_is_asked(tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_terminal_nothing_is_asked(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     scan = scan_file(tmp_path, [TM_T20III], [])
-    code, out, err = run(capsys, "apply", "--role", "dispenser", "--scan-file", str(scan), "--config", str(config),
-                         stdin=f"{SITE}\ndisp-3\n\ny\n", monkeypatch=monkeypatch)
+    code, out, err = run(
+        capsys,
+        "apply",
+        "--role",
+        "dispenser",
+        "--scan-file",
+        str(scan),
+        "--config",
+        str(config),
+        stdin=f"{SITE}\ndisp-3\n\ny\n",
+        monkeypatch=monkeypatch,
+    )
     assert code == 2 and "--site is required" in err and "site id:" not in out
 
 
@@ -431,8 +588,17 @@ def test_enroll_hands_the_identity_to_the_apps_user(
     registry, server = office
     run(capsys, *_apply(config, scan_file(tmp_path, [TM_T20III], []), "--yes"))
     token = registry.issue_token("disp-1", "dispenser", now_ms=int(time.time() * 1000)).text
-    argv = ["enroll", "--office", server.url(), "--token", token, "--config", str(config),
-            "--identity-dir", str(tmp_path / "identity")]
+    argv = [
+        "enroll",
+        "--office",
+        server.url(),
+        "--token",
+        token,
+        "--config",
+        str(config),
+        "--identity-dir",
+        str(tmp_path / "identity"),
+    ]
     # An unknown user is refused before the token is spent.
     code, _, err = run(capsys, *argv, "--owner", "no-such-user-here")
     assert code == 2 and "--owner no-such-user-here: no such user" in err
@@ -446,16 +612,38 @@ def test_enroll_hands_the_identity_to_the_apps_user(
 def test_interactive_kiosk_with_two_serial_adapters_asks_for_the_cash_port_once(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ftdi = {"device": "/dev/ttyUSB0", "by_id": "/dev/serial/by-id/usb-FTDI_FT232R_A1-if00-port0",
-            "vid": "0x0403", "pid": "0x6001"}
-    ftdi_2 = {"device": "/dev/ttyUSB1", "by_id": "/dev/serial/by-id/usb-FTDI_FT232R_B2-if00-port0",
-              "vid": "0x0403", "pid": "0x6001"}
+    ftdi = {
+        "device": "/dev/ttyUSB0",
+        "by_id": "/dev/serial/by-id/usb-FTDI_FT232R_A1-if00-port0",
+        "vid": "0x0403",
+        "pid": "0x6001",
+    }
+    ftdi_2 = {
+        "device": "/dev/ttyUSB1",
+        "by_id": "/dev/serial/by-id/usb-FTDI_FT232R_B2-if00-port0",
+        "vid": "0x0403",
+        "pid": "0x6001",
+    }
     reader = {"vendor": "0x072f", "product": "0xb100", "interface_classes": [11]}
     scan = scan_file(tmp_path, [TM_T20III, reader], [ftdi, ftdi_2])
     answers = "\n\n2\ny\n"  # display: default; document printer: default; the cash bus: the second adapter; write
-    code, out, err = run(capsys, "apply", "--role", "kiosk", "--site", SITE, "--device-id", "kiosk-1",
-                         "--interactive", "--scan-file", str(scan), "--config", str(config),
-                         stdin=answers, monkeypatch=monkeypatch)
+    code, out, err = run(
+        capsys,
+        "apply",
+        "--role",
+        "kiosk",
+        "--site",
+        SITE,
+        "--device-id",
+        "kiosk-1",
+        "--interactive",
+        "--scan-file",
+        str(scan),
+        "--config",
+        str(config),
+        stdin=answers,
+        monkeypatch=monkeypatch,
+    )
     assert code == 0, out + err
     assert out.count("which port is the") == 1
     doc = tomllib.loads(config.read_text())
@@ -470,7 +658,17 @@ def test_enroll_warns_when_the_office_gave_another_role(
     registry, server = office
     run(capsys, *_apply(config, scan_file(tmp_path, [TM_T20III], []), "--yes"))
     token = registry.issue_token("disp-1", "board", now_ms=int(time.time() * 1000)).text
-    code, out, _ = run(capsys, "enroll", "--office", server.url(), "--token", token, "--config", str(config),
-                       "--identity-dir", str(tmp_path / "identity"))
+    code, out, _ = run(
+        capsys,
+        "enroll",
+        "--office",
+        server.url(),
+        "--token",
+        token,
+        "--config",
+        str(config),
+        "--identity-dir",
+        str(tmp_path / "identity"),
+    )
     assert code == 1
     assert "the office enrolled this device as role 'board' but it is configured as 'dispenser'" in out

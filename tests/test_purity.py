@@ -40,8 +40,26 @@ PURE = [
     "kiosk/ports.py",
     "kiosk/presenter.py",
 ]
-FORBIDDEN_MODULES = {"kivy", "paho", "tinydb", "serial", "escpos", "usb", "sqlite3", "socket", "amqtt", "subprocess", "threading"}
-FORBIDDEN_CALLS = {("time", "time"), ("time", "monotonic"), ("datetime", "now"), ("datetime", "today"), ("date", "today")}
+FORBIDDEN_MODULES = {
+    "kivy",
+    "paho",
+    "tinydb",
+    "serial",
+    "escpos",
+    "usb",
+    "sqlite3",
+    "socket",
+    "amqtt",
+    "subprocess",
+    "threading",
+}
+FORBIDDEN_CALLS = {
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("datetime", "now"),
+    ("datetime", "today"),
+    ("date", "today"),
+}
 
 
 def _imports(tree: ast.AST) -> set[str]:

@@ -124,9 +124,17 @@ def test_age_on(birth: date, today: date, age: int) -> None:
 
 def _person(rid: str, household: str, **changes: object) -> Resident:
     base = Resident(
-        id=rid, name="試験\u3000太郎", kana="シケン\u3000タロウ", birth_date=date(1990, 1, 1), sex=Sex.MALE,
-        address="まどぐち町1番", address_since=date(2020, 1, 1), resident_since=date(2020, 1, 1),
-        household_id=household, relationship="世帯主", my_number=make_my_number(f"{int(rid[1:]):011d}"),
+        id=rid,
+        name="試験\u3000太郎",
+        kana="シケン\u3000タロウ",
+        birth_date=date(1990, 1, 1),
+        sex=Sex.MALE,
+        address="まどぐち町1番",
+        address_since=date(2020, 1, 1),
+        resident_since=date(2020, 1, 1),
+        household_id=household,
+        relationship="世帯主",
+        my_number=make_my_number(f"{int(rid[1:]):011d}"),
         previous_addresses=(AddressEntry("東京都", date(2010, 1, 1)),),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -135,15 +143,28 @@ def _person(rid: str, household: str, **changes: object) -> Resident:
 @pytest.mark.parametrize(
     ("residents", "households", "message"),
     [
-        ([_person("R1", "H1"), _person("R1", "H1")], [Household("H1", "R1", "a", ("R1",))], "resident R1: defined twice"),
+        (
+            [_person("R1", "H1"), _person("R1", "H1")],
+            [Household("H1", "R1", "a", ("R1",))],
+            "resident R1: defined twice",
+        ),
         ([_person("R1", "H1", my_number="123456789017")], [Household("H1", "R1", "a", ("R1",))], "valid check digit"),
-        ([_person("R1", "H1", card_serial="C"), _person("R2", "H1", card_serial="C")],
-         [Household("H1", "R1", "a", ("R1", "R2"))], "card C already belongs to R1"),
-        ([_person("R1", "H1", nationality="ベトナム", honseki="x", hittosha="y")],
-         [Household("H1", "R1", "a", ("R1",))], "foreign resident has no 本籍"),
+        (
+            [_person("R1", "H1", card_serial="C"), _person("R2", "H1", card_serial="C")],
+            [Household("H1", "R1", "a", ("R1", "R2"))],
+            "card C already belongs to R1",
+        ),
+        (
+            [_person("R1", "H1", nationality="ベトナム", honseki="x", hittosha="y")],
+            [Household("H1", "R1", "a", ("R1",))],
+            "foreign resident has no 本籍",
+        ),
         ([_person("R1", "H1")], [Household("H1", "R1", "a", ("R1", "R9"))], "member R9 is not a resident"),
-        ([_person("R1", "H1"), _person("R2", "H2")], [Household("H1", "R1", "a", ("R1",))],
-         "resident R2: household H2 does not list them"),
+        (
+            [_person("R1", "H1"), _person("R2", "H2")],
+            [Household("H1", "R1", "a", ("R1",))],
+            "resident R2: household H2 does not list them",
+        ),
         ([_person("R1", "H1")], [Household("H1", "R2", "a", ("R1",))], "must start with the head R2"),
     ],
 )

@@ -83,7 +83,9 @@ def store(tmp_path: Path) -> Iterator[OfficeDB]:
 # -- round trips ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [demo_registry, lambda: synthetic_registry(800, seed=7)], ids=["demo", "synthetic-800"])
+@pytest.mark.parametrize(
+    "make", [demo_registry, lambda: synthetic_registry(800, seed=7)], ids=["demo", "synthetic-800"]
+)
 def test_a_stored_registry_reads_back_exactly(store: OfficeDB, make: Callable[[], Registry]) -> None:
     registry = make()
     assert load_registry(store.conn) is None  # nothing stored yet
@@ -159,13 +161,20 @@ def test_a_registry_the_store_could_not_give_back_is_refused_before_anything_is_
     save_registry(store.conn, demo_registry())
     demo = demo_registry()
     seals = [*demo.seals.values(), SealRegistration("R0006", "000123", demo.seals["R0001"].registered_on, "NGUYEN")]
-    clash = Registry.build(demo.municipality, demo.residents.values(), demo.households.values(), seals,
-                           demo.family_registers.values(), demo.tax_records.values())
+    clash = Registry.build(
+        demo.municipality,
+        demo.residents.values(),
+        demo.households.values(),
+        seals,
+        demo.family_registers.values(),
+        demo.tax_records.values(),
+    )
     with pytest.raises(RegistryError, match="seal 000123: resident R0006 .* R0001"):
         save_registry(store.conn, clash)
     # a registry made without Registry.build's checks: a household naming a stranger
-    broken = dataclasses.replace(demo, households={**demo.households, "H009": dataclasses.replace(
-        demo.households["H002"], id="H009")})
+    broken = dataclasses.replace(
+        demo, households={**demo.households, "H009": dataclasses.replace(demo.households["H002"], id="H009")}
+    )
     with pytest.raises(RegistryError, match="household H009"):
         save_registry(store.conn, broken)
     _assert_same(_reopen(store.path), demo_registry())
@@ -177,25 +186,43 @@ def test_a_registry_the_store_could_not_give_back_is_refused_before_anything_is_
 @pytest.mark.parametrize(
     ("sql", "named"),
     [
-        ("UPDATE registry_residents SET birth_date='1980-13-01' WHERE id='R0001'", "registry_residents R0001.birth_date"),
+        (
+            "UPDATE registry_residents SET birth_date='1980-13-01' WHERE id='R0001'",
+            "registry_residents R0001.birth_date",
+        ),
         ("UPDATE registry_residents SET sex='m' WHERE id='R0002'", "registry_residents R0002.sex"),
         ("UPDATE registry_residents SET name=X'5941' WHERE id='R0003'", "registry_residents R0003.name"),
-        ("UPDATE registry_residents SET support_measures=2 WHERE id='R0005'", "registry_residents R0005.support_measures"),
+        (
+            "UPDATE registry_residents SET support_measures=2 WHERE id='R0005'",
+            "registry_residents R0005.support_measures",
+        ),
         ("UPDATE registry_residents SET my_number='910000000016' WHERE id='R0001'", "resident R0001: my_number"),
         ("UPDATE registry_residents SET household_id='H002' WHERE id='R0003'", "household H001: member R0003 belongs"),
-        ("UPDATE registry_household_members SET resident_id='R0999' WHERE household_id='H001' AND pos=2",
-         "household H001: member R0999 is not a resident"),
+        (
+            "UPDATE registry_household_members SET resident_id='R0999' WHERE household_id='H001' AND pos=2",
+            "household H001: member R0999 is not a resident",
+        ),
         ("DELETE FROM registry_household_members WHERE household_id='H002'", "household H002"),
-        ("INSERT INTO registry_previous_addresses VALUES ('R0404', 0, 'x', '2000-01-01')",
-         "registry_previous_addresses R0404#0"),
-        ("UPDATE registry_seals SET registered_on='2008/04/07' WHERE resident_id='R0001'",
-         "registry_seals R0001.registered_on"),
-        ("UPDATE registry_tax_records SET income=-5 WHERE resident_id='R0001' AND fiscal_year=2024",
-         "registry_tax_records R0001/2024.income"),
-        ("UPDATE registry_register_entries SET resident_id='R0999' WHERE register_id=0 AND pos=0",
-         "member R0999 is not a resident"),
-        ("INSERT INTO registry_register_entries VALUES (77, 0, 'x', '2000-01-01', 'male', '本人', '', '', '', NULL, NULL)",
-         "registry_register_entries 77#0"),
+        (
+            "INSERT INTO registry_previous_addresses VALUES ('R0404', 0, 'x', '2000-01-01')",
+            "registry_previous_addresses R0404#0",
+        ),
+        (
+            "UPDATE registry_seals SET registered_on='2008/04/07' WHERE resident_id='R0001'",
+            "registry_seals R0001.registered_on",
+        ),
+        (
+            "UPDATE registry_tax_records SET income=-5 WHERE resident_id='R0001' AND fiscal_year=2024",
+            "registry_tax_records R0001/2024.income",
+        ),
+        (
+            "UPDATE registry_register_entries SET resident_id='R0999' WHERE register_id=0 AND pos=0",
+            "member R0999 is not a resident",
+        ),
+        (
+            "INSERT INTO registry_register_entries VALUES (77, 0, 'x', '2000-01-01', 'male', '本人', '', '', '', NULL, NULL)",
+            "registry_register_entries 77#0",
+        ),
         ("DELETE FROM registry_info", "registry_info has none"),
         ("UPDATE registry_info SET format='other/9'", "registry_info.format"),
     ],
@@ -309,7 +336,9 @@ def test_unreadable_import_files_are_one_line_errors(tmp_path: Path, capsys: pyt
     assert not db.exists()  # nothing was created for a command that failed its checks
 
 
-def test_status_and_export_say_when_there_is_nothing_to_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_and_export_say_when_there_is_nothing_to_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "office.sqlite3"
     code, err = _cli_error(capsys, "registry", "status", "--db", str(db))
     assert code == 2 and "no office store there (--db)" in err and not db.exists()
@@ -350,7 +379,9 @@ def test_status_counts_a_synthetic_town_and_reports_a_tampered_store(
 # -- the office serves the stored registry ---------------------------------------------------------
 
 
-def test_the_office_seeds_the_demo_registry_then_serves_the_stored_one(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+def test_the_office_seeds_the_demo_registry_then_serves_the_stored_one(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
     db = tmp_path / "office.sqlite3"
     office = start_office(mosquitto.url, db)
     try:
@@ -361,8 +392,14 @@ def test_the_office_seeds_the_demo_registry_then_serves_the_stored_one(mosquitto
     # the town changes a name in its store: the next start serves that, not the demo in code
     demo = demo_registry()
     renamed = dataclasses.replace(demo.residents["R0001"], name="山田\u3000太朗")
-    changed = Registry.build(demo.municipality, [renamed, *list(demo.residents.values())[1:]], demo.households.values(),
-                             demo.seals.values(), demo.family_registers.values(), demo.tax_records.values())
+    changed = Registry.build(
+        demo.municipality,
+        [renamed, *list(demo.residents.values())[1:]],
+        demo.households.values(),
+        demo.seals.values(),
+        demo.family_registers.values(),
+        demo.tax_records.values(),
+    )
     conn = sqlite3.connect(db)
     save_registry(conn, changed)
     conn.close()
@@ -383,8 +420,11 @@ def _sign_in(mosquitto: MosquittoBroker, tmp_path: Path, jpki_dir: Path, serial:
     from sync.agent import AgentConfig, DeviceAgent
 
     jpki = SimulatedJpkiCa.open(jpki_dir)
-    agent = DeviceAgent(AgentConfig(site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url,
-                                    data_dir=tmp_path / "kiosk-1"))
+    agent = DeviceAgent(
+        AgentConfig(
+            site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "kiosk-1"
+        )
+    )
     link = AgentOffice(agent)
     agent.start()
     try:
@@ -396,8 +436,16 @@ def _sign_in(mosquitto: MosquittoBroker, tmp_path: Path, jpki_dir: Path, serial:
         assert card.verify_pin(demo_pin(serial)).ok
         challenge = link.challenge(uuid.uuid4().hex, 5)
         options = {"scope": "household", "with_honseki": False, "with_zokugara": True, "with_my_number": False}
-        return link.authenticate(uuid.uuid4().hex, challenge.challenge_id, card.read_certificate(),
-                                 card.sign(challenge.nonce), "juminhyo", options, 1, 5)
+        return link.authenticate(
+            uuid.uuid4().hex,
+            challenge.challenge_id,
+            card.read_certificate(),
+            card.sign(challenge.nonce),
+            "juminhyo",
+            options,
+            1,
+            5,
+        )
     finally:
         agent.stop()
 

@@ -49,24 +49,45 @@ def cash_bus() -> Iterator[FakeCcTalkBus]:
 def provision_kiosk(tmp_path: Path, broker: str, cash_port: str) -> Path:
     """A kiosk configuration written by apply, as on a real unit (no detection: no USB here)."""
     config = tmp_path / "etc" / "device.toml"
-    code = main([
-        "apply", "--role", "kiosk", "--site", SITE, "--device-id", "kiosk-1", "--no-detect", "--yes",
-        "--choose", "card_reader=simulated", "--choose", "document_printer=pdf-dir",
-        "--set", f"document_printer.dir={tmp_path / 'pdf'}", "--set", f"cash.port={cash_port}",
-        "--broker", broker, "--config", str(config),
-    ])
+    code = main(
+        [
+            "apply",
+            "--role",
+            "kiosk",
+            "--site",
+            SITE,
+            "--device-id",
+            "kiosk-1",
+            "--no-detect",
+            "--yes",
+            "--choose",
+            "card_reader=simulated",
+            "--choose",
+            "document_printer=pdf-dir",
+            "--set",
+            f"document_printer.dir={tmp_path / 'pdf'}",
+            "--set",
+            f"cash.port={cash_port}",
+            "--broker",
+            broker,
+            "--config",
+            str(config),
+        ]
+    )
     assert code == 0
     return config
 
 
-def publish_office_status(broker: MosquittoBroker, mqtt_client_factory: object, sent_ms: int | None,
-                          state: str = "online") -> None:
+def publish_office_status(
+    broker: MosquittoBroker, mqtt_client_factory: object, sent_ms: int | None, state: str = "online"
+) -> None:
     client: mqtt.Client = mqtt_client_factory(broker, "office")  # type: ignore[operator]
     body: dict[str, object] = {"state": state, "epoch": "e1", "session": 1}
     if sent_ms is not None:
         body["sent_ms"] = sent_ms
-    info = client.publish(protocol.topic("office_status", SITE), protocol.encode("office_status", body), qos=1,
-                          retain=True)
+    info = client.publish(
+        protocol.topic("office_status", SITE), protocol.encode("office_status", body), qos=1, retain=True
+    )
     info.wait_for_publish(5)
 
 
@@ -95,22 +116,35 @@ def verdicts(out: str) -> dict[str, str]:
 
 
 def test_kiosk_self_test_passes_on_working_hardware(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], mosquitto: MosquittoBroker, mqtt_client_factory: object,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mosquitto: MosquittoBroker,
+    mqtt_client_factory: object,
     cash_bus: FakeCcTalkBus,
 ) -> None:
     config = provision_kiosk(tmp_path, mosquitto.url, cash_bus.port_path)
     publish_office_status(mosquitto, mqtt_client_factory, now_ms())
     capsys.readouterr()
     printed = tmp_path / "printed"
-    code, out, _ = run_cli(capsys, "self-test", "--config", str(config), "--fake-printer", str(printed),
-                           "--timeout", "5")
+    code, out, _ = run_cli(
+        capsys, "self-test", "--config", str(config), "--fake-printer", str(printed), "--timeout", "5"
+    )
     assert code == 0, out
-    assert verdicts(out) == {"printer": "PASS", "document printer": "WARN", "card reader": "WARN", "cash": "PASS",
-                             "broker": "PASS", "clock": "PASS"}
+    assert verdicts(out) == {
+        "printer": "PASS",
+        "document printer": "WARN",
+        "card reader": "WARN",
+        "cash": "PASS",
+        "broker": "PASS",
+        "clock": "PASS",
+    }
     assert f"PDF files in {tmp_path / 'pdf'}" in out
     assert "no card in it" in out
-    assert re.search(r"coin acceptor \(10, 50, 100, 500 yen\), bill validator \(1000, 5000, 10000 yen\) "
-                     r"and hoppers \(10 yen, 100 yen, 500 yen\) answer on /dev/", out)
+    assert re.search(
+        r"coin acceptor \(10, 50, 100, 500 yen\), bill validator \(1000, 5000, 10000 yen\) "
+        r"and hoppers \(10 yen, 100 yen, 500 yen\) answer on /dev/",
+        out,
+    )
     assert "the office's status came back" in out and "result: 4 passed, 2 warning(s), 0 failed" in out
     # The ticket is sized to the profile: the TM-T20III prints 576 dots.
     ticket = printed / "1.png"
@@ -118,9 +152,15 @@ def test_kiosk_self_test_passes_on_working_hardware(
     with Image.open(ticket) as image:
         assert image.width == 576 and image.height > 400
     # Labels line up although the lines were printed one by one.
-    columns = {line.index(word) for line in out.splitlines() for word in ("printer", "card reader", "cash")
-               if re.match(rf"\s+(PASS|WARN|FAIL)\s+{word}\s", line)}
-    texts = {m.start(1) for line in out.splitlines() if (m := re.match(r"\s+(?:PASS|WARN|FAIL)\s+\S.{15}\s+(\S)", line))}
+    columns = {
+        line.index(word)
+        for line in out.splitlines()
+        for word in ("printer", "card reader", "cash")
+        if re.match(rf"\s+(PASS|WARN|FAIL)\s+{word}\s", line)
+    }
+    texts = {
+        m.start(1) for line in out.splitlines() if (m := re.match(r"\s+(?:PASS|WARN|FAIL)\s+\S.{15}\s+(\S)", line))
+    }
     assert len(columns) == 1 and len(texts) == 1
     # Every configured cash device was asked who it is (simple poll, then its category).
     for address in (2, 40, 3, 4, 5):
@@ -137,7 +177,10 @@ def test_a_card_in_the_reader_has_its_jpki_application_selected(tmp_path: Path) 
 
 
 def test_run_selftest_with_a_card_and_the_broker_down_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], mosquitto: MosquittoBroker, cash_bus: FakeCcTalkBus,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mosquitto: MosquittoBroker,
+    cash_bus: FakeCcTalkBus,
 ) -> None:
     config = provision_kiosk(tmp_path, mosquitto.url, cash_bus.port_path)
     ca = SimulatedJpkiCa.open(tmp_path / "jpki", now_ms=now_ms())
@@ -145,8 +188,9 @@ def test_run_selftest_with_a_card_and_the_broker_down_fails(
     reader.insert(ca.demo_card("SIM-0002"))
     mosquitto.stop()
     seen = []
-    lines = run_selftest(read_device_file(config), fake_printer=tmp_path / "png", card_reader=reader, timeout=2,
-                         on_line=seen.append)
+    lines = run_selftest(
+        read_device_file(config), fake_printer=tmp_path / "png", card_reader=reader, timeout=2, on_line=seen.append
+    )
     assert seen == lines
     by_label = {line.label: line for line in lines}
     assert [line.label for line in lines] == ["printer", "document printer", "card reader", "cash", "broker", "clock"]
@@ -156,15 +200,19 @@ def test_run_selftest_with_a_card_and_the_broker_down_fails(
     assert by_label["clock"].verdict is Verdict.WARN
     # Through the command: exit status 1, the reason on the broker's line.
     capsys.readouterr()
-    code, out, _ = run_cli(capsys, "self-test", "--config", str(config), "--fake-printer", str(tmp_path / "png"),
-                           "--timeout", "2")
+    code, out, _ = run_cli(
+        capsys, "self-test", "--config", str(config), "--fake-printer", str(tmp_path / "png"), "--timeout", "2"
+    )
     assert code == 1
     assert re.search(r"FAIL\s+broker\s+nothing answers at 127.0.0.1:\d+ \(Connection refused\)", out)
     assert out.rstrip().endswith("1 failed")
 
 
 def test_broker_without_an_office_is_a_warning(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], mosquitto: MosquittoBroker, cash_bus: FakeCcTalkBus,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mosquitto: MosquittoBroker,
+    cash_bus: FakeCcTalkBus,
 ) -> None:
     config = provision_kiosk(tmp_path, mosquitto.url, cash_bus.port_path)
     lines = run_selftest(read_device_file(config), fake_printer=tmp_path / "png", timeout=1)
@@ -191,16 +239,35 @@ def test_a_printer_out_of_paper_fails_and_paper_near_end_warns(tmp_path: Path) -
 
 def _dispenser_config(tmp_path: Path) -> Path:
     config = tmp_path / "disp.toml"
-    assert main(["apply", "--role", "dispenser", "--site", SITE, "--device-id", "disp-1", "--no-detect", "--yes",
-                 "--config", str(config)]) == 0
+    assert (
+        main(
+            [
+                "apply",
+                "--role",
+                "dispenser",
+                "--site",
+                SITE,
+                "--device-id",
+                "disp-1",
+                "--no-detect",
+                "--yes",
+                "--config",
+                str(config),
+            ]
+        )
+        == 0
+    )
     return config
 
 
 def test_a_silent_hopper_fails_the_cash_check_naming_it(cash_bus: FakeCcTalkBus) -> None:
     cash_bus.set_silent(5)
-    section = {"port": cash_bus.port_path, "hoppers": [{"address": 3, "coin": 10}, {"address": 4, "coin": 100},
-                                                       {"address": 5, "coin": 500}], "reply_timeout_s": 0.05,
-               "retries": 0}
+    section = {
+        "port": cash_bus.port_path,
+        "hoppers": [{"address": 3, "coin": 10}, {"address": 4, "coin": 100}, {"address": 5, "coin": 500}],
+        "reply_timeout_s": 0.05,
+        "retries": 0,
+    }
     line = check_cash(section)
     assert line.verdict is Verdict.FAIL
     assert "500-yen hopper (ccTalk address 5) does not answer" in line.text
@@ -224,8 +291,10 @@ def test_document_printer_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     lpstat = bin_dir / "lpstat"
-    lpstat.write_text('#!/bin/sh\n[ "$2" = madoguchi ] && echo "printer madoguchi is idle.  enabled since x" && exit 0\n'
-                      'echo "lpstat: Invalid destination name in list \"$2\"." >&2; exit 1\n')
+    lpstat.write_text(
+        '#!/bin/sh\n[ "$2" = madoguchi ] && echo "printer madoguchi is idle.  enabled since x" && exit 0\n'
+        'echo "lpstat: Invalid destination name in list "$2"." >&2; exit 1\n'
+    )
     lpstat.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     ok = check_document_printer({"backend": "cups", "queue": "madoguchi"})
@@ -247,9 +316,30 @@ def test_card_reader_faults_are_named() -> None:
 def test_keypad_port_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     port = tmp_path / "ttyKEY"
     config = tmp_path / "etc" / "device.toml"
-    assert main(["apply", "--role", "dispenser", "--site", SITE, "--device-id", "disp-1", "--no-detect", "--yes",
-                 "--choose", "keypad=madoguchi-keypad", "--set", f"keypad.port={port}", "--broker",
-                 "mqtt://127.0.0.1:1", "--config", str(config)]) == 0
+    assert (
+        main(
+            [
+                "apply",
+                "--role",
+                "dispenser",
+                "--site",
+                SITE,
+                "--device-id",
+                "disp-1",
+                "--no-detect",
+                "--yes",
+                "--choose",
+                "keypad=madoguchi-keypad",
+                "--set",
+                f"keypad.port={port}",
+                "--broker",
+                "mqtt://127.0.0.1:1",
+                "--config",
+                str(config),
+            ]
+        )
+        == 0
+    )
     lines = {line.label: line for line in run_selftest(read_device_file(config), fake_printer=tmp_path, timeout=1)}
     assert lines["keypad"].verdict is Verdict.FAIL and "is missing: plug it in" in lines["keypad"].text
     port.write_text("")
@@ -325,39 +415,71 @@ def test_self_test_over_tls_after_enrolment_and_after_revocation(
 
     home = SecurityHome(tmp_path / "security")
     port = free_port()
-    settings = BrokerSettings(site=SITE, hosts=("localhost",), port=port, bind_address="127.0.0.1",
-                              run_as_user=pwd.getpwuid(os.geteuid()).pw_name)
+    settings = BrokerSettings(
+        site=SITE,
+        hosts=("localhost",),
+        port=port,
+        bind_address="127.0.0.1",
+        run_as_user=pwd.getpwuid(os.geteuid()).pw_name,
+    )
     files, _office = init_security(home, settings, now_ms=now_ms())
     broker = MosquittoBroker(files.directory, port, config_file=files.conf)
     registry = EnrolmentRegistry.open(tmp_path / "office.sqlite3", OfficeCA.load(home.ca_dir), SITE)
-    endpoint = EnrolServer(registry, certfile=files.cert, keyfile=files.key, host="127.0.0.1", port=0,
-                           broker=f"mqtts://localhost:{port}", on_enrolled=lambda _e: apply(home, now_ms=now_ms()))
+    endpoint = EnrolServer(
+        registry,
+        certfile=files.cert,
+        keyfile=files.key,
+        host="127.0.0.1",
+        port=0,
+        broker=f"mqtts://localhost:{port}",
+        on_enrolled=lambda _e: apply(home, now_ms=now_ms()),
+    )
     broker.start()
     endpoint.start()
     try:
         config = _dispenser_config(tmp_path)
         token = registry.issue_token("disp-1", "dispenser", now_ms=now_ms()).text
-        assert main(["enroll", "--office", endpoint.url(), "--token", token, "--config", str(config),
-                     "--identity-dir", str(tmp_path / "identity")]) == 0
+        assert (
+            main(
+                [
+                    "enroll",
+                    "--office",
+                    endpoint.url(),
+                    "--token",
+                    token,
+                    "--config",
+                    str(config),
+                    "--identity-dir",
+                    str(tmp_path / "identity"),
+                ]
+            )
+            == 0
+        )
         # The office, with its own identity, publishes its retained status.
         office_client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="office", protocol=mqtt.MQTTv311)
         from sync.link import BrokerAddress
 
-        office_client.tls_set_context(BrokerAddress.parse(load_identity(home, "office").url("localhost", port))
-                                      .tls_context())
+        office_client.tls_set_context(
+            BrokerAddress.parse(load_identity(home, "office").url("localhost", port)).tls_context()
+        )
         office_client.connect("localhost", port)
         office_client.loop_start()
         body = {"state": "online", "epoch": "e1", "session": 1, "sent_ms": now_ms()}
-        office_client.publish(protocol.topic("office_status", SITE), protocol.encode("office_status", body), qos=1,
-                              retain=True).wait_for_publish(5)
+        office_client.publish(
+            protocol.topic("office_status", SITE), protocol.encode("office_status", body), qos=1, retain=True
+        ).wait_for_publish(5)
         office_client.disconnect()
         office_client.loop_stop()
         capsys.readouterr()
-        code, out, _ = run_cli(capsys, "self-test", "--config", str(config), "--fake-printer", str(tmp_path / "png"),
-                               "--timeout", "5")
+        code, out, _ = run_cli(
+            capsys, "self-test", "--config", str(config), "--fake-printer", str(tmp_path / "png"), "--timeout", "5"
+        )
         assert code == 0, out
-        assert re.search(rf"PASS\s+broker\s+localhost:{port} answers; TLS identity accepted; the office's status came "
-                         r"back in \d+ ms \(office online\)", out)
+        assert re.search(
+            rf"PASS\s+broker\s+localhost:{port} answers; TLS identity accepted; the office's status came "
+            r"back in \d+ ms \(office online\)",
+            out,
+        )
         assert re.search(r"PASS\s+clock", out)
         # Revoked: the next connection is refused in the TLS handshake, and self-test says so.
         reloads = broker.log_path.read_text().count("Reloading config")
@@ -366,11 +488,15 @@ def test_self_test_over_tls_after_enrolment_and_after_revocation(
         while broker.log_path.read_text().count("Reloading config") == reloads:
             assert time.monotonic() < deadline, "mosquitto did not reload"
             time.sleep(0.02)
-        code, out, _ = run_cli(capsys, "self-test", "--config", str(config), "--fake-printer", str(tmp_path / "png"),
-                               "--timeout", "3")
+        code, out, _ = run_cli(
+            capsys, "self-test", "--config", str(config), "--fake-printer", str(tmp_path / "png"), "--timeout", "3"
+        )
         assert code == 1
-        assert re.search(rf"FAIL\s+broker\s+localhost:{port} refused the TLS identity \(.*REVOKED\): this device's "
-                         r"certificate was revoked at the office", out), out
+        assert re.search(
+            rf"FAIL\s+broker\s+localhost:{port} refused the TLS identity \(.*REVOKED\): this device's "
+            r"certificate was revoked at the office",
+            out,
+        ), out
     finally:
         endpoint.stop()
         registry.close()

@@ -130,8 +130,11 @@ def test_lock_conflict_across_processes(tmp_path: Path) -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     holder = subprocess.Popen(
-        [sys.executable, "-c", holder_code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True, env=env,
+        [sys.executable, "-c", holder_code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "HELD"
@@ -155,9 +158,7 @@ def test_lock_conflict_across_processes(tmp_path: Path) -> None:
                 sys.exit(7)
             """
         )
-        probe = subprocess.run(
-            [sys.executable, "-c", probe_code], env=env, timeout=20, check=False
-        )
+        probe = subprocess.run([sys.executable, "-c", probe_code], env=env, timeout=20, check=False)
         assert probe.returncode == 7
     finally:
         ours.close()
@@ -190,9 +191,7 @@ DAMAGE: dict[str, Callable[[bytes], bytes]] = {
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
-def test_damaged_main_recovered_from_bak(
-    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_damaged_main_recovered_from_bak(tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "db.json"
     _make_store(path, {"v": {"n": 1}}, {"v": {"n": 2}})
     damaged = DAMAGE[damage](path.read_bytes())
@@ -390,9 +389,7 @@ def test_segmented_log_rotation_meta_and_order(tmp_path: Path) -> None:
     assert [r["n"] for r in log.records()] == list(range(10))
     assert [r["n"] for r in log.records(from_segment=3)] == [6, 7, 8, 9]
     infos = log.segments()
-    assert [(i.index, i.first, i.last) for i in infos[:2]] == [
-        (1, {"n": 0}, {"n": 2}), (2, {"n": 3}, {"n": 5})
-    ]
+    assert [(i.index, i.first, i.last) for i in infos[:2]] == [(1, {"n": 0}, {"n": 2}), (2, {"n": 3}, {"n": 5})]
     assert infos[0].path.name == "seg-000001.json"
 
     # Appends rewrite only the newest segment.
@@ -462,8 +459,6 @@ def test_segmented_log_damaged_old_segment(tmp_path: Path) -> None:
 
 
 # -- SIGKILL -------------------------------------------------------------------------------
-
-
 
 
 def test_sigkill_state_store_always_opens(tmp_path: Path) -> None:

@@ -79,7 +79,9 @@ class Runner:
 
         widget = self.app.targets.get(ident)
         if widget is None:
-            raise RuntimeError(f"no widget {ident!r} on screen {self.presenter.state.screen}; have {sorted(self.app.targets)}")
+            raise RuntimeError(
+                f"no widget {ident!r} on screen {self.presenter.state.screen}; have {sorted(self.app.targets)}"
+            )
         x, y = widget.to_window(*widget.center)
         touch = UnitTestTouch(x, y)
         touch.touch_down()
@@ -143,15 +145,25 @@ class Runner:
             client.connect(self.broker_host, self.broker_port)
             client.loop_start()
             payload = protocol.encode("office_status", {"state": "offline", "epoch": "gone"})
-            client.publish(protocol.topic("office_status", "demo-town"), payload, qos=1, retain=True).wait_for_publish(5)
+            client.publish(protocol.topic("office_status", "demo-town"), payload, qos=1, retain=True).wait_for_publish(
+                5
+            )
             client.loop_stop()
             client.disconnect()
             return 1.5
         if "record" in step:
             s = self.presenter.state
-            self.result["records"].append({"label": step["record"], "screen": s.screen, "number": s.number,
-                                           "texts": dict(s.texts), "banner": s.banner, "language": s.language,
-                                           "pending": self.dispenser.pending_reprints()})
+            self.result["records"].append(
+                {
+                    "label": step["record"],
+                    "screen": s.screen,
+                    "number": s.number,
+                    "texts": dict(s.texts),
+                    "banner": s.banner,
+                    "language": s.language,
+                    "pending": self.dispenser.pending_reprints(),
+                }
+            )
             return 0.05
         if "presses" in step:
             return self.press_loop(step)
@@ -181,7 +193,11 @@ class Runner:
             self.touch("back")
             loop["phase"] = "touch"
             loop["done"] += 1
-            if loop["done"] % int(step.get("rss_every", 1_000_000)) == 0 or loop["done"] in (100, 500) or loop["done"] == int(step["presses"]):
+            if (
+                loop["done"] % int(step.get("rss_every", 1_000_000)) == 0
+                or loop["done"] in (100, 500)
+                or loop["done"] == int(step["presses"])
+            ):
                 loop["rss_mb"].append(rss_mb())
         return None if loop["done"] < int(step["presses"]) else 0.0  # None: poll again next frame
 
@@ -215,7 +231,9 @@ def main() -> int:
         keypad = FakeKeypad(heartbeat_interval=1.0)
         text += f'[keypad]\nport = "{keypad.path}"\n'
     config.write_text(text, encoding="utf-8")
-    agent = DeviceAgent(AgentConfig(site="demo-town", device_id=a.device_id, role="dispenser", broker_url=a.broker, data_dir=a.data))
+    agent = DeviceAgent(
+        AgentConfig(site="demo-town", device_id=a.device_id, role="dispenser", broker_url=a.broker, data_dir=a.data)
+    )
     # The office's configuration and lease arrive before the window opens (as on a device
     # that has synced before); the test waits for the office to be online first.
     agent.start()
@@ -223,7 +241,9 @@ def main() -> int:
     while time.monotonic() < deadline and not (agent.document("lease") and agent.document("office_config")):
         time.sleep(0.05)
     agent.stop()
-    agent = DeviceAgent(AgentConfig(site="demo-town", device_id=a.device_id, role="dispenser", broker_url=a.broker, data_dir=a.data))
+    agent = DeviceAgent(
+        AgentConfig(site="demo-town", device_id=a.device_id, role="dispenser", broker_url=a.broker, data_dir=a.data)
+    )
     args = argparse.Namespace(device_config=config, fake_printer=a.out / "printed", windowed=True)
     runner = Runner(json.loads(a.script.read_text(encoding="utf-8")), a.out)
     runner.keypad = keypad

@@ -52,8 +52,16 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
     class Text(Label):
         """A wrapping label in the screen's ink."""
 
-        def __init__(self, text: str, size: float, *, color: tuple[float, ...] = INK, bold: bool = False,
-                     height: float | None = None, halign: str = "center") -> None:
+        def __init__(
+            self,
+            text: str,
+            size: float,
+            *,
+            color: tuple[float, ...] = INK,
+            bold: bool = False,
+            height: float | None = None,
+            halign: str = "center",
+        ) -> None:
             super().__init__(text=text, font_size=sp(size), color=color, bold=bold, halign=halign, valign="middle")
             if height is not None:
                 self.size_hint_y = None
@@ -96,8 +104,12 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
                 Color(*self.color)
                 Line(rectangle=(x, y, w, h), width=dp(2.5))
                 if self.checked:
-                    Line(points=[x + w * 0.2, y + h * 0.5, x + w * 0.42, y + h * 0.25, x + w * 0.82, y + h * 0.8],
-                         width=dp(4), cap="round", joint="round")
+                    Line(
+                        points=[x + w * 0.2, y + h * 0.5, x + w * 0.42, y + h * 0.25, x + w * 0.82, y + h * 0.8],
+                        width=dp(4),
+                        cap="round",
+                        joint="round",
+                    )
 
     class Root(BoxLayout):
         pass
@@ -153,8 +165,11 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             box = self.root_box
             box.clear_widgets()
             if office_name:
-                box.add_widget(self.keep(("office", office_name),
-                                         lambda: Text(office_name, 22, color=PRIMARY, bold=True, height=dp(34))))
+                box.add_widget(
+                    self.keep(
+                        ("office", office_name), lambda: Text(office_name, 22, color=PRIMARY, bold=True, height=dp(34))
+                    )
+                )
             if s.banner:
                 banner = BoxLayout(size_hint_y=None, height=dp(56), padding=dp(8))
                 with banner.canvas.before:
@@ -182,8 +197,10 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             page.add_widget(self.keep(("subtitle", subtitle), lambda: Text(subtitle, 22, height=dp(34))))
             grid = GridLayout(cols=presenter.columns, spacing=dp(14), padding=dp(6))
             for i, b in enumerate(s.purposes):
-                tile = self.keep(("purpose", b.code, b.available, i == s.focus, b.reading, b.name, b.detail),
-                                 lambda b=b, i=i: self.purpose_tile(b, i == s.focus))
+                tile = self.keep(
+                    ("purpose", b.code, b.available, i == s.focus, b.reading, b.name, b.detail),
+                    lambda b=b, i=i: self.purpose_tile(b, i == s.focus),
+                )
                 grid.add_widget(self.target(tile.ident, tile))
             page.add_widget(grid)
             page.add_widget(self.keep(("help", help_), lambda: Text(help_, 20, height=dp(34))))
@@ -219,8 +236,10 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
                     with tile.canvas.before:
                         Color(*INK)
                         frame = Line(width=dp(1.5))
-                    tile.bind(pos=lambda w, p, f=frame: setattr(f, "rounded_rectangle", (*w.pos, *w.size, dp(14))),
-                              size=lambda w, z, f=frame: setattr(f, "rounded_rectangle", (*w.pos, *w.size, dp(14))))
+                    tile.bind(
+                        pos=lambda w, p, f=frame: setattr(f, "rounded_rectangle", (*w.pos, *w.size, dp(14))),
+                        size=lambda w, z, f=frame: setattr(f, "rounded_rectangle", (*w.pos, *w.size, dp(14))),
+                    )
                 tile.bind(on_release=lambda w, i=i: presenter.toggle(i))
                 items.add_widget(self.target(tile.ident, tile))
             page.add_widget(items)
@@ -249,8 +268,9 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             page.add_widget(number)
             for key in ("instruction", "valid", "ahead", "wait", "called"):
                 if s.texts.get(key):
-                    page.add_widget(Text(s.texts[key], 28 if key == "instruction" else 24,
-                                         bold=key == "instruction", height=dp(44)))
+                    page.add_widget(
+                        Text(s.texts[key], 28 if key == "instruction" else 24, bold=key == "instruction", height=dp(44))
+                    )
             back = Tile("back", PRIMARY_OFF, size_hint=(None, None), size=(dp(360), dp(84)), pos_hint={"center_x": 0.5})
             back.add_widget(Text(s.texts.get("back", ""), 26, color=ON_PRIMARY, bold=True))
             back.bind(on_release=lambda w: presenter.back())
@@ -265,7 +285,9 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
                 if s.texts.get(key):
                     page.add_widget(Text(s.texts[key], 28, height=dp(50)))
             if s.texts.get("back"):
-                back = Tile("back", PRIMARY_OFF, size_hint=(None, None), size=(dp(360), dp(84)), pos_hint={"center_x": 0.5})
+                back = Tile(
+                    "back", PRIMARY_OFF, size_hint=(None, None), size=(dp(360), dp(84)), pos_hint={"center_x": 0.5}
+                )
                 back.add_widget(Text(s.texts["back"], 26, color=ON_PRIMARY, bold=True))
                 back.bind(on_release=lambda w: presenter.back())
                 page.add_widget(self.target("back", back))

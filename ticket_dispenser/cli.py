@@ -49,8 +49,15 @@ def _parser() -> OneLineParser:
             p.add_argument("category", help="purpose code, e.g. certificates")
             p.add_argument("--count", type=int, default=1, help="how many presses")
         if name == "ui":
-            p.add_argument("--device-config", type=Path, help="the device's hardware (TOML): display, printer, keypad, speech")
-            p.add_argument("--fake-printer", type=Path, metavar="DIR", help="print on a simulated printer; each ticket becomes a PNG in DIR")
+            p.add_argument(
+                "--device-config", type=Path, help="the device's hardware (TOML): display, printer, keypad, speech"
+            )
+            p.add_argument(
+                "--fake-printer",
+                type=Path,
+                metavar="DIR",
+                help="print on a simulated printer; each ticket becomes a PNG in DIR",
+            )
             p.add_argument("--windowed", action="store_true", help="a normal window instead of the kiosk full screen")
         if name == "sync":
             p.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
@@ -58,7 +65,12 @@ def _parser() -> OneLineParser:
             p.add_argument("--auto", help="comma-separated purposes to press in turn, without stdin")
             p.add_argument("--interval", type=float, default=1.0, help="seconds between --auto presses")
             p.add_argument("--count", type=int, help="stop after this many --auto presses")
-            p.add_argument("--wait-config", type=float, default=15.0, help="seconds to wait for the office's configuration on first start")
+            p.add_argument(
+                "--wait-config",
+                type=float,
+                default=15.0,
+                help="seconds to wait for the office's configuration on first start",
+            )
     return parser
 
 
@@ -70,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     printer: TicketPrinter | None = TextFilePrinter(args.tickets) if args.tickets else None
     try:
         agent = DeviceAgent(
-            AgentConfig(site=args.site, device_id=args.device_id, role="dispenser", broker_url=args.broker, data_dir=data)
+            AgentConfig(
+                site=args.site, device_id=args.device_id, role="dispenser", broker_url=args.broker, data_dir=data
+            )
         )
         dispenser = Dispenser(agent, printer)
     except (SyncError, DispenserError) as err:

@@ -101,7 +101,9 @@ class Dispenser:
         with self._lock:
             config = self.agent.document("office_config")
             if config is None:
-                raise NotConfigured("this dispenser has not received the office configuration yet; connect it to the office once")
+                raise NotConfigured(
+                    "this dispenser has not received the office configuration yet; connect it to the office once"
+                )
             cat = _find_category(config, category)
             now = self.agent.now_ms()
             day = self._day(config, now)
@@ -130,9 +132,13 @@ class Dispenser:
                 est_wait_min=wait,
                 office_name=str(config.get("office_name", "")),
                 language=language,
-                progress_url=str(config.get("progress_url") or DEFAULT_PROGRESS_URL).format(ticket_id=f"{day}-{series}-{number}"),
+                progress_url=str(config.get("progress_url") or DEFAULT_PROGRESS_URL).format(
+                    ticket_id=f"{day}-{series}-{number}"
+                ),
             )
-            marks = [m for m in numbering.NumberPool(marks=pool.marks).to_dict()["marks"] if m["day"] >= _yesterday(day)]
+            marks = [
+                m for m in numbering.NumberPool(marks=pool.marks).to_dict()["marks"] if m["day"] >= _yesterday(day)
+            ]
             event = self.agent.record(
                 "ticket.issued",
                 ticket.event_data(),
@@ -343,5 +349,3 @@ def _find_category(config: Mapping[str, Any], code: str) -> Mapping[str, Any]:
 
 def _yesterday(day: str) -> str:
     return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
-
-

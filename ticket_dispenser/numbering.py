@@ -45,10 +45,7 @@ def _check_blocks(blocks: Iterable[Block]) -> tuple[Block, ...]:
         # Sorted by (series, day, first), checking neighbours suffices: if X overlaps a later
         # Y, every block sorted between them starts inside X, so X overlaps its successor.
         if earlier.overlaps(later):
-            raise ValueError(
-                f"overlapping number blocks {earlier} and {later}: the office broke the lease "
-                "contract"
-            )
+            raise ValueError(f"overlapping number blocks {earlier} and {later}: the office broke the lease contract")
     return tuple(unique)
 
 
@@ -72,9 +69,7 @@ class NumberPool:
         for series, day, number in self.marks:
             key = (series, check_day(day))
             latest[key] = max(number, latest.get(key, number))
-        object.__setattr__(
-            self, "marks", tuple(sorted((s, d, n) for (s, d), n in latest.items()))
-        )
+        object.__setattr__(self, "marks", tuple(sorted((s, d, n) for (s, d), n in latest.items())))
 
     @classmethod
     def rebuild(cls, blocks: Iterable[Block], used: Iterable[tuple[str, str, int]]) -> NumberPool:

@@ -215,8 +215,12 @@ class Presenter:
     def tick(self, seconds: float) -> None:
         """Time passes (the app calls this every second): timeouts and opening hours."""
         self._idle_s += seconds
-        limit = {"result": RESULT_TIMEOUT_S, "printer_fault": FAULT_TIMEOUT_S, "numbers_out": RESULT_TIMEOUT_S,
-                 "checklist": IDLE_TIMEOUT_S}.get(self._screen)
+        limit = {
+            "result": RESULT_TIMEOUT_S,
+            "printer_fault": FAULT_TIMEOUT_S,
+            "numbers_out": RESULT_TIMEOUT_S,
+            "checklist": IDLE_TIMEOUT_S,
+        }.get(self._screen)
         if limit is not None and self._idle_s >= limit:
             self._to_start(keep_language=False)
         elif self._screen == "start" and self._language != "ja" and self._idle_s >= IDLE_TIMEOUT_S:
@@ -276,8 +280,10 @@ class Presenter:
         ctx = self._context()
         _ = gettext_for(self._language)
         languages = tuple((code, NATIVE_NAMES[code]) for code in LANGUAGES)
-        banner = None if ctx.office_online else _(
-            "Connection to the office lost — tickets are still valid; wait estimate unavailable"
+        banner = (
+            None
+            if ctx.office_online
+            else _("Connection to the office lost — tickets are still valid; wait estimate unavailable")
         )
         base = ScreenState(screen=self._screen, language=self._language, languages=languages, banner=banner)
         purposes = self._buttons(ctx)
@@ -314,8 +320,11 @@ class Presenter:
             return replace(base, texts={"title": _("Please take your ticket")})
         if self._screen in ("result", "printer_fault"):
             t = self._result.ticket
-            texts = {"your_number": _("Your number"), "purpose": purpose_name(t.names, self._language),
-                     "back": _("Back to start")}
+            texts = {
+                "your_number": _("Your number"),
+                "purpose": purpose_name(t.names, self._language),
+                "back": _("Back to start"),
+            }
             if self._screen == "result":
                 texts["title"] = _("Please take your ticket")
                 texts["called"] = _("Your number will be shown on the screen and called")
@@ -339,7 +348,9 @@ class Presenter:
             return replace(
                 base,
                 texts={
-                    "title": _("All numbers for today have been given out for {purpose}").format(purpose=button.name if button else ""),
+                    "title": _("All numbers for today have been given out for {purpose}").format(
+                        purpose=button.name if button else ""
+                    ),
                     "instruction": _("Please ask the staff at the information desk"),
                     "back": _("Back to start"),
                 },
@@ -370,7 +381,8 @@ class Presenter:
                 detail = _("No wait")
             else:
                 detail = _("{waiting} waiting · about {minutes} min").format(
-                    waiting=row.get("waiting"), minutes=row.get("est_wait_min") if row.get("est_wait_min") is not None else "?"
+                    waiting=row.get("waiting"),
+                    minutes=row.get("est_wait_min") if row.get("est_wait_min") is not None else "?",
                 )
             cap = cat.get("daily_cap")
             available = True
@@ -449,5 +461,3 @@ def context_from(agent: Any) -> Callable[[], Context]:
         )
 
     return read
-
-

@@ -113,7 +113,11 @@ def ticket_job(t: IssuedTicket, *, reprint: bool = False) -> PrintJob:
         blocks += [
             Rule(1),
             Text(purpose_name(t.names, t.language), size=28, align="center"),
-            Text(local("Your number is {number}. Please wait until it is called.").format(number=t.number), size=26, align="center"),
+            Text(
+                local("Your number is {number}. Please wait until it is called.").format(number=t.number),
+                size=26,
+                align="center",
+            ),
         ]
     blocks.append(Space(24))
     return PrintJob(job_id=t.ticket_id, blocks=tuple(blocks))

@@ -76,13 +76,15 @@ def load_device_config(path: Path | None) -> DeviceConfig:
             raise UsageError(f"{path}: display.{key}: expected pixels from 320 to 7680, got {value!r}")
     orientation = display.get("orientation", "landscape" if width >= height else "portrait")
     if orientation not in ("landscape", "portrait"):
-        raise UsageError(f"{path}: display.orientation: expected \"landscape\" or \"portrait\", got {orientation!r}")
+        raise UsageError(f'{path}: display.orientation: expected "landscape" or "portrait", got {orientation!r}')
     fullscreen = display.get("fullscreen", False)
     if not isinstance(fullscreen, bool):
         raise UsageError(f"{path}: display.fullscreen: expected true or false")
     maxfps = display.get("maxfps", 30)
     if isinstance(maxfps, bool) or not isinstance(maxfps, int) or not 0 <= maxfps <= 120:
-        raise UsageError(f"{path}: display.maxfps: expected frames per second from 1 to 120 (0: no cap), got {maxfps!r}")
+        raise UsageError(
+            f"{path}: display.maxfps: expected frames per second from 1 to 120 (0: no cap), got {maxfps!r}"
+        )
     sections = {name: doc.get(name, {}) for name in ("printer", "keypad", "speech")}
     return DeviceConfig(width, height, fullscreen, orientation, maxfps, **sections)
 
@@ -105,8 +107,12 @@ def run_ui(
     printer = _printer(args, device)
     dispenser = dispenser_factory(printer)
     configure_kivy(
-        width=device.width, height=device.height, fullscreen=device.fullscreen and not args.windowed,
-        kiosk=not args.windowed, home=agent.config.data_dir / "kivy", maxfps=device.maxfps,
+        width=device.width,
+        height=device.height,
+        fullscreen=device.fullscreen and not args.windowed,
+        kiosk=not args.windowed,
+        home=agent.config.data_dir / "kivy",
+        maxfps=device.maxfps,
     )
     speaker = _speaker(device)
     presenter = Presenter(
@@ -165,8 +171,11 @@ def _printer(args: Any, device: DeviceConfig) -> Any:
     config: Mapping[str, Any] = device.printer
     if args.fake_printer is not None:
         # Asked for by name (demo, screenshots): a behavioural fake writing each ticket as PNG.
-        config = {"model": str(device.printer.get("model", "TM-T20III")), "backend": "fake",
-                  "fake": {"png_dir": str(args.fake_printer), "keep": 20}}
+        config = {
+            "model": str(device.printer.get("model", "TM-T20III")),
+            "backend": "fake",
+            "fake": {"png_dir": str(args.fake_printer), "keep": 20},
+        }
     if not config:
         raise UsageError("no [printer] in the device configuration (--device-config), and no --fake-printer")
     try:
