@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.run import RESULTS, SERIES_PURPOSES, Rig, has_full_lease, percentile, verdict, wait_for
+from bench.rig import RESULTS, SERIES_PURPOSES, Rig, has_full_lease, percentile, verdict, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,8 +112,9 @@ class Staff:
 
 def issue_tickets(rig: Rig, count: int) -> None:
     """``count`` tickets over the purposes, from one dispenser with a recording printer."""
-    from drivers.ticket_printer import RecordingPrinter
-    from ticket_dispenser.device import Dispenser, NumbersExhausted
+    from drivers.plain_printers import RecordingPrinter
+    from ticket_dispenser.device import Dispenser
+    from ticket_dispenser.errors import NumbersExhausted
 
     agent = rig.new_agent(DISPENSER_ID)
     agent.start()

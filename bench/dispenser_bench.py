@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.run import (
+from bench.rig import (
     RESULTS,
     SERIES_PURPOSES,
     Rig,
@@ -97,8 +97,8 @@ def _timed_printer() -> tuple[Any, Any]:
 
     Returns (printer, transport). Imported here: python-escpos is a costly import.
     """
+    from common.fonts import find_fonts
     from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
-    from drivers.fonts import find_fonts
     from drivers.printer_models import MODELS
     from drivers.raster import CUT_PARTIAL_AFTER_FEED
 
@@ -163,7 +163,8 @@ class PressFigures:
 
 def bench_press(rig: Rig, presses: int) -> PressFigures:
     """``presses`` presses back to back, cycling over the 8 number series."""
-    from ticket_dispenser.device import Dispenser, NumbersExhausted
+    from ticket_dispenser.device import Dispenser
+    from ticket_dispenser.errors import NumbersExhausted
 
     agent = rig.new_agent(PRESS_DEVICE_ID)
     agent.start()
@@ -613,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_alone(bench: Any, results: Path) -> int:
     """One appliance bench on its own (``python -m bench.<name>``): run it with the log tally,
     merge its figures into ``results``, print its table, notes and log lines."""
-    from bench.run import captured_logs
+    from bench.rig import captured_logs
 
     with captured_logs() as tally:
         result = bench()

@@ -39,7 +39,6 @@ def build_board_app(
     from kivy.animation import Animation
     from kivy.app import App
     from kivy.clock import Clock
-    from kivy.core.text import DEFAULT_FONT, LabelBase
     from kivy.core.window import Window
     from kivy.graphics import Canvas, ClearBuffers, ClearColor, Color, Fbo, Rectangle, RoundedRectangle
     from kivy.graphics import Line as GLine
@@ -49,9 +48,9 @@ def build_board_app(
     from kivy.uix.label import Label
     from kivy.uix.widget import Widget
 
-    from lobby.kiosk import find_font
+    from common.screen import register_fonts
 
-    LabelBase.register(DEFAULT_FONT, find_font(), None, find_font(bold=True))
+    register_fonts()
     Window.clearcolor = BG
 
     def text(value: str, pt: float, color: tuple[float, ...] = INK, bold: bool = False, **kw: Any) -> Label:

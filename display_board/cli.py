@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lobby.cliutil import OneLineParser, UsageError, add_common, fail, read_device_config, setup_logging
+from common.cli import OneLineParser, UsageError, add_common, fail, read_device_config, setup_logging
 from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import SyncError
 
@@ -76,10 +76,10 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
     """Start the board: speech, LED panel, display power, then the Kivy window.
 
     ``on_started(app, controller)`` runs on Kivy's thread once the window is up (tests)."""
+    from common.screen import configure_kivy
     from display_board.app import build_board_app
     from display_board.controller import BoardController, Inputs
     from drivers.display_power import open_power
-    from lobby.kiosk import configure_kivy
 
     display = config.get("display", {})
     width, height = int(display.get("width", 1920)), int(display.get("height", 1080))
@@ -130,7 +130,7 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
     if on_started is not None:
         Clock.schedule_once(lambda dt: on_started(app, controller, announcer), 1.0)
-    from lobby.watchdog import feed_from_kivy
+    from common.watchdog import feed_from_kivy
 
     feed_from_kivy(Clock)
     try:

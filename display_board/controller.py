@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from common.calendar import Hours, hours_from_config
+from common.i18n import LANGUAGES
 from display_board.model import Animation, BoardView, Layout, animations, board_view
 from drivers.display_power import DisplayPower, NoPower, should_be_on
-from office.calendar import Hours, hours_from_config
-from ticket_dispenser.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
 
-from ticket_dispenser.i18n import purpose_name
+from common.i18n import purpose_name
 
 # The statuses the office puts on the board (office.domain.Status, the active ones).
 WAITING = "waiting"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from office.calendar import Hours
+from common.calendar import Hours
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from PIL import Image
 
-from drivers.fonts import FontNotFoundError, FontSet, find_fonts
+from common.fonts import FontNotFoundError, FontSet, find_fonts
 from drivers.printer_models import MODELS, PrinterModel
 from drivers.printer_status import QUERIES, StatusReplyError, combine, status_query
 from drivers.raster import (

@@ -3,7 +3,7 @@
 The kiosk identifies a resident by their card's *user-authentication certificate*
 (利用者証明用電子証明書): it reads the certificate, asks for the 4-digit PIN
 (利用者証明用パスワード), and has the card sign a fresh challenge from the office, which checks
-the signature and the certificate (``office.card_auth``). The commands, from OpenSC's
+the signature and the certificate (``certificates.card_auth``). The commands, from OpenSC's
 ``card-jpki.c`` (see ``docs/card-reader.md``):
 
 =====================  ==========================================  ===========================

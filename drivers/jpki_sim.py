@@ -105,7 +105,7 @@ class DemoCard:
     pin: str
 
 
-# The residents behind these serials are office/registry.py's; the kiosk contracts list them.
+# The residents behind these serials are certificates/registry.py's; the kiosk contracts list them.
 DEMO_CARDS: tuple[DemoCard, ...] = (
     DemoCard("SIM-0001", "1234"),  # 山田 太郎: everything issues
     DemoCard("SIM-0002", "2345"),  # 山田 花子

@@ -22,13 +22,14 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 
 import qrcode
 import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont
 
-from drivers.fonts import FontSet
+from common.fonts import FontSet
 from drivers.ticket_printer import QR, BigNumber, Block, PrintJob, Rule, Space, Text
 
 # Anti-aliased glyphs are thresholded, not dithered: a pixel at least ~45 % covered prints.
@@ -580,3 +581,36 @@ def _unknown(data: bytes, pos: int) -> NoReturn:
 
 def _context(data: bytes, pos: int) -> str:
     return data[pos : pos + 8].hex(" ") + (" ..." if len(data) > pos + 8 else "")
+
+
+# A ticket printer's output as a picture (the fake printer's PNGs, the docs, bug reports).
+
+CUT_GAP = 24  # dots between stacked tickets, with a dashed cut line in the middle
+
+
+def render_ticket_png(data: bytes, out: Path) -> Path:
+    """Decode the raster in ``data`` (ESC/POS bytes) and write it to ``out`` as a PNG."""
+    tickets = decode_escpos_jobs(data)
+    if not tickets:
+        raise ValueError("the data holds no raster image (GS v 0): nothing to draw")
+    image = tickets[0] if len(tickets) == 1 else _stack(tickets)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out, format="PNG")
+    return out
+
+
+def _stack(tickets: Sequence[Image.Image]) -> Image.Image:
+    width = max(t.width for t in tickets)
+    height = sum(t.height for t in tickets) + CUT_GAP * (len(tickets) - 1)
+    sheet = Image.new("1", (width, height), 1)
+    draw = ImageDraw.Draw(sheet)
+    y = 0
+    for i, ticket in enumerate(tickets):
+        if i:
+            mid = y + CUT_GAP // 2
+            for x in range(0, width, 16):
+                draw.line((x, mid, min(x + 7, width - 1), mid), fill=0)
+            y += CUT_GAP
+        sheet.paste(ticket, (0, y))
+        y += ticket.height
+    return sheet

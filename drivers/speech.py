@@ -46,7 +46,7 @@ from drivers.japanese_numbers import counter_kana, number_kanji, to_katakana
 
 log = logging.getLogger(__name__)
 
-# The six languages of the lobby (the same codes as ticket_dispenser.i18n.LANGUAGES).
+# The six languages of the lobby (the same codes as common.i18n.LANGUAGES).
 LANGUAGES: tuple[str, ...] = ("ja", "en", "zh_CN", "ko", "vi", "pt")
 _LANGUAGE_ALIASES = {"zh": "zh_CN", "zh-CN": "zh_CN", "zh_Hans": "zh_CN", "pt_BR": "pt", "pt-BR": "pt"}
 

@@ -6,18 +6,14 @@ saying what is wrong. Before and after each job the dispenser reads :meth:`Ticke
 (ESC/POS real-time status, DLE EOT 1-4): "success" is never claimed for a blank ticket.
 
 Backends: ``drivers.escpos_printer`` (python-escpos over USB, serial, network or a file, and a
-behavioural fake), plus the two small ones here for the headless demo and tests.
+behavioural fake) and the two small ones of ``drivers.plain_printers`` (the headless demo,
+tests). This module is the seam itself and stays pure: no I/O, no threads.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, Protocol
-
-log = logging.getLogger(__name__)
 
 Align = Literal["left", "center", "right"]
 
@@ -158,39 +154,3 @@ class TicketPrinter(Protocol):
 
     def print_job(self, job: PrintJob) -> None:
         """Print ``job`` or raise PrinterFault."""
-
-
-class TextFilePrinter:
-    """Writes each ticket as a UTF-8 text file in ``directory`` (headless demo)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-
-    def status(self) -> PrinterStatus:
-        """A folder is always ready."""
-        return PrinterStatus()
-
-    def print_job(self, job: PrintJob) -> None:
-        """Write the ticket to ``<job_id>.txt``."""
-        try:
-            (self.directory / f"{job.job_id}.txt").write_text(job.plain_text(), encoding="utf-8")
-        except OSError as err:
-            raise PrinterFault(f"cannot write ticket {job.job_id}: {err.strerror}") from err
-
-
-class RecordingPrinter:
-    """Keeps every job in memory (tests and the benchmark's 'handed to the driver' point)."""
-
-    def __init__(self) -> None:
-        self.jobs: list[PrintJob] = []
-        self._lock = threading.Lock()
-
-    def status(self) -> PrinterStatus:
-        """Always ready."""
-        return PrinterStatus()
-
-    def print_job(self, job: PrintJob) -> None:
-        """Record the job."""
-        with self._lock:
-            self.jobs.append(job)

@@ -38,6 +38,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from common.cli import OneLineParser, UsageError, setup_logging
 from firmware_profiles.apply import apply_resolved, read_current, write_atomic
 from firmware_profiles.detect import DetectionReport, SerialPort, SlotFinding, Status, UsbDevice, detect
 from firmware_profiles.errors import DetectError, ProfileError
@@ -52,7 +53,6 @@ from firmware_profiles.resolve import (
     resolve_role,
 )
 from firmware_profiles.status import DeviceConfigError, DeviceFile, Verdict, read_device_file, render_lines
-from lobby.cliutil import OneLineParser, UsageError, setup_logging
 from sync.protocol import valid_id
 
 PROG = "madoguchi-provision"

@@ -139,7 +139,7 @@ def check_printer(
     section: Mapping[str, Any], *, device: DeviceFile, now_ms: int, fake_printer: Path | None = None
 ) -> Line:
     """Print the test ticket on the configured printer (or the fake writing PNGs to ``fake_printer``)."""
-    from drivers.fonts import FontNotFoundError
+    from common.fonts import FontNotFoundError
     from drivers.ticket_printer import PrinterFault
 
     # Imported by name: python-escpos has no type information, and importing it is costly.

@@ -6,7 +6,7 @@ out, turns touches into :func:`kiosk.presenter.press` calls (whose events go to
 listeners on its own thread; they hand over to Kivy's with ``Clock.schedule_once``.
 
 Kivy reads its configuration when first imported: the command calls
-``lobby.kiosk.configure_kivy`` first, and nothing here imports kivy at module import time.
+``common.screen.configure_kivy`` first, and nothing here imports kivy at module import time.
 
 ``build_kiosk_app(runtime, config)`` takes these ``config`` keys (all optional):
 
@@ -36,9 +36,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
+from common.screen import register_fonts
 from kiosk.ports import KioskError
 from kiosk.presenter import Button, Draft, Screen, present, press, spoken, sync_draft
-from lobby.kiosk import find_font
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,6 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
     cfg = check_app_config(config or {})
     from kivy.app import App
     from kivy.clock import Clock
-    from kivy.core.text import DEFAULT_FONT, LabelBase
     from kivy.core.window import Window
     from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle
     from kivy.metrics import dp, sp
@@ -133,7 +132,9 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
     from kivy.uix.label import Label
     from kivy.uix.widget import Widget
 
-    LabelBase.register(DEFAULT_FONT, find_font(), None, find_font(bold=True))
+    register_fonts()
+    from common.widgets import CheckMark
+
     Window.clearcolor = BG
     wall_ms: Callable[[], int] = cfg.get("wall_ms") or _system_wall_ms
     speaker = cfg.get("speaker")
@@ -267,28 +268,6 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                 tip = low if self.inserting else high
                 d = -dp(26) if not self.inserting else dp(26)
                 Line(points=[ax - dp(22), tip + d, ax, tip, ax + dp(22), tip + d], width=dp(6), joint="miter")
-
-    class CheckMark(Widget):
-        """A drawn tick (the font's ☑ glyphs differ by language; a drawing needs none)."""
-
-        def __init__(self, on: bool, color: tuple[float, ...]) -> None:
-            super().__init__(size_hint=(None, None), size=(dp(34), dp(34)))
-            self.on, self.color = on, color
-            self.bind(pos=self._draw, size=self._draw)
-
-        def _draw(self, *_: Any) -> None:
-            self.canvas.clear()
-            x, y, w, h = self.x, self.y, self.width, self.height
-            with self.canvas:
-                Color(*self.color)
-                Line(rectangle=(x, y, w, h), width=dp(2))
-                if self.on:
-                    Line(
-                        points=[x + w * 0.2, y + h * 0.5, x + w * 0.42, y + h * 0.25, x + w * 0.82, y + h * 0.8],
-                        width=dp(3.5),
-                        cap="round",
-                        joint="round",
-                    )
 
     class KioskApp(App):  # type: ignore[misc]
         title = "madoguchi kiosk"
@@ -550,7 +529,7 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                 if toggle:
                     row = BoxLayout(spacing=dp(16), padding=(dp(20), 0))
                     holder = AnchorLayout(size_hint_x=None, width=dp(40))
-                    holder.add_widget(CheckMark(b.on, ink))
+                    holder.add_widget(CheckMark(b.on, ink, side=34, frame=2, tick=3.5))
                     row.add_widget(holder)
                     row.add_widget(Text(b.label, 32, color=ink, bold=b.on, halign="left", fill_height=True))
                     tile.add_widget(row)
@@ -600,7 +579,7 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                             width=width,
                         )
                         holder = AnchorLayout(size_hint_x=None, width=dp(36))
-                        holder.add_widget(CheckMark(b.on, ink))
+                        holder.add_widget(CheckMark(b.on, ink, side=34, frame=2, tick=3.5))
                         tile.add_widget(holder)
                         tile.add_widget(Text(b.label, 24, color=ink, bold=b.on, halign="left", fill_height=True))
                         row.add_widget(self.target(b, tile))

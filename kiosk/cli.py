@@ -28,10 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from common.cli import OneLineParser, UsageError, add_common, fail, setup_logging
 from kiosk import flow
 from kiosk.device import KioskDevice, build_kiosk, cash_simulator, describe_parts, load_kiosk_config
 from kiosk.ports import KioskError
-from lobby.cliutil import OneLineParser, UsageError, add_common, fail, setup_logging
 from sync.errors import StoreError, SyncError
 
 PROG = "madoguchi-kiosk"
@@ -138,7 +138,7 @@ def _drain(device: KioskDevice, seconds: float) -> None:
 
 
 def _run(args: Any, device: KioskDevice) -> int:
-    from lobby.watchdog import Watchdog
+    from common.watchdog import Watchdog
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -207,9 +207,9 @@ def app_config(device: KioskDevice) -> dict[str, Any]:
 
 def _ui(args: Any, device: KioskDevice) -> int:
     # By name: Kivy has no type information (and must be configured before it is imported).
-    lobby_kiosk: Any = importlib.import_module("lobby.kiosk")
+    screen: Any = importlib.import_module("common.screen")
     display = device.config.display
-    lobby_kiosk.configure_kivy(
+    screen.configure_kivy(
         width=display.width,
         height=display.height,
         fullscreen=display.fullscreen and not args.windowed,
@@ -222,7 +222,7 @@ def _ui(args: Any, device: KioskDevice) -> int:
     except ImportError as err:
         raise UsageError(f"the kiosk's screens (kiosk.app) cannot be loaded: {err}") from err
     clock: Any = importlib.import_module("kivy.clock").Clock
-    from lobby.watchdog import feed_from_kivy
+    from common.watchdog import feed_from_kivy
 
     feed_from_kivy(clock)  # a frozen screen stops the pings and systemd restarts the kiosk
     device.agent.start()

@@ -41,7 +41,7 @@ for one::
     office_timeout = 10        # seconds an office request may take
     poll_interval = 0.1        # seconds between device polls
 
-:func:`load_kiosk_config` checks all of it and raises :class:`~lobby.cliutil.UsageError`
+:func:`load_kiosk_config` checks all of it and raises :class:`~common.cli.UsageError`
 naming the key and the fix; :func:`build_kiosk` opens the devices and wires a
 :class:`~kiosk.runtime.KioskRuntime` to a :class:`~sync.agent.DeviceAgent` of role ``kiosk``
 through :class:`~kiosk.office_link.AgentOffice`, with the journal in ``<data>/journal``.
@@ -64,6 +64,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from common.cli import UsageError, read_device_config
 from drivers.card_reader import CardError, CardReader
 from drivers.cash import (
     CashBox,
@@ -83,7 +84,6 @@ from kiosk.ports import ApduTransport, DocumentPrinterPort, JpkiPort, KioskError
 from kiosk.printers import CupsPrinter, DirectoryPrinter, EscposReceiptPrinter
 from kiosk.recovery import RecoveryError, replay
 from kiosk.runtime import KioskRuntime, RuntimeSettings
-from lobby.cliutil import UsageError, read_device_config
 from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import StoreError, SyncError
 from sync.store import StateStore
@@ -720,7 +720,7 @@ def build_kiosk(
             speaker = _speaker(config.speech)
             if speaker is not None:
                 closers.append(speaker.close)
-        from office.certificate_pdf import CertificatePdfRenderer
+        from certificates.pdf import CertificatePdfRenderer
 
         runtime = KioskRuntime(
             config=config.flow,

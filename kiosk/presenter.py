@@ -31,11 +31,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from common.calendar import Hours, hours_from_config
 from kiosk import flow
 from kiosk import strings as S
 from kiosk.flow import CertificateOptions, Effect, Event, Kiosk, Step
 from kiosk.strings import LANGUAGES, NATIVE_NAMES, gettext_for, ngettext_for
-from office.calendar import Hours, hours_from_config
 
 __all__ = [
     "Amounts",

@@ -20,60 +20,17 @@ This module is loaded by path by scripts/i18n.py, so it imports the standard lib
 
 from __future__ import annotations
 
-import gettext
-from collections.abc import Callable, Mapping
-from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+
+from common.i18n import LANGUAGES, N_, NATIVE_NAMES, NP_, Catalog, Plural
+
+__all__ = ["CATALOG", "LANGUAGES", "NATIVE_NAMES", "NP_", "N_", "Plural", "gettext_for", "ngettext_for"]
 
 DOMAIN = "kiosk"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-# The lobby's six languages, in the order the start screen shows them (as kiosk.flow.LANGUAGES).
-LANGUAGES: tuple[str, ...] = ("ja", "en", "zh_CN", "ko", "vi", "pt")
-# Each language's name written in itself, for the language buttons.
-NATIVE_NAMES: Mapping[str, str] = {
-    "ja": "日本語",
-    "en": "English",
-    "zh_CN": "简体中文",
-    "ko": "한국어",
-    "vi": "Tiếng Việt",
-    "pt": "Português",
-}
-
-
-class Plural(NamedTuple):
-    """A message whose wording depends on a count: the English singular and plural ids."""
-
-    singular: str
-    plural: str
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for translation; it is translated where it is shown."""
-    return message
-
-
-def NP_(singular: str, plural: str) -> Plural:
-    """Mark a message whose wording depends on a count (translated with ``ngettext``)."""
-    return Plural(singular, plural)
-
-
-@cache
-def translation(language: str) -> gettext.NullTranslations:
-    """The kiosk catalog of ``language`` (ValueError for a language the lobby does not have)."""
-    if language not in LANGUAGES:
-        raise ValueError(f"unsupported language {language!r}; choose one of {', '.join(LANGUAGES)}")
-    return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True)
-
-
-def gettext_for(language: str) -> Callable[[str], str]:
-    """The ``_`` function of a language."""
-    return translation(language).gettext
-
-
-def ngettext_for(language: str) -> Callable[[str, str, int], str]:
-    """The plural-aware ``ngettext`` of a language."""
-    return translation(language).ngettext
+CATALOG = Catalog(DOMAIN, LOCALE_DIR)
+gettext_for = CATALOG.gettext_for
+ngettext_for = CATALOG.ngettext_for
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ They model what the kiosk relies on, with the office's own pure rules rather tha
 answers:
 
 * :class:`DemoOffice` (kiosk.ports.OfficePort) issues one-time challenges, checks the card's
-  signature and certificate against the JPKI CA (office.card_auth), maps the card to a resident
-  of the demo registry (office.registry.demo_registry), refuses what the office refuses
-  (office.certificates.check_eligibility: the kiosk only ever hears "go_to_counter" or
+  signature and certificate against the JPKI CA (certificates.card_auth), maps the card to a resident
+  of the demo registry (certificates.registry.demo_registry), refuses what the office refuses
+  (certificates.rules.check_eligibility: the kiosk only ever hears "go_to_counter" or
   "not_available"), quotes the fee, and issues once per request id (a retry gets the same
   issue number and content). ``online`` can be switched off; ``delay_s`` slows a call down,
   so a screen that waits for the office can be seen.
@@ -31,6 +31,18 @@ from typing import Any
 
 from cryptography import x509
 
+from certificates.card_auth import CardAuthError, ChallengeBook, authenticate
+from certificates.registry import Registry, demo_registry
+from certificates.rules import (
+    CertificateError,
+    FeeSchedule,
+    certificate_content,
+    check_copies,
+    check_eligibility,
+    household_choices,
+    parse_kind,
+    parse_options,
+)
 from kiosk.ports import (
     AuthReply,
     Challenge,
@@ -41,18 +53,6 @@ from kiosk.ports import (
     ReceiptPrinterPort,
     RefundSlip,
 )
-from office.card_auth import CardAuthError, ChallengeBook, authenticate
-from office.certificates import (
-    CertificateError,
-    FeeSchedule,
-    certificate_content,
-    check_copies,
-    check_eligibility,
-    household_choices,
-    parse_kind,
-    parse_options,
-)
-from office.registry import Registry, demo_registry
 
 MAYOR_LINE = "まどぐち町長\u3000佐々木\u3000和夫"
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
@@ -233,7 +233,7 @@ class DirDocumentPrinter:
 
 
 class PlainRenderer:
-    """A quick stand-in for office.certificate_pdf.CertificatePdfRenderer (no 300 dpi pages)."""
+    """A quick stand-in for certificates.pdf.CertificatePdfRenderer (no 300 dpi pages)."""
 
     def render(self, kind: str, content: Mapping[str, Any], issue_number: str) -> bytes:
         """A tiny PDF-like document naming the job (no resident data)."""

@@ -23,14 +23,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from drivers.ticket_printer import TextFilePrinter
-from lobby.cliutil import OneLineParser, fail, setup_logging
+from common.cli import OneLineParser, fail, setup_logging
+from drivers.plain_printers import TextFilePrinter
 from office import config as configmod
 from office.domain import OfficeError
 from office.server import OfficeServer, make_sim_staff
 from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import SyncError
-from ticket_dispenser.device import Dispenser, DispenserError
+from ticket_dispenser.device import Dispenser
+from ticket_dispenser.errors import DispenserError
 
 PROG = "madoguchi-demo"
 BALK_AT = 30  # residents who see this many waiting come back another day

@@ -33,7 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lobby.cliutil import OneLineParser, add_common, fail, setup_logging
+from certificates.errors import CertificateDomainError
+from common.cli import OneLineParser, add_common, fail, setup_logging
 from office import config as configmod
 from office import registry_cli
 from office.db import OfficeDB
@@ -180,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configmod.load(args.path)
         print(f"{args.path}: ok")
         return 0
-    except (OfficeError, SyncError) as err:
+    except (OfficeError, CertificateDomainError, SyncError) as err:
         fail(PROG, str(err))
 
 
@@ -198,7 +199,7 @@ def _serve(args: Any) -> int:
 
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGINT, _term)
-    from lobby.watchdog import Watchdog
+    from common.watchdog import Watchdog
 
     watchdog = Watchdog.from_environment()
     server.on_tick = watchdog.kick
@@ -269,7 +270,7 @@ def _status(args: Any) -> int:
     try:
         import zoneinfo
 
-        from office.calendar import business_day
+        from common.calendar import business_day
 
         day = business_day(int(time.time() * 1000), zoneinfo.ZoneInfo(site.timezone), site.rollover_hour).isoformat()
         tickets = db.tickets(day)
@@ -349,7 +350,7 @@ def _report_day(value: str | None, now_ms: int, tz: ZoneInfo, rollover_hour: int
     midnight and the rollover hour still belongs to the day that started the evening before."""
     from datetime import date, timedelta
 
-    from office.calendar import business_day
+    from common.calendar import business_day
 
     if value is None or value in REPORT_DAY_WORDS:
         today = business_day(now_ms, tz, rollover_hour)
@@ -575,7 +576,7 @@ def _enrol(args: Any) -> int:
         broker=broker,
         on_enrolled=enrolled,
     )
-    from lobby.watchdog import Watchdog
+    from common.watchdog import Watchdog
 
     dog = Watchdog.from_environment()  # under systemd (deploy/systemd/madoguchi-enrol.service)
     stopping = threading.Event()

@@ -256,7 +256,7 @@ def _kiosk(raw: Any, source: str) -> dict[str, Any]:
     """[kiosk]: the certificate kiosk's hours (default 06:30-23:00, closed 29 Dec - 3 Jan), fees
     per copy ([kiosk.fees], by certificate code), the mayor's line, the trusted JPKI CA and where
     the resident registry comes from."""
-    from office.certificates import CertificateError, FeeSchedule
+    from certificates.rules import CertificateError, FeeSchedule
 
     if not isinstance(raw, dict):
         raise ConfigError("kiosk: expected a [kiosk] table")

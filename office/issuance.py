@@ -34,8 +34,7 @@ from itertools import count
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from office.calendar import DEFAULT_ROLLOVER_HOUR, business_day
-from office.certificates import (
+from certificates.rules import (
     CertificateError,
     CertificateKind,
     CertificateOptions,
@@ -43,6 +42,7 @@ from office.certificates import (
     parse_kind,
     parse_options,
 )
+from common.calendar import DEFAULT_ROLLOVER_HOUR, business_day
 from office.domain import OfficeError
 
 SCHEMA = """

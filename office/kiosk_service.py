@@ -32,8 +32,9 @@ from typing import Any
 
 from cryptography import x509
 
-from office.card_auth import CardAuthError, ChallengeBook, authenticate
-from office.certificates import (
+from certificates.card_auth import CardAuthError, ChallengeBook, authenticate
+from certificates.registry import Registry, Resident
+from certificates.rules import (
     CertificateError,
     CertificateKind,
     CertificateOptions,
@@ -47,7 +48,6 @@ from office.certificates import (
     parse_options,
 )
 from office.issuance import CashReport, IssuanceBook, IssuanceError
-from office.registry import Registry, Resident
 
 log = logging.getLogger(__name__)
 

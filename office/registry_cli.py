@@ -24,10 +24,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lobby.cliutil import OneLineParser, fail
+from certificates.errors import CertificateDomainError
+from certificates.registry import Registry, RegistryError, demo_registry, synthetic_registry
+from common.cli import OneLineParser, fail
 from office.db import OfficeDB
 from office.domain import OfficeError
-from office.registry import Registry, RegistryError, demo_registry, synthetic_registry
 from office.registry_store import (
     RegistrySummary,
     load_registry,
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 args.db, synthetic_registry(args.count, seed=args.seed), f"a synthetic town, seed {args.seed}"
             )
         return _import(args.db, args.file)
-    except OfficeError as err:
+    except (OfficeError, CertificateDomainError) as err:
         fail(PROG, str(err))
 
 

@@ -1,6 +1,6 @@
 """The resident registry in the office store (SQLite), and its JSON exchange document.
 
-The kiosk certificates are made from :class:`office.registry.Registry`; this module keeps one
+The kiosk certificates are made from :class:`certificates.registry.Registry`; this module keeps one
 such registry in the office store so the office serves the town's residents and not only the
 demo town built in code. Nine tables beside the office store's own (office/db.py), created
 here IF NOT EXISTS:
@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from office.domain import OfficeError
-from office.registry import (
+from certificates.registry import (
     AddressEntry,
     FamilyRegister,
     Household,
@@ -45,6 +44,7 @@ from office.registry import (
     Sex,
     TaxRecord,
 )
+from office.domain import OfficeError
 
 __all__ = [
     "FORMAT",

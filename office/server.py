@@ -22,9 +22,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from office import calendar, commands, estimate, leasing
-from office.card_auth import load_ca_certificates
-from office.certificates import FeeSchedule
+from certificates.card_auth import load_ca_certificates
+from certificates.errors import CertificateDomainError
+from certificates.registry import Registry, RegistryError, demo_registry
+from certificates.rules import FeeSchedule
+from common import calendar
+from office import commands, estimate, leasing
 from office.db import OfficeDB
 from office.domain import (
     MAX_WAITING_ROWS,
@@ -45,7 +48,6 @@ from office.domain import (
 )
 from office.issuance import IssuanceBook
 from office.kiosk_service import KioskService
-from office.registry import Registry, RegistryError, demo_registry
 from office.registry_store import RegistryStoreError, load_registry, save_registry
 from office.simstaff import SimStaff
 from sync import protocol
@@ -374,7 +376,7 @@ class OfficeServer:
         if cfg.jpki_ca:
             try:
                 cas = load_ca_certificates(Path(cfg.jpki_ca).read_bytes())
-            except (OSError, ValueError, OfficeError) as err:
+            except (OSError, ValueError, OfficeError, CertificateDomainError) as err:
                 # The rest of the office must run; kiosks are told "no service" and the log says why.
                 log.error("kiosk service off: cannot read the JPKI CA %s: %s", cfg.jpki_ca, err)
         book = IssuanceBook(self.db.conn, tz=self.tz, rollover_hour=cfg.rollover_hour)

@@ -20,9 +20,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from office.certificate_pdf import render_png
-from office.certificates import CertificateKind, certificate_content, parse_options
-from office.registry import demo_registry
+from certificates.pdf import render_png
+from certificates.registry import demo_registry
+from certificates.rules import CertificateKind, certificate_content, parse_options
 
 MAYOR = "まどぐち町長　佐々木　和夫"
 ISSUED = date(2026, 4, 1)

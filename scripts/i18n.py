@@ -57,7 +57,7 @@ CATALOGUE = f"{PACKAGE}/strings.py"
 # Packages with catalogs: the module holding each one's DOMAIN and LANGUAGES, and the first
 # line of its .po files.
 PACKAGES = {
-    "ticket_dispenser": ("i18n.py", "Translations of the madoguchi ticket dispenser."),
+    "ticket_dispenser": ("strings.py", "Translations of the madoguchi ticket dispenser."),
     "kiosk": ("strings.py", "Translations of the madoguchi certificate kiosk."),
 }
 SOURCE_LANGUAGE = "en"

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from common.screen import configure_kivy
 from drivers.cash import FakeCashBox
 from drivers.jpki import JpkiCard
 from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
@@ -48,7 +49,6 @@ from kiosk import flow
 from kiosk.journal import KioskJournal
 from kiosk.runtime import KioskRuntime, RuntimeSettings
 from kiosk.ui_fakes import DemoOffice, DirDocumentPrinter, PlainRenderer, RecordingReceipts
-from lobby.kiosk import configure_kivy
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 

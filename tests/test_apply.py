@@ -112,7 +112,7 @@ def test_a_changed_profile_fact_changes_the_hash(catalog: Catalog, tmp_path: Pat
 
 
 def test_the_device_section_is_the_only_addition_to_what_the_apps_read(catalog: Catalog, tmp_path: Path) -> None:
-    from lobby.cliutil import read_device_config
+    from common.cli import read_device_config
     from ticket_dispenser import ui
 
     path = tmp_path / "device.toml"
@@ -122,11 +122,11 @@ def test_the_device_section_is_the_only_addition_to_what_the_apps_read(catalog: 
 
 
 def test_the_apps_read_the_written_configuration(catalog: Catalog, tmp_path: Path) -> None:
-    """Needs the apps' loaders to accept the [device] section (lobby/cliutil.read_device_config)."""
+    """Needs the apps' loaders to accept the [device] section (common/cli.read_device_config)."""
+    from common.cli import UsageError
     from display_board import cli as board_cli
     from drivers.cash import CashConfig
     from drivers.escpos_printer import open_printer
-    from lobby.cliutil import UsageError
     from ticket_dispenser import ui
 
     dispenser = tmp_path / "dispenser.toml"
@@ -134,7 +134,7 @@ def test_the_apps_read_the_written_configuration(catalog: Catalog, tmp_path: Pat
     try:
         device = ui.load_device_config(dispenser)
     except UsageError as err:
-        pytest.fail(f"lobby/cliutil.read_device_config must accept the [device] section provisioning writes: {err}")
+        pytest.fail(f"common/cli.read_device_config must accept the [device] section provisioning writes: {err}")
     assert (device.width, device.height, device.fullscreen, device.orientation, device.columns) == (
         1280, 800, True, "landscape", 3,
     )  # fmt: skip

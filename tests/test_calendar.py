@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from office.calendar import (
+from common.calendar import (
     KIOSK_HOURS,
     NEW_YEAR_HOLIDAYS,
     Hours,

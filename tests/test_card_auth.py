@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.card_reader import ApduTrace
-from drivers.jpki import JpkiCard, jpki_session
-from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa, SimulatedJpkiCard
-from office.card_auth import (
+from certificates.card_auth import (
     CHALLENGE_TTL_MS,
     CardAuthError,
     CardIdentity,
@@ -23,7 +20,10 @@ from office.card_auth import (
     load_ca_certificates,
     verify_card_response,
 )
-from office.domain import OfficeError
+from certificates.errors import CertificateDomainError
+from drivers.card_reader import ApduTrace
+from drivers.jpki import JpkiCard, jpki_session
+from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa, SimulatedJpkiCard
 
 NOW_MS = 1_780_000_000_000  # 2026-05-28, inside the certificates' validity
 NOW = dt.datetime.fromtimestamp(NOW_MS / 1000, dt.UTC)
@@ -64,7 +64,7 @@ def refused(reason: Reason, call: Callable[[], object]) -> CardAuthError:
     with pytest.raises(CardAuthError) as err:
         call()
     assert err.value.reason is reason, str(err.value)
-    assert isinstance(err.value, OfficeError)
+    assert isinstance(err.value, CertificateDomainError)  # the package's one root
     return err.value
 
 

@@ -13,9 +13,8 @@ from typing import Any, cast
 import pytest
 from PIL import Image
 
-from drivers.fonts import find_fonts
-from office import certificate_pdf
-from office.certificate_pdf import (
+from certificates import pdf as certificate_pdf
+from certificates.pdf import (
     PAGE_H,
     PAGE_W,
     PATTERN_DOT,
@@ -27,8 +26,9 @@ from office.certificate_pdf import (
     render_pdf,
     render_png,
 )
-from office.certificates import CertificateKind, certificate_content, parse_options
-from office.registry import Household, Registry, Resident, demo_registry, synthetic_registry
+from certificates.registry import Household, Registry, Resident, demo_registry, synthetic_registry
+from certificates.rules import CertificateKind, certificate_content, parse_options
+from common.fonts import find_fonts
 
 TODAY = date(2026, 4, 1)
 MAYOR = "まどぐち町長　佐々木　和夫"

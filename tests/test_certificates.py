@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from office.certificates import (
+from certificates.registry import Registry, Resident, demo_registry, synthetic_registry
+from certificates.rules import (
     DEFAULT_FEES,
     MAX_CONTENT_BYTES,
     CertificateKind,
@@ -34,7 +35,6 @@ from office.certificates import (
     parse_options,
     wareki,
 )
-from office.registry import Registry, Resident, demo_registry, synthetic_registry
 
 TODAY = date(2026, 11, 21)
 MAYOR = "まどぐち町長　佐々木　和夫"

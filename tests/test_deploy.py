@@ -2,7 +2,7 @@
 parse of our own everywhere) and call the apps the way their command lines accept; the daily kiosk
 report's timer starts a one-shot run that really works on a store; the generated files
 (udev rule, Mosquitto reference) match what the code generates; the Kivy config.ini agrees with
-lobby/kiosk.py and Kivy's own format version.
+common/screen.py and Kivy's own format version.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def test_office_units_use_the_security_home_the_generated_files_name() -> None:
     assert office["EnvironmentFile"] == [f"{SECURITY_HOME}/office.env"]
     enrol = parse_unit(DEPLOY / "systemd" / "madoguchi-enrol.service")["Service"]
     assert f"--home {SECURITY_HOME}" in enrol["ExecStart"][0]
-    assert enrol["Type"] == ["notify"]  # enrol serve sends READY=1 (lobby/watchdog.py)
+    assert enrol["Type"] == ["notify"]  # enrol serve sends READY=1 (common/watchdog.py)
 
 
 def _report_time() -> tuple[int, int, str]:
@@ -398,7 +398,7 @@ def test_kivy_config_matches_configure_kivy_and_kivys_format(tmp_path: Path) -> 
     assert version and ini["kivy"]["config_version"] == version.group(1)
     # What configure_kivy sets at start-up (in a child process: it imports Kivy).
     code = (
-        "import json, pathlib; from lobby.kiosk import configure_kivy; "
+        "import json, pathlib; from common.screen import configure_kivy; "
         f"configure_kivy(width=1280, height=800, fullscreen=True, kiosk=True, home=pathlib.Path({str(tmp_path)!r}), "
         "maxfps=30); from kivy.config import Config; "
         "print(json.dumps({s: dict(Config.items(s)) for s in ('kivy', 'graphics', 'input')}))"

@@ -6,8 +6,8 @@ from datetime import date, datetime, time
 
 import pytest
 
+from common.calendar import Hours
 from drivers.display_power import CommandPower, NoPower, open_power, should_be_on
-from office.calendar import Hours
 
 HOURS = Hours(
     open=time(8, 30), close=time(17, 15), closed_weekdays=frozenset({5, 6}), holidays=frozenset({date(2026, 11, 23)})

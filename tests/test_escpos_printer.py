@@ -31,6 +31,7 @@ import serial
 import usb.core
 from PIL import Image, ImageChops, features
 
+from common.fonts import FontSet, find_fonts
 from drivers.escpos_printer import (
     EscposTicketPrinter,
     FakeEscpos,
@@ -38,7 +39,6 @@ from drivers.escpos_printer import (
     UsbTransport,
     open_printer,
 )
-from drivers.fonts import FontSet, find_fonts
 from drivers.printer_models import MODELS, PrinterModel
 from drivers.raster import (
     Cut,
@@ -48,9 +48,8 @@ from drivers.raster import (
     iter_commands,
     raster_fragments,
     render,
+    render_ticket_png,
 )
-from drivers.render_ticket_png import main as render_png_main
-from drivers.render_ticket_png import render_ticket_png
 from drivers.ticket_printer import BigNumber, PrinterFault, PrintJob, Text
 from ticket_dispenser.ticket import IssuedTicket, ticket_job
 
@@ -576,10 +575,25 @@ def test_render_ticket_png_from_bytes_and_from_the_command_line(fonts: FontSet, 
     two = render_ticket_png(fake.output, tmp_path / "two.png")  # two tickets, a cut line between
     assert Image.open(two).height > 2 * printer.render(SMALL_JOB).height
     (tmp_path / "in.escpos").write_bytes(fake.jobs[0])
-    assert render_png_main([str(tmp_path / "cli.png"), "--input", str(tmp_path / "in.escpos")]) == 0
+    script = [sys.executable, str(REPO / "scripts" / "render_ticket_png.py")]
+    run = subprocess.run(
+        [*script, str(tmp_path / "cli.png"), "--input", str(tmp_path / "in.escpos")],
+        check=False,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
     assert same(Image.open(tmp_path / "cli.png"), printer.render(SMALL_JOB))
     (tmp_path / "bad.escpos").write_bytes(b"hello")
-    assert render_png_main([str(tmp_path / "bad.png"), "--input", str(tmp_path / "bad.escpos")]) == 1
+    run = subprocess.run(
+        [*script, str(tmp_path / "bad.png"), "--input", str(tmp_path / "bad.escpos")],
+        check=False,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 1 and run.stderr.startswith("error: "), run.stderr
 
 
 def test_logging_of_the_fake_stays_quiet(caplog: pytest.LogCaptureFixture, fonts: FontSet) -> None:

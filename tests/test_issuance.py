@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from office.certificate_pdf import render_pdf
-from office.certificates import (
+from certificates.pdf import render_pdf
+from certificates.registry import demo_registry
+from certificates.rules import (
     CertificateKind,
     FeeSchedule,
     IneligibleError,
@@ -36,7 +37,6 @@ from office.issuance import (
     RequestConflictError,
     SessionError,
 )
-from office.registry import demo_registry
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MAYOR = "まどぐち町長　佐々木　和夫"

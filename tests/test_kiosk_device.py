@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from common.cli import UsageError
 from drivers.cash import FakeCashBox
 from drivers.fake_cctalk import FakeCcTalkBus
 from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
@@ -31,7 +32,6 @@ from kiosk.device import (
 )
 from kiosk.journal import KioskJournal
 from kiosk.printers import CupsPrinter, DirectoryPrinter
-from lobby.cliutil import UsageError
 from sync.store import StateStore
 
 

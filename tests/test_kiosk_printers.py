@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.fonts import find_fonts
 from drivers.escpos_printer import FakeEscpos, open_printer
-from drivers.fonts import find_fonts
 from kiosk.ports import PrinterFailed, Receipt, RefundSlip
 from kiosk.printers import (
     KIND_NAMES,
@@ -143,9 +143,9 @@ def cups(tmp_path: Path) -> FakeCups:
 @pytest.fixture(scope="module")
 def certificate() -> bytes:
     """A real certificate PDF (the office's renderer, one A4 page)."""
-    from office.certificate_pdf import CertificatePdfRenderer
-    from office.certificates import certificate_content, parse_options
-    from office.registry import demo_registry
+    from certificates.pdf import CertificatePdfRenderer
+    from certificates.registry import demo_registry
+    from certificates.rules import certificate_content, parse_options
 
     registry = demo_registry()
     resident = registry.by_card("SIM-0001")

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ticket_dispenser.device import DailyCapReached, IssueResult
+from ticket_dispenser.device import IssueResult
+from ticket_dispenser.errors import DailyCapReached
 from ticket_dispenser.presenter import FAULT_TIMEOUT_S, RESULT_TIMEOUT_S, Context, Presenter
 from ticket_dispenser.ticket import IssuedTicket
 

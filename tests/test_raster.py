@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageFont
 
-from drivers.fonts import FontNotFoundError, FontSet, find_fonts
+from common.fonts import FontNotFoundError, FontSet, find_fonts
+from common.i18n import LANGUAGES, NATIVE_NAMES
 from drivers.printer_models import MODELS
 from drivers.raster import (
     CUT_PARTIAL_AFTER_FEED,
@@ -35,7 +36,6 @@ from drivers.raster import (
     wrap_text,
 )
 from drivers.ticket_printer import QR, BigNumber, PrintJob, Rule, Space, Text
-from ticket_dispenser.i18n import LANGUAGES, NATIVE_NAMES
 from ticket_dispenser.ticket import IssuedTicket, ticket_job
 
 REPO = Path(__file__).resolve().parents[1]

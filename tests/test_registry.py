@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from office.registry import (
+from certificates.registry import (
     AddressEntry,
     Household,
     Registry,

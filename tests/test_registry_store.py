@@ -16,21 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness import SITE, start_office
-from lobby.brokers import MosquittoBroker
-from lobby.cliutil import OneLineParser
-from office import config as configmod
-from office import registry_cli, registry_store
-from office.config import ConfigError
-from office.db import OfficeDB
-from office.kiosk_service import GO_TO_COUNTER
-from office.registry import (
+from certificates.registry import (
     Registry,
     RegistryError,
     SealRegistration,
     demo_registry,
     synthetic_registry,
 )
+from common.cli import OneLineParser
+from harness import SITE, start_office
+from lobby.brokers import MosquittoBroker
+from office import config as configmod
+from office import registry_cli, registry_store
+from office.config import ConfigError
+from office.db import OfficeDB
+from office.kiosk_service import GO_TO_COUNTER
 from office.registry_store import (
     RegistryStoreError,
     load_registry,

@@ -1,4 +1,4 @@
-"""lobby/watchdog.py: sd_notify over a real unix datagram socket standing in for systemd's."""
+"""common/watchdog.py: sd_notify over a real unix datagram socket standing in for systemd's."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lobby.watchdog import Watchdog, notify, watchdog_interval_s
+from common.watchdog import Watchdog, notify, watchdog_interval_s
 
 
 @pytest.fixture

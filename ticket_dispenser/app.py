@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from lobby.kiosk import find_font
+from common.screen import register_fonts
 from ticket_dispenser.presenter import Presenter, ScreenState
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
     """The Kivy App drawing ``presenter`` (kivy is imported here, after configure_kivy)."""
     from kivy.app import App
     from kivy.clock import Clock
-    from kivy.core.text import DEFAULT_FONT, LabelBase
     from kivy.core.window import Window
     from kivy.graphics import Color, Line, Rectangle, RoundedRectangle
     from kivy.metrics import dp, sp
@@ -46,7 +45,9 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
     from kivy.uix.label import Label
     from kivy.uix.widget import Widget
 
-    LabelBase.register(DEFAULT_FONT, find_font(), None, find_font(bold=True))
+    register_fonts()
+    from common.widgets import CheckMark
+
     Window.clearcolor = BG
 
     class Text(Label):
@@ -88,28 +89,6 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             if self._focused:
                 x, y, w, h = self.x - dp(5), self.y - dp(5), self.width + dp(10), self.height + dp(10)
                 self._frame.rounded_rectangle = (x, y, w, h, dp(16))
-
-    class CheckMark(Widget):
-        """A drawn check box: the font has no ☐/☑ glyphs, and a drawing needs none."""
-
-        def __init__(self, checked: bool, color: tuple[float, ...]) -> None:
-            super().__init__(size_hint=(None, None), size=(dp(40), dp(40)))
-            self.checked, self.color = checked, color
-            self.bind(pos=self._draw, size=self._draw)
-
-        def _draw(self, *_: Any) -> None:
-            self.canvas.clear()
-            x, y, w, h = self.x, self.y, self.width, self.height
-            with self.canvas:
-                Color(*self.color)
-                Line(rectangle=(x, y, w, h), width=dp(2.5))
-                if self.checked:
-                    Line(
-                        points=[x + w * 0.2, y + h * 0.5, x + w * 0.42, y + h * 0.25, x + w * 0.82, y + h * 0.8],
-                        width=dp(4),
-                        cap="round",
-                        joint="round",
-                    )
 
     class Root(BoxLayout):
         pass

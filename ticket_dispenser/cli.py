@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drivers.ticket_printer import TextFilePrinter, TicketPrinter
-from lobby.cliutil import OneLineParser, UsageError, add_common, fail, setup_logging
+from common.cli import OneLineParser, UsageError, add_common, fail, setup_logging
+from drivers.plain_printers import TextFilePrinter
+from drivers.ticket_printer import TicketPrinter
 from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import SyncError
-from ticket_dispenser.device import Dispenser, DispenserError, IssueResult
+from ticket_dispenser.device import Dispenser, IssueResult
+from ticket_dispenser.errors import DispenserError
 
 PROG = "madoguchi-dispenser"
 

@@ -24,35 +24,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from common.calendar import business_day
 from drivers.ticket_printer import PrinterFault, PrinterStatus, TicketPrinter
-from office.calendar import business_day
 from sync.agent import DeviceAgent
 from sync.leases import Block
 from sync.store import SegmentedLog
 from ticket_dispenser import numbering
+from ticket_dispenser.errors import DailyCapReached, DispenserError, NotConfigured, NumbersExhausted, UnknownPurpose
 from ticket_dispenser.ticket import DEFAULT_PROGRESS_URL, IssuedTicket, ticket_job
 
 log = logging.getLogger(__name__)
-
-
-class DispenserError(Exception):
-    """Root of the dispenser's errors; messages are fit for staff to read."""
-
-
-class NotConfigured(DispenserError):
-    """The dispenser has never received the office's configuration (never enrolled/synced)."""
-
-
-class UnknownPurpose(DispenserError):
-    """The pressed purpose is not in the office's configuration."""
-
-
-class NumbersExhausted(DispenserError):
-    """No leased number is left for this series today: ask staff (the office tops up online)."""
-
-
-class DailyCapReached(NumbersExhausted):
-    """The purpose's daily cap is reached: all numbers for today have been given out."""
 
 
 @dataclass(frozen=True)

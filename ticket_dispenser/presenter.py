@@ -2,7 +2,7 @@
 
 The Kivy screens (ticket_dispenser.app) only draw :class:`ScreenState` and forward touches and
 keys here; everything a resident can see or hear is decided in this module, so it is tested
-without a display. Strings come from gettext (ticket_dispenser.i18n), purpose names from the
+without a display. Strings come from gettext (ticket_dispenser.strings, through common.i18n), purpose names from the
 office's configuration.
 
 Screens: ``start`` (purposes), ``checklist`` (the procedures of a purpose), ``printing``,
@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from office.calendar import Hours, hours_from_config
+from common.calendar import Hours, hours_from_config
 from ticket_dispenser import strings
-from ticket_dispenser.i18n import LANGUAGES, NATIVE_NAMES, gettext_for, ngettext_for, purpose_name
+from ticket_dispenser.errors import DispenserError, NumbersExhausted
+from ticket_dispenser.strings import LANGUAGES, NATIVE_NAMES, gettext_for, ngettext_for, purpose_name
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +242,6 @@ class Presenter:
         self._run(lambda: self._issuer.issue(code, procedures, language), self._issued)
 
     def _issued(self, outcome: Any) -> None:
-        from ticket_dispenser.device import DispenserError, NumbersExhausted
-
         self._idle_s = 0.0
         if isinstance(outcome, NumbersExhausted):
             self._screen = "numbers_out"

@@ -26,24 +26,18 @@ entries in ``ticket_dispenser/locale/*/LC_MESSAGES/madoguchi.po``, and run
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from pathlib import Path
 
+from common.i18n import LANGUAGES, N_, NATIVE_NAMES, NP_, Catalog, Plural, purpose_name
 
-class Plural(NamedTuple):
-    """A message whose wording depends on a count: the English singular and plural ids."""
+__all__ = ["CATALOG", "LANGUAGES", "NATIVE_NAMES", "NP_", "N_", "Plural", "gettext_for", "ngettext_for", "purpose_name"]
 
-    singular: str
-    plural: str
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for translation; it is translated where it is shown."""
-    return message
-
-
-def NP_(singular: str, plural: str) -> Plural:
-    """Mark a message whose wording depends on a count (translated with ``ngettext``)."""
-    return Plural(singular, plural)
+DOMAIN = "madoguchi"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+# The dispenser's catalog (and the board's: it shows the dispenser's words for the lobby).
+CATALOG = Catalog(DOMAIN, LOCALE_DIR)
+gettext_for = CATALOG.gettext_for
+ngettext_for = CATALOG.ngettext_for
 
 
 # --------------------------------------------------------------------------------------------

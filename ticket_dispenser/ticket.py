@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from drivers.ticket_printer import QR, BigNumber, Block, PrintJob, Rule, Space, Text
-from ticket_dispenser.i18n import gettext_for, purpose_name
+from ticket_dispenser.strings import gettext_for, purpose_name
 
 _TZ = zoneinfo.ZoneInfo("Asia/Tokyo")
 DEFAULT_PROGRESS_URL = "http://madoguchi.local/t/{ticket_id}"

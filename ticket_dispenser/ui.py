@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lobby.cliutil import UsageError, read_device_config
+from common.cli import UsageError, read_device_config
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def run_ui(
 
     ``on_started(app, presenter, dispenser)`` runs on Kivy's thread once the window is up (the
     tests drive the real app through it)."""
-    from lobby.kiosk import configure_kivy
+    from common.screen import configure_kivy
     from ticket_dispenser.app import background, build_app
     from ticket_dispenser.presenter import Presenter, context_from
 
@@ -148,7 +148,7 @@ def run_ui(
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
     if on_started is not None:
         Clock.schedule_once(lambda dt: on_started(app, presenter, dispenser), 0.5)
-    from lobby.watchdog import feed_from_kivy
+    from common.watchdog import feed_from_kivy
 
     feed_from_kivy(Clock)
     app.run()

@@ -6,9 +6,9 @@ dashed line where the paper was cut.
 
 Usage::
 
-    python -m drivers.render_ticket_png OUT.png < received.escpos
-    python -m drivers.render_ticket_png OUT.png --input received.escpos
-    python -m drivers.render_ticket_png OUT.png --sample [--model TM-T20III] [--language en]
+    python scripts/render_ticket_png.py OUT.png < received.escpos
+    python scripts/render_ticket_png.py OUT.png --input received.escpos
+    python scripts/render_ticket_png.py OUT.png --sample [--model TM-T20III] [--language en]
 
 ``--sample`` prints a fixed sample ticket through the real encoder into the fake printer and
 decodes what it received (the docs' ticket pictures).
@@ -21,27 +21,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
-from drivers.raster import decode_escpos_jobs
-
-CUT_GAP = 24  # dots between stacked tickets, with a dashed cut line in the middle
-
-
-def render_ticket_png(data: bytes, out: Path) -> Path:
-    """Decode the raster in ``data`` (ESC/POS bytes) and write it to ``out`` as a PNG."""
-    tickets = decode_escpos_jobs(data)
-    if not tickets:
-        raise ValueError("the data holds no raster image (GS v 0): nothing to draw")
-    image = tickets[0] if len(tickets) == 1 else _stack(tickets)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out, format="PNG")
-    return out
+from drivers.raster import render_ticket_png
 
 
 def sample_escpos(model_name: str = "TM-T20III", language: str = "en") -> bytes:
     """The bytes the printer receives for a fixed sample ticket (no status queries)."""
-    # Imported here: the decoder above needs neither python-escpos nor the dispenser.
     from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
     from drivers.printer_models import MODELS
     from ticket_dispenser.ticket import IssuedTicket, ticket_job
@@ -67,27 +51,10 @@ def sample_escpos(model_name: str = "TM-T20III", language: str = "en") -> bytes:
     return fake.output
 
 
-def _stack(tickets: Sequence[Image.Image]) -> Image.Image:
-    width = max(t.width for t in tickets)
-    height = sum(t.height for t in tickets) + CUT_GAP * (len(tickets) - 1)
-    sheet = Image.new("1", (width, height), 1)
-    draw = ImageDraw.Draw(sheet)
-    y = 0
-    for i, ticket in enumerate(tickets):
-        if i:
-            mid = y + CUT_GAP // 2
-            for x in range(0, width, 16):
-                draw.line((x, mid, min(x + 7, width - 1), mid), fill=0)
-            y += CUT_GAP
-        sheet.paste(ticket, (0, y))
-        y += ticket.height
-    return sheet
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(
-        prog="python -m drivers.render_ticket_png", description=(__doc__ or "").split("\n")[0]
+        prog="python scripts/render_ticket_png.py", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("out", type=Path, help="PNG file to write")
     source = parser.add_mutually_exclusive_group()

@@ -58,6 +58,19 @@ class FontNotFoundError(RuntimeError):
     """No Japanese font is installed; the message names the package to install."""
 
 
+def screen_font_path(*, bold: bool = False) -> str:
+    """The Noto Sans CJK file the Kivy screens register as their default font.
+
+    Kivy opens the first face of a collection, which in Noto Sans CJK is the Japanese one, and
+    has no fallback for missing glyphs: the screens take Noto only, never IPAex (no hangul).
+    """
+    for regular, bold_path, family in _CANDIDATES:
+        path = bold_path if bold else regular
+        if family == NOTO_FAMILY and path is not None and Path(path).exists():
+            return path
+    raise FontNotFoundError("Noto Sans CJK not found: install the Debian package fonts-noto-cjk")
+
+
 @dataclass(frozen=True)
 class FontFace:
     """One face of a font file (``index`` selects a face inside a .ttc collection)."""

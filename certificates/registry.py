@@ -21,14 +21,14 @@ from datetime import date, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
-from office.domain import OfficeError
+from certificates.errors import CertificateDomainError
 
 DEMO_MUNICIPALITY = "まどぐち町"
 DEMO_PREFECTURE = "みなと県"
 MY_NUMBER_DIGITS = 12
 
 
-class RegistryError(OfficeError):
+class RegistryError(CertificateDomainError):
     """Registry data that contradicts itself (a household naming a stranger, a bad My Number)."""
 
 

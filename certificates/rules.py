@@ -21,8 +21,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
 
-from office.domain import OfficeError
-from office.registry import Registry, Resident, age_on
+from certificates.errors import CertificateDomainError
+from certificates.registry import Registry, Resident, age_on
 
 MAX_COPIES = 10
 MIN_AGE = 15  # kiosks serve residents aged 15 and over
@@ -32,8 +32,8 @@ MAX_FEE_PER_COPY = 10_000  # a typo guard: no certificate costs more than one la
 CONTENT_FORMAT = 1
 
 
-class CertificateError(OfficeError):
-    """Root of the certificate errors."""
+class CertificateError(CertificateDomainError):
+    """A certificate request, fee schedule, content or page that cannot be used."""
 
 
 class OptionsError(CertificateError):

@@ -1,6 +1,6 @@
-"""Certificates as A4 pages: content from office.certificates -> 300 dpi raster -> PDF bytes.
+"""Certificates as A4 pages: content from certificates.rules -> 300 dpi raster -> PDF bytes.
 
-The page is drawn with Pillow and Noto Sans CJK (drivers/fonts.py), like the tickets: the
+The page is drawn with Pillow and Noto Sans CJK (common/fonts.py), like the tickets: the
 kiosk's A4 printer then gets the same pixels whatever fonts it has. Layout follows the
 computerised certificates towns issue: a spaced title, the issue number, bordered tables of
 the recorded items, "以下余白", the certification sentence, the date in the era calendar, the
@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from drivers.fonts import FontSet, find_fonts
-from office.certificates import CertificateError
+from certificates.rules import CertificateError
+from common.fonts import FontSet, find_fonts
 
 DPI = 300
 PAGE_W, PAGE_H = 2480, 3508  # A4 (210 x 297 mm) at 300 dpi
@@ -671,7 +671,7 @@ _KINDS: Mapping[str, Callable[[Mapping[str, Any]], tuple[list[Block], list[str]]
 def sheet(content: Mapping[str, Any]) -> Sheet:
     """Check the content and lay out what each page will hold (no pixels yet)."""
     if not isinstance(content, Mapping):
-        raise CertificatePdfError("content: expected an object made by office.certificates.certificate_content")
+        raise CertificatePdfError("content: expected an object made by certificates.rules.certificate_content")
     kind = content.get("kind")
     if not isinstance(kind, str) or kind not in _KINDS:
         raise CertificatePdfError(f"content.kind: {kind!r} is not a certificate; use one of {', '.join(_KINDS)}")
@@ -831,7 +831,7 @@ class CertificatePdfRenderer:
     def render(self, kind: str, content: Mapping[str, Any], issue_number: str) -> bytes:
         """The PDF of one copy; CertificatePdfError when the content belongs to another job."""
         if not isinstance(content, Mapping):
-            raise CertificatePdfError("content: expected an object made by office.certificates.certificate_content")
+            raise CertificatePdfError("content: expected an object made by certificates.rules.certificate_content")
         if content.get("kind") != kind or content.get("issue_number") != issue_number:
             raise CertificatePdfError(
                 f"content is for {content.get('kind')!r} {content.get('issue_number')!r}, not the job's"

@@ -6,15 +6,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from common.fonts import screen_font_path
+
 
 def find_font(bold: bool = False) -> str:
-    """Noto Sans CJK (Japanese, Chinese, Korean, Vietnamese and Latin in one file)."""
-    name = "NotoSansCJK-Bold.ttc" if bold else "NotoSansCJK-Regular.ttc"
-    for folder in ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto", "/usr/local/share/fonts"):
-        path = Path(folder) / name
-        if path.exists():
-            return str(path)
-    raise FileNotFoundError(f"{name} not found: install the Debian package fonts-noto-cjk")
+    """Noto Sans CJK for the screens (Japanese, Chinese, Korean, Vietnamese and Latin in one
+    file): Kivy has no font fallback, so every label is drawn with it."""
+    return screen_font_path(bold=bold)
+
+
+def register_fonts() -> None:
+    """Make Noto Sans CJK the default font of every label (after :func:`configure_kivy`)."""
+    from kivy.core.text import DEFAULT_FONT, LabelBase
+
+    LabelBase.register(DEFAULT_FONT, find_font(), None, find_font(bold=True))
 
 
 def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, home: Path, maxfps: int = 30) -> None:

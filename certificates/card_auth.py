@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from office.domain import OfficeError
+from certificates.errors import CertificateDomainError
 
 NONCE_BYTES = 32
 CHALLENGE_TTL_MS = 120_000
@@ -51,7 +51,7 @@ class Reason(StrEnum):
     EXPIRED_CHALLENGE = "expired_challenge"
 
 
-class CardAuthError(OfficeError):
+class CardAuthError(CertificateDomainError):
     """A card's answer the office does not accept; ``reason`` says why."""
 
     def __init__(self, reason: Reason, detail: str) -> None:

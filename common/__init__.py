@@ -1,0 +1,9 @@
+"""The ground floor: what several apps share and none of them owns.
+
+The business calendar and opening hours (``calendar``), one gettext helper for every catalog
+(``i18n``), the command-line helpers (``cli``), the systemd watchdog (``watchdog``), the fonts
+(``fonts``), the Kivy kiosk set-up (``screen``) and shared widgets (``widgets``).
+
+Imports: the standard library and third-party libraries only - never another package of the
+project. ``widgets`` imports kivy and is imported only by the screens, after ``screen``.
+"""
