@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench deps system-deps lint typecheck clean
+.PHONY: demo test bench deps system-deps lint typecheck style clean
 
 deps: system-deps $(STAMP)
 
@@ -21,8 +21,16 @@ $(STAMP): setup.cfg pyproject.toml
 demo: deps
 	$(BIN)/madoguchi-demo $(DEMO_ARGS)
 
-test: deps
+# The style is kept by the same command as the tests: lint, format, the import contracts
+# (setup.cfg [importlinter]) and mypy --strict over every package, then the suite.
+test: deps style
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+style: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: deps
 	$(BIN)/python -m bench.run

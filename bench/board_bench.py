@@ -211,9 +211,11 @@ def bench_update(rig: Rig, changes: int, seed: int = 7) -> UpdateFigures:
             30,
         ):
             raise RuntimeError("the board did not show the issued tickets")
-        trains = sum(len(ln.trains) + len(ln.hidden) for ln in controller.view.lines)  # type: ignore[union-attr]
-        candidates = [t.number for ln in controller.view.lines for t in (*ln.trains, *ln.hidden)]  # type: ignore[union-attr]
-        stations = {ln.route: [s.code for s in ln.stations] for ln in controller.view.lines}  # type: ignore[union-attr]
+        view = controller.view
+        assert view is not None  # wait_for above saw it
+        trains = sum(len(ln.trains) + len(ln.hidden) for ln in view.lines)
+        candidates = [t.number for ln in view.lines for t in (*ln.trains, *ln.hidden)]
+        stations = {ln.route: [s.code for s in ln.stations] for ln in view.lines}
         routes = {t.number: ln.route for ln in controller.view.lines for t in (*ln.trains, *ln.hidden)}  # type: ignore[union-attr]
         builds.clear()
         while len(latencies) < changes and candidates:
@@ -307,7 +309,8 @@ def bench_frames(rig: Rig, root: Path) -> FrameFigures:
                 stderr=subprocess.STDOUT,
             )
         ready = out / "ready.json"
-        if not wait_for(lambda: ready.exists() or app.poll() is not None, 90, interval=0.1) or not ready.exists():
+        running = app
+        if not wait_for(lambda: ready.exists() or running.poll() is not None, 90, interval=0.1) or not ready.exists():
             raise RuntimeError(f"the board app did not come up:\n{_tail(log_path)}")
         shown = json.loads(ready.read_text(encoding="utf-8"))
         # The wave: every train in progress moves one station on (the office coalesces the burst
@@ -318,7 +321,7 @@ def bench_frames(rig: Rig, root: Path) -> FrameFigures:
             staff.wait_reply(request_id, 30)
         (out / "sent").write_text("sent", encoding="utf-8")
         done = out / "frames.json"
-        if not wait_for(lambda: done.exists() or app.poll() is not None, 60, interval=0.1) or not done.exists():
+        if not wait_for(lambda: done.exists() or running.poll() is not None, 60, interval=0.1) or not done.exists():
             raise RuntimeError(f"the board app did not report its frames:\n{_tail(log_path)}")
         result = json.loads(done.read_text(encoding="utf-8"))
         _stop(app, 5)

@@ -108,8 +108,8 @@ def main() -> int:
                     # from the swap before the first redraw to the end of the last slide.
                     start, end = draws[0], draws[-1] + MOVE_S
                     before = [t for t in flips if t < start]
-                    shown = ([before[-1]] if before else []) + [t for t in flips if start <= t <= end + 0.05]
-                    frames = [(b - a_) * 1000.0 for a_, b in itertools.pairwise(shown)]
+                    swaps = ([before[-1]] if before else []) + [t for t in flips if start <= t <= end + 0.05]
+                    frames = [(b - a_) * 1000.0 for a_, b in itertools.pairwise(swaps)]
                     state["cars"] = _cars(app.root_box)
                     st = _proc_status()
                     (a.out / "frames.json").write_text(

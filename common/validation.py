@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import msgspec
 from msgspec import inspect as mi
@@ -213,29 +213,33 @@ def _fits(value: Any, t: mi.Type) -> bool:
 
 
 def _python_type(t: mi.Type) -> Any:
-    # type_info keeps the original class for structs; the rest we only need to re-check
-    # a mapping's values, whose types the models declare as structs, literals or scalars.
+    """A Python type that checks what ``t`` checks, for re-checking one entry of a mapping (msgspec
+    says only that *some* value of the mapping is wrong). Covers what the models put in mappings."""
+    if isinstance(t, mi.Metadata):
+        return _python_type(t.type)
     if isinstance(t, mi.StructType):
         return t.cls
     if isinstance(t, mi.LiteralType):
-        from typing import Literal
-
         return Literal[tuple(t.values)]
-    if isinstance(t, mi.IntType):
-        return int if t.ge is None and t.le is None else _annotated(int, t)
-    if isinstance(t, mi.StrType):
-        return str
-    if isinstance(t, mi.BoolType):
-        return bool
-    if isinstance(t, mi.FloatType):
-        return float
-    return Any
-
-
-def _annotated(base: type, t: mi.IntType) -> Any:
-    from typing import Annotated
-
-    return Annotated[base, msgspec.Meta(ge=t.ge, le=t.le, gt=t.gt, lt=t.lt, multiple_of=t.multiple_of)]
+    if isinstance(t, mi.UnionType):
+        return Union[tuple(_python_type(o) for o in t.types)]  # noqa: UP007 - built at run time
+    if isinstance(t, mi.ListType | mi.VarTupleType):
+        return list[_python_type(t.item_type)]  # type: ignore[misc]
+    if isinstance(t, mi.DictType):
+        return dict[_python_type(t.key_type), _python_type(t.value_type)]  # type: ignore[misc]
+    limits: dict[str, Any] = {}
+    base: Any = Any
+    if isinstance(t, mi.IntType | mi.FloatType):
+        base = int if isinstance(t, mi.IntType) else float
+        limits = {"ge": t.ge, "gt": t.gt, "le": t.le, "lt": t.lt, "multiple_of": t.multiple_of}
+    elif isinstance(t, mi.StrType):
+        base, limits = str, {"min_length": t.min_length, "max_length": t.max_length, "pattern": t.pattern}
+    elif isinstance(t, mi.BoolType):
+        base = bool
+    elif isinstance(t, mi.NoneType):
+        return None
+    limits = {k: v for k, v in limits.items() if v is not None}
+    return Annotated[base, msgspec.Meta(**limits)] if limits else base
 
 
 def what(node: _Node) -> str:
@@ -301,11 +305,7 @@ def _hint(value: Any, node: _Node) -> str:
         return "write it without quotes"
     if isinstance(t, mi.StrType) and isinstance(value, int | float) and not isinstance(value, bool):
         return f'quote it: "{value}"'
-    if (
-        isinstance(t, mi.ListType | mi.VarTupleType)
-        and isinstance(value, int | str)
-        and not isinstance(value, bool)
-    ):
+    if isinstance(t, mi.ListType | mi.VarTupleType) and isinstance(value, int | str) and not isinstance(value, bool):
         return f"write it as a list: [{value}]"
     return ""
 
@@ -325,12 +325,10 @@ def _range_hint(value: Any, node: _Node) -> str | None:
             return f"expected at least {t.min_length} item{s}, got {len(value)}"
         if t.max_length is not None and len(value) > t.max_length:
             return f"expected at most {t.max_length} items, got {len(value)}"
-    if isinstance(t, mi.DictType) and isinstance(value, Mapping) and t.max_length is not None:
-        if len(value) > t.max_length:
-            return f"expected at most {t.max_length} entries, got {len(value)}"
-    if isinstance(t, mi.StrType) and isinstance(value, str) and t.max_length is not None:
-        if len(value) > t.max_length:
-            return f"expected a text of at most {t.max_length} characters, got {len(value)} characters"
+    if isinstance(t, mi.DictType) and isinstance(value, Mapping) and len(value) > (t.max_length or len(value)):
+        return f"expected at most {t.max_length} entries, got {len(value)}"
+    if isinstance(t, mi.StrType) and isinstance(value, str) and len(value) > (t.max_length or len(value)):
+        return f"expected a text of at most {t.max_length} characters, got {len(value)} characters"
     return None
 
 
@@ -375,9 +373,7 @@ def explain(err: msgspec.ValidationError, value: object, type_: Any) -> Invalid:
         name = _BACKTICKED.search(message)
         field = name.group(1) if name else "?"
         known = _field_names(node)
-        return Invalid(
-            (*parts, field), f"unknown key{did_you_mean(field, known)}; allowed here: {', '.join(known)}"
-        )
+        return Invalid((*parts, field), f"unknown key{did_you_mean(field, known)}; allowed here: {', '.join(known)}")
     if message.startswith("Invalid enum value"):
         choices = _literal_values(node)
         mean = did_you_mean(current, [str(c) for c in choices]) if isinstance(current, str) else ""

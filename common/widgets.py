@@ -13,7 +13,7 @@ from kivy.metrics import dp
 from kivy.uix.widget import Widget
 
 
-class CheckMark(Widget):  # type: ignore[misc]  # kivy is untyped
+class CheckMark(Widget):  # kivy is untyped: setup.cfg lets screens subclass its Any
     """A drawn check box: the fonts' ☐/☑ glyphs differ by language, and a drawing needs none.
 
     ``side``, ``frame`` and ``tick`` are in dp: the box's side, its frame's and its tick's width.

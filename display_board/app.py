@@ -141,7 +141,7 @@ def build_board_app(
 
         def column_x(self, index: int) -> float:
             columns = len(self.line.stations) + 1  # the platform, then each station
-            return self.x + (index + 1 + 0.5) * self.width / columns
+            return float(self.x + (index + 1 + 0.5) * self.width / columns)
 
         def land(self, box: TrainBox) -> None:
             if box in self.flying:

@@ -357,9 +357,9 @@ class OpenJTalkSynthesizer:
 
     def __init__(self, *, dict_dir: str | None = None, voice: str | None = None, speed: float = 1.0) -> None:
         try:
-            import pyopenjtalk  # type: ignore[import-untyped]
-            from pyopenjtalk.htsengine import HTSEngine  # type: ignore[import-untyped]
-            from pyopenjtalk.openjtalk import OpenJTalk  # type: ignore[import-untyped]
+            import pyopenjtalk
+            from pyopenjtalk.htsengine import HTSEngine
+            from pyopenjtalk.openjtalk import OpenJTalk
         except ImportError as err:
             raise SpeechBackendMissing(
                 "pyopenjtalk is not installed: pip install pyopenjtalk (builds from source; needs a C++ compiler)"

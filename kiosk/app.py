@@ -269,7 +269,7 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                 d = -dp(26) if not self.inserting else dp(26)
                 Line(points=[ax - dp(22), tip + d, ax, tip, ax + dp(22), tip + d], width=dp(6), joint="miter")
 
-    class KioskApp(App):  # type: ignore[misc]
+    class KioskApp(App):
         title = "madoguchi kiosk"
 
         def build(self) -> Any:

@@ -9,6 +9,7 @@ a persisted, increasing version so a device can ignore stale ones.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import random
@@ -86,7 +87,7 @@ class OfficeServer:
         self.sim_staff = sim_staff
         self.wall_ms = wall_ms
         self.on_activity = on_activity  # the demo prints these lines
-        self.on_tick: Callable[[], None] | None = None
+        self.on_tick: Callable[[], object] | None = None
         self.tz = zoneinfo.ZoneInfo(config.timezone)
         self.epoch = uuid.uuid4().hex[:12]
         self.stats: Tally[str] = Tally()
@@ -231,10 +232,10 @@ class OfficeServer:
         for row in self.db.devices():
             device, acked = str(row["device"]), int(row["acked_seq"])
             if row["role"] == "dispenser":
-                steps.append((f"lease {device}", lambda d=device: self._topup_leases(d, force_publish=True)))
-            steps.append((f"ack {device}", lambda d=device, a=acked: self._publish_ack(d, a)))
+                steps.append((f"lease {device}", functools.partial(self._topup_leases, device, force_publish=True)))
+            steps.append((f"ack {device}", functools.partial(self._publish_ack, device, acked)))
             if row["role"] == "dispenser":
-                steps.append((f"voids {device}", lambda d=device: self._publish_voids(d)))
+                steps.append((f"voids {device}", functools.partial(self._publish_voids, device)))
         for name, step in steps:
             try:
                 step()

@@ -13,7 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -27,7 +29,14 @@ OUT = REPO / "docs" / "screenshots"
 MIX = ["moving", "certificates", "family_register", "birth", "death", "childcare", "tax", "my_number"]
 
 
-def board(display: str, broker: MosquittoBroker, tmp: Path, name: str, shots: str, during=None) -> dict:
+def board(
+    display: str,
+    broker: MosquittoBroker,
+    tmp: Path,
+    name: str,
+    shots: str,
+    during: Callable[[Path], None] | None = None,
+) -> dict[str, Any]:
     out = tmp / name
     e = env()
     e["DISPLAY"] = display
@@ -53,7 +62,7 @@ def board(display: str, broker: MosquittoBroker, tmp: Path, name: str, shots: st
     for png in out.glob("*.png"):
         shutil.copy(png, OUT / png.name)
         print("wrote", OUT / png.name)
-    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    result: dict[str, Any] = json.loads((out / "result.json").read_text(encoding="utf-8"))
     print(
         json.dumps(
             [
@@ -86,7 +95,7 @@ def main() -> int:
 
         staff = Staff(broker.url)
 
-        def work(*lines: str) -> list[dict]:
+        def work(*lines: str) -> list[dict[str, Any]]:
             """Staff commands over MQTT, as a clerk's terminal sends them; the office's replies."""
             ids_ = [staff.send(line) for line in lines]
             return [staff.wait_reply(r) for r in ids_]

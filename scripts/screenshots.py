@@ -16,6 +16,7 @@ import time
 import tomllib
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,17 +26,18 @@ sys.path.insert(0, str(REPO / "tests"))
 from harness import env
 from lobby.brokers import MosquittoBroker
 from office import config as configmod
+from office.domain import SiteConfig
 from office.server import OfficeServer
 
 OUT = REPO / "docs" / "screenshots"
 LANGS = ["ja", "en", "zh_CN", "ko", "vi", "pt"]
 
 
-def site(**changes: object) -> configmod.SiteConfig:
+def site(**changes: Any) -> SiteConfig:
     doc = tomllib.loads((REPO / "office" / "default_site.toml").read_text(encoding="utf-8"))
     for key, value in changes.items():
         if key == "dispenser":
-            doc["dispenser"].update(value)  # type: ignore[arg-type]
+            doc["dispenser"].update(value)
         elif key == "cap":
             for cat in doc["categories"]:
                 if cat["code"] == value:
@@ -49,7 +51,7 @@ def run(
     tmp: Path,
     name: str,
     steps: list[dict[str, object]],
-    config: configmod.SiteConfig,
+    config: SiteConfig,
 ) -> None:
     office = OfficeServer(config, tmp / f"{name}.sqlite3", broker.url)
     office.start()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from office import config as configmod
 from office.server import OfficeServer
@@ -54,12 +55,12 @@ class Device:
         self.agent.stop()
 
 
-def start_dispenser(url: str, data: Path, device_id: str, **agent_kwargs: object) -> Device:
+def start_dispenser(url: str, data: Path, device_id: str, **agent_kwargs: Any) -> Device:
     """An in-process dispenser, started (connecting in the background)."""
     agent = DeviceAgent(
         AgentConfig(
             site=SITE.site, device_id=device_id, role="dispenser", broker_url=url, data_dir=data, **agent_kwargs
-        )  # type: ignore[arg-type]
+        )
     )
     agent.start()
     return Device(agent, Dispenser(agent))

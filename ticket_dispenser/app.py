@@ -7,6 +7,7 @@ kivy import; nothing here imports kivy at module import time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -178,7 +179,7 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             for i, b in enumerate(s.purposes):
                 tile = self.keep(
                     ("purpose", b.code, b.available, i == s.focus, b.reading, b.name, b.detail),
-                    lambda b=b, i=i: self.purpose_tile(b, i == s.focus),
+                    functools.partial(self.purpose_tile, b, i == s.focus),
                 )
                 grid.add_widget(self.target(tile.ident, tile))
             page.add_widget(grid)
