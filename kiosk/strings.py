@@ -15,7 +15,8 @@ handles both. The conventions are the dispenser's (see ticket_dispenser/strings.
 * A refusal is never explained at the kiosk: no text here may name a reason (age, moving out,
   support measures, characters that cannot be printed). The resident is sent to a counter.
 
-This module is loaded by path by scripts/i18n.py, so it imports the standard library only.
+scripts/i18n.py extracts the catalogs with Babel and loads this module by path for DOMAIN and
+LANGUAGES, so it imports nothing but the standard library and common.i18n.
 """
 
 from __future__ import annotations

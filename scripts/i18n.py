@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Keep the message catalogs of the dispenser and the kiosk in step with their code (stdlib only).
+"""Keep the message catalogs of the dispenser and the kiosk in step with their code, with Babel.
 
     python scripts/i18n.py extract   # ticket_dispenser/strings.py -> ticket_dispenser/locale/madoguchi.pot
                                      # kiosk/strings.py -> kiosk/locale/kiosk.pot
@@ -8,60 +8,67 @@
     python scripts/i18n.py check     # exit 1 if anything below is not so
     python scripts/i18n.py check --package kiosk   # one package only
 
-Each package with catalogs (:data:`PACKAGES`) has its own domain: the dispenser's settings
-(DOMAIN, LANGUAGES) are in ``ticket_dispenser/i18n.py``, the kiosk's in ``kiosk/strings.py``.
-Below, "the package" is either; a checkout without the kiosk's catalogue is checked for the
-dispenser alone.
+Babel (a ``test`` extra in setup.cfg) does the work on the files: extraction
+(``babel.messages.extract`` with :data:`KEYWORDS`), reading and writing .po files, merging
+(``Catalog.update``: a new or reworded message gets the translation of the closest old one,
+marked fuzzy; a message gone from the code stays as an obsolete ``#~`` entry, revived with its
+translations if it comes back) and compiling (``write_mo``, fuzzy entries left out). The apps
+never import Babel: they load the committed .mo files with stdlib gettext. What is left here is
+the project's own: which calls mark a message, the plural rules, and the checks.
 
-``check`` requires: the .pot is what ``extract`` would write now; every .po has exactly the
-.pot's messages, each translated (not fuzzy, no empty plural form), with the placeholders of
-its message id; every .mo is what ``compile`` would write from its .po; every message that
-``<package>/**/*.py`` marks is in ``<package>/strings.py``, with the same plural form, and has
-a comment for translators there.
+Each package of :data:`PACKAGES` declares its catalog in ``<package>/strings.py`` (DOMAIN; the
+languages are common.i18n's). ``check`` requires: the .pot is what ``extract`` would write
+now; every .po has exactly the .pot's messages, each translated (not fuzzy, no empty plural
+form), with the placeholders of its message id, and is what ``update`` would write; every .mo
+holds what ``compile`` would write from its .po; every message that ``<package>/**/*.py``
+marks is in ``<package>/strings.py``, with the same plural form, and has a comment for
+translators there.
 
-What is extracted, from ``strings.py`` into the .pot and from the other modules to be checked
-against it: calls with a literal string to ``_``, ``N_``, ``gettext``, ``NP_`` and
-``ngettext``, and to any name the module assigns from ``gettext_for(...)`` or
-``ngettext_for(...)`` (``ja = gettext_for("ja")`` makes ``ja("No.")`` a message), and direct
-calls such as ``gettext_for(language)("...")``. In strings.py the comment lines directly above
-a constant become its comment for translators.
+What marks a message (:func:`extract_madoguchi`, the extraction method handed to Babel): a
+call with literal strings to ``_``, ``N_``, ``gettext``, ``NP_`` or ``ngettext``, to any name
+the module assigns from ``gettext_for(...)`` or ``ngettext_for(...)`` (``ja =
+gettext_for("ja")`` makes ``ja("No.")`` a message), and direct calls such as
+``gettext_for(language)("...")``. The comment lines directly above a call are its comment for
+translators. The .pot is made from strings.py alone; the other modules are only checked
+against it.
 
-``update`` keeps existing translations, marks a translation carried over from a reworded
-message as fuzzy (check fails until a translator confirms it and removes the flag), keeps
-messages gone from the code as obsolete ``#~`` entries, and fills English, the language of
-the message ids, from the ids themselves. The output is deterministic (no dates, no line
-numbers, the .pot made from strings.py alone), so the files only change when a message or its
-comment in strings.py does.
+The files change only when a message or its comment for translators does: no line numbers,
+a fixed line width, and a file is rewritten only when more than its header's creation date
+and Babel version would change. ``update`` fills English, the language of the message ids,
+from the ids themselves.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import difflib
 import importlib.util
 import io
 import re
 import string
-import struct
 import sys
 import tokenize
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from typing import IO, Any, cast
+
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract
+from babel.messages.frontend import parse_keywords
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import PoFileError, read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "ticket_dispenser"
-CATALOGUE = f"{PACKAGE}/strings.py"
-# Packages with catalogs: the module holding each one's DOMAIN and LANGUAGES, and the first
-# line of its .po files.
+# Packages with catalogs, and the first line of their .pot and .po files.
 PACKAGES = {
-    "ticket_dispenser": ("strings.py", "Translations of the madoguchi ticket dispenser."),
-    "kiosk": ("strings.py", "Translations of the madoguchi certificate kiosk."),
+    "ticket_dispenser": "Translations of the madoguchi ticket dispenser.",
+    "kiosk": "Translations of the madoguchi certificate kiosk.",
 }
 SOURCE_LANGUAGE = "en"
-# Plural rules (the GNU gettext / CLDR ones). Portuguese follows Brazil: 0 and 1 are singular.
+# Plural rules, written into each .po. Babel's own (CLDR) rule for Portuguese has a third form
+# for round millions, which no screen counts: Portuguese follows Brazil, 0 and 1 are singular.
 PLURAL_FORMS = {
     "ja": "nplurals=1; plural=0;",
     "en": "nplurals=2; plural=(n != 1);",
@@ -70,188 +77,19 @@ PLURAL_FORMS = {
     "vi": "nplurals=1; plural=0;",
     "pt": "nplurals=2; plural=(n > 1);",
 }
-SINGULAR_KEYWORDS = {"_", "N_", "gettext"}
-PLURAL_KEYWORDS = {"NP_", "ngettext"}
-SINGULAR_FACTORIES = {"gettext_for"}
-PLURAL_FACTORIES = {"ngettext_for"}
-FUZZY_CUTOFF = 0.7
-
-
-# --------------------------------------------------------------------------------------------
-# messages and .po files
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Message:
-    """One catalog entry: ids, translations (one per plural form) and its comments."""
-
-    msgid: str
-    msgid_plural: str | None = None
-    msgstr: list[str] = field(default_factory=lambda: [""])
-    extracted: list[str] = field(default_factory=list)  # "#." comments for translators, from the code
-    references: list[str] = field(default_factory=list)  # "#:" files the message is used in
-    comments: list[str] = field(default_factory=list)  # "# " the translators' own notes
-    flags: list[str] = field(default_factory=list)  # "#," fuzzy, python-brace-format
-    obsolete: bool = False
-
-    @property
-    def fuzzy(self) -> bool:
-        return "fuzzy" in self.flags
-
-
-def _quote(text: str) -> str:
-    escaped = (
-        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    )
-    return f'"{escaped}"'
-
-
-_UNESCAPE = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
-
-
-def _unquote(token: str, where: str) -> str:
-    if len(token) < 2 or token[0] != '"' or token[-1] != '"':
-        raise ValueError(f"{where}: expected a quoted string, got {token!r}")
-    return re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(0)), token[1:-1])
-
-
-def render_po(header: Sequence[str], messages: Iterable[Message], package: str = PACKAGE) -> str:
-    """The text of a .po/.pot file of ``package``: the header entry, then one block per message."""
-    out = [
-        f"# {PACKAGES[package][1]} Generated by scripts/i18n.py; edit msgstr only.",
-        'msgid ""',
-        'msgstr ""',
-    ]
-    out += [_quote(line + "\n") for line in header]
-    for m in messages:
-        out.append("")
-        out += [f"# {c}".rstrip() for c in m.comments]
-        out += [f"#. {c}".rstrip() for c in m.extracted]
-        out += [f"#: {r}" for r in m.references]
-        if m.flags:
-            out.append("#, " + ", ".join(m.flags))
-        lines = [f"msgid {_quote(m.msgid)}"]
-        if m.msgid_plural is None:
-            lines.append(f"msgstr {_quote(m.msgstr[0] if m.msgstr else '')}")
-        else:
-            lines.append(f"msgid_plural {_quote(m.msgid_plural)}")
-            lines += [f"msgstr[{i}] {_quote(s)}" for i, s in enumerate(m.msgstr)]
-        out += [f"#~ {line}" for line in lines] if m.obsolete else lines
-    return "\n".join(out) + "\n"
-
-
-def parse_po(text: str, where: str = "po") -> tuple[dict[str, str], list[Message]]:
-    """Read a .po/.pot file written by :func:`render_po` (or by the GNU tools, without msgctxt)."""
-    entries: list[Message] = []
-    current: Message | None = None
-    pending = Message("")
-    target: tuple[str, int] | None = None  # which string a continuation line extends
-    has_id = False
-
-    def finish() -> None:
-        nonlocal current, pending, target, has_id
-        if current is not None:
-            entries.append(current)
-        current, pending, target, has_id = None, Message(""), None, False
-
-    for number, raw in enumerate(text.splitlines(), 1):
-        at = f"{where}:{number}"
-        line = raw.strip()
-        obsolete = line.startswith("#~")
-        if obsolete:
-            line = line[2:].strip()
-        if not line:
-            if current is not None:
-                finish()
-            continue
-        if line.startswith("#"):
-            if current is not None and has_id and target is not None and target[0] == "msgstr":
-                finish()
-            kind, _, rest = line.partition(" ")
-            rest = rest.strip()
-            if kind == "#.":
-                pending.extracted.append(rest)
-            elif kind == "#:":
-                pending.references.extend(rest.split())
-            elif kind == "#,":
-                pending.flags.extend(f.strip() for f in rest.split(",") if f.strip())
-            elif kind == "#":
-                pending.comments.append(rest)
-            continue
-        keyword, _, value = line.partition(" ")
-        if keyword == "msgctxt":
-            raise ValueError(f"{at}: msgctxt is not supported")
-        if keyword == "msgid":
-            if current is not None:
-                finish()
-            current = pending
-            current.msgid, current.msgstr, current.obsolete = _unquote(value, at), [], obsolete
-            target, has_id = ("msgid", 0), True
-        elif current is None:
-            if line.startswith('"'):
-                raise ValueError(f"{at}: a string outside an entry")
-            raise ValueError(f"{at}: unexpected {keyword!r}")
-        elif keyword == "msgid_plural":
-            current.msgid_plural, target = _unquote(value, at), ("msgid_plural", 0)
-        elif keyword == "msgstr":
-            current.msgstr, target = [_unquote(value, at)], ("msgstr", 0)
-        elif (found := re.fullmatch(r"msgstr\[(\d+)\]", keyword)) is not None:
-            index = int(found.group(1))
-            if index != len(current.msgstr):
-                raise ValueError(f"{at}: msgstr[{index}] out of order")
-            current.msgstr.append(_unquote(value, at))
-            target = ("msgstr", index)
-        elif line.startswith('"') and target is not None:
-            more = _unquote(line, at)
-            if target[0] == "msgid":
-                current.msgid += more
-            elif target[0] == "msgid_plural":
-                current.msgid_plural = (current.msgid_plural or "") + more
-            else:
-                current.msgstr[target[1]] += more
-        else:
-            raise ValueError(f"{at}: unexpected {keyword!r}")
-    finish()
-    header: dict[str, str] = {}
-    messages = []
-    for m in entries:
-        if m.msgid == "" and not m.obsolete:
-            for line in (m.msgstr[0] if m.msgstr else "").splitlines():
-                key, sep, value = line.partition(":")
-                if sep:
-                    header[key.strip()] = value.strip()
-        else:
-            messages.append(m)
-    return header, messages
-
-
-def compile_mo(header: Sequence[str], messages: Iterable[Message]) -> bytes:
-    """GNU .mo bytes (little-endian, no hash table) of the translated, non-fuzzy messages."""
-    table: dict[bytes, bytes] = {b"": "".join(line + "\n" for line in header).encode("utf-8")}
-    for m in messages:
-        if m.obsolete or m.fuzzy or not m.msgstr or not all(m.msgstr):
-            continue
-        msgid = m.msgid if m.msgid_plural is None else m.msgid + "\0" + m.msgid_plural
-        table[msgid.encode("utf-8")] = "\0".join(m.msgstr).encode("utf-8")
-    keys = sorted(table)
-    count = len(keys)
-    originals_at = 7 * 4
-    translations_at = originals_at + count * 8
-    data_at = translations_at + count * 8
-    data = bytearray()
-    originals, translations = [], []
-    for key in keys:
-        originals.append((len(key), data_at + len(data)))
-        data += key + b"\0"
-    for key in keys:
-        value = table[key]
-        translations.append((len(value), data_at + len(data)))
-        data += value + b"\0"
-    out = bytearray(struct.pack("<7I", 0x950412DE, 0, count, originals_at, translations_at, 0, data_at))
-    for length, offset in originals + translations:
-        out += struct.pack("<2I", length, offset)
-    return bytes(out + data)
+# The functions that mark a message, in xgettext's keyword syntax: NP_ and ngettext take the
+# singular and the plural id.
+KEYWORDS = parse_keywords(["_", "gettext", "N_", "NP_:1,2", "ngettext:1,2"])
+# Catalog factories: what the function they return is, in KEYWORDS' terms.
+FACTORIES = {"gettext_for": "gettext", "ngettext_for": "ngettext"}
+# Every comment directly above a message is for translators: strings.py has one above each.
+COMMENT_TAGS = ("",)
+# The project's line length; Babel's comment wrapping follows it, so the comments of strings.py
+# reach the catalogs line for line.
+WIDTH = 120
+# Header lines that change without any message changing (when the .pot was made, Babel's
+# version): ignored when deciding whether a file changed.
+_VOLATILE = re.compile(rb'^"(?:POT-Creation-Date|Generated-By): [^"]*"\n', re.MULTILINE)
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,8 +97,12 @@ def compile_mo(header: Sequence[str], messages: Iterable[Message]) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-def _comments_above(source: str) -> dict[int, list[str]]:
-    """For each line, the block of comment-only lines directly above it."""
+def _comments_above(source: str, comment_tags: Collection[str]) -> dict[int, list[str]]:
+    """For each line, the comment for translators directly above it.
+
+    Babel's rule: a block of comment-only lines counts from its first line that starts with one
+    of ``comment_tags`` (``""`` takes every comment) to its end.
+    """
     comment_at: dict[int, str] = {}
     code_lines: set[int] = set()
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -275,62 +117,98 @@ def _comments_above(source: str) -> dict[int, list[str]]:
         while above in comment_at and above not in code_lines:
             block.insert(0, comment_at[above].lstrip("#").strip())
             above -= 1
-        if block:
-            blocks[line] = block
+        tagged = next((i for i, text in enumerate(block) if any(text.startswith(t) for t in comment_tags)), None)
+        if tagged is not None:
+            blocks[line] = block[tagged:]
     return blocks
+
+
+def _name(node: ast.expr) -> str | None:
+    """The name a call goes to: ``f`` of ``f(...)`` and of ``module.f(...)``."""
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _aliases(tree: ast.AST, keywords: Collection[str]) -> dict[str, str]:
+    """Names that mark a message in this module, each with the keyword it stands for.
+
+    The keywords themselves, and the names the module binds to one
+    (``ja = gettext_for("ja")``, ``_ = translation.gettext``).
+    """
+    aliases = {k: k for k in keywords}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign):
+            continue
+        value = node.value
+        if isinstance(value, ast.Call):
+            keyword = FACTORIES.get(_name(value.func) or "")
+        else:
+            keyword = _name(value) if isinstance(value, ast.Attribute) else None
+        if keyword is None or keyword not in keywords:
+            continue
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                aliases[target.id] = keyword
+    return aliases
 
 
 def _literal(node: ast.expr) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-def _aliases(tree: ast.AST) -> tuple[set[str], set[str]]:
-    """Names bound to a language's gettext/ngettext in this module (``ja = gettext_for("ja")``)."""
-    singular, plural = set(SINGULAR_KEYWORDS), set(PLURAL_KEYWORDS)
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Assign):
-            continue
-        value = node.value
-        kind = None
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
-            kind = "s" if value.func.id in SINGULAR_FACTORIES else "p" if value.func.id in PLURAL_FACTORIES else None
-        elif isinstance(value, ast.Attribute):
-            kind = "s" if value.attr == "gettext" else "p" if value.attr == "ngettext" else None
-        for t in node.targets:
-            if kind and isinstance(t, ast.Name):
-                (singular if kind == "s" else plural).add(t.id)
-    return singular, plural
+def extract_madoguchi(
+    fileobj: IO[bytes], keywords: Collection[str], comment_tags: Collection[str], options: Mapping[str, Any]
+) -> Iterator[tuple[int, str, tuple[str | None, ...], list[str]]]:
+    """A Babel extraction method for the project's Python: :data:`KEYWORDS`, their aliases and the factories.
 
-
-def extract_file(path: Path, relative: str) -> list[tuple[str, str | None, list[str], int]]:
-    """(msgid, msgid_plural, comments, line) of every marked string in one Python file."""
-    source = path.read_text(encoding="utf-8")
-    tree = ast.parse(source, filename=relative)
-    singular, plural = _aliases(tree)
-    comments = _comments_above(source)
-    found: list[tuple[str, str | None, list[str], int]] = []
+    Babel's own ``python`` method cannot follow ``ja = gettext_for("ja")`` nor
+    ``gettext_for(language)("...")``, and it joins separate comment blocks above a call. This
+    yields what Babel expects of a method, ``(line, keyword, arguments, comments)`` with
+    ``None`` for an argument that is not a literal string; Babel's ``extract`` then picks the
+    ids by the keyword's spec.
+    """
+    source = fileobj.read().decode(options.get("encoding", "utf-8"))
+    tree = ast.parse(source)
+    aliases = _aliases(tree, keywords)
+    comments = _comments_above(source, comment_tags)
+    calls: list[tuple[ast.Call, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
-        if isinstance(func, ast.Call) and isinstance(func.func, ast.Name):  # gettext_for(lang)("...")
-            func = func.func
-            name = "_" if func.id in SINGULAR_FACTORIES else "ngettext" if func.id in PLURAL_FACTORIES else None
+        if isinstance(func, ast.Call):  # gettext_for(language)("...")
+            keyword = FACTORIES.get(_name(func.func) or "")
+        elif isinstance(func, ast.Attribute):  # translation.gettext("...")
+            keyword = func.attr if func.attr in keywords else None
         else:
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-        if name in singular and node.args and (msgid := _literal(node.args[0])) is not None:
-            found.append((msgid, None, comments.get(node.lineno, []), node.lineno))
-        elif name in plural and len(node.args) >= 2:
-            msgid, msgid_plural = _literal(node.args[0]), _literal(node.args[1])
-            if msgid is not None and msgid_plural is not None:
-                found.append((msgid, msgid_plural, comments.get(node.lineno, []), node.lineno))
-    return sorted(found, key=lambda f: f[3])
+            keyword = aliases.get(_name(func) or "")
+        if keyword is not None and keyword in keywords:
+            calls.append((node, keyword))
+    for node, keyword in sorted(calls, key=lambda c: (c[0].lineno, c[0].col_offset)):
+        yield node.lineno, keyword, tuple(_literal(a) for a in node.args), comments.get(node.lineno, [])
 
 
-def _sources(root: Path, package: str = PACKAGE) -> list[Path]:
-    catalogue = root / package / "strings.py"
-    others = sorted(p for p in (root / package).rglob("*.py") if p != catalogue)
-    return [catalogue, *others]
+@dataclass(frozen=True)
+class Marked:
+    """A message one Python file marks: its ids, its comment for translators, and its line."""
+
+    msgid: str
+    plural: str | None
+    comments: tuple[str, ...]
+    line: int
+
+
+def extract_file(path: Path) -> list[Marked]:
+    """Every message ``path`` marks, in the order of the file (Babel's extract with our method)."""
+    # Babel types an extraction method by what extract() yields, not by what a method yields.
+    method = cast(Any, extract_madoguchi)
+    with path.open("rb") as f:
+        found = list(extract(method, f, KEYWORDS, COMMENT_TAGS))
+    return [
+        Marked(message, None, tuple(comments), line)
+        if isinstance(message, str)
+        else Marked(message[0], message[1], tuple(comments), line)
+        for line, message, comments, _ in found
+    ]
 
 
 def placeholders(text: str) -> set[str]:
@@ -342,65 +220,17 @@ def placeholders(text: str) -> set[str]:
     }
 
 
-def extract(root: Path, package: str = PACKAGE) -> tuple[list[Message], list[str]]:
-    """The catalogue's messages (``<package>/strings.py``), in its order, and the problems found.
-
-    The .pot is made from ``strings.py`` alone; the other modules are only checked against it
-    (each message they mark must be there, with the same plural form). So a new screen needs no
-    catalog change while it shows catalogued texts, and the .pot changes only with strings.py.
-    """
-    messages: dict[str, Message] = {}
-    problems = []
-    name = f"{package}/strings.py"
-    catalogue, *others = _sources(root, package)
-    if not catalogue.exists():
-        return [], [f"{name}: missing"]
-    for msgid, msgid_plural, comments, line in extract_file(catalogue, name):
-        where = f"{name}:{line}: {msgid!r}"
-        if msgid in messages:
-            problems.append(f"{where} is in the catalogue twice")
-            continue
-        m = messages[msgid] = Message(
-            msgid, msgid_plural, [""] if msgid_plural is None else ["", ""], extracted=comments, references=[name]
-        )
-        if not comments:
-            problems.append(f"{where} has no comment for translators above it")
-        try:
-            if any(placeholders(t) for t in (msgid, msgid_plural or "")):
-                m.flags = ["python-brace-format"]
-            if msgid_plural is not None and placeholders(msgid) != placeholders(msgid_plural):
-                problems.append(f"{where} and its plural have different placeholders")
-        except ValueError as err:
-            problems.append(f"{where} is not a valid format string ({err})")
-    for path in others:
-        relative = path.relative_to(root).as_posix()
-        for msgid, msgid_plural, _, line in extract_file(path, relative):
-            where = f"{relative}:{line}: {msgid!r}"
-            known = messages.get(msgid)
-            if known is None:
-                problems.append(f"{where} is not in {name}: add it there with a comment for translators")
-            elif known.msgid_plural != msgid_plural:
-                problems.append(
-                    f"{where}: the catalogue has it "
-                    + (
-                        "without a plural: use gettext"
-                        if known.msgid_plural is None
-                        else f"with the plural {known.msgid_plural!r}: use ngettext_for(language)(*CONSTANT, n)"
-                    )
-                )
-    return list(messages.values()), problems
-
-
 # --------------------------------------------------------------------------------------------
 # the project's files
 # --------------------------------------------------------------------------------------------
 
 
-def _i18n_module(root: Path, package: str = PACKAGE) -> ModuleType:
-    """The module of ``root`` with ``package``'s DOMAIN and LANGUAGES, loaded by path."""
-    settings = root / package / PACKAGES[package][0]
-    spec = importlib.util.spec_from_file_location(f"_madoguchi_i18n_settings_{package}", settings)
-    assert spec is not None and spec.loader is not None, f"{settings} not found"
+def _settings(root: Path, package: str) -> Any:
+    """``<package>/strings.py`` of ``root``, loaded by path (it holds DOMAIN and LANGUAGES)."""
+    path = root / package / "strings.py"
+    spec = importlib.util.spec_from_file_location(f"_madoguchi_i18n_settings_{package}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -408,7 +238,7 @@ def _i18n_module(root: Path, package: str = PACKAGE) -> ModuleType:
 
 @dataclass(frozen=True)
 class Project:
-    """Where a checkout keeps its catalogs."""
+    """Where a checkout keeps one package's catalogs."""
 
     root: Path
     domain: str
@@ -417,7 +247,8 @@ class Project:
 
     @classmethod
     def at(cls, root: Path, package: str = PACKAGE) -> Project:
-        settings = _i18n_module(root, package)
+        """The catalogs ``<package>/strings.py`` of ``root`` declares."""
+        settings = _settings(root, package)
         return cls(root, str(settings.DOMAIN), tuple(settings.LANGUAGES), package)
 
     @classmethod
@@ -426,86 +257,184 @@ class Project:
         return [cls.at(root, p) for p in PACKAGES if (root / p / "strings.py").exists()]
 
     @property
+    def catalogue(self) -> Path:
+        """The module that lists the package's messages."""
+        return self.root / self.package / "strings.py"
+
+    @property
     def locale(self) -> Path:
+        """The folder of the package's catalogs."""
         return self.root / self.package / "locale"
 
     @property
     def pot(self) -> Path:
+        """The template extracted from the catalogue."""
         return self.locale / f"{self.domain}.pot"
 
     def po(self, language: str) -> Path:
+        """The translations of ``language``."""
         return self.locale / language / "LC_MESSAGES" / f"{self.domain}.po"
 
     def mo(self, language: str) -> Path:
+        """The compiled translations of ``language``, what the app loads."""
         return self.locale / language / "LC_MESSAGES" / f"{self.domain}.mo"
 
+    def name(self, path: Path) -> str:
+        """``path`` as the messages show it, relative to the checkout."""
+        return path.relative_to(self.root).as_posix()
 
-def _header(language: str | None) -> list[str]:
-    lines = [
-        "Project-Id-Version: madoguchi",
-        f"Language: {language or ''}",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=UTF-8",
-        "Content-Transfer-Encoding: 8bit",
-    ]
+
+def _own_header(catalog: Catalog, project: Project, language: str | None) -> None:
+    """Set the header fields the project decides, whatever an older file or Babel's defaults say."""
+    catalog.project, catalog.version = "madoguchi", project.package
+    catalog.header_comment = f"# {PACKAGES[project.package]} Generated by scripts/i18n.py with Babel; edit msgstr only."
+    catalog.fuzzy = False
     if language is not None:
-        lines.append(f"Plural-Forms: {PLURAL_FORMS[language]}")
-    return lines
+        catalog.mime_headers = [("Plural-Forms", PLURAL_FORMS[language])]
 
 
-def _nplurals(language: str) -> int:
-    return int(re.search(r"nplurals=(\d+)", PLURAL_FORMS[language]).group(1))  # type: ignore[union-attr]
+def render(catalog: Catalog) -> bytes:
+    """The .po/.pot text of ``catalog``, the way every command writes it."""
+    out = io.BytesIO()
+    write_po(out, catalog, width=WIDTH, include_lineno=False)
+    return out.getvalue()
 
 
-def _write(path: Path, text: str | bytes) -> bool:
-    """Write if different; whether it changed."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    if path.exists() and path.read_bytes() == data:
+def compile_mo(catalog: Catalog) -> bytes:
+    """The .mo bytes of ``catalog``: its translated messages, fuzzy ones left out."""
+    out = io.BytesIO()
+    write_mo(out, catalog, use_fuzzy=False)
+    return out.getvalue()
+
+
+def same_po(a: bytes, b: bytes) -> bool:
+    """Whether two .po/.pot texts are the same but for the header lines that change on every run."""
+    return _VOLATILE.sub(b"", a) == _VOLATILE.sub(b"", b)
+
+
+def mo_contents(data: bytes) -> dict[object, object]:
+    """What a .mo gives gettext: each translation, and the language and plural rule under ``""``."""
+    catalog = read_mo(io.BytesIO(data))
+    entries: dict[object, object] = {
+        (m.id if isinstance(m.id, str) else tuple(m.id)): tuple(_strings(m)) for m in catalog if m.id
+    }
+    entries[""] = (catalog.locale_identifier, catalog.plural_forms)
+    return entries
+
+
+class CatalogFileError(ValueError):
+    """A .po or .pot file Babel cannot read (a hand edit gone wrong): the message names its line."""
+
+
+# A line of a .po file: blank, a comment, or a keyword and/or one quoted string; "#~ " before
+# any of them in an obsolete entry.
+_PO_LINE = re.compile(r'(?:#~ )?(?:#.*|(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+)?"(?:[^"\\]|\\.)*")?\s*')
+
+
+def read_catalog(data: bytes, language: str | None = None, where: str = "po") -> Catalog:
+    """A .po/.pot text as a Babel catalog; CatalogFileError if a line of it is malformed."""
+    # Babel reads an unterminated string by dropping its last character: a hand edit would lose
+    # part of a translation without a word, so such a line is an error here.
+    for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if not _PO_LINE.fullmatch(line):
+            raise CatalogFileError(f"{where}:{number}: cannot read {line.strip()!r}")
+    try:
+        return read_po(io.BytesIO(data), locale=language, abort_invalid=True, charset="utf-8")
+    except PoFileError as err:
+        raise CatalogFileError(f"{where}:{err.lineno + 1}: cannot read {err.line.strip()!r}") from err
+
+
+def _write(path: Path, data: bytes, same: bool) -> bool:
+    """Write ``data`` unless ``same`` says the file already holds it; whether it was written."""
+    if path.exists() and same:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return True
 
 
-def _read_po(path: Path) -> list[Message]:
-    return parse_po(path.read_text(encoding="utf-8"), str(path))[1] if path.exists() else []
+def template(project: Project) -> tuple[Catalog, list[str]]:
+    """The .pot of ``project`` (the messages of its strings.py, in order) and the problems found.
+
+    The .pot is made from ``strings.py`` alone; the other modules are only checked against it
+    (each message they mark must be there, with the same plural form). So a new screen needs no
+    catalog change while it shows catalogued texts, and the .pot changes only with strings.py.
+    """
+    catalog = Catalog(fuzzy=False, charset="utf-8")
+    _own_header(catalog, project, None)
+    name = project.name(project.catalogue)
+    if not project.catalogue.exists():
+        return catalog, [f"{name}: missing"]
+    problems = []
+    for m in extract_file(project.catalogue):
+        where = f"{name}:{m.line}: {m.msgid!r}"
+        if m.msgid in catalog:
+            problems.append(f"{where} is in the catalogue twice")
+            continue
+        # Line 0: no line number, which would change with every edit above the message.
+        ids = m.msgid if m.plural is None else (m.msgid, m.plural)
+        catalog.add(ids, locations=[(name, 0)], auto_comments=m.comments)
+        if not m.comments:
+            problems.append(f"{where} has no comment for translators above it")
+        try:
+            if m.plural is not None and placeholders(m.msgid) != placeholders(m.plural):
+                problems.append(f"{where} and its plural have different placeholders")
+        except ValueError as err:
+            problems.append(f"{where} is not a valid format string ({err})")
+    others = sorted(p for p in (project.root / project.package).rglob("*.py") if p != project.catalogue)
+    for path in others:
+        for m in extract_file(path):
+            where = f"{project.name(path)}:{m.line}: {m.msgid!r}"
+            known = catalog.get(m.msgid)
+            plural = None if known is None or isinstance(known.id, str) else known.id[1]
+            if known is None:
+                problems.append(f"{where} is not in {name}: add it there with a comment for translators")
+            elif plural != m.plural:
+                problems.append(
+                    f"{where}: the catalogue has it "
+                    + (
+                        "without a plural: use gettext"
+                        if plural is None
+                        else f"with the plural {plural!r}: use ngettext_for(language)(*CONSTANT, n)"
+                    )
+                )
+    return catalog, problems
 
 
-def merge(template: Sequence[Message], old: Sequence[Message], language: str) -> list[Message]:
-    """The ``language`` catalog for ``template``, keeping what ``old`` already translated."""
-    current = {t.msgid for t in template}
-    by_id = {m.msgid: m for m in old}
-    # Translations whose message id is gone from the code: a reworded message may take one over.
-    orphans = {m.msgid: m for m in old if m.msgid not in current and any(m.msgstr)}
-    merged = []
-    for t in template:
-        forms = 1 if t.msgid_plural is None else _nplurals(language)
-        m = Message(t.msgid, t.msgid_plural, [""] * forms, list(t.extracted), list(t.references), flags=list(t.flags))
-        previous = by_id.get(t.msgid)
-        fuzzy = False
-        if previous is not None and (previous.msgid_plural is None) == (t.msgid_plural is None):
-            fuzzy = previous.fuzzy
-        else:
-            previous = None
-            same_kind = [k for k, o in orphans.items() if (o.msgid_plural is None) == (t.msgid_plural is None)]
-            close = difflib.get_close_matches(t.msgid, same_kind, n=1, cutoff=FUZZY_CUTOFF)
-            if close:
-                previous, fuzzy = orphans.pop(close[0]), True
-        if previous is not None:
-            m.comments = list(previous.comments)
-        if language == SOURCE_LANGUAGE and (
-            previous is None or previous.msgid != t.msgid or previous.msgid_plural != t.msgid_plural
-        ):
-            # English is the language of the ids: a new or reworded message translates to itself.
-            m.msgstr, fuzzy = [t.msgid] if t.msgid_plural is None else [t.msgid, t.msgid_plural], False
-        elif previous is not None:
-            m.msgstr = (previous.msgstr + [""] * forms)[:forms]
-        if fuzzy:
-            m.flags.insert(0, "fuzzy")
-        merged.append(m)
-    for o in orphans.values():
-        merged.append(Message(o.msgid, o.msgid_plural, list(o.msgstr), comments=list(o.comments), obsolete=True))
-    return merged
+def _strings(message: Message) -> list[str]:
+    """A message's translations, one per plural form (one for a message without a plural)."""
+    if isinstance(message.string, str):
+        return [message.string]
+    return list(message.string or ())
+
+
+def _translated(message: Message) -> bool:
+    strings = _strings(message)
+    return bool(strings) and all(s.strip() for s in strings)
+
+
+def merge(project: Project, pot: bytes, po: bytes | None, language: str) -> Catalog:
+    """The ``language`` catalog for the template ``pot``, keeping what the old ``po`` translated (Babel's update)."""
+    if po is None:
+        catalog = Catalog(locale=language, fuzzy=False, charset="utf-8")
+    else:
+        catalog = read_catalog(po, language, project.name(project.po(language)))
+    _own_header(catalog, project, language)
+    template = read_catalog(pot, where=project.name(project.pot))
+    # Babel's update leaves a translation obsolete when its message comes back to the code;
+    # msgmerge revives it, and so does this: no translation is lost by removing a string for a while.
+    for key, message in list(catalog.obsolete.items()):
+        if key in template:
+            catalog[message.id] = message
+            del catalog.obsolete[key]
+    catalog.update(template)
+    if language == SOURCE_LANGUAGE:
+        # English is the language of the ids: a new or reworded message translates to itself.
+        for message in catalog:
+            if message.id and (message.fuzzy or not _translated(message)):
+                message.string = message.id
+                message.flags.discard("fuzzy")
+    return catalog
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,94 +443,122 @@ def merge(template: Sequence[Message], old: Sequence[Message], language: str) ->
 
 
 def cmd_extract(project: Project) -> int:
-    messages, problems = extract(project.root, project.package)
-    for p in problems:
+    """Write the .pot from strings.py; 1 if the code has problems (the .pot is written anyway)."""
+    catalog, found = template(project)
+    for p in found:
         print(f"extract: {p}", file=sys.stderr)
-    changed = _write(project.pot, render_po(_header(None), messages, project.package))
-    print(f"{project.pot.relative_to(project.root)}: {len(messages)} messages{'' if changed else ', unchanged'}")
-    return 1 if problems else 0
+    data = render(catalog)
+    changed = _write(project.pot, data, project.pot.exists() and same_po(project.pot.read_bytes(), data))
+    print(f"{project.name(project.pot)}: {len(catalog)} messages{'' if changed else ', unchanged'}")
+    return 1 if found else 0
 
 
 def cmd_update(project: Project) -> int:
-    _, template = parse_po(project.pot.read_text(encoding="utf-8"), str(project.pot))
+    """Merge the .pot into every language's .po."""
+    if not project.pot.exists():
+        print(f"update: {project.name(project.pot)} is missing: run `python scripts/i18n.py extract`", file=sys.stderr)
+        return 1
+    pot = project.pot.read_bytes()
     for language in project.languages:
-        merged = merge(template, _read_po(project.po(language)), language)
-        changed = _write(project.po(language), render_po(_header(language), merged, project.package))
-        todo = sum(1 for m in merged if not m.obsolete and (m.fuzzy or not all(m.msgstr)))
-        print(
-            f"{project.po(language).relative_to(project.root)}: {todo} to translate{'' if changed else ', unchanged'}"
-        )
+        path = project.po(language)
+        old = path.read_bytes() if path.exists() else None
+        catalog = merge(project, pot, old, language)
+        data = render(catalog)
+        changed = _write(path, data, old is not None and same_po(old, data))
+        todo = sum(1 for m in catalog if m.id and (m.fuzzy or not _translated(m)))
+        print(f"{project.name(path)}: {todo} to translate{'' if changed else ', unchanged'}")
     return 0
 
 
 def cmd_compile(project: Project) -> int:
+    """Compile every language's .po into its .mo."""
     for language in project.languages:
-        _, messages = parse_po(project.po(language).read_text(encoding="utf-8"), str(project.po(language)))
-        changed = _write(project.mo(language), compile_mo(_header(language), messages))
-        print(f"{project.mo(language).relative_to(project.root)}: {'written' if changed else 'unchanged'}")
+        catalog = read_catalog(project.po(language).read_bytes(), language, project.name(project.po(language)))
+        data = compile_mo(catalog)
+        mo = project.mo(language)
+        changed = _write(mo, data, mo.exists() and mo_contents(mo.read_bytes()) == mo_contents(data))
+        print(f"{project.name(mo)}: {'written' if changed else 'unchanged'}")
     return 0
+
+
+def _po_problems(project: Project, catalog: Catalog, wanted: Mapping[str, str | None], language: str) -> list[str]:
+    """What is wrong with the messages of one language's catalog."""
+    found = []
+    name = project.name(project.po(language))
+    if catalog.plural_forms != PLURAL_FORMS[language]:
+        found.append(f"{name}: Plural-Forms should be {PLURAL_FORMS[language]!r}; run update")
+    have = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
+    for msgid in wanted.keys() - have.keys():
+        found.append(f"{name}: {msgid!r} is missing; run `python scripts/i18n.py update`")
+    for msgid in have.keys() - wanted.keys():
+        found.append(f"{name}: {msgid!r} is no longer in the code; run `python scripts/i18n.py update`")
+    for msgid, m in have.items():
+        where = f"{name}: {msgid!r}"
+        plural = None if isinstance(m.id, str) else m.id[1]
+        strings = _strings(m)
+        if msgid in wanted and wanted[msgid] != plural:
+            found.append(f"{where}: its plural form changed; run `python scripts/i18n.py update`")
+        if m.fuzzy:
+            found.append(
+                f"{where}: fuzzy (a translation carried over from a similar message): check it, remove the flag"
+            )
+        if not _translated(m):
+            found.append(f"{where}: not translated")
+            continue
+        if plural is not None and len(strings) != catalog.num_plurals:
+            found.append(f"{where}: {len(strings)} plural forms, {language} has {catalog.num_plurals}")
+        try:
+            expected = placeholders(plural or msgid)
+            for s in strings:
+                if placeholders(s) != expected:
+                    found.append(
+                        f"{where}: the translation {s!r} has placeholders {sorted(placeholders(s))}, "
+                        f"the message id {sorted(expected)}"
+                    )
+        except ValueError as err:
+            found.append(f"{where}: a translation is not a valid format string ({err}); write braces as {{{{ }}}}")
+    return found
 
 
 def problems(project: Project) -> list[str]:
     """Everything ``check`` reports; empty when the catalogs match the code."""
-    found = []
-    messages, extract_problems = extract(project.root, project.package)
-    found += extract_problems
-    pot_name = project.pot.relative_to(project.root)
-    pot_text = render_po(_header(None), messages, project.package)
-    if not project.pot.exists() or project.pot.read_text(encoding="utf-8") != pot_text:
-        found.append(f"{pot_name} is not what the code marks: run `python scripts/i18n.py extract` then `update`")
-    wanted = {m.msgid: m.msgid_plural for m in messages}
+    catalog, found = template(project)
+    pot = render(catalog)
+    if not project.pot.exists() or not same_po(project.pot.read_bytes(), pot):
+        found.append(
+            f"{project.name(project.pot)} is not what the code marks: run `python scripts/i18n.py extract` then `update`"
+        )
+    wanted = {m.id if isinstance(m.id, str) else m.id[0]: None if isinstance(m.id, str) else m.id[1] for m in catalog}
+    wanted.pop("", None)
     for language in project.languages:
-        po, mo = project.po(language), project.mo(language)
-        name = po.relative_to(project.root)
+        path, mo = project.po(language), project.mo(language)
+        name = project.name(path)
         if language not in PLURAL_FORMS:
             found.append(f"{language}: no plural rule in scripts/i18n.py PLURAL_FORMS")
             continue
-        if not po.exists():
+        if not path.exists():
             found.append(f"{name}: missing; run `python scripts/i18n.py update`")
             continue
+        data = path.read_bytes()
         try:
-            header, entries = parse_po(po.read_text(encoding="utf-8"), str(name))
-        except ValueError as err:
+            po = read_catalog(data, language, name)
+        except CatalogFileError as err:
             found.append(str(err))
             continue
-        if header.get("Plural-Forms") != PLURAL_FORMS[language]:
-            found.append(f"{name}: Plural-Forms should be {PLURAL_FORMS[language]!r}; run update")
-        live = [e for e in entries if not e.obsolete]
-        have = {e.msgid: e.msgid_plural for e in live}
-        for msgid in wanted.keys() - have.keys():
-            found.append(f"{name}: {msgid!r} is missing; run `python scripts/i18n.py update`")
-        for msgid in have.keys() - wanted.keys():
-            found.append(f"{name}: {msgid!r} is no longer in the code; run `python scripts/i18n.py update`")
-        forms = _nplurals(language)
-        for e in live:
-            where = f"{name}: {e.msgid!r}"
-            if e.msgid in wanted and wanted[e.msgid] != e.msgid_plural:
-                found.append(f"{where}: its plural form changed; run `python scripts/i18n.py update`")
-            if e.fuzzy:
-                found.append(f"{where}: fuzzy (carried over from a reworded message): check it, remove the flag")
-            if not e.msgstr or not all(s.strip() for s in e.msgstr):
-                found.append(f"{where}: not translated")
-                continue
-            if e.msgid_plural is not None and len(e.msgstr) != forms:
-                found.append(f"{where}: {len(e.msgstr)} plural forms, {language} has {forms}")
-            try:
-                expected = placeholders(e.msgid_plural or e.msgid)
-                for s in e.msgstr:
-                    if placeholders(s) != expected:
-                        found.append(
-                            f"{where}: the translation {s!r} has placeholders {sorted(placeholders(s))}, "
-                            f"the message id {sorted(expected)}"
-                        )
-            except ValueError as err:
-                found.append(f"{where}: a translation is not a valid format string ({err}); write braces as {{{{ }}}}")
-        if not mo.exists() or mo.read_bytes() != compile_mo(_header(language), entries):
-            found.append(f"{mo.relative_to(project.root)} is stale: run `python scripts/i18n.py compile`")
+        po_found = _po_problems(project, po, wanted, language)
+        if not po_found and not same_po(data, render(merge(project, pot, data, language))):
+            po_found.append(
+                f"{name} is not what `update` writes (comments for translators or layout): "
+                "run `python scripts/i18n.py update`"
+            )
+        found += po_found
+        if not mo.exists() or mo_contents(mo.read_bytes()) != mo_contents(compile_mo(po)):
+            found.append(f"{project.name(mo)} is stale: run `python scripts/i18n.py compile`")
     return found
 
 
 def cmd_check(project: Project) -> int:
+    """Report every problem of the package's catalogs; 1 if there is any."""
     found = problems(project)
     for p in found:
         print(f"check: {p}", file=sys.stderr)
@@ -613,7 +570,16 @@ def cmd_check(project: Project) -> int:
 COMMANDS = {"extract": cmd_extract, "update": cmd_update, "compile": cmd_compile, "check": cmd_check}
 
 
+def _run(command: str, project: Project) -> int:
+    try:
+        return COMMANDS[command](project)
+    except CatalogFileError as err:  # a hand edit broke a .po: say where, not a traceback
+        print(f"{command}: {err}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command over every package with catalogs (or the one ``--package`` names)."""
     parser = argparse.ArgumentParser(prog="scripts/i18n.py", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to work on (default: this one)")
@@ -622,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = args.root.resolve()
     projects = [Project.at(root, args.package)] if args.package else Project.all_at(root)
     # Every package runs even when an earlier one fails: one run reports everything to fix.
-    return max((COMMANDS[args.command](project) for project in projects), default=0)
+    return max((_run(args.command, project) for project in projects), default=0)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,12 @@ Conventions
   configuration (``office/default_site.toml``), in each language it provides.
 
 Adding a string: add it here with its comment, use it in the screen, then run
-``python scripts/i18n.py extract && python scripts/i18n.py update``, translate the new empty
+``python scripts/i18n.py extract && python scripts/i18n.py update``, translate the new
 entries in ``ticket_dispenser/locale/*/LC_MESSAGES/madoguchi.po``, and run
-``python scripts/i18n.py compile && python scripts/i18n.py check``.
+``python scripts/i18n.py compile && python scripts/i18n.py check``. The script works through
+Babel (installed with the ``test`` extra); the app itself loads the committed ``.mo`` files
+with stdlib gettext. A new or reworded string may come with the translation of a similar one,
+marked ``#, fuzzy``: ``check`` fails until a translator has made it right and removed the flag.
 """
 
 from __future__ import annotations
