@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -34,7 +35,8 @@ from kiosk.flow import (
     initial_state,
     transition,
 )
-from kiosk.ports import Member
+from kiosk.flow.constants import Language
+from kiosk.ports import KioskError, Member
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = {"name": "山田 太郎", "address": "粕屋町1-2-3"}
@@ -166,6 +168,61 @@ def test_config_from_mapping_converts_seconds() -> None:
     cfg = flow.config_from_mapping("k1", {"fees": {"koseki": 750}, "timeouts": {"pin": 30}, "warning": 5})
     assert cfg.fees["koseki"] == 750 and cfg.fees["juminhyo"] == 300
     assert cfg.timeout_ms(Step.PIN) == 30_000 and cfg.warning_ms == 5_000
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            {"timeouts": {"pin": "30"}},
+            'kiosk.timeouts.pin: expected a number of seconds from 0.001 to 86400, got "30"; write the number alone',
+        ),
+        ({"timeouts": {"pin": 0}}, "kiosk.timeouts.pin: expected a number of seconds from 0.001 to 86400, got 0"),
+        ({"timeouts": {"pin": float("inf")}}, "kiosk.timeouts.pin: expected a number of seconds from 0.001 to 86400"),
+        ({"timeouts": 30}, "kiosk.timeouts: expected a table of step = seconds, e.g. pin = 60, got 30"),
+        ({"timeouts": {"paymnet": 30}}, 'kiosk.timeouts.paymnet: no such step; did you mean "payment"?; use one of'),
+        ({"warning": True}, "kiosk.warning: expected a number of seconds from 0 to 86400 (0: no warning), got true"),
+        ({"max_copies": 11}, "kiosk.max_copies: expected an integer from 1 to 10, got 11"),
+        ({"max_copies": 2.0}, "kiosk.max_copies: expected an integer from 1 to 10, got 2.0; write 2"),
+        (
+            {"languages": "ja"},
+            'kiosk.languages: expected a list of languages from ja, en, zh_CN, ko, vi, pt, e.g. ["ja"',
+        ),
+        ({"languages": ["ja", "fr"]}, 'kiosk.languages[1]: expected one of en, ja, ko, pt, vi, zh_CN, got "fr"'),
+        ({"languages": []}, "kiosk.languages: expected at least 1 item, got 0"),
+        ({"take_card_reminders": -1}, "kiosk.take_card_reminders: expected an integer of at least 0, got -1"),
+        ({"fees": ["inkan"]}, "kiosk.fees: expected a table of certificate kind = yen, e.g. koseki = 450, got a list"),
+        (
+            {"fees": {"inkan": "300"}},
+            'kiosk.fees.inkan: expected an integer, got "300"; write the number alone, e.g. 300',
+        ),
+        ({"fees": {"inkan": 305}}, "kiosk.fees.inkan = 305: give a positive yen amount in 10-yen steps, e.g. 300"),
+        ({"fees": {"passport": 300}}, "kiosk.fees.passport: unknown certificate kind; use one of juminhyo, inkan"),
+        ({"colour": "red"}, "kiosk.colour: unknown key; allowed here: fees, timeouts, warning, max_copies, languages"),
+    ],
+)
+def test_config_from_mapping_names_the_key_path_and_the_fix(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(FlowConfigError) as err:
+        flow.config_from_mapping("k1", section)
+    assert str(err.value).startswith(message), str(err.value)
+    # Still the kiosk's error (kiosk.device turns it into a UsageError) and a ValueError.
+    assert isinstance(err.value, KioskError) and isinstance(err.value, ValueError)
+
+
+def test_config_from_mapping_defaults_are_the_flow_defaults() -> None:
+    assert flow.config_from_mapping("k1", {}) == FlowConfig(device_id="k1")
+    cfg = flow.config_from_mapping("k1", {"timeouts": {"pin": 2.01}, "warning": 0, "languages": ["en", "ja"]})
+    # Rounded to the millisecond: 2.01 * 1000 is a hair under 2010 in binary.
+    assert cfg.timeouts_ms["pin"] == 2_010 and cfg.warning_ms == 0 and cfg.languages == ("en", "ja")
+    assert cfg.timeouts_ms["payment"] == flow.DEFAULT_TIMEOUTS_MS["payment"]
+    # A bad device id is not a key of the section: named as device_id (kiosk.device says --device-id).
+    with pytest.raises(FlowConfigError, match=r"^device_id 'bad id'"):
+        flow.config_from_mapping("bad id", {})
+
+
+def test_the_config_model_knows_the_same_languages_as_the_flow() -> None:
+    assert get_args(Language) == flow.LANGUAGES
+    assert flow.KioskSection().languages == flow.LANGUAGES
 
 
 @pytest.mark.parametrize(
@@ -652,15 +709,162 @@ def test_begin_recovery_journals_decisions_then_refunds() -> None:
 # -- purity ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["kiosk/flow.py", "kiosk/recovery.py", "kiosk/binding.py", "kiosk/ports.py"])
+FLOW_MODULES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "kiosk" / "flow").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", [*FLOW_MODULES, "kiosk/recovery.py", "kiosk/binding.py", "kiosk/ports.py"])
 def test_pure_kiosk_modules_import_no_io(path: str) -> None:
     forbidden = {"kivy", "paho", "tinydb", "serial", "escpos", "usb", "sqlite3", "socket", "amqtt", "subprocess"}
     forbidden |= {"threading", "time", "os", "sync", "drivers", "cryptography"}
+    # The wire's typed messages are pure values (the ports speak them); the rest of sync is I/O.
+    allowed = {"sync.messages"}
     tree = ast.parse((REPO / path).read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
+            names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    assert not names & forbidden, f"{path} imports {names & forbidden}"
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    bad = {n for n in names if n.split(".")[0] in forbidden and not any(n.startswith(a) for a in allowed)}
+    assert not bad, f"{path} imports {bad}"
+
+
+# -- the package: its API, its dispatch, its own errors -------------------------------------------------
+
+OLD_API = [
+    "KINDS",
+    "COINS",
+    "NOTES",
+    "LANGUAGES",
+    "DEFAULT_FEES",
+    "MAX_COPIES",
+    "PIN_LENGTH",
+    "Step",
+    "DEFAULT_TIMEOUTS_MS",
+    "RESIDENT_STEPS",
+    "CANCELLABLE",
+    "OUTCOMES",
+    "FlowConfigError",
+    "FlowConfig",
+    "config_from_mapping",
+    "CertificateOptions",
+    "check_options",
+    "default_options",
+    "options_wire",
+    "Event",
+    "ChooseLanguage",
+    "ChooseCertificate",
+    "ConfirmOptions",
+    "Back",
+    "EnterPin",
+    "ChooseMembers",
+    "ConfirmFee",
+    "Cancel",
+    "StillHere",
+    "CardInserted",
+    "CardRemoved",
+    "CardReady",
+    "CardUnreadable",
+    "PinResult",
+    "ChallengeSigned",
+    "OfficeStatus",
+    "HoursStatus",
+    "ChallengeReceived",
+    "Authenticated",
+    "AuthRefused",
+    "Issued",
+    "IssueRefused",
+    "OfficeLost",
+    "CoinAccepted",
+    "NoteEscrowed",
+    "NoteStacked",
+    "NoteReturned",
+    "PayoutDone",
+    "ChangeStatus",
+    "PrintDone",
+    "Tick",
+    "Fault",
+    "Effect",
+    "Speak",
+    "WarnTimeout",
+    "Notice",
+    "ReadCard",
+    "VerifyPin",
+    "SignChallenge",
+    "ReturnCard",
+    "RequestChallenge",
+    "Authenticate",
+    "Issue",
+    "AcceptCash",
+    "Inhibit",
+    "StackNote",
+    "ReturnNote",
+    "PayOut",
+    "PrintCertificate",
+    "PrintReceipt",
+    "PrintRefundSlip",
+    "JsonScalar",
+    "JournalEntry",
+    "Journal",
+    "Escrow",
+    "Session",
+    "Ledger",
+    "Kiosk",
+    "initial_state",
+    "transition",
+    "begin_recovery",
+    "note_cash_cursor",
+]
+
+
+def test_the_package_names_every_name_the_module_had() -> None:
+    assert not set(OLD_API) - set(flow.__all__)
+    assert all(hasattr(flow, name) for name in flow.__all__)
+
+
+def test_every_event_has_a_case_in_the_dispatch() -> None:
+    events = {name for name in flow.__all__ if _is_event(getattr(flow, name))} - {"Event"}
+    tree = ast.parse((REPO / "kiosk" / "flow" / "machine.py").read_text(encoding="utf-8"))
+    dispatch = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "_dispatch")
+    cased = {n.cls.id for n in ast.walk(dispatch) if isinstance(n, ast.MatchClass) and isinstance(n.cls, ast.Name)}
+    assert events == cased
+
+
+def _is_event(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, flow.Event)
+
+
+@pytest.mark.parametrize("path", FLOW_MODULES)
+def test_no_assert_steers_the_flow(path: str) -> None:
+    """STYLE.md practice 7: a check that ``python -O`` would drop is no check."""
+    tree = ast.parse((REPO / path).read_text(encoding="utf-8"))
+    asserts = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+    assert not asserts, f"{path}: assert on lines {asserts}"
+
+
+def test_an_impossible_state_raises_the_flows_error_not_an_assertion() -> None:
+    config = FlowConfig(device_id="kiosk-1")
+    # confirm_fee without a session: no transition of the flow leads here.
+    no_session = Kiosk(config=config, boot_id="b1", step=Step.CONFIRM_FEE, office_online=True)
+    with pytest.raises(flow.FlowStateError, match="no open session in step confirm_fee"):
+        transition(no_session, flow.ConfirmFee(now_ms=0))
+    # A session without a fee at confirm_fee: the office's fee always comes first.
+    no_fee = replace(no_session, session=flow.Session(session_id="kiosk-1-b1-00001", kind="inkan"))
+    with pytest.raises(flow.FlowStateError, match="the fee is not set"):
+        transition(no_fee, flow.ConfirmFee(now_ms=0))
+    # The flow's error, under the kiosk's root: the runtime's handlers see one family.
+    assert issubclass(flow.FlowStateError, flow.FlowError) and issubclass(flow.FlowError, KioskError)
+    assert not issubclass(flow.FlowStateError, AssertionError)
+
+
+def test_transition_refuses_what_is_not_a_state_and_an_event() -> None:
+    state = initial_state(FlowConfig(device_id="kiosk-1"), "b1", office_online=True)
+    with pytest.raises(flow.FlowStateError, match="takes a Kiosk and an Event, got Kiosk and str"):
+        transition(state, "ChooseLanguage")  # type: ignore[arg-type]
+    with pytest.raises(flow.FlowStateError, match="got NoneType and Tick"):
+        transition(None, flow.Tick(now_ms=0))  # type: ignore[arg-type]
+
+
+def test_an_event_the_flow_does_not_know_changes_nothing() -> None:
+    state = initial_state(FlowConfig(device_id="kiosk-1"), "b1", office_online=True)
+    assert transition(state, flow.Event(now_ms=5)) == (state, ())
