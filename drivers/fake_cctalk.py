@@ -24,15 +24,10 @@ put in), ``cashbox``, ``returned`` (handed back: rejected coins, returned notes)
 from __future__ import annotations
 
 import collections
-import logging
 import os
-import select
 import threading
 import time
-import tty
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from drivers.cctalk import (
@@ -49,8 +44,7 @@ from drivers.cctalk import (
     hopper_registers,
     next_counter,
 )
-
-log = logging.getLogger(__name__)
+from drivers.serial_fake import PtyDevice
 
 COUNTRY = "JP"
 # Coin positions as a Japanese coin acceptor might be programmed; 1 and 5 yen are known to
@@ -370,7 +364,7 @@ class _Hopper(_Device):
             self.pay_one()
 
 
-class FakeCcTalkBus:
+class FakeCcTalkBus(PtyDevice):
     """The devices' side of a ccTalk bus on the master end of a real pty.
 
     ``hoppers`` maps address → (coin value, coins in the hopper). ``coin_payout_s`` is the time
@@ -378,6 +372,9 @@ class FakeCcTalkBus:
     reports low at or below this many coins. ``protected_hoppers``: dispense (167) must carry
     the hopper's serial number. ``link``: a symlink to the pty for tests of by-id paths.
     """
+
+    name = "fake ccTalk bus"
+    tick_s = TICK_S  # the devices' timers (escrow timeout, hopper motor) run at this pace
 
     def __init__(
         self,
@@ -393,6 +390,7 @@ class FakeCcTalkBus:
         protected_hoppers: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(link=link)
         self.echo = echo
         self.escrow_timeout = escrow_timeout
         self.coin_payout_s = coin_payout_s
@@ -419,12 +417,8 @@ class FakeCcTalkBus:
             self._add(self._bills)
         for i, (address, (coin, level)) in enumerate(sorted((hoppers or DEFAULT_HOPPERS).items())):
             self._add(_Hopper(self, address, serial + 2 + i, coin, level))
-        self.link = Path(link) if link is not None else None
-        self._master = -1
-        self._slave = -1
-        self.slave_path = ""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._parser = FrameParser()
+        self._last_byte = 0.0
 
     def _add(self, device: _Device) -> None:
         if device.address in self._devices:
@@ -438,77 +432,45 @@ class FakeCcTalkBus:
         """The path the host should open (the symlink if one was asked for)."""
         if not self.slave_path:
             raise RuntimeError("start() the simulator first")
-        return str(self.link) if self.link is not None else self.slave_path
+        return self.path
 
     def start(self) -> Self:
         """Open the pty and start answering."""
-        if self._thread is not None:
-            return self
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # a UART: no echo by the line discipline, no CR/LF mangling
-        os.set_blocking(self._master, False)
-        self.slave_path = os.ttyname(self._slave)
-        if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".new")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(self.slave_path)
-            tmp.replace(self.link)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="fake ccTalk bus", daemon=True)
-        self._thread.start()
+        if not self.plugged:
+            self._parser = FrameParser()  # a new line: nothing half-received on it
+            self._last_byte = self.clock()
+            self.plug()
         return self
 
     def stop(self) -> None:
         """Stop answering and close the pty (the cable is pulled)."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
-        self._thread = None
-        for fd in (self._master, self._slave):
-            if fd >= 0:
-                os.close(fd)
-        self._master = self._slave = -1
-        if self.link is not None and self.link.is_symlink() and os.readlink(self.link) == self.slave_path:
-            self.link.unlink()
+        self.unplug()
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # -- the wire ----------------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        parser = FrameParser()
-        last_byte = self.clock()
-        while not self._stop.is_set():
-            try:
-                ready = select.select([self._master], [], [], TICK_S)[0]
-                frames: list[Frame] = []
-                now = self.clock()
-                if ready:
-                    data = os.read(self._master, 4096)
-                    last_byte = now
-                    if self.echo:
-                        self._send(self._echo_of(data))
-                    frames = parser.feed(data)
-                elif parser.pending and now - last_byte >= INTER_BYTE_GAP_S:
-                    while parser.pending and not frames:
-                        frames = parser.gap()
-                for frame in frames:
-                    self._answer(frame)
-                with self._lock:
-                    for device in self._devices.values():
-                        device.tick(now)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError as err:  # the pty was closed under us by stop()
-                if not self._stop.is_set():
-                    log.warning("fake ccTalk bus: %s", err)
-                return
+    def received(self, data: bytes) -> None:
+        """The host's bytes: echoed (one wire), then parsed into frames for the devices."""
+        self._last_byte = self.clock()
+        if self.echo:
+            self.write(self._echo_of(data))
+        for frame in self._parser.feed(data):
+            self._answer(frame)
+
+    def tick(self) -> None:
+        """A quiet line gives up a half-received frame (as devices do); the devices' timers run."""
+        now = self.clock()
+        frames: list[Frame] = []
+        if self._parser.pending and now - self._last_byte >= INTER_BYTE_GAP_S:
+            while self._parser.pending and not frames:
+                frames = self._parser.gap()
+        for frame in frames:
+            self._answer(frame)
+        with self._lock:
+            for device in self._devices.values():
+                device.tick(now)
 
     def _echo_of(self, data: bytes) -> bytes:
         with self._lock:
@@ -516,12 +478,6 @@ class FakeCcTalkBus:
                 return data
             self._corrupt_echo = False
         return bytes([data[0] ^ 0x55]) + data[1:]
-
-    def _send(self, data: bytes) -> None:
-        try:
-            os.write(self._master, data)
-        except BlockingIOError:
-            pass  # nobody reads: the bytes are lost, as on a real line
 
     def _answer(self, frame: Frame) -> None:
         with self._lock:
@@ -540,7 +496,7 @@ class FakeCcTalkBus:
             if device.corrupt_next in (ANY_HEADER, frame.header):
                 device.corrupt_next = None
                 raw = raw[:-1] + bytes([raw[-1] ^ 0xFF])
-            self._send(raw)
+            self.write(raw)
 
     # -- the resident ------------------------------------------------------------------------------
 

@@ -26,17 +26,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import select
 import threading
 import time
-import tty
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from drivers.serial_fake import PtyDevice
 from drivers.serial_worker import SerialWorker
 
 log = logging.getLogger(__name__)
@@ -344,7 +341,7 @@ class SerialKeypad(SerialWorker):
 # --------------------------------------------------------------------------------------------
 
 
-class FakeKeypad:
+class FakeKeypad(PtyDevice):
     """A keypad's device side on the master end of a real pty.
 
     The driver under test opens :attr:`path` (the pty's slave, or ``link``, a symlink to it
@@ -353,33 +350,30 @@ class FakeKeypad:
     is the keypad plugged back in.
     """
 
+    name = "fake keypad"
+    # The host's acks kept for acks(); a keypad's receive buffer is small, and nothing but acks
+    # (3-7 bytes each) should come in, so anything beyond this is noise worth losing.
+    MAX_HEARD = 4096
+
     def __init__(self, *, link: str | os.PathLike[str] | None = None, heartbeat_interval: float | None = None) -> None:
-        self._master, self._slave = os.openpty()
-        # A UART has no line discipline: no echo back to the keypad, no CR→LF translation.
-        tty.setraw(self._slave)
-        # Like a UART nobody reads: bytes beyond the buffer are lost, the keypad never blocks.
-        os.set_blocking(self._master, False)
-        self.slave_path = os.ttyname(self._slave)
-        self.link = Path(link) if link is not None else None
-        if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".new")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(self.slave_path)
-            tmp.replace(self.link)  # atomic, as udev updates its links
+        super().__init__(link=link)
         self._seq = 0
         self._last_line = b""
         self._lock = threading.Lock()
-        self._plugged = True
+        self._heard = threading.Condition()
         self._ack_buf = bytearray()
         self._hb_stop = threading.Event()
         self._hb_thread: threading.Thread | None = None
+        self.plug()
         if heartbeat_interval is not None:
             self.start_heartbeats(heartbeat_interval)
 
-    @property
-    def path(self) -> str:
-        """The path the driver should open."""
-        return str(self.link) if self.link is not None else self.slave_path
+    def received(self, data: bytes) -> None:
+        """Keep what the host sent (acks) until :meth:`acks` reads it."""
+        with self._heard:
+            self._ack_buf += data
+            del self._ack_buf[: -self.MAX_HEARD]
+            self._heard.notify_all()
 
     def _send_numbered(self, make: Callable[[int], bytes]) -> int:
         with self._lock:
@@ -387,16 +381,8 @@ class FakeKeypad:
             line = make(seq)
             self._seq = (seq + 1) % SEQ_MODULO
             self._last_line = line
-            self._write(line)
+            self.write(line)
             return seq
-
-    def _write(self, data: bytes) -> None:
-        if not self._plugged:
-            raise RuntimeError("the fake keypad is unplugged")
-        try:
-            os.write(self._master, data)
-        except BlockingIOError:
-            pass  # nobody is reading: the bytes are lost, as on a real line
 
     def press(self, key: str) -> int:
         """Send a key press; returns its sequence number."""
@@ -409,12 +395,12 @@ class FakeKeypad:
     def repeat_last(self) -> None:
         """Send the previous line again, as a keypad does when it got no ack."""
         with self._lock:
-            self._write(self._last_line)
+            self.write(self._last_line)
 
     def send_raw(self, data: bytes) -> None:
         """Send arbitrary bytes (noise, a corrupted or hand-made line)."""
         with self._lock:
-            self._write(data)
+            self.write(data)
 
     def skip(self, count: int = 1) -> None:
         """Use up sequence numbers without sending, as if those lines were lost."""
@@ -426,21 +412,18 @@ class FakeKeypad:
         then collects until the line has been quiet for 50 ms."""
         deadline = time.monotonic() + timeout
         out: list[int] = []
-        while True:
-            wait = 0.05 if out else deadline - time.monotonic()
-            if wait <= 0 or not select.select([self._master], [], [], wait)[0]:
-                return out
-            try:
-                self._ack_buf += os.read(self._master, 1024)
-            except OSError:
-                return out
-            *lines, rest = bytes(self._ack_buf).split(b"\n")
-            self._ack_buf = bytearray(rest)
-            for line in lines:
-                body, _, digest = line.rstrip(b"\r").rpartition(b"*")
-                fields = body.split()
-                if len(fields) == 2 and fields[0] == b"A" and digest == b"%02X" % checksum(body):
-                    out.append(int(fields[1]))
+        with self._heard:
+            while True:
+                *lines, rest = bytes(self._ack_buf).split(b"\n")
+                self._ack_buf = bytearray(rest)
+                for line in lines:
+                    body, _, digest = line.rstrip(b"\r").rpartition(b"*")
+                    fields = body.split()
+                    if len(fields) == 2 and fields[0] == b"A" and digest == b"%02X" % checksum(body):
+                        out.append(int(fields[1]))
+                wait = 0.05 if out else deadline - time.monotonic()
+                if wait <= 0 or not self.plugged or not self._heard.wait(wait):
+                    return out
 
     def start_heartbeats(self, interval: float = HEARTBEAT_INTERVAL_S) -> None:
         """Send a heartbeat now and every ``interval`` seconds, like the firmware."""
@@ -448,7 +431,7 @@ class FakeKeypad:
         self._hb_stop = threading.Event()
 
         def beat() -> None:
-            while self._plugged:
+            while self.plugged:
                 try:
                     self.heartbeat()
                 except (RuntimeError, OSError):
@@ -467,23 +450,6 @@ class FakeKeypad:
         self._hb_thread = None
 
     def unplug(self) -> None:
-        """Pull the cable: the pty and its path disappear."""
+        """Pull the cable: the heartbeats stop, the pty and its path disappear."""
         self.stop_heartbeats()
-        with self._lock:
-            if not self._plugged:
-                return
-            self._plugged = False
-            os.close(self._master)
-            os.close(self._slave)
-        if self.link is not None and self.link.is_symlink() and os.readlink(self.link) == self.slave_path:
-            self.link.unlink()
-
-    close = unplug
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.unplug()
+        super().unplug()

@@ -30,17 +30,14 @@ import dataclasses
 import logging
 import os
 import re
-import select
 import threading
 import time
-import tty
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
+from drivers.serial_fake import PtyDevice
 from drivers.serial_worker import SerialWorker
 
 log = logging.getLogger(__name__)
@@ -757,7 +754,7 @@ class LitRow:
     blink: bool
 
 
-class FakeLedPanel:
+class FakeLedPanel(PtyDevice):
     """An LED panel's device side on the master end of a real pty.
 
     The driver under test opens :attr:`path` (the pty's slave, or ``link``, a symlink to it
@@ -769,20 +766,12 @@ class FakeLedPanel:
     plugged back in.
     """
 
+    name = "fake LED panel"
+
     def __init__(self, rows: int = 4, *, addr: int = 1, link: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(link=link)
         self.row_count = rows
         self.addr = addr
-        self._master, self._slave = os.openpty()
-        # A UART has no line discipline: no echo back to the host, no CR/LF translation.
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self.slave_path = os.ttyname(self._slave)
-        self.link = Path(link) if link is not None else None
-        if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".new")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(self.slave_path)
-            tmp.replace(self.link)  # atomic, as udev updates its links
         self._lock = threading.Lock()
         self._lit: dict[int, LitRow] = {}
         self.brightness = 100
@@ -793,16 +782,8 @@ class FakeLedPanel:
         self._corrupt = 0
         self._nak = 0
         self._hung = False
-        self._plugged = True
         self._parser = FrameParser(on_bad=self._on_bad)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="fake led panel", daemon=True)
-        self._thread.start()
-
-    @property
-    def path(self) -> str:
-        """The path the driver should open."""
-        return str(self.link) if self.link is not None else self.slave_path
+        self.plug()
 
     @property
     def rows(self) -> dict[int, str]:
@@ -860,45 +841,15 @@ class FakeLedPanel:
     def send_raw(self, data: bytes) -> None:
         """Send arbitrary bytes to the host (noise, a hand-made frame)."""
         with self._lock:
-            self._write(data)
-
-    def unplug(self) -> None:
-        """Pull the cable: the pty and its path disappear."""
-        with self._lock:
-            if not self._plugged:
-                return
-            self._plugged = False
-            self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
-        os.close(self._master)
-        os.close(self._slave)
-        if self.link is not None and self.link.is_symlink() and os.readlink(self.link) == self.slave_path:
-            self.link.unlink()
-
-    close = unplug
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.unplug()
+            self.write(data)
 
     # -- the firmware ------------------------------------------------------------------------
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if not select.select([self._master], [], [], 0.05)[0]:
-                    continue
-                data = os.read(self._master, 1024)
-            except (OSError, ValueError):
-                return
-            with self._lock:
-                for frame in self._parser.feed(data):
-                    self._handle(frame)
+    def received(self, data: bytes) -> None:
+        """Frames from the host: execute and answer each, as the firmware does."""
+        with self._lock:
+            for frame in self._parser.feed(data):
+                self._handle(frame)
 
     def _on_bad(self, inner: bytes) -> None:
         # Runs inside feed(), under self._lock. A damaged frame is NAKed only when its address
@@ -945,12 +896,4 @@ class FakeLedPanel:
         if self._corrupt:
             self._corrupt -= 1
             raw = raw[:-2] + (b"0" if raw[-2:-1] != b"0" else b"1") + raw[-1:]  # last CRC digit wrong
-        self._write(raw)
-
-    def _write(self, data: bytes) -> None:
-        if not self._plugged:
-            raise RuntimeError("the fake LED panel is unplugged")
-        try:
-            os.write(self._master, data)
-        except BlockingIOError:
-            pass  # nobody is reading: the bytes are lost, as on a real line
+        self.write(raw)

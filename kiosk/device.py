@@ -46,11 +46,12 @@ naming the key and the fix; :func:`build_kiosk` opens the devices and wires a
 :class:`~kiosk.runtime.KioskRuntime` to a :class:`~sync.agent.DeviceAgent` of role ``kiosk``
 through :class:`~kiosk.office_link.AgentOffice`, with the journal in ``<data>/journal``.
 
-Two things happen before the runtime starts, because only the device configuration knows the
-hardware: a note an earlier run left in the bill validator's escrow is stacked when the
-journal says the kiosk had decided to stack it (recovery counts it as paid and refunds it), and
-returned otherwise; and the hoppers' coin counts (a hopper cannot count its coins) are kept in
-``<data>/cash.json`` across restarts, until staff change ``count`` in the configuration.
+The cash box comes ready from :func:`drivers.cash.open_settled_cash_box`: a note an earlier
+run left in the bill validator's escrow is stacked when this kiosk's journal says it had decided
+to stack it (recovery counts it as paid and refunds it), and returned otherwise; and the
+hoppers' coin counts (a hopper cannot count its coins) are kept in ``<data>/cash.json`` across
+restarts, until staff change ``count`` in the configuration. The kiosk gives it the journal's
+decisions and the count file; the cash box knows the rest.
 """
 
 from __future__ import annotations
@@ -66,17 +67,7 @@ from typing import Any, Final
 
 from common.cli import UsageError, read_device_config
 from drivers.card_reader import CardError, CardReader
-from drivers.cash import (
-    CashBox,
-    CashConfig,
-    CashConfigError,
-    CashDeviceError,
-    CashError,
-    CashEvent,
-    CcTalkCashBox,
-    open_cash_box,
-)
-from drivers.cctalk import ROUTE_RETURN, ROUTE_STACK, BillValidator, CcTalkBus, CcTalkError, RouteError
+from drivers.cash import CashBox, CashConfig, CashConfigError, CashError, open_settled_cash_box
 from kiosk import flow
 from kiosk.journal import JournalError, KioskJournal
 from kiosk.office_link import AgentOffice
@@ -90,7 +81,6 @@ from sync.store import StateStore
 
 __all__ = [
     "CardReaderSettings",
-    "CountedCashBox",
     "DisplaySettings",
     "DocumentPrinterSettings",
     "KioskDevice",
@@ -100,7 +90,6 @@ __all__ = [
     "SimulatedCards",
     "build_kiosk",
     "load_kiosk_config",
-    "settle_escrow",
 ]
 
 log = logging.getLogger(__name__)
@@ -420,86 +409,6 @@ class SimulatedCards:
         return None if card is None else str(card.serial)
 
 
-class CountedCashBox(CashBox):
-    """A ccTalk cash box whose hopper counts survive restarts (``<data>/cash.json``).
-
-    A hopper cannot count its coins; the cash box counts down from the configured ``count``.
-    The counts are stored after every payout; at start the stored counts are used unless the
-    configured counts changed since they were stored (staff refilled and said so).
-    """
-
-    def __init__(self, box: CcTalkCashBox, path: Path) -> None:
-        self.box = box
-        self._store = StateStore(path)
-        configured = {str(h.coin): h.count for h in box.config.hoppers}
-        stored = self._store.get("hoppers")
-        if stored is not None and stored.get("configured") == configured and isinstance(stored.get("counts"), dict):
-            for coin, count in stored["counts"].items():
-                if isinstance(count, int) and int(coin) in box.hopper_counts:
-                    box.refill(int(coin), count)
-            log.info("hopper counts from %s: %s", path, box.hopper_counts)
-        self._configured = configured
-        self._save()
-
-    @property
-    def hopper_counts(self) -> dict[int, int]:
-        """Coin -> coins the cash box believes each hopper holds."""
-        return self.box.hopper_counts
-
-    def _save(self) -> None:
-        counts = {str(c): n for c, n in self.box.hopper_counts.items()}
-        try:
-            self._store.put("hoppers", {"configured": self._configured, "counts": counts})
-        except StoreError as err:
-            log.error("hopper counts not saved: %s", err)
-
-    def accept(self, max_note: int | None) -> None:
-        """Accept coins, and notes up to ``max_note``."""
-        self.box.accept(max_note)
-
-    def inhibit(self) -> None:
-        """Accept nothing."""
-        self.box.inhibit()
-
-    def poll(self) -> list[CashEvent]:
-        """New events."""
-        return self.box.poll()
-
-    def cursor(self) -> dict[str, int]:
-        """The acceptors' event counters as of the last poll."""
-        return self.box.cursor()
-
-    def resume(self, cursor: Mapping[str, int]) -> None:
-        """Report again the acceptors' events after the journalled counters."""
-        self.box.resume(cursor)
-
-    def stack_note(self) -> None:
-        """Escrow -> cash box."""
-        self.box.stack_note()
-
-    def return_note(self) -> None:
-        """Escrow -> resident."""
-        self.box.return_note()
-
-    def pay_out(self, amount: int) -> int:
-        """Pay and store the new counts (even when the payout failed part way)."""
-        try:
-            return self.box.pay_out(amount)
-        finally:
-            self._save()
-
-    def can_pay(self, amount: int) -> bool:
-        """Whether the hoppers can pay exactly ``amount``."""
-        return self.box.can_pay(amount)
-
-    def close(self) -> None:
-        """Close the devices and the count file."""
-        try:
-            self.box.close()
-        finally:
-            self._store.close()
-
-
 def _stack_decisions(journal: KioskJournal) -> set[int]:
     """Note values the journal decided to stack, in open sessions, without a confirmation."""
     try:
@@ -510,68 +419,23 @@ def _stack_decisions(journal: KioskJournal) -> set[int]:
     return {value for r in sessions.values() if not r.closed for value, action in r.escrow if action == "stack"}
 
 
-def settle_escrow(bus: CcTalkBus, config: CashConfig, stack_values: set[int]) -> str | None:
-    """Before the cash box starts: route a note an earlier run left in escrow.
-
-    Stacked when its value is one the journal decided to stack (recovery counts that note as
-    paid and refunds it), returned to the tray otherwise. Returns "stacked", "returned" or None.
-    """
-    validator = BillValidator(bus, config.bill_validator)
-    try:
-        events = validator.read_events().events
-    except CcTalkError as err:
-        log.warning("bill validator: escrow not checked at start: %s", err)
-        return None
-    if not events or events[0][0] == 0 or events[0][1] != 1:
-        return None  # the newest event is not "held in escrow"
-    try:
-        value = validator.bill_values(config.country).get(events[0][0])
-    except CcTalkError as err:
-        log.warning("bill validator: note table not read, returning the note in escrow: %s", err)
-        value = None
-    stack = value is not None and value in stack_values
-    try:
-        validator.route_bill(ROUTE_STACK if stack else ROUTE_RETURN)
-    except RouteError as err:
-        if err.code == 254:
-            return None  # the escrow timed out meanwhile: the note is back in the tray
-        log.error("bill validator: cannot route the note left in escrow: %s", err)
-        return None
-    except CcTalkError as err:
-        log.error("bill validator: cannot route the note left in escrow: %s", err)
-        return None
-    what = "stacked" if stack else "returned"
-    log.warning("a %s-yen note left in escrow by the last run was %s", value, what)
-    return what
-
-
 def open_cash(config: CashConfig, journal: KioskJournal, data_dir: Path) -> CashBox:
-    """The configured cash box; a ccTalk one has its escrow settled and its counts kept."""
-    if config.backend != "cctalk":
-        return open_cash_box(config)
-    assert config.port is not None  # CashConfig requires a port for ccTalk
-    try:
-        bus = CcTalkBus.open(
-            config.port,
-            host_address=config.host_address,
-            echo=config.echo,
-            reply_timeout=config.reply_timeout_s,
-            retries=config.retries,
-        )
-    except CcTalkError as err:
-        raise CashDeviceError(str(err)) from err
-    try:
-        settle_escrow(bus, config, _stack_decisions(journal))
-        box = CcTalkCashBox(bus, config)
-        box.start()
-    except BaseException:
-        bus.close()
-        raise
-    try:
-        return CountedCashBox(box, data_dir / "cash.json")
-    except StoreError as err:
-        box.close()
-        raise KioskDeviceError(f"cannot keep the hopper counts in {data_dir / 'cash.json'}: {err}") from err
+    """The configured cash box, ready for the runtime (:func:`drivers.cash.open_settled_cash_box`),
+    with this kiosk's escrow decisions and its hopper counts kept in ``<data>/cash.json``."""
+    path = data_dir / "cash.json"
+
+    def open_counts() -> StateStore:
+        try:
+            return StateStore(path)
+        except StoreError as err:
+            raise KioskDeviceError(f"cannot keep the hopper counts in {path}: {err}") from err
+
+    return open_settled_cash_box(
+        config,
+        decided_to_stack=lambda: _stack_decisions(journal),
+        open_counts=open_counts,
+        store_errors=(StoreError,),
+    )
 
 
 def _reader(settings: CardReaderSettings) -> tuple[CardReader, SimulatedCards | None]:
@@ -764,8 +628,8 @@ def _receipt_printer(config: KioskDeviceConfig, device_id: str, agent: DeviceAge
         raise UsageError(f"{_where(config.path)}{err}") from err
 
     def office_name() -> str:
-        doc = agent.document("office_config") or {}
-        return str(doc.get("office_name") or "")
+        doc = agent.document("office_config")
+        return doc.office_name if doc is not None else ""
 
     return EscposReceiptPrinter(printer, device_id=device_id, office_name=office_name)
 

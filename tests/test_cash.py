@@ -4,7 +4,7 @@ state machines that check no yen appears or disappears."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from drivers.cash import (
     BILL_VALIDATOR,
     COIN_ACCEPTOR,
+    KNOWN_KEYS,
     VERIFY_EVERY_POLLS,
     CashBox,
     CashConfig,
@@ -27,15 +28,21 @@ from drivers.cash import (
     CcTalkCashBox,
     ChangePaid,
     CoinAccepted,
+    CountedCashBox,
     EventsLost,
     FakeCashBox,
+    HopperConfig,
     NoteEscrowed,
     NoteReturned,
     NoteStacked,
+    open_bus,
     open_cash_box,
+    open_settled_cash_box,
     plan_payout,
     plan_value,
+    settle_escrow,
 )
+from drivers.cctalk import CcTalkBus, Header
 from drivers.fake_cctalk import FakeCcTalkBus
 
 HOPPER_ADDRESS = {500: 3, 100: 4, 10: 5}
@@ -71,7 +78,7 @@ def test_defaults_match_the_kiosk() -> None:
     [
         ({}, "cash.port: missing"),
         ({"port": "/dev/x", "colour": 1}, "cash.colour: unknown key"),
-        ({"port": "/dev/x", "backend": "mdb"}, "cash.backend: 'mdb'"),
+        ({"port": "/dev/x", "backend": "mdb"}, 'cash.backend: expected a cash backend: "cctalk" .*, got "mdb"'),
         (
             {"port": "/dev/x", "host_address": 2},
             "cash.coin_acceptor.address: address 2 is already used by cash.host_address",
@@ -79,7 +86,10 @@ def test_defaults_match_the_kiosk() -> None:
         ({"port": "/dev/x", "coin_acceptor": {"address": 1}}, "cash.coin_acceptor.address: expected a ccTalk address"),
         ({"port": "/dev/x", "bill_validator": {"address": 300}}, r"cash.bill_validator.address: expected a ccTalk"),
         ({"port": "/dev/x", "bill_validator": {"adress": 40}}, "cash.bill_validator.adress: unknown key"),
-        ({"port": "/dev/x", "hoppers": [{"address": 3, "coin": 5}]}, r"cash.hoppers\[0\].coin: 5 is not a yen coin"),
+        (
+            {"port": "/dev/x", "hoppers": [{"address": 3, "coin": 5}]},
+            r"cash.hoppers\[0\].coin: expected a yen coin the kiosk handles: .*got 5",
+        ),
         (
             {"port": "/dev/x", "hoppers": [{"address": 3, "coin": 500}, {"address": 2, "coin": 100}]},
             r"cash.hoppers\[1\].address: address 2 is already used by cash.coin_acceptor.address",
@@ -88,10 +98,13 @@ def test_defaults_match_the_kiosk() -> None:
             {"port": "/dev/x", "hoppers": [{"address": 3, "coin": 500}, {"address": 4, "coin": 500}]},
             r"cash.hoppers\[1\].coin: two hoppers pay 500",
         ),
-        ({"port": "/dev/x", "hoppers": [{"coin": 500}]}, r"cash.hoppers\[0\].address: missing"),
+        (
+            {"port": "/dev/x", "hoppers": [{"coin": 500}]},
+            r"cash.hoppers\[0\].address: required: each hopper needs its ccTalk address",
+        ),
         ({"port": "/dev/x", "hoppers": [{"address": 3, "coin": 500, "count": -1}]}, r"hoppers\[0\].count"),
-        ({"port": "/dev/x", "notes": [1000, 2000]}, "cash.notes: 2000 yen notes are refused"),
-        ({"port": "/dev/x", "coins": [1, 10]}, "cash.coins: 1 is not a coin"),
+        ({"port": "/dev/x", "notes": [1000, 2000]}, r"cash.notes\[1\]: .*2000-yen notes are refused.*got 2000"),
+        ({"port": "/dev/x", "coins": [1, 10]}, r"cash.coins\[0\]: expected a coin the kiosk takes: .*got 1"),
         ({"port": "/dev/x", "echo": "yes"}, "cash.echo: expected true or false"),
         ({"port": "/dev/x", "reply_timeout_s": 0}, "cash.reply_timeout_s"),
         ({"port": "/dev/x", "country": "JPN"}, "cash.country"),
@@ -105,6 +118,97 @@ def test_bad_config_names_the_key(doc: dict[str, Any], message: str) -> None:
 def test_fake_backend_needs_no_port() -> None:
     box = open_cash_box({"backend": "fake", "hoppers": [{"address": 3, "coin": 100, "count": 4}]})
     assert isinstance(box, FakeCashBox) and box.hoppers == {100: 4}
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        # The whole message: the key path as written in the file, what was found, the fix.
+        ({"backend": "cctalk"}, 'cash.port: missing; give the ccTalk adapter\'s path, e.g. "/dev/serial/by-id/usb-…"'),
+        ({"port": ""}, 'cash.port: expected the serial port path, e.g. "/dev/serial/by-id/usb-…", got ""'),
+        (
+            {"port": "/dev/x", "hoppers": [{"address": 3, "coin": 500}, {"address": "4", "coin": 100}]},
+            'cash.hoppers[1].address: expected a ccTalk address (2..255), got "4"; write the number alone, e.g. 4',
+        ),
+        (
+            {"port": "/dev/x", "hoppers": [{"address": 3, "coin": 500, "cont": 9}]},
+            'cash.hoppers[0].cont: unknown key; did you mean "count"?; allowed here: address, coin, count',
+        ),
+        (
+            {"port": "/dev/x", "hoppers": [{"address": 3}]},
+            (
+                "cash.hoppers[0].coin: required: each hopper needs its ccTalk address and coin value, "
+                "e.g. {address = 3, coin = 500}"
+            ),
+        ),
+        ({"port": "/dev/x", "hoppers": []}, "cash.hoppers: expected at least 1 item, got 0"),
+        (
+            {"port": "/dev/x", "coin_acceptor": 1},
+            "cash.coin_acceptor.address: expected a ccTalk address (2..255), got 1",
+        ),
+        (
+            {"port": "/dev/x", "bill_validator": 3},
+            "cash.hoppers[0].address: address 3 is already used by cash.bill_validator.address; every device needs its own",
+        ),
+        ({"port": "/dev/x", "retries": True}, "cash.retries: expected a number of retries (0..10), got true"),
+        (
+            {"port": "/dev/x", "payout_timeout_s": "30"},
+            'cash.payout_timeout_s: expected a number of seconds above 0 and at most 600, got "30"; write the number alone',
+        ),
+        (
+            {"port": "/dev/x", "backend": "ccTalk"},
+            (
+                'cash.backend: expected a cash backend: "cctalk" (the devices on a ccTalk bus) or "fake" '
+                '(in memory, for demos), got "ccTalk"; did you mean "cctalk"?'
+            ),
+        ),
+        (
+            {"port": "/dev/x", "colour": 1},
+            'cash.colour: unknown key; did you mean "country"?; allowed here: backend, port',
+        ),
+        ("cctalk", 'cash: expected a table of cash settings, got "cctalk"'),
+    ],
+)
+def test_config_errors_say_the_key_and_the_fix(doc: Any, message: str) -> None:
+    with pytest.raises(CashConfigError) as err:
+        CashConfig.from_mapping(doc)
+    assert str(err.value).startswith(message), str(err.value)
+    assert isinstance(err.value, ValueError)  # callers that catch ValueError keep working
+
+
+def test_config_errors_name_the_section_where_it_was_read() -> None:
+    with pytest.raises(CashConfigError, match=r"^devices\.cash\.hoppers\[0\]\.count: "):
+        CashConfig.from_mapping(
+            {"backend": "fake", "hoppers": [{"address": 3, "coin": 10, "count": -1}]}, "devices.cash"
+        )
+    with pytest.raises(CashConfigError, match=r"^coin_acceptor\.address: address 2 is already used by host_address;"):
+        CashConfig.from_mapping({"backend": "fake", "host_address": 2}, "")
+
+
+def test_config_is_a_frozen_model_with_the_documents_values() -> None:
+    # An acceptor's address as a table (what provisioning writes) or alone; {} keeps the default.
+    cfg = CashConfig.from_mapping(
+        {
+            "port": "/dev/x",
+            "coin_acceptor": {"address": 12},
+            "bill_validator": {},
+            "hoppers": [{"address": 3, "coin": 100, "count": 7}],
+            "coins": [500, 10, 10],
+            "payout_poll_s": 1,
+        }
+    )
+    assert (cfg.coin_acceptor, cfg.bill_validator) == (12, 40)
+    assert cfg.hoppers == (HopperConfig(address=3, coin=100, count=7),)
+    assert cfg.coins == (10, 500)  # sorted, each once
+    assert cfg.payout_poll_s == 1.0 and isinstance(cfg.payout_poll_s, float)
+    assert CashConfig.from_mapping({"port": "/dev/x", "coin_acceptor": 12}).coin_acceptor == 12
+    with pytest.raises(AttributeError):
+        cfg.port = "/dev/y"  # type: ignore[misc]
+    # The keys the [cash] table may hold are the model's fields.
+    assert KNOWN_KEYS == {
+        "backend", "port", "host_address", "echo", "coin_acceptor", "bill_validator", "hoppers", "coins", "notes",
+        "country", "protected_hoppers", "reply_timeout_s", "retries", "payout_timeout_s", "payout_poll_s",
+    }  # fmt: skip
 
 
 # ---- change planning -------------------------------------------------------------------------------
@@ -607,6 +711,110 @@ def test_open_cash_box_through_a_by_id_link(tmp_path: Path) -> None:
         assert isinstance(box, CcTalkCashBox)
         assert box.coin_values == {3: 10, 4: 50, 5: 100, 6: 500}
         assert box.note_values == {1: 1000, 3: 5000, 4: 10000}  # 2000 stays unknown, so inhibited
+
+
+# ---- a cash box made ready for a kiosk that starts -----------------------------------------------------
+
+
+class MemoryStore:
+    """A CountStore in memory; ``fail`` makes put raise as a full disk would."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.fail = False
+        self.closed = False
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        doc = self.docs.get(key)
+        return None if doc is None else dict(doc)
+
+    def put(self, key: str, doc: Mapping[str, Any]) -> None:
+        if self.fail:
+            raise OSError("No space left on device")
+        self.docs[key] = dict(doc)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _left_in_escrow(sim: FakeCcTalkBus, value: int) -> None:
+    """An earlier run took a note into escrow and died before routing it."""
+    earlier = CcTalkCashBox.connect(config_for(sim))
+    earlier.accept(10000)
+    assert sim.insert_note(value) and sim.escrow == value
+    earlier.poll()
+    earlier.close()
+
+
+@pytest.mark.parametrize(("decided", "stacked"), [({1000}, True), ({5000}, False), (set(), False)])
+def test_a_note_left_in_escrow_is_settled_before_the_box_starts(decided: set[int], stacked: bool) -> None:
+    with FakeCcTalkBus(escrow_timeout=60.0) as sim:
+        _left_in_escrow(sim, 1000)
+        store = MemoryStore()
+        cfg = CashConfig.from_mapping(config_for(sim))
+        box = open_settled_cash_box(cfg, decided_to_stack=lambda: decided, open_counts=lambda: store)
+        try:
+            assert isinstance(box, CountedCashBox) and sim.escrow is None
+            assert (sim.cashbox, sim.returned) == (([1000], []) if stacked else ([], [1000]))
+            assert box.poll() == []  # settled before the start: not an event to count again
+        finally:
+            box.close()
+        assert store.closed
+
+
+def test_settle_escrow_with_an_empty_escrow_does_nothing(sim: FakeCcTalkBus) -> None:
+    cfg = CashConfig.from_mapping(config_for(sim))
+    bus = CcTalkBus.open(sim.port_path, reply_timeout=0.1)
+    try:
+        assert settle_escrow(bus, cfg, {1000}) is None
+    finally:
+        bus.close()
+    _left_in_escrow(sim, 5000)
+    bus = open_bus(cfg)
+    try:
+        assert settle_escrow(bus, cfg, {5000}) == "stacked" and sim.cashbox == [5000]
+    finally:
+        bus.close()
+
+
+def test_hopper_counts_are_kept_in_the_callers_store(sim: FakeCcTalkBus, caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    cfg = CashConfig.from_mapping(config_for(sim))
+    first = open_settled_cash_box(cfg, decided_to_stack=set, open_counts=lambda: store)
+    assert first.pay_out(600) == 600
+    first.close()
+    configured = {"500": 50, "100": 50, "10": 100}
+    assert store.docs["hoppers"] == {"configured": configured, "counts": {"500": 49, "100": 49, "10": 100}}
+    again = open_settled_cash_box(cfg, decided_to_stack=set, open_counts=lambda: store)
+    assert isinstance(again, CountedCashBox) and again.hopper_counts == {500: 49, 100: 49, 10: 100}
+    # A count that cannot be written is logged; the coins paid are still reported as paid.
+    store.fail = True
+    with caplog.at_level("ERROR", logger="drivers.cash.counts"):
+        assert again.pay_out(10) == 10
+    assert "hopper counts not saved: No space left on device" in caplog.text
+    again.close()
+
+
+def test_a_store_that_cannot_open_leaves_the_devices_closed(sim: FakeCcTalkBus) -> None:
+    cfg = CashConfig.from_mapping(config_for(sim))
+
+    def broken() -> MemoryStore:
+        raise PermissionError("cash.json: permission denied")
+
+    with pytest.raises(PermissionError, match="permission denied"):
+        open_settled_cash_box(cfg, decided_to_stack=set, open_counts=broken)
+    # The box had started (its settings sent once) and was closed again (inhibited once more).
+    assert sim.requests[(2, Header.MODIFY_MASTER_INHIBIT_STATUS)] == 2
+    assert sim.requests[(40, Header.MODIFY_MASTER_INHIBIT_STATUS)] == 2
+
+
+def test_the_fake_backend_opens_without_a_journal_or_a_store() -> None:
+    def never() -> Any:
+        raise AssertionError("not asked for the fake backend")
+
+    cfg = CashConfig.from_mapping({"backend": "fake", "hoppers": [{"address": 3, "coin": 100, "count": 4}]})
+    box = open_settled_cash_box(cfg, decided_to_stack=never, open_counts=never)
+    assert isinstance(box, FakeCashBox) and box.hoppers == {100: 4}
 
 
 # ---- fake-only controls --------------------------------------------------------------------------

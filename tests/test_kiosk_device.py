@@ -15,14 +15,13 @@ from typing import Any
 import pytest
 
 from common.cli import UsageError
-from drivers.cash import FakeCashBox
+from drivers.cash import CountedCashBox, FakeCashBox
 from drivers.fake_cctalk import FakeCcTalkBus
 from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
 from harness import REPO, env
 from kiosk import flow
 from kiosk.control import ControlServer, state_json
 from kiosk.device import (
-    CountedCashBox,
     KioskDevice,
     KioskDeviceError,
     build_kiosk,
@@ -114,7 +113,7 @@ def test_what_provisioning_writes_is_read_too(ca_dir: Path, tmp_path: Path) -> N
         ({"card_reader__ca_dir": None}, "card_reader.ca_dir: the simulated cards need their CA's directory"),
         ({"card_reader__colour": "red"}, "card_reader.colour: unknown key"),
         ({"cash__backend": "cctalk"}, "cash.port: missing; give the ccTalk adapter's path"),
-        ({"cash__coins": [1, 5]}, "cash.coins: 1 is not a coin the kiosk takes"),
+        ({"cash__coins": [1, 5]}, "cash.coins[0]: expected a coin the kiosk takes: 10, 50, 100 or 500, got 1"),
         ({"cash": None}, 'cash: missing; add [cash] with backend = "cctalk"'),
         ({"document_printer__dir": None}, 'document_printer.dir: where the PDFs go, e.g. dir = "var/'),
         ({"document_printer__paper": "A3"}, "document_printer.paper: certificates are A4"),
