@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.rig import RESULTS, SERIES_PURPOSES, Rig, has_full_lease, percentile, verdict, wait_for
+from sync import messages
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,13 +75,13 @@ class Staff:
         from sync.link import Inbound, MqttLink
 
         self._protocol = protocol
-        self.replies: dict[str, dict[str, Any]] = {}
+        self.replies: dict[str, messages.StaffReply] = {}
         self._got = threading.Condition()
 
         def on_message(message: Inbound) -> None:
             doc = protocol.decode("staff_reply", message.payload)
             with self._got:
-                self.replies[doc["request_id"]] = doc
+                self.replies[doc.request_id] = doc
                 self._got.notify_all()
 
         self.link = MqttLink(
@@ -96,11 +97,11 @@ class Staff:
     def send(self, command: str) -> str:
         """Publish a command; returns its request id."""
         request_id = uuid.uuid4().hex
-        payload = self._protocol.encode("staff_command", {"request_id": request_id, "command": command})
+        payload = self._protocol.encode(messages.StaffCommand(request_id=request_id, command=command))
         self.link.publish(self._protocol.topic("staff_command", SITE, terminal=TERMINAL), payload, qos=1)
         return request_id
 
-    def wait_reply(self, request_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    def wait_reply(self, request_id: str, timeout: float = 10.0) -> messages.StaffReply:
         with self._got:
             if not self._got.wait_for(lambda: request_id in self.replies, timeout):
                 raise RuntimeError(f"no staff reply within {timeout:g} s")
@@ -242,7 +243,7 @@ def bench_update(rig: Rig, changes: int, seed: int = 7) -> UpdateFigures:
             ok = wait_for(arrived, 10, interval=0.0005)
             t1 = time.perf_counter()
             reply = staff.wait_reply(request_id)
-            if not ok or not reply["ok"]:
+            if not ok or not reply.ok:
                 refused += 1
                 candidates.remove(number)
                 continue

@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sync.agent import DeviceAgent
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -153,12 +156,12 @@ def _quietly(action: Callable[[], None]) -> None:
         log.exception("bench cleanup failed")
 
 
-def has_full_lease(agent: Any) -> bool:
+def has_full_lease(agent: DeviceAgent) -> bool:
     """The dispenser holds configuration and blocks for every series (as tests/harness.py)."""
     lease, config = agent.document("lease"), agent.document("office_config")
-    if not lease or not config:
+    if lease is None or config is None:
         return False
-    return {c["series"] for c in config["categories"]} <= {b["series"] for b in lease["blocks"]}
+    return {c.series for c in config.categories} <= {b.series for b in lease.blocks}
 
 
 # -- phase 1: issue latency ---------------------------------------------------------------------

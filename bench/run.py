@@ -185,7 +185,7 @@ def bench_drain(rig: Rig, events: int) -> DrainFigures:
     t0 = time.perf_counter()
     first = None
     for n in range(1, events + 1):
-        event = agent.record(EVENT_TYPE, event_data(n))
+        event = agent.record_raw(EVENT_TYPE, event_data(n))
         if first is None:
             first = event
     journal_seconds = time.perf_counter() - t0

@@ -10,10 +10,9 @@ once per zone, which is configuration, not I/O in the sense that matters here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 DEFAULT_ROLLOVER_HOUR = 3
@@ -119,20 +118,3 @@ class Hours:
 
 KIOSK_HOURS = Hours(open=time(6, 30), close=time(23, 0), closed_dates=NEW_YEAR_HOLIDAYS)
 """Typical certificate kiosk hours: 6:30-23:00 every day except 29 Dec - 3 Jan."""
-
-
-def hours_from_config(raw: Mapping[str, Any] | None) -> Hours | None:
-    """The lobby's hours from the office's config document (its ``dispenser`` table, strings
-    as they travel); None when there are none. ValueError names what is unreadable."""
-    if not raw:
-        return None
-    try:
-        return Hours(
-            open=time.fromisoformat(raw["open"]),
-            close=time.fromisoformat(raw["close"]),
-            closed_dates=frozenset((int(d[:2]), int(d[3:])) for d in raw.get("closed_dates", [])),
-            closed_weekdays=frozenset(int(w) for w in raw.get("closed_weekdays", [])),
-            holidays=frozenset(date.fromisoformat(d) for d in raw.get("holidays", [])),
-        )
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"hours: {err!r} is missing or of the wrong type") from err

@@ -35,8 +35,10 @@ T = TypeVar("T")
 
 PathPart = str | int
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
+_AT_PATH = re.compile(r" - at `\$([^`]*)`")
 _KEY_AT = re.compile(r"^(?P<message>.*?) - at `key` in `(?P<path>[^`]*)`$", re.DOTALL)
 _BACKTICKED = re.compile(r"`([^`]*)`")
+_UNREADABLE: Any = object()
 
 
 class Invalid(ValueError):
@@ -127,7 +129,8 @@ def decode_json(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
         try:
             doc = msgspec.json.decode(raw)
         except (msgspec.DecodeError, RecursionError):
-            doc = None
+            # Beyond what plain JSON values hold (1e400): msgspec's own words will have to do.
+            doc = _UNREADABLE
         raise explain(err, doc, decoder.type) from err
 
 
@@ -183,6 +186,12 @@ def _step(node: _Node, part: PathPart, value: Any) -> tuple[_Node, Any, PathPart
     for option in _options(node.type):
         opt = _unwrap(option, node.extra if option is node.type else None)
         t = opt.type
+        if isinstance(t, mi.StructType) and isinstance(part, str) and part == t.tag_field:
+            # The tag of a tagged union (a kiosk request's "op"): one of the variants' tags.
+            variants = [_unwrap(o).type for o in _options(node.type)]
+            tags = tuple(v.tag for v in variants if isinstance(v, mi.StructType))
+            child = value.get(part) if isinstance(value, Mapping) else None
+            return _Node(mi.LiteralType(tags), {}), child, part
         if isinstance(t, mi.StructType) and isinstance(part, str) and part != "[...]":
             for f in t.fields:
                 if f.encode_name == part:
@@ -266,9 +275,8 @@ def what(node: _Node) -> str:
             return f"a number from {lo_f:g} to {hi_f:g}"
         return "a number"
     if isinstance(t, mi.StrType):
-        if t.max_length is not None:
-            return f"a text of at most {t.max_length} characters"
-        return "a non-empty text" if (t.min_length or 0) > 0 else "a text"
+        text = "a non-empty text" if (t.min_length or 0) > 0 else "a text"
+        return f"{text} of at most {t.max_length} characters" if t.max_length is not None else text
     if isinstance(t, mi.LiteralType):
         return "one of " + ", ".join(str(v) for v in t.values)
     if isinstance(t, mi.ListType | mi.VarTupleType | mi.SetType | mi.FrozenSetType):
@@ -278,7 +286,9 @@ def what(node: _Node) -> str:
     if isinstance(t, mi.DictType):
         return f"a mapping of {what(_unwrap(t.key_type))} to {what(_unwrap(t.value_type))}"
     if isinstance(t, mi.StructType):
-        return "a mapping with " + ", ".join(f.encode_name for f in t.fields)
+        # A model may say what its files call a mapping (TOML: a table).
+        noun = getattr(t.cls, "noun", "mapping")
+        return f"a {noun} with " + ", ".join(f.encode_name for f in t.fields)
     if isinstance(t, mi.UnionType):
         kinds = [what(_unwrap(o)) for o in t.types if not isinstance(o, mi.NoneType)]
         return " or ".join(kinds) if kinds else "nothing"
@@ -353,6 +363,9 @@ def explain(err: msgspec.ValidationError, value: object, type_: Any) -> Invalid:
         at = _AT.match(text)
         assert at is not None  # the pattern matches any text
         raw_parts, message = _split_path(at["path"] or "$"), at["message"]
+    if value is _UNREADABLE:
+        where = _AT_PATH.search(text)
+        return Invalid(_split_path(where[1]) if where else (), message[:1].lower() + message[1:])
     node, current = _unwrap(_type_info(type_)), value
     parts: list[PathPart] = []
     for raw in raw_parts:
@@ -380,7 +393,8 @@ def explain(err: msgspec.ValidationError, value: object, type_: Any) -> Invalid:
         return Invalid(parts, f"expected {what(node)}, got {describe(current)}{mean}")
     ranged = _range_hint(current, _concrete(node, current))
     if ranged is not None:
-        return Invalid(parts, ranged)
+        help = node.extra.get("help")
+        return Invalid(parts, ranged + (f"; {help}" if help and ranged.startswith("expected at least") else ""))
     if message.startswith(("Expected", "Invalid", "Integer value out of range", "Number out of range")):
         hint = _hint(current, node)
         return Invalid(parts, f"expected {what(node)}, got {describe(current)}" + (f"; {hint}" if hint else ""))

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from common.calendar import Hours, hours_from_config
+import msgspec
+
+from common.calendar import Hours
 from common.i18n import LANGUAGES
 from display_board.model import Animation, BoardView, Layout, animations, board_view
 from drivers.display_power import DisplayPower, NoPower, should_be_on
+from sync import messages
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +32,9 @@ CAPTION_S = 8  # each lobby language has the secondary line for this long
 class Inputs:
     """What the controller reads each second (from the device agent)."""
 
-    board: Mapping[str, Any] | None
-    queue: Mapping[str, Any] | None
-    config: Mapping[str, Any] | None
+    board: messages.BoardSnapshot | None
+    queue: messages.QueueSnapshot | None
+    config: messages.OfficeConfig | None
     office_online: bool
     last_heard_ms: int | None
     now_ms: int
@@ -88,7 +91,7 @@ class BoardController:
         self.view = view
         self._calls(view, first)
         if self._on_counters is not None and inp.board is not None:
-            self._on_counters(list(inp.board.get("counters") or []))
+            self._on_counters([msgspec.to_builtins(c) for c in inp.board.counters])
         return self._schedule(inp) or changed
 
     def _calls(self, view: BoardView, first: bool) -> None:
@@ -105,7 +108,10 @@ class BoardController:
 
     def _schedule(self, inp: Inputs) -> bool:
         hours = _hours(inp.config)
-        tz = zoneinfo.ZoneInfo(str((inp.config or {}).get("timezone", "Asia/Tokyo")))
+        try:
+            tz = zoneinfo.ZoneInfo(inp.config.timezone if inp.config is not None else "Asia/Tokyo")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            tz = zoneinfo.ZoneInfo("Asia/Tokyo")
         local = datetime.fromtimestamp(inp.now_ms / 1000, tz).replace(tzinfo=None)
         on = should_be_on(hours, local)
         if on == self.screen_on:
@@ -117,9 +123,11 @@ class BoardController:
         return True
 
 
-def _hours(config: Mapping[str, Any] | None) -> Hours | None:
+def _hours(config: messages.OfficeConfig | None) -> Hours | None:
+    if config is None or config.dispenser is None:
+        return None
     try:
-        return hours_from_config((config or {}).get("dispenser"))  # the lobby's opening hours
+        return config.dispenser.calendar()  # the lobby's opening hours
     except ValueError:
         log.warning("the office's hours are unreadable; the board stays on")
         return None

@@ -25,9 +25,10 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Literal
+from typing import Literal
 
 from common.i18n import purpose_name
+from sync import messages
 
 # The statuses the office puts on the board (office.domain.Status, the active ones).
 WAITING = "waiting"
@@ -230,9 +231,9 @@ class _Problems:
 
 
 def board_view(
-    board: Mapping[str, Any] | None,
-    queue: Mapping[str, Any] | None,
-    config: Mapping[str, Any] | None,
+    board: messages.BoardSnapshot | None,
+    queue: messages.QueueSnapshot | None,
+    config: messages.OfficeConfig | None,
     *,
     office_online: bool,
     last_heard_ms: int | None,
@@ -246,47 +247,30 @@ def board_view(
     never since boot); ``now_ms`` the device's current estimate of the office's time.
     """
     problems = _Problems()
-    cfg = config if isinstance(config, Mapping) else {}
-    stations = _station_names(cfg, language)
+    stations = _station_names(config, language)
     lines: tuple[Line, ...] = ()
     calls: tuple[CallRow, ...] = ()
     counters: tuple[CounterRow, ...] = ()
-    snapshot = board if isinstance(board, Mapping) else None
-    if snapshot is not None:
-        counters = _counters(snapshot.get("counters"), problems)
-        raw_calls = _parse_calls(snapshot.get("calls"), problems)
+    if board is not None:
+        counters = _counters(board.counters)
+        raw_calls = [(c.number, c.counter, c.at_ms) for c in board.calls]
         recent = _last_called(raw_calls, counters)
-        lines = _lines(snapshot.get("lines"), stations, cfg, language, layout, recent, problems)
+        lines = _lines(board.lines, stations, config, language, layout, recent, problems)
         calls = _calls(raw_calls, counters, lines, now_ms, layout)
-    heard = last_heard_ms if last_heard_ms is not None else _int(snapshot.get("sent_ms")) if snapshot else None
+    heard = last_heard_ms if last_heard_ms is not None else board.sent_ms if board is not None else None
     fresh = office_online and last_heard_ms is not None and now_ms - last_heard_ms <= layout.stale_after_ms
     return BoardView(
         language=language,
         lines=lines,
         calls=calls,
         counters=counters,
-        waiting=_waiting(queue, cfg, language, problems),
-        stale=None if fresh else _local_hhmm(heard, cfg),
-        awaiting_office=snapshot is None,
-        office_name=_str(cfg.get("office_name")) or "",
-        business_day=_str(snapshot.get("business_day")) if snapshot else None,
+        waiting=_waiting(queue, config, language, problems),
+        stale=None if fresh else _local_hhmm(heard, config),
+        awaiting_office=board is None,
+        office_name=config.office_name if config is not None else "",
+        business_day=board.business_day if board is not None else None,
         problems=problems.count,
     )
-
-
-def _int(value: Any) -> int | None:
-    # JSON booleans are ints in Python; they are never a number on the wire.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _names(value: Any) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _label(names: Mapping[str, str], language: str, fallback: str) -> Label:
@@ -299,13 +283,10 @@ def _label(names: Mapping[str, str], language: str, fallback: str) -> Label:
     return Label(ja, ja, names.get("kana", ""))
 
 
-def _station_names(cfg: Mapping[str, Any], language: str) -> dict[str, Label]:
+def _station_names(cfg: messages.OfficeConfig | None, language: str) -> dict[str, Label]:
     out: dict[str, Label] = {}
-    raw = cfg.get("stations")
-    for station in raw if isinstance(raw, list) else ():
-        if isinstance(station, Mapping) and isinstance(station.get("code"), str):
-            code = station["code"]
-            out.setdefault(code, _label(_names(station.get("name")), language, code))
+    for station in cfg.stations if cfg is not None else ():
+        out.setdefault(station.code, _label(station.name, language, station.code))
     return out
 
 
@@ -316,59 +297,37 @@ def _purpose_label(names: Mapping[str, str], language: str, code: str) -> Label:
     return Label(purpose_name(names, language) or ja, ja, names.get("kana", ""))
 
 
-def _purposes_by_route(cfg: Mapping[str, Any], language: str) -> dict[tuple[str, ...], list[Label]]:
+def _purposes_by_route(cfg: messages.OfficeConfig | None, language: str) -> dict[tuple[str, ...], list[Label]]:
     out: dict[tuple[str, ...], list[Label]] = {}
-    raw = cfg.get("categories")
-    for cat in raw if isinstance(raw, list) else ():
-        if not isinstance(cat, Mapping) or not isinstance(cat.get("route"), list):
-            continue
-        route = tuple(str(s) for s in cat["route"])
-        code = _str(cat.get("code")) or ""
-        out.setdefault(route, []).append(_purpose_label(_names(cat.get("name")), language, code))
+    for cat in cfg.categories if cfg is not None else ():
+        out.setdefault(cat.route, []).append(_purpose_label(cat.name, language, cat.code))
     return out
 
 
 def _lines(
-    raw: Any,
+    raw: tuple[messages.BoardLine, ...],
     names: Mapping[str, Label],
-    cfg: Mapping[str, Any],
+    cfg: messages.OfficeConfig | None,
     language: str,
     layout: Layout,
     recent: Mapping[int, int],
     problems: _Problems,
 ) -> tuple[Line, ...]:
     """Place every ticket of every line exactly once (a number listed twice keeps its first row)."""
-    if not isinstance(raw, list):
-        problems.add()
-        return ()
     purposes = _purposes_by_route(cfg, language)
     seen: set[int] = set()
     # A route listed twice is merged into its first line rather than dropped: every ticket on
     # it still has to be shown somewhere.
     order: list[str] = []
-    merged: dict[str, tuple[tuple[str, ...], list[Any], int]] = {}
+    merged: dict[str, tuple[tuple[str, ...], list[messages.TrainRow], int]] = {}
     for line in raw:
-        if not isinstance(line, Mapping) or not isinstance(line.get("route"), str):
+        if line.route in merged:
             problems.add()
-            continue
-        route = line["route"]
-        raw_stations = line.get("stations")
-        stations = tuple(s for s in raw_stations if isinstance(s, str)) if isinstance(raw_stations, list) else ()
-        if not isinstance(raw_stations, list) or len(stations) != len(raw_stations):
-            problems.add()  # indices would no longer match: the rows clamp to what is left
-        raw_tickets = line.get("tickets")
-        tickets: list[Any] = raw_tickets if isinstance(raw_tickets, list) else []
-        more = _int(line.get("more_waiting", 0))
-        if more is None or more < 0:
-            problems.add()
-            more = 0
-        if route in merged:
-            problems.add()
-            first = merged[route]
-            merged[route] = (first[0], first[1] + tickets, first[2] + more)
+            first = merged[line.route]
+            merged[line.route] = (first[0], first[1] + list(line.tickets), first[2] + line.more_waiting)
         else:
-            order.append(route)
-            merged[route] = (stations, tickets, more)
+            order.append(line.route)
+            merged[line.route] = (line.stations, list(line.tickets), line.more_waiting)
     out = []
     for route in order:
         stations, tickets, more = merged[route]
@@ -383,7 +342,7 @@ def _place(
     route: str,
     stations: tuple[StationLabel, ...],
     purposes: tuple[Label, ...],
-    rows: list[Any],
+    rows: list[messages.TrainRow],
     more_waiting: int,
     layout: Layout,
     recent: Mapping[int, int],
@@ -393,12 +352,7 @@ def _place(
     last = len(stations) - 1  # -1 for a line without stations: everything clamps to the platform
     placed: list[Train] = []
     ready: list[tuple[int, ReadyTrain]] = []  # with the row's position, for the tie-break below
-    for position, row in enumerate(rows):
-        parsed = _row(row)
-        if parsed is None:
-            problems.add()
-            continue
-        number, index, status, counter = parsed
+    for position, (number, index, status, counter) in enumerate(rows):
         if number in seen:
             problems.add()  # a train must never be drawn twice
             continue
@@ -443,45 +397,12 @@ def _place(
     return Line(route, stations, purposes, tuple(trains), stacks, shown, rest, tuple(hidden), more_waiting)
 
 
-def _row(row: Any) -> tuple[int, int, str, int | None] | None:
-    """A compact ticket row ``[number, station index, status, counter or null]``."""
-    if not isinstance(row, (list, tuple)) or len(row) != 4:
-        return None
-    number, index, status = _int(row[0]), _int(row[1]), _str(row[2])
-    if number is None or index is None or status is None:
-        return None
-    return number, index, status, _int(row[3])
-
-
-def _counters(raw: Any, problems: _Problems) -> tuple[CounterRow, ...]:
+def _counters(raw: tuple[messages.CounterCall, ...]) -> tuple[CounterRow, ...]:
     out: dict[int, CounterRow] = {}
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, Mapping):
-            problems.add()
-            continue
-        counter, number, at = _int(item.get("counter")), _int(item.get("number")), _int(item.get("at_ms"))
-        kind = _str(item.get("kind")) or "call"
-        if counter is None or number is None or at is None:
-            problems.add()
-            continue
-        if counter not in out or at > out[counter].at_ms:
-            out[counter] = CounterRow(counter, number, kind, at)
+    for item in raw:
+        if item.counter not in out or item.at_ms > out[item.counter].at_ms:
+            out[item.counter] = CounterRow(item.counter, item.number, item.kind, item.at_ms)
     return tuple(out[c] for c in sorted(out))
-
-
-def _parse_calls(raw: Any, problems: _Problems) -> list[tuple[int, int, int]]:
-    """The snapshot's calls as (number, counter, at_ms), in the snapshot's order."""
-    out: list[tuple[int, int, int]] = []
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, Mapping):
-            problems.add()
-            continue
-        number, counter, at = _int(item.get("number")), _int(item.get("counter")), _int(item.get("at_ms"))
-        if number is None or counter is None or at is None:
-            problems.add()
-            continue
-        out.append((number, counter, at))
-    return out
 
 
 def _last_called(calls: Iterable[tuple[int, int, int]], counters: Iterable[CounterRow]) -> dict[int, int]:
@@ -520,33 +441,28 @@ def _calls(
 
 
 def _waiting(
-    queue: Mapping[str, Any] | None, cfg: Mapping[str, Any], language: str, problems: _Problems
+    queue: messages.QueueSnapshot | None, cfg: messages.OfficeConfig | None, language: str, problems: _Problems
 ) -> tuple[PurposeWaiting, ...]:
     """Per purpose, in the dispenser's order (the config's), then any the config lacks."""
-    if not isinstance(queue, Mapping) or not isinstance(queue.get("categories"), list):
+    if queue is None:
         return ()
     rows: dict[str, tuple[int, int | None]] = {}
-    for item in queue["categories"]:
-        code = _str(item.get("code")) if isinstance(item, Mapping) else None
-        waiting = _int(item.get("waiting")) if isinstance(item, Mapping) else None
-        if code is None or waiting is None or code in rows:
+    for item in queue.categories:
+        if item.code in rows:
             problems.add()
             continue
-        est = _int(item.get("est_wait_min"))
-        rows[code] = (max(0, waiting), est if est is not None and est >= 0 else None)
+        rows[item.code] = (item.waiting, item.est_wait_min)
     out: list[PurposeWaiting] = []
-    cats = cfg.get("categories")
-    for cat in cats if isinstance(cats, list) else ():
-        code = _str(cat.get("code")) if isinstance(cat, Mapping) else None
-        if code is not None and code in rows:
-            waiting, est = rows.pop(code)
-            out.append(PurposeWaiting(code, _purpose_label(_names(cat.get("name")), language, code), waiting, est))
+    for cat in cfg.categories if cfg is not None else ():
+        if cat.code in rows:
+            waiting, est = rows.pop(cat.code)
+            out.append(PurposeWaiting(cat.code, _purpose_label(cat.name, language, cat.code), waiting, est))
     for code, (waiting, est) in rows.items():
         out.append(PurposeWaiting(code, Label(code, code), waiting, est))
     return tuple(out)
 
 
-def _local_hhmm(ms: int | None, cfg: Mapping[str, Any]) -> str:
+def _local_hhmm(ms: int | None, cfg: messages.OfficeConfig | None) -> str:
     """The office's local time of ``ms`` as HH:MM ("--:--" when nothing was ever heard)."""
     if ms is None:
         return "--:--"
@@ -557,8 +473,8 @@ def _local_hhmm(ms: int | None, cfg: Mapping[str, Any]) -> str:
     return f"{moment:%H:%M}"
 
 
-def _zone(cfg: Mapping[str, Any]) -> tzinfo:
-    name = _str(cfg.get("timezone")) or DEFAULT_TIMEZONE
+def _zone(cfg: messages.OfficeConfig | None) -> tzinfo:
+    name = cfg.timezone if cfg is not None else DEFAULT_TIMEZONE
     for candidate in (name, DEFAULT_TIMEZONE):
         try:
             return zoneinfo.ZoneInfo(candidate)

@@ -331,11 +331,8 @@ def check_broker(
             doc = protocol.decode("office_status", message.payload)
         except SyncError:
             return
-        sent = doc.get("sent_ms")
         rtt = int((time.monotonic() - started) * 1000)
-        got.append(
-            OfficeStatus(str(doc["state"]), sent if isinstance(sent, int) else None, wall_ms(), message.retained, rtt)
-        )
+        got.append(OfficeStatus(doc.state, doc.sent_ms, wall_ms(), message.retained, rtt))
         arrived.set()
 
     try:

@@ -11,7 +11,7 @@ Kivy reads its configuration when first imported: the command calls
 ``build_kiosk_app(runtime, config)`` takes these ``config`` keys (all optional):
 
 ==================  ==========================================================================
-``office_config``   the office's configuration document (a mapping), or a callable returning
+``office_config``   the office's configuration document (sync.messages.OfficeConfig), or a callable returning
                     it (None until synced): the kiosk's hours and time zone
 ``office_name``     shown in the header
 ``speaker``         a kiosk.ports.SpeakerPort: the app says each step's prompt through it
@@ -39,6 +39,7 @@ from typing import Any, Final
 from common.screen import register_fonts
 from kiosk.ports import KioskError
 from kiosk.presenter import Button, Draft, Screen, present, press, spoken, sync_draft
+from sync import messages
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def check_app_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if speaker is not None and not callable(getattr(speaker, "say", None)):
         raise KioskAppError("config.speaker: expected an object with say(text, language), e.g. drivers.speech")
     office = cfg.get("office_config")
-    if office is not None and not callable(office) and not isinstance(office, Mapping):
+    if office is not None and not callable(office) and not isinstance(office, messages.OfficeConfig):
         raise KioskAppError("config.office_config: expected the office's config document or a callable returning it")
     if cfg.get("sim_panel"):
         missing = [k for k in _SIM_CALLS if not callable(cfg.get(k))]
@@ -139,10 +140,10 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
     wall_ms: Callable[[], int] = cfg.get("wall_ms") or _system_wall_ms
     speaker = cfg.get("speaker")
 
-    def office_config() -> Mapping[str, Any] | None:
+    def office_config() -> messages.OfficeConfig | None:
         source = cfg.get("office_config")
         doc = source() if callable(source) else source
-        return doc if isinstance(doc, Mapping) else None
+        return doc if isinstance(doc, messages.OfficeConfig) else None
 
     class Text(Label):
         """A label that wraps to its width and is as tall as its text (nothing is cut off)."""
@@ -406,7 +407,8 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             bar = filled(
                 BoxLayout(size_hint_y=None, height=dp(60), padding=(dp(20), dp(6)), spacing=dp(8)), PRIMARY, radius=0
             )
-            office = cfg.get("office_name") or (office_config() or {}).get("office_name")
+            doc = office_config()
+            office = cfg.get("office_name") or (doc.office_name if doc is not None else "")
             # The office's name where there is room: not beside the progress bar of a visit.
             name = f"{office}  {s.header}" if office and not s.progress else s.header
             title = Label(text=name, font_size=sp(24), color=ON_PRIMARY, bold=True, size_hint_x=None)

@@ -13,7 +13,6 @@ them), never as requests.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -21,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kiosk.ports import AuthReply, Challenge, IssueReply, Member, OfficeUnavailable
+from sync import messages
 from sync.agent import DeviceAgent
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class AgentOffice:
     def __init__(self, agent: DeviceAgent) -> None:
         self.agent = agent
         self._lock = threading.Lock()
-        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._waiting: dict[str, tuple[threading.Event, list[messages.AnyKioskReply]]] = {}
         agent.on_reply = self._on_reply
 
     def online(self) -> bool:
@@ -50,78 +50,31 @@ class AgentOffice:
         from kiosk.presenter import closed_now  # the same rule the start screen shows
 
         doc = self.agent.document("office_config")
-        if not doc:
+        if doc is None:
             return None
         return not closed_now(doc, int(time.time() * 1000))
 
     def challenge(self, request_id: str, timeout_s: float) -> Challenge:
         """A one-time nonce for the card to sign."""
-        reply = self._ask({"request_id": request_id, "op": "challenge"}, timeout_s)
-        if not reply.get("ok"):
-            raise OfficeUnavailable(f"the office refused a challenge ({reply.get('refusal')})")
-        return Challenge(str(reply["challenge_id"]), base64.b64decode(str(reply["nonce"])), int(reply["expires_ms"]))
+        reply = self._ask(messages.ChallengeRequest(request_id=request_id), timeout_s)
+        if not isinstance(reply, messages.ChallengeReply) or not reply.ok:
+            raise OfficeUnavailable(f"the office refused a challenge ({reply.refusal})")
+        return Challenge(reply.challenge_id, reply.nonce, reply.expires_ms)
 
-    def authenticate(
-        self,
-        request_id: str,
-        challenge_id: str,
-        certificate: bytes,
-        signature: bytes,
-        kind: str,
-        options: Mapping[str, Any],
-        copies: int,
-        timeout_s: float,
-    ) -> AuthReply:
+    def authenticate(self, request: messages.AuthenticateRequest, timeout_s: float) -> AuthReply:
         """The card's answer and the request; the office's session and fee, or a refusal."""
-        reply = self._ask(
-            {
-                "request_id": request_id,
-                "op": "authenticate",
-                "challenge_id": challenge_id,
-                "certificate": base64.b64encode(certificate).decode("ascii"),
-                "signature": base64.b64encode(signature).decode("ascii"),
-                "kind": kind,
-                "options": dict(options),
-                "copies": copies,
-            },
-            timeout_s,
-        )
-        if not reply.get("ok"):
-            return AuthReply(ok=False, refusal=str(reply.get("refusal") or "go_to_counter"))
-        household = tuple(Member(str(m["id"]), str(m["name"])) for m in reply.get("household") or ())
-        return AuthReply(ok=True, session_token=str(reply["session_token"]), fee=int(reply["fee"]), household=household)
+        reply = self._ask(request, timeout_s)
+        if not isinstance(reply, messages.AuthenticateReply) or not reply.ok:
+            return AuthReply(ok=False, refusal=reply.refusal or "go_to_counter")
+        household = tuple(Member(m.id, m.name) for m in reply.household)
+        return AuthReply(ok=True, session_token=reply.session_token, fee=reply.fee, household=household)
 
-    def issue(
-        self,
-        request_id: str,
-        session_token: str,
-        kind: str,
-        options: Mapping[str, Any],
-        copies: int,
-        paid: int,
-        timeout_s: float,
-    ) -> IssueReply:
+    def issue(self, request: messages.IssueRequest, timeout_s: float) -> IssueReply:
         """Issue the paid certificate (idempotent by ``request_id`` at the office)."""
-        reply = self._ask(
-            {
-                "request_id": request_id,
-                "op": "issue",
-                "session_token": session_token,
-                "kind": kind,
-                "options": dict(options),
-                "copies": copies,
-                "paid": paid,
-            },
-            timeout_s,
-        )
-        if not reply.get("ok"):
-            return IssueReply(ok=False, refusal=str(reply.get("refusal") or "go_to_counter"))
-        return IssueReply(
-            ok=True,
-            issue_number=str(reply["issue_number"]),
-            fee=int(reply["fee"]),
-            certificate=reply.get("certificate"),
-        )
+        reply = self._ask(request, timeout_s)
+        if not isinstance(reply, messages.IssueReply) or not reply.ok:
+            return IssueReply(ok=False, refusal=reply.refusal or "go_to_counter")
+        return IssueReply(ok=True, issue_number=reply.issue_number, fee=reply.fee, certificate=reply.certificate)
 
     def report(self, record: Mapping[str, Any]) -> None:
         """A journal record the office must know, durably through the outbox.
@@ -134,27 +87,29 @@ class AgentOffice:
         kind, data, key, at = str(record["kind"]), dict(record["data"]), str(record["key"]), int(record["at"])
         cash: dict[str, Any] | None = None
         if kind == "fee_kept":
-            cash = {"type": "fee_kept", "amount": int(data["amount"]), "request_id": data.get("request_id")}
+            cash = {"kind": "fee_kept", "amount": int(data["amount"]), "request_id": data.get("request_id")}
         elif kind == "refund_owed":
-            cash = {"type": "refund_owed", "amount": int(data["amount"]), "request_id": None}
+            cash = {"kind": "refund_owed", "amount": int(data["amount"]), "request_id": None}
         elif kind == "payout_done" and data.get("reason") == "refund" and int(data.get("paid", 0)) > 0:
-            cash = {"type": "refund_paid", "amount": int(data["paid"]), "request_id": None}
+            cash = {"kind": "refund_paid", "amount": int(data["paid"]), "request_id": None}
         if cash is not None:
-            self.agent.record("kiosk.cash", {"event_id": key, "at_ms": at, **cash})
+            self.agent.record(messages.KioskCash(event_id=key, at_ms=at, **cash))
         elif kind == "issue_void":
             self.agent.record(
-                "kiosk.issue_void",
-                {"key": key, "request_id": data["request_id"], "reason": str(data.get("reason") or "not_printed")},
+                messages.KioskIssueVoid(
+                    key=key, request_id=data["request_id"], reason=str(data.get("reason") or "not_printed")
+                )
             )
         else:
-            self.agent.record("kiosk.journal", {"key": key, "kind": kind, "session": record.get("session"), **data})
+            self.agent.record_raw("kiosk.journal", {"key": key, "kind": kind, "session": record.get("session"), **data})
 
     # -- request/reply ----------------------------------------------------------------------------
 
-    def _ask(self, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        request_id = str(body["request_id"])
+    def _ask(self, body: messages.AnyKioskRequest, timeout_s: float) -> messages.AnyKioskReply:
+        request_id = body.request_id
+        op = type(body).__name__
         done = threading.Event()
-        box: list[dict[str, Any]] = []
+        box: list[messages.AnyKioskReply] = []
         with self._lock:
             self._waiting[request_id] = (done, box)
         deadline = time.monotonic() + timeout_s
@@ -163,19 +118,19 @@ class AgentOffice:
                 if not self.agent.office_online:
                     raise OfficeUnavailable("the office is offline")
                 if not self.agent.request(body):
-                    log.info("kiosk request %s: not connected, trying again", body["op"])
+                    log.info("kiosk request %s: not connected, trying again", op)
                 left = deadline - time.monotonic()
                 if done.wait(max(0.0, min(RESEND_S, left))):
                     return box[0]
                 if time.monotonic() >= deadline:
-                    raise OfficeUnavailable(f"no answer to {body['op']} within {timeout_s:g} s")
+                    raise OfficeUnavailable(f"no answer to {op} within {timeout_s:g} s")
         finally:
             with self._lock:
                 self._waiting.pop(request_id, None)
 
-    def _on_reply(self, doc: dict[str, Any]) -> None:
+    def _on_reply(self, doc: messages.AnyKioskReply) -> None:
         with self._lock:
-            waiter = self._waiting.get(str(doc.get("request_id")))
+            waiter = self._waiting.get(doc.request_id)
         if waiter is None:
             return  # an answer to a resend already answered, or to a request given up on
         done, box = waiter

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sync import messages
+
 __all__ = [
     "ApduTransport",
     "AuthReply",
@@ -265,31 +267,12 @@ class OfficePort(Protocol):
         """Ask for a nonce for the card to sign."""
         ...
 
-    def authenticate(
-        self,
-        request_id: str,
-        challenge_id: str,
-        certificate: bytes,
-        signature: bytes,
-        kind: str,
-        options: Mapping[str, Any],
-        copies: int,
-        timeout_s: float,
-    ) -> AuthReply:
+    def authenticate(self, request: messages.AuthenticateRequest, timeout_s: float) -> AuthReply:
         """Verify the card's signature and the resident's eligibility; returns the fee."""
         ...
 
-    def issue(
-        self,
-        request_id: str,
-        session_token: str,
-        kind: str,
-        options: Mapping[str, Any],
-        copies: int,
-        paid: int,
-        timeout_s: float,
-    ) -> IssueReply:
-        """Issue the certificate (idempotent by ``request_id``)."""
+    def issue(self, request: messages.IssueRequest, timeout_s: float) -> IssueReply:
+        """Issue the certificate (idempotent by ``request.request_id``)."""
         ...
 
     def report(self, record: Mapping[str, Any]) -> None:

@@ -31,11 +31,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from common.calendar import Hours, hours_from_config
+from common.calendar import Hours
 from kiosk import flow
 from kiosk import strings as S
 from kiosk.flow import CertificateOptions, Effect, Event, Kiosk, Step
 from kiosk.strings import LANGUAGES, NATIVE_NAMES, gettext_for, ngettext_for
+from sync import messages
 
 __all__ = [
     "Amounts",
@@ -300,7 +301,7 @@ class Draft:
     years: tuple[int, ...] = ()  # the tax years offered for 所得・課税証明書, newest first
 
 
-def fiscal_years(wall_ms: int, office_config: Mapping[str, Any] | None = None, count: int = 3) -> tuple[int, ...]:
+def fiscal_years(wall_ms: int, office_config: messages.OfficeConfig | None = None, count: int = 3) -> tuple[int, ...]:
     """The tax years (年度) a kiosk offers at ``wall_ms``, newest first.
 
     A tax year's certificate exists once that year's resident tax is assessed, in June: before
@@ -311,14 +312,16 @@ def fiscal_years(wall_ms: int, office_config: Mapping[str, Any] | None = None, c
     return tuple(newest - i for i in range(count))
 
 
-def sync_draft(draft: Draft, state: Kiosk, *, wall_ms: int, office_config: Mapping[str, Any] | None = None) -> Draft:
+def sync_draft(
+    draft: Draft, state: Kiosk, *, wall_ms: int, office_config: messages.OfficeConfig | None = None
+) -> Draft:
     """The draft for ``state``: unchanged on the same step, else a fresh one for the new step."""
     if state.step is draft.step:
         return draft
     return _fresh_draft(state, wall_ms, office_config)
 
 
-def _fresh_draft(state: Kiosk, wall_ms: int, office_config: Mapping[str, Any] | None) -> Draft:
+def _fresh_draft(state: Kiosk, wall_ms: int, office_config: messages.OfficeConfig | None) -> Draft:
     fresh = Draft(step=state.step)
     s = state.session
     if state.step is Step.OPTIONS and s is not None and s.kind is not None:
@@ -426,8 +429,8 @@ def format_yen(amount: int, language: str) -> str:
     return gettext_for(language)(S.YEN).format(amount=grouped)
 
 
-def _local(wall_ms: int, office_config: Mapping[str, Any] | None) -> datetime:
-    name = str((office_config or {}).get("timezone") or DEFAULT_TIMEZONE)
+def _local(wall_ms: int, office_config: messages.OfficeConfig | None) -> datetime:
+    name = office_config.timezone if office_config is not None else DEFAULT_TIMEZONE
     try:
         tz = zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -435,14 +438,16 @@ def _local(wall_ms: int, office_config: Mapping[str, Any] | None) -> datetime:
     return datetime.fromtimestamp(wall_ms / 1000, tz).replace(tzinfo=None)
 
 
-def _hours(office_config: Mapping[str, Any] | None) -> Hours | None:
+def _hours(office_config: messages.OfficeConfig | None) -> Hours | None:
+    if office_config is None or office_config.kiosk is None:
+        return None
     try:
-        return hours_from_config((office_config or {}).get("kiosk"))
+        return office_config.kiosk.calendar()
     except ValueError:
         return None  # unreadable hours: the office decides (it refuses outside them anyway)
 
 
-def closed_now(office_config: Mapping[str, Any] | None, wall_ms: int) -> bool:
+def closed_now(office_config: messages.OfficeConfig | None, wall_ms: int) -> bool:
     """True outside the kiosk's hours of the office's configuration (no hours: never closed)."""
     hours = _hours(office_config)
     return hours is not None and not hours.is_open(_local(wall_ms, office_config))
@@ -533,7 +538,7 @@ class _Ctx:
     language: str
     now_ms: int
     wall_ms: int
-    office_config: Mapping[str, Any] | None
+    office_config: messages.OfficeConfig | None
     t: Callable[[str], str]  # gettext of the screen's language
     n_: Callable[[str, str, int], str]
 
@@ -575,7 +580,7 @@ def present(
     effects: Sequence[Effect] = (),
     now_ms: int,
     wall_ms: int,
-    office_config: Mapping[str, Any] | None = None,
+    office_config: messages.OfficeConfig | None = None,
 ) -> Screen:
     """The screen for ``state`` (and the resident's ``draft``) at ``now_ms`` (monotonic, for
     countdowns) and ``wall_ms`` (the wall clock, for the kiosk's hours)."""
@@ -627,10 +632,9 @@ def _start(ctx: _Ctx) -> Screen:
     # A card given back (refused while the office was away) must be taken; a card pushed in
     # before choosing a language is kept for the visit - unless the kiosk is closed.
     card_line = (_(S.TAKE_YOUR_CARD),) if state.card == "returned" else ()
-    if closed_now(ctx.office_config, ctx.wall_ms):
+    hours = _hours(ctx.office_config)
+    if hours is not None and not hours.is_open(_local(ctx.wall_ms, ctx.office_config)):  # closed_now's rule
         card_line = (_(S.TAKE_YOUR_CARD),) if state.card != "none" else ()
-        hours = _hours(ctx.office_config)
-        assert hours is not None  # closed_now found hours
         lines = [_(S.KIOSK_HOURS).format(hours=f"{_clock(hours.open)}–{_clock(hours.close)}")]
         reopen = _next_opening(hours, _local(ctx.wall_ms, ctx.office_config))
         if reopen is not None:

@@ -53,6 +53,7 @@ from kiosk.ports import (
     SpeakerPort,
 )
 from kiosk.recovery import RecoveryError, recovered_sessions
+from sync import messages
 
 __all__ = ["DEFAULT_PHRASES", "KioskRuntime", "RuntimeSettings", "SystemClock", "card_serial_of"]
 
@@ -501,16 +502,16 @@ class KioskRuntime:
     def _fx_authenticate(self, effect: flow.Effect) -> list[flow.Event]:
         assert isinstance(effect, flow.Authenticate)
         try:
-            reply = self.office.authenticate(
-                effect.request_id,
-                effect.challenge_id,
-                effect.certificate,
-                effect.signature,
-                effect.kind,
-                flow.options_wire(effect.kind, effect.options),
-                effect.copies,
-                self.settings.office_timeout_s,
+            request = messages.AuthenticateRequest(
+                request_id=effect.request_id,
+                challenge_id=effect.challenge_id,
+                certificate=effect.certificate,
+                signature=effect.signature,
+                kind=effect.kind,
+                options=flow.options_wire(effect.kind, effect.options),
+                copies=effect.copies,
             )
+            reply = self.office.authenticate(request, self.settings.office_timeout_s)
         except OfficeUnavailable as err:
             log.warning("office authenticate failed: %s", err)
             return [flow.OfficeLost(now_ms=self.now_ms())]
@@ -523,18 +524,17 @@ class KioskRuntime:
 
     def _fx_issue(self, effect: flow.Effect) -> list[flow.Event]:
         assert isinstance(effect, flow.Issue)
-        wire = flow.options_wire(effect.kind, effect.options)
+        request = messages.IssueRequest(
+            request_id=effect.request_id,
+            session_token=effect.session_token,
+            kind=effect.kind,
+            options=flow.options_wire(effect.kind, effect.options),
+            copies=effect.copies,
+            paid=effect.paid,
+        )
         for attempt in range(1 + max(0, self.settings.issue_retries)):
             try:
-                reply = self.office.issue(
-                    effect.request_id,
-                    effect.session_token,
-                    effect.kind,
-                    wire,
-                    effect.copies,
-                    effect.paid,
-                    self.settings.office_timeout_s,
-                )
+                reply = self.office.issue(request, self.settings.office_timeout_s)
                 break
             except OfficeUnavailable as err:
                 # The same request id again: the office answers a retry with the same issuance.

@@ -53,6 +53,7 @@ from kiosk.ports import (
     ReceiptPrinterPort,
     RefundSlip,
 )
+from sync import messages
 
 MAYOR_LINE = "まどぐち町長\u3000佐々木\u3000和夫"
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
@@ -128,18 +129,10 @@ class DemoOffice:
             c = self._challenges.issue(self.wall_ms())
         return Challenge(c.challenge_id, c.nonce, c.expires_ms)
 
-    def authenticate(
-        self,
-        request_id: str,
-        challenge_id: str,
-        certificate: bytes,
-        signature: bytes,
-        kind: str,
-        options: Mapping[str, Any],
-        copies: int,
-        timeout_s: float,
-    ) -> AuthReply:
+    def authenticate(self, request: messages.AuthenticateRequest, timeout_s: float) -> AuthReply:
         """Check the card's answer and the resident's eligibility; quote the fee."""
+        challenge_id, certificate, signature = request.challenge_id, request.certificate, request.signature
+        kind, options, copies = request.kind, request.options, request.copies
         self._call("authenticate")
         with self._lock:
             try:
@@ -171,29 +164,32 @@ class DemoOffice:
             household = tuple(Member(m["id"], m["name"]) for m in household_choices(self.registry, resident, today))
             return AuthReply(ok=True, session_token=token, fee=fee, household=household)
 
-    def issue(
-        self,
-        request_id: str,
-        session_token: str,
-        kind: str,
-        options: Mapping[str, Any],
-        copies: int,
-        paid: int,
-        timeout_s: float,
-    ) -> IssueReply:
+    def issue(self, request: messages.IssueRequest, timeout_s: float) -> IssueReply:
         """Issue once per request id; a retry gets the same reply."""
+        request_id, session_token, options, paid = (
+            request.request_id,
+            request.session_token,
+            request.options,
+            request.paid,
+        )
+        kind, copies = request.kind, request.copies
         self._call("issue")
         with self._lock:
             done = self._issued.get(request_id)
             if done is not None:
                 return done
             session = self._sessions.get(session_token)
-            if session is None or paid < session.fee or copies != session.copies or kind != session.kind:
+            if (
+                session is None
+                or paid < session.fee
+                or (copies or session.copies) != session.copies
+                or (kind or session.kind) != session.kind
+            ):
                 return IssueReply(ok=False, refusal="go_to_counter")
             resident = self.registry.resident(session.resident_id)
             if resident is None:
                 return IssueReply(ok=False, refusal="go_to_counter")
-            parsed_kind = parse_kind(kind)
+            parsed_kind = parse_kind(session.kind)
             chosen = options if options.get("members") else session.options
             parsed = parse_options(parsed_kind, chosen)
             today = self._today()

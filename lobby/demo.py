@@ -8,7 +8,6 @@ what happens, one line per thing a person in the lobby would notice. Ctrl-C stop
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import random
 import shutil
@@ -22,6 +21,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from common.cli import OneLineParser, fail, setup_logging
 from drivers.plain_printers import TextFilePrinter
@@ -75,17 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config is None:
         # The demo town keeps its lobby open all day (its [dispenser] hours) and so its kiosk:
         # whoever runs the demo at night can still try a certificate.
-        site = dataclasses.replace(
-            site,
-            kiosk_hours={
-                **site.kiosk_hours,
-                "open": "00:00",
-                "close": "23:59:59.999999",
-                "closed_dates": [],
-                "closed_weekdays": [],
-                "holidays": [],
-            },
+        kiosk = msgspec.structs.replace(
+            site.kiosk,
+            open="00:00",
+            close="24:00",
+            closed_dates=frozenset(),
+            closed_weekdays=frozenset(),
+            holidays=frozenset(),
         )
+        site = msgspec.structs.replace(site, kiosk=kiosk)
     data = args.data or Path(tempfile.mkdtemp(prefix="madoguchi-demo-"))
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -103,11 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         say("broker", f"using {url}")
 
-    if not site.jpki_ca:
+    if not site.kiosk.jpki_ca:
         # The demo's kiosk reads simulated My Number cards: the office trusts their simulated CA.
         from drivers.jpki_sim import SimulatedJpkiCa
 
-        site = dataclasses.replace(site, jpki_ca=str(SimulatedJpkiCa.open(data / "jpki").certificate_path))
+        ca = str(SimulatedJpkiCa.open(data / "jpki").certificate_path)
+        site = msgspec.structs.replace(site, kiosk=msgspec.structs.replace(site.kiosk, jpki_ca=ca))
     office: OfficeServer | None = None
     windows: list[subprocess.Popen[bytes]] = []
     agents: list[DeviceAgent] = []
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for agent in agents:
             agent.wait_drained(5)
         figures = office.queue_figures()
-        waiting = sum(int(r["waiting"]) for r in figures)
+        waiting = sum(r.waiting for r in figures)
         say("demo", f"stopping: {office.db.count_tickets()} tickets at the office, {waiting} still waiting")
     except (SyncError, OfficeError, DispenserError) as err:
         fail(PROG, str(err))
@@ -274,8 +274,8 @@ def _residents(dispenser: Dispenser, site: Any, interval: float, stopping: threa
     weights = [max(c.share, 0.02) for c in site.categories]
     device = dispenser.agent.config.device_id
     while not stopping.wait(rng.expovariate(1 / interval)):
-        snapshot = dispenser.agent.document("queue_snapshot") or {}
-        if sum(int(r.get("waiting", 0)) for r in snapshot.get("categories", [])) >= BALK_AT:
+        snapshot = dispenser.agent.document("queue_snapshot")
+        if snapshot is not None and sum(r.waiting for r in snapshot.categories) >= BALK_AT:
             continue  # a full lobby: people come back later
         try:
             result = dispenser.issue(rng.choices(codes, weights)[0])

@@ -39,8 +39,8 @@ from office import config as configmod
 from office import registry_cli
 from office.db import OfficeDB
 from office.domain import OfficeError
-from sync import protocol
-from sync.errors import SyncError
+from sync import messages, protocol
+from sync.errors import ProtocolError, SyncError
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -219,7 +219,7 @@ def _staff(args: Any) -> int:
     protocol.check_id("terminal", args.terminal)
     request_id = uuid.uuid4().hex
     command = " ".join(args.words)
-    replies: list[dict[str, Any]] = []
+    replies: list[messages.StaffReply] = []
     got = threading.Event()
 
     def on_message(message: Inbound) -> None:
@@ -227,7 +227,7 @@ def _staff(args: Any) -> int:
             doc = protocol.decode("staff_reply", message.payload)
         except SyncError:
             return
-        if doc["request_id"] == request_id:
+        if doc.request_id == request_id:
             replies.append(doc)
             got.set()
 
@@ -241,7 +241,10 @@ def _staff(args: Any) -> int:
     try:
         if not link.wait_ready(args.timeout):
             fail(PROG, f"cannot reach the broker at {args.broker}; is it running? (--broker)")
-        payload = protocol.encode("staff_command", {"request_id": request_id, "command": command})
+        try:
+            payload = protocol.encode(messages.StaffCommand(request_id=request_id, command=command))
+        except ProtocolError as err:
+            fail(PROG, f"the command cannot be sent: {err}")
         deadline = time.monotonic() + args.timeout
         # Resend with the same request id until answered: the office carries it out once.
         while not got.is_set() and time.monotonic() < deadline:
@@ -255,8 +258,8 @@ def _staff(args: Any) -> int:
             f"the office did not answer within {args.timeout:g} s; is madoguchi-office serve running for site {args.site}?",
         )
     reply = replies[0]
-    print(reply["message"])
-    return 0 if reply["ok"] else 1
+    print(reply.message)
+    return 0 if reply.ok else 1
 
 
 def _status(args: Any) -> int:

@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from sync import messages
+from sync.site import Category, Counter, SiteConfig
+
 
 class OfficeError(Exception):
     """Root of the office package's errors."""
@@ -38,103 +41,21 @@ class Status(StrEnum):
         return self in (Status.WAITING, Status.CALLED, Status.IN_PROGRESS, Status.READY)
 
 
-@dataclass(frozen=True)
-class Station:
-    """A step of the back office's work (受付, 入力, 審査, 交付, 完了)."""
-
-    code: str
-    names: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Category:
-    """A resident's purpose, as offered on the dispenser; several may share one series."""
-
-    code: str
-    series: str
-    first: int
-    last: int
-    names: Mapping[str, str]
-    route: tuple[str, ...]
-    share: float = 0.0
-    procedures: tuple[str, ...] = ()
-    daily_cap: int | None = None  # tickets a day for this purpose; None = the series' range
-
-
-@dataclass(frozen=True)
-class Counter:
-    """A service counter (窓口); an empty ``categories`` serves every purpose."""
-
-    number: int
-    categories: frozenset[str] = frozenset()
-
-    def serves(self, category: str) -> bool:
-        """Whether this counter calls tickets of ``category``."""
-        return not self.categories or category in self.categories
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    """One office's window: validated by office.config, never built from raw input here."""
-
-    site: str
-    office_name: str
-    timezone: str
-    rollover_hour: int
-    stations: tuple[Station, ...]
-    categories: tuple[Category, ...]
-    counters: tuple[Counter, ...]
-    dispenser_reserve: int = 700
-    reserve_floor: int = 120
-    lease_block_min: int = 20
-    ready_linger_minutes: int = 15
-    default_service_seconds: float = 120.0
-    # The dispenser's opening hours, as published to it (strings: they travel in the config doc).
-    dispenser_hours: Mapping[str, object] = field(default_factory=dict)
-    progress_url: str = "http://madoguchi.local/t/{ticket_id}"
-    # The certificate kiosk (自動交付機): its own hours (early and late, closed at New Year),
-    # fees per copy by certificate code, the issuing mayor's line, and the JPKI CA file (PEM)
-    # whose card certificates the office trusts ("" = no kiosk service).
-    kiosk_hours: Mapping[str, object] = field(default_factory=dict)
-    certificate_fees: Mapping[str, int] = field(default_factory=dict)
-    mayor_line: str = ""
-    jpki_ca: str = ""
-    # Where the kiosk's resident registry comes from: "demo" seeds an empty office store with
-    # the demo town's residents; "store" uses only what was loaded (docs/registry.md).
-    kiosk_registry: str = "demo"
-
-    def category(self, code: str) -> Category:
-        """The category with ``code``; CommandError when there is none."""
-        for cat in self.categories:
-            if cat.code == code:
-                return cat
+def category(config: SiteConfig, code: str) -> Category:
+    """The purpose with ``code``; CommandError (shown to the clerk) when there is none."""
+    found = config.find_category(code)
+    if found is None:
         raise CommandError(f"unknown purpose {code!r}")
+    return found
 
-    def counter(self, number: int) -> Counter:
-        """The counter with ``number``; CommandError when there is none."""
-        for counter in self.counters:
-            if counter.number == number:
-                return counter
-        known = ", ".join(str(c.number) for c in self.counters)
+
+def counter(config: SiteConfig, number: int) -> Counter:
+    """The counter with ``number``; CommandError (shown to the clerk) when there is none."""
+    found = config.find_counter(number)
+    if found is None:
+        known = ", ".join(str(c.number) for c in config.counters)
         raise CommandError(f"there is no counter {number} (counters: {known})")
-
-    def station(self, code: str) -> Station:
-        """The station with ``code``."""
-        for station in self.stations:
-            if station.code == code:
-                return station
-        raise CommandError(f"unknown station {code!r}")
-
-    def series_ranges(self) -> dict[str, tuple[int, int]]:
-        """Each series' inclusive number range."""
-        return {cat.series: (cat.first, cat.last) for cat in self.categories}
-
-    def series_shares(self) -> dict[str, float]:
-        """Expected share of the day's tickets per series (sizes the offline reserves)."""
-        shares: dict[str, float] = {}
-        for cat in self.categories:
-            shares[cat.series] = shares.get(cat.series, 0.0) + cat.share
-        return shares
+    return found
 
 
 def ticket_id(day: str, series: str, number: int) -> str:
@@ -312,27 +233,30 @@ def board_lines(
     trains: Sequence[BoardRow],
     waiting: Sequence[BoardRow],
     waiting_per_route: Mapping[tuple[str, ...], int],
-) -> list[dict[str, object]]:
-    """Train lines, one per distinct route (payload form).
+) -> tuple[messages.BoardLine, ...]:
+    """Train lines, one per distinct route, as the board snapshot carries them.
 
     ``trains`` are the tickets on the line (called, in progress, ready), ``waiting`` the
     oldest waiting ones, both in issue order; ``waiting_per_route`` counts every waiting
     ticket, so a line says how many more wait than it lists (``more_waiting``).
     """
-    lines: dict[tuple[str, ...], list[list[object]]] = {}
+    lines: dict[tuple[str, ...], list[messages.TrainRow]] = {}
     for cat in config.categories:
         lines.setdefault(cat.route, [])
     for row in [*trains[:MAX_TRAINS], *waiting[:MAX_WAITING_ROWS]]:
-        lines.setdefault(row.route, []).append([row.number, row.station_index, row.status.value, row.counter])
-    out: list[dict[str, object]] = []
+        lines.setdefault(row.route, []).append((row.number, row.station_index, row.status.value, row.counter))
+    out = []
     for route, rows in lines.items():
         listed_waiting = sum(1 for r in rows if r[2] == Status.WAITING.value)
-        line: dict[str, object] = {"route": "-".join(route), "stations": list(route), "tickets": rows}
-        more = waiting_per_route.get(route, 0) - listed_waiting
-        if more > 0:
-            line["more_waiting"] = more
-        out.append(line)
-    return out
+        out.append(
+            messages.BoardLine(
+                route="-".join(route),
+                stations=route,
+                tickets=tuple(rows),
+                more_waiting=max(0, waiting_per_route.get(route, 0) - listed_waiting),
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True)

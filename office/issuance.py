@@ -44,6 +44,7 @@ from certificates.rules import (
 )
 from common.calendar import DEFAULT_ROLLOVER_HOUR, business_day
 from office.domain import OfficeError
+from sync import messages
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cert_issuances (
@@ -152,19 +153,20 @@ class Issuance:
     content: Mapping[str, Any] | None
     voided: str | None = None  # the kiosk's reason when it reported the certificate not printed
 
-    def reply(self) -> dict[str, Any]:
-        """The kiosk's "issue" reply: ``{ok, issue_number, fee, certificate}``.
+    def reply(self) -> messages.IssueReply:
+        """The kiosk's "issue" reply: the issue number, the fee and the content to print.
 
         A voided issuance is never handed out again: its reply is a refusal.
         """
         if self.voided is not None:
-            return {"ok": False, "refusal": "go_to_counter"}
-        return {
-            "ok": True,
-            "issue_number": self.issue_number,
-            "fee": self.fee,
-            "certificate": dict(self.content) if self.content is not None else None,
-        }
+            return messages.IssueReply(request_id=self.request_id, ok=False, refusal="go_to_counter")
+        return messages.IssueReply(
+            request_id=self.request_id,
+            ok=True,
+            issue_number=self.issue_number,
+            fee=self.fee,
+            certificate=dict(self.content) if self.content is not None else None,
+        )
 
 
 def _issuance(row: sqlite3.Row | tuple[Any, ...]) -> Issuance:
@@ -209,29 +211,18 @@ class CashReport:
     at_ms: int
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> CashReport:
-        """Validate a cash_report event's data; IssuanceError naming the bad key."""
-        if not isinstance(data, Mapping):
-            raise IssuanceError("cash_report: expected an object with event_id, type, amount, request_id, at_ms")
-        kind = data.get("type")
-        if kind not in {t.value for t in CashEventType}:
-            allowed = ", ".join(t.value for t in CashEventType)
-            raise IssuanceError(f"cash_report.type: {kind!r} is not a cash event; use one of {allowed}")
-        request_id = data.get("request_id")
-        if request_id is not None:
-            _check_id(request_id, "cash_report.request_id")
-        at_ms = data.get("at_ms")
-        if isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms < 0:
-            raise IssuanceError(f"cash_report.at_ms: expected Unix milliseconds, got {at_ms!r}")
+    def from_event(cls, event: messages.KioskCash) -> CashReport:
+        """A ``kiosk.cash`` event's data (checked on arrival); IssuanceError when a kept fee
+        names no issue request it paid for."""
         report = cls(
-            event_id=_check_id(data.get("event_id"), "cash_report.event_id"),
-            type=CashEventType(str(kind)),
-            amount=_check_yen(data.get("amount"), "cash_report.amount"),
-            request_id=request_id,
-            at_ms=at_ms,
+            event_id=event.event_id,
+            type=CashEventType(event.kind),
+            amount=event.amount,
+            request_id=event.request_id,
+            at_ms=event.at_ms,
         )
         if report.type is CashEventType.FEE_KEPT and report.request_id is None:
-            raise IssuanceError("cash_report.request_id: a kept fee must name the issue request it paid for")
+            raise IssuanceError("kiosk.cash: request_id: a kept fee must name the issue request it paid for")
         return report
 
 
@@ -591,14 +582,13 @@ class IssuanceBook:
 
     # -- cash ------------------------------------------------------------------------------------------
 
-    def record_cash(self, device_id: str, business_day: str | date, event: CashReport | Mapping[str, Any]) -> bool:
+    def record_cash(self, device_id: str, business_day: str | date, report: CashReport) -> bool:
         """Store a kiosk cash report once; False for a resent duplicate.
 
         Raises :class:`RequestConflictError` when the event id was stored with other content.
         """
         _check_id(device_id, "device_id")
         day = _check_day(business_day)
-        report = event if isinstance(event, CashReport) else CashReport.from_wire(event)
         values = (report.event_id, device_id, day, report.type.value, report.amount, report.request_id, report.at_ms)
         with self._atomic():
             row = self.conn.execute(

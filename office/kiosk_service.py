@@ -23,17 +23,19 @@ connection inside the caller's transaction, so a reply leaves only after its com
 
 from __future__ import annotations
 
-import base64
-import binascii
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cryptography import x509
 
-from certificates.card_auth import CardAuthError, ChallengeBook, authenticate
-from certificates.registry import Registry, Resident
+from certificates.card_auth import CardAuthError, ChallengeBook, authenticate, load_ca_certificates
+from certificates.errors import CertificateDomainError
+from certificates.registry import Registry, RegistryError, Resident, demo_registry
 from certificates.rules import (
     CertificateError,
     CertificateKind,
@@ -47,7 +49,11 @@ from certificates.rules import (
     parse_kind,
     parse_options,
 )
+from office.db import OfficeDB
 from office.issuance import CashReport, IssuanceBook, IssuanceError
+from office.registry_store import RegistryStoreError, load_registry, save_registry
+from sync import messages
+from sync.site import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -82,100 +88,109 @@ class KioskService:
         self.challenges = challenges or ChallengeBook()
         self._activity = on_activity or (lambda line: None)
 
-    def handle(self, device_id: str, doc: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
-        """The reply body for one validated ``kiosk_request`` (never raises for bad requests)."""
-        op = str(doc["op"])
-        base = {"request_id": doc["request_id"], "op": op}
-        if not self.cas:
-            return {**base, "ok": False, "refusal": NO_SERVICE}
+    def handle(self, device_id: str, request: messages.AnyKioskRequest, now_ms: int) -> messages.AnyKioskReply:
+        """The reply to one kiosk request, checked on arrival (never raises for a bad request)."""
         try:
-            if op == "challenge":
-                return {**base, **self._challenge(now_ms)}
-            if op == "authenticate":
-                return {**base, **self._authenticate(device_id, doc, now_ms)}
-            return {**base, **self._issue(device_id, doc, now_ms)}
+            if not self.cas:
+                return _refuse(request, NO_SERVICE)
+            match request:
+                case messages.ChallengeRequest():
+                    return self._challenge(request, now_ms)
+                case messages.AuthenticateRequest():
+                    return self._authenticate(device_id, request, now_ms)
+                case messages.IssueRequest():
+                    return self._issue(device_id, request, now_ms)
         except (CertificateError, IssuanceError, KeyError, ValueError) as err:
             # A request the kiosk should not have sent (a bug or a tampered client): logged with
             # its reason here, a plain refusal there.
-            log.warning("kiosk %s: %s refused: %s", device_id, op, err)
-            return {**base, "ok": False, "refusal": GO_TO_COUNTER}
+            log.warning("kiosk %s: %s refused: %s", device_id, _op(request), err)
+            return _refuse(request, GO_TO_COUNTER)
 
     # -- the three steps ------------------------------------------------------------------------
 
-    def _challenge(self, now_ms: int) -> dict[str, Any]:
+    def _challenge(self, request: messages.ChallengeRequest, now_ms: int) -> messages.ChallengeReply:
         challenge = self.challenges.issue(now_ms)
-        return {
-            "ok": True,
-            "challenge_id": challenge.challenge_id,
-            "nonce": base64.b64encode(challenge.nonce).decode("ascii"),
-            "expires_ms": challenge.expires_ms,
-        }
+        return messages.ChallengeReply(
+            request_id=request.request_id,
+            ok=True,
+            challenge_id=challenge.challenge_id,
+            nonce=challenge.nonce,
+            expires_ms=challenge.expires_ms,
+        )
 
-    def _authenticate(self, device_id: str, doc: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
+    def _authenticate(
+        self, device_id: str, request: messages.AuthenticateRequest, now_ms: int
+    ) -> messages.AuthenticateReply:
+        refused = functools.partial(messages.AuthenticateReply, request_id=request.request_id, ok=False)
         try:
-            certificate = _b64(doc["certificate"])
-            signature = _b64(doc["signature"])
-            identity = authenticate(self.challenges, self.cas, str(doc["challenge_id"]), certificate, signature, now_ms)
+            identity = authenticate(
+                self.challenges, self.cas, request.challenge_id, request.certificate, request.signature, now_ms
+            )
         except CardAuthError as err:
             log.warning("kiosk %s: card refused (%s)", device_id, err.reason)
-            return {"ok": False, "refusal": CARD_INVALID}
+            return refused(refusal=CARD_INVALID)
         resident = self.registry.by_card(identity.serial)
         if resident is None:
             log.warning("kiosk %s: card %s is valid but belongs to no resident here", device_id, identity.serial)
-            return {"ok": False, "refusal": GO_TO_COUNTER}
-        kind = parse_kind(doc["kind"])
-        options = parse_options(kind, doc.get("options") or {})
-        copies = check_copies(doc["copies"])
+            return refused(refusal=GO_TO_COUNTER)
+        kind = parse_kind(request.kind)
+        options = parse_options(kind, request.options)
+        copies = check_copies(request.copies)
         today = _day(self.book, now_ms)
         refusal = check_eligibility(self.registry, resident, kind, options, today)
         if refusal is not None:
             # The reason stays here, for the counter clerk who will help the resident.
             log.info("kiosk %s: %s refused for card %s: %s", device_id, kind.value, identity.serial, refusal.reason)
             self._activity(f"kiosk {device_id}: {kind.value} refused -> please go to a counter")
-            return {"ok": False, "refusal": refusal.public}
+            return refused(refusal=refusal.public)
         fee = self.fees.total(kind, copies)
         token = self.book.open_session(identity.serial, resident.id, kind, options, copies, fee, now_ms)
-        return {
-            "ok": True,
-            "session_token": token,
-            "fee": fee,
-            "household": household_choices(self.registry, resident, today),
-        }
+        return messages.AuthenticateReply(
+            request_id=request.request_id,
+            ok=True,
+            session_token=token,
+            fee=fee,
+            household=tuple(
+                messages.Member(id=str(m["id"]), name=str(m["name"]))
+                for m in household_choices(self.registry, resident, today)
+            ),
+        )
 
-    def _issue(self, device_id: str, doc: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
-        request_id = str(doc["request_id"])
+    def _issue(self, device_id: str, request: messages.IssueRequest, now_ms: int) -> messages.IssueReply:
+        request_id = request.request_id
+        refused = functools.partial(messages.IssueReply, request_id=request_id, ok=False)
         done = self.book.issuance(request_id)
         if done is not None:  # a retry (lost reply, kiosk restarted): the same answer, once issued
             if done.device_id != device_id:
                 log.warning("kiosk %s: request %s belongs to %s", device_id, request_id, done.device_id)
-                return {"ok": False, "refusal": GO_TO_COUNTER}
+                return refused(refusal=GO_TO_COUNTER)
             return done.reply()
-        token = str(doc["session_token"])
+        token = request.session_token
         session = self.book.session(token, now_ms)
         if session is None:
-            return {"ok": False, "refusal": SESSION_EXPIRED}
-        if int(doc.get("paid", 0)) < session.fee:
-            log.warning("kiosk %s: issue with %s yen paid of a %s yen fee", device_id, doc.get("paid"), session.fee)
-            return {"ok": False, "refusal": NOT_PAID}
+            return refused(refusal=SESSION_EXPIRED)
+        if request.paid < session.fee:
+            log.warning("kiosk %s: issue with %s yen paid of a %s yen fee", device_id, request.paid, session.fee)
+            return refused(refusal=NOT_PAID)
         resident = self.registry.resident(session.resident_id)
         if resident is None:
             log.warning("kiosk %s: session for resident %s who is no longer registered", device_id, session.resident_id)
-            return {"ok": False, "refusal": GO_TO_COUNTER}
+            return refused(refusal=GO_TO_COUNTER)
         kind = parse_kind(session.kind)
         options = parse_options(kind, session.options)
-        chosen = (doc.get("options") or {}).get("members")
+        chosen = request.options.get("members")
         if chosen and chosen != session.options.get("members"):
             # A 住民票 of chosen members: the kiosk could offer the household only after the
             # authentication, so the choice comes now and is checked like the rest.
-            options = parse_options(kind, doc["options"])
+            options = parse_options(kind, request.options)
             refusal = check_eligibility(self.registry, resident, kind, options, _day(self.book, now_ms))
             if refusal is not None:
                 log.info("kiosk %s: chosen members refused: %s", device_id, refusal.reason)
-                return {"ok": False, "refusal": refusal.public}
+                return refused(refusal=refusal.public)
             session = self.book.choose_members(token, options, now_ms)
-        if doc.get("kind") not in (None, kind.value) or int(doc.get("copies", session.copies)) != session.copies:
+        if request.kind not in (None, kind.value) or (request.copies or session.copies) != session.copies:
             log.warning("kiosk %s: issue request differs from its authenticated session", device_id)
-            return {"ok": False, "refusal": GO_TO_COUNTER}
+            return refused(refusal=GO_TO_COUNTER)
         try:
             issued = self.book.issue(
                 request_id,
@@ -191,25 +206,47 @@ class KioskService:
             )
         except IneligibleError as err:
             log.info("kiosk %s: %s became ineligible before issue: %s", device_id, kind.value, err)
-            return {"ok": False, "refusal": GO_TO_COUNTER}
+            return refused(refusal=GO_TO_COUNTER)
         self._activity(f"kiosk {device_id}: issued {kind.value} x{session.copies} as {issued.issue_number}")
         return issued.reply()
 
     # -- events ---------------------------------------------------------------------------------
 
-    def apply_event(self, device_id: str, kind: str, data: Mapping[str, Any], now_ms: int) -> str | None:
+    def apply_event(
+        self, device_id: str, event: messages.KioskCash | messages.KioskIssueVoid, now_ms: int
+    ) -> str | None:
         """A kiosk event from its outbox; returns a problem instead of raising (stored anyway)."""
         try:
-            if kind == "kiosk.cash":
-                report = CashReport.from_wire(data)
-                self.book.record_cash(device_id, self.book.business_day(report.at_ms), report)
-                return None
-            if kind == "kiosk.issue_void":
-                self.book.void(str(data["request_id"]), str(data.get("reason", "not_printed")), now_ms)
-                return None
-        except (IssuanceError, KeyError, TypeError) as err:
-            return f"{kind}: {err}"
+            match event:
+                case messages.KioskCash():
+                    report = CashReport.from_event(event)
+                    self.book.record_cash(device_id, self.book.business_day(report.at_ms), report)
+                case messages.KioskIssueVoid():
+                    self.book.void(event.request_id, event.reason, now_ms)
+        except IssuanceError as err:
+            return f"{event.type}: {err}"
         return None
+
+
+def _op(request: messages.AnyKioskRequest) -> str:
+    match request:
+        case messages.ChallengeRequest():
+            return "challenge"
+        case messages.AuthenticateRequest():
+            return "authenticate"
+        case messages.IssueRequest():
+            return "issue"
+
+
+def _refuse(request: messages.AnyKioskRequest, refusal: str) -> messages.AnyKioskReply:
+    """The refusal of ``request`` in the reply type of its ``op``."""
+    match request:
+        case messages.ChallengeRequest():
+            return messages.ChallengeReply(request_id=request.request_id, ok=False, refusal=refusal)
+        case messages.AuthenticateRequest():
+            return messages.AuthenticateReply(request_id=request.request_id, ok=False, refusal=refusal)
+        case messages.IssueRequest():
+            return messages.IssueReply(request_id=request.request_id, ok=False, refusal=refusal)
 
 
 def _content(
@@ -223,13 +260,65 @@ def _content(
     return certificate_content(service.registry, resident, kind, options, number, day, service.mayor_line)
 
 
-def _b64(value: Any) -> bytes:
-    """A base64 field; ValueError (a malformed request, not a bad card) when it is not base64."""
-    try:
-        return base64.b64decode(str(value), validate=True)
-    except binascii.Error as err:
-        raise ValueError(f"not base64: {err}") from err
-
-
 def _day(book: IssuanceBook, now_ms: int) -> date:
     return date.fromisoformat(book.business_day(now_ms))
+
+
+def open_kiosk_service(
+    config: SiteConfig,
+    db: OfficeDB,
+    *,
+    registry: Registry | None = None,
+    on_activity: Callable[[str], None] = lambda line: None,
+) -> KioskService:
+    """The kiosk service of a site over the office store: its JPKI trust anchors, issuance book,
+    fees and resident registry. It never stops the office: without a usable CA kiosks are told
+    "no service", without a registry every card is sent to a counter - the log says why."""
+    cas: list[x509.Certificate] = []
+    if config.kiosk.jpki_ca:
+        try:
+            cas = load_ca_certificates(Path(config.kiosk.jpki_ca).read_bytes())
+        except (OSError, ValueError, CertificateDomainError) as err:
+            log.error("kiosk service off: cannot read the JPKI CA %s: %s", config.kiosk.jpki_ca, err)
+    book = IssuanceBook(db.conn, tz=ZoneInfo(config.timezone), rollover_hour=config.rollover_hour)
+    return KioskService(
+        book,
+        registry if registry is not None else _stored_registry(config, db, on_activity),
+        FeeSchedule.from_config(config.kiosk.fees),
+        cas,
+        config.kiosk.mayor_line,
+        on_activity=on_activity,
+    )
+
+
+def _stored_registry(config: SiteConfig, db: OfficeDB, on_activity: Callable[[str], None]) -> Registry:
+    """The resident registry in the office store (docs/registry.md).
+
+    An empty store gets the demo town's residents when the site runs as the demo
+    (``[kiosk] registry = "demo"``); with ``"store"`` it stays empty. Without a usable
+    registry the kiosks still get answers: an empty registry knows no card, so every card
+    is sent to a counter exactly like an unknown one - the office itself keeps running.
+    """
+    how_to_load = f"load one with: madoguchi-office registry import FILE.json --db {db.path} (then restart the office)"
+    try:
+        stored = load_registry(db.conn)
+        if stored is None and config.kiosk.registry == "demo":
+            save_registry(db.conn, demo_registry())
+            stored = load_registry(db.conn)  # serve what the store holds, as on every later start
+            log.info("kiosk service: stored the demo town's resident registry in %s", db.path)
+    except (RegistryError, RegistryStoreError) as err:
+        log.error(
+            "kiosk service: the stored resident registry cannot be used, so every card is sent to a counter: %s; %s",
+            err,
+            how_to_load,
+        )
+        on_activity("kiosk service: the resident registry cannot be used (see the log)")
+        return Registry.build("", (), ())
+    if stored is None:
+        log.warning(
+            "kiosk service: the office store holds no resident registry, so every card is sent to a counter; %s",
+            how_to_load,
+        )
+        on_activity("kiosk service: no resident registry stored; every card goes to a counter")
+        return Registry.build("", (), ())
+    return stored

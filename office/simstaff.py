@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from office.commands import Advance, CallNext, Command, Done
-from office.domain import SiteConfig, Status, Ticket
+from office.domain import Status, Ticket
+from sync.site import SiteConfig
 
 
 @dataclass

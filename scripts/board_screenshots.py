@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from bench.board_bench import Staff
 from harness import env, has_full_lease, start_dispenser, start_office
 from lobby.brokers import MosquittoBroker
+from sync import messages
 
 OUT = REPO / "docs" / "screenshots"
 MIX = ["moving", "certificates", "family_register", "birth", "death", "childcare", "tax", "my_number"]
@@ -95,7 +96,7 @@ def main() -> int:
 
         staff = Staff(broker.url)
 
-        def work(*lines: str) -> list[dict[str, Any]]:
+        def work(*lines: str) -> list[messages.StaffReply]:
             """Staff commands over MQTT, as a clerk's terminal sends them; the office's replies."""
             ids_ = [staff.send(line) for line in lines]
             return [staff.wait_reply(r) for r in ids_]

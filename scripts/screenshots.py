@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from harness import env
 from lobby.brokers import MosquittoBroker
 from office import config as configmod
-from office.domain import SiteConfig
 from office.server import OfficeServer
+from sync.site import SiteConfig
 
 OUT = REPO / "docs" / "screenshots"
 LANGS = ["ja", "en", "zh_CN", "ko", "vi", "pt"]

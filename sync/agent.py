@@ -25,11 +25,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
+
+import msgspec
 
 from sync import clock as clockmod
 from sync import hlc as hlcmod
-from sync import protocol
+from sync import messages, protocol
 from sync.errors import ProtocolError, StoreError
 from sync.events import Event
 from sync.link import Inbound, MqttLink, Will
@@ -78,7 +80,7 @@ class DeviceAgent:
         self,
         config: AgentConfig,
         *,
-        on_document: Callable[[str, Mapping[str, Any]], None] | None = None,
+        on_document: Callable[[str, messages.Payload], None] | None = None,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         mono_ms: Callable[[], int] = lambda: int(time.monotonic() * 1000),
         boot_id: str | None = None,
@@ -91,7 +93,7 @@ class DeviceAgent:
         # Called on the agent's worker thread when a stored document changes (hand work over).
         self.on_document_changed = on_document
         # A kiosk's answers from the office (kiosk_reply), on the worker thread too.
-        self.on_reply: Callable[[dict[str, Any]], None] | None = None
+        self.on_reply: Callable[[messages.AnyKioskReply], None] | None = None
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -99,12 +101,16 @@ class DeviceAgent:
         self.outbox = Outbox(config.data_dir / "outbox", config.device_id, segment_size=config.segment_size)
         self.state = StateStore(config.data_dir / "state.json")
         self.documents = DOCUMENTS_BY_ROLE.get(config.role, ALL_DOCUMENTS)
-        # Read on every press: served from memory, never behind the store's fsync.
-        self._docs: dict[str, dict[str, Any]] = {}
+        # Read on every press: served from memory, never behind the store's fsync. Each was
+        # checked when it arrived; a stored one is checked again (a store from an older build).
+        self._docs: dict[str, messages.Payload] = {}
         for name in self.documents:
-            doc = self.state.get(name)
-            if doc is not None:
-                self._docs[name] = doc
+            stored = self.state.get(name)
+            if stored is not None:
+                try:
+                    self._docs[name] = protocol.from_stored(name, stored)
+                except ProtocolError as err:
+                    log.warning("ignored the stored %s (the office sends it again): %s", name, err)
         self.stats: Counter[str] = Counter()
         self._lock = threading.RLock()  # guards clock, hlc and the outbox append path
 
@@ -130,8 +136,8 @@ class DeviceAgent:
         self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._office_online = False
         self.last_heard_ms: int | None = None
-        # The app's own fields for the status message (a dispenser's number marks).
-        self.status_extra: Callable[[], dict[str, Any]] | None = None
+        # A dispenser's number marks for its status message (the office tops leases up from them).
+        self.status_marks: Callable[[], tuple[messages.NumberMark, ...]] | None = None
         self._office_session: tuple[Any, Any] = (None, None)
         self._sent_upto = self.outbox.acked_seq
         self._last_progress_ms = self._mono_ms()
@@ -147,7 +153,7 @@ class DeviceAgent:
         for note in notes:
             log.error("local store repaired at start: %s", note)
             self.stats["store_repairs"] += 1
-            self.record("store.recovered", {"note": note[:500]})
+            self.record(messages.StoreRecovered(note=note[:500]))
 
     # -- public API (any thread) ---------------------------------------------------------------
 
@@ -160,7 +166,7 @@ class DeviceAgent:
             subs.append((protocol.topic("kiosk_reply", site, device=dev), 1))
         will = Will(
             protocol.topic("device_status", site, device=dev),
-            protocol.encode("device_status", {"state": "offline", "role": self.config.role}),
+            protocol.encode(messages.DeviceStatus(state="offline", role=self.config.role)),
         )
         self._link = MqttLink(
             self.config.broker_url,
@@ -185,7 +191,7 @@ class DeviceAgent:
         if self._link is not None:
             final = (
                 protocol.topic("device_status", self.config.site, device=self.config.device_id),
-                protocol.encode("device_status", self._status_body("offline")),
+                protocol.encode(self._status("offline")),
                 1,
                 True,
             )
@@ -195,24 +201,29 @@ class DeviceAgent:
             self.outbox.close()
             self.state.close()
 
-    def request(self, body: Mapping[str, Any]) -> bool:
+    def request(self, body: messages.AnyKioskRequest) -> bool:
         """Ask the office (a kiosk's request; the answer comes to ``on_reply``). Not journalled:
         the kiosk's own journal decides what a lost request means. False when not connected."""
         if self._link is None or not self._link.ready:
             return False
         self._link.publish(
             protocol.topic("kiosk_request", self.config.site, device=self.config.device_id),
-            protocol.encode("kiosk_request", body),
+            protocol.encode(body),
             qos=1,
         )
         return True
 
-    def record(self, type: str, data: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Event:
+    def record(self, data: messages.EventData, meta: Mapping[str, Any] | None = None) -> Event:
         """Journal an event durably (returns once fsynced) and nudge the sender.
 
         ``meta`` is device state that must change atomically with this event (a dispenser's
         number marks): it is written in the same atomic write and read back as ``outbox.meta``.
         """
+        return self.record_raw(data.type, protocol.to_data(data), meta)
+
+    def record_raw(self, type: str, data: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Event:
+        """:meth:`record` for an event type without a model (``kiosk.journal``: a journal record
+        kept as it is, for the office's audit trail)."""
         with self._lock:
             now = self.now_ms()
             self._hlc = hlcmod.tick(self._hlc, now)
@@ -241,11 +252,21 @@ class DeviceAgent:
         """Connected to the broker with subscriptions in place."""
         return self._link is not None and self._link.ready
 
-    def document(self, name: str) -> dict[str, Any] | None:
-        """The last-known office document (config, snapshots, lease), stored across restarts.
-
-        Shared and read-only: callers must not change it.
-        """
+    @overload
+    def document(self, name: Literal["office_config"]) -> messages.OfficeConfig | None: ...
+    @overload
+    def document(self, name: Literal["queue_snapshot"]) -> messages.QueueSnapshot | None: ...
+    @overload
+    def document(self, name: Literal["board_snapshot"]) -> messages.BoardSnapshot | None: ...
+    @overload
+    def document(self, name: Literal["lease"]) -> messages.Lease | None: ...
+    @overload
+    def document(self, name: Literal["voids"]) -> messages.Voids | None: ...
+    @overload
+    def document(self, name: str) -> messages.Payload | None: ...
+    def document(self, name: str) -> messages.Payload | None:
+        """The last-known office document (config, snapshots, lease, voids), kept across
+        restarts: a frozen model, checked when it arrived."""
         return self._docs.get(name)
 
     def pending_count(self) -> int:
@@ -304,37 +325,47 @@ class DeviceAgent:
         if parsed.site != self.config.site or (parsed.device not in (None, self.config.device_id)):
             self.stats["foreign_messages"] += 1
             return
-        sent_ms = doc.get("sent_ms")
+        sent_ms = getattr(doc, "sent_ms", None)
         if isinstance(sent_ms, int) and not message.retained:
             self._learn_time(sent_ms)
             self.last_heard_ms = self.now_ms()  # "updated HH:MM" on a board that loses the office
-        if parsed.name == "kiosk_reply":
-            if self.on_reply is not None:
-                self.on_reply(doc)
-            return
-        if parsed.name == "office_status":
-            was = self._office_online
-            self._office_online = doc["state"] == "online"
-            # A new (epoch, session) is a new office connection: whatever we sent before may
-            # have gone to nobody (clean sessions), so the unacked window goes again.
-            session = (doc.get("epoch"), doc.get("session"))
-            session_changed = session != self._office_session
-            self._office_session = session
-            if self._office_online and (not was or session_changed):
-                log.info("office is online (epoch %s session %s): sending the outbox", *session)
-                self._sent_upto = self.outbox.acked_seq
-                self._last_progress_ms = self._mono_ms()
-            elif was and not self._office_online:
-                log.warning("office went offline: holding events in the outbox")
-        elif parsed.name == "ack":
-            self._on_ack(int(doc["acked"]))
-        elif parsed.name in self.documents:
-            version = int(doc.get("version", 0))
-            if self.state.put_if_newer(parsed.name, doc, version):
-                self._docs[parsed.name] = doc
-                self.stats[f"doc_{parsed.name}"] += 1
-                if self.on_document_changed is not None:
-                    self.on_document_changed(parsed.name, doc)
+        match doc:
+            case messages.ChallengeReply() | messages.AuthenticateReply() | messages.IssueReply():
+                if self.on_reply is not None:
+                    self.on_reply(doc)
+            case messages.OfficeStatus():
+                self._on_office_status(doc)
+            case messages.Ack():
+                self._on_ack(doc.acked)
+            case (
+                messages.OfficeConfig()
+                | messages.QueueSnapshot()
+                | messages.BoardSnapshot()
+                | messages.Lease()
+                | (messages.Voids())
+            ) if parsed.name in self.documents:
+                if self.state.put_if_newer(parsed.name, msgspec.to_builtins(doc), doc.version):
+                    self._docs[parsed.name] = doc
+                    self.stats[f"doc_{parsed.name}"] += 1
+                    if self.on_document_changed is not None:
+                        self.on_document_changed(parsed.name, doc)
+            case _:
+                self.stats["unexpected_messages"] += 1
+
+    def _on_office_status(self, doc: messages.OfficeStatus) -> None:
+        was = self._office_online
+        self._office_online = doc.state == "online"
+        # A new (epoch, session) is a new office connection: whatever we sent before may
+        # have gone to nobody (clean sessions), so the unacked window goes again.
+        session = (doc.epoch, doc.session)
+        session_changed = session != self._office_session
+        self._office_session = session
+        if self._office_online and (not was or session_changed):
+            log.info("office is online (epoch %s session %s): sending the outbox", *session)
+            self._sent_upto = self.outbox.acked_seq
+            self._last_progress_ms = self._mono_ms()
+        elif was and not self._office_online:
+            log.warning("office went offline: holding events in the outbox")
 
     def _on_ack(self, acked: int) -> None:
         if acked > self.outbox.last_seq:
@@ -398,7 +429,7 @@ class DeviceAgent:
         while batch:
             try:
                 return protocol.encode(
-                    "events", {"device": self.config.device_id, "events": [e.to_record() for e in batch]}
+                    messages.EventBatch(device=self.config.device_id, events=tuple(e.to_message() for e in batch))
                 )
             except ProtocolError:
                 if len(batch) == 1:
@@ -408,17 +439,17 @@ class DeviceAgent:
                 del batch[len(batch) // 2 :]
         return None
 
-    def _status_body(self, state: str) -> dict[str, Any]:
-        return {
-            "state": state,
-            "role": self.config.role,
-            "sent_ms": self.now_ms(),
-            "hlc": self._hlc.encode(),
-            "outbox_pending": self.outbox.pending_count(),
-            "last_seq": self.outbox.last_seq,
-            "clock_confirmed": self.clock_confirmed,
-            **(self.status_extra() if self.status_extra is not None else {}),
-        }
+    def _status(self, state: Literal["online", "offline"]) -> messages.DeviceStatus:
+        return messages.DeviceStatus(
+            state=state,
+            role=self.config.role,
+            sent_ms=self.now_ms(),
+            hlc=self._hlc.encode(),
+            outbox_pending=self.outbox.pending_count(),
+            last_seq=self.outbox.last_seq,
+            clock_confirmed=self.clock_confirmed,
+            marks=self.status_marks() if self.status_marks is not None else (),
+        )
 
     def _publish_status(self) -> None:
         if self._link is None:
@@ -426,7 +457,7 @@ class DeviceAgent:
         self._last_status_ms = self._mono_ms()
         self._link.publish(
             protocol.topic("device_status", self.config.site, device=self.config.device_id),
-            protocol.encode("device_status", self._status_body("online")),
+            protocol.encode(self._status("online")),
             qos=1,
             retain=True,
         )

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync import messages
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -38,6 +40,12 @@ class Event:
             "at": self.at_ms,
             "data": dict(self.data),
         }
+
+    def to_message(self) -> messages.EventRecord:
+        """The event as it travels in an :class:`~sync.messages.EventBatch`."""
+        return messages.EventRecord(
+            id=self.id, seq=self.seq, type=self.type, hlc=self.hlc, at=self.at_ms, data=dict(self.data)
+        )
 
     @classmethod
     def from_record(cls, device: str, record: Mapping[str, Any]) -> Event:

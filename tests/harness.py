@@ -15,22 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from office import config as configmod
 from office.server import OfficeServer
 from sync.agent import AgentConfig, DeviceAgent
+from sync.site import SiteConfig
 from ticket_dispenser.device import Dispenser
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = configmod.load()
-# Kiosk hours with no closing (the last microsecond of the day aside): for runs that must not
-# depend on the hour they run at. A site's kiosk is closed from 23:00 to 6:30 by default.
-ROUND_THE_CLOCK: dict[str, object] = {
-    "open": "00:00",
-    "close": "23:59:59.999999",
-    "closed_weekdays": [],
-    "closed_dates": [],
-    "holidays": [],
-}
+
+
+def round_the_clock(site: SiteConfig, **kiosk: Any) -> SiteConfig:
+    """``site`` with its kiosk open all day, every day (and ``kiosk`` settings changed): for runs
+    that must not depend on the hour they run at. A site's kiosk is closed 23:00-6:30 by default."""
+    settings: dict[str, Any] = {"closed_weekdays": frozenset(), "closed_dates": frozenset(), **kiosk}
+    hours = msgspec.structs.replace(site.kiosk, open="00:00", close="24:00", **settings)
+    return msgspec.structs.replace(site, kiosk=hours)
 
 
 def start_office(url: str, db: Path, config: object = None, **kwargs: object) -> OfficeServer:
@@ -70,10 +72,10 @@ def has_full_lease(device: Device) -> bool:
     """The dispenser holds configuration and blocks for every series of today."""
     lease = device.agent.document("lease")
     config = device.agent.document("office_config")
-    if not lease or not config:
+    if lease is None or config is None:
         return False
-    series = {c["series"] for c in config["categories"]}
-    return series <= {b["series"] for b in lease["blocks"]}
+    series = {c.series for c in config.categories}
+    return series <= {b.series for b in lease.blocks}
 
 
 def env() -> dict[str, str]:

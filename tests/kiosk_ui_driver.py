@@ -49,6 +49,7 @@ from kiosk import flow
 from kiosk.journal import KioskJournal
 from kiosk.runtime import KioskRuntime, RuntimeSettings
 from kiosk.ui_fakes import DemoOffice, DirDocumentPrinter, PlainRenderer, RecordingReceipts
+from sync import messages
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -267,15 +268,17 @@ def main() -> int:
     opening, closing = a.hours.split("-")
     wall = int(datetime.fromisoformat(a.wall).replace(tzinfo=TOKYO).timestamp() * 1000)
     started = time.monotonic()
-    office_doc = {
-        "office_name": "まどぐち町役場",
-        "timezone": "Asia/Tokyo",
-        "kiosk": {
-            "open": opening,
-            "close": closing,
-            "closed_dates": ["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"],
-        },
-    }
+    office_doc = messages.OfficeConfig(
+        version=1,
+        sent_ms=wall,
+        office_name="まどぐち町役場",
+        timezone="Asia/Tokyo",
+        kiosk=messages.Hours(
+            open=opening, close=closing, closed_dates=("12-29", "12-30", "12-31", "01-01", "01-02", "01-03")
+        ),
+        stations=(),
+        categories=(),
+    )
 
     def insert_card(serial: str = "SIM-0001") -> None:
         reader.insert(cards[serial])

@@ -2,39 +2,61 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from display_board.controller import CAPTION_S, BoardController, Inputs
 from drivers.display_power import RecordingPower
+from sync import messages, protocol
 
 NOON = 1_795_230_000_000  # 2026-11-21 12:00 JST
-CONFIG: dict[str, Any] = {
-    "timezone": "Asia/Tokyo",
-    "dispenser": {"open": "08:30", "close": "17:15", "closed_weekdays": [], "closed_dates": [], "holidays": []},
-    "stations": [{"code": c, "name": {"ja": c}} for c in ("reception", "issuing", "done")],
-    "categories": [
+CONFIG = protocol.decode(
+    "office_config",
+    json.dumps(
         {
-            "code": "certificates",
-            "series": "2",
-            "name": {"ja": "証明書", "en": "Certificates"},
-            "route": ["reception", "issuing", "done"],
+            "v": 1,
+            "version": 1,
+            "sent_ms": NOON,
+            "timezone": "Asia/Tokyo",
+            "dispenser": {"open": "08:30", "close": "17:15", "closed_weekdays": [], "closed_dates": [], "holidays": []},
+            "stations": [{"code": c, "name": {"ja": c}} for c in ("reception", "issuing", "done")],
+            "categories": [
+                {
+                    "code": "certificates",
+                    "series": "2",
+                    "name": {"ja": "証明書", "en": "Certificates"},
+                    "route": ["reception", "issuing", "done"],
+                }
+            ],
         }
-    ],
-}
+    ).encode(),
+)
 
 
-def board(tickets: list[list[Any]], calls: list[dict[str, int]]) -> dict[str, Any]:
-    return {
-        "v": 1,
-        "version": 1,
-        "sent_ms": NOON,
-        "business_day": "2026-11-21",
-        "lines": [
-            {"route": "reception-issuing-done", "stations": ["reception", "issuing", "done"], "tickets": tickets}
-        ],
-        "calls": calls,
-        "counters": [],
-    }
+def board(
+    tickets: list[list[Any]], calls: list[dict[str, int]], counters: list[dict[str, Any]] | None = None
+) -> messages.BoardSnapshot:
+    """office/snapshot/board as a board receives it (through the protocol)."""
+    return protocol.decode(
+        "board_snapshot",
+        json.dumps(
+            {
+                "v": 1,
+                "version": 1,
+                "sent_ms": NOON,
+                "business_day": "2026-11-21",
+                "lines": [
+                    {
+                        "route": "reception-issuing-done",
+                        "stations": ["reception", "issuing", "done"],
+                        "tickets": tickets,
+                    }
+                ],
+                "calls": calls,
+                "counters": counters or [],
+            }
+        ).encode(),
+    )
 
 
 class World:
@@ -105,6 +127,6 @@ def test_the_screen_follows_opening_hours() -> None:
 
 def test_the_led_panel_gets_the_snapshot_counters() -> None:
     world, ctl, _, _, panel = make()
-    world.board["counters"] = [{"counter": 3, "number": 2000, "kind": "call", "at_ms": NOON}]
+    world.board = board([], [], counters=[{"counter": 3, "number": 2000, "kind": "call", "at_ms": NOON}])
     ctl.tick()
     assert panel[-1] == [{"counter": 3, "number": 2000, "kind": "call", "at_ms": NOON}]

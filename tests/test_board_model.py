@@ -8,13 +8,13 @@ checked against what it will really receive, not against hand-made rows.
 from __future__ import annotations
 
 import ast
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,7 +37,6 @@ from office.domain import (
     BoardRow,
     Call,
     CommandError,
-    SiteConfig,
     Status,
     Ticket,
     advance,
@@ -47,7 +46,9 @@ from office.domain import (
     ticket_id,
 )
 from office.domain import absent as mark_absent
-from sync import protocol
+from sync import messages, protocol
+from sync.errors import ProtocolError
+from sync.site import SiteConfig
 
 NOON = 1_795_230_000_000  # 2026-11-21 12:00 JST
 DAY = "2026-11-21"
@@ -56,32 +57,25 @@ LONG = "reception-input-review-issuing-done"
 CERTS = "reception-issuing-done"
 
 
-def config_doc(site: SiteConfig = SITE) -> dict[str, Any]:
-    """office/config as the office publishes it (office.server._publish_config)."""
-    return {
-        "v": 1,
-        "version": 1,
-        "sent_ms": NOON,
-        "office_name": site.office_name,
-        "timezone": site.timezone,
-        "stations": [{"code": s.code, "name": dict(s.names)} for s in site.stations],
-        "categories": [
-            {"code": c.code, "series": c.series, "name": dict(c.names), "route": list(c.route)} for c in site.categories
-        ],
-    }
+def config_doc(site: SiteConfig = SITE, **changes: Any) -> messages.OfficeConfig:
+    """office/config as the office publishes it (SiteConfig.message), through the wire."""
+    doc = site.message(version=1, sent_ms=NOON, lease_days=())
+    return wire("office_config", {**msgspec.to_builtins(doc), **changes})
+
+
+def wire(name: str, body: Mapping[str, Any]) -> Any:
+    """A document as a device receives it: JSON bytes decoded by the protocol (so every document
+    in these tests is schema-valid), typed."""
+    raw = msgspec.json.encode({**body, "v": 1})
+    return protocol.decode(name, raw)
 
 
 CONFIG = config_doc()
 
 
-def wire(name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Through the protocol both ways: every document in these tests is schema-valid."""
-    return protocol.decode(name, protocol.encode(name, body))
-
-
-def snapshot(lines: list[dict[str, Any]], calls: Sequence[Mapping[str, Any]] = (), **extra: Any) -> dict[str, Any]:
+def snapshot(lines: list[Any], calls: Sequence[Mapping[str, Any]] = (), **extra: Any) -> messages.BoardSnapshot:
     body = {"version": 5, "sent_ms": NOON, "business_day": DAY, "lines": lines, "calls": list(calls), **extra}
-    return wire("board_snapshot", body)
+    return wire("board_snapshot", body)  # type: ignore[no-any-return]
 
 
 def line(route: str, rows: list[list[Any]], **extra: Any) -> dict[str, Any]:
@@ -89,14 +83,14 @@ def line(route: str, rows: list[list[Any]], **extra: Any) -> dict[str, Any]:
 
 
 def view(
-    board: Mapping[str, Any] | None,
+    board: messages.BoardSnapshot | None,
     *,
     online: bool = True,
     heard: int | None = NOON,
     now: int = NOON,
     language: str = "ja",
-    queue: Mapping[str, Any] | None = None,
-    config: Mapping[str, Any] | None = CONFIG,
+    queue: messages.QueueSnapshot | None = None,
+    config: messages.OfficeConfig | None = CONFIG,
     **layout: Any,
 ) -> BoardView:
     return board_view(
@@ -201,7 +195,7 @@ class Office:
     def active(self) -> list[Ticket]:
         return [t for t in self.tickets.values() if t.status.active]
 
-    def board(self, waiting_limit: int = 400) -> dict[str, Any]:
+    def board(self, waiting_limit: int = 400) -> messages.BoardSnapshot:
         """office/snapshot/board as office.server._publish_snapshots builds it."""
 
         def row(t: Ticket) -> BoardRow:
@@ -232,13 +226,13 @@ class Office:
         )
 
 
-def check_invariants(v: BoardView, office: Office, board: Mapping[str, Any], limit: int) -> None:
+def check_invariants(v: BoardView, office: Office, board: messages.BoardSnapshot, limit: int) -> None:
     """What must hold of any view of any valid snapshot."""
     numbers = represented(v)
     # A train never appears twice across the view.
     assert all(n == 1 for n in numbers.values()), [k for k, n in numbers.items() if n > 1]
     # Every ticket the snapshot lists is accounted for individually, and nothing else is.
-    listed = {row[0] for ln in board["lines"] for row in ln["tickets"]}
+    listed = {row[0] for ln in board.lines for row in ln.tickets}
     assert set(numbers) == listed
     # Every active ticket of the office is shown once: drawn, counted in a stack, or ready.
     total = sum(
@@ -296,7 +290,7 @@ def test_random_office_progress_keeps_every_train_once_and_moves_honest(
     ops: list[tuple[str, int, int]], waiting_limit: int, limit: int, max_ready: int
 ) -> None:
     # Three purposes on three routes: enough lines to cross, few enough that trains crowd.
-    office = Office(site=replace(SITE, categories=SITE.categories[:3]))
+    office = Office(site=msgspec.structs.replace(SITE, categories=SITE.categories[:3]))
     previous: BoardView | None = None
     before: dict[int, Ticket] = {}
     for op in ops:
@@ -334,7 +328,7 @@ def test_three_hundred_trains_in_progress_stack_beyond_the_limit() -> None:
     for i in range(50):
         office.issue(i % 2)  # and 50 waiting
     board = office.board()
-    assert len(json.dumps(board)) < protocol.MAX_PAYLOAD_BYTES
+    assert len(protocol.encode(board)) < protocol.MAX_PAYLOAD_BYTES
     v = view(board, max_trains_per_station=5)
     check_invariants(v, office, board, 5)
     moving = the_line(v, LONG)
@@ -348,7 +342,7 @@ def test_waiting_beyond_the_listed_ones_count_on_the_platform_stack() -> None:
     for _ in range(12):
         office.issue(1)  # certificates
     board = office.board(waiting_limit=4)
-    assert board["lines"][1]["more_waiting"] == 8
+    assert board.lines[1].more_waiting == 8
     certs = the_line(view(board, max_trains_per_station=3), CERTS)
     assert [t.station_index for t in certs.trains] == [-1, -1, -1]
     assert [t.number for t in certs.trains] == [2001, 2002, 2003]  # the next ones to be called
@@ -387,8 +381,8 @@ def test_stale_without_a_live_message_uses_the_snapshots_own_time() -> None:
 
 
 def test_stale_time_follows_the_offices_timezone_and_survives_a_bad_one() -> None:
-    assert view(simple_board(), online=False, config={**CONFIG, "timezone": "Europe/London"}).stale == "03:00"
-    assert view(simple_board(), online=False, config={**CONFIG, "timezone": "Not/AZone"}).stale == "12:00"
+    assert view(simple_board(), online=False, config=config_doc(timezone="Europe/London")).stale == "03:00"
+    assert view(simple_board(), online=False, config=config_doc(timezone="Not/AZone")).stale == "12:00"
     assert view(simple_board(), online=False, config=None).stale == "12:00"
 
 
@@ -436,7 +430,7 @@ def test_names_in_each_lobby_language_with_japanese_always_beside(language: str,
 
 
 def test_a_station_without_the_language_falls_back_to_japanese() -> None:
-    config = {**CONFIG, "stations": [{"code": "reception", "name": {"ja": "受付", "zh": "受理(zh)"}}]}
+    config = config_doc(stations=[{"code": "reception", "name": {"ja": "受付", "zh": "受理(zh)"}}])
     v = view(snapshot([line(LONG, [])]), language="en", config=config)
     assert v.lines[0].stations[0].name == Label("受付", "受付")
     assert (
@@ -571,7 +565,8 @@ def test_a_route_listed_twice_is_merged_and_a_route_without_stations_keeps_its_t
     assert v.problems == 2
 
 
-def test_documents_of_the_wrong_shape_never_raise() -> None:
+def test_documents_of_the_wrong_shape_never_reach_the_model() -> None:
+    """The board only ever sees documents the protocol checked: odd shapes are refused there."""
     odd: list[Any] = [
         {"lines": "nope", "calls": [1, {"number": "x"}], "counters": [None]},
         {
@@ -584,18 +579,15 @@ def test_documents_of_the_wrong_shape_never_raise() -> None:
         },
         {},
     ]
-    for board in odd:
-        v = board_view(
-            board,
-            {"categories": [None, {"code": 1}]},
-            {"stations": 5, "categories": [None]},
-            office_online=True,
-            last_heard_ms=NOON,
-            now_ms=NOON,
-        )
-        assert isinstance(v, BoardView)
-        assert v.problems >= 0
-    assert view({"lines": [], "calls": []}, config={"timezone": 9}).lines == ()
+    for body in odd:
+        with pytest.raises(ProtocolError):
+            wire("board_snapshot", {"version": 1, "sent_ms": NOON, **body})
+    with pytest.raises(ProtocolError):
+        wire("queue_snapshot", {"version": 1, "sent_ms": NOON, "categories": [None, {"code": 1}]})
+    with pytest.raises(ProtocolError):
+        wire("office_config", {"version": 1, "sent_ms": NOON, "stations": 5, "categories": [None]})
+    # A zone this device does not know is drawn in Japan's time rather than refused.
+    assert view(snapshot([]), config=config_doc(timezone="Mars/Olympus")).lines == ()
 
 
 # --- animations -------------------------------------------------------------------------------

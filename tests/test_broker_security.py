@@ -56,7 +56,7 @@ from office.enrol_http import EnrolServer
 from office.enrolment import EnrolmentError, EnrolmentRegistry
 from office.pki import OfficeCA, load_certificate, private_pem, write_private, write_public
 from office.server import OfficeServer
-from sync import protocol
+from sync import messages, protocol
 from sync.agent import DOCUMENTS_BY_ROLE, AgentConfig, DeviceAgent
 from sync.link import BrokerAddress, LinkError
 
@@ -449,7 +449,7 @@ def test_enrolled_device_syncs_with_the_office_over_tls(site: Site) -> None:
             lambda: agent.document("lease") and agent.document("office_config") and agent.office_online,
             message="the device did not receive its office documents",
         )
-        agent.record("printer.status", {"fault": None, "paper_near_end": True, "detail": "tls test"})
+        agent.record(messages.PrinterStatusChanged(fault=None, paper_near_end=True, detail="tls test"))
         assert agent.wait_drained(10), "the office did not ack the device's event"
         db = sqlite3.connect(str(site.tmp / "office-store.sqlite3"))
         try:

@@ -17,11 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from deploy.generate import MOSQUITTO_CONF, SECURITY_HOME, UDEV_RULES, generated, printer_usb_ids
 from firmware_profiles import load_catalog
 from firmware_profiles.cli import env_text
+from office.issuance import CashReport
+from sync import messages
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -257,11 +260,11 @@ def test_report_timer_fires_after_the_day_closed_and_before_the_kiosk_opens_in_t
     # The zone is written out (the machine's clock may be UTC); it must be the site's own.
     assert zone == site.timezone
     at = hour * 60 + minute
-    hours = site.kiosk_hours
-    assert _minutes(hours["open"]) < _minutes(hours["close"])  # the kiosk does not run past midnight
+    hours = site.kiosk
+    assert _minutes(hours.open) < _minutes(hours.close)  # the kiosk does not run past midnight
     # After the rollover, "yesterday" is the business day the kiosk has just closed; before the
     # kiosk opens, no new day's money is moving yet.
-    assert site.rollover_hour * 60 <= at < _minutes(hours["open"])
+    assert site.rollover_hour * 60 <= at < _minutes(hours.open)
     if shutil.which("systemd-analyze"):
         when = parse_unit(REPORT_TIMER)["Timer"]["OnCalendar"][0]
         run = subprocess.run(
@@ -306,7 +309,9 @@ def test_report_service_command_reconciles_the_office_store_and_writes_the_repor
         book.record_cash(
             "kiosk-1",
             "2026-11-20",
-            {"event_id": "kiosk-1:1", "type": "fee_kept", "amount": 300, "request_id": "req-1", "at_ms": at},
+            _cash_report(
+                {"event_id": "kiosk-1:1", "type": "fee_kept", "amount": 300, "request_id": "req-1", "at_ms": at}
+            ),
         )
     finally:
         db.close()
@@ -413,3 +418,8 @@ def test_kivy_config_matches_configure_kivy_and_kivys_format(tmp_path: Path) -> 
         for key, value in ini[section].items():
             if key in ("exit_on_escape", "fullscreen", "show_cursor", "allow_screensaver", "maxfps", "resizable"):
                 assert live[section][key] == value, (section, key)
+
+
+def _cash_report(data: dict[str, object]) -> CashReport:
+    """A ``kiosk.cash`` event's data as the office takes it in (checked, then the domain rule)."""
+    return CashReport.from_event(msgspec.convert(data, messages.KioskCash))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from PIL import Image
 
@@ -98,10 +98,11 @@ def test_touch_from_start_to_a_printed_ticket(display, mosquitto, tmp_path: Path
 def test_a_thousand_presses_leak_nothing_and_repeat_no_number(display, mosquitto, tmp_path: Path) -> None:
     # Two purposes without a procedure list: each press goes straight to the ticket, which is
     # what this run measures (the checklist has its own tests).
-    quick = replace(
+    quick = msgspec.structs.replace(
         SITE,
         categories=tuple(
-            replace(c, procedures=()) if c.code in ("certificates", "tax") else c for c in SITE.categories
+            msgspec.structs.replace(c, procedures=()) if c.code in ("certificates", "tax") else c
+            for c in SITE.categories
         ),
     )
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3", config=quick)

@@ -182,7 +182,7 @@ def test_payload_limits_do_not_stop_sending(mosquitto, tmp_path: Path, wait_for)
     try:
         wait_for(lambda: has_full_lease(d1), timeout=20)
         for i in range(400):
-            d1.agent.record("printer.status", {"paper": "ok", "n": i, "pad": "x" * 400})
+            d1.agent.record_raw("printer.status", {"paper": "ok", "n": i, "pad": "x" * 400})
         wait_for(lambda: d1.agent.pending_count() == 0, timeout=30)
         assert office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE device='d1'") == [(400,)]
     finally:

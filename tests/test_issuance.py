@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ from office.issuance import (
     RequestConflictError,
     SessionError,
 )
+from sync import messages, protocol
+from sync.errors import ProtocolError
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MAYOR = "まどぐち町長　佐々木　和夫"
@@ -89,12 +92,13 @@ def test_a_retried_request_is_one_issuance_with_the_same_number_and_content(book
     assert first == again
     assert first.issue_number == "20260401-00001" and first.business_day == "2026-04-01"
     assert made == ["20260401-00001"]  # the content was made once; the retry got the stored one
-    assert again.reply() == {
-        "ok": True,
-        "issue_number": "20260401-00001",
-        "fee": 300,
-        "certificate": {"issue_number": "20260401-00001", "issued_on": "2026-04-01"},
-    }
+    assert again.reply() == messages.IssueReply(
+        request_id="req-1",
+        ok=True,
+        issue_number="20260401-00001",
+        fee=300,
+        certificate={"issue_number": "20260401-00001", "issued_on": "2026-04-01"},
+    )
     assert db.conn.execute("SELECT COUNT(*) FROM cert_issuances").fetchone()[0] == 1
     # typed options and their wire form are the same request
     assert _issue(book, "req-1", options=JuminhyoOptions()) == first
@@ -210,8 +214,21 @@ def test_an_issue_is_bound_to_its_session(book: IssuanceBook) -> None:
 # -- cash and reconciliation --------------------------------------------------------------------------
 
 
-def _cash(event_id: str, type: str, amount: int, request_id: str | None) -> dict[str, Any]:
+def _cash(event_id: str, type: str, amount: int, request_id: str | None) -> CashReport:
+    return CashReport(event_id, CashEventType(type), amount, request_id, NOW)
+
+
+def _wire(event_id: str, type: str, amount: int, request_id: str | None) -> dict[str, Any]:
+    """A ``kiosk.cash`` event's data as a kiosk journals it."""
     return {"event_id": event_id, "type": type, "amount": amount, "request_id": request_id, "at_ms": NOW}
+
+
+def _arrived(data: dict[str, Any]) -> CashReport:
+    """What the office makes of a ``kiosk.cash`` event: checked on arrival, then the domain rule."""
+    record = messages.EventRecord(id="kiosk-1:1", seq=1, type="kiosk.cash", hlc="h", at=NOW, data=data)
+    event = protocol.event_data(record)
+    assert isinstance(event, messages.KioskCash)
+    return CashReport.from_event(event)
 
 
 def test_cash_reports_are_stored_once(book: IssuanceBook) -> None:
@@ -224,16 +241,26 @@ def test_cash_reports_are_stored_once(book: IssuanceBook) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({**_cash("e", "fee_kept", 300, None)}, "cash_report.request_id: a kept fee must name"),
-        ({**_cash("e", "tip", 300, None)}, "cash_report.type: 'tip' is not a cash event; use one of fee_kept"),
-        ({**_cash("e", "refund_paid", -5, None)}, "cash_report.amount: expected whole yen"),
-        ({**_cash("", "refund_paid", 5, None)}, "cash_report.event_id"),
-        ({**_cash("e", "refund_paid", 10, None), "at_ms": "now"}, "cash_report.at_ms"),
+        (
+            _wire("e", "tip", 300, None),
+            'kiosk.cash: type: expected one of fee_kept, refund_owed, refund_paid, got "tip"',
+        ),
+        (_wire("e", "refund_paid", -5, None), "kiosk.cash: amount: expected an amount of yen, got -5"),
+        ({**_wire("e", "refund_paid", 10, None), "at_ms": "now"}, "kiosk.cash: at_ms: expected a time"),
+        (
+            {k: v for k, v in _wire("e", "refund_paid", 10, None).items() if k != "event_id"},
+            "kiosk.cash: event_id: required",
+        ),
     ],
 )
-def test_bad_cash_reports_name_the_key(book: IssuanceBook, data: dict[str, Any], message: str) -> None:
-    with pytest.raises(IssuanceError, match=message):
-        book.record_cash("kiosk-1", "2026-04-01", data)
+def test_bad_cash_events_name_the_key(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ProtocolError, match=re.escape(message)):
+        _arrived(data)
+
+
+def test_a_kept_fee_must_name_its_request_and_the_day_must_be_a_date(book: IssuanceBook) -> None:
+    with pytest.raises(IssuanceError, match="request_id: a kept fee must name"):
+        _arrived(_wire("e", "fee_kept", 300, None))
     with pytest.raises(IssuanceError, match="business_day: expected a date"):
         book.record_cash("kiosk-1", "April 1", _cash("e2", "refund_paid", 10, None))
 
@@ -290,16 +317,16 @@ def test_a_voided_issuance_keeps_its_number_and_is_never_handed_out_again(book: 
     voided = book.void("req-1", "print_failed", NOW + 1)
     assert voided is not None and voided.voided == "print_failed"
     assert book.void("req-1", "restart", NOW + 2) == voided  # idempotent, the first reason stays
-    assert _issue(book, "req-1").reply() == {"ok": False, "refusal": "go_to_counter"}
+    assert _issue(book, "req-1").reply() == messages.IssueReply(request_id="req-1", ok=False, refusal="go_to_counter")
     assert _issue(book, "req-2").issue_number == "20260401-00002"  # the voided number is not reused
-    assert first.reply()["ok"] is True
+    assert first.reply().ok is True
     assert book.void("never-issued", "restart", NOW) is None
     with pytest.raises(IssuanceError, match="reason: expected a short reason code"):
         book.void("req-2", "", NOW)
 
 
-def test_cash_report_from_wire_round_trip() -> None:
-    report = CashReport.from_wire(_cash("kiosk-1:9", "refund_owed", 250, "req-9"))
+def test_cash_event_from_the_wire_round_trip() -> None:
+    report = _arrived(_wire("kiosk-1:9", "refund_owed", 250, "req-9"))
     assert report == CashReport("kiosk-1:9", CashEventType.REFUND_OWED, 250, "req-9", NOW)
 
 
@@ -324,9 +351,10 @@ def test_authenticate_issue_and_render_for_the_demo_card(book: IssuanceBook) -> 
         "visit-1", "kiosk-1", "SIM-0001", kind, options, 2, fee, NOW + 60_000, session_token=token, make_content=content
     )
     reply = issued.reply()
-    assert reply["fee"] == 400 and reply["certificate"]["issue_number"] == issued.issue_number
-    assert reply["certificate"]["card_serial"] == "SIM-0001"  # the kiosk checks it against the card
-    assert render_pdf(reply["certificate"]).startswith(b"%PDF")
+    assert reply.certificate is not None
+    assert reply.fee == 400 and reply.certificate["issue_number"] == issued.issue_number
+    assert reply.certificate["card_serial"] == "SIM-0001"  # the kiosk checks it against the card
+    assert render_pdf(reply.certificate).startswith(b"%PDF")
 
 
 # -- property: numbers never repeat ------------------------------------------------------------------------

@@ -4,7 +4,6 @@ interface, and the office verifies, refuses or issues (once per request id)."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +13,12 @@ import pytest
 
 from drivers.jpki import JpkiCard
 from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
-from harness import ROUND_THE_CLOCK, SITE, start_office
+from harness import SITE, round_the_clock, start_office
 from kiosk.office_link import AgentOffice
 from kiosk.ports import OfficeUnavailable
 from lobby.brokers import MosquittoBroker
 from office.server import OfficeServer
+from sync import messages
 from sync.agent import AgentConfig, DeviceAgent
 
 JUMINHYO = {"scope": "household", "with_honseki": False, "with_zokugara": True, "with_my_number": False}
@@ -33,7 +33,7 @@ def jpki(tmp_path_factory: pytest.TempPathFactory) -> SimulatedJpkiCa:
 def lobby(
     mosquitto: MosquittoBroker, tmp_path: Path, jpki: SimulatedJpkiCa
 ) -> Iterator[tuple[OfficeServer, AgentOffice]]:
-    config = dataclasses.replace(SITE, jpki_ca=str(jpki.certificate_path))
+    config = round_the_clock(SITE, jpki_ca=str(jpki.certificate_path))
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3", config)
     agent = DeviceAgent(
         AgentConfig(
@@ -86,18 +86,26 @@ def _sign_in(
     signature = card.sign(challenge.nonce)
     if tamper:
         signature = bytes([signature[0] ^ 1]) + signature[1:]
-    reply = link.authenticate(
-        _rid(),
-        challenge.challenge_id,
-        card.read_certificate(),
-        signature,
-        kind,
-        options if options is not None else JUMINHYO,
-        copies,
-        5,
+    request = messages.AuthenticateRequest(
+        request_id=_rid(),
+        challenge_id=challenge.challenge_id,
+        certificate=card.read_certificate(),
+        signature=signature,
+        kind=kind,
+        options=options if options is not None else JUMINHYO,
+        copies=copies,
     )
+    reply = link.authenticate(request, 5)
     reader.release()
     return reply
+
+
+def _issue_request(
+    request_id: str, token: str | None, kind: str, options: dict[str, Any], copies: int, paid: int
+) -> messages.IssueRequest:
+    return messages.IssueRequest(
+        request_id=request_id, session_token=token or "", kind=kind, options=options, copies=copies, paid=paid
+    )
 
 
 def test_a_resident_signs_in_pays_and_gets_the_certificate_once(lobby: Any, jpki: SimulatedJpkiCa) -> None:
@@ -106,15 +114,15 @@ def test_a_resident_signs_in_pays_and_gets_the_certificate_once(lobby: Any, jpki
     assert auth.ok and auth.fee == 600 and auth.session_token
     assert {m.id for m in auth.household} and all(m.name for m in auth.household)
     request_id = _rid()
-    first = link.issue(request_id, auth.session_token, "juminhyo", JUMINHYO, 2, 600, 5)
+    first = link.issue(_issue_request(request_id, auth.session_token, "juminhyo", JUMINHYO, 2, 600), 5)
     assert first.ok and first.issue_number and first.certificate is not None
     assert first.certificate["card_serial"] == "SIM-0001"
     # The reply was lost and the kiosk asks again: the same issuance, never a second one.
-    again = link.issue(request_id, auth.session_token, "juminhyo", JUMINHYO, 2, 600, 5)
+    again = link.issue(_issue_request(request_id, auth.session_token, "juminhyo", JUMINHYO, 2, 600), 5)
     assert again.issue_number == first.issue_number
     assert len(office.kiosk.book.issuances(office.kiosk.book.business_day(office.wall_ms()))) == 1
     # A new request on the spent session is refused.
-    assert not link.issue(_rid(), auth.session_token, "juminhyo", JUMINHYO, 2, 600, 5).ok
+    assert not link.issue(_issue_request(_rid(), auth.session_token, "juminhyo", JUMINHYO, 2, 600), 5).ok
 
 
 @pytest.mark.parametrize("serial", ["SIM-0003", "SIM-0004", "SIM-0005", "SIM-0007"])
@@ -136,14 +144,14 @@ def test_underpaying_is_refused(lobby: Any, jpki: SimulatedJpkiCa) -> None:
     _office, link = lobby
     auth = _sign_in(link, jpki, "SIM-0002", kind="inkan", options={})
     assert auth.ok and auth.fee == 300
-    assert link.issue(_rid(), auth.session_token, "inkan", {}, 1, 200, 5).refusal == "not_paid"
+    assert link.issue(_issue_request(_rid(), auth.session_token, "inkan", {}, 1, 200), 5).refusal == "not_paid"
 
 
 def test_cash_reports_reach_the_reconciliation(lobby: Any, jpki: SimulatedJpkiCa) -> None:
     office, link = lobby
     auth = _sign_in(link, jpki, "SIM-0006")
     request_id = _rid()
-    issued = link.issue(request_id, auth.session_token, "juminhyo", JUMINHYO, 1, 300, 5)
+    issued = link.issue(_issue_request(request_id, auth.session_token, "juminhyo", JUMINHYO, 1, 300), 5)
     assert issued.ok
     record = {
         "key": "s1:7",
@@ -178,11 +186,15 @@ def test_chosen_members_come_with_the_issue_and_are_checked(lobby: Any, jpki: Si
     auth = _sign_in(link, jpki, "SIM-0001", options=members)
     assert auth.ok
     spouse = next(m.id for m in auth.household if "花子" in m.name)
-    issued = link.issue(_rid(), auth.session_token, "juminhyo", {**members, "members": [spouse]}, 1, 300, 5)
+    issued = link.issue(
+        _issue_request(_rid(), auth.session_token, "juminhyo", {**members, "members": [spouse]}, 1, 300), 5
+    )
     assert issued.ok and issued.certificate is not None
     assert "花子" in str(issued.certificate) and "一郎" not in str(issued.certificate)
     other = _sign_in(link, jpki, "SIM-0002", options=members)
-    stranger = link.issue(_rid(), other.session_token, "juminhyo", {**members, "members": ["R9999"]}, 1, 300, 5)
+    stranger = link.issue(
+        _issue_request(_rid(), other.session_token, "juminhyo", {**members, "members": ["R9999"]}, 1, 300), 5
+    )
     assert not stranger.ok
 
 
@@ -230,7 +242,7 @@ def test_the_daily_kiosk_report_shows_a_fee_the_kiosk_never_reported(
 
     office, link = lobby
     auth = _sign_in(link, jpki, "SIM-0001")
-    assert link.issue(_rid(), auth.session_token, "juminhyo", JUMINHYO, 1, 300, 5).ok
+    assert link.issue(_issue_request(_rid(), auth.session_token, "juminhyo", JUMINHYO, 1, 300), 5).ok
     day = office.kiosk.book.business_day(office.wall_ms())
     db = tmp_path / "office.sqlite3"
     run = subprocess.run(
@@ -257,8 +269,8 @@ def test_the_kiosk_knows_its_hours_from_the_office_configuration(
     mosquitto: MosquittoBroker, tmp_path: Path, closed_weekdays: list[int], expected: bool
 ) -> None:
     # Open round the clock but on the closed weekdays: the answer does not depend on the hour.
-    hours = {**ROUND_THE_CLOCK, "closed_weekdays": closed_weekdays}
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3", dataclasses.replace(SITE, kiosk_hours=hours))
+    config = round_the_clock(SITE, closed_weekdays=frozenset(closed_weekdays))
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3", config)
     agent = DeviceAgent(
         AgentConfig(
             site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "k"

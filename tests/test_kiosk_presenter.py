@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
 from kiosk import flow
@@ -36,11 +37,25 @@ from kiosk.presenter import (
     voice_keys,
     voice_text,
 )
+from sync import protocol
 
 REPO = Path(__file__).resolve().parents[1]
 LANGUAGES = flow.LANGUAGES
 TOKYO = ZoneInfo("Asia/Tokyo")
-HOURS = {"timezone": "Asia/Tokyo", "kiosk": {"open": "06:30", "close": "23:00", "closed_dates": ["12-29", "01-03"]}}
+HOURS = protocol.decode(
+    "office_config",
+    msgspec.json.encode(
+        {
+            "v": 1,
+            "version": 1,
+            "sent_ms": 1,
+            "stations": [],
+            "categories": [],
+            "timezone": "Asia/Tokyo",
+            "kiosk": {"open": "06:30", "close": "23:00", "closed_dates": ["12-29", "01-03"]},
+        }
+    ),
+)
 
 
 def wall(text: str) -> int:
@@ -302,8 +317,9 @@ def test_closed_in_english_and_without_hours_never_closed() -> None:
     v.state = replace(v.state, language="en")
     screen = v.screen(wall_ms=wall("2026-12-29T10:00"))
     assert screen.lines == ("Kiosk hours: 6:30–23:00", "Opens again 30 Dec 6:30")
-    assert Visit().screen(wall_ms=wall("2026-06-10T03:00"), office_config={}).name == "language"
-    assert Visit().screen(wall_ms=wall("2026-06-10T03:00"), office_config={"kiosk": {"open": "x"}}).name == "language"
+    assert Visit().screen(wall_ms=wall("2026-06-10T03:00"), office_config=None).name == "language"
+    without_hours = msgspec.structs.replace(HOURS, kiosk=None)
+    assert Visit().screen(wall_ms=wall("2026-06-10T03:00"), office_config=without_hours).name == "language"
 
 
 def test_a_card_pushed_in_first_is_kept_unless_the_kiosk_is_closed() -> None:
@@ -581,6 +597,7 @@ def test_app_config_errors_name_the_key() -> None:
 
 @pytest.fixture(scope="module")
 def tool() -> ModuleType:
+    """scripts/i18n.py (Babel's extract, update and compile, and the project's checks) as a module."""
     spec = importlib.util.spec_from_file_location("madoguchi_i18n_script_kiosk", REPO / "scripts" / "i18n.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -594,6 +611,31 @@ def test_the_kiosk_catalogs_are_complete_and_in_step_with_the_code(tool: ModuleT
     assert (project.domain, project.languages) == ("kiosk", LANGUAGES)
     assert tool.problems(project) == []
     assert [p.package for p in tool.Project.all_at(REPO)] == ["ticket_dispenser", "kiosk"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_kiosk_mo_gives_the_app_what_the_po_says(language: str) -> None:
+    """The .po read by Babel, the .mo by the stdlib as the kiosk does: the same translations, plurals too."""
+    import gettext
+
+    from babel.messages.pofile import read_po
+
+    folder = REPO / "kiosk" / "locale" / language / "LC_MESSAGES"
+    with (folder / "kiosk.po").open("rb") as f:
+        po = read_po(f)
+    with (folder / "kiosk.mo").open("rb") as f:
+        compiled = gettext.GNUTranslations(f)
+    assert compiled.info()["plural-forms"] == po.plural_forms
+    messages = [m for m in po if m.id]
+    assert len(messages) >= 100
+    for m in messages:
+        if isinstance(m.id, str):
+            assert compiled.gettext(m.id) == m.string, m.id
+        else:  # one form per count the language tells apart
+            forms = [compiled.ngettext(m.id[0], m.id[1], n) for n in (1, 2)]
+            assert forms == [m.string[compiled.plural(n)] for n in (1, 2)], m.id  # type: ignore[attr-defined]
+    tries = S.ngettext_for(language)(*S.TRIES_LEFT, 2).format(tries=2)
+    assert "2" in tries and (language == "en") == (tries == "2 tries left")
 
 
 def test_check_finds_an_untranslated_kiosk_message(tool: ModuleType, tmp_path: Path) -> None:
@@ -611,6 +653,46 @@ def test_check_finds_an_untranslated_kiosk_message(tool: ModuleType, tmp_path: P
     found = tool.problems(project)
     assert "kiosk/locale/vi/LC_MESSAGES/kiosk.po: 'Back': not translated" in found
     assert any("kiosk/locale/vi/LC_MESSAGES/kiosk.mo is stale" in p for p in found)
+    # update leaves it for a translator (no invented text), compile leaves it out of the .mo
+    assert (tool.cmd_update(project), tool.cmd_compile(project)) == (0, 0)
+    assert tool.problems(project) == ["kiosk/locale/vi/LC_MESSAGES/kiosk.po: 'Back': not translated"]
+    assert 'msgid "Back"\nmsgstr ""\n' in po.read_text(encoding="utf-8")
+
+
+def test_a_new_kiosk_string_reaches_every_catalog_with_its_comment(tool: ModuleType, tmp_path: Path) -> None:
+    """extract, update, compile on a copy: the new message waits for translators in every language but English."""
+    import gettext
+    import shutil
+
+    from babel.messages.pofile import read_po
+
+    package = tmp_path / "kiosk"
+    package.mkdir()
+    shutil.copytree(REPO / "kiosk" / "locale", package / "locale")
+    source = (REPO / "kiosk" / "strings.py").read_text(encoding="utf-8")
+    (package / "strings.py").write_text(
+        source + '# Test screen, a thank-you line. {name}: the resident\'s name.\nTHANKS = N_("Thank you, {name}")\n',
+        encoding="utf-8",
+    )
+    project = tool.Project.at(tmp_path, "kiosk")
+    assert (tool.cmd_extract(project), tool.cmd_update(project), tool.cmd_compile(project)) == (0, 0, 0)
+    with project.pot.open("rb") as f:
+        thanks = read_po(f).get("Thank you, {name}")
+    assert thanks is not None
+    assert thanks.auto_comments == ["Test screen, a thank-you line. {name}: the resident's name."]
+    assert "python-brace-format" in thanks.flags
+    found = [p for p in tool.problems(project) if "'Thank you, {name}'" in p]
+    # Babel offers the translation of the closest message ("Thank you") marked fuzzy: a suggestion
+    # that check refuses and compile leaves out until a translator has made it right.
+    assert {p.split(":")[0] for p in found} == {
+        f"kiosk/locale/{language}/LC_MESSAGES/kiosk.po" for language in LANGUAGES if language != "en"
+    }
+    assert all("fuzzy" in p or "not translated" in p or "placeholders" in p for p in found)
+    with project.mo("ja").open("rb") as f:
+        assert gettext.GNUTranslations(f).gettext("Thank you, {name}") == "Thank you, {name}"
+    with project.po("en").open("rb") as f:
+        english = read_po(f).get("Thank you, {name}")
+    assert english is not None and english.string == "Thank you, {name}" and not english.fuzzy
 
 
 def test_no_screen_text_is_a_bare_english_id_in_japanese() -> None:

@@ -10,7 +10,6 @@ channel (kiosk/control.py) and puts coins and notes into the simulator itself.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import re
@@ -32,7 +31,7 @@ import pytest
 
 from drivers.fake_cctalk import FakeCcTalkBus
 from drivers.jpki_sim import DEMO_CARDS, SimulatedJpkiCa
-from harness import REPO, ROUND_THE_CLOCK, SITE, Proc, env, office_rows, start_office
+from harness import REPO, SITE, Proc, env, office_rows, round_the_clock, start_office
 from kiosk.journal import KioskJournal
 from lobby.brokers import MosquittoBroker
 from office.server import OfficeServer
@@ -195,7 +194,7 @@ timeouts = {{ goodbye = 2 }}
 def lobby(mosquitto: MosquittoBroker, tmp_path: Path, jpki: SimulatedJpkiCa) -> Iterator[Lobby]:
     # Open round the clock: these runs must not depend on the hour they run at (the kiosk's own
     # hours are tested in test_kiosk_runtime and test_kiosk_office).
-    config = dataclasses.replace(SITE, jpki_ca=str(jpki.certificate_path), kiosk_hours=ROUND_THE_CLOCK)
+    config = round_the_clock(SITE, jpki_ca=str(jpki.certificate_path))
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3", config)
     # Escrow held for a minute: a note left in it by a killed kiosk is still there at the restart.
     bus = FakeCcTalkBus(hoppers=HOPPERS, escrow_timeout=60.0, coin_payout_s=0.002)

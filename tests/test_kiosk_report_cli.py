@@ -13,11 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
 from office import cli
 from office.db import OfficeDB
-from office.issuance import IssuanceBook
+from office.issuance import CashReport, IssuanceBook
+from sync import messages
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 REPO = Path(__file__).resolve().parents[1]
@@ -40,13 +42,15 @@ def issue(
             book.record_cash(
                 device,
                 made.business_day,
-                {
-                    "event_id": f"{device}:{request_id}",
-                    "type": "fee_kept",
-                    "amount": kept,
-                    "request_id": request_id,
-                    "at_ms": at_ms,
-                },
+                _cash_report(
+                    {
+                        "event_id": f"{device}:{request_id}",
+                        "type": "fee_kept",
+                        "amount": kept,
+                        "request_id": request_id,
+                        "at_ms": at_ms,
+                    }
+                ),
             )
     finally:
         db.close()
@@ -183,13 +187,15 @@ def test_a_later_run_replaces_the_days_report(
         IssuanceBook(db_conn.conn, TOKYO).record_cash(
             "kiosk-1",
             "2026-11-20",
-            {
-                "event_id": "kiosk-1:9",
-                "type": "fee_kept",
-                "amount": 300,
-                "request_id": "req-1",
-                "at_ms": ms(2026, 11, 21, 7),
-            },
+            _cash_report(
+                {
+                    "event_id": "kiosk-1:9",
+                    "type": "fee_kept",
+                    "amount": 300,
+                    "request_id": "req-1",
+                    "at_ms": ms(2026, 11, 21, 7),
+                }
+            ),
         )
     finally:
         db_conn.close()
@@ -259,3 +265,8 @@ def test_a_write_cut_short_keeps_the_previous_report_and_leaves_no_temp_file(
     assert code == 2 and "--out" in err and "No space left on device" in err
     assert report.read_text(encoding="utf-8") == before
     assert [p.name for p in reports.iterdir()] == [report.name]
+
+
+def _cash_report(data: dict[str, object]) -> CashReport:
+    """A ``kiosk.cash`` event's data as the office takes it in (checked, then the domain rule)."""
+    return CashReport.from_event(msgspec.convert(data, messages.KioskCash))

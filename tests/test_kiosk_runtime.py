@@ -39,6 +39,7 @@ from kiosk.ports import (
     RefundSlip,
 )
 from kiosk.runtime import DEFAULT_PHRASES, KioskRuntime, RuntimeSettings, card_serial_of
+from sync import messages
 
 NAME = "山田 太郎"
 CONTENT = {"name": NAME, "address": "福岡県糟屋郡粕屋町駕与丁1-1", "my_number": "123456789012"}
@@ -218,43 +219,26 @@ class FakeOffice:
         self._maybe_fail("challenge")
         return Challenge("ch-1", b"\x01" * 32, 0)
 
-    def authenticate(
-        self,
-        request_id: str,
-        challenge_id: str,
-        certificate: bytes,
-        signature: bytes,
-        kind: str,
-        options: Mapping[str, Any],
-        copies: int,
-        timeout_s: float,
-    ) -> AuthReply:
+    def authenticate(self, request: messages.AuthenticateRequest, timeout_s: float) -> AuthReply:
         self._maybe_fail("authenticate")
-        assert signature == b"sig:" + b"\x01" * 32
-        serial = card_serial_of(certificate)
+        assert request.signature == b"sig:" + b"\x01" * 32
+        serial = card_serial_of(request.certificate)
         if serial in self.refuse:
             return AuthReply(ok=False, refusal=self.refuse[serial])
-        self._tokens[request_id.rsplit(":", 1)[0]] = serial
+        self._tokens[request.request_id.rsplit(":", 1)[0]] = serial
         household = (Member("R1", NAME), Member("R2", "山田 花子"))
-        return AuthReply(ok=True, session_token=f"tok-{serial}", fee=self.fees[kind] * copies, household=household)
+        fee = self.fees[request.kind] * request.copies
+        return AuthReply(ok=True, session_token=f"tok-{serial}", fee=fee, household=household)
 
-    def issue(
-        self,
-        request_id: str,
-        session_token: str,
-        kind: str,
-        options: Mapping[str, Any],
-        copies: int,
-        paid: int,
-        timeout_s: float,
-    ) -> IssueReply:
+    def issue(self, request: messages.IssueRequest, timeout_s: float) -> IssueReply:
         self.log.append("office:issue")
-        self.issue_calls.append(request_id)
+        self.issue_calls.append(request.request_id)
         if self.on_issue is not None:
             self.on_issue()
         self._maybe_fail("issue")
-        number = self.issued.setdefault(request_id, f"R8-{len(self.issued) + 1:06d}")
-        return IssueReply(ok=True, issue_number=number, fee=self.fees[kind] * copies, certificate=dict(CONTENT))
+        number = self.issued.setdefault(request.request_id, f"R8-{len(self.issued) + 1:06d}")
+        fee = self.fees[request.kind or ""] * (request.copies or 1)
+        return IssueReply(ok=True, issue_number=number, fee=fee, certificate=dict(CONTENT))
 
     def report(self, record: Mapping[str, Any]) -> None:
         self.reports.append(dict(record))

@@ -16,6 +16,7 @@ from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
 from harness import REPO, env
 from kiosk.ports import OfficeUnavailable
 from kiosk.ui_fakes import DemoOffice, DirDocumentPrinter, PlainRenderer, RecordingReceipts
+from sync import messages
 
 
 @pytest.fixture(scope="module")
@@ -37,28 +38,78 @@ def signed(ca: SimulatedJpkiCa, office: DemoOffice, serial: str, pin: str) -> tu
 # -- the demo office -----------------------------------------------------------------------------------
 
 
+def _issue_request(
+    request_id: str, token: str | None, kind: str, options: dict[str, Any], copies: int, paid: int
+) -> messages.IssueRequest:
+    return messages.IssueRequest(
+        request_id=request_id, session_token=token or "", kind=kind, options=options, copies=copies, paid=paid
+    )
+
+
 def test_demo_office_authenticates_a_card_and_issues_once_per_request(ca: SimulatedJpkiCa) -> None:
     office = DemoOffice(ca.certificate_der)
     cid, cert, sig = signed(ca, office, "SIM-0001", "1234")
-    reply = office.authenticate("s1:auth", cid, cert, sig, "juminhyo", {"scope": "household"}, 2, 1.0)
+    reply = office.authenticate(
+        messages.AuthenticateRequest(
+            request_id="s1:auth",
+            challenge_id=cid,
+            certificate=cert,
+            signature=sig,
+            kind="juminhyo",
+            options={"scope": "household"},
+            copies=2,
+        ),
+        1.0,
+    )
     assert reply.ok and reply.fee == 600 and reply.session_token
     assert [m.id for m in reply.household] == ["R0001", "R0002", "R0003"]
     # The same challenge again is a replay: the card is refused without a reason.
-    again = office.authenticate("s1:auth", cid, cert, sig, "juminhyo", {"scope": "household"}, 2, 1.0)
+    again = office.authenticate(
+        messages.AuthenticateRequest(
+            request_id="s1:auth",
+            challenge_id=cid,
+            certificate=cert,
+            signature=sig,
+            kind="juminhyo",
+            options={"scope": "household"},
+            copies=2,
+        ),
+        1.0,
+    )
     assert not again.ok and again.refusal == "card_invalid"
-    assert office.issue("s1:issue", reply.session_token, "juminhyo", {}, 2, 500, 1.0).refusal == "go_to_counter"
-    first = office.issue("s1:issue", reply.session_token, "juminhyo", {"scope": "household"}, 2, 600, 1.0)
-    retry = office.issue("s1:issue", reply.session_token, "juminhyo", {"scope": "household"}, 2, 600, 1.0)
+    assert (
+        office.issue(_issue_request("s1:issue", reply.session_token, "juminhyo", {}, 2, 500), 1.0).refusal
+        == "go_to_counter"
+    )
+    first = office.issue(
+        _issue_request("s1:issue", reply.session_token, "juminhyo", {"scope": "household"}, 2, 600), 1.0
+    )
+    retry = office.issue(
+        _issue_request("s1:issue", reply.session_token, "juminhyo", {"scope": "household"}, 2, 600), 1.0
+    )
     assert first.ok and retry == first and first.certificate is not None
     assert first.certificate["issue_number"] == first.issue_number and first.fee == 600
-    other = office.issue("s2:issue", reply.session_token, "juminhyo", {"scope": "household"}, 2, 600, 1.0)
+    other = office.issue(
+        _issue_request("s2:issue", reply.session_token, "juminhyo", {"scope": "household"}, 2, 600), 1.0
+    )
     assert not other.ok  # the session was used: a second request cannot issue again
 
 
 def test_demo_office_refuses_without_a_reason_and_can_go_away(ca: SimulatedJpkiCa) -> None:
     office = DemoOffice(ca.certificate_der)
     cid, cert, sig = signed(ca, office, "SIM-0005", "5678")
-    reply = office.authenticate("s1:auth", cid, cert, sig, "juminhyo", {"scope": "household"}, 1, 1.0)
+    reply = office.authenticate(
+        messages.AuthenticateRequest(
+            request_id="s1:auth",
+            challenge_id=cid,
+            certificate=cert,
+            signature=sig,
+            kind="juminhyo",
+            options={"scope": "household"},
+            copies=1,
+        ),
+        1.0,
+    )
     assert (reply.ok, reply.refusal, reply.fee, reply.household) == (False, "go_to_counter", None, ())
     assert office.refusals == ["support_measures"]  # the reason stays in the office
     office.is_online = False

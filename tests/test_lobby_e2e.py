@@ -45,17 +45,17 @@ def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(mosquitto, tmp_
 
         def board_shows_ready() -> bool:
             snap = board.document("board_snapshot")
-            if not snap:
+            if snap is None:
                 return False
             line = next(
                 l
-                for l in snap["lines"]
-                if l["stations"][0] == "reception" and "input" in l["stations"] and "issuing" in l["stations"]
+                for l in snap.lines
+                if l.stations[0] == "reception" and "input" in l.stations and "issuing" in l.stations
             )
             return (
-                [number, 4, "ready", 4] in line["tickets"]
-                and snap["calls"][0] == {"number": number, "counter": 4, "at_ms": snap["calls"][0]["at_ms"]}
-                and [(c["counter"], c["number"], c["kind"]) for c in snap["counters"]] == [(4, number, "ready")]
+                (number, 4, "ready", 4) in line.tickets
+                and (snap.calls[0].number, snap.calls[0].counter) == (number, 4)
+                and [(c.counter, c.number, c.kind) for c in snap.counters] == [(4, number, "ready")]
             )
 
         wait_for(board_shows_ready, message="board snapshot shows the train at the terminal and the call")
@@ -93,8 +93,8 @@ def test_queue_snapshot_counts_people_ahead(mosquitto, tmp_path: Path, wait_for)
             disp.dispenser.issue("certificates")
 
         def three_waiting() -> bool:
-            snap = disp.agent.document("queue_snapshot") or {}
-            return any(r["code"] == "certificates" and r["waiting"] == 3 for r in snap.get("categories", []))
+            snap = disp.agent.document("queue_snapshot")
+            return snap is not None and any(r.code == "certificates" and r.waiting == 3 for r in snap.categories)
 
         wait_for(three_waiting, message="queue snapshot shows 3 waiting")
         fourth = disp.dispenser.issue("certificates").ticket
@@ -200,15 +200,13 @@ def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_boar
     try:
         wait_for(lambda: board.document("board_snapshot") is not None, message="board got a snapshot")
         snap = board.document("board_snapshot")
-        assert (
-            len(protocol.encode("board_snapshot", {k: v for k, v in snap.items() if k != "v"}))
-            < protocol.MAX_PAYLOAD_BYTES
-        )
-        listed = sum(len(line["tickets"]) for line in snap["lines"])
-        more = sum(line.get("more_waiting", 0) for line in snap["lines"])
+        assert snap is not None and len(protocol.encode(snap)) < protocol.MAX_PAYLOAD_BYTES
+        listed = sum(len(line.tickets) for line in snap.lines)
+        more = sum(line.more_waiting for line in snap.lines)
         assert listed == MAX_WAITING_ROWS and listed + more == 5000
         queue = board.document("queue_snapshot")
-        waiting = {r["code"]: r["waiting"] for r in queue["categories"]}
+        assert queue is not None
+        waiting = {r.code: r.waiting for r in queue.categories}
         assert waiting["moving"] == waiting["certificates"] == 2500
         assert office.stats["loop_errors"] == 0 and office.stats["announce_errors"] == 0
     finally:
@@ -225,10 +223,10 @@ def test_nothing_leaves_the_office_before_its_commit(mosquitto, tmp_path: Path, 
     published_in_txn: list[str] = []
     original = office._publish
 
-    def watched(name: str, body, **kw) -> None:  # type: ignore[no-untyped-def]
-        if name in ("lease", "ack") and office.db.conn.in_transaction:
-            published_in_txn.append(name)
-        original(name, body, **kw)
+    def watched(payload, **kw) -> None:  # type: ignore[no-untyped-def]
+        if payload.topic in ("lease", "ack") and office.db.conn.in_transaction:
+            published_in_txn.append(payload.topic)
+        original(payload, **kw)
 
     office._publish = watched  # type: ignore[method-assign]
     office.start()
@@ -252,25 +250,29 @@ def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive
 ) -> None:
     """A dispenser that restarts often (or drains slowly) has used numbers the office has no
     ticket event for yet: its status carries its marks, and the office leases from them."""
-    from sync import protocol
+    from sync import messages, protocol
 
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
     try:
         wait_for(lambda: has_full_lease(disp))
         day = office.business_day()
-        held = [b for b in disp.agent.document("lease")["blocks"] if b["series"] == "2" and b["day"] == day]
+        lease = disp.agent.document("lease")
+        assert lease is not None
+        held = [b for b in lease.blocks if b.series == "2" and b.day == day]
         before = len(held)
-        near_end = max(b["last"] for b in held) - 10  # all but ten numbers of the reserve used
+        near_end = max(b.last for b in held) - 10  # all but ten numbers of the reserve used
         client = mqtt_client_factory(mosquitto)
         status = protocol.encode(
-            "device_status",
-            {"state": "online", "role": "dispenser", "marks": [{"series": "2", "day": day, "last": near_end}]},
+            messages.DeviceStatus(
+                state="online", role="dispenser", marks=(messages.NumberMark(series="2", day=day, last=near_end),)
+            )
         )
         client.publish(protocol.topic("device_status", SITE.site, device="d1"), status, qos=1).wait_for_publish(5)
 
         def topped_up() -> bool:
-            blocks = [b for b in disp.agent.document("lease")["blocks"] if b["series"] == "2" and b["day"] == day]
+            lease = disp.agent.document("lease")
+            blocks = [b for b in lease.blocks if b.series == "2" and b.day == day] if lease is not None else []
             return len(blocks) > before
 
         wait_for(topped_up, message="the office leased more certificates numbers from the marks alone")

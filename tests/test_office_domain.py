@@ -31,6 +31,7 @@ from office.domain import (
     absent,
     advance,
     call,
+    counter,
     done,
     pick_next,
     void,
@@ -80,34 +81,34 @@ def test_pick_next_takes_the_earliest_issue_time_not_the_lowest_number() -> None
     late_low = ticket(1005, hlc_ms=1_795_219_260_000)
     early_high = ticket(1201, hlc_ms=1_795_219_200_000)
     middle = ticket(1100, hlc_ms=1_795_219_230_000)
-    assert pick_next([late_low, early_high, middle], Counter(1)) == early_high
-    assert pick_next([late_low, middle], Counter(1)) == middle
+    assert pick_next([late_low, early_high, middle], Counter(number=1)) == early_high
+    assert pick_next([late_low, middle], Counter(number=1)) == middle
 
 
 def test_pick_next_breaks_an_hlc_tie_by_ticket_id() -> None:
     a = ticket(1002, hlc_ms=5)
     b = ticket(1001, hlc_ms=5)
-    assert pick_next([a, b], Counter(1)) == b  # same stamp: "...-1-1001" < "...-1-1002"
+    assert pick_next([a, b], Counter(number=1)) == b  # same stamp: "...-1-1001" < "...-1-1002"
 
 
 def test_pick_next_respects_the_counters_categories() -> None:
-    counter3 = SITE.counter(3)  # certificates, family_register, tax
+    counter3 = counter(SITE, 3)  # certificates, family_register, tax
     moving = ticket(1001, hlc_ms=100, category="moving")
     certificate = ticket(2001, hlc_ms=200, category="certificates", series="2")
     tax = ticket(7001, hlc_ms=300, category="tax", series="7")
     assert pick_next([moving, certificate, tax], counter3) == certificate
     assert pick_next([moving, tax], counter3) == tax
     assert pick_next([moving], counter3) is None
-    assert pick_next([moving, certificate], SITE.counter(1)) == moving  # counter 1 serves all
+    assert pick_next([moving, certificate], counter(SITE, 1)) == moving  # counter 1 serves all
 
 
 def test_pick_next_only_takes_waiting_tickets() -> None:
     called = ticket(1001, hlc_ms=100, status=Status.CALLED, station_index=0, counter=1)
     absent_one = ticket(1002, hlc_ms=150, status=Status.ABSENT, station_index=0, counter=1)
     waiting = ticket(1003, hlc_ms=200)
-    assert pick_next([called, absent_one, waiting], Counter(2)) == waiting
-    assert pick_next([called, absent_one], Counter(2)) is None
-    assert pick_next([], Counter(2)) is None
+    assert pick_next([called, absent_one, waiting], Counter(number=2)) == waiting
+    assert pick_next([called, absent_one], Counter(number=2)) is None
+    assert pick_next([], Counter(number=2)) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -465,45 +466,66 @@ def _set(path: str, value: Any) -> Any:
 
 
 CONFIG_ERRORS = [
-    (_set("colour", "red"), "colour: unknown key; allowed keys are categories"),
-    (_set("site", None), "site: missing"),
+    (
+        _set("colour", "red"),
+        "colour: unknown key; allowed here: site, office_name, timezone, rollover_hour, dispenser_reserve, reserve_floor, lease_block_min, ready_linger_minutes, default_service_seconds, stations, categories, counters, dispenser, kiosk",
+    ),
+    (_set("site", None), 'site: required: a site id such as "demo-town"'),
     (_set("site", 5), "site: expected"),
-    (_set("site", "demo town"), "site: use 1-63 letters"),
+    (_set("site", "demo town"), "site: expected 1-63 letters, digits, '.', '_' or '-', got \"demo town\""),
     (_set("timezone", "Mars/Olympus"), "timezone: 'Mars/Olympus' is not a known time zone"),
     (_set("timezone", ""), "timezone: '' is not a known time zone"),
-    (_set("rollover_hour", 13), "rollover_hour: expected a whole number from 0 to 12, got 13"),
-    (_set("rollover_hour", "3"), "rollover_hour: expected a whole number from 0 to 12, got '3'"),
-    (_set("rollover_hour", True), "rollover_hour: expected a whole number"),
-    (_set("dispenser_reserve", 0), "dispenser_reserve: expected a whole number from 1"),
-    (_set("reserve_floor", -1), "reserve_floor: expected a whole number from 0"),
-    (_set("lease_block_min", 1.5), "lease_block_min: expected a whole number"),
-    (_set("ready_linger_minutes", 24 * 60 + 1), "ready_linger_minutes: expected a whole number from 0 to 1440"),
-    (_set("default_service_seconds", 0), "default_service_seconds: expected a whole number from 1"),
-    (_set("stations", None), "stations: missing"),
+    (_set("rollover_hour", 13), "rollover_hour: expected an integer from 0 to 12, got 13"),
+    (
+        _set("rollover_hour", "3"),
+        'rollover_hour: expected an integer from 0 to 12, got "3"; write the number alone, e.g. 3',
+    ),
+    (_set("rollover_hour", True), "rollover_hour: expected an integer from 0 to 12, got true"),
+    (_set("dispenser_reserve", 0), "dispenser_reserve: expected an integer from 1 to 100000, got 0"),
+    (_set("reserve_floor", -1), "reserve_floor: expected an integer from 0 to 100000, got -1"),
+    (_set("lease_block_min", 1.5), "lease_block_min: expected an integer from 1 to 10000, got 1.5"),
+    (_set("ready_linger_minutes", 24 * 60 + 1), "ready_linger_minutes: expected an integer from 0 to 1440, got 1441"),
+    (_set("default_service_seconds", 0), "default_service_seconds: expected an integer from 1 to 86400, got 0"),
+    (_set("stations", None), "stations: required: a list of [[stations]] tables with code and name"),
     (_set("stations", {"code": "x"}), "stations: expected a list"),
-    (_set("stations.0", "reception"), "stations[0]: expected a table with code and name"),
-    (_set("stations.0.colour", "red"), "stations[0].colour: unknown key; allowed keys are code, name"),
-    (_set("stations.2.code", None), "stations[2].code: missing"),
+    (_set("stations.0", "reception"), 'stations[0]: expected a table with code, name, got "reception"'),
+    (_set("stations.0.colour", "red"), "stations[0].colour: unknown key; allowed here: code, name"),
+    (_set("stations.2.code", None), 'stations[2].code: required: a station code such as "review"'),
     (_set("stations.2.code", 3), "stations[2].code: expected"),
     (_set("stations.1.code", "reception"), "stations[1].code: station 'reception' is defined twice"),
     (_set("stations.1.name", "入力"), "stations[1].name: expected a table of names with at least ja"),
     (_set("stations.1.name", {"en": "Input"}), "stations[1].name: expected a table of names with at least ja"),
-    (_set("stations.1.name", {"ja": 1}), "stations[1].name: expected a table of names"),
-    (_set("categories", []), "categories: define at least one purpose"),
-    (_set("categories", None), "categories: missing"),
+    (
+        _set("stations.1.name", {"ja": 1}),
+        'stations[1].name.ja: expected a text of at most 200 characters, got 1; quote it: "1"',
+    ),
+    (_set("categories", []), "categories: expected at least 1 item, got 0; define at least one [[categories]] purpose"),
+    (_set("categories", None), "categories: required: define at least one [[categories]] purpose"),
     (_set("categories.0", "moving"), "categories[0]: expected a table"),
     (_set("categories.2.colour", "red"), "categories[2].colour: unknown key"),
-    (_set("categories.0.code", "転入"), "categories[0].code: '転入' must be letters"),
+    (
+        _set("categories.0.code", "転入"),
+        "categories[0].code: expected a code of 1-32 letters, digits, '.', '_' or '-', got \"転入\"",
+    ),
     (_set("categories.1.code", "moving"), "categories[1].code: purpose 'moving' is defined twice"),
     (_set("categories.1.series", 2), "categories[1].series: expected"),
-    (_set("categories.1.first", "2001"), "categories[1].first: expected the first ticket number"),
-    (_set("categories.1.last", None), "categories[1].last: missing"),
+    (
+        _set("categories.1.first", "2001"),
+        'categories[1].first: expected an integer from 0 to 9999999, got "2001"; write the number alone, e.g. 2001',
+    ),
+    (
+        _set("categories.1.last", None),
+        "categories[1].last: required: the last ticket number of the series (a whole number)",
+    ),
     (_set("categories.1.last", 2000), "categories[1].last: must be at least first (2001); got 2000"),
     (_set("categories.4.last", 4500), "categories[4].first: series '4' already has range 4001-4999 (purpose birth)"),
     (_set("categories.1.first", 1500), "categories[1].first: range 1500-2999 overlaps series '1' (1001-1999)"),
     (_set("categories.2.last", 4001), "categories[3].first: range 4001-4999 overlaps series '3' (3001-4001)"),
     (_set("categories.1.route", "reception"), "categories[1].route: expected a list of station codes"),
-    (_set("categories.1.route", ["done"]), "categories[1].route: needs at least a first and a terminal station"),
+    (
+        _set("categories.1.route", ["done"]),
+        'categories[1].route: expected at least 2 items, got 1; a first and a terminal station at least, e.g. ["reception", "issuing", "done"]',
+    ),
     (
         _set("categories.1.route", ["reception", "nowhere", "done"]),
         "categories[1].route[1]: 'nowhere' is not a station",
@@ -511,20 +533,35 @@ CONFIG_ERRORS = [
     (_set("categories.1.route", ["reception", "done", "done"]), "categories[1].route: a station appears twice"),
     (_set("categories.1.share", 1.5), "categories[1].share: expected a fraction from 0 to 1, got 1.5"),
     (_set("categories.1.share", "0.3"), "categories[1].share: expected a fraction"),
-    (_set("categories.1.procedures", "住民票"), "categories[1].procedures: expected a list of procedure names"),
-    (_set("categories.1.procedures", ["住民票", 3]), "categories[1].procedures: expected a list of procedure names"),
+    (
+        _set("categories.1.procedures", "住民票"),
+        'categories[1].procedures: expected a list of procedure names, got "住民票"; write it as a list: [住民票]',
+    ),
+    (
+        _set("categories.1.procedures", ["住民票", 3]),
+        'categories[1].procedures[1]: expected a text of at most 200 characters, got 3; quote it: "3"',
+    ),
     (
         _set("categories.1.name", {"en": "Certificates"}),
         "categories[1].name: expected a table of names with at least ja",
     ),
-    (_set("counters", []), "counters: define at least one [[counters]] table"),
-    (_set("counters", None), "counters: define at least one [[counters]] table"),
+    (
+        _set("counters", []),
+        "counters: expected at least 1 item, got 0; define at least one [[counters]] table with a number",
+    ),
+    (_set("counters", None), "counters: required: define at least one [[counters]] table with a number"),
     (_set("counters.0", 1), "counters[0]: expected a table with number"),
-    (_set("counters.0.colour", "red"), "counters[0].colour: unknown key; allowed keys are categories, number"),
-    (_set("counters.0.number", "1"), "counters[0].number: expected the counter number"),
+    (_set("counters.0.colour", "red"), "counters[0].colour: unknown key; allowed here: number, categories"),
+    (
+        _set("counters.0.number", "1"),
+        'counters[0].number: expected a counter number from 0 to 999, got "1"; write the number alone, e.g. 1',
+    ),
     (_set("counters.1.number", 1), "counters[1].number: counter 1 is defined twice"),
     (_set("counters.2.categories", "tax"), "counters[2].categories: expected a list of purpose codes"),
-    (_set("counters.2.categories", ["tax", "parking"]), "counters[2].categories[1]: 'parking' is not a purpose"),
+    (
+        _set("counters.2.categories", ["tax", "parking"]),
+        "counters[2].categories: 'parking' is not a purpose; known: birth, certificates, childcare, death, family_register, marriage, moving, my_number, tax",
+    ),
 ]
 
 
@@ -599,7 +636,5 @@ def test_config_load_names_the_file(tmp_path: Path) -> None:
         configmod.load(broken)
     bad = tmp_path / "bad.toml"
     bad.write_text(DEFAULT_TOML.replace("rollover_hour = 3", "rollover_hour = 30"), encoding="utf-8")
-    with pytest.raises(
-        ConfigError, match=re.escape(f"{bad}: rollover_hour: expected a whole number from 0 to 12, got 30")
-    ):
+    with pytest.raises(ConfigError, match=re.escape(f"{bad}: rollover_hour: expected an integer from 0 to 12, got 30")):
         configmod.load(bad)

@@ -6,46 +6,72 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
+from sync import protocol
 from ticket_dispenser.device import IssueResult
 from ticket_dispenser.errors import DailyCapReached
 from ticket_dispenser.presenter import FAULT_TIMEOUT_S, RESULT_TIMEOUT_S, Context, Presenter
 from ticket_dispenser.ticket import IssuedTicket
 
 NOON = 1_795_230_000_000  # 2026-11-21 12:00 JST, a Saturday (Sundays are closed below)
-CONFIG = {
-    "timezone": "Asia/Tokyo",
-    "dispenser": {"open": "08:30", "close": "17:15", "closed_weekdays": [6], "closed_dates": [], "holidays": []},
-    "categories": [
+CONFIG = protocol.decode(
+    "office_config",
+    msgspec.json.encode(
         {
-            "code": "moving",
-            "series": "1",
-            "name": {"ja": "転入・転出・転居", "kana": "てんにゅう", "en": "Moving in / out"},
-            "route": ["reception", "done"],
-            "procedures": ["住民異動届", "国民健康保険", "児童手当"],
-        },
+            "v": 1,
+            "version": 1,
+            "sent_ms": NOON,
+            "stations": [],
+            "timezone": "Asia/Tokyo",
+            "dispenser": {
+                "open": "08:30",
+                "close": "17:15",
+                "closed_weekdays": [6],
+                "closed_dates": [],
+                "holidays": [],
+            },
+            "categories": [
+                {
+                    "code": "moving",
+                    "series": "1",
+                    "name": {"ja": "転入・転出・転居", "kana": "てんにゅう", "en": "Moving in / out"},
+                    "route": ["reception", "done"],
+                    "procedures": ["住民異動届", "国民健康保険", "児童手当"],
+                },
+                {
+                    "code": "certificates",
+                    "series": "2",
+                    "name": {"ja": "証明書", "kana": "しょうめいしょ", "en": "Certificates"},
+                    "route": ["reception", "done"],
+                    "procedures": ["住民票の写し"],
+                    "daily_cap": 3,
+                },
+                {
+                    "code": "tax",
+                    "series": "7",
+                    "name": {"ja": "税", "kana": "ぜい", "en": "Tax"},
+                    "route": ["reception", "done"],
+                },
+            ],
+        }
+    ),
+)
+QUEUE = protocol.decode(
+    "queue_snapshot",
+    msgspec.json.encode(
         {
-            "code": "certificates",
-            "series": "2",
-            "name": {"ja": "証明書", "kana": "しょうめいしょ", "en": "Certificates"},
-            "route": ["reception", "done"],
-            "procedures": ["住民票の写し"],
-            "daily_cap": 3,
-        },
-        {
-            "code": "tax",
-            "series": "7",
-            "name": {"ja": "税", "kana": "ぜい", "en": "Tax"},
-            "route": ["reception", "done"],
-        },
-    ],
-}
-QUEUE = {
-    "categories": [
-        {"code": "moving", "waiting": 4, "est_wait_min": 8},
-        {"code": "certificates", "waiting": 0},
-        {"code": "tax", "waiting": 1, "est_wait_min": 2},
-    ]
-}
+            "v": 1,
+            "version": 1,
+            "sent_ms": NOON,
+            "categories": [
+                {"code": "moving", "waiting": 4, "est_wait_min": 8},
+                {"code": "certificates", "waiting": 0},
+                {"code": "tax", "waiting": 1, "est_wait_min": 2},
+            ],
+        }
+    ),
+)
 
 
 @dataclass

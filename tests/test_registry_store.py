@@ -24,7 +24,7 @@ from certificates.registry import (
     synthetic_registry,
 )
 from common.cli import OneLineParser
-from harness import SITE, start_office
+from harness import SITE, round_the_clock, start_office
 from lobby.brokers import MosquittoBroker
 from office import config as configmod
 from office import registry_cli, registry_store
@@ -40,6 +40,7 @@ from office.registry_store import (
     save_registry,
 )
 from office.server import OfficeServer
+from sync import messages
 
 if TYPE_CHECKING:
     from conftest import WaitFor
@@ -437,13 +438,15 @@ def _sign_in(mosquitto: MosquittoBroker, tmp_path: Path, jpki_dir: Path, serial:
         challenge = link.challenge(uuid.uuid4().hex, 5)
         options = {"scope": "household", "with_honseki": False, "with_zokugara": True, "with_my_number": False}
         return link.authenticate(
-            uuid.uuid4().hex,
-            challenge.challenge_id,
-            card.read_certificate(),
-            card.sign(challenge.nonce),
-            "juminhyo",
-            options,
-            1,
+            messages.AuthenticateRequest(
+                request_id=uuid.uuid4().hex,
+                challenge_id=challenge.challenge_id,
+                certificate=card.read_certificate(),
+                signature=card.sign(challenge.nonce),
+                kind="juminhyo",
+                options=options,
+                copies=1,
+            ),
             5,
         )
     finally:
@@ -457,7 +460,7 @@ def test_store_mode_with_an_empty_store_sends_every_card_to_a_counter(
 
     jpki_dir = tmp_path / "jpki"
     ca = SimulatedJpkiCa.open(jpki_dir)
-    config = dataclasses.replace(SITE, jpki_ca=str(ca.certificate_path), kiosk_registry="store")
+    config = round_the_clock(SITE, jpki_ca=str(ca.certificate_path), registry="store")
     db = tmp_path / "office.sqlite3"
     with caplog.at_level(logging.WARNING, logger="office.server"):
         office = start_office(mosquitto.url, db, config)
@@ -510,8 +513,8 @@ def test_an_explicit_registry_wins_over_the_store(tmp_path: Path) -> None:
 
 def test_the_kiosk_registry_setting_is_validated() -> None:
     base = tomllib_demo()
-    assert configmod.parse(base).kiosk_registry == "demo"
-    assert configmod.parse({**base, "kiosk": {"registry": "store"}}).kiosk_registry == "store"
+    assert configmod.parse(base).kiosk.registry == "demo"
+    assert configmod.parse({**base, "kiosk": {"registry": "store"}}).kiosk.registry == "store"
     with pytest.raises(ConfigError, match=r'kiosk\.registry: expected "demo" .* or "store"'):
         configmod.parse({**base, "kiosk": {"registry": "file"}})
 

@@ -29,7 +29,7 @@ from firmware_profiles.selftest import (
 )
 from firmware_profiles.status import Verdict, read_device_file
 from lobby.brokers import MosquittoBroker
-from sync import protocol
+from sync import messages, protocol
 
 SITE = "demo-town"
 # The kiosk role's default hoppers: 10 yen at 3, 100 at 4, 500 at 5 (firmware_profiles/models/cash).
@@ -82,12 +82,10 @@ def publish_office_status(
     broker: MosquittoBroker, mqtt_client_factory: object, sent_ms: int | None, state: str = "online"
 ) -> None:
     client: mqtt.Client = mqtt_client_factory(broker, "office")  # type: ignore[operator]
-    body: dict[str, object] = {"state": state, "epoch": "e1", "session": 1}
-    if sent_ms is not None:
-        body["sent_ms"] = sent_ms
-    info = client.publish(
-        protocol.topic("office_status", SITE), protocol.encode("office_status", body), qos=1, retain=True
+    status = messages.OfficeStatus(
+        state="online" if state == "online" else "offline", epoch="e1", session=1, sent_ms=sent_ms
     )
+    info = client.publish(protocol.topic("office_status", SITE), protocol.encode(status), qos=1, retain=True)
     info.wait_for_publish(5)
 
 
@@ -464,9 +462,9 @@ def test_self_test_over_tls_after_enrolment_and_after_revocation(
         )
         office_client.connect("localhost", port)
         office_client.loop_start()
-        body = {"state": "online", "epoch": "e1", "session": 1, "sent_ms": now_ms()}
+        status = messages.OfficeStatus(state="online", epoch="e1", session=1, sent_ms=now_ms())
         office_client.publish(
-            protocol.topic("office_status", SITE), protocol.encode("office_status", body), qos=1, retain=True
+            protocol.topic("office_status", SITE), protocol.encode(status), qos=1, retain=True
         ).wait_for_publish(5)
         office_client.disconnect()
         office_client.loop_stop()

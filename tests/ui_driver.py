@@ -139,12 +139,12 @@ class Runner:
             shutil.copy(fake.png_dir / f"{fake.tickets_total}.png", self.out / step["ticket_png"])
             return 0.05
         if "office_offline" in step:  # what the office's last will says when it dies
-            from sync import protocol
+            from sync import messages, protocol
 
             client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
             client.connect(self.broker_host, self.broker_port)
             client.loop_start()
-            payload = protocol.encode("office_status", {"state": "offline", "epoch": "gone"})
+            payload = protocol.encode(messages.OfficeStatus(state="offline", epoch="gone"))
             client.publish(protocol.topic("office_status", "demo-town"), payload, qos=1, retain=True).wait_for_publish(
                 5
             )

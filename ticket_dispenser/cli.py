@@ -142,8 +142,8 @@ def _purposes(agent: DeviceAgent) -> int:
     config = agent.document("office_config")
     if config is None:
         fail(PROG, "no office configuration stored yet: run the dispenser connected to the office once")
-    for cat in config["categories"]:
-        print(f"{cat['code']:<16} {cat['name'].get('ja', '')}  ({cat['name'].get('en', '')})")
+    for cat in config.categories:
+        print(f"{cat.code:<16} {cat.name.get('ja', '')}  ({cat.name.get('en', '')})")
     return 0
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from common.calendar import business_day
 from drivers.ticket_printer import PrinterFault, PrinterStatus, TicketPrinter
+from sync import messages
 from sync.agent import DeviceAgent
 from sync.leases import Block
 from sync.store import SegmentedLog
@@ -66,14 +67,14 @@ class Dispenser:
         self._counts: dict[tuple[str, str], int] = {}
         self._counted_days: set[str] = set()
         # what the office last heard of the printer (reported again after a restart: harmless)
-        self._printer_state: dict[str, object] | None = None
+        self._printer_state: tuple[str | None, bool] | None = None
         meta = agent.outbox.meta
         try:
             self._marks = numbering.NumberPool.from_dict({"blocks": [], "marks": meta.get("marks", [])}).marks
         except ValueError as err:
             raise DispenserError(f"the stored number marks are unreadable ({err}); restore the data directory") from err
         self._reconcile(meta.get("last_ticket"))
-        agent.status_extra = lambda: {"marks": numbering.NumberPool(marks=self._marks).to_dict()["marks"]}
+        agent.status_marks = self._status_marks
 
     # -- the press ---------------------------------------------------------------------------
 
@@ -88,10 +89,9 @@ class Dispenser:
             cat = _find_category(config, category)
             now = self.agent.now_ms()
             day = self._day(config, now)
-            cap = cat.get("daily_cap")
-            if isinstance(cap, int) and self._issued_today(category, day) >= cap:
+            if cat.daily_cap is not None and self._issued_today(category, day) >= cat.daily_cap:
                 raise DailyCapReached(f"all numbers for {category} today have been given out")
-            series = str(cat["series"])
+            series = cat.series
             pool = numbering.NumberPool(blocks=self._held_blocks(), marks=self._marks)
             taken = numbering.next_number(pool, series, day)
             if taken is None:
@@ -104,27 +104,21 @@ class Dispenser:
                 series=series,
                 number=number,
                 category=category,
-                names=dict(cat.get("name") or {}),
-                route=tuple(cat.get("route") or ()),
+                names=dict(cat.name),
+                route=cat.route,
                 procedures=tuple(procedures),
                 issued_ms=now,
                 clock_confirmed=self.agent.clock_confirmed,
                 people_ahead=ahead,
                 est_wait_min=wait,
-                office_name=str(config.get("office_name", "")),
+                office_name=config.office_name,
                 language=language,
-                progress_url=str(config.get("progress_url") or DEFAULT_PROGRESS_URL).format(
-                    ticket_id=f"{day}-{series}-{number}"
-                ),
+                progress_url=(config.progress_url or DEFAULT_PROGRESS_URL).format(ticket_id=f"{day}-{series}-{number}"),
             )
             marks = [
                 m for m in numbering.NumberPool(marks=pool.marks).to_dict()["marks"] if m["day"] >= _yesterday(day)
             ]
-            event = self.agent.record(
-                "ticket.issued",
-                ticket.event_data(),
-                meta={"marks": marks, "last_ticket": ticket.to_record()},
-            )
+            event = self.agent.record(ticket.event_data(), meta={"marks": marks, "last_ticket": ticket.to_record()})
             self._recent.append((event.seq, category))
             if day in self._counted_days:  # otherwise the first count reads it from the log
                 self._counts[(day, category)] = self._counts.get((day, category), 0) + 1
@@ -139,7 +133,7 @@ class Dispenser:
             raise DispenserError(f"no ticket {ticket_id} on this dispenser")
         result = self._print(ticket, reprint=True)
         if result.printed:
-            self.agent.record("ticket.reprinted", {"ticket_id": ticket_id})
+            self.agent.record(messages.TicketReprinted(ticket_id=ticket_id))
         return result
 
     def pending_reprints(self) -> list[str]:
@@ -155,7 +149,8 @@ class Dispenser:
         status = self.printer.status()
         self._note_status(status)
         if status.ok:
-            voided = set((self.agent.document("voids") or {}).get("tickets", []))
+            voids = self.agent.document("voids")
+            voided = set(voids.tickets) if voids is not None else set()
             for ticket_id in self.pending_reprints():
                 if ticket_id in voided:
                     self._set_pending(ticket_id, held=False)
@@ -187,7 +182,7 @@ class Dispenser:
         cat = _find_category(config, category)
         day = self._day(config, self.agent.now_ms())
         pool = numbering.NumberPool(blocks=self._held_blocks(), marks=self._marks)
-        return numbering.remaining(pool, str(cat["series"]), day)
+        return numbering.remaining(pool, cat.series, day)
 
     def close(self) -> None:
         """Close the ticket logs (the agent is closed by its owner)."""
@@ -225,7 +220,7 @@ class Dispenser:
     def _hold(self, ticket: IssuedTicket, fault: str, reprint: bool) -> IssueResult:
         if not reprint:
             self._set_pending(ticket.ticket_id, held=True)
-            self.agent.record("ticket.print_failed", {"ticket_id": ticket.ticket_id, "fault": fault})
+            self.agent.record(messages.TicketPrintFailed(ticket_id=ticket.ticket_id, fault=fault[:64]))
         return IssueResult(ticket, printed=False, fault=fault)
 
     def _set_pending(self, ticket_id: str, *, held: bool) -> None:
@@ -236,14 +231,27 @@ class Dispenser:
 
     def _note_status(self, status: PrinterStatus) -> None:
         """One event per change of what matters to staff: a fault, or paper near its end."""
-        state: dict[str, object] = {"fault": status.fault, "paper_near_end": status.paper_near_end}
+        state = (status.fault, status.paper_near_end)
         if state != self._printer_state:
             self._printer_state = state
-            self.agent.record("printer.status", {**state, "detail": status.detail[:200]})
+            self.agent.record(
+                messages.PrinterStatusChanged(
+                    fault=status.fault, paper_near_end=status.paper_near_end, detail=status.detail[:200]
+                )
+            )
 
-    def _day(self, config: Mapping[str, Any], now_ms: int) -> str:
-        tz = zoneinfo.ZoneInfo(str(config.get("timezone", "Asia/Tokyo")))
-        return business_day(now_ms, tz, int(config.get("rollover_hour", 3))).isoformat()
+    def _status_marks(self) -> tuple[messages.NumberMark, ...]:
+        return tuple(
+            messages.NumberMark(series=m["series"], day=m["day"], last=m["last"])
+            for m in numbering.NumberPool(marks=self._marks).to_dict()["marks"]
+        )
+
+    def _day(self, config: messages.OfficeConfig, now_ms: int) -> str:
+        try:
+            tz = zoneinfo.ZoneInfo(config.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            tz = zoneinfo.ZoneInfo("Asia/Tokyo")  # the office checked its zone; this one is not on the Pi
+        return business_day(now_ms, tz, config.rollover_hour).isoformat()
 
     def issued_today(self, category: str) -> int | None:
         """Tickets of a purpose today across all dispensers, as far as this one knows."""
@@ -261,21 +269,21 @@ class Dispenser:
                 key = (day, str(record.get("category")))
                 self._counts[key] = self._counts.get(key, 0) + 1
             self._counted_days.add(day)
-        snapshot = self.agent.document("queue_snapshot") or {}
-        if snapshot.get("business_day") != day:
+        snapshot = self.agent.document("queue_snapshot")
+        if snapshot is None or snapshot.business_day != day:
             return self._counts.get((day, category), 0)
-        counted = (snapshot.get("acked") or {}).get(self.agent.config.device_id, 0)
+        counted = snapshot.acked.get(self.agent.config.device_id, 0)
         uncounted = sum(1 for seq, cat in self._recent if cat == category and seq > counted)
-        office = next((int(r.get("issued", 0)) for r in snapshot.get("categories", []) if r.get("code") == category), 0)
-        return office + uncounted
+        row = snapshot.row(category)
+        return (row.issued if row is not None else 0) + uncounted
 
     def _held_blocks(self) -> tuple[Block, ...]:
-        lease = self.agent.document("lease") or {}
+        lease = self.agent.document("lease")
         blocks = []
-        for raw in lease.get("blocks", []):
+        for raw in lease.blocks if lease is not None else ():
             try:
-                blocks.append(Block.from_dict(raw))
-            except (ValueError, TypeError, KeyError):
+                blocks.append(Block(raw.series, raw.day, raw.first, raw.last))
+            except ValueError:
                 log.warning("ignored a malformed lease block %r", raw)
         return tuple(blocks)
 
@@ -283,16 +291,15 @@ class Dispenser:
         """People ahead and minutes to wait; unknown while the office is unreachable."""
         if not self.agent.office_online:
             return None, None
-        snapshot = self.agent.document("queue_snapshot") or {}
-        counted = (snapshot.get("acked") or {}).get(self.agent.config.device_id, 0)
+        snapshot = self.agent.document("queue_snapshot")
+        row = snapshot.row(category) if snapshot is not None else None
+        if snapshot is None or row is None:
+            return None, None
+        counted = snapshot.acked.get(self.agent.config.device_id, 0)
         uncounted = sum(1 for seq, cat in self._recent if cat == category and seq > counted)
-        for row in snapshot.get("categories", []):
-            if row.get("code") == category:
-                ahead = int(row.get("waiting", 0)) + uncounted
-                per_person = row.get("min_per_person")
-                wait = ahead * int(per_person) if isinstance(per_person, int) else None
-                return ahead, wait
-        return None, None
+        ahead = row.waiting + uncounted
+        wait = ahead * row.min_per_person if row.min_per_person is not None else None
+        return ahead, wait
 
     def _log(self, day: str) -> SegmentedLog:
         segment_log = self._logs.get(day)
@@ -320,12 +327,12 @@ class Dispenser:
             segment_log.append(ticket.to_record())
 
 
-def _find_category(config: Mapping[str, Any], code: str) -> Mapping[str, Any]:
-    for cat in config.get("categories", []):
-        if cat.get("code") == code:
-            return dict(cat)
-    known = ", ".join(str(c.get("code")) for c in config.get("categories", []))
-    raise UnknownPurpose(f"unknown purpose {code!r}; this office offers: {known}")
+def _find_category(config: messages.OfficeConfig, code: str) -> messages.PurposeInfo:
+    found = config.purpose(code)
+    if found is None:
+        known = ", ".join(c.code for c in config.categories)
+        raise UnknownPurpose(f"unknown purpose {code!r}; this office offers: {known}")
+    return found
 
 
 def _yesterday(day: str) -> str:

@@ -17,12 +17,16 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from common.calendar import Hours, hours_from_config
+from common.calendar import Hours
+from sync import messages
 from ticket_dispenser import strings
 from ticket_dispenser.errors import DispenserError, NumbersExhausted
 from ticket_dispenser.strings import LANGUAGES, NATIVE_NAMES, gettext_for, ngettext_for, purpose_name
+
+if TYPE_CHECKING:  # the presenter only reads documents; the agent's network stays out of it
+    from sync.agent import DeviceAgent
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +77,8 @@ class ScreenState:
 class Context:
     """Inputs the presenter reads: the office's documents and the device's state."""
 
-    config: Mapping[str, Any] | None
-    queue: Mapping[str, Any] | None
+    config: messages.OfficeConfig | None
+    queue: messages.QueueSnapshot | None
     office_online: bool
     now_ms: int
 
@@ -366,36 +370,33 @@ class Presenter:
         return replace(base, texts=texts)
 
     def _buttons(self, ctx: Context) -> tuple[PurposeButton, ...]:
-        if not ctx.config:
+        if ctx.config is None:
             return ()
         _ = gettext_for(self._language)
-        waiting = {r.get("code"): r for r in (ctx.queue or {}).get("categories", [])}
         out = []
-        for cat in ctx.config.get("categories", []):
-            names = cat.get("name") or {}
-            row = waiting.get(cat.get("code")) or {}
-            if not ctx.office_online or not row:
+        for cat in ctx.config.categories:
+            row = ctx.queue.row(cat.code) if ctx.queue is not None else None
+            if not ctx.office_online or row is None:
                 detail = _("Wait time unavailable")
-            elif int(row.get("waiting", 0)) == 0:
+            elif row.waiting == 0:
                 detail = _("No wait")
             else:
                 detail = _("{waiting} waiting · about {minutes} min").format(
-                    waiting=row.get("waiting"),
-                    minutes=row.get("est_wait_min") if row.get("est_wait_min") is not None else "?",
+                    waiting=row.waiting,
+                    minutes=row.est_wait_min if row.est_wait_min is not None else "?",
                 )
-            cap = cat.get("daily_cap")
             available = True
-            if isinstance(cap, int):
-                issued = self._issuer.issued_today(str(cat.get("code")))
-                available = issued is None or issued < cap
+            if cat.daily_cap is not None:
+                issued = self._issuer.issued_today(cat.code)
+                available = issued is None or issued < cat.daily_cap
             out.append(
                 PurposeButton(
-                    code=str(cat.get("code")),
-                    name=purpose_name(names, self._language),
-                    reading=str(names.get("kana", "")) if self._language == "ja" else "",
+                    code=cat.code,
+                    name=purpose_name(cat.name, self._language),
+                    reading=cat.name.get("kana", "") if self._language == "ja" else "",
                     detail=detail,
                     available=available,
-                    procedures=tuple(str(p) for p in cat.get("procedures") or ()),
+                    procedures=cat.procedures,
                 )
             )
         return tuple(out)
@@ -419,15 +420,20 @@ def _capture(work: Callable[[], Any]) -> Any:
 
 
 def _hours(ctx: Context) -> Hours | None:
+    if ctx.config is None or ctx.config.dispenser is None:
+        return None
     try:
-        return hours_from_config((ctx.config or {}).get("dispenser"))
+        return ctx.config.dispenser.calendar()
     except ValueError:
         log.warning("the office's dispenser hours are unreadable; staying open")
         return None
 
 
 def _local(ctx: Context) -> datetime:
-    tz = zoneinfo.ZoneInfo(str((ctx.config or {}).get("timezone", "Asia/Tokyo")))
+    try:
+        tz = zoneinfo.ZoneInfo(ctx.config.timezone if ctx.config is not None else "Asia/Tokyo")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("Asia/Tokyo")
     return datetime.fromtimestamp(ctx.now_ms / 1000, tz).replace(tzinfo=None)
 
 
@@ -448,7 +454,7 @@ def _next_opening(ctx: Context, hours: Hours) -> datetime | None:
     return None
 
 
-def context_from(agent: Any) -> Callable[[], Context]:
+def context_from(agent: DeviceAgent) -> Callable[[], Context]:
     """The presenter's inputs from a running DeviceAgent."""
 
     def read() -> Context:

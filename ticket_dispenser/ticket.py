@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from drivers.ticket_printer import QR, BigNumber, Block, PrintJob, Rule, Space, Text
+from sync import messages, protocol
 from ticket_dispenser.strings import gettext_for, purpose_name
 
 _TZ = zoneinfo.ZoneInfo("Asia/Tokyo")
@@ -36,23 +37,23 @@ class IssuedTicket:
     progress_url: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def event_data(self) -> dict[str, Any]:
+    def event_data(self) -> messages.TicketIssued:
         """The ``ticket.issued`` event's data (what the office needs, nothing personal)."""
-        return {
-            "ticket_id": self.ticket_id,
-            "day": self.day,
-            "series": self.series,
-            "number": self.number,
-            "category": self.category,
-            "route": list(self.route),
-            "procedures": list(self.procedures),
-            "clock_confirmed": self.clock_confirmed,
-        }
+        return messages.TicketIssued(
+            ticket_id=self.ticket_id,
+            day=self.day,
+            series=self.series,
+            number=self.number,
+            category=self.category,
+            route=tuple(self.route),
+            procedures=tuple(self.procedures),
+            clock_confirmed=self.clock_confirmed,
+        )
 
     def to_record(self) -> dict[str, Any]:
         """The ticket log's record."""
         return {
-            **self.event_data(),
+            **protocol.to_data(self.event_data()),
             "names": dict(self.names),
             "issued_ms": self.issued_ms,
             "people_ahead": self.people_ahead,

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import UsageError, read_device_config
+from sync.agent import DeviceAgent
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def load_device_config(path: Path | None) -> DeviceConfig:
 
 def run_ui(
     args: Any,
-    agent: Any,
+    agent: DeviceAgent,
     dispenser_factory: Callable[[Any], Any],
     on_started: Callable[[Any, Any, Any], None] | None = None,
 ) -> int:
@@ -142,8 +143,8 @@ def run_ui(
         if speaker is not None:
             speaker.close()
 
-    config = agent.document("office_config") or {}
-    app = build_app(presenter, office_name=str(config.get("office_name", "")), on_stop=shutdown)
+    config = agent.document("office_config")
+    app = build_app(presenter, office_name=config.office_name if config is not None else "", on_stop=shutdown)
     # systemd stops a service with SIGTERM: close the window cleanly so the agent says goodbye.
     signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: app.stop()))
     if on_started is not None:

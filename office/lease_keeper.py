@@ -1,0 +1,79 @@
+"""Keeping each dispenser's offline reserve of ticket numbers (DESIGN.md decision 8).
+
+:class:`LeaseKeeper` tops a dispenser's unused numbers per series and business day up to its
+target whenever fewer than half remain, counting usage from the ticket events the office has and
+from the dispenser's own marks (its status says how far it got, events may still be on their
+way). It grants inside the caller's transaction and publishes nothing: a lease published before
+its commit could be granted again to another dispenser after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from office import leasing
+from office.db import OfficeDB
+from sync import messages
+from sync.leases import SeriesRange
+from sync.site import SiteConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LeaseKeeper:
+    """Number leases of one site's dispensers."""
+
+    config: SiteConfig
+    db: OfficeDB
+    # (device, series, day) -> the last number the dispenser says it took (from its status)
+    marks: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    exhausted: int = 0  # top-ups a series had no numbers left for
+    _warned: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def note_marks(self, device: str, marks: Sequence[messages.NumberMark]) -> None:
+        """Remember how far a dispenser got per series and day (only ever forward)."""
+        for mark in marks:
+            key = (device, mark.series, mark.day)
+            self.marks[key] = max(mark.last, self.marks.get(key, 0))
+
+    def grant(self, device: str, days: Sequence[str], now_ms: int) -> bool:
+        """Top ``device``'s leases up for ``days``; True when blocks were granted."""
+        cfg = self.config
+        targets = leasing.reserve_targets(cfg.series_shares(), cfg.dispenser_reserve, cfg.reserve_floor)
+        changed = False
+        for day in days:
+            for series, (first, last) in cfg.series_ranges().items():
+                target = targets.get(series, cfg.reserve_floor)
+                blocks = [b for _, b in self.db.leases(series=series, day=day, device=device)]
+                held = sum(b.size for b in blocks)
+                # Usage as the office's tickets show it, or as the dispenser's own mark does when
+                # that is further along (events still on their way, a dispenser restarting often).
+                mark = self.marks.get((device, series, day))
+                by_mark = sum(max(0, min(b.last, mark) - b.first + 1) for b in blocks) if mark else 0
+                remaining = held - max(self.db.used_by_device(device, series, day), by_mark)
+                if remaining * 2 >= target:
+                    continue  # above the low-water mark
+                want = max(target - remaining, cfg.lease_block_min)
+                rng = SeriesRange(series, first, last)
+                while want > 0:
+                    taken = [b for _, b in self.db.leases(series=series, day=day)]
+                    block = leasing.grant(rng, day, taken, want)
+                    if block is None:
+                        self.exhausted += 1
+                        if (series, day, device) not in self._warned:  # once, not every batch
+                            self._warned.add((series, day, device))
+                            log.warning(
+                                "series %s of %s has no numbers left to lease to %s: widen its range"
+                                " or lower dispenser_reserve",
+                                series,
+                                day,
+                                device,
+                            )
+                        break
+                    self.db.add_lease(device, block, now_ms)
+                    want -= block.size
+                    changed = True
+        return changed

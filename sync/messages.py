@@ -1,0 +1,500 @@
+"""Every payload of the wire protocol as a frozen, typed model (docs/protocol.md is their prose).
+
+The office builds these and encodes them; the device that receives one decodes it once, on
+arrival, into the same type (:func:`sync.protocol.decode`), and works on the type from then
+on - no dicts dug through by hand. The types carry their limits (``Annotated[int,
+info(ge=0, le=...)]``), so decoding checks every value in one pass (msgspec, in C).
+
+Rules the models keep (DESIGN.md decisions 2 and 10):
+
+* every payload has ``v`` (the schema version, 1); unknown fields are ignored, so a newer minor
+  version may add some;
+* state documents carry ``version`` and ``sent_ms``; events are :class:`EventRecord` s whose
+  ``data`` is decoded by the consumer of that event type (:data:`EVENT_DATA`);
+* sizes are bounded everywhere: no list, map or text a sender could grow without limit.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+
+from common import calendar
+from common.validation import info
+
+SCHEMA_VERSION = 1
+# Events per message when a device drains its outbox: batching is what lets the office commit
+# in transactions, which is where the drain rate comes from.
+MAX_EVENTS_PER_MESSAGE = 100
+MAX_MS = 2**53  # JSON's exact integers: far beyond any time or sequence we will see
+
+Ms = Annotated[int, info(ge=0, le=MAX_MS, what="a time in milliseconds since 1970")]
+Version = Annotated[int, info(ge=0, le=MAX_MS, what="a version number")]
+Seq = Annotated[int, info(ge=0, le=MAX_MS, what="an event sequence number")]
+Id = Annotated[
+    str,
+    info(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+        what="an id of 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    ),
+]
+Code = Annotated[str, info(min_length=1, max_length=32)]
+Day = Annotated[str, info(pattern=r"^\d{4}-\d{2}-\d{2}$", what='a day like "2026-11-21"')]
+MonthDay = Annotated[str, info(pattern=r"^\d{2}-\d{2}$", what='a month and day like "12-29"')]
+HhMm = Annotated[str, info(pattern=r"^\d{2}:\d{2}$", what='a time like "08:30"')]
+# A closing time; "24:00" is the end of the day (a lobby open round the clock).
+Closing = Annotated[str, info(pattern=r"^(\d{2}:\d{2}|24:00)$", what='a time like "17:15" (or "24:00")')]
+Weekday = Annotated[int, info(ge=0, le=6, what="a weekday from 0 (Monday) to 6 (Sunday)")]
+Number = Annotated[int, info(ge=0, le=10_000_000, what="a ticket number")]
+CounterNo = Annotated[int, info(ge=0, le=999, what="a counter number from 0 to 999")]
+RequestId = Annotated[str, info(min_length=1, max_length=64)]
+Names = Annotated[dict[str, Annotated[str, info(max_length=200)]], info(max_length=16)]
+Yen = Annotated[int, info(ge=0, le=10_000_000, what="an amount of yen")]
+
+
+class Payload(msgspec.Struct, frozen=True, kw_only=True):
+    """Every payload: the schema version, then the fields of its topic."""
+
+    v: int = SCHEMA_VERSION
+    topic: ClassVar[str]  # the protocol.TOPICS name it travels on
+
+
+class Part(msgspec.Struct, frozen=True, kw_only=True):
+    """A value inside a payload (a station, a row of a snapshot)."""
+
+
+# --------------------------------------------------------------------------------------------
+# office -> devices: state
+# --------------------------------------------------------------------------------------------
+
+
+class OfficeStatus(Payload, frozen=True, kw_only=True):
+    """The office's presence: retained, its last will says offline, a heartbeat every 10 s."""
+
+    topic: ClassVar[str] = "office_status"
+    state: Literal["online", "offline"]
+    epoch: Annotated[str, info(max_length=64)]  # new at every office start
+    session: Annotated[int, info(ge=0, le=2**31)] = 0  # broker connections within the epoch
+    sent_ms: Ms | None = None
+
+
+class Hours(Part, frozen=True, kw_only=True):
+    """Opening hours of one kind of device, and the days it stays closed."""
+
+    open: HhMm
+    close: Closing
+    closed_weekdays: Annotated[tuple[Weekday, ...], info(max_length=7)] = ()
+    closed_dates: Annotated[tuple[MonthDay, ...], info(max_length=366)] = ()  # every year
+    holidays: Annotated[tuple[Day, ...], info(max_length=1000)] = ()
+
+    def calendar(self) -> calendar.Hours:
+        """The hours as the business calendar reasons with them. ValueError names what is
+        unreadable (a date that the pattern let through but no calendar has)."""
+        return calendar.Hours(
+            open=time.fromisoformat(self.open),
+            close=time.max if self.close == "24:00" else time.fromisoformat(self.close),
+            closed_dates=frozenset((int(d[:2]), int(d[3:])) for d in self.closed_dates),
+            closed_weekdays=frozenset(self.closed_weekdays),
+            holidays=frozenset(date.fromisoformat(d) for d in self.holidays),
+        )
+
+
+class StationInfo(Part, frozen=True, kw_only=True):
+    """A station of the routes, with its name per language."""
+
+    code: Code
+    name: Names
+
+
+class PurposeInfo(Part, frozen=True, kw_only=True):
+    """A purpose (category) the dispensers offer: its number series, names and route."""
+
+    code: Code
+    series: Code
+    name: Names
+    route: Annotated[tuple[Code, ...], info(max_length=32)]
+    procedures: Annotated[tuple[Annotated[str, info(max_length=200)], ...], info(max_length=64)] = ()
+    daily_cap: Annotated[int, info(ge=1, le=10_000_000)] | None = None
+
+
+class OfficeConfig(Payload, frozen=True, kw_only=True):
+    """What the dispensers offer and when: purposes in display order, stations, hours, fees."""
+
+    topic: ClassVar[str] = "office_config"
+    version: Version
+    sent_ms: Ms
+    office_name: Annotated[str, info(max_length=200)] = ""
+    timezone: Annotated[str, info(max_length=64)] = "Asia/Tokyo"
+    rollover_hour: Annotated[int, info(ge=0, le=12)] = 3
+    lease_days: Annotated[tuple[Day, ...], info(max_length=14)] = ()
+    progress_url: Annotated[str, info(max_length=200)] = ""
+    dispenser: Hours | None = None
+    kiosk: Hours | None = None
+    certificate_fees: Annotated[dict[Code, Yen], info(max_length=16)] = {}
+    stations: Annotated[tuple[StationInfo, ...], info(max_length=32)]
+    categories: Annotated[tuple[PurposeInfo, ...], info(max_length=64)]
+
+    def purpose(self, code: str) -> PurposeInfo | None:
+        """The purpose with ``code``, or None."""
+        return next((c for c in self.categories if c.code == code), None)
+
+
+class QueueRow(Part, frozen=True, kw_only=True):
+    """One purpose in the queue snapshot."""
+
+    code: Code
+    waiting: Annotated[int, info(ge=0, le=1_000_000)]
+    est_wait_min: Annotated[int, info(ge=0, le=100_000)] | None = None  # None: no basis
+    min_per_person: Annotated[int, info(ge=0, le=10_000)] | None = None
+    last_called: Number | None = None
+    issued: Number = 0  # today, every dispenser: the daily cap is enforced with it
+
+
+class QueueSnapshot(Payload, frozen=True, kw_only=True):
+    """People waiting and the expected wait per purpose (dispensers, boards)."""
+
+    topic: ClassVar[str] = "queue_snapshot"
+    version: Version
+    sent_ms: Ms
+    business_day: Day | None = None
+    categories: Annotated[tuple[QueueRow, ...], info(max_length=64)]
+    # per dispenser: the acked seq these counts include, so a dispenser can add its own
+    # tickets the office has not counted yet
+    acked: Annotated[dict[Id, Seq], info(max_length=1000)] = {}
+
+    def row(self, code: str) -> QueueRow | None:
+        """The row of purpose ``code``, or None."""
+        return next((r for r in self.categories if r.code == code), None)
+
+
+# [number, station index (-1 = waiting on the platform), status, counter or null]
+TrainRow = tuple[
+    Number,
+    Annotated[int, info(ge=-1, le=31)],
+    Annotated[str, info(max_length=16)],
+    CounterNo | None,
+]
+
+
+class BoardLine(Part, frozen=True, kw_only=True):
+    """One route of the train board with its tickets as compact rows, in issue order."""
+
+    route: Annotated[str, info(max_length=64)]
+    stations: Annotated[tuple[Code, ...], info(max_length=32)]
+    tickets: Annotated[tuple[TrainRow, ...], info(max_length=2000)]
+    more_waiting: Annotated[int, info(ge=0, le=10_000_000)] = 0  # waiting tickets not listed
+
+
+class CallRow(Part, frozen=True, kw_only=True):
+    """A recent call: ``number`` to ``counter``."""
+
+    number: Number
+    counter: CounterNo
+    at_ms: Ms
+
+
+class CounterCall(Part, frozen=True, kw_only=True):
+    """Now calling at one counter: to start (``call``) or to receive a result (``ready``)."""
+
+    counter: CounterNo
+    number: Number
+    kind: Literal["call", "ready"]
+    at_ms: Ms
+
+
+class BoardSnapshot(Payload, frozen=True, kw_only=True):
+    """The train board: every train per line, the newest calls, now calling per counter."""
+
+    topic: ClassVar[str] = "board_snapshot"
+    version: Version
+    sent_ms: Ms
+    business_day: Day | None = None
+    lines: Annotated[tuple[BoardLine, ...], info(max_length=32)]
+    calls: Annotated[tuple[CallRow, ...], info(max_length=50)]
+    counters: Annotated[tuple[CounterCall, ...], info(max_length=200)] = ()
+
+
+class Ack(Payload, frozen=True, kw_only=True):
+    """The cumulative ack: every event of the device with ``seq <= acked`` is committed."""
+
+    topic: ClassVar[str] = "ack"
+    acked: Seq
+    sent_ms: Ms | None = None
+
+
+class LeaseBlock(Part, frozen=True, kw_only=True):
+    """Numbers ``first..last`` of a series on a business day, leased to one dispenser."""
+
+    series: Code
+    day: Day
+    first: Number
+    last: Number
+
+
+class Lease(Payload, frozen=True, kw_only=True):
+    """The number blocks leased to a dispenser for today and tomorrow."""
+
+    topic: ClassVar[str] = "lease"
+    version: Version
+    sent_ms: Ms | None = None
+    blocks: Annotated[tuple[LeaseBlock, ...], info(max_length=500)]
+
+
+class Voids(Payload, frozen=True, kw_only=True):
+    """The day's tickets of a dispenser that staff voided (dropped from its reprint queue)."""
+
+    topic: ClassVar[str] = "voids"
+    version: Version
+    sent_ms: Ms | None = None
+    day: Day | None = None
+    tickets: Annotated[tuple[Annotated[str, info(max_length=64)], ...], info(max_length=5000)]
+
+
+# --------------------------------------------------------------------------------------------
+# devices -> office
+# --------------------------------------------------------------------------------------------
+
+
+class NumberMark(Part, frozen=True, kw_only=True):
+    """A dispenser's last number taken in a series on a day."""
+
+    series: Code
+    day: Day
+    last: Number
+
+
+class DeviceStatus(Payload, frozen=True, kw_only=True):
+    """A device's birth message on every connect (retained); its last will says offline."""
+
+    topic: ClassVar[str] = "device_status"
+    state: Literal["online", "offline"]
+    role: Annotated[str, info(max_length=32)] = ""
+    sent_ms: Ms | None = None
+    hlc: Annotated[str, info(max_length=40)] = ""
+    outbox_pending: Seq = 0
+    last_seq: Seq = 0
+    clock_confirmed: bool = False
+    # the office counts usage from these as well as from ticket events, so leases are topped
+    # up before all events have arrived
+    marks: Annotated[tuple[NumberMark, ...], info(max_length=200)] = ()
+
+
+class EventRecord(Part, frozen=True, kw_only=True):
+    """One journalled event: ``id`` is ``"<device>:<seq>"``, the office's idempotency key."""
+
+    id: Annotated[str, info(max_length=140)]
+    seq: Annotated[int, info(ge=1, le=MAX_MS)]
+    type: Annotated[str, info(max_length=64)]
+    hlc: Annotated[str, info(max_length=40)]
+    at: Ms
+    data: dict[str, Any]  # checked by the consumer of the type (EVENT_DATA)
+
+
+class EventBatch(Payload, frozen=True, kw_only=True):
+    """Up to 100 events of one device, oldest first; ``device`` must match the topic."""
+
+    topic: ClassVar[str] = "events"
+    device: Id
+    events: Annotated[tuple[EventRecord, ...], info(max_length=MAX_EVENTS_PER_MESSAGE)]
+
+
+# -- the events' data ---------------------------------------------------------------------------
+
+
+class EventData(msgspec.Struct, frozen=True, kw_only=True):
+    """The ``data`` of one event type (its name is :attr:`type`)."""
+
+    type: ClassVar[str]
+
+
+class TicketIssued(EventData, frozen=True, kw_only=True):
+    """A dispenser issued a ticket (nothing personal: the resident stays anonymous)."""
+
+    type: ClassVar[str] = "ticket.issued"
+    ticket_id: Annotated[str, info(max_length=64)]
+    day: Day
+    series: Code
+    number: Number
+    category: Annotated[str, info(max_length=64)]
+    route: Annotated[tuple[Code, ...], info(max_length=32)] = ()
+    procedures: Annotated[tuple[Annotated[str, info(max_length=200)], ...], info(max_length=64)] = ()
+    clock_confirmed: bool = False
+
+
+class TicketReprinted(EventData, frozen=True, kw_only=True):
+    """A held ticket was printed after all."""
+
+    type: ClassVar[str] = "ticket.reprinted"
+    ticket_id: Annotated[str, info(max_length=64)]
+
+
+class TicketPrintFailed(EventData, frozen=True, kw_only=True):
+    """A ticket is valid but did not print; the dispenser holds it for a reprint."""
+
+    type: ClassVar[str] = "ticket.print_failed"
+    ticket_id: Annotated[str, info(max_length=64)]
+    fault: Annotated[str, info(max_length=64)]
+
+
+class PrinterStatusChanged(EventData, frozen=True, kw_only=True):
+    """What staff must know of a ticket printer: its fault (None when fine), paper running low."""
+
+    type: ClassVar[str] = "printer.status"
+    fault: Annotated[str, info(max_length=64)] | None = None
+    paper_near_end: bool = False
+    detail: Annotated[str, info(max_length=200)] = ""
+
+
+class StoreRecovered(EventData, frozen=True, kw_only=True):
+    """A local store was damaged and repaired from its last good copy at start."""
+
+    type: ClassVar[str] = "store.recovered"
+    note: Annotated[str, info(max_length=500)]
+
+
+class KioskCash(EventData, frozen=True, kw_only=True):
+    """A kiosk's money outcome, counted once per ``event_id`` in the daily reconciliation."""
+
+    type: ClassVar[str] = "kiosk.cash"
+    event_id: Annotated[str, info(max_length=140)]
+    kind: Literal["fee_kept", "refund_paid", "refund_owed"] = msgspec.field(name="type")
+    amount: Yen
+    request_id: RequestId | None = None
+    at_ms: Ms
+
+
+class KioskIssueVoid(EventData, frozen=True, kw_only=True):
+    """A certificate did not print: no fee is due, its number is never reused."""
+
+    type: ClassVar[str] = "kiosk.issue_void"
+    key: Annotated[str, info(max_length=140)]
+    request_id: RequestId
+    reason: Annotated[str, info(max_length=64)] = "not_printed"
+
+
+EVENT_DATA: dict[str, type[EventData]] = {
+    t.type: t
+    for t in (
+        TicketIssued,
+        TicketReprinted,
+        TicketPrintFailed,
+        PrinterStatusChanged,
+        StoreRecovered,
+        KioskCash,
+        KioskIssueVoid,
+    )
+}
+"""The event types whose data has a model. ``kiosk.journal`` carries a journal record as it is
+(docs/kiosk.md lists them) and is kept for the audit trail only."""
+
+
+# --------------------------------------------------------------------------------------------
+# staff terminals <-> office
+# --------------------------------------------------------------------------------------------
+
+
+class StaffCommand(Payload, frozen=True, kw_only=True):
+    """A clerk's command in words; resent with the same ``request_id`` until answered."""
+
+    topic: ClassVar[str] = "staff_command"
+    request_id: RequestId
+    command: Annotated[str, info(max_length=300)]
+
+
+class StaffReply(Payload, frozen=True, kw_only=True):
+    """The office's answer to a staff command (a retry gets the stored answer)."""
+
+    topic: ClassVar[str] = "staff_reply"
+    request_id: RequestId
+    ok: bool
+    message: Annotated[str, info(max_length=2000)]
+
+
+# --------------------------------------------------------------------------------------------
+# certificate kiosks <-> office (request and reply, tagged by ``op``)
+# --------------------------------------------------------------------------------------------
+
+CopiesCount = Annotated[int, info(ge=1, le=10)]
+Options = Annotated[dict[str, Any], info(max_length=16)]
+
+
+class KioskRequest(Payload, frozen=True, kw_only=True, tag_field="op"):
+    """A kiosk's question; resent with the same ``request_id`` until answered."""
+
+    topic: ClassVar[str] = "kiosk_request"
+    request_id: RequestId
+
+
+class ChallengeRequest(KioskRequest, frozen=True, kw_only=True, tag="challenge"):
+    """Ask for a fresh one-time nonce for the card to sign."""
+
+
+class AuthenticateRequest(KioskRequest, frozen=True, kw_only=True, tag="authenticate"):
+    """The card's answer to a challenge, and what the resident asks for."""
+
+    challenge_id: Annotated[str, info(max_length=64)]
+    certificate: Annotated[bytes, info(max_length=9_000)]  # DER; a JPKI certificate is ~1.5 KB
+    signature: Annotated[bytes, info(max_length=750)]  # RSA-2048 PKCS#1 v1.5 over SHA-256 of the nonce
+    kind: Code
+    options: Options = {}
+    copies: CopiesCount = 1
+
+
+class IssueRequest(KioskRequest, frozen=True, kw_only=True, tag="issue"):
+    """Issue the paid certificate of an authenticated session (idempotent by request id)."""
+
+    session_token: Annotated[str, info(max_length=128)]
+    kind: Code | None = None
+    options: Options = {}  # a 住民票's chosen members come here
+    copies: CopiesCount | None = None
+    paid: Annotated[int, info(ge=0, le=1_000_000)] = 0
+
+
+AnyKioskRequest = ChallengeRequest | AuthenticateRequest | IssueRequest
+
+Refusal = Annotated[str, info(max_length=32)]
+
+
+class KioskReply(Payload, frozen=True, kw_only=True, tag_field="op"):
+    """The office's answer to a kiosk; ``refusal`` is a code only, never the reason."""
+
+    topic: ClassVar[str] = "kiosk_reply"
+    request_id: RequestId
+    ok: bool
+    refusal: Refusal | None = None
+
+
+class ChallengeReply(KioskReply, frozen=True, kw_only=True, tag="challenge"):
+    """A single-use nonce and when it expires."""
+
+    challenge_id: Annotated[str, info(max_length=64)] = ""
+    nonce: Annotated[bytes, info(max_length=64)] = b""
+    expires_ms: Ms = 0
+
+
+class Member(Part, frozen=True, kw_only=True):
+    """A member of the resident's household, for a 住民票 of chosen members."""
+
+    id: Annotated[str, info(max_length=64)]
+    name: Annotated[str, info(max_length=200)]
+
+
+class AuthenticateReply(KioskReply, frozen=True, kw_only=True, tag="authenticate"):
+    """The session the card opened, its fee and the household to choose from."""
+
+    session_token: Annotated[str, info(max_length=128)] = ""
+    fee: Yen = 0
+    household: Annotated[tuple[Member, ...], info(max_length=50)] = ()
+
+
+class IssueReply(KioskReply, frozen=True, kw_only=True, tag="issue"):
+    """The issued certificate: its number, the fee, and the content to print."""
+
+    issue_number: Annotated[str, info(max_length=64)] = ""
+    fee: Yen = 0
+    certificate: dict[str, Any] | None = None  # certificates.rules content, printed then forgotten
+
+
+AnyKioskReply = ChallengeReply | AuthenticateReply | IssueReply

@@ -1,0 +1,356 @@
+"""The office's site configuration (``office/default_site.toml`` and the towns' own files) as a
+frozen, typed model.
+
+The file's shape is the model's: ``[[stations]]``, ``[[categories]]`` (purposes),
+``[[counters]]``, ``[dispenser]`` and ``[kiosk]``. :func:`parse` converts a parsed TOML
+document (msgspec, through :mod:`common.validation`) and then checks what one value cannot
+say alone - unique codes, routes through existing stations, series ranges that do not overlap,
+counters serving purposes that exist - so every error names the key path and the fix
+(``categories[2].route[1]: 'reveiw' is not a station; known stations: …``).
+
+The office reads the site from here; the devices get what they need of it in the
+``office/config`` message (:class:`sync.messages.OfficeConfig`), built by :meth:`SiteConfig.message`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+
+from common.validation import Invalid, PathPart, convert, info
+from sync import messages
+
+Text200 = Annotated[str, info(max_length=200)]
+MaxNumber = 9_999_999  # ticket numbers the office accepts
+Code = Annotated[
+    str,
+    info(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
+        what="a code of 1-32 letters, digits, '.', '_' or '-'",
+    ),
+]
+Names = Annotated[
+    dict[str, Text200],
+    info(what='a table of names with at least ja = "..." (e.g. { ja = "受付", en = "Reception" })'),
+]
+SeriesNumber = Annotated[int, info(ge=0, le=MaxNumber)]
+
+
+class _Table(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A table of the site file: unknown keys are mistakes, named with the keys allowed."""
+
+    noun: ClassVar[str] = "table"  # what messages call it (TOML's word)
+
+
+class Station(_Table, frozen=True, kw_only=True):
+    """A step of the back office's work (受付, 入力, 審査, 交付, 完了)."""
+
+    code: Annotated[Code, info(help='a station code such as "review"')]
+    name: Names
+
+    @property
+    def names(self) -> Mapping[str, str]:
+        """The station's name per language."""
+        return self.name
+
+
+class Category(_Table, frozen=True, kw_only=True):
+    """A resident's purpose, as offered on the dispenser; several may share one series."""
+
+    code: Annotated[Code, info(help='a purpose code such as "moving"')]
+    series: Annotated[Code, info(help='a series name such as "1"')]
+    first: Annotated[SeriesNumber, info(help="the first ticket number of the series (a whole number)")]
+    last: Annotated[SeriesNumber, info(help="the last ticket number of the series (a whole number)")]
+    name: Names
+    route: Annotated[
+        tuple[str, ...],
+        info(
+            min_length=2,
+            what="a list of station codes",
+            help='a first and a terminal station at least, e.g. ["reception", "issuing", "done"]',
+        ),
+    ]
+    share: Annotated[float, info(ge=0, le=1, what="a fraction from 0 to 1")] = 0.0
+    procedures: Annotated[tuple[Text200, ...], info(what="a list of procedure names")] = ()
+    daily_cap: Annotated[int, info(ge=1)] | None = None  # tickets a day; None = the series' range
+
+    @property
+    def names(self) -> Mapping[str, str]:
+        """The purpose's name per language."""
+        return self.name
+
+
+class Counter(_Table, frozen=True, kw_only=True):
+    """A service counter (窓口); an empty ``categories`` serves every purpose."""
+
+    number: Annotated[
+        int, info(ge=0, le=999, what="a counter number from 0 to 999", help="the counter number shown to residents")
+    ]
+    categories: Annotated[frozenset[str], info(what="a list of purpose codes (empty = all)")] = frozenset()
+
+    def serves(self, category: str) -> bool:
+        """Whether this counter calls tickets of ``category``."""
+        return not self.categories or category in self.categories
+
+
+HhMm = Annotated[str, info(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", what='a time like "08:30"')]
+# "24:00" closes at the end of the day: a lobby (or the demo's kiosk) open round the clock.
+Closing = Annotated[str, info(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", what='a time like "17:15" (or "24:00")')]
+Weekdays = Annotated[
+    frozenset[Annotated[int, info(ge=0, le=6)]], info(what="weekday numbers 0-6 (0 = Monday), e.g. [5, 6]")
+]
+MonthDays = Annotated[
+    frozenset[Annotated[str, info(pattern=r"^\d\d-\d\d$")]],
+    info(what='month-day strings closed every year, e.g. ["12-29", "01-03"]'),
+]
+Holidays = Annotated[
+    frozenset[Annotated[str, info(pattern=r"^\d{4}-\d\d-\d\d$")]], info(what='a list of dates, e.g. ["2026-11-23"]')
+]
+NEW_YEAR = frozenset({"12-29", "12-30", "12-31", "01-01", "01-02", "01-03"})
+
+
+class Dispenser(_Table, frozen=True, kw_only=True):
+    """``[dispenser]``: the lobby's opening hours and closures, and the page the QR code opens."""
+
+    open: HhMm = "08:30"
+    close: Closing = "17:15"
+    closed_weekdays: Weekdays = frozenset()
+    closed_dates: MonthDays = frozenset()
+    holidays: Holidays = frozenset()
+    progress_url: Annotated[
+        str,
+        info(
+            max_length=200,
+            pattern=r"\{ticket_id\}",
+            what='a URL containing {ticket_id}, e.g. "https://example.jp/t/{ticket_id}"',
+        ),
+    ] = "http://madoguchi.local/t/{ticket_id}"
+
+    def hours(self) -> messages.Hours:
+        """The hours as they travel to the devices."""
+        return _hours(self.open, self.close, self.closed_weekdays, self.closed_dates, self.holidays)
+
+
+class Kiosk(_Table, frozen=True, kw_only=True):
+    """``[kiosk]``: the certificate kiosk's hours (06:30-23:00, closed 29 Dec - 3 Jan by
+    default), fees per copy by certificate code, the mayor's line, the trusted JPKI CA and
+    where the resident registry comes from."""
+
+    open: HhMm = "06:30"
+    close: Closing = "23:00"
+    closed_weekdays: Weekdays = frozenset()
+    closed_dates: MonthDays = NEW_YEAR
+    holidays: Holidays = frozenset()
+    # {code: yen per copy}; the certificates package owns the rules (office/config.py checks them)
+    fees: dict[str, Any] | None = None
+    mayor_line: Annotated[
+        str, info(min_length=1, max_length=60, what='the issuing mayor\'s line, e.g. "まどぐち町長　佐々木　和夫"')
+    ] = "まどぐち町長　佐々木　和夫"
+    jpki_ca: Annotated[str, info(what="the path of the JPKI CA certificate file (PEM)")] = ""  # "": no kiosk service
+    # "demo" seeds an empty office store with the demo town's residents; "store" uses only
+    # what was loaded (docs/registry.md).
+    registry: Annotated[
+        Literal["demo", "store"],
+        info(
+            what='"demo" (seed the demo town\'s residents) or "store" (only the registry loaded into the office store)'
+        ),
+    ] = "demo"
+
+    def hours(self) -> messages.Hours:
+        """The hours as they travel to the devices."""
+        return _hours(self.open, self.close, self.closed_weekdays, self.closed_dates, self.holidays)
+
+
+def _hours(
+    open_: str, close: str, weekdays: frozenset[int], dates: frozenset[str], holidays: frozenset[str]
+) -> messages.Hours:
+    return messages.Hours(
+        open=open_,
+        close=close,
+        closed_weekdays=tuple(sorted(weekdays)),
+        closed_dates=tuple(sorted(dates)),
+        holidays=tuple(sorted(holidays)),
+    )
+
+
+class SiteConfig(_Table, frozen=True, kw_only=True):
+    """One office's window, as its site file says."""
+
+    site: Annotated[
+        str,
+        info(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+            what="1-63 letters, digits, '.', '_' or '-'",
+            help='a site id such as "demo-town"',
+        ),
+    ]
+    office_name: Text200 = ""
+    timezone: Annotated[str, info(max_length=64, what='a time zone name such as "Asia/Tokyo"')] = "Asia/Tokyo"
+    # tickets issued before this local hour belong to the previous business day
+    rollover_hour: Annotated[int, info(ge=0, le=12)] = 3
+    dispenser_reserve: Annotated[int, info(ge=1, le=100_000)] = 700
+    reserve_floor: Annotated[int, info(ge=0, le=100_000)] = 120
+    lease_block_min: Annotated[int, info(ge=1, le=10_000)] = 20
+    ready_linger_minutes: Annotated[int, info(ge=0, le=24 * 60)] = 15
+    default_service_seconds: Annotated[int, info(ge=1, le=24 * 3600)] = 120
+    stations: Annotated[tuple[Station, ...], info(help="a list of [[stations]] tables with code and name")]
+    categories: Annotated[tuple[Category, ...], info(min_length=1, help="define at least one [[categories]] purpose")]
+    counters: Annotated[
+        tuple[Counter, ...], info(min_length=1, help="define at least one [[counters]] table with a number")
+    ]
+    dispenser: Dispenser = msgspec.field(default_factory=Dispenser)
+    kiosk: Kiosk = msgspec.field(default_factory=Kiosk)
+
+    @property
+    def display_name(self) -> str:
+        """The office's name, or its site id when the file gives none."""
+        return self.office_name or self.site
+
+    def find_category(self, code: str) -> Category | None:
+        """The purpose with ``code``, or None."""
+        return next((c for c in self.categories if c.code == code), None)
+
+    def find_counter(self, number: int) -> Counter | None:
+        """The counter with ``number``, or None."""
+        return next((c for c in self.counters if c.number == number), None)
+
+    def find_station(self, code: str) -> Station | None:
+        """The station with ``code``, or None."""
+        return next((s for s in self.stations if s.code == code), None)
+
+    def series_ranges(self) -> dict[str, tuple[int, int]]:
+        """Each series' inclusive number range."""
+        return {cat.series: (cat.first, cat.last) for cat in self.categories}
+
+    def series_shares(self) -> dict[str, float]:
+        """Expected share of the day's tickets per series (sizes the offline reserves)."""
+        shares: dict[str, float] = {}
+        for cat in self.categories:
+            shares[cat.series] = shares.get(cat.series, 0.0) + cat.share
+        return shares
+
+    def message(self, *, version: int, sent_ms: int, lease_days: tuple[str, ...]) -> messages.OfficeConfig:
+        """What the devices get of the site: the ``office/config`` document."""
+        return messages.OfficeConfig(
+            version=version,
+            sent_ms=sent_ms,
+            office_name=self.display_name,
+            timezone=self.timezone,
+            rollover_hour=self.rollover_hour,
+            lease_days=lease_days,
+            progress_url=self.dispenser.progress_url,
+            dispenser=self.dispenser.hours(),
+            kiosk=self.kiosk.hours(),
+            certificate_fees={str(k): int(v) for k, v in (self.kiosk.fees or {}).items()},
+            stations=tuple(messages.StationInfo(code=s.code, name=dict(s.name)) for s in self.stations),
+            categories=tuple(
+                messages.PurposeInfo(
+                    code=c.code,
+                    series=c.series,
+                    name=dict(c.name),
+                    route=c.route,
+                    procedures=c.procedures,
+                    daily_cap=c.daily_cap,
+                )
+                for c in self.categories
+            ),
+        )
+
+
+def parse(doc: Mapping[str, Any]) -> SiteConfig:
+    """A parsed site file as a :class:`SiteConfig`; :class:`Invalid` names the first bad key."""
+    site = convert(doc, SiteConfig)
+    check(site)
+    return site
+
+
+def check(site: SiteConfig) -> None:
+    """The rules across values; raises :class:`Invalid` with the key path and the fix."""
+    try:
+        zoneinfo.ZoneInfo(site.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        raise Invalid(("timezone",), f'{site.timezone!r} is not a known time zone; use e.g. "Asia/Tokyo"') from err
+    station_codes: set[str] = set()
+    for i, station in enumerate(site.stations):
+        _names(station.name, ("stations", i, "name"))
+        if station.code in station_codes:
+            raise Invalid(
+                ("stations", i, "code"), f"station {station.code!r} is defined twice; station codes must be unique"
+            )
+        station_codes.add(station.code)
+    seen: list[Category] = []
+    for i, cat in enumerate(site.categories):
+        _check_category(cat, i, seen, station_codes)
+        seen.append(cat)
+    category_codes = {c.code for c in site.categories}
+    numbers: set[int] = set()
+    for i, counter in enumerate(site.counters):
+        if counter.number in numbers:
+            raise Invalid(("counters", i, "number"), f"counter {counter.number} is defined twice")
+        numbers.add(counter.number)
+        for code in sorted(counter.categories - category_codes):
+            raise Invalid(
+                ("counters", i, "categories"), f"{code!r} is not a purpose; known: {', '.join(sorted(category_codes))}"
+            )
+    for section, hours in (("dispenser", site.dispenser), ("kiosk", site.kiosk)):
+        _check_hours(section, hours)
+
+
+def _names(names: Mapping[str, str], path: tuple[PathPart, ...]) -> None:
+    if "ja" not in names:
+        raise Invalid(
+            path, 'expected a table of names with at least ja = "..." (e.g. { ja = "受付", en = "Reception" })'
+        )
+
+
+def _check_category(cat: Category, i: int, seen: list[Category], station_codes: set[str]) -> None:
+    at: tuple[PathPart, ...] = ("categories", i)
+    if any(c.code == cat.code for c in seen):
+        raise Invalid((*at, "code"), f"purpose {cat.code!r} is defined twice")
+    _names(cat.name, (*at, "name"))
+    if cat.last < cat.first:
+        raise Invalid((*at, "last"), f"must be at least first ({cat.first}); got {cat.last}")
+    for other in seen:
+        if other.series == cat.series and (other.first, other.last) != (cat.first, cat.last):
+            raise Invalid(
+                (*at, "first"),
+                f"series {cat.series!r} already has range {other.first}-{other.last} (purpose {other.code}); "
+                "purposes sharing a series must give the same range",
+            )
+        if other.series != cat.series and cat.first <= other.last and other.first <= cat.last:
+            raise Invalid(
+                (*at, "first"),
+                f"range {cat.first}-{cat.last} overlaps series {other.series!r} ({other.first}-{other.last}); "
+                "numbers called aloud must not be ambiguous",
+            )
+    for j, stop in enumerate(cat.route):
+        if stop not in station_codes:
+            raise Invalid(
+                (*at, "route", j), f"{stop!r} is not a station; known stations: {', '.join(sorted(station_codes))}"
+            )
+    if len(set(cat.route)) != len(cat.route):
+        raise Invalid((*at, "route"), "a station appears twice")
+    size = cat.last - cat.first + 1
+    if cat.daily_cap is not None and cat.daily_cap > size:
+        raise Invalid(
+            (*at, "daily_cap"), f"expected a whole number from 1 to {size} (the series' range), got {cat.daily_cap}"
+        )
+
+
+def _check_hours(section: str, hours: Dispenser | Kiosk) -> None:
+    if hours.open >= hours.close:
+        raise Invalid((section, "close"), f"must be after open ({hours.open})")
+    for i, day in enumerate(sorted(hours.closed_dates)):
+        try:
+            date(2024, int(day[:2]), int(day[3:]))  # a leap year, so 02-29 is allowed
+        except ValueError as err:
+            raise Invalid((section, "closed_dates", i), f"{day!r} is not a month-day") from err
+    for i, day in enumerate(sorted(hours.holidays)):
+        try:
+            date.fromisoformat(day)
+        except ValueError as err:
+            raise Invalid((section, "holidays", i), f'{day!r} is not a date like "2026-11-23"') from err
