@@ -361,8 +361,7 @@ def explain(err: msgspec.ValidationError, value: object, type_: Any) -> Invalid:
         raw_parts, message = _split_path(key_match["path"]), key_match["message"]
     else:
         at = _AT.match(text)
-        assert at is not None  # the pattern matches any text
-        raw_parts, message = _split_path(at["path"] or "$"), at["message"]
+        raw_parts, message = (_split_path(at["path"] or "$"), at["message"]) if at else ([], text)
     if value is _UNREADABLE:
         where = _AT_PATH.search(text)
         return Invalid(_split_path(where[1]) if where else (), message[:1].lower() + message[1:])

@@ -363,15 +363,49 @@ class KioskRuntime:
                 log.exception("kiosk state listener failed")
 
     def _execute(self, effect: flow.Effect) -> list[flow.Event]:
-        if isinstance(effect, flow.Journal):
-            record = self.journal.append(effect.entry, self.clock.wall_ms())
-            if record["kind"] in REPORTED:
-                self._report(record)
-            return []
-        handler = _EFFECTS.get(type(effect))
-        if handler is None:
-            raise TypeError(f"no executor for effect {type(effect).__name__}")
-        return handler(self, effect)
+        match effect:
+            case flow.Journal():
+                record = self.journal.append(effect.entry, self.clock.wall_ms())
+                if record["kind"] in REPORTED:
+                    self._report(record)
+                return []
+            case flow.Speak():
+                return self._fx_speak(effect)
+            case flow.WarnTimeout():
+                return self._fx_warn(effect)
+            case flow.Notice():
+                return self._fx_notice(effect)
+            case flow.ReadCard():
+                return self._fx_read_card(effect)
+            case flow.VerifyPin():
+                return self._fx_verify_pin(effect)
+            case flow.SignChallenge():
+                return self._fx_sign(effect)
+            case flow.ReturnCard():
+                return self._fx_return_card(effect)
+            case flow.RequestChallenge():
+                return self._fx_challenge(effect)
+            case flow.Authenticate():
+                return self._fx_authenticate(effect)
+            case flow.Issue():
+                return self._fx_issue(effect)
+            case flow.AcceptCash():
+                return self._fx_accept(effect)
+            case flow.Inhibit():
+                return self._fx_inhibit(effect)
+            case flow.StackNote():
+                return self._fx_stack(effect)
+            case flow.ReturnNote():
+                return self._fx_return_note(effect)
+            case flow.PayOut():
+                return self._fx_pay_out(effect)
+            case flow.PrintCertificate():
+                return self._fx_print_certificate(effect)
+            case flow.PrintReceipt():
+                return self._fx_receipt(effect)
+            case flow.PrintRefundSlip():
+                return self._fx_refund_slip(effect)
+        raise TypeError(f"no executor for effect {type(effect).__name__}")
 
     def _report(self, record: Mapping[str, Any]) -> None:
         try:
@@ -395,18 +429,15 @@ class KioskRuntime:
             speaker = self.speaker
             self._safe(lambda: speaker.say(text, language), "speak")
 
-    def _fx_speak(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.Speak)
+    def _fx_speak(self, effect: flow.Speak) -> list[flow.Event]:
         self._say(effect.key, effect.language)
         return []
 
-    def _fx_warn(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.WarnTimeout)
+    def _fx_warn(self, effect: flow.WarnTimeout) -> list[flow.Event]:
         self._say("timeout_warning", effect.language)
         return []
 
-    def _fx_notice(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.Notice)
+    def _fx_notice(self, effect: flow.Notice) -> list[flow.Event]:
         self._say(effect.code, self._state.language)
         return []
 
@@ -422,7 +453,7 @@ class KioskRuntime:
         log.warning("card command failed: %s", type(err).__name__)
         return [flow.CardUnreadable(now_ms=now)]
 
-    def _fx_read_card(self, effect: flow.Effect) -> list[flow.Event]:
+    def _fx_read_card(self, effect: flow.ReadCard) -> list[flow.Event]:
         try:
             card = self._open_card(self.reader.connect())
             card.select()
@@ -434,8 +465,7 @@ class KioskRuntime:
         self._card = card
         return [flow.CardReady(tries_left=tries, now_ms=self.now_ms())]
 
-    def _fx_verify_pin(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.VerifyPin)
+    def _fx_verify_pin(self, effect: flow.VerifyPin) -> list[flow.Event]:
         if self._card is None:
             return [flow.CardUnreadable(now_ms=self.now_ms())]
         try:
@@ -446,8 +476,7 @@ class KioskRuntime:
             return self._card_failed(err)
         return [flow.PinResult(ok=check.ok, tries_left=check.tries_left, blocked=check.blocked, now_ms=self.now_ms())]
 
-    def _fx_sign(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.SignChallenge)
+    def _fx_sign(self, effect: flow.SignChallenge) -> list[flow.Event]:
         if self._card is None:
             return [flow.CardUnreadable(now_ms=self.now_ms())]
         try:
@@ -463,7 +492,7 @@ class KioskRuntime:
             flow.ChallengeSigned(certificate=certificate, signature=signature, card_serial=serial, now_ms=self.now_ms())
         ]
 
-    def _fx_return_card(self, effect: flow.Effect) -> list[flow.Event]:
+    def _fx_return_card(self, effect: flow.ReturnCard) -> list[flow.Event]:
         self._card = None
         self._safe(self.reader.release, "release the card")
         return []
@@ -488,8 +517,7 @@ class KioskRuntime:
 
     # office
 
-    def _fx_challenge(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.RequestChallenge)
+    def _fx_challenge(self, effect: flow.RequestChallenge) -> list[flow.Event]:
         try:
             challenge = self.office.challenge(effect.request_id, self.settings.office_timeout_s)
         except OfficeUnavailable as err:
@@ -499,8 +527,7 @@ class KioskRuntime:
             flow.ChallengeReceived(challenge_id=challenge.challenge_id, nonce=challenge.nonce, now_ms=self.now_ms())
         ]
 
-    def _fx_authenticate(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.Authenticate)
+    def _fx_authenticate(self, effect: flow.Authenticate) -> list[flow.Event]:
         try:
             request = messages.AuthenticateRequest(
                 request_id=effect.request_id,
@@ -522,8 +549,7 @@ class KioskRuntime:
             flow.Authenticated(session_token=reply.session_token, fee=reply.fee, household=reply.household, now_ms=now)
         ]
 
-    def _fx_issue(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.Issue)
+    def _fx_issue(self, effect: flow.Issue) -> list[flow.Event]:
         request = messages.IssueRequest(
             request_id=effect.request_id,
             session_token=effect.session_token,
@@ -634,25 +660,23 @@ class KioskRuntime:
             return True
         return self._safe(lambda: self.cash.can_pay(change), "ask the hoppers") is True
 
-    def _fx_accept(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.AcceptCash)
+    def _fx_accept(self, effect: flow.AcceptCash) -> list[flow.Event]:
         self._safe(partial(self.cash.accept, effect.max_note), "open the cash acceptors")
         return []
 
-    def _fx_inhibit(self, effect: flow.Effect) -> list[flow.Event]:
+    def _fx_inhibit(self, effect: flow.Inhibit) -> list[flow.Event]:
         self._safe(self.cash.inhibit, "inhibit the cash")
         return []
 
-    def _fx_stack(self, effect: flow.Effect) -> list[flow.Event]:
+    def _fx_stack(self, effect: flow.StackNote) -> list[flow.Event]:
         self._safe(self.cash.stack_note, "stack the note")
         return []
 
-    def _fx_return_note(self, effect: flow.Effect) -> list[flow.Event]:
+    def _fx_return_note(self, effect: flow.ReturnNote) -> list[flow.Event]:
         self._safe(self.cash.return_note, "return the note")
         return []
 
-    def _fx_pay_out(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.PayOut)
+    def _fx_pay_out(self, effect: flow.PayOut) -> list[flow.Event]:
         try:
             paid = int(self.cash.pay_out(effect.amount))
         except Exception:
@@ -667,8 +691,7 @@ class KioskRuntime:
 
     # printers
 
-    def _fx_print_certificate(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.PrintCertificate)
+    def _fx_print_certificate(self, effect: flow.PrintCertificate) -> list[flow.Event]:
         job = effect.job
         try:
             outcome = self._printer.print(job)
@@ -685,13 +708,11 @@ class KioskRuntime:
             )
         ]
 
-    def _fx_receipt(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.PrintReceipt)
+    def _fx_receipt(self, effect: flow.PrintReceipt) -> list[flow.Event]:
         self._safe(lambda: self.receipts.print_receipt(effect.receipt, effect.language), "print the receipt")
         return []
 
-    def _fx_refund_slip(self, effect: flow.Effect) -> list[flow.Event]:
-        assert isinstance(effect, flow.PrintRefundSlip)
+    def _fx_refund_slip(self, effect: flow.PrintRefundSlip) -> list[flow.Event]:
         self._safe(lambda: self.receipts.print_refund_slip(effect.slip, effect.language), "print the refund slip")
         return []
 
@@ -723,24 +744,3 @@ _SLOW: Final = (
     flow.PrintReceipt,
     flow.PrintRefundSlip,
 )
-
-_EFFECTS: Final[Mapping[type[flow.Effect], Callable[[KioskRuntime, flow.Effect], list[flow.Event]]]] = {
-    flow.Speak: KioskRuntime._fx_speak,
-    flow.WarnTimeout: KioskRuntime._fx_warn,
-    flow.Notice: KioskRuntime._fx_notice,
-    flow.ReadCard: KioskRuntime._fx_read_card,
-    flow.VerifyPin: KioskRuntime._fx_verify_pin,
-    flow.SignChallenge: KioskRuntime._fx_sign,
-    flow.ReturnCard: KioskRuntime._fx_return_card,
-    flow.RequestChallenge: KioskRuntime._fx_challenge,
-    flow.Authenticate: KioskRuntime._fx_authenticate,
-    flow.Issue: KioskRuntime._fx_issue,
-    flow.AcceptCash: KioskRuntime._fx_accept,
-    flow.Inhibit: KioskRuntime._fx_inhibit,
-    flow.StackNote: KioskRuntime._fx_stack,
-    flow.ReturnNote: KioskRuntime._fx_return_note,
-    flow.PayOut: KioskRuntime._fx_pay_out,
-    flow.PrintCertificate: KioskRuntime._fx_print_certificate,
-    flow.PrintReceipt: KioskRuntime._fx_receipt,
-    flow.PrintRefundSlip: KioskRuntime._fx_refund_slip,
-}

@@ -1,4 +1,11 @@
-"""Device-to-office synchronisation: wire protocol, crash-safe store, outbox and MQTT link.
+"""Device-to-office synchronisation: the wire contract and what carries it.
 
-Nothing here runs at import time; the apps wire the pieces together in their ``main()``.
+The typed payloads of the protocol (``messages``) and the site configuration (``site``), the
+topics and encode/decode (``protocol``), the crash-safe tinydb storage and segmented logs
+(``store``), the outbox (``outbox``), the paho wrapper (``link``), the device agent that ties
+them together (``agent``), the hybrid logical clock and clock confirmation (``hlc``,
+``clock``), number leases' value types (``leases``), the journalled event (``events``).
+
+Imports: :mod:`common` only of the project. Nothing runs at import time; the apps wire the
+pieces together in their ``main()``.
 """
