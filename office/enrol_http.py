@@ -17,7 +17,6 @@ because the registry's connection and the CA's register have one writer each.
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
 import threading
@@ -29,7 +28,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import msgspec
+
+from common.validation import Invalid, decode_json
 from office.enrolment import Enrolled, EnrolmentError, EnrolmentRegistry, TokenRefused
+from sync import messages
 
 __all__ = ["MAX_BODY_BYTES", "EnrolServer"]
 
@@ -75,7 +78,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         """``/ca.pem``: the CA certificate; anything else 404."""
         if self.path != "/ca.pem":
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no such path {self.path!r}: use GET /ca.pem or POST /enrol"})
+            self._json(
+                HTTPStatus.NOT_FOUND,
+                messages.EnrolRefusal(error=f"no such path {self.path!r}: use GET /ca.pem or POST /enrol"),
+            )
             return
         body = self.server.enrol.registry.ca.cert_pem
         self.send_response(HTTPStatus.OK)
@@ -87,35 +93,38 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """``/enrol``: redeem a token for a certificate."""
         if self.path != "/enrol":
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"no such path {self.path!r}: use POST /enrol"})
+            self._json(
+                HTTPStatus.NOT_FOUND, messages.EnrolRefusal(error=f"no such path {self.path!r}: use POST /enrol")
+            )
             return
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
-            self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "Content-Length is required"})
+            self._json(HTTPStatus.LENGTH_REQUIRED, messages.EnrolRefusal(error="Content-Length is required"))
             return
         if length > MAX_BODY_BYTES or length < 0:
             # Read (and drop) a moderately large body first: closing with unread data makes the
             # kernel reset the connection, and the client would never see the answer.
             if 0 < length <= 16 * MAX_BODY_BYTES:
                 self.rfile.read(length)
-            self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"request over {MAX_BODY_BYTES} bytes"})
+            self._json(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, messages.EnrolRefusal(error=f"request over {MAX_BODY_BYTES} bytes")
+            )
             self.close_connection = True
             return
         try:
-            doc = json.loads(self.rfile.read(length).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            self._json(HTTPStatus.BAD_REQUEST, {"error": "the request body is not UTF-8 JSON"})
+            request = decode_json(self.rfile.read(length), _REQUEST)
+        except Invalid as err:
+            self._json(HTTPStatus.BAD_REQUEST, messages.EnrolRefusal(error=f"{err}; send {', '.join(FIELDS)}"))
             return
-        problem = _check_request(doc)
-        if problem is not None:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": problem})
+        except (msgspec.DecodeError, RecursionError):
+            self._json(HTTPStatus.BAD_REQUEST, messages.EnrolRefusal(error="the request body is not UTF-8 JSON"))
             return
-        status, answer = self.server.enrol.redeem(doc)
+        status, answer = self.server.enrol.redeem(request)
         self._json(status, answer)
 
-    def _json(self, status: HTTPStatus, doc: dict[str, Any]) -> None:
-        body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    def _json(self, status: HTTPStatus, doc: messages.EnrolAnswer | messages.EnrolRefusal) -> None:
+        body = msgspec.json.encode(doc)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -123,13 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def _check_request(doc: Any) -> str | None:
-    if not isinstance(doc, dict):
-        return "the request body must be a JSON object"
-    for name in FIELDS:
-        if not isinstance(doc.get(name), str) or not doc[name]:
-            return f"field {name!r} is missing or not a string; send {', '.join(FIELDS)}"
-    return None
+_REQUEST = msgspec.json.Decoder(messages.EnrolRequest)
 
 
 class EnrolServer:
@@ -221,26 +224,26 @@ class EnrolServer:
         """Stop serving."""
         self.stop()
 
-    def redeem(self, doc: dict[str, str]) -> tuple[HTTPStatus, dict[str, Any]]:
+    def redeem(self, request: messages.EnrolRequest) -> tuple[HTTPStatus, messages.EnrolAnswer | messages.EnrolRefusal]:
         """Redeem one checked request; the HTTP status and JSON answer."""
         with self._lock:
             try:
                 enrolled = self.registry.redeem(
-                    doc["token"],
-                    doc["csr"].encode("utf-8"),
-                    doc["device_id"],
-                    doc["profile_hash"],
+                    request.token,
+                    request.csr.encode("utf-8"),
+                    request.device_id,
+                    request.profile_hash,
                     now_ms=self._wall_ms(),
                 )
             except TokenRefused as err:
-                return HTTPStatus.FORBIDDEN, {"error": str(err)}
+                return HTTPStatus.FORBIDDEN, messages.EnrolRefusal(error=str(err))
             except EnrolmentError as err:
-                return HTTPStatus.BAD_REQUEST, {"error": str(err)}
+                return HTTPStatus.BAD_REQUEST, messages.EnrolRefusal(error=str(err))
             except Exception:
-                log.exception("enrolment of %s failed", doc.get("device_id"))
-                return HTTPStatus.INTERNAL_SERVER_ERROR, {
-                    "error": "the office could not complete the enrolment; see the office log"
-                }
+                log.exception("enrolment of %s failed", request.device_id)
+                return HTTPStatus.INTERNAL_SERVER_ERROR, messages.EnrolRefusal(
+                    error="the office could not complete the enrolment; see the office log"
+                )
             if self._on_enrolled is not None:
                 try:
                     self._on_enrolled(enrolled)
@@ -250,14 +253,14 @@ class EnrolServer:
                     log.exception(
                         "%s is enrolled but the broker configuration could not be updated", enrolled.device_id
                     )
-        return HTTPStatus.OK, {
-            "device_id": enrolled.device_id,
-            "role": enrolled.role,
-            "site": enrolled.site,
-            "mqtt_username": enrolled.mqtt_username,
-            "certificate": enrolled.certificate_pem,
-            "ca": enrolled.ca_pem,
-            "serial": enrolled.serial,
-            "not_after_ms": enrolled.not_after_ms,
-            "broker": self.broker,
-        }
+        return HTTPStatus.OK, messages.EnrolAnswer(
+            device_id=enrolled.device_id,
+            role=enrolled.role,
+            site=enrolled.site,
+            mqtt_username=enrolled.mqtt_username,
+            certificate=enrolled.certificate_pem,
+            ca=enrolled.ca_pem,
+            serial=enrolled.serial,
+            not_after_ms=enrolled.not_after_ms,
+            broker=self.broker,
+        )

@@ -498,3 +498,37 @@ class IssueReply(KioskReply, frozen=True, kw_only=True, tag="issue"):
 
 
 AnyKioskReply = ChallengeReply | AuthenticateReply | IssueReply
+
+
+# --------------------------------------------------------------------------------------------
+# enrolment (HTTPS, not MQTT: docs/security.md)
+# --------------------------------------------------------------------------------------------
+
+
+class EnrolRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /enrol``: a one-time token, the device's id and its key's certificate request."""
+
+    token: Annotated[str, info(min_length=1, max_length=200)]
+    device_id: Id
+    csr: Annotated[str, info(min_length=1, max_length=16_000, what="a PEM certificate signing request")]
+    profile_hash: Annotated[str, info(min_length=1, max_length=100)]
+
+
+class EnrolAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """The office's answer to an enrolment: the device's certificate, the CA and how to connect."""
+
+    device_id: Id
+    role: Annotated[str, info(max_length=32)]
+    site: Id
+    mqtt_username: Annotated[str, info(max_length=200)]
+    certificate: Annotated[str, info(min_length=1, max_length=16_000, what="a PEM certificate")]
+    ca: Annotated[str, info(max_length=16_000)] | None = None
+    serial: Annotated[str, info(max_length=100)] = ""
+    not_after_ms: Ms = 0
+    broker: Annotated[str, info(max_length=300)] | None = None
+
+
+class EnrolRefusal(msgspec.Struct, frozen=True, kw_only=True):
+    """Any answer but 200: what went wrong, for the technician."""
+
+    error: Annotated[str, info(max_length=2000)]

@@ -395,7 +395,11 @@ def post(server: EnrolServer, path: str, body: bytes, method: str = "POST") -> t
 def test_endpoint_answers_bad_requests_with_a_reason(endpoint: EnrolServer) -> None:
     assert post(endpoint, "/enrol", b"{nope")[0] == 400
     status, answer = post(endpoint, "/enrol", json.dumps({"token": "x"}).encode())
-    assert status == 400 and "field 'device_id' is missing" in str(answer["error"])
+    assert status == 400 and str(answer["error"]) == "device_id: required; send token, device_id, csr, profile_hash"
+    status, answer = post(
+        endpoint, "/enrol", json.dumps({"token": "x", "device_id": "bad id", "csr": "c", "profile_hash": "p"}).encode()
+    )
+    assert status == 400 and str(answer["error"]).startswith("device_id: expected an id of 1-63 letters")
     status, answer = post(
         endpoint, "/enrol", json.dumps({"token": "mdg1-x", "device_id": "d", "csr": "c", "profile_hash": "p"}).encode()
     )
