@@ -32,8 +32,8 @@ from office.domain import OfficeError
 from office.registry_store import (
     RegistrySummary,
     load_registry,
-    registry_document,
-    registry_from_document,
+    registry_from_json,
+    registry_json,
     registry_summary,
     save_registry,
 )
@@ -169,12 +169,12 @@ def _export(path: Path, out: Path) -> int:
     if registry is None:
         print(f"{PROG}: {path} holds no resident registry to export", file=sys.stderr)
         return 1
-    text = json.dumps(registry_document(registry), ensure_ascii=False, indent=1) + "\n"
+    data = registry_json(registry)
     if str(out) == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(data.decode("utf-8"))
         return 0
     try:
-        _write_private(out, text.encode("utf-8"))
+        _write_private(out, data)
     except OSError as err:
         fail(PROG, f"{out}: cannot write the export ({err.strerror})")
     print(f"exported the registry of {registry.municipality} ({len(registry.residents)} residents) to {out}")
@@ -205,17 +205,12 @@ def _import(path: Path, source: Path) -> int:
     try:
         if source.stat().st_size > MAX_IMPORT_BYTES:
             fail(PROG, f"{source}: larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB; is it a registry document?")
-        text = source.read_text(encoding="utf-8")
+        raw = source.read_bytes()
     except OSError as err:
         fail(PROG, f"{source}: cannot read the registry document ({err.strerror})")
-    except UnicodeDecodeError:
-        fail(PROG, f"{source}: not UTF-8 text; save the registry document as UTF-8")
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        fail(PROG, f"{source}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})")
-    try:
-        registry = registry_from_document(doc)
+        # Decoded straight into the document's models: no dict of dicts for a whole city.
+        registry = registry_from_json(raw)
     except RegistryError as err:
         fail(PROG, f"{source}: {err}; nothing was stored")
     return _store(path, registry, f"from {source}")

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import pytest
 
@@ -20,6 +20,7 @@ from certificates.registry import (
     Registry,
     RegistryError,
     SealRegistration,
+    Sex,
     demo_registry,
     synthetic_registry,
 )
@@ -36,6 +37,7 @@ from office.registry_store import (
     load_registry,
     registry_document,
     registry_from_document,
+    registry_from_json,
     registry_summary,
     save_registry,
 )
@@ -103,6 +105,85 @@ def test_the_json_document_round_trips_exactly() -> None:
     for registry in (demo_registry(), synthetic_registry(300, seed=3)):
         text = json.dumps(registry_document(registry), ensure_ascii=False)
         _assert_same(registry_from_document(json.loads(text)), registry)
+        _assert_same(registry_from_json(text.encode("utf-8")), registry)
+
+
+def test_the_export_file_is_the_document_as_json_writes_it() -> None:
+    # registry export encodes the models directly; a file written before (json.dumps of the
+    # document) and one written now are the same bytes
+    for registry in (demo_registry(), synthetic_registry(400, seed=11)):
+        expected = json.dumps(registry_document(registry), ensure_ascii=False, indent=1) + "\n"
+        assert registry_store.registry_json(registry) == expected.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "load", [("load-demo",), ("load-synthetic", "--count", "600", "--seed", "9")], ids=["demo", "synthetic-600"]
+)
+def test_export_then_import_gives_back_the_same_registry_and_the_same_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], load: tuple[str, ...]
+) -> None:
+    expected = demo_registry() if load[0] == "load-demo" else synthetic_registry(600, seed=9)
+    first, second = tmp_path / "first.sqlite3", tmp_path / "second.sqlite3"
+    assert _cli("registry", *load, "--db", str(first)) == 0
+    assert _cli("registry", "export", str(tmp_path / "one.json"), "--db", str(first)) == 0
+    assert _cli("registry", "import", str(tmp_path / "one.json"), "--db", str(second)) == 0
+    _assert_same(_reopen(second), expected)
+    assert _cli("registry", "export", str(tmp_path / "two.json"), "--db", str(second)) == 0
+    assert (tmp_path / "two.json").read_bytes() == (tmp_path / "one.json").read_bytes()
+    # the stored rows too, table by table
+    tables = {}
+    for db in (first, second):
+        conn = sqlite3.connect(db)
+        tables[db] = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in registry_store.TABLES}
+        conn.close()
+    assert tables[first] == tables[second]
+    capsys.readouterr()
+
+
+def test_the_models_keep_the_stored_tables_as_they_were(store: OfficeDB) -> None:
+    """The columns come from the document's models: a renamed field must not change a table."""
+    expected = {
+        "registry_info": ["id", "municipality", "format"],
+        "registry_residents": [
+            "id", "pos", "name", "kana", "birth_date", "sex", "address", "address_since", "resident_since",
+            "household_id", "relationship", "my_number", "honseki", "hittosha", "moved_out", "support_measures",
+            "gaiji", "nationality", "residence_status", "residence_expiry", "card_serial",
+        ],
+        "registry_previous_addresses": ["resident_id", "pos", "address", "since"],
+        "registry_households": ["id", "pos", "head_id", "address"],
+        "registry_household_members": ["household_id", "pos", "resident_id"],
+        "registry_seals": ["resident_id", "pos", "number", "registered_on", "impression"],
+        "registry_family_registers": ["id", "honseki", "hittosha", "made_on"],
+        "registry_register_entries": [
+            "register_id", "pos", "name", "birth_date", "sex", "role", "father", "mother", "birthplace",
+            "married_on", "resident_id",
+        ],
+        "registry_tax_records": [
+            "resident_id", "fiscal_year", "pos", "income", "deductions", "municipal_tax", "prefectural_tax",
+        ],
+    }  # fmt: skip
+    registry_store.ensure_schema(store.conn)
+    for table, columns in expected.items():
+        assert [row[1] for row in store.conn.execute(f"PRAGMA table_info({table})")] == columns, table
+        assert sorted(registry_store.COLUMNS[table]) == sorted(columns), table
+
+
+def test_the_document_models_match_the_domain() -> None:
+    assert set(get_args(registry_store.SexName)) == {s.value for s in Sex}
+    assert get_args(registry_store.FormatName) == (registry_store.FORMAT,) == ("madoguchi-registry/1",)
+    doc = registry_document(demo_registry())
+    assert list(doc) == [
+        "format",
+        "municipality",
+        "residents",
+        "households",
+        "seals",
+        "family_registers",
+        "tax_records",
+    ]
+    # an export writes every key, nulls and empty lists included, so a clerk sees each field
+    assert list(doc["residents"][0]) == [*registry_store.RESIDENT_FIELDS, "previous_addresses"]
+    assert doc["residents"][5]["honseki"] is None and doc["residents"][2]["previous_addresses"] == []
 
 
 def test_a_save_replaces_the_whole_previous_registry(store: OfficeDB) -> None:
@@ -290,22 +371,100 @@ def _mutate(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
 _DROP = object()
 
 
+# Each message names the record (its index and id), the key, and what to write instead.
 @pytest.mark.parametrize(
     ("path", "value", "named"),
     [
-        (("residents", 2, "birth_date"), "2014/06/20", "residents[2] (R0003).birth_date: expected a date"),
-        (("residents", 0, "birthday"), "1980-04-01", "residents[0] (R0001).birthday: unknown field"),
-        (("residents", 1, "sex"), "F", "residents[1] (R0002).sex"),
-        (("residents", 4, "support_measures"), "yes", "residents[4] (R0005).support_measures: expected true or false"),
-        (("residents", 0, "previous_addresses", 1, "since"), None, "residents[0] (R0001).previous_addresses[1].since"),
-        (("residents", 3, "kana"), _DROP, "residents[3] (R0004).kana: expected a non-empty text"),
+        (
+            ("residents", 2, "birth_date"),
+            "2014/06/20",
+            (
+                'residents[2] (R0003).birth_date: expected a date like "1980-04-01" (YYYY-MM-DD, a day that exists),'
+                ' got "2014/06/20"'
+            ),
+        ),
+        (
+            ("residents", 0, "birthday"),
+            "1980-04-01",
+            'residents[0] (R0001).birthday: unknown key; did you mean "birth_date"?; allowed here: id, name, kana,',
+        ),
+        (("residents", 1, "sex"), "F", 'residents[1] (R0002).sex: expected "male" or "female", got "F"'),
+        (
+            ("residents", 4, "support_measures"),
+            "yes",
+            'residents[4] (R0005).support_measures: expected true or false (without quotes), got "yes"',
+        ),
+        (
+            ("residents", 0, "previous_addresses", 1, "since"),
+            None,
+            'residents[0] (R0001).previous_addresses[1].since: expected a date like "1980-04-01"',
+        ),
+        (
+            ("residents", 3, "kana"),
+            _DROP,
+            'residents[3] (R0004).kana: required: the reading of the name in katakana, e.g. "ヤマダ\u3000タロウ"',
+        ),
         (("households", 0, "member_ids", 2), "R0404", "household H001: member R0404 is not a resident"),
-        (("seals", 1, "registered_on"), 20100514, "seals[1] (R0002).registered_on"),
-        (("family_registers", 0, "members", 1, "sex"), "woman", "family_registers[0]"),
-        (("tax_records", 0, "income"), "5120000", "tax_records[0] (R0001).income: expected a whole number"),
+        (
+            ("households", 0, "member_ids"),
+            "R0001",
+            'households[0] (H001).member_ids: expected a list of resident ids, the head first, e.g. ["R0001", "R0002"]',
+        ),
+        (
+            ("seals", 1, "registered_on"),
+            20100514,
+            (
+                'seals[1] (R0002).registered_on: expected a date like "1980-04-01" (YYYY-MM-DD, a day that exists),'
+                " got 20100514"
+            ),
+        ),
+        (
+            ("family_registers", 0, "members", 1, "sex"),
+            "woman",
+            'family_registers[0] (みなと県まどぐち町本町一丁目2番地).members[1].sex: expected "male" or "female", got "woman"',
+        ),
+        (
+            ("tax_records", 0, "income"),
+            "5120000",
+            (
+                'tax_records[0] (R0001).income: expected a whole number of yen from 0 to 10000000000000, got "5120000";'
+                " write the number alone, e.g. 5120000"
+            ),
+        ),
+        (
+            ("tax_records", 3, "fiscal_year"),
+            25,
+            (
+                "tax_records[3] (R0002).fiscal_year: expected a whole-number fiscal year (年度) from 1868 to 9999, e.g. 2025,"
+                " got 25"
+            ),
+        ),
+        (
+            ("residents", 0, "my_number"),
+            910000000015,
+            (
+                'residents[0] (R0001).my_number: expected 12 digits as a text, e.g. "910000000015", got 910000000015;'
+                ' quote it: "910000000015"'
+            ),
+        ),
+        (
+            ("residents", 6, "honseki"),
+            "",
+            'residents[6] (R0007).honseki: expected a non-empty text, or null when there is none, got ""',
+        ),
+        (
+            ("residents", 1, "my_number"),
+            "９１００００００００２３",  # full-width digits, as a Japanese input method types them
+            'residents[1] (R0002).my_number: expected 12 digits as a text, e.g. "910000000015", got "９１',
+        ),
         (("residents", 5, "my_number"), "910000000067", "resident R0006: my_number"),
-        (("format",), "madoguchi-registry/0", "format: expected"),
-        (("households",), [], "households: expected a list of at least one record"),
+        (
+            ("format",),
+            "madoguchi-registry/0",
+            'format: expected "madoguchi-registry/1" (the format registry export writes), got "madoguchi-registry/0"',
+        ),
+        (("households",), [], "households: expected at least 1 item, got 0; give at least one household"),
+        (("residents",), _DROP, "residents: required: give at least one resident"),
     ],
 )
 def test_a_bad_import_names_the_field_and_keeps_the_previous_registry(
@@ -322,6 +481,61 @@ def test_a_bad_import_names_the_field_and_keeps_the_previous_registry(
     assert code == 2
     assert named in err and "nothing was stored" in err
     _assert_same(_reopen(db), synthetic_registry(50, seed=2))
+    # an already parsed document gets the same words as the file decoded straight into the models
+    with pytest.raises(RegistryError) as caught:
+        registry_from_document(doc)
+    assert str(caught.value) in err
+
+
+@pytest.mark.parametrize("day", ["2025-02-30", "1980-13-01", "1980-4-1", "19800401", "1980-04-01T00:00", " 1980-04-01"])
+def test_a_date_that_is_not_a_date_is_named_with_its_record(day: str) -> None:
+    doc = registry_document(demo_registry())
+    doc["residents"][2]["birth_date"] = day
+    with pytest.raises(RegistryError) as caught:
+        registry_from_json(json.dumps(doc).encode())
+    assert str(caught.value) == (
+        f'residents[2] (R0003).birth_date: expected a date like "1980-04-01" (YYYY-MM-DD, a day that exists),'
+        f" got {json.dumps(day)}"
+    )
+
+
+def test_an_unknown_key_names_the_keys_allowed_there() -> None:
+    doc = registry_document(demo_registry())
+    doc["residents"][3]["nickname"] = "ジロー"
+    with pytest.raises(RegistryError) as caught:
+        registry_from_document(doc)
+    where, _, allowed = str(caught.value).partition("; allowed here: ")
+    assert where.startswith("residents[3] (R0004).nickname: unknown key")
+    assert allowed.split(", ") == [*registry_store.RESIDENT_FIELDS, "previous_addresses"]
+    doc = registry_document(demo_registry())
+    doc["tax_records"][1]["tax"] = 1
+    with pytest.raises(
+        RegistryError, match=r"^tax_records\[1\] \(R0001\)\.tax: unknown key; .*allowed here: resident_id,"
+    ):
+        registry_from_document(doc)
+
+
+def test_a_document_of_another_format_is_named_by_its_format() -> None:
+    # the first difference msgspec meets is an unknown key, but the format is what is wrong
+    doc = {"format": "madoguchi-registry/2", "residents": [{"id": "R1", "ward": "北区"}]}
+    for raw in (json.dumps(doc).encode(), json.dumps({**doc, "format": None}).encode()):
+        with pytest.raises(RegistryError, match=r'^format: expected "madoguchi-registry/1" '):
+            registry_from_json(raw)
+    with pytest.raises(RegistryError, match=r"^format: required: "):
+        registry_from_document({"residents": []})
+    with pytest.raises(RegistryError, match=r"^registry document: expected a JSON object with format, municipality"):
+        registry_from_json(b"[]")
+
+
+def test_a_record_without_its_id_is_named_by_its_index() -> None:
+    doc = registry_document(demo_registry())
+    doc["residents"][1]["id"] = ""
+    with pytest.raises(RegistryError, match=r'^residents\[1\]\.id: expected a non-empty text, got ""$'):
+        registry_from_document(doc)
+    doc = registry_document(demo_registry())
+    doc["seals"][0] = "000123"
+    with pytest.raises(RegistryError, match=r"^seals\[0\]: expected a JSON object with resident_id, number, "):
+        registry_from_document(doc)
 
 
 def test_unreadable_import_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -330,6 +544,12 @@ def test_unreadable_import_files_are_one_line_errors(tmp_path: Path, capsys: pyt
     not_json.write_text('{"format": "madoguchi-registry/1",\n "residents": [,]}', encoding="utf-8")
     code, err = _cli_error(capsys, "registry", "import", str(not_json), "--db", str(db))
     assert code == 2 and "not valid JSON (line 2" in err
+    not_json.write_bytes('{"format": "madoguchi-registry/1", "municipality": "まどぐち町"}'.encode("shift_jis"))
+    code, err = _cli_error(capsys, "registry", "import", str(not_json), "--db", str(db))
+    assert code == 2 and "not UTF-8 text; save the registry document as UTF-8" in err
+    not_json.write_bytes(b'{"format": "madoguchi-registry/1", "residents": [1, 2}')
+    code, err = _cli_error(capsys, "registry", "import", str(not_json), "--db", str(db))
+    assert code == 2 and "not valid JSON (line 1, column 54: " in err
     code, err = _cli_error(capsys, "registry", "import", str(tmp_path / "missing.json"), "--db", str(db))
     assert code == 2 and "missing.json: cannot read" in err
     code, err = _cli_error(capsys, "registry", "load-synthetic", "--count", "0", "--db", str(db))
