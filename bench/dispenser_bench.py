@@ -6,8 +6,8 @@ directory: a Mosquitto child process (``lobby.brokers.MosquittoBroker``), the of
 in-process, and
 
 1. press to print: a device agent and :class:`~ticket_dispenser.device.Dispenser` (crash-safe
-   stores, fsync on) printing through the real backend,
-   ``EscposTicketPrinter(transport, MODELS["TM-T20III"])``. The transport is the behavioural
+   stores, fsync on) printing through the real backend, ``EscposTicketPrinter(transport,
+   model)`` with the TM-T20III's facts from its profile. The transport is the behavioural
    fake printer (a python-escpos printer object) with one addition: it notes
    ``time.perf_counter()`` when the job's cut command (the last bytes of a job) is handed to
    its ``_raw``. Each press is timed from just before ``dispenser.issue(purpose)`` to that
@@ -93,14 +93,14 @@ class DispenserBench:
 
 
 def _timed_printer() -> tuple[Any, Any]:
-    """``EscposTicketPrinter(transport, MODELS[MODEL])`` over a fake that notes the cut's time.
+    """``EscposTicketPrinter(transport, <MODEL's facts>)`` over a fake that notes the cut's time.
 
     Returns (printer, transport). Imported here: python-escpos is a costly import.
     """
     from common.fonts import find_fonts
     from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
-    from drivers.printer_models import MODELS
     from drivers.raster import CUT_PARTIAL_AFTER_FEED
+    from firmware_profiles.packaged import printer_model_named
 
     class CutStampingEscpos(FakeEscpos):
         """The fake printer; ``cut_at`` holds when each job's cut bytes were handed over, and
@@ -141,7 +141,9 @@ def _timed_printer() -> tuple[Any, Any]:
             finally:
                 self.encode_s.append(time.perf_counter() - t)
 
-    model = MODELS[MODEL]
+    # The facts from the model's profile in the packaged catalog, as the app reads them when its
+    # configuration names only the model.
+    model = printer_model_named(MODEL)
     # As open_printer does for the app's fake: the model's profile, a bounded history, and the
     # fonts looked up before the first press. No PNGs: a real printer does not write them.
     transport = CutStampingEscpos(profile=model.escpos_profile, keep=20)

@@ -1,5 +1,6 @@
 """What every madoguchi command shares: one-line errors with exit status 2, logging set up in
-main() only, and the broker URL from a flag or MADOGUCHI_BROKER."""
+main() only, the broker URL from a flag or MADOGUCHI_BROKER, and reading a device
+configuration into the app's typed model."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ import logging
 import os
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
+
+import msgspec
+
+from common.validation import Invalid, convert, did_you_mean
+
+T = TypeVar("T", bound=msgspec.Struct)
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
@@ -55,22 +63,40 @@ def fail(prog: str, message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def read_device_config(path: Path | None, known: set[str]) -> dict[str, dict[str, Any]]:
-    """A device configuration (TOML) whose top level is tables named in ``known``; {} without
-    a path. UsageError names the file and what is wrong with it."""
-    if path is None:
-        return {}
+def read_toml(path: Path) -> dict[str, Any]:
+    """A device configuration file as parsed TOML; UsageError names the file and what is wrong."""
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise UsageError(f"{path}: cannot read the device configuration ({err.strerror})") from err
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UsageError(f"{path}: not valid TOML ({err})") from err
-    # Provisioning (madoguchi-provision apply) writes the device's identity as [device] for every app.
-    unknown = sorted(set(doc) - known - {"device"})
-    if unknown:
-        raise UsageError(f"{path}: {unknown[0]}: unknown section; allowed: {', '.join(sorted(known))}")
-    for name, section in doc.items():
-        if not isinstance(section, dict):
-            raise UsageError(f"{path}: {name}: expected a [{name}] table")
-    return doc
+
+
+def read_device_config(path: Path, model: type[T], check: Callable[[T], T] | None = None) -> T:
+    """The device configuration at ``path`` as the app's ``model`` (one field per section it
+    reads, ``device`` for the ``[device]`` section provisioning writes); ``check`` runs the rules
+    across sections and may settle values. UsageError names the file, the key path and the fix
+    (``kiosk.toml: cash.port: missing; give the ccTalk adapter's path…``), in one line."""
+    return config_from_mapping(read_toml(path), model, check, path)
+
+
+def config_from_mapping(
+    doc: object, model: type[T], check: Callable[[T], T] | None = None, path: Path | None = None
+) -> T:
+    """:func:`read_device_config` for an already parsed document (tests, provisioning)."""
+    where = f"{path}: " if path is not None else ""
+    try:
+        config = convert(doc, model)
+        return check(config) if check is not None else config
+    except Invalid as err:
+        raise UsageError(where + _section_words(err, model)) from err
+
+
+def _section_words(err: Invalid, model: type[msgspec.Struct]) -> str:
+    """The error, with a file's top-level keys called what they are: sections."""
+    if len(err.parts) == 1 and err.message.startswith("unknown key"):
+        name = str(err.parts[0])
+        known = [f.encode_name for f in msgspec.structs.fields(model)]
+        return f"{name}: unknown section{did_you_mean(name, known)}; allowed: {', '.join(sorted(known))}"
+    return str(err)

@@ -20,7 +20,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from firmware_profiles.loader import Catalog, load_catalog
+from firmware_profiles.catalog import Catalog
+from firmware_profiles.loader import load_catalog
+from firmware_profiles.profile_models import PrinterProfile
 from office.broker_security import BrokerFiles, BrokerSettings, mosquitto_conf_text
 
 DEPLOY = Path(__file__).resolve().parent
@@ -34,12 +36,12 @@ def printer_usb_ids(catalog: Catalog) -> dict[tuple[int, int], list[str]]:
     """(vendor, product) -> the printer models that use it, from the profiles."""
     ids: dict[tuple[int, int], list[str]] = {}
     for profile in catalog.models("printers"):
-        usb = profile.get("usb")
+        printer = profile.facts_as(PrinterProfile)
         pairs = []
-        if usb:
-            pairs.append((usb["vendor"], usb["product"]))
-            pairs += [(usb["vendor"], p) for p in usb.get("other_products", ())]
-        pairs += [(rule["vendor"], rule["product"]) for rule in profile.get("detect.usb", ())]
+        if printer.usb is not None:
+            pairs.append((printer.usb.vendor, printer.usb.product))
+            pairs += [(printer.usb.vendor, p) for p in printer.usb.other_products]
+        pairs += [(rule.vendor, rule.product) for rule in printer.detect.usb]
         for pair in pairs:
             names = ids.setdefault(pair, [])
             if profile.name not in names:

@@ -17,6 +17,10 @@ The device configuration (TOML), all sections optional:
 
     [speech]
     backend = "openjtalk"       # or espeak, none: the call in Japanese, then English
+
+Each section is a typed model (the display's from common.device_config, the LED panel's and
+speech's from their drivers), read through common.cli.read_device_config: an error names the
+file, the key and the fix, in one line.
 """
 
 from __future__ import annotations
@@ -28,12 +32,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from common.cli import OneLineParser, UsageError, add_common, fail, read_device_config, setup_logging
+from common.device_config import BoardDisplay, DeviceSection
+from common.validation import Invalid
+from drivers.led_panel import LedPanelConfig, check_config
+from drivers.speech import SpeechConfig
 from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import SyncError
 
 PROG = "madoguchi-board"
-KNOWN = {"display", "led_panel", "speech"}
+
+
+class BoardConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A board's device configuration: its screen, the LED panel above the counters and speech
+    (and the ``[device]`` section provisioning writes)."""
+
+    device: DeviceSection | None = None
+    display: BoardDisplay = BoardDisplay()
+    led_panel: LedPanelConfig = LedPanelConfig()
+    speech: SpeechConfig = SpeechConfig()
+
+
+def _check(config: BoardConfig) -> BoardConfig:
+    try:
+        check_config(config.led_panel)
+    except Invalid as err:
+        raise err.within("led_panel") from err
+    return config
 
 
 def _parser() -> OneLineParser:
@@ -47,9 +74,11 @@ def _parser() -> OneLineParser:
     return p
 
 
-def load(path: Path | None) -> dict[str, Any]:
-    """The device configuration; UsageError names a bad key."""
-    return read_device_config(path, KNOWN)
+def load(path: Path | None) -> BoardConfig:
+    """The device configuration; UsageError names the file, the key and the fix."""
+    if path is None:
+        return BoardConfig()
+    return read_device_config(path, BoardConfig, _check)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(PROG, str(err))
 
 
-def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started: Any = None) -> int:
+def run_board(args: Any, config: BoardConfig, agent: DeviceAgent, on_started: Any = None) -> int:
     """Start the board: speech, LED panel, display power, then the Kivy window.
 
     ``on_started(app, controller)`` runs on Kivy's thread once the window is up (tests)."""
@@ -81,22 +110,21 @@ def run_board(args: Any, config: dict[str, Any], agent: DeviceAgent, on_started:
     from display_board.controller import BoardController, Inputs
     from drivers.display_power import open_power
 
-    display = config.get("display", {})
-    width, height = int(display.get("width", 1920)), int(display.get("height", 1080))
+    display = config.display
     configure_kivy(
-        width=width,
-        height=height,
-        fullscreen=bool(display.get("fullscreen", False)) and not args.windowed,
+        width=display.width,
+        height=display.height,
+        fullscreen=display.fullscreen and not args.windowed,
         kiosk=not args.windowed,
         home=agent.config.data_dir / "kivy",
-        maxfps=int(display.get("maxfps", 30)),
+        maxfps=display.maxfps,
     )
     try:
-        power = open_power(str(display.get("power", "none")))
+        power = open_power(display.power)
     except ValueError as err:
         raise UsageError(str(err)) from err
-    speaker = _speaker(config.get("speech", {}))
-    panel = _panel(config.get("led_panel", {}))
+    speaker = _speaker(config.speech)
+    panel = _panel(config.led_panel)
     announcer = Announcer(speaker)
 
     def inputs() -> Inputs:
@@ -171,27 +199,23 @@ class Announcer:
             self.speaker.say(announce_call(number, counter, "en"), "en")
 
 
-def _speaker(section: dict[str, Any]) -> Any:
-    backend = str(section.get("backend", "none"))
-    if backend == "none":
+def _speaker(section: SpeechConfig) -> Any:
+    if section.backend == "none":
         return None
     from drivers import speech
 
     try:
-        return speech.make_speaker(backend)
+        return speech.make_speaker(section.backend)
     except speech.SpeechError as err:
         raise UsageError(f"speech.backend: {err}") from err
 
 
-def _panel(section: dict[str, Any]) -> Any:
-    if not section.get("port"):
+def _panel(section: LedPanelConfig) -> Any:
+    if section.port is None:
         return None
     from drivers.led_panel import LedPanel
 
-    counters = section.get("counters") or []
-    if not isinstance(counters, list) or not all(isinstance(c, int) for c in counters) or not counters:
-        raise UsageError("led_panel.counters: expected the counter numbers shown, one per row, e.g. [1, 2, 3]")
-    panel = LedPanel(str(section["port"]), counters)
+    panel = LedPanel(section.port, section.counters)
     panel.start()
     return panel
 

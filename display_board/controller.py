@@ -13,14 +13,12 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import msgspec
 
 from common.calendar import Hours
 from common.i18n import LANGUAGES
 from display_board.model import Animation, BoardView, Layout, animations, board_view
 from drivers.display_power import DisplayPower, NoPower, should_be_on
+from drivers.led_panel import PanelRow
 from sync import messages
 
 log = logging.getLogger(__name__)
@@ -40,6 +38,11 @@ class Inputs:
     now_ms: int
 
 
+def panel_row(call: messages.CounterCall) -> PanelRow:
+    """A snapshot's now-calling entry as the LED panel's row."""
+    return PanelRow(counter=call.counter, number=call.number, kind=call.kind, at_ms=call.at_ms)
+
+
 class BoardController:
     """Holds the current view and what changed since the last one."""
 
@@ -49,7 +52,7 @@ class BoardController:
         *,
         announce: Callable[[int, int, str], None] = lambda number, counter, kind: None,
         power: DisplayPower | None = None,
-        on_counters: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_counters: Callable[[list[PanelRow]], None] | None = None,
         layout: Layout | None = None,
     ) -> None:
         self._inputs = inputs
@@ -91,7 +94,7 @@ class BoardController:
         self.view = view
         self._calls(view, first)
         if self._on_counters is not None and inp.board is not None:
-            self._on_counters([msgspec.to_builtins(c) for c in inp.board.counters])
+            self._on_counters([panel_row(c) for c in inp.board.counters])
         return self._schedule(inp) or changed
 
     def _calls(self, view: BoardView, first: bool) -> None:

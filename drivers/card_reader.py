@@ -8,17 +8,68 @@ The JPKI client (``drivers.jpki``) is written once against the seam, so its exac
 tested against the simulator and then run unchanged on hardware.
 
 Also here: the exception root of the card drivers (:class:`CardError`), command building and
-parsing, status-word helpers, and :class:`ApduTrace`, a transport wrapper that logs the
-exchange for the technician and never records the data of a VERIFY (the resident's PIN).
+parsing, status-word helpers, :class:`ApduTrace`, a transport wrapper that logs the exchange
+for the technician and never records the data of a VERIFY (the resident's PIN), and the
+``[card_reader]`` section of a device configuration (:class:`CardReaderConfig`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, ClassVar, Literal, Protocol
+
+import msgspec
+
+from common.validation import Invalid, info
 
 log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------------
+
+
+class CardReaderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``[card_reader]`` section: ``pcsc`` (a real reader through pcscd: ``reader`` is part
+    of its name, "" the first one; ``eject`` for a motorised reader) or ``sim`` (``simulated``:
+    the demo residents' cards of a simulated CA in ``ca_dir``). :func:`check_card_reader_config`
+    holds the rules across keys and settles ``simulated`` as ``sim``."""
+
+    noun: ClassVar[str] = "table"
+
+    backend: Annotated[
+        Literal["pcsc", "sim", "simulated"],
+        info(
+            what='a card reader: "pcsc" (a reader through pcscd) or "sim" (the demo residents\' cards)',
+            help='add backend = "pcsc" (or "sim" for a demo)',
+        ),
+    ]
+    reader: Annotated[str, info(what='(part of) the reader\'s name, or "" for the first')] = ""
+    eject: bool = False
+    ca_dir: Annotated[str, info(min_length=1, what='the simulated CA\'s directory, e.g. "var/jpki"')] | None = None
+
+    @property
+    def simulated(self) -> bool:
+        """A simulated reader (the demo cards), not a real one."""
+        return self.backend != "pcsc"
+
+
+def check_card_reader_config(config: CardReaderConfig) -> CardReaderConfig:
+    """A simulated reader needs its CA's directory, a real one has none; ``simulated`` is
+    settled as ``sim``. :class:`~common.validation.Invalid` names the key and the fix."""
+    if config.simulated:
+        if config.ca_dir is None:
+            raise Invalid(
+                ("ca_dir",),
+                "the simulated cards need their CA's directory, the one whose ca-cert.pem the office trusts "
+                '(kiosk.jpki_ca), e.g. ca_dir = "var/jpki"',
+            )
+        return msgspec.structs.replace(config, backend="sim")
+    if config.ca_dir is not None:
+        raise Invalid(("ca_dir",), "only a simulated reader has a CA directory; remove it")
+    return config
+
 
 # --------------------------------------------------------------------------------------------
 # errors

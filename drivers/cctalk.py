@@ -34,9 +34,15 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar, Protocol
 
+from drivers.serial_line import SerialLine
+
 log = logging.getLogger(__name__)
 
 BAUDRATE = 9600
+# ccTalk is 9600 8N1 on every device class (HARDWARE.md): a single-wire bus, no handshake.
+LINE = SerialLine("the ccTalk driver (drivers/cctalk.py)", (BAUDRATE,))
+"""What a ccTalk bus needs of its port. Provisioning checks cash profiles against it;
+:meth:`CcTalkBus.open` opens the port with it."""
 HOST_ADDRESS = 1
 BROADCAST_ADDRESS = 0
 MAX_DATA = 255  # the length byte limits a frame's data
@@ -415,9 +421,7 @@ class CcTalkBus:
         import serial  # here, not at module level: the codec and the parser need no pyserial
 
         try:
-            port = serial.serial_for_url(
-                url, baudrate=BAUDRATE, bytesize=8, parity="N", stopbits=1, timeout=READ_SLICE_S, write_timeout=1.0
-            )
+            port = serial.serial_for_url(url, **LINE.pyserial(), timeout=READ_SLICE_S, write_timeout=1.0)
         except (serial.SerialException, OSError, ValueError) as err:
             raise BusError(
                 f"cannot open the ccTalk port {url}: {err}; check the cable and the configured port"

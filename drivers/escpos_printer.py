@@ -7,6 +7,11 @@ object (USB, serial, network, file, or :class:`FakeEscpos`) is chosen by name fr
 device's configuration in :func:`open_printer`; the fake is never a fallback for missing
 hardware.
 
+The driver knows no model by name: it is handed the model's facts (:class:`PrinterModel`: width,
+dpi, status queries, fragment height, python-escpos profile, USB id), which come from the
+model's hardware profile. Its declarations - the facts, what it needs of a serial port, its
+``[printer]`` section - are in :mod:`drivers.printer_model`, readable without python-escpos.
+
 Importing this module imports python-escpos, which 3.1 makes costly in two ways we undo here:
 it calls ``logging.basicConfig()`` (which would make the application's own ``basicConfig`` in
 ``main()`` a silent no-op), so the root logger's handlers are put back as they were; and it
@@ -17,7 +22,6 @@ environment already sets it). Nothing else happens at import.
 
 from __future__ import annotations
 
-import difflib
 import errno
 import logging
 import os
@@ -25,7 +29,7 @@ import socket
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,17 @@ from typing import Any
 from PIL import Image
 
 from common.fonts import FontNotFoundError, FontSet, find_fonts
-from drivers.printer_models import MODELS, PrinterModel
+from drivers.printer_model import (
+    BACKENDS,
+    DEFAULT_STATUS_TIMEOUT_MS,
+    DEFAULT_USB_TIMEOUT_MS,
+    SERIAL_LINE,
+    PrinterConfig,
+    PrinterConfigError,
+    PrinterModel,
+    parse_printer_config,
+    usb_id,
+)
 from drivers.printer_status import QUERIES, StatusReplyError, combine, status_query
 from drivers.raster import (
     Cut,
@@ -48,7 +62,7 @@ from drivers.raster import (
     stack_fragments,
     to_escpos_chunks,
 )
-from drivers.ticket_printer import PrinterError, PrinterFault, PrinterStatus, PrintJob
+from drivers.ticket_printer import PrinterFault, PrinterStatus, PrintJob
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +112,22 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     escpos.exceptions.Error,
 )
 
-DEFAULT_USB_TIMEOUT_MS = 5000
-DEFAULT_STATUS_TIMEOUT_MS = 500
-BACKENDS = ("usb", "serial", "network", "file", "fake")
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_STATUS_TIMEOUT_MS",
+    "DEFAULT_USB_TIMEOUT_MS",
+    "TRANSPORT_ERRORS",
+    "EscposTicketPrinter",
+    "FakeEscpos",
+    "FakeTicket",
+    "NetworkTransport",
+    "PrinterConfig",
+    "PrinterConfigError",
+    "PrinterModel",
+    "SerialTransport",
+    "UsbTransport",
+    "open_printer",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,240 +606,114 @@ class FakeEscpos(Escpos):  # type: ignore[misc]
 # --------------------------------------------------------------------------------------------
 
 
-class PrinterConfigError(PrinterError, ValueError):
-    """A printer configuration that cannot work; the message names the key and the fix."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-
-
-_SECTION_KEYS: Mapping[str, frozenset[str]] = {
-    "usb": frozenset({"vendor", "product", "timeout_ms", "status_timeout_ms", "in_ep", "out_ep"}),
-    "serial": frozenset({"port", "baudrate", "flow_control", "status_timeout_ms", "write_timeout_s"}),
-    "network": frozenset({"host", "port", "timeout_s", "status_timeout_ms"}),
-    "file": frozenset({"path"}),
-    "fake": frozenset({"paper", "near_end_at", "png_dir", "keep"}),
-}
-_BAUDRATES = (9600, 19200, 38400, 57600, 115200)
-_FLOW_CONTROL = ("dsrdtr", "rtscts", "xonxoff", "none")
-
-
 def open_printer(
-    config: Mapping[str, Any],
+    config: PrinterConfig | Mapping[str, Any],
     *,
+    model: PrinterModel | None = None,
     fonts: FontSet | None = None,
     connect: bool = False,
     key: str = "printer",
 ) -> EscposTicketPrinter:
-    """The ticket printer a device configuration describes.
+    """The ticket printer a device configuration's ``[printer]`` section describes.
 
-    ``config``: ``{"model": "TM-T20III", "backend": "usb"|"serial"|"network"|"file"|"fake",
-    "usb": {"vendor": 0x04b8, "product": 0x0e15, "timeout_ms": 5000}, "serial": {"port":
-    "/dev/ttyUSB0", "baudrate": 38400}, "network": {"host": ..., "port": 9100}, "file":
-    {"path": ...}, "fake": {"paper": 100, "png_dir": ...}}``; only the chosen backend's section
-    is read. Raises :class:`PrinterConfigError` naming the key (``key`` is the prefix used in
-    messages). Fonts are looked up now (unless given), so a missing font stops the start-up
-    with the package to install. ``connect=True`` also opens the device and raises
-    :class:`PrinterFault` when it is missing; by default a missing device is reported by
-    ``status()`` and ``print_job()`` instead, so the dispenser starts and shows the fault.
+    ``config`` is a :class:`~drivers.printer_model.PrinterConfig` or the parsed table (checked
+    here): ``{"model": "TM-T20III", "backend": "usb"|"serial"|"network"|"file"|"fake", "facts":
+    {...}, "usb": {"vendor": 0x04b8, "product": 0x0e15, "timeout_ms": 5000}, "serial": {"port":
+    "/dev/ttyUSB0", "baudrate": 38400}, "network": {"host": ..., "port": 9100}, "file": {"path":
+    ...}, "fake": {"paper": 100, "png_dir": ...}}``; only the chosen backend's table is used.
+
+    The model's facts are ``model`` when given (the app read them from the catalog), else the
+    section's ``facts`` (written by provisioning). Raises :class:`PrinterConfigError` naming the
+    key (``key`` is the section's name in messages). Fonts are looked up now (unless given), so a
+    missing font stops the start-up with the package to install. ``connect=True`` also opens the
+    device and raises :class:`PrinterFault` when it is missing; by default a missing device is
+    reported by ``status()`` and ``print_job()`` instead, so the dispenser starts and shows the
+    fault.
     """
-    if not isinstance(config, Mapping):
-        raise PrinterConfigError(key, f"expected a table with model and backend, got {type(config).__name__}")
-    unknown = set(config) - {"model", "backend", *_SECTION_KEYS}
-    if unknown:
-        name = min(unknown)
+    if not isinstance(config, PrinterConfig):
+        config = parse_printer_config(config, key)
+    facts = model if model is not None else config.facts
+    if facts is None:
         raise PrinterConfigError(
-            f"{key}.{name}", f"unknown key; expected model, backend or one of {', '.join(_SECTION_KEYS)}"
+            f"{key}.facts",
+            f"required: the {config.model}'s facts (width, dpi, status queries); madoguchi-provision apply "
+            "writes them, or read them from the catalog (firmware_profiles.printers.printer_facts)",
         )
-    model = _model(config.get("model"), f"{key}.model")
-    backend = config.get("backend")
-    if backend not in BACKENDS:
-        raise PrinterConfigError(f"{key}.backend", f"expected one of {', '.join(BACKENDS)}, got {backend!r}")
-    section_key = f"{key}.{backend}"
-    section = config.get(backend, {})
-    if not isinstance(section, Mapping):
-        raise PrinterConfigError(section_key, f"expected a table, got {type(section).__name__}")
-    extra = set(section) - _SECTION_KEYS[backend]
-    if extra:
-        name = min(extra)
-        raise PrinterConfigError(
-            f"{section_key}.{name}", f"unknown key; expected one of {', '.join(sorted(_SECTION_KEYS[backend]))}"
-        )
-    transport = _TRANSPORTS[backend](section, section_key, model)
-    printer = EscposTicketPrinter(transport, model, fonts if fonts is not None else find_fonts())
+    transport = _TRANSPORTS[config.backend](config, key, facts)
+    printer = EscposTicketPrinter(transport, facts, fonts if fonts is not None else find_fonts())
     if connect:
         try:
             printer._ensure_open()
         except TRANSPORT_ERRORS as err:
             printer._reset()
-            message = f"{model.name} over {backend}: cannot open: {_describe(err)}"
+            message = f"{facts.name} over {config.backend}: cannot open: {_describe(err)}"
             raise PrinterFault(message, status=PrinterStatus(connected=False, detail=message)) from err
     return printer
 
 
-def _model(name: object, key: str) -> PrinterModel:
-    if isinstance(name, str) and name in MODELS:
-        return MODELS[name]
-    close = difflib.get_close_matches(str(name), list(MODELS), n=1, cutoff=0.5)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise PrinterConfigError(key, f"unknown printer model {name!r}; {hint}known models: {', '.join(MODELS)}")
-
-
-def _int(
-    section: Mapping[str, Any],
-    name: str,
-    key: str,
-    *,
-    what: str,
-    default: int | None = None,
-    lo: int = 0,
-    hi: int = 0xFFFF,
-) -> int:
-    value = section.get(name, default)
-    full = f"{key}.{name}"
-    if value is None:
-        raise PrinterConfigError(full, f"required: {what}")
-    if isinstance(value, str):
-        try:
-            value = int(value, 0)
-        except ValueError:
-            raise PrinterConfigError(full, f"expected {what}, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise PrinterConfigError(full, f"expected {what}, got {value!r}")
-    return value
-
-
-def _str(section: Mapping[str, Any], name: str, key: str, *, what: str) -> str:
-    value = section.get(name)
-    if not isinstance(value, str) or not value:
-        raise PrinterConfigError(
-            f"{key}.{name}", f"required: {what}" if value is None else f"expected {what}, got {value!r}"
-        )
-    return value
-
-
-def _usb(section: Mapping[str, Any], key: str, model: PrinterModel) -> Escpos:
-    vendor = _int(
-        section,
-        "vendor",
-        key,
-        default=model.usb_vendor,
-        what=f"a USB vendor id like 0x{model.usb_vendor or 0x04B8:04x}",
-    )
-    product = _int(
-        section,
-        "product",
-        key,
-        default=model.usb_product,
-        what=f"a USB product id like 0x{model.usb_product or 0x0E15:04x}",
-    )
-    # libusb takes timeout 0 as "wait forever": a stalled printer would hang the dispenser.
-    timeout = _int(
-        section,
-        "timeout_ms",
-        key,
-        default=DEFAULT_USB_TIMEOUT_MS,
-        lo=1,
-        hi=600_000,
-        what="a write timeout in ms > 0 (0 would block forever), e.g. 5000",
-    )
-    status_timeout = _int(
-        section,
-        "status_timeout_ms",
-        key,
-        default=DEFAULT_STATUS_TIMEOUT_MS,
-        lo=1,
-        hi=60_000,
-        what="a timeout in ms, e.g. 500",
-    )
-    in_ep = _int(section, "in_ep", key, default=0x82, lo=0x80, hi=0x8F, what="an IN endpoint address like 0x82")
-    out_ep = _int(section, "out_ep", key, default=0x01, lo=0x00, hi=0x0F, what="an OUT endpoint address like 0x01")
+def _usb(config: PrinterConfig, key: str, model: PrinterModel) -> Escpos:
+    vendor, product = usb_id(config, model, key)
+    usb = config.usb
     return UsbTransport(
         idVendor=vendor,
         idProduct=product,
-        timeout=timeout,
-        in_ep=in_ep,
-        out_ep=out_ep,
-        status_timeout_ms=status_timeout,
+        timeout=usb.timeout_ms,
+        in_ep=usb.in_ep,
+        out_ep=usb.out_ep,
+        status_timeout_ms=usb.status_timeout_ms,
         profile=model.escpos_profile,
     )
 
 
-def _serial(section: Mapping[str, Any], key: str, model: PrinterModel) -> Escpos:
-    port = _str(section, "port", key, what="a serial device like /dev/ttyUSB0")
-    baudrate = _int(
-        section, "baudrate", key, default=38400, lo=1, hi=10**7, what=f"one of {', '.join(map(str, _BAUDRATES))}"
-    )
-    if baudrate not in _BAUDRATES:
-        raise PrinterConfigError(
-            f"{key}.baudrate", f"expected one of {', '.join(map(str, _BAUDRATES))}, got {baudrate}"
-        )
-    # python-escpos's default is DTR/DSR, as Epson's serial interface is. Linux cannot do
-    # DSR flow control in the kernel (pyserial only leaves DTR alone); at 38400 baud a printer
-    # drains the line faster than it fills, so tickets do not overflow it either way.
-    flow = section.get("flow_control", "dsrdtr")
-    if flow not in _FLOW_CONTROL:
-        raise PrinterConfigError(f"{key}.flow_control", f"expected one of {', '.join(_FLOW_CONTROL)}, got {flow!r}")
-    status_timeout = _int(
-        section,
-        "status_timeout_ms",
-        key,
-        default=DEFAULT_STATUS_TIMEOUT_MS,
-        lo=1,
-        hi=60_000,
-        what="a timeout in ms, e.g. 500",
-    )
-    write_timeout = _int(
-        section, "write_timeout_s", key, default=10, lo=1, hi=600, what="a write timeout in seconds, e.g. 10"
-    )
+def _serial(config: PrinterConfig, key: str, model: PrinterModel) -> Escpos:
+    serial_ = config.serial
+    # Opened as the driver declares its line (SERIAL_LINE), at the configured rate and flow control.
+    line = SERIAL_LINE.pyserial(baudrate=serial_.baudrate, flow_control=serial_.flow_control)
     return SerialTransport(
-        devfile=port,
-        baudrate=baudrate,
-        dsrdtr=flow == "dsrdtr",
-        xonxoff=flow == "xonxoff",
-        rtscts=flow == "rtscts",
-        status_timeout_ms=status_timeout,
-        write_timeout_s=float(write_timeout),
+        devfile=serial_.port,
+        baudrate=line["baudrate"],
+        bytesize=line["bytesize"],
+        parity=line["parity"],
+        stopbits=line["stopbits"],
+        dsrdtr=line["dsrdtr"],
+        xonxoff=line["xonxoff"],
+        rtscts=line["rtscts"],
+        status_timeout_ms=serial_.status_timeout_ms,
+        write_timeout_s=float(serial_.write_timeout_s),
         profile=model.escpos_profile,
     )
 
 
-def _network(section: Mapping[str, Any], key: str, model: PrinterModel) -> Escpos:
-    host = _str(section, "host", key, what="the printer's address, e.g. 192.168.1.50")
-    port = _int(section, "port", key, default=9100, lo=1, hi=65535, what="a TCP port, e.g. 9100")
-    timeout = _int(section, "timeout_s", key, default=10, lo=1, hi=600, what="a timeout in seconds, e.g. 10")
-    status_timeout = _int(
-        section,
-        "status_timeout_ms",
-        key,
-        default=DEFAULT_STATUS_TIMEOUT_MS,
-        lo=1,
-        hi=60_000,
-        what="a timeout in ms, e.g. 500",
-    )
+def _network(config: PrinterConfig, key: str, model: PrinterModel) -> Escpos:
+    network = config.network
     return NetworkTransport(
-        host=host, port=port, timeout=timeout, status_timeout_ms=status_timeout, profile=model.escpos_profile
+        host=network.host,
+        port=network.port,
+        timeout=network.timeout_s,
+        status_timeout_ms=network.status_timeout_ms,
+        profile=model.escpos_profile,
     )
 
 
-def _file(section: Mapping[str, Any], key: str, model: PrinterModel) -> Escpos:
-    path = _str(section, "path", key, what="a file or device path, e.g. /dev/usb/lp0")
-    return File(devfile=path, profile=model.escpos_profile)
+def _file(config: PrinterConfig, key: str, model: PrinterModel) -> Escpos:
+    return File(devfile=config.file.path, profile=model.escpos_profile)
 
 
-def _fake(section: Mapping[str, Any], key: str, model: PrinterModel) -> Escpos:
-    paper = section.get("paper")
-    if paper is not None:
-        paper = _int(section, "paper", key, lo=0, hi=10**6, what="tickets left on the roll (or null for endless)")
-    near_end_at = _int(section, "near_end_at", key, default=5, lo=0, hi=10**6, what="a number of tickets, e.g. 5")
-    png_dir = section.get("png_dir")
-    if png_dir is not None and not isinstance(png_dir, str):
-        raise PrinterConfigError(f"{key}.png_dir", f"expected a directory path, got {png_dir!r}")
-    keep = section.get("keep")
-    if keep is not None:
-        keep = _int(section, "keep", key, lo=1, hi=10**6, what="how many printed tickets to remember, e.g. 20")
-    return FakeEscpos(paper=paper, near_end_at=near_end_at, png_dir=png_dir, profile=model.escpos_profile, keep=keep)
+def _fake(config: PrinterConfig, key: str, model: PrinterModel) -> Escpos:
+    fake = config.fake
+    return FakeEscpos(
+        paper=fake.paper,
+        near_end_at=fake.near_end_at,
+        png_dir=fake.png_dir,
+        profile=model.escpos_profile,
+        keep=fake.keep,
+    )
 
 
-_TRANSPORTS = {"usb": _usb, "serial": _serial, "network": _network, "file": _file, "fake": _fake}
+_TRANSPORTS: Mapping[str, Callable[[PrinterConfig, str, PrinterModel], Escpos]] = {
+    "usb": _usb,
+    "serial": _serial,
+    "network": _network,
+    "file": _file,
+    "fake": _fake,
+}

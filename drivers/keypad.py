@@ -31,9 +31,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+import msgspec
+
+from common.validation import info
 from drivers.serial_fake import PtyDevice
+from drivers.serial_line import SerialLine
 from drivers.serial_worker import SerialWorker
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,23 @@ MAX_LINE = 32
 BAUDRATE = 9600
 HEARTBEAT_INTERVAL_S = 1.0
 HEARTBEAT_TIMEOUT_S = 3.5  # three heartbeats missed, plus slack
+
+LINE = SerialLine("the keypad driver (drivers/keypad.py)", (BAUDRATE,))
+"""What the keypad needs of its port: 9600 8N1, no flow control (docs/keypad-protocol.md).
+Provisioning checks keypad profiles against it; :class:`SerialKeypad` opens its port with it."""
+# The framing part of LINE (the baud rate is the worker's own argument).
+_FRAMING = {key: value for key, value in LINE.pyserial().items() if key != "baudrate"}
+
+
+class KeypadConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``[keypad]`` section of a device configuration: where the keypad is plugged in
+    (no ``port``: no keypad)."""
+
+    noun: ClassVar[str] = "table"
+
+    port: (
+        Annotated[str, info(min_length=1, what='the keypad\'s serial port, e.g. "/dev/serial/by-id/usb-…-if00"')] | None
+    ) = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,7 +280,7 @@ class SerialKeypad(SerialWorker):
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
         reopen_interval: float = 1.0,
         send_acks: bool = True,
-        baudrate: int = BAUDRATE,
+        baudrate: int = LINE.baudrate,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
@@ -304,7 +325,8 @@ class SerialKeypad(SerialWorker):
     # -- the reader thread -------------------------------------------------------------------
 
     def _port_options(self) -> dict[str, Any]:
-        return {"timeout": 0.1}  # a read returns after 0.1 s at most, so close() is prompt
+        # A read returns after 0.1 s at most, so close() is prompt.
+        return {**_FRAMING, "timeout": 0.1}
 
     def _port_opened(self) -> None:
         self._last_seen = None

@@ -35,9 +35,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
+import msgspec
+
+from common.validation import Invalid, info
 from drivers.serial_fake import PtyDevice
+from drivers.serial_line import SerialLine
 from drivers.serial_worker import SerialWorker
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,57 @@ RETRIES = 3  # after the first attempt: 4 sends, about 1 s, before the panel cou
 PING_INTERVAL_S = 2.0
 REOPEN_INTERVAL_S = 1.0
 WRITE_TIMEOUT_S = 1.0  # a write that blocks this long means a wedged line, not a slow one
+
+LINE = SerialLine("the LED panel driver (drivers/led_panel.py)", (BAUDRATE,))
+"""What the panel needs of its port: 9600 8N1, no flow control (docs/led-panel-protocol.md).
+Provisioning checks LED panel profiles against it; :class:`LedPanel` opens its port with it."""
+# The framing part of LINE (the baud rate is the worker's own argument).
+_FRAMING = {key: value for key, value in LINE.pyserial().items() if key != "baudrate"}
+
+CounterNumber = Annotated[int, info(ge=1, what="a counter number (1 or more)")]
+
+
+class LedPanelConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``[led_panel]`` section of a device configuration: where the panel is plugged in (no
+    ``port``: no panel) and the counters on its rows, top first. :func:`check_config` holds the
+    rule across the two."""
+
+    noun: ClassVar[str] = "table"
+
+    port: (
+        Annotated[str, info(min_length=1, what='the panel\'s serial port, e.g. "/dev/serial/by-id/usb-…-if00"')] | None
+    ) = None
+    counters: Annotated[
+        tuple[CounterNumber, ...],
+        info(what="the counter numbers shown, one per row, e.g. [1, 2, 3]"),
+    ] = ()
+
+
+def check_config(config: LedPanelConfig) -> LedPanelConfig:
+    """A panel on a port shows 1 to MAX_ROWS distinct counters; :class:`~common.validation.Invalid`
+    names ``counters`` and the fix otherwise."""
+    if config.port is None:
+        return config
+    counters = config.counters
+    if not counters or len(set(counters)) != len(counters) or len(counters) > MAX_ROWS:
+        raise Invalid(
+            ("counters",),
+            f"expected the counter numbers shown, one per row, e.g. [1, 2, 3] (1 to {MAX_ROWS} distinct numbers); "
+            f"got {list(counters)}",
+        )
+    return config
+
+
+@dataclass(frozen=True)
+class PanelRow:
+    """Now calling at one counter, as the panel shows it: the counter (which picks the row), the
+    number and whether it is a call or a result ready. ``at_ms`` (when it was called) tells a
+    repeated call of the same number from the same call."""
+
+    counter: int
+    number: int | str
+    kind: Kind
+    at_ms: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,7 +446,7 @@ class LedPanel(SerialWorker):
         retries: int = RETRIES,
         ping_interval: float = PING_INTERVAL_S,
         reopen_interval: float = REOPEN_INTERVAL_S,
-        baudrate: int = BAUDRATE,
+        baudrate: int = LINE.baudrate,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 1 <= len(counters) <= MAX_ROWS or len(set(counters)) != len(counters):
@@ -471,21 +526,27 @@ class LedPanel(SerialWorker):
                 self._bright_dirty = True
         self._wake.set()
 
-    def apply_counters(self, counters: Iterable[Mapping[str, Any]]) -> list[int]:
-        """Bring the panel to a board snapshot's ``counters`` (now calling per counter).
+    def apply_counters(self, rows: Iterable[PanelRow]) -> list[int]:
+        """Bring the panel to a board snapshot's now-calling rows (one per counter).
 
-        Each entry is ``{"counter", "number", "kind": "call"|"ready", "at_ms"}``. Only rows whose
-        call changed get a command: a new number or kind, or a new ``at_ms`` for the same number
-        (the clerk called it again). Counters that left the list are cleared; counters not on
-        this panel are ignored (an office may have several panels). Changed rows blink, except
-        on the first snapshot: that is a retained replay of old calls, not news. Malformed
-        entries are logged and skipped. Returns the counters that changed.
+        Only rows whose call changed get a command: a new number or kind, or a new ``at_ms`` for
+        the same number (the clerk called it again). Counters that left the list are cleared;
+        counters not on this panel are ignored (an office may have several panels). Changed rows
+        blink, except on the first snapshot: that is a retained replay of old calls, not news. A
+        number the panel cannot show (more than MAX_DIGITS digits) is logged and skipped. Returns
+        the counters that changed.
         """
         seen: dict[int, tuple[str, Kind, object]] = {}
-        for entry in counters:
-            parsed = self._parse_entry(entry)
-            if parsed is not None and parsed[0] in self._rows:
-                seen[parsed[0]] = parsed[1]
+        for entry in rows:
+            if entry.counter not in self._rows:
+                continue
+            try:
+                text = _number_text(entry.number)
+            except ValueError as err:
+                # A bad row costs that row, never the panel.
+                log.warning("led panel: skipping %r: %s", entry, err)
+                continue
+            seen[entry.counter] = (text, entry.kind, entry.at_ms)
         changed: list[int] = []
         with self._lock:
             first = self._applied is None
@@ -503,20 +564,6 @@ class LedPanel(SerialWorker):
         if changed:
             self._wake.set()
         return changed
-
-    @staticmethod
-    def _parse_entry(entry: Mapping[str, Any]) -> tuple[int, tuple[str, Kind, object]] | None:
-        # Translate at the boundary: a bad entry costs that entry, never the panel.
-        try:
-            counter, number, kind = entry["counter"], entry["number"], entry["kind"]
-            if not isinstance(counter, int) or kind not in KIND_CODES:
-                raise ValueError(f"counter {counter!r} or kind {kind!r}")
-            if isinstance(number, bool) or not isinstance(number, int | str):
-                raise TypeError(f"number {number!r}")
-            return counter, (_number_text(number), kind, entry.get("at_ms"))
-        except (KeyError, TypeError, ValueError) as err:
-            log.warning("led panel: skipping counters entry %r: %s", entry, err)
-            return None
 
     def _set_row(self, row: int, shown: Shown | None, blink: bool) -> bool:
         """Record ``row``'s wanted content; False if that needs no frame. Caller holds self._lock."""
@@ -581,7 +628,7 @@ class LedPanel(SerialWorker):
         self._wake.set()
 
     def _port_options(self) -> dict[str, Any]:
-        return {"timeout": min(0.05, self._reply_timeout), "write_timeout": WRITE_TIMEOUT_S}
+        return {**_FRAMING, "timeout": min(0.05, self._reply_timeout), "write_timeout": WRITE_TIMEOUT_S}
 
     def _port_opened(self) -> None:
         self._link = PanelState.CONNECTING

@@ -40,8 +40,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol, get_args
 
+import msgspec
+
+from common.validation import info
 from drivers.japanese_numbers import counter_kana, number_kanji, to_katakana
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,21 @@ log = logging.getLogger(__name__)
 LANGUAGES: tuple[str, ...] = ("ja", "en", "zh_CN", "ko", "vi", "pt")
 _LANGUAGE_ALIASES = {"zh": "zh_CN", "zh-CN": "zh_CN", "zh_Hans": "zh_CN", "pt_BR": "pt", "pt-BR": "pt"}
 
-BACKENDS: tuple[str, ...] = ("openjtalk", "openjtalk-cli", "espeak", "recording", "none")
+Backend = Literal["openjtalk", "openjtalk-cli", "espeak", "recording", "none"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+
+
+class SpeechConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``[speech]`` section of a device configuration: which speech backend to use
+    (:func:`make_speaker`); ``none`` keeps the device silent."""
+
+    noun: ClassVar[str] = "table"
+
+    backend: Annotated[
+        Backend,
+        info(what='a speech backend: "openjtalk", "openjtalk-cli", "espeak", "recording" or "none"'),
+    ] = "none"
+
 
 # Debian's open-jtalk-mecab-naist-jdic; pyopenjtalk would otherwise download its dictionary.
 DEBIAN_DICT_DIR = "/var/lib/mecab/dic/open-jtalk/naist-jdic"

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from firmware_profiles.catalog import Catalog, Role
 from firmware_profiles.errors import ApplyError
-from firmware_profiles.loader import Catalog, Role
 from firmware_profiles.resolve import (
     HASH_PREFIX,
     Choice,

@@ -40,9 +40,10 @@ from typing import Any, NoReturn, TextIO
 
 from common.cli import OneLineParser, UsageError, setup_logging
 from firmware_profiles.apply import apply_resolved, read_current, write_atomic
+from firmware_profiles.catalog import Catalog, Role
 from firmware_profiles.detect import DetectionReport, SerialPort, SlotFinding, Status, UsbDevice, detect
 from firmware_profiles.errors import DetectError, ProfileError
-from firmware_profiles.loader import Catalog, Role, load_catalog
+from firmware_profiles.loader import load_catalog
 from firmware_profiles.resolve import (
     DEVICE_SECTION,
     HASH_PREFIX,

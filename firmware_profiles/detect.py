@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from firmware_profiles.loader import Catalog, Profile, Role, Slot
-from firmware_profiles.schema import KINDS
+from firmware_profiles.catalog import Catalog, Profile, Role, Slot
+from firmware_profiles.profile_models import KINDS, PrinterProfile, SerialHint
 
 ROOT_HUB_VENDOR = 0x1D6B  # Linux Foundation root hubs: never a device of ours
 HUB_CLASS = 0x09
@@ -190,16 +190,16 @@ def _todo(report: DetectionReport) -> list[str]:
 
 def _usb_ids(profile: Profile) -> list[tuple[int, int]]:
     ids: list[tuple[int, int]] = []
-    usb = profile.get("usb")
-    if usb:
-        ids.append((usb["vendor"], usb["product"]))
-        ids += [(usb["vendor"], p) for p in usb.get("other_products", ())]
-    ids += [(rule["vendor"], rule["product"]) for rule in profile.get("detect.usb", ())]
+    facts = profile.facts
+    if isinstance(facts, PrinterProfile) and facts.usb is not None:
+        ids.append((facts.usb.vendor, facts.usb.product))
+        ids += [(facts.usb.vendor, p) for p in facts.usb.other_products]
+    ids += [(rule.vendor, rule.product) for rule in facts.detect.usb]
     return ids
 
 
 def _has_rules(profile: Profile) -> bool:
-    return bool(_usb_ids(profile) or profile.get("detect.usb_class") is not None or profile.get("detect.serial"))
+    return bool(_usb_ids(profile) or profile.facts.detect.given)
 
 
 def _words(hint: str | None, text: str | None) -> bool:
@@ -210,15 +210,15 @@ def _name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def _serial_hint_matches(rule: Mapping[str, Any], port: SerialPort) -> bool:
+def _serial_hint_matches(rule: SerialHint, port: SerialPort) -> bool:
     checks = [
-        rule.get("vid") is None or rule.get("vid") == port.vid,
-        rule.get("pid") is None or rule.get("pid") == port.pid,
-        _words(rule.get("manufacturer"), port.manufacturer),
-        _words(rule.get("product"), port.product),
-        _words(rule.get("description"), port.description),
-        rule.get("by_id") is None or (port.by_id is not None and fnmatch.fnmatch(_name(port.by_id), rule["by_id"])),
-        rule.get("device") is None or fnmatch.fnmatch(port.device, rule["device"]),
+        not isinstance(rule.vid, int) or rule.vid == port.vid,
+        not isinstance(rule.pid, int) or rule.pid == port.pid,
+        _words(rule.manufacturer, port.manufacturer),
+        _words(rule.product, port.product),
+        _words(rule.description, port.description),
+        rule.by_id is None or (port.by_id is not None and fnmatch.fnmatch(_name(port.by_id), rule.by_id)),
+        rule.device is None or fnmatch.fnmatch(port.device, rule.device),
     ]
     return all(checks)
 
@@ -228,9 +228,9 @@ def matches(profile: Profile, device: Device) -> bool:
     if isinstance(device, UsbDevice):
         if (device.vendor, device.product) in _usb_ids(profile):
             return True
-        usb_class = profile.get("detect.usb_class")
+        usb_class = profile.facts.detect.usb_class
         return usb_class is not None and (usb_class in device.interface_classes or usb_class == device.device_class)
-    return any(_serial_hint_matches(rule, device) for rule in profile.get("detect.serial", ()))
+    return any(_serial_hint_matches(rule, device) for rule in profile.facts.detect.serial)
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,9 +242,9 @@ def _where(profile: Profile, slot: Slot, device: Device) -> dict[str, Any]:
     """The overrides that tell the app where ``device`` is."""
     if isinstance(device, SerialPort):
         return {slot.port_key: device.path}
-    if profile.kind == "printers":
-        usb = profile.get("usb")
-        if not usb or (usb["vendor"], usb["product"]) != (device.vendor, device.product):
+    if isinstance(profile.facts, PrinterProfile):
+        usb = profile.facts.usb
+        if usb is None or (usb.vendor, usb.product) != (device.vendor, device.product):
             return {f"{slot.section}.usb.vendor": device.vendor, f"{slot.section}.usb.product": device.product}
     return {}
 

@@ -11,6 +11,14 @@ it ``schema_version: 1``, optionally ``inherits: <key of the same kind>`` and ``
 (a base that is never chosen), then the facts. A child's mapping values merge into its
 parent's; any other value replaces the parent's; an empty value (``usb:``) removes it.
 
+Two passes, both through :mod:`common.validation` and the models of profile_models.py: each file is
+checked against its model's all-optional twin (partial.py: types, limits, unknown keys; no
+required keys, no defaults), key by key, so a bad value is reported in the file that holds it;
+the merged result of a model and everything it inherits is then converted into the model
+itself (required keys, defaults), checked across fields and against its serial driver's
+declaration (ports.py). A missing key is reported in the model that lacks it, with the files it
+may go in; a bad value in the file that holds it; YAML line numbers come along.
+
 :func:`build_catalog` is pure (file texts in, :class:`Catalog` out, every problem of every
 file in one :class:`CatalogError`); :func:`load_catalog` only reads the files.
 """
@@ -24,221 +32,36 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 import yaml
 
+from common.validation import Invalid, PathPart, convert, describe, did_you_mean, format_path
+from firmware_profiles.catalog import Catalog, Profile, Role, Slot, freeze, plain
 from firmware_profiles.errors import CatalogError, ProfileError, SchemaError
-from firmware_profiles.schema import (
-    KINDS,
-    META_KEYS,
-    ROLE,
-    SCHEMA_VERSION,
-    Checker,
-    KeyPath,
-    Problem,
-    describe,
-    did_you_mean,
-    format_path,
-)
+from firmware_profiles.partial import partial_model, without_removals
+from firmware_profiles.ports import port_problems
+from firmware_profiles.profile_models import KINDS, META_KEYS, SCHEMA_VERSION, RoleTemplate, check_role
+
+__all__ = [
+    "BUILTIN_ROOT",
+    "ROLES",
+    "Catalog",
+    "Profile",
+    "Role",
+    "Slot",
+    "build_catalog",
+    "catalog_files",
+    "load_catalog",
+]
 
 BUILTIN_ROOT = Path(__file__).resolve().parent
 """The catalog shipped with madoguchi."""
 
 ROLES = "roles"
-
-
-# --------------------------------------------------------------------------------------------
-# frozen data
-# --------------------------------------------------------------------------------------------
-
-
-def freeze(value: Any) -> Any:
-    """A read-only deep copy: mappings become MappingProxyType, lists tuples."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """A plain, mutable deep copy of frozen data (dicts and lists), for JSON and TOML."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [thaw(v) for v in value]
-    return value
-
-
-@dataclass(frozen=True, eq=False)
-class Profile:
-    """One hardware model, merged with everything it inherits and completed with defaults.
-
-    ``key`` is the file name (``tm-t20iii``), ``name`` the maker's (``TM-T20III``), ``chain``
-    the keys from this model up through its parents. Ask it questions, never its name:
-    ``profile.supports("qr_code")``, ``profile.get("media.width.pixels")``."""
-
-    kind: str
-    key: str
-    file: str
-    chain: tuple[str, ...]
-    data: Mapping[str, Any]
-
-    @property
-    def name(self) -> str:
-        """The maker's model name."""
-        return str(self.data["name"])
-
-    def supports(self, capability: str) -> bool:
-        """Whether the model has ``capability`` (a feature flag or a fact-derived capability).
-
-        An unknown name raises ProfileError rather than answering False, so a typo in code
-        cannot quietly switch a feature off."""
-        spec = KINDS[self.kind]
-        if capability in spec.derived:
-            return spec.derived[capability](self.data)
-        if capability in spec.features:
-            return bool(self.data.get("features", {}).get(capability, False))
-        raise ProfileError(
-            f"{self.kind}: unknown capability {capability!r}{did_you_mean(capability, spec.capabilities)}; "
-            f"known: {', '.join(spec.capabilities) or 'none'}"
-        )
-
-    def get(self, dotted: str, default: Any = None) -> Any:
-        """The fact at ``dotted`` (``"media.width.pixels"``), or ``default`` when absent."""
-        node: Any = self.data
-        for part in dotted.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return default
-            node = node[part]
-        return node
-
-    def to_dict(self) -> dict[str, Any]:
-        """The merged facts as plain data."""
-        return dict(thaw(self.data))
-
-
-@dataclass(frozen=True, eq=False)
-class Slot:
-    """A hardware slot of a role: which kind of model fills it, whether it must, and where its
-    settings go in the device configuration (``section``; a serial port at ``port_key``)."""
-
-    name: str
-    kind: str
-    required: bool
-    multiple: bool
-    default: tuple[str, ...]
-    needs: tuple[str, ...]
-    filter: Mapping[str, Any]
-    section: str
-    port_key: str
-    help: str
-
-    def refusal(self, profile: Profile) -> str | None:
-        """Why this slot cannot take ``profile``, or None when it can."""
-        if profile.kind != self.kind:
-            return f"{profile.key} is one of the {profile.kind}, the {self.name} slot takes {self.kind}"
-        for key, want in self.filter.items():
-            if profile.get(key) != want:
-                return f"{profile.key} has {key}: {profile.get(key)}, the {self.name} slot takes {key}: {want}"
-        lacking = [cap for cap in self.needs if not profile.supports(cap)]
-        if lacking:
-            return f"{profile.key} lacks {', '.join(lacking)} (the {self.name} slot needs {', '.join(self.needs)})"
-        return None
-
-
-@dataclass(frozen=True, eq=False)
-class Role:
-    """A role template: the app a device runs, its hardware slots, the app settings it starts
-    from, and the configuration sections (with their keys) the app reads."""
-
-    key: str
-    file: str
-    name: str
-    app: str
-    slots: tuple[Slot, ...]
-    settings: Mapping[str, Any]
-    sections: Mapping[str, tuple[str, ...]]
-    data: Mapping[str, Any]
-
-    def slot(self, name: str) -> Slot:
-        """The slot called ``name``; ProfileError with a "did you mean" otherwise."""
-        for slot in self.slots:
-            if slot.name == name:
-                return slot
-        names = [s.name for s in self.slots]
-        raise ProfileError(
-            f"the {self.key} role has no slot {name!r}{did_you_mean(name, names)}; its slots: {', '.join(names)}"
-        )
-
-
-@dataclass(frozen=True, eq=False)
-class Catalog:
-    """Every model (by kind, then key) and every role, all validated."""
-
-    root: str
-    profiles: Mapping[str, Mapping[str, Profile]]
-    abstract: Mapping[str, frozenset[str]]
-    roles: Mapping[str, Role]
-
-    def kind(self, kind: str) -> str:
-        """``kind`` checked (a singular like "printer" gets the fix)."""
-        if kind in KINDS:
-            return kind
-        raise ProfileError(
-            f"unknown kind of model {kind!r}{did_you_mean(kind, list(KINDS))}; kinds: {', '.join(KINDS)}"
-        )
-
-    def models(self, kind: str) -> tuple[Profile, ...]:
-        """The selectable models of ``kind`` (abstract bases left out), by key."""
-        found = self.profiles.get(self.kind(kind), {})
-        return tuple(found[key] for key in sorted(found))
-
-    def model(self, kind: str, name: str) -> Profile:
-        """The model of ``kind`` called ``name``: its key (``tm-t88v``), or, forgivingly, the
-        key in other case or the maker's name (``TM-T88V``). ProfileError says what exists."""
-        found = self.profiles.get(self.kind(kind), {})
-        if name in found:
-            return found[name]
-        folded = name.casefold()
-        for profile in found.values():
-            if profile.key.casefold() == folded or profile.name.casefold() == folded:
-                return profile
-        if name in self.abstract.get(kind, frozenset()):
-            raise ProfileError(
-                f"{kind}: {name} is a base for other models (abstract), not a model; choose one of {', '.join(sorted(found))}"
-            )
-        raise ProfileError(
-            f"{kind}: no model {name!r}{did_you_mean(name, sorted(found))}; known: {', '.join(sorted(found)) or 'none'}"
-        )
-
-    def role(self, name: str) -> Role:
-        """The role called ``name``; ProfileError with a "did you mean" otherwise."""
-        if name in self.roles:
-            return self.roles[name]
-        raise ProfileError(
-            f"no role {name!r}{did_you_mean(name, sorted(self.roles))}; roles: {', '.join(sorted(self.roles))}"
-        )
-
-
-def printer_model_fields(profile: Profile) -> dict[str, Any]:
-    """A printer profile as the keyword arguments of ``drivers.printer_models.PrinterModel``
-    (the renderer's and status reader's view of the model)."""
-    if profile.kind != "printers":
-        raise ProfileError(f"{profile.file}: not a printer profile")
-    usb = profile.get("usb")
-    return {
-        "name": profile.name,
-        "width_px": profile.get("media.width.pixels"),
-        "dpi": profile.get("media.dpi"),
-        "escpos_profile": profile.get("escpos_profile"),
-        "usb_vendor": usb["vendor"] if usb else None,
-        "usb_product": usb["product"] if usb else None,
-        "kanji": profile.supports("kanji"),
-        "status_queries": tuple(profile.get("status.dle_eot")),
-        "fragment_height": profile.get("raster.fragment_height"),
-        "needs_escpos_emulation": profile.get("needs_escpos_emulation"),
-        "notes": profile.get("notes").strip(),
-    }
+KeyPath = tuple[PathPart, ...]
+# libyaml parses several times faster than PyYAML's Python parser (an app may read the catalog
+# at start); the constructor, which refuses duplicate keys, is Python either way.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,7 +69,7 @@ def printer_model_fields(profile: Profile) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader that refuses a key written twice (PyYAML would keep the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -267,7 +90,8 @@ class _Loader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 
 def _line_index(node: yaml.Node | None, path: KeyPath = ()) -> dict[KeyPath, int]:
@@ -309,6 +133,9 @@ def _parse_yaml(rel: str, text: str) -> tuple[Any, dict[KeyPath, int]]:
 # --------------------------------------------------------------------------------------------
 
 
+_ABSENT: Any = object()
+
+
 @dataclass
 class _Raw:
     rel: str
@@ -331,11 +158,16 @@ class _Raw:
     def has(self, path: KeyPath) -> bool:
         node: Any = self.body
         for part in path:
-            in_map = isinstance(node, Mapping) and part in node
-            in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
-            if not (in_map or in_list):
+            if isinstance(node, Mapping):
+                # A mapping's key may be data (a ccTalk channel, 5) that a path writes as "5".
+                key = next((k for k in node if k == part or str(k) == part), _ABSENT)
+                if key is _ABSENT:
+                    return False
+                node = node[key]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
                 return False
-            node = node[part]
         return True
 
     def error(self, path: KeyPath, message: str) -> SchemaError:
@@ -431,14 +263,32 @@ def _read_one(rel: str, text: str, errors: list[SchemaError]) -> _Raw | None:
     if not isinstance(abstract, bool):
         errors.append(raw.error(("abstract",), f"expected true or false, got {_got(abstract)}"))
     facts = {k: v for k, v in body.items() if k not in META_KEYS}
-    schema = ROLE if kind == ROLES else KINDS[kind].schema
-    checker = Checker(partial=True)
-    schema.check(facts, (), checker)
-    errors.extend(raw.error(p.path, p.message) for p in checker.problems)
+    model = RoleTemplate if kind == ROLES else KINDS[kind].model
+    errors.extend(raw.error(p.parts, p.message) for p in _file_problems(facts, model))
     if len(errors) > before:
         return None
     raw.body, raw.inherits, raw.abstract = facts, inherits, abstract
     return raw
+
+
+def _file_problems(facts: Mapping[Any, Any], model: type[msgspec.Struct]) -> Iterator[Invalid]:
+    """One file's facts against the model's all-optional twin, key by key (so every top-level
+    key with a problem is reported, each with its first problem)."""
+    twin = partial_model(model)
+    names = [f.encode_name for f in msgspec.structs.fields(model)]
+    for key, value in without_removals(facts, model).items():
+        if not isinstance(key, str):
+            yield Invalid((str(key),), f"unknown key {describe(key)}; the keys here are names: {', '.join(names)}")
+        elif key not in names:
+            # The file's own keys (inherits, …) are known too: "inherit" gets its fix.
+            yield Invalid(
+                (key,), f"unknown key{did_you_mean(key, [*names, *META_KEYS])}; allowed here: {', '.join(names)}"
+            )
+        else:
+            try:
+                convert({key: value}, twin)
+            except Invalid as err:
+                yield err
 
 
 def _got(value: object) -> str:
@@ -517,18 +367,25 @@ def _chains(raws: Mapping[str, _Raw], kind: str, errors: list[SchemaError], brok
     return chains
 
 
-def _full_check(chain: Sequence[_Raw], schema_check: Any, cross: Any) -> tuple[dict[str, Any], list[SchemaError]]:
+def _merged(chain: Sequence[_Raw]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for raw in reversed(chain):
         merged = _merge(merged, raw.body)
-    checker = Checker(partial=False)
-    data = schema_check(merged, (), checker)
-    if not checker.problems:
-        cross(data, checker)
-    return data, [_located(chain, p) for p in checker.problems]
+    return merged
 
 
-def _located(chain: Sequence[_Raw], problem: Problem) -> SchemaError:
+def _full_check(kind: str, chain: Sequence[_Raw]) -> tuple[Any, list[SchemaError]]:
+    """The merged chain as its kind's model, and every problem located in its file."""
+    spec = KINDS[kind]
+    try:
+        facts = convert(_merged(chain), spec.model)
+    except Invalid as err:
+        return None, [_located(chain, err)]
+    problems = [*spec.check(facts), *port_problems(kind, facts)]
+    return facts, [_located(chain, p) for p in problems]
+
+
+def _located(chain: Sequence[_Raw], problem: Invalid) -> SchemaError:
     """The error, in the file that holds the bad value (a parent's value is reported once, at
     the parent, not in every model inheriting it); a missing key in the model that lacks it."""
     leaf = chain[0]
@@ -536,9 +393,9 @@ def _located(chain: Sequence[_Raw], problem: Problem) -> SchemaError:
         message = problem.message
         if len(chain) > 1:
             message += f"; add it here or to a file it inherits from ({', '.join(r.rel for r in chain[1:])})"
-        return leaf.error(problem.path, message)
-    source = next((r for r in chain if r.has(problem.path)), leaf)
-    return source.error(problem.path, problem.message)
+        return leaf.error(problem.parts, message)
+    source = next((r for r in chain if r.has(problem.parts)), leaf)
+    return source.error(problem.parts, problem.message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -546,83 +403,42 @@ def _located(chain: Sequence[_Raw], problem: Problem) -> SchemaError:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_role(data: Mapping[str, Any], c: Checker) -> None:
-    sections: Mapping[str, Sequence[str]] = data.get("sections", {})
-    for name, slot in data.get("slots", {}).items():
-        kind = slot["kind"]
-        spec = KINDS[kind]
-        section = slot.get("section", name)
-        head, _, rest = section.partition(".")
-        if head not in sections:
-            c.add(("slots", name, "section"), f"{head} is not among sections ({', '.join(sections)}); add it there")
-        elif rest and rest.split(".")[0] not in sections[head]:
-            c.add(("slots", name, "section"), f"{rest.split('.')[0]} is not a key of sections.{head}; add it there")
-        port_key = slot.get("port_key")
-        if port_key:
-            port_head, _, port_rest = port_key.partition(".")
-            if port_head not in sections or port_rest.split(".")[0] not in sections[port_head]:
-                c.add(("slots", name, "port_key"), f"{port_key} is not a key the app reads (see sections)")
-        default = slot.get("default")
-        if default is not None and slot["multiple"] != isinstance(default, list):
-            want = "a list of model keys" if slot["multiple"] else "one model key"
-            c.add(
-                ("slots", name, "default"),
-                f"expected {want} (multiple: {str(slot['multiple']).lower()}), got {_got(default)}",
-            )
-        for i, need in enumerate(slot["needs"]):
-            if need not in spec.capabilities:
-                c.add(
-                    ("slots", name, "needs", i),
-                    f"unknown capability {need!r} for {kind}{did_you_mean(need, spec.capabilities)}; "
-                    f"known: {', '.join(spec.capabilities)}",
-                )
-        for key in slot["filter"]:
-            if key not in spec.schema.fields:
-                c.add(
-                    ("slots", name, "filter", key),
-                    f"{kind} have no fact {key!r}{did_you_mean(key, list(spec.schema.fields))}",
-                )
-    for section, values in data.get("settings", {}).items():
-        if section not in sections:
-            c.add(("settings", section), f"not among sections ({', '.join(sections)}); add it there or remove it")
-            continue
-        for key in values:
-            if key not in sections[section]:
-                c.add(
-                    ("settings", section, key),
-                    f"the app does not read {section}.{key}{did_you_mean(key, sections[section])}; "
-                    f"sections.{section} lists {', '.join(sections[section])}",
-                )
+def _role_check(chain: Sequence[_Raw]) -> tuple[RoleTemplate | None, list[SchemaError]]:
+    try:
+        template = convert(_merged(chain), RoleTemplate)
+    except Invalid as err:
+        return None, [_located(chain, err)]
+    return template, [_located(chain, p) for p in check_role(template)]
 
 
-def _role(raw: _Raw, data: Mapping[str, Any]) -> Role:
+def _role(raw: _Raw, template: RoleTemplate) -> Role:
     slots = []
-    for name, slot in data["slots"].items():
-        default = slot.get("default")
-        section = slot.get("section", name)
+    for name, slot in template.slots.items():
+        default = slot.default
+        section = slot.section or name
         slots.append(
             Slot(
                 name=name,
-                kind=slot["kind"],
-                required=slot["required"],
-                multiple=slot["multiple"],
-                default=tuple(default) if isinstance(default, list) else ((default,) if default else ()),
-                needs=tuple(slot["needs"]),
-                filter=freeze(slot["filter"]),
+                kind=slot.kind,
+                required=slot.required,
+                multiple=slot.multiple,
+                default=default if isinstance(default, tuple) else ((default,) if default else ()),
+                needs=slot.needs,
+                filter=freeze(slot.filter),
                 section=section,
-                port_key=slot.get("port_key", f"{section}.port"),
-                help=slot["help"],
+                port_key=slot.port_key or f"{section}.port",
+                help=slot.help,
             )
         )
     return Role(
         key=raw.key,
         file=raw.rel,
-        name=data["name"],
-        app=data["app"],
+        name=template.name,
+        app=template.app,
         slots=tuple(slots),
-        settings=freeze(data["settings"]),
-        sections=MappingProxyType({k: tuple(v) for k, v in data["sections"].items()}),
-        data=freeze(data),
+        settings=freeze(template.settings),
+        sections=MappingProxyType(dict(template.sections)),
+        data=freeze(plain(template)),
     )
 
 
@@ -666,26 +482,27 @@ def build_catalog(files: Mapping[str, str], root: str = "<memory>") -> Catalog:
             broken[kind].add(PurePosixPath(rel).stem)
     profiles: dict[str, dict[str, Profile]] = {kind: {} for kind in KINDS}
     abstract: dict[str, frozenset[str]] = {}
-    for kind, spec in KINDS.items():
+    for kind in KINDS:
         abstract[kind] = frozenset(key for key, raw in raws[kind].items() if raw.abstract)
         for key, chain in _chains(raws[kind], kind, errors, broken[kind]).items():
             if chain[0].abstract:
                 continue
-            data, problems = _full_check(chain, spec.schema.check, spec.check)
+            facts, problems = _full_check(kind, chain)
+            # A parent's bad value is reported once, at the parent, not once per child.
             errors.extend(p for p in problems if str(p) not in {str(e) for e in errors})
             if problems:
                 broken[kind].add(key)
             else:
-                profiles[kind][key] = Profile(kind, key, chain[0].rel, tuple(r.key for r in chain), freeze(data))
+                profiles[kind][key] = Profile.of(kind, key, chain[0].rel, tuple(r.key for r in chain), facts)
     roles: dict[str, Role] = {}
     role_raws: dict[str, _Raw] = {}
     for key, chain in _chains(raws[ROLES], ROLES, errors, broken[ROLES]).items():
         if chain[0].abstract:
             continue
-        data, problems = _full_check(chain, ROLE.check, _check_role)
+        template, problems = _role_check(chain)
         errors.extend(problems)
-        if not problems:
-            roles[key] = _role(chain[0], data)
+        if template is not None and not problems:
+            roles[key] = _role(chain[0], template)
             role_raws[key] = chain[0]
     catalog = Catalog(
         root=root,

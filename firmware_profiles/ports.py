@@ -1,88 +1,75 @@
-"""What each serial driver needs from its port, declared in code (ESPHome's "a device declares
-what it needs from its bus").
+"""Which driver talks to which kind of profile over a serial port, and the check of a profile's
+``serial:`` settings against that driver's own declaration (ESPHome: "a device declares what it
+needs from its bus").
 
-A profile states how its device's port is set (``serial: {baudrate: 9600, parity: none, …}``);
-validation checks that against the driver that will talk to it, so a keypad profile that says
-115200 baud fails at provisioning with the key path, not in the lobby with silence.
+Nothing is repeated here: each driver declares its line beside its code
+(:class:`drivers.serial_line.SerialLine`: ``drivers.keypad.LINE``, ``drivers.led_panel.LINE``,
+``drivers.cctalk.LINE``, ``drivers.printer_model.SERIAL_LINE``) and opens its port with it, so a
+keypad profile that says 115200 baud fails at provisioning with the key path, not in the lobby
+with silence.
 
-The numbers repeat the drivers' own constants (``drivers.keypad.BAUDRATE``,
-``drivers.led_panel.BAUDRATE``, the ESC/POS driver's accepted rates, HARDWARE.md for ccTalk);
-tests/test_profiles.py checks they agree, so a driver change cannot leave this table behind.
+Not pure by the purity test's measure: it names the drivers, whose modules hold their threads.
+Only the loader imports it; resolve.py and detect.py stay clear of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from functools import cache
 from types import MappingProxyType
 
-PARITIES = ("none", "even", "odd", "mark", "space")
-FLOW_CONTROLS = ("none", "rtscts", "dsrdtr", "xonxoff")
+import msgspec
+
+from common.validation import Invalid
+from drivers.serial_line import SerialLine
+from firmware_profiles.profile_models import CashProfile, KindModel
+
+DRIVEN: tuple[str, ...] = ("printers", "keypads", "led_panels", "cctalk")
+"""What a serial driver serves: a kind of profile, or (for cash devices) their protocol."""
 
 
-@dataclass(frozen=True)
-class PortRequirement:
-    """The line settings a driver works with: any of ``baudrates``, and exactly the framing."""
+@cache
+def declared_line(name: str) -> SerialLine | None:
+    """The declaration of the serial driver serving ``name`` (one of :data:`DRIVEN`), or None.
 
-    driver: str
-    baudrates: tuple[int, ...]
-    data_bits: int = 8
-    parity: str = "none"
-    stop_bits: int = 1
-    flow_controls: tuple[str, ...] = ("none",)
+    Each driver's module is imported when first asked for: an app reading only the printer
+    profiles at start need not load the keypad's, the LED panel's or the ccTalk driver."""
+    if name == "printers":
+        from drivers.printer_model import SERIAL_LINE
 
-    @property
-    def framing(self) -> str:
-        """The usual short form, e.g. ``8N1``."""
-        return f"{self.data_bits}{self.parity[0].upper()}{self.stop_bits}"
+        return SERIAL_LINE
+    if name == "keypads":
+        from drivers.keypad import LINE as KEYPAD_LINE
 
-    def problems(self, settings: Mapping[str, object]) -> list[tuple[str, str]]:
-        """(key, message) for every setting in ``settings`` the driver cannot work with."""
-        found: list[tuple[str, str]] = []
-        baud = settings.get("baudrate")
-        if baud is not None and baud not in self.baudrates:
-            if len(self.baudrates) == 1:
-                need = f"talks at {self.baudrates[0]} baud"
-                fix = f"set baudrate: {self.baudrates[0]} (and configure the device to match)"
-            else:
-                need = f"accepts {', '.join(map(str, self.baudrates[:-1]))} or {self.baudrates[-1]} baud"
-                fix = "set baudrate to one of these (and configure the device to match)"
-            found.append(("baudrate", f"{self.driver} {need}, got {baud}; {fix}"))
-        for key, want in (("data_bits", self.data_bits), ("parity", self.parity), ("stop_bits", self.stop_bits)):
-            value = settings.get(key)
-            if value is not None and value != want:
-                found.append(
-                    (
-                        key,
-                        f"{self.driver} needs {key.replace('_', ' ')} {want} ({self.framing}), got {value}; set {key}: {want}",
-                    )
-                )
-        flow = settings.get("flow_control")
-        if flow is not None and flow not in self.flow_controls:
-            found.append(
-                (
-                    "flow_control",
-                    (
-                        f"{self.driver} works with flow control {' or '.join(self.flow_controls)}, got {flow}; "
-                        f"set flow_control: {self.flow_controls[0]}"
-                    ),
-                )
-            )
-        return found
+        return KEYPAD_LINE
+    if name == "led_panels":
+        from drivers.led_panel import LINE as PANEL_LINE
+
+        return PANEL_LINE
+    if name == "cctalk":
+        from drivers.cctalk import LINE as CCTALK_LINE
+
+        return CCTALK_LINE
+    return None
 
 
-PORT_REQUIREMENTS: Mapping[str, PortRequirement] = MappingProxyType(
-    {
-        "keypad": PortRequirement("the keypad driver (drivers/keypad.py)", (9600,)),
-        "led_panel": PortRequirement("the LED panel driver (drivers/led_panel.py)", (9600,)),
-        # ccTalk is 9600 8N1 on every device class (HARDWARE.md); a single-wire bus, no handshake.
-        "cctalk": PortRequirement("the ccTalk driver (drivers/cctalk.py)", (9600,)),
-        # drivers/escpos_printer.py accepts these rates and flow controls on its serial backend.
-        "escpos": PortRequirement(
-            "the ESC/POS printer driver (drivers/escpos_printer.py)",
-            (9600, 19200, 38400, 57600, 115200),
-            flow_controls=("dsrdtr", "rtscts", "xonxoff", "none"),
-        ),
-    }
-)
-"""The port needs of every serial driver, by driver name (a profile's kind or protocol picks one)."""
+def lines() -> Mapping[str, SerialLine]:
+    """Every serial driver's declaration, by what it serves."""
+    return MappingProxyType({name: line for name in DRIVEN if (line := declared_line(name)) is not None})
+
+
+def line_for(kind: str, facts: KindModel) -> SerialLine | None:
+    """The declaration of the driver that talks to ``facts`` over a serial port, or None."""
+    return declared_line(facts.protocol if isinstance(facts, CashProfile) else kind)
+
+
+def port_problems(kind: str, facts: KindModel) -> Iterator[Invalid]:
+    """Every ``serial.<key>`` of the profile its driver cannot work with (none without a port)."""
+    settings = getattr(facts, "serial", None)
+    if settings is None:
+        return
+    line = line_for(kind, facts)
+    if line is None:
+        return
+    for key, message in line.problems(msgspec.structs.asdict(settings)):
+        yield Invalid(("serial", key), message)

@@ -30,17 +30,41 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from common.validation import describe, did_you_mean
+from drivers.printer_model import BACKENDS as PRINTER_BACKENDS
+from drivers.printer_model import DEFAULT_USB_TIMEOUT_MS, PrinterConfigError, facts_table, parse_printer_config
+from firmware_profiles.catalog import Catalog, Profile, Role, Slot, freeze, thaw
 from firmware_profiles.errors import ProfileError, ResolveError
-from firmware_profiles.loader import Catalog, Profile, Role, Slot, freeze, thaw
-from firmware_profiles.ports import PORT_REQUIREMENTS
-from firmware_profiles.schema import SCHEMA_VERSION, describe, did_you_mean
+from firmware_profiles.printers import printer_model
+from firmware_profiles.profile_models import (
+    SCHEMA_VERSION,
+    CardReaderProfile,
+    CashProfile,
+    DisplayProfile,
+    DocumentPrinterProfile,
+    LedPanelProfile,
+    PrinterProfile,
+)
 from firmware_profiles.tomlwrite import dumps
 from sync.protocol import valid_id
 
+__all__ = [
+    "DEFAULT_USB_TIMEOUT_MS",
+    "DEVICE_SECTION",
+    "HASH_PREFIX",
+    "PRINTER_BACKENDS",
+    "Identity",
+    "ResolvedProfile",
+    "diff_configs",
+    "get_key",
+    "parse_choice",
+    "parse_override",
+    "profile_hash_of",
+    "resolve_role",
+]
+
 DEVICE_SECTION = "device"
 HASH_PREFIX = "sha256:"
-DEFAULT_USB_TIMEOUT_MS = 5000  # libusb's 0 means "forever": a stalled printer would hang the app
-PRINTER_BACKENDS = ("usb", "serial", "network", "file", "fake")
 _OVERRIDE_KEY = re.compile(r"[a-z_]+(\.([a-z_]+|\d+))+")
 
 Choice = str | Sequence[str] | None
@@ -190,27 +214,29 @@ def _port(profile: Profile, slot: Slot) -> Required:
 
 
 def _display(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Built:
+    display = profile.facts_as(DisplayProfile)
     out: dict[str, Any] = {
-        "width": profile.get("resolution.width"),
-        "height": profile.get("resolution.height"),
-        "orientation": profile.get("orientation"),
+        "width": display.resolution.width,
+        "height": display.resolution.height,
+        "orientation": display.orientation,
     }
     if profile.supports("power_control"):
-        out["power"] = profile.get("power_control")
+        out["power"] = display.power_control
     return out, [], []
 
 
 def _printer(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Built:
+    printer = profile.facts_as(PrinterProfile)
     key = slot.section
-    backend = overrides.get(f"{key}.backend", profile.get("default_backend"))
-    out: dict[str, Any] = {"model": profile.name, "backend": backend}
+    backend = overrides.get(f"{key}.backend", printer.default_backend)
+    out: dict[str, Any] = {"model": printer.name, "backend": backend}
     required: list[Required] = []
     if backend == "usb":
         usb: dict[str, Any] = {}
-        if profile.get("usb"):
-            usb.update(vendor=profile.get("usb.vendor"), product=profile.get("usb.product"))
+        if printer.usb is not None:
+            usb.update(vendor=printer.usb.vendor, product=printer.usb.product)
         else:
-            what = f"(the {profile.name} has no fixed id: see lsusb, or run detect)"
+            what = f"(the {printer.name} has no fixed id: see lsusb, or run detect)"
             required += [
                 (f"{key}.usb.vendor", f"the USB vendor id, e.g. 0x0416 {what}"),
                 (f"{key}.usb.product", f"the USB product id, e.g. 0x5011 {what}"),
@@ -218,11 +244,11 @@ def _printer(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Buil
         usb["timeout_ms"] = DEFAULT_USB_TIMEOUT_MS
         out["usb"] = usb
     elif backend == "serial":
-        serial = profile.get("serial")
-        out["serial"] = {"baudrate": serial["baudrate"], "flow_control": serial["flow_control"]} if serial else {}
+        serial = printer.serial
+        out["serial"] = {"baudrate": serial.baudrate, "flow_control": serial.flow_control} if serial else {}
         required.append((f"{key}.serial.port", "the serial device, e.g. /dev/ttyUSB0"))
     elif backend == "network":
-        out["network"] = {"port": profile.get("network.port", 9100)}
+        out["network"] = {"port": printer.network.port}
         required.append((f"{key}.network.host", "the printer's address, e.g. 192.168.1.50"))
     elif backend == "file":
         required.append((f"{key}.file.path", "a file or device path, e.g. /dev/usb/lp0"))
@@ -230,6 +256,8 @@ def _printer(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Buil
         out["fake"] = {}
     else:
         return out, [], [f"{key}.backend: expected one of {', '.join(PRINTER_BACKENDS)}, got {describe(backend)}"]
+    # The model's facts for the driver, so the app needs no catalog at start (docs/architecture.md).
+    out["facts"] = facts_table(printer_model(profile))
     return out, required, []
 
 
@@ -238,37 +266,42 @@ def _keypad(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Built
 
 
 def _led_panel(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Built:
-    return {"counters": list(range(1, profile.get("rows") + 1))}, [_port(profile, slot)], []
+    panel = profile.facts_as(LedPanelProfile)
+    return {"counters": list(range(1, panel.rows + 1))}, [_port(profile, slot)], []
 
 
 def _card_reader(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Built:
-    out: dict[str, Any] = {"backend": profile.get("backend")}
-    if profile.get("pcsc.reader"):
-        out["reader"] = profile.get("pcsc.reader")
-    if profile.get("pcsc.eject"):
+    reader = profile.facts_as(CardReaderProfile)
+    out: dict[str, Any] = {"backend": reader.backend}
+    if reader.pcsc.reader:
+        out["reader"] = reader.pcsc.reader
+    if reader.pcsc.eject:
         out["eject"] = True
     return out, [], []
 
 
 def _cash(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Built:
-    # The shape drivers/cash.py (CashConfig.from_mapping) reads: one [cash] table for the bus.
-    address = profile.get("cctalk.address")
-    values = list(profile.get("denominations"))
-    device = profile.get("device")
-    if device == "hopper":
+    # The shape drivers/cash (CashConfig.from_mapping) reads: one [cash] table for the bus.
+    cash = profile.facts_as(CashProfile)
+    if cash.cctalk is None:  # the catalog refuses a ccTalk device without it
+        raise ProfileError(f"{profile.file}: cctalk.address is missing")
+    address = cash.cctalk.address
+    values = list(cash.denominations)
+    if cash.device == "hopper":
         return {"address": address, "coin": values[0]}, [_port(profile, slot)], []
-    if device == "coin_acceptor":
-        out = {"backend": profile.get("protocol"), "coin_acceptor": {"address": address}, "coins": values}
+    if cash.device == "coin_acceptor":
+        out = {"backend": cash.protocol, "coin_acceptor": {"address": address}, "coins": values}
     else:
-        out = {"backend": profile.get("protocol"), "bill_validator": {"address": address}, "notes": values}
+        out = {"backend": cash.protocol, "bill_validator": {"address": address}, "notes": values}
     return out, [_port(profile, slot)], []
 
 
 def _document_printer(profile: Profile, slot: Slot, overrides: Mapping[str, Any]) -> Built:
-    out: dict[str, Any] = {"backend": profile.get("backend"), "paper": profile.get("paper")}
+    printer = profile.facts_as(DocumentPrinterProfile)
+    out: dict[str, Any] = {"backend": printer.backend, "paper": printer.paper}
     required: list[Required] = []
-    if profile.get("backend") == "cups":
-        out["queue"] = profile.get("cups.queue")
+    if printer.backend == "cups":
+        out["queue"] = printer.cups.queue
     else:
         required.append((f"{slot.section}.dir", "the directory the PDFs go to, e.g. var/kiosk-1/certificates"))
     return out, required, []
@@ -458,7 +491,7 @@ def resolve_role(
         for key, help_text in required:
             if get_key(config, key) in (None, ""):
                 problems.append(f"{key}: required: {help_text}; set it with {key}=…")
-        problems += _cross_checks(the_role, models, config)
+        problems += _cross_checks(the_role, models, config, complete=not problems)
     if problems:
         raise ResolveError(*problems)
     config = _ordered(the_role, config)
@@ -558,7 +591,11 @@ def _addresses(node: Any, path: str) -> list[tuple[str, Any]]:
     return found
 
 
-def _cross_checks(role: Role, models: Mapping[str, tuple[Profile, ...]], config: Mapping[str, Any]) -> list[str]:
+def _cross_checks(
+    role: Role, models: Mapping[str, tuple[Profile, ...]], config: Mapping[str, Any], *, complete: bool
+) -> list[str]:
+    """Rules across the configuration's values; ``complete`` when every required key is there
+    (only then is a section read whole, as its driver will read it)."""
     problems: list[str] = []
     for slot in role.slots:
         found = models.get(slot.name, ())
@@ -566,7 +603,7 @@ def _cross_checks(role: Role, models: Mapping[str, tuple[Profile, ...]], config:
             continue
         section = get_key(config, slot.section)
         if slot.kind == "led_panels" and isinstance(section, Mapping):
-            rows = found[0].get("rows")
+            rows = found[0].facts_as(LedPanelProfile).rows
             counters = section.get("counters")
             if (
                 not isinstance(counters, list)
@@ -582,10 +619,12 @@ def _cross_checks(role: Role, models: Mapping[str, tuple[Profile, ...]], config:
                     f"{slot.section}.counters: the {found[0].name} has {rows} rows, got {len(counters)} counters; "
                     f"list at most {rows}"
                 )
-        if slot.kind == "printers" and isinstance(section, Mapping) and section.get("backend") == "serial":
-            settings = section.get("serial") or {}
-            for key, message in PORT_REQUIREMENTS["escpos"].problems(settings):
-                problems.append(f"{slot.section}.serial.{key}: {message}")
+        if slot.kind == "printers" and complete:
+            # What the app will read, read as the driver reads it (its serial line included).
+            try:
+                parse_printer_config(section, slot.section)
+            except PrinterConfigError as err:
+                problems.append(str(err))
     # Devices on one ccTalk bus need distinct addresses.
     if any(s.kind == "cash" and models.get(s.name) for s in role.slots) and isinstance(config.get("cash"), Mapping):
         host = config["cash"].get("host_address", 1)

@@ -140,16 +140,22 @@ def check_printer(
 ) -> Line:
     """Print the test ticket on the configured printer (or the fake writing PNGs to ``fake_printer``)."""
     from common.fonts import FontNotFoundError
+    from drivers.printer_model import PrinterConfigError, parse_printer_config
     from drivers.ticket_printer import PrinterFault
+    from firmware_profiles.packaged import printer_facts
 
     # Imported by name: python-escpos has no type information, and importing it is costly.
     escpos: Any = importlib.import_module("drivers.escpos_printer")
-    config: Mapping[str, Any] = section
+    raw: Mapping[str, Any] = section
     if fake_printer is not None:
-        config = {"model": str(section.get("model", "")), "backend": "fake", "fake": {"png_dir": str(fake_printer)}}
+        # The configured model (its facts too, when provisioning wrote them) on the fake.
+        raw = {"model": section.get("model", ""), "backend": "fake", "fake": {"png_dir": str(fake_printer)}}
+        if "facts" in section:
+            raw = {**raw, "facts": section["facts"]}
     try:
-        printer = escpos.open_printer(config)
-    except escpos.PrinterConfigError as err:
+        config = parse_printer_config(raw)
+        printer = escpos.open_printer(config, model=printer_facts(config))
+    except PrinterConfigError as err:
         return Line("printer", Verdict.FAIL, f"{err}; apply the role again or fix the printer settings")
     except FontNotFoundError as err:
         return Line("printer", Verdict.FAIL, str(err))

@@ -33,8 +33,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from firmware_profiles.catalog import Catalog, Profile, freeze
 from firmware_profiles.errors import ProfileError
-from firmware_profiles.loader import Catalog, Profile, freeze
 from firmware_profiles.resolve import DEVICE_SECTION, HASH_PREFIX, ResolvedProfile
 
 __all__ = [

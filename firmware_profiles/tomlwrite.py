@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-HEX_KEYS = frozenset({"vendor", "product", "vid", "pid"})
+HEX_KEYS = frozenset({"vendor", "product", "vid", "pid", "usb_vendor", "usb_product"})
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 INLINE_MAX = 100  # longest inline table before it becomes a [section] of its own
 

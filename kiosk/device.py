@@ -26,9 +26,10 @@ for one::
     queue = "madoguchi"        # cups: the queue (lpadmin); wait_s: seconds to wait for the job
     # dir = "var/kiosk-1/certificates"   # dir: where the PDFs go; sheets, jam_after, delay_s
 
-    [receipt_printer]          # drivers.escpos_printer.open_printer, as the dispenser's [printer]
-    model = "TM-T20III"        # (provisioning writes this section as [printer]: both are read)
-    backend = "usb"
+    [receipt_printer]          # drivers.printer_model.PrinterConfig, as the dispenser's [printer]
+    model = "TM-T20III"        # (provisioning writes this section as [printer], with the model's
+    backend = "usb"            # facts as [printer.facts]: both are read; without facts, the
+                               # model's are read from the packaged catalog)
 
     [keypad]                   # optional: the tactile keypad, read by the screens
     port = "/dev/ttyACM0"
@@ -36,15 +37,18 @@ for one::
     [speech]
     backend = "openjtalk"      # or "espeak", "none"
 
-    [kiosk]                    # kiosk.flow.config_from_mapping, plus the office link's timings
+    [kiosk]                    # kiosk.flow.KioskSection, plus the office link's timings
     timeouts = {payment = 120, take_card = 20}   # seconds per step
     office_timeout = 10        # seconds an office request may take
     poll_interval = 0.1        # seconds between device polls
 
-:func:`load_kiosk_config` checks all of it and raises :class:`~common.cli.UsageError`
-naming the key and the fix; :func:`build_kiosk` opens the devices and wires a
-:class:`~kiosk.runtime.KioskRuntime` to a :class:`~sync.agent.DeviceAgent` of role ``kiosk``
-through :class:`~kiosk.office_link.AgentOffice`, with the journal in ``<data>/journal``.
+:func:`load_kiosk_config` reads it into :class:`KioskFile` (every section a typed model: the
+display's from common, the card reader's, keypad's, speech's and printer's from their drivers,
+the cash devices' ``CashConfig``, the flow's ``KioskSection``), checks the rules across keys and
+raises :class:`~common.cli.UsageError` naming the file, the key and the fix; :func:`build_kiosk`
+opens the devices and wires a :class:`~kiosk.runtime.KioskRuntime` to a
+:class:`~sync.agent.DeviceAgent` of role ``kiosk`` through :class:`~kiosk.office_link.AgentOffice`,
+with the journal in ``<data>/journal``.
 
 The cash box comes ready from :func:`drivers.cash.open_settled_cash_box`: a note an earlier
 run left in the bill validator's escrow is stacked when this kiosk's journal says it had decided
@@ -58,17 +62,24 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Annotated, Any, ClassVar, Literal
 
-from common.cli import UsageError, read_device_config
-from drivers.card_reader import CardError, CardReader
-from drivers.cash import CashBox, CashConfig, CashConfigError, CashError, open_settled_cash_box
+import msgspec
+
+from common.cli import UsageError, config_from_mapping, read_toml
+from common.device_config import DeviceSection, KioskDisplay
+from common.validation import Invalid, info
+from drivers.card_reader import CardError, CardReader, CardReaderConfig, check_card_reader_config
+from drivers.cash import CashBox, CashConfig, CashError, open_settled_cash_box
+from drivers.cash.config import parse as parse_cash
+from drivers.keypad import KeypadConfig
+from drivers.printer_model import PrinterConfig, check_printer_config
+from drivers.speech import SpeechConfig
 from kiosk import flow
+from kiosk.flow.config import KioskSection
 from kiosk.journal import JournalError, KioskJournal
 from kiosk.office_link import AgentOffice
 from kiosk.ports import ApduTransport, DocumentPrinterPort, JpkiPort, KioskError
@@ -80,28 +91,21 @@ from sync.errors import StoreError, SyncError
 from sync.store import StateStore
 
 __all__ = [
-    "CardReaderSettings",
-    "DisplaySettings",
+    "DocumentPrinterSection",
     "DocumentPrinterSettings",
     "KioskDevice",
     "KioskDeviceConfig",
     "KioskDeviceError",
+    "KioskFile",
+    "KioskOptions",
     "ObservedJournal",
     "SimulatedCards",
     "build_kiosk",
+    "kiosk_config_from_mapping",
     "load_kiosk_config",
 ]
 
 log = logging.getLogger(__name__)
-
-SECTIONS: Final = frozenset(
-    {"display", "card_reader", "cash", "document_printer", "receipt_printer", "printer", "keypad", "speech", "kiosk"}
-)
-DISPLAY_KEYS: Final = frozenset({"width", "height", "fullscreen", "orientation", "maxfps", "power"})
-RUNTIME_KEYS: Final = frozenset({"office_timeout", "issue_retries", "poll_interval"})
-FLOW_KEYS: Final = frozenset({"fees", "timeouts", "warning", "max_copies", "languages", "take_card_reminders"})
-CARD_BACKENDS: Final = {"pcsc": "pcsc", "sim": "sim", "simulated": "sim"}
-DOCUMENT_BACKENDS: Final = {"cups": "cups", "dir": "dir", "pdf_dir": "dir"}
 
 
 class KioskDeviceError(KioskError):
@@ -110,31 +114,54 @@ class KioskDeviceError(KioskError):
 
 # -- configuration -----------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class DisplaySettings:
-    """The touch screen's size and mode (for ``madoguchi-kiosk ui``)."""
-
-    width: int = 1080
-    height: int = 1920
-    fullscreen: bool = False
-    orientation: str = "portrait"
-    maxfps: int = 30
+Seconds = Annotated[float, info(ge=0, le=86_400, what="a number of seconds, at least 0")]
+Count = Annotated[int, info(ge=0)]
 
 
-@dataclass(frozen=True)
-class CardReaderSettings:
-    """``pcsc`` (a real reader through pcscd) or ``sim`` (the demo cards of a simulated CA)."""
+class DocumentPrinterSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``[document_printer]`` section: ``cups`` (``queue``, ``wait_s``, ``options``) or
+    ``dir`` (``pdf_dir``: one PDF per copy in ``dir``; ``sheets``, ``jam_after``, ``delay_s``
+    script a demo). A key of the other backend is refused by :func:`document_printer_settings`."""
 
-    backend: str
-    reader: str = ""
-    eject: bool = False
-    ca_dir: Path | None = None
+    noun: ClassVar[str] = "table"
+    CUPS_KEYS: ClassVar[frozenset[str]] = frozenset({"backend", "paper", "queue", "wait_s", "options"})
+    DIR_KEYS: ClassVar[frozenset[str]] = frozenset({"backend", "paper", "dir", "sheets", "jam_after", "delay_s"})
+
+    backend: Annotated[
+        Literal["cups", "dir", "pdf_dir"],
+        info(
+            what='a document printer: "cups" (a CUPS queue) or "dir" (PDF files in a directory)',
+            help='add backend = "cups" and queue = "…"',
+        ),
+    ]
+    paper: Annotated[Literal["A4"], info(what='"A4" (certificates are A4)')] = "A4"
+    queue: (
+        Annotated[str, info(pattern=r"^[A-Za-z0-9_.-]+$", what='a CUPS queue name such as "madoguchi"')]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    wait_s: Seconds | msgspec.UnsetType = msgspec.UNSET
+    options: (
+        Annotated[dict[str, str | int], info(what='a table of lp options, e.g. {sides = "one-sided"}')]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    dir: (
+        Annotated[str, info(min_length=1, what='where the PDFs go, e.g. dir = "var/kiosk-1/certificates"')]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    sheets: (
+        Annotated[int, info(ge=0, what="the sheets in the tray (a whole number, 0 or more; leave it out for endless)")]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    jam_after: Annotated[int, info(ge=0, what="pages before a jam (a whole number, 0 or more)")] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    delay_s: Seconds | msgspec.UnsetType = msgspec.UNSET
 
 
 @dataclass(frozen=True)
 class DocumentPrinterSettings:
-    """``cups`` (``queue``, ``wait_s``, ``options``) or ``dir`` (``dir``, ``sheets``, ``jam_after``, ``delay_s``)."""
+    """The document printer, settled: ``cups`` (``queue``, ``wait_s``, ``options``) or ``dir``
+    (``directory``, ``sheets``, ``jam_after``, ``delay_s``)."""
 
     backend: str
     queue: str = "madoguchi"
@@ -146,185 +173,104 @@ class DocumentPrinterSettings:
     delay_s: float = 0.0
 
 
-@dataclass(frozen=True)
-class KioskDeviceConfig:
-    """A kiosk's hardware and behaviour, validated. ``sections`` keeps every table as read."""
-
-    flow: flow.FlowConfig
-    card_reader: CardReaderSettings
-    cash: CashConfig
-    document_printer: DocumentPrinterSettings
-    receipt_printer: Mapping[str, Any]
-    receipt_key: str = "receipt_printer"
-    display: DisplaySettings = field(default_factory=DisplaySettings)
-    keypad: Mapping[str, Any] = field(default_factory=dict)
-    speech: Mapping[str, Any] = field(default_factory=dict)
-    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
-    path: Path | None = None
-    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+def _given(section: msgspec.Struct) -> list[str]:
+    return [f.encode_name for f in msgspec.structs.fields(section) if getattr(section, f.name) is not msgspec.UNSET]
 
 
-def _where(path: Path | None) -> str:
-    return f"{path}: " if path is not None else ""
-
-
-def _unknown(section: Mapping[str, Any], known: frozenset[str], name: str, where: str) -> None:
-    extra = sorted(set(section) - known)
-    if extra:
-        raise UsageError(f"{where}{name}.{extra[0]}: unknown key; allowed: {', '.join(sorted(known))}")
-
-
-def _bool(section: Mapping[str, Any], key: str, name: str, where: str, default: bool) -> bool:
-    value = section.get(key, default)
-    if not isinstance(value, bool):
-        raise UsageError(f"{where}{name}.{key}: expected true or false, got {value!r}")
-    return value
-
-
-def _count(section: Mapping[str, Any], key: str, name: str, where: str, what: str) -> int | None:
-    value = section.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UsageError(f"{where}{name}.{key}: expected {what} (a whole number, 0 or more), got {value!r}")
-    return value
-
-
-def _seconds(section: Mapping[str, Any], key: str, name: str, where: str, default: float, low: float = 0.0) -> float:
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < low:
-        raise UsageError(f"{where}{name}.{key}: expected a number of seconds, at least {low:g}; got {value!r}")
-    return float(value)
-
-
-def _display(section: Mapping[str, Any], where: str) -> DisplaySettings:
-    _unknown(section, DISPLAY_KEYS, "display", where)
-    width, height = section.get("width", 1080), section.get("height", 1920)
-    for key, value in (("width", width), ("height", height)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 320 <= value <= 7680:
-            raise UsageError(f"{where}display.{key}: expected pixels from 320 to 7680, got {value!r}")
-    orientation = section.get("orientation", "landscape" if width >= height else "portrait")
-    if orientation not in ("landscape", "portrait"):
-        raise UsageError(f'{where}display.orientation: expected "landscape" or "portrait", got {orientation!r}')
-    maxfps = section.get("maxfps", 30)
-    if isinstance(maxfps, bool) or not isinstance(maxfps, int) or not 0 <= maxfps <= 120:
-        raise UsageError(f"{where}display.maxfps: expected frames per second from 1 to 120 (0: no cap), got {maxfps!r}")
-    return DisplaySettings(width, height, _bool(section, "fullscreen", "display", where, False), orientation, maxfps)
-
-
-def _card_reader(section: Mapping[str, Any], where: str) -> CardReaderSettings:
-    if not section:
-        raise UsageError(f'{where}card_reader: missing; add [card_reader] with backend = "pcsc" (or "sim" for a demo)')
-    _unknown(section, frozenset({"backend", "reader", "eject", "ca_dir"}), "card_reader", where)
-    raw = section.get("backend")
-    backend = CARD_BACKENDS.get(raw) if isinstance(raw, str) else None
-    if backend is None:
-        raise UsageError(f'{where}card_reader.backend: {raw!r} is not a card reader; use "pcsc" or "sim"')
-    reader = section.get("reader", "")
-    if not isinstance(reader, str):
-        raise UsageError(f'{where}card_reader.reader: expected (part of) the reader\'s name, or "" for the first')
-    eject = _bool(section, "eject", "card_reader", where, False)
-    ca_dir = section.get("ca_dir")
-    if backend == "sim":
-        if not isinstance(ca_dir, str) or not ca_dir:
-            raise UsageError(
-                f"{where}card_reader.ca_dir: the simulated cards need their CA's directory, the one whose "
-                'ca-cert.pem the office trusts (kiosk.jpki_ca), e.g. ca_dir = "var/jpki"'
-            )
-        return CardReaderSettings("sim", ca_dir=Path(ca_dir))
-    if ca_dir is not None:
-        raise UsageError(f"{where}card_reader.ca_dir: only a simulated reader has a CA directory; remove it")
-    return CardReaderSettings("pcsc", reader=reader, eject=eject)
-
-
-def _document_printer_settings(section: Mapping[str, Any], where: str) -> DocumentPrinterSettings:
-    name = "document_printer"
-    if not section:
-        raise UsageError(f'{where}{name}: missing; add [document_printer] with backend = "cups" and queue = "…"')
-    raw = section.get("backend")
-    backend = DOCUMENT_BACKENDS.get(raw) if isinstance(raw, str) else None
-    if backend is None:
-        raise UsageError(f'{where}{name}.backend: {raw!r} is not a document printer; use "cups" or "dir"')
-    paper = section.get("paper", "A4")
-    if paper != "A4":
-        raise UsageError(f'{where}{name}.paper: certificates are A4; set paper = "A4" (got {paper!r})')
-    if backend == "cups":
-        _unknown(section, frozenset({"backend", "paper", "queue", "wait_s", "options"}), name, where)
-        queue = section.get("queue", "madoguchi")
-        if not isinstance(queue, str) or not queue or not all(c.isalnum() or c in "_-." for c in queue):
-            raise UsageError(f'{where}{name}.queue: expected a CUPS queue name such as "madoguchi", got {queue!r}')
-        options = section.get("options", {})
-        if not isinstance(options, Mapping) or not all(isinstance(v, str | int) for v in options.values()):
-            raise UsageError(f'{where}{name}.options: expected a table of lp options, e.g. {{sides = "one-sided"}}')
+def document_printer_settings(section: DocumentPrinterSection) -> DocumentPrinterSettings:
+    """The section settled for its backend; :class:`~common.validation.Invalid` names a key the
+    backend has not, or a required one it lacks."""
+    if section.backend == "cups":
+        _only(section, DocumentPrinterSection.CUPS_KEYS, "cups")
         return DocumentPrinterSettings(
             "cups",
-            queue=queue,
-            wait_s=_seconds(section, "wait_s", name, where, 180.0),
-            options={str(k): str(v) for k, v in options.items()},
+            queue=section.queue if isinstance(section.queue, str) else "madoguchi",
+            wait_s=section.wait_s if isinstance(section.wait_s, float | int) else 180.0,
+            options={str(k): str(v) for k, v in section.options.items()} if isinstance(section.options, dict) else {},
         )
-    _unknown(section, frozenset({"backend", "paper", "dir", "sheets", "jam_after", "delay_s"}), name, where)
-    directory = section.get("dir")
-    if not isinstance(directory, str) or not directory:
-        raise UsageError(f'{where}{name}.dir: where the PDFs go, e.g. dir = "var/kiosk-1/certificates"')
+    _only(section, DocumentPrinterSection.DIR_KEYS, "dir")
+    if not isinstance(section.dir, str):
+        raise Invalid(("dir",), 'required: where the PDFs go, e.g. dir = "var/kiosk-1/certificates"', missing=True)
     return DocumentPrinterSettings(
         "dir",
-        directory=Path(directory),
-        sheets=_count(section, "sheets", name, where, "the sheets in the tray (omit: endless)"),
-        jam_after=_count(section, "jam_after", name, where, "pages before a jam"),
-        delay_s=_seconds(section, "delay_s", name, where, 0.0),
+        directory=Path(section.dir),
+        sheets=section.sheets if isinstance(section.sheets, int) else None,
+        jam_after=section.jam_after if isinstance(section.jam_after, int) else None,
+        delay_s=section.delay_s if isinstance(section.delay_s, float | int) else 0.0,
     )
 
 
-def _runtime(section: Mapping[str, Any], where: str) -> RuntimeSettings:
-    timeout = _seconds(section, "office_timeout", "kiosk", where, 10.0, 0.1)
-    poll = _seconds(section, "poll_interval", "kiosk", where, 0.1, 0.005)
-    if poll > 1.0:
-        raise UsageError(f"{where}kiosk.poll_interval: at most 1 second (cash events wait for it), got {poll:g}")
-    retries = section.get("issue_retries", 2)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
-        raise UsageError(f"{where}kiosk.issue_retries: expected 0 to 10, got {retries!r}")
-    return RuntimeSettings(office_timeout_s=timeout, issue_retries=retries, poll_interval_s=poll)
+def _only(section: DocumentPrinterSection, keys: frozenset[str], backend: str) -> None:
+    for key in _given(section):
+        if key not in keys:
+            raise Invalid((key,), f"unknown key for a {backend} printer; allowed: {', '.join(sorted(keys))}")
+
+
+class KioskOptions(KioskSection, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``[kiosk]`` section: the flow's keys (:class:`kiosk.flow.config.KioskSection`) and the
+    office link's timings."""
+
+    noun: ClassVar[str] = "table"
+
+    office_timeout: Annotated[float, info(ge=0.1, le=3600, what="a number of seconds, at least 0.1")] = 10.0
+    issue_retries: Annotated[int, info(ge=0, le=10, what="0 to 10")] = 2
+    # At most 1 s (checked with its own words): cash events wait for it.
+    poll_interval: Annotated[float, info(ge=0.005, le=3600, what="a number of seconds, at least 0.005")] = 0.1
+
+
+_RUNTIME_KEYS = frozenset({"office_timeout", "issue_retries", "poll_interval"})
+
+
+class KioskFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A kiosk's device configuration file, every section typed. The hardware sections are
+    optional here so :func:`kiosk_config_from_mapping` reports a missing one in the order a
+    technician fills them in (card reader, cash, document printer, receipt printer)."""
+
+    device: DeviceSection | None = None
+    display: KioskDisplay = KioskDisplay()
+    card_reader: CardReaderConfig | None = None
+    # drivers.cash.CashConfig: converted by its own parse (an acceptor may be a table or its address).
+    cash: Annotated[dict[str, Any], info(what="a table of cash settings")] | None = None
+    document_printer: DocumentPrinterSection | None = None
+    receipt_printer: PrinterConfig | None = None
+    printer: PrinterConfig | None = None  # provisioning's name for the receipt printer
+    keypad: KeypadConfig = KeypadConfig()
+    speech: SpeechConfig = SpeechConfig()
+    kiosk: KioskOptions = KioskOptions()
+
+
+@dataclass(frozen=True)
+class KioskDeviceConfig:
+    """A kiosk's hardware and behaviour, validated and settled."""
+
+    flow: flow.FlowConfig
+    card_reader: CardReaderConfig
+    cash: CashConfig
+    document_printer: DocumentPrinterSettings
+    receipt_printer: PrinterConfig
+    receipt_key: str = "receipt_printer"
+    display: KioskDisplay = field(default_factory=KioskDisplay)
+    keypad: KeypadConfig = field(default_factory=KeypadConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    path: Path | None = None
 
 
 def load_kiosk_config(path: Path | None, device_id: str) -> KioskDeviceConfig:
     """Read and check a kiosk's device configuration; UsageError names the key and the fix."""
     if path is None:
         raise UsageError("--device-config is required: the kiosk's hardware (card reader, cash, printers) as TOML")
-    doc = read_device_config(path, set(SECTIONS))
-    return kiosk_config_from_mapping(doc, device_id, path)
+    return kiosk_config_from_mapping(read_toml(path), device_id, path)
 
 
-def kiosk_config_from_mapping(
-    doc: Mapping[str, Mapping[str, Any]], device_id: str, path: Path | None = None
-) -> KioskDeviceConfig:
+def kiosk_config_from_mapping(doc: Mapping[str, Any], device_id: str, path: Path | None = None) -> KioskDeviceConfig:
     """:func:`load_kiosk_config` for an already parsed document (tests, provisioning)."""
-    where = _where(path)
-    unknown = sorted(set(doc) - SECTIONS - {"device"})
-    if unknown:
-        raise UsageError(f"{where}{unknown[0]}: unknown section; allowed: {', '.join(sorted(SECTIONS))}")
-    card_reader = _card_reader(doc.get("card_reader") or {}, where)
-    if "cash" not in doc:
-        raise UsageError(f'{where}cash: missing; add [cash] with backend = "cctalk" and port = "/dev/serial/by-id/…"')
+    where = f"{path}: " if path is not None else ""
+    file = config_from_mapping(doc, KioskFile, path=path)
     try:
-        cash = CashConfig.from_mapping(doc["cash"], "cash")
-    except CashConfigError as err:
+        return _settle(file, device_id, path)
+    except Invalid as err:
         raise UsageError(f"{where}{err}") from err
-    document_printer = _document_printer_settings(doc.get("document_printer") or {}, where)
-    if "receipt_printer" in doc and "printer" in doc:
-        raise UsageError(f"{where}printer: give the receipt printer once, as [receipt_printer] (or [printer])")
-    receipt_key = "printer" if "printer" in doc else "receipt_printer"
-    receipt = doc.get(receipt_key) or {}
-    if not receipt:
-        raise UsageError(
-            f'{where}receipt_printer: missing; add [receipt_printer] with model and backend (e.g. backend = "usb")'
-        )
-    kiosk = dict(doc.get("kiosk") or {})
-    _unknown(kiosk, FLOW_KEYS | RUNTIME_KEYS, "kiosk", where)
-    settings = _runtime(kiosk, where)
-    for key in RUNTIME_KEYS:
-        kiosk.pop(key, None)
-    try:
-        flow_config = flow.config_from_mapping(device_id, kiosk)
     except flow.FlowConfigError as err:
         message = str(err)
         if message.startswith("device_id"):
@@ -332,24 +278,59 @@ def kiosk_config_from_mapping(
         elif not message.startswith("kiosk."):
             message = f"kiosk.{message}"
         raise UsageError(f"{where}{message}") from err
-    speech = dict(doc.get("speech") or {})
-    _unknown(speech, frozenset({"backend"}), "speech", where)
-    keypad = dict(doc.get("keypad") or {})
-    _unknown(keypad, frozenset({"port"}), "keypad", where)
+
+
+def _settle(file: KioskFile, device_id: str, path: Path | None) -> KioskDeviceConfig:
+    """The rules across the file's sections, in the order a technician fills them in."""
+    if file.card_reader is None:
+        raise Invalid(("card_reader",), 'missing; add [card_reader] with backend = "pcsc" (or "sim" for a demo)')
+    card_reader = _within("card_reader", check_card_reader_config, file.card_reader)
+    if file.cash is None:
+        raise Invalid(("cash",), 'missing; add [cash] with backend = "cctalk" and port = "/dev/serial/by-id/…"')
+    cash = _within("cash", lambda doc: parse_cash(doc, "cash"), file.cash)
+    if file.document_printer is None:
+        raise Invalid(("document_printer",), 'missing; add [document_printer] with backend = "cups" and queue = "…"')
+    document_printer = _within("document_printer", document_printer_settings, file.document_printer)
+    if file.receipt_printer is not None and file.printer is not None:
+        raise Invalid(("printer",), "give the receipt printer once, as [receipt_printer] (or [printer])")
+    receipt_key = "printer" if file.printer is not None else "receipt_printer"
+    receipt = file.printer or file.receipt_printer
+    if receipt is None:
+        raise Invalid(
+            ("receipt_printer",), 'missing; add [receipt_printer] with model and backend (e.g. backend = "usb")'
+        )
+    _within(receipt_key, check_printer_config, receipt)
+    options = file.kiosk
+    if options.poll_interval > 1.0:
+        raise Invalid(
+            ("kiosk", "poll_interval"), f"at most 1 second (cash events wait for it), got {options.poll_interval:g}"
+        )
+    flow_keys = {k: v for k, v in msgspec.to_builtins(options).items() if k not in _RUNTIME_KEYS}
     return KioskDeviceConfig(
-        flow=flow_config,
+        flow=flow.config_from_mapping(device_id, flow_keys),
         card_reader=card_reader,
         cash=cash,
         document_printer=document_printer,
-        receipt_printer=dict(receipt),
+        receipt_printer=receipt,
         receipt_key=receipt_key,
-        display=_display(doc.get("display") or {}, where),
-        keypad=keypad,
-        speech=speech,
-        settings=settings,
+        display=file.display,
+        keypad=file.keypad,
+        speech=file.speech,
+        settings=RuntimeSettings(
+            office_timeout_s=options.office_timeout,
+            issue_retries=options.issue_retries,
+            poll_interval_s=options.poll_interval,
+        ),
         path=path,
-        sections=MappingProxyType({k: dict(v) for k, v in doc.items()}),
     )
+
+
+def _within(name: str, check: Callable[[Any], Any], value: Any) -> Any:
+    """``check(value)``, its :class:`Invalid` seen from the file (under the section ``name``)."""
+    try:
+        return check(value)
+    except Invalid as err:
+        raise err.within(name) from err
 
 
 # -- the parts ------------------------------------------------------------------------------------------
@@ -438,14 +419,15 @@ def open_cash(config: CashConfig, journal: KioskJournal, data_dir: Path) -> Cash
     )
 
 
-def _reader(settings: CardReaderSettings) -> tuple[CardReader, SimulatedCards | None]:
-    if settings.backend == "sim":
+def _reader(settings: CardReaderConfig) -> tuple[CardReader, SimulatedCards | None]:
+    if settings.simulated:
         from drivers.jpki_sim import SimulatedCardReader
 
         reader = SimulatedCardReader()
-        assert settings.ca_dir is not None
+        if settings.ca_dir is None:  # check_card_reader_config refuses this
+            raise KioskDeviceError("card_reader.ca_dir: missing; the simulated cards need their CA's directory")
         try:
-            return reader, SimulatedCards(settings.ca_dir, reader)
+            return reader, SimulatedCards(Path(settings.ca_dir), reader)
         except (CardError, OSError) as err:
             raise KioskDeviceError(
                 f"card_reader.ca_dir: cannot open the simulated CA in {settings.ca_dir}: {err}"
@@ -461,7 +443,8 @@ def _reader(settings: CardReaderSettings) -> tuple[CardReader, SimulatedCards | 
 def _open_document_printer(settings: DocumentPrinterSettings) -> CupsPrinter | DirectoryPrinter:
     if settings.backend == "cups":
         return CupsPrinter(settings.queue, wait_s=settings.wait_s, options=settings.options)
-    assert settings.directory is not None
+    if settings.directory is None:  # document_printer_settings refuses this
+        raise KioskDeviceError("document_printer.dir: missing; give the directory the PDFs go to")
     return DirectoryPrinter(
         settings.directory, sheets=settings.sheets, jam_after=settings.jam_after, delay_s=settings.delay_s
     )
@@ -473,8 +456,8 @@ def _open_card(transport: ApduTransport) -> JpkiPort:
     return JpkiCard(transport)
 
 
-def _speaker(speech: Mapping[str, Any]) -> Any:
-    backend = str(speech.get("backend", "none"))
+def _speaker(speech: SpeechConfig) -> Any:
+    backend = speech.backend
     if backend == "none":
         return None
     speechmod: Any = importlib.import_module("drivers.speech")  # untyped optional engines behind it
@@ -620,11 +603,22 @@ def build_kiosk(
 
 
 def _receipt_printer(config: KioskDeviceConfig, device_id: str, agent: DeviceAgent) -> EscposReceiptPrinter:
+    from drivers.printer_model import PrinterConfigError
+    from firmware_profiles.errors import ProfileError
+
     # Imported by name: python-escpos has no type information, and importing it is costly.
     escpos: Any = importlib.import_module("drivers.escpos_printer")
+    section, key = config.receipt_printer, config.receipt_key
     try:
-        printer = escpos.open_printer(config.receipt_printer, key=config.receipt_key)
-    except escpos.PrinterConfigError as err:
+        model = None
+        if section.facts is None:
+            # Written by hand: the named model's facts from the packaged catalog. Provisioning
+            # writes them, and then no profile is read at start (docs/architecture.md).
+            from firmware_profiles.packaged import printer_model_named
+
+            model = printer_model_named(section.model, f"{key}.model")
+        printer = escpos.open_printer(section, model=model, key=key)
+    except (PrinterConfigError, ProfileError) as err:
         raise UsageError(f"{_where(config.path)}{err}") from err
 
     def office_name() -> str:
@@ -632,6 +626,10 @@ def _receipt_printer(config: KioskDeviceConfig, device_id: str, agent: DeviceAge
         return doc.office_name if doc is not None else ""
 
     return EscposReceiptPrinter(printer, device_id=device_id, office_name=office_name)
+
+
+def _where(path: Path | None) -> str:
+    return f"{path}: " if path is not None else ""
 
 
 def cash_simulator(device: KioskDevice) -> Any:
@@ -650,5 +648,5 @@ def describe_parts(device: KioskDevice) -> Sequence[str]:
         f"card reader: {c.card_reader.backend}",
         f"cash: {c.cash.backend}" + (f" on {c.cash.port}" if c.cash.port else ""),
         f"document printer: {printer.backend} ({where})",
-        f"receipt printer: {c.receipt_printer.get('model')} over {c.receipt_printer.get('backend')}",
+        f"receipt printer: {c.receipt_printer.model} over {c.receipt_printer.backend}",
     )

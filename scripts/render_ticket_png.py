@@ -27,7 +27,7 @@ from drivers.raster import render_ticket_png
 def sample_escpos(model_name: str = "TM-T20III", language: str = "en") -> bytes:
     """The bytes the printer receives for a fixed sample ticket (no status queries)."""
     from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
-    from drivers.printer_models import MODELS
+    from firmware_profiles.packaged import printer_model_named
     from ticket_dispenser.ticket import IssuedTicket, ticket_job
 
     ticket = IssuedTicket(
@@ -47,7 +47,9 @@ def sample_escpos(model_name: str = "TM-T20III", language: str = "en") -> bytes:
         language=language,
     )
     fake = FakeEscpos()
-    EscposTicketPrinter(fake, MODELS[model_name]).print_job(ticket_job(ticket))
+    # The model's facts from its profile in the packaged catalog, as an app reads them when its
+    # configuration names only the model.
+    EscposTicketPrinter(fake, printer_model_named(model_name)).print_job(ticket_job(ticket))
     return fake.output
 
 

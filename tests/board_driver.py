@@ -19,8 +19,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from common.cli import config_from_mapping
 from display_board.app import MOVE_S
-from display_board.cli import run_board
+from display_board.cli import BoardConfig, run_board
 from sync.agent import AgentConfig, DeviceAgent
 
 
@@ -97,7 +98,9 @@ def main() -> int:
         take(0)
 
     args = argparse.Namespace(windowed=True)
-    config = {"display": {"width": a.width, "height": a.height}, "speech": {"backend": a.speech}}
+    config = config_from_mapping(
+        {"display": {"width": a.width, "height": a.height}, "speech": {"backend": a.speech}}, BoardConfig
+    )
     return run_board(args, config, agent, on_started=started)
 
 

@@ -65,6 +65,19 @@ def test_apply_writes_the_configuration_with_identity_and_hash(catalog: Catalog,
         "model": "TM-T20III",
         "backend": "usb",
         "usb": {"vendor": 0x04B8, "product": 0x0E15, "timeout_ms": 5000},
+        # The model's facts for the driver, so the app reads no profile at start.
+        "facts": {
+            "name": "TM-T20III",
+            "width_px": 576,
+            "dpi": 203,
+            "paper_mm": 80,
+            "escpos_profile": "TM-T20II",
+            "cutter": True,
+            "status_queries": [1, 2, 3, 4],
+            "fragment_height": 256,
+            "usb_vendor": 0x04B8,
+            "usb_product": 0x0E15,
+        },
     }
     assert doc["display"] == {
         "width": 1280,
@@ -112,21 +125,23 @@ def test_a_changed_profile_fact_changes_the_hash(catalog: Catalog, tmp_path: Pat
 
 
 def test_the_device_section_is_the_only_addition_to_what_the_apps_read(catalog: Catalog, tmp_path: Path) -> None:
-    from common.cli import read_device_config
+    import msgspec
+
     from ticket_dispenser import ui
 
     path = tmp_path / "device.toml"
     _dispenser(catalog, path)
-    doc = read_device_config(path, ui.KNOWN | {"device"})
-    assert set(doc) == ui.KNOWN | {"device"}
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert set(doc) == {f.encode_name for f in msgspec.structs.fields(ui.DispenserConfig)}
 
 
 def test_the_apps_read_the_written_configuration(catalog: Catalog, tmp_path: Path) -> None:
-    """Needs the apps' loaders to accept the [device] section (common/cli.read_device_config)."""
+    """What apply writes loads with the apps' typed models (the [device] section included)."""
     from common.cli import UsageError
     from display_board import cli as board_cli
-    from drivers.cash import CashConfig
     from drivers.escpos_printer import open_printer
+    from firmware_profiles import printer_model
+    from kiosk.device import load_kiosk_config
     from ticket_dispenser import ui
 
     dispenser = tmp_path / "dispenser.toml"
@@ -134,26 +149,33 @@ def test_the_apps_read_the_written_configuration(catalog: Catalog, tmp_path: Pat
     try:
         device = ui.load_device_config(dispenser)
     except UsageError as err:
-        pytest.fail(f"common/cli.read_device_config must accept the [device] section provisioning writes: {err}")
-    assert (device.width, device.height, device.fullscreen, device.orientation, device.columns) == (
+        pytest.fail(f"the dispenser's model must read what provisioning writes: {err}")
+    display = device.display
+    assert (display.width, display.height, display.fullscreen, display.orientation, device.columns) == (
         1280, 800, True, "landscape", 3,
     )  # fmt: skip
-    assert device.keypad == {"port": KEYPAD_PORT} and device.speech == {"backend": "openjtalk"}
-    printer = open_printer(device.printer)  # checks every key; opens nothing until it prints
-    assert printer.model.name == "TM-T20III"
+    assert device.keypad.port == KEYPAD_PORT and device.speech.backend == "openjtalk"
+    assert device.printer is not None and device.printer.facts == printer_model(catalog.model("printers", "tm-t20iii"))
+    printer = open_printer(device.printer)  # the written facts: no catalog; opens nothing until it prints
+    assert printer.model.name == "TM-T20III" and printer.model.width_px == 576
 
     board = tmp_path / "board.toml"
     apply(catalog, "board", site="demo-town", device_id="board-1", broker=BROKER, path=board,
           choices={"led_panel": "madoguchi-led-panel"},
           overrides={"led_panel.port": "/dev/serial/by-id/usb-acme_led_panel-if00", "led_panel.counters": [1, 2, 4]})  # fmt: skip
     config = board_cli.load(board)
-    assert config["led_panel"] == {"port": "/dev/serial/by-id/usb-acme_led_panel-if00", "counters": [1, 2, 4]}
-    assert config["display"]["power"] == "vcgencmd"
+    assert (config.led_panel.port, config.led_panel.counters) == (
+        "/dev/serial/by-id/usb-acme_led_panel-if00",
+        (1, 2, 4),
+    )
+    assert config.display.power == "vcgencmd" and config.speech.backend == "openjtalk"
 
     kiosk = tmp_path / "kiosk.toml"
     apply(catalog, "kiosk", site="demo-town", device_id="kiosk-1", broker=BROKER, path=kiosk,
-          overrides={"cash.port": "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0"})  # fmt: skip
-    cash = CashConfig.from_mapping(tomllib.loads(kiosk.read_text(encoding="utf-8"))["cash"])
+          overrides={"cash.port": "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0",
+                     "document_printer.queue": "certificates"})  # fmt: skip
+    read = load_kiosk_config(kiosk, "kiosk-1")
+    cash = read.cash
     assert [(h.address, h.coin) for h in cash.hoppers] == [(3, 10), (4, 100), (5, 500)]
     assert (cash.coin_acceptor, cash.bill_validator, cash.coins, cash.notes) == (
         2,
@@ -161,6 +183,9 @@ def test_the_apps_read_the_written_configuration(catalog: Catalog, tmp_path: Pat
         (10, 50, 100, 500),
         (1000, 5000, 10000),
     )
+    assert read.receipt_key == "printer" and read.receipt_printer.facts is not None
+    assert read.card_reader.backend == "pcsc" and read.document_printer.queue == "certificates"
+    assert read.display.orientation == "portrait"
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from display_board.controller import CAPTION_S, BoardController, Inputs
 from drivers.display_power import RecordingPower
+from drivers.led_panel import PanelRow
 from sync import messages, protocol
 
 NOON = 1_795_230_000_000  # 2026-11-21 12:00 JST
@@ -69,7 +70,7 @@ class World:
         return Inputs(self.board, None, CONFIG, self.online, self.now, self.now)
 
 
-def make() -> tuple[World, BoardController, list[tuple[int, int, str]], RecordingPower, list[list[dict[str, Any]]]]:
+def make() -> tuple[World, BoardController, list[tuple[int, int, str]], RecordingPower, list[list[PanelRow]]]:
     world, said, power, panel = World(), [], RecordingPower(), []
     ctl = BoardController(
         world.inputs, announce=lambda n, c, k: said.append((n, c, k)), power=power, on_counters=panel.append
@@ -129,4 +130,5 @@ def test_the_led_panel_gets_the_snapshot_counters() -> None:
     world, ctl, _, _, panel = make()
     world.board = board([], [], counters=[{"counter": 3, "number": 2000, "kind": "call", "at_ms": NOON}])
     ctl.tick()
-    assert panel[-1] == [{"counter": 3, "number": 2000, "kind": "call", "at_ms": NOON}]
+    # Typed rows, mapped from the snapshot's typed calls (no dicts re-parsed by the driver).
+    assert panel[-1] == [PanelRow(counter=3, number=2000, kind="call", at_ms=NOON)]

@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
-from drivers.printer_models import MODELS
 from drivers.raster import decode_escpos
+from firmware_profiles.packaged import printer_model_named
 from harness import SITE, has_full_lease, office_rows, start_dispenser, start_office
 from office import cli as office_cli
 from ticket_dispenser.device import Dispenser
 from ticket_dispenser.ticket import ticket_job
+
+# The facts of the dispenser's default printer, from its profile (as an app reads them).
+TM_T20III = printer_model_named("TM-T20III")
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def lobby(mosquitto, tmp_path: Path, wait_for):
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     device = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
     fake = FakeEscpos(paper=50, near_end_at=3)
-    printer = EscposTicketPrinter(fake, MODELS["TM-T20III"])
+    printer = EscposTicketPrinter(fake, TM_T20III)
     dispenser = Dispenser(device.agent, printer)
     wait_for(lambda: has_full_lease(device))
     yield office, device, dispenser, fake
@@ -40,7 +43,7 @@ def test_a_printed_ticket_carries_its_number_in_the_raster(lobby, wait_for) -> N
     assert result.printed and result.fault is None
     assert len(fake.tickets) == 1 and fake.tickets[0].cut and fake.tickets[0].complete
     decoded = decode_escpos(fake.jobs[0])
-    expected = EscposTicketPrinter(FakeEscpos(), MODELS["TM-T20III"]).render(ticket_job(result.ticket))
+    expected = EscposTicketPrinter(FakeEscpos(), TM_T20III).render(ticket_job(result.ticket))
     assert decoded.tobytes() == expected.tobytes()  # the very image with the number in it
 
 
@@ -124,5 +127,5 @@ def test_staff_void_drops_a_held_ticket_from_the_reprint_queue(lobby, mosquitto,
     assert len(fake.tickets) == 1  # only the ticket staff kept was reprinted
     assert (
         decode_escpos(fake.jobs[-1]).tobytes()
-        == EscposTicketPrinter(FakeEscpos(), MODELS["TM-T20III"]).render(ticket_job(kept, reprint=True)).tobytes()
+        == EscposTicketPrinter(FakeEscpos(), TM_T20III).render(ticket_job(kept, reprint=True)).tobytes()
     )

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
-from drivers.printer_models import MODELS
+from firmware_profiles.packaged import printer_model_named
 from harness import REPO, SITE, env, start_office
 from sync.store import SegmentedLog
 from ticket_dispenser.ticket import IssuedTicket, ticket_job
@@ -91,7 +91,7 @@ def test_touch_from_start_to_a_printed_ticket(display, mosquitto, tmp_path: Path
     [ticket] = tickets_of(tmp_path / "ui-data")
     assert str(ticket.number) == number and ticket.procedures == ("住民税の申告",)  # the ticked procedure
     printed = Image.open(out / "printed" / "1.png").convert("1")
-    expected = EscposTicketPrinter(FakeEscpos(), MODELS["TM-T20III"]).render(ticket_job(ticket))
+    expected = EscposTicketPrinter(FakeEscpos(), printer_model_named("TM-T20III")).render(ticket_job(ticket))
     assert printed.tobytes() == expected.convert("1").tobytes()  # the decoded raster is that ticket, number and all
 
 

@@ -39,7 +39,7 @@ from drivers.escpos_printer import (
     UsbTransport,
     open_printer,
 )
-from drivers.printer_models import MODELS, PrinterModel
+from drivers.printer_model import PrinterModel, facts_table, parse_printer_config
 from drivers.raster import (
     Cut,
     StatusQuery,
@@ -51,11 +51,14 @@ from drivers.raster import (
     render_ticket_png,
 )
 from drivers.ticket_printer import BigNumber, PrinterFault, PrintJob, Text
+from firmware_profiles.packaged import printer_facts, printer_model_named
 from ticket_dispenser.ticket import IssuedTicket, ticket_job
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
-TM_T20III = MODELS["TM-T20III"]
+# The driver knows no model: the facts come from the model's profile in the packaged catalog.
+TM_T20III = printer_model_named("TM-T20III")
+GENERIC_58MM = printer_model_named("generic-58mm")
 SMALL_JOB = PrintJob("small", (Text("テスト Test", size=24), BigNumber("7", "番", size=80)))
 
 
@@ -309,7 +312,7 @@ def test_garbage_or_silence_on_the_status_line_is_not_a_ready_printer(fonts: Fon
 
 
 def test_a_model_is_asked_only_the_queries_it_answers(fonts: FontSet) -> None:
-    fake, printer = fake_printer(fonts, model=MODELS["generic-58mm"], answers=(1, 4))
+    fake, printer = fake_printer(fonts, model=GENERIC_58MM, answers=(1, 4))
     assert printer.status().ok
     queries = [c.n for c, _ in iter_commands(fake.output) if isinstance(c, StatusQuery)]
     assert queries == [1, 4]
@@ -336,7 +339,7 @@ def test_a_failing_transport_error_becomes_a_printer_fault(fonts: FontSet) -> No
 
 
 def test_a_ticket_that_cannot_be_drawn_is_a_fault_of_the_ticket_not_the_printer(fonts: FontSet) -> None:
-    _, printer = fake_printer(fonts, model=MODELS["generic-58mm"])
+    _, printer = fake_printer(fonts, model=GENERIC_58MM)
     with pytest.raises(PrinterFault, match="cannot render") as caught:
         printer.print_job(PrintJob("huge", (Text("字", size=1000),)))
     assert caught.value.status.connected and caught.value.status.fault is None
@@ -351,7 +354,8 @@ def test_a_ticket_that_cannot_be_drawn_is_a_fault_of_the_ticket_not_the_printer(
     ("config", "key", "fix"),
     [
         ({"model": "TM-T20", "backend": "fake"}, "printer.model", "known models"),
-        ({"model": "TM-T20II", "backend": "fake"}, "printer.model", "did you mean 'TM-T20III'"),
+        ({"model": "TM-T20II", "backend": "fake"}, "printer.model", 'did you mean "TM-T20III"'),
+        ({"backend": "fake"}, "printer.model", 'required: the printer model, e.g. model = "TM-T20III"'),
         ({"model": "TM-T20III", "backend": "bluetooth"}, "printer.backend", "usb, serial, network, file, fake"),
         ({"model": "TM-T20III", "backend": "usb", "usb": {"vendor": "epson"}}, "printer.usb.vendor", "like 0x04b8"),
         ({"model": "TM-T20III", "backend": "usb", "usb": {"vendor": 0x10000}}, "printer.usb.vendor", "like 0x04b8"),
@@ -382,14 +386,56 @@ def test_a_ticket_that_cannot_be_drawn_is_a_fault_of_the_ticket_not_the_printer(
 )
 def test_config_errors_name_the_key_and_the_fix(fonts: FontSet, config: dict[str, Any], key: str, fix: str) -> None:
     with pytest.raises(PrinterConfigError) as caught:
-        open_printer(config, fonts=fonts)
+        _open(config, fonts=fonts)
     assert caught.value.key == key
     assert str(caught.value).startswith(f"{key}: ")
     assert fix in str(caught.value)
 
 
+def _open(config: dict[str, Any], **kwargs: Any) -> EscposTicketPrinter:
+    """As an app opens its printer: the section checked, the model's facts from the section or
+    else from the packaged catalog."""
+    section = parse_printer_config(config)
+    return open_printer(section, model=printer_facts(section), **kwargs)
+
+
+def test_a_profiles_facts_reach_the_driver(fonts: FontSet) -> None:
+    # What provisioning writes as [printer.facts]: the 58 mm model's width, status queries and
+    # fragment height drive the raster and the status reader, with no catalog at hand.
+    facts = facts_table(GENERIC_58MM)
+    config = {"model": "generic-58mm", "backend": "fake", "facts": facts}
+    printer = open_printer(config, fonts=fonts)
+    assert printer.model == GENERIC_58MM and printer.model.cutter is False
+    assert printer.render(SMALL_JOB).width == 384
+    assert printer.status().ok
+    fake = printer.transport
+    assert isinstance(fake, FakeEscpos)
+    assert [c.n for c, _ in iter_commands(fake.output) if isinstance(c, StatusQuery)] == [1, 4]
+    printer.print_job(PrintJob("tall", tuple(Text(f"行 {i}", size=40) for i in range(8))))
+    heights = [c.height for c, _ in iter_commands(fake.jobs[-1]) if hasattr(c, "height")]
+    assert max(heights) == 128  # its raster.fragment_height, not the default 256
+    # Facts given by the caller (an app that read the catalog) take the place of the section's.
+    assert open_printer({"model": "TM-T20III", "backend": "fake"}, model=TM_T20III, fonts=fonts).model == TM_T20III
+
+
+def test_a_printer_without_facts_is_refused_by_the_driver(fonts: FontSet) -> None:
+    # The driver knows no model by name: without facts it says where they come from.
+    with pytest.raises(PrinterConfigError) as caught:
+        open_printer({"model": "TM-T20III", "backend": "fake"}, fonts=fonts)
+    assert caught.value.key == "printer.facts" and "madoguchi-provision apply writes them" in str(caught.value)
+    # Facts of another model than the one named: stale after a hand edit.
+    with pytest.raises(PrinterConfigError) as caught:
+        open_printer({"model": "TM-T88V", "backend": "fake", "facts": facts_table(TM_T20III)}, fonts=fonts)
+    assert caught.value.key == "printer.facts.name" and "apply the role again" in str(caught.value)
+    with pytest.raises(PrinterConfigError) as caught:
+        open_printer(
+            {"model": "X", "backend": "fake", "facts": {**facts_table(TM_T20III), "width_px": 577}}, fonts=fonts
+        )
+    assert str(caught.value) == "printer.facts.width_px: expected a multiple of 8, got 577; use 576 or 584"
+
+
 def test_usb_always_gets_a_timeout_and_a_missing_device_is_a_fault_not_a_fake(fonts: FontSet) -> None:
-    printer = open_printer({"model": "TM-T20III", "backend": "usb", "usb": {"product": "0xfffe"}}, fonts=fonts)
+    printer = _open({"model": "TM-T20III", "backend": "usb", "usb": {"product": 0xFFFE}}, fonts=fonts)
     assert type(printer.transport) is UsbTransport
     assert printer.transport.timeout == 5000  # python-escpos's default 0 would block forever
     assert printer.transport.usb_args == {"idVendor": 0x04B8, "idProduct": 0xFFFE}
@@ -398,7 +444,7 @@ def test_usb_always_gets_a_timeout_and_a_missing_device_is_a_fault_not_a_fake(fo
     with pytest.raises(PrinterFault):
         printer.print_job(SMALL_JOB)
     with pytest.raises(PrinterFault, match="cannot open"):
-        open_printer(
+        _open(
             {"model": "TM-T20III", "backend": "usb", "usb": {"product": 0xFFFE, "timeout_ms": 800}},
             fonts=fonts,
             connect=True,
@@ -407,7 +453,7 @@ def test_usb_always_gets_a_timeout_and_a_missing_device_is_a_fault_not_a_fake(fo
 
 def test_the_file_backend_writes_the_job_bytes(fonts: FontSet, tmp_path: Path) -> None:
     out = tmp_path / "printer.bin"
-    printer = open_printer({"model": "TM-T88V", "backend": "file", "file": {"path": str(out)}}, fonts=fonts)
+    printer = _open({"model": "TM-T88V", "backend": "file", "file": {"path": str(out)}}, fonts=fonts)
     status = printer.status()
     assert status.ok and "write-only" in status.detail
     printer.print_job(SMALL_JOB)
@@ -417,7 +463,7 @@ def test_the_file_backend_writes_the_job_bytes(fonts: FontSet, tmp_path: Path) -
 
 
 def test_the_fake_backend_is_chosen_only_by_name(fonts: FontSet, tmp_path: Path) -> None:
-    printer = open_printer(
+    printer = _open(
         {"model": "TM-m30III", "backend": "fake", "fake": {"paper": 10, "png_dir": str(tmp_path)}}, fonts=fonts
     )
     assert isinstance(printer.transport, FakeEscpos) and printer.transport.remaining == 10
@@ -502,7 +548,7 @@ def test_serial_backend_through_a_real_pty(
     fonts: FontSet, pty_printer: tuple[str, SimulatedLine], wait_for: Any
 ) -> None:
     path, line = pty_printer
-    printer = open_printer({"model": "TM-T20III", "backend": "serial", "serial": {"port": path}}, fonts=fonts)
+    printer = _open({"model": "TM-T20III", "backend": "serial", "serial": {"port": path}}, fonts=fonts)
     assert type(printer.transport).__mro__[1].__name__ == "Serial"  # python-escpos's own Serial
     status = printer.status()
     assert status.ok and status.detail.startswith("DLE EOT 1=0x12")
@@ -517,7 +563,7 @@ def test_serial_backend_through_a_real_pty(
 def test_serial_printer_that_does_not_answer_is_disconnected(fonts: FontSet) -> None:
     master, slave = os.openpty()
     try:
-        printer = open_printer(
+        printer = _open(
             {"model": "TM-T20III", "backend": "serial", "serial": {"port": os.ttyname(slave), "status_timeout_ms": 50}},
             fonts=fonts,
         )
@@ -542,7 +588,7 @@ def test_network_backend_through_a_real_socket(fonts: FontSet, wait_for: Any) ->
     threading.Thread(target=accept, daemon=True).start()
     try:
         port = server.getsockname()[1]
-        printer = open_printer(
+        printer = _open(
             {"model": "TM-m30III", "backend": "network", "network": {"host": "127.0.0.1", "port": port}}, fonts=fonts
         )
         assert printer.status().ok

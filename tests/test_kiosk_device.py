@@ -77,7 +77,7 @@ def test_a_full_configuration_is_read(ca_dir: Path, tmp_path: Path) -> None:
     config = kiosk_config_from_mapping(_doc(ca_dir, tmp_path), "kiosk-3")
     assert config.flow.device_id == "kiosk-3" and config.flow.timeouts_ms["payment"] == 90_000
     assert config.settings.office_timeout_s == 3 and config.settings.poll_interval_s == 0.05
-    assert config.card_reader.backend == "sim" and config.card_reader.ca_dir == ca_dir
+    assert config.card_reader.backend == "sim" and config.card_reader.ca_dir == str(ca_dir)
     assert config.cash.backend == "fake" and [h.count for h in config.cash.hoppers] == [40, 60, 80]
     assert config.document_printer.backend == "dir" and config.document_printer.directory == tmp_path / "pdf"
     assert config.receipt_key == "receipt_printer" and config.display.orientation == "portrait"
@@ -109,15 +109,20 @@ def test_what_provisioning_writes_is_read_too(ca_dir: Path, tmp_path: Path) -> N
     ("changes", "message"),
     [
         ({"card_reader": None}, 'card_reader: missing; add [card_reader] with backend = "pcsc"'),
-        ({"card_reader__backend": "nfc"}, 'card_reader.backend: \'nfc\' is not a card reader; use "pcsc" or "sim"'),
+        ({"card_reader__backend": "nfc"}, 'card_reader.backend: expected a card reader: "pcsc" (a reader through'),
+        ({"card_reader__backend": "pcsc"}, "card_reader.ca_dir: only a simulated reader has a CA directory; remove it"),
         ({"card_reader__ca_dir": None}, "card_reader.ca_dir: the simulated cards need their CA's directory"),
         ({"card_reader__colour": "red"}, "card_reader.colour: unknown key"),
         ({"cash__backend": "cctalk"}, "cash.port: missing; give the ccTalk adapter's path"),
         ({"cash__coins": [1, 5]}, "cash.coins[0]: expected a coin the kiosk takes: 10, 50, 100 or 500, got 1"),
         ({"cash": None}, 'cash: missing; add [cash] with backend = "cctalk"'),
-        ({"document_printer__dir": None}, 'document_printer.dir: where the PDFs go, e.g. dir = "var/'),
-        ({"document_printer__paper": "A3"}, "document_printer.paper: certificates are A4"),
-        ({"document_printer__backend": "fax"}, "document_printer.backend: 'fax' is not a document printer"),
+        ({"document_printer__dir": None}, 'document_printer.dir: required: where the PDFs go, e.g. dir = "var/'),
+        ({"document_printer__paper": "A3"}, 'document_printer.paper: expected "A4" (certificates are A4), got "A3"'),
+        ({"document_printer__backend": "fax"}, 'document_printer.backend: expected a document printer: "cups"'),
+        (
+            {"document_printer__queue": "a4"},
+            "document_printer.queue: unknown key for a dir printer; allowed: backend, delay_s, dir",
+        ),
         ({"document_printer__sheets": -1}, "document_printer.sheets: expected the sheets in the tray"),
         ({"receipt_printer": None}, "receipt_printer: missing; add [receipt_printer] with model and backend"),
         ({"printer": {"model": "TM-T20III", "backend": "fake"}}, "printer: give the receipt printer once"),
@@ -125,10 +130,16 @@ def test_what_provisioning_writes_is_read_too(ca_dir: Path, tmp_path: Path) -> N
         ({"kiosk__fees": {"juminhyo": 305}}, "kiosk.fees.juminhyo = 305: give a positive yen amount in 10-yen steps"),
         ({"kiosk__office_timeout": -1}, "kiosk.office_timeout: expected a number of seconds, at least 0.1"),
         ({"kiosk__poll_interval": 2}, "kiosk.poll_interval: at most 1 second"),
-        ({"kiosk__colour": 1}, "kiosk.colour: unknown key; allowed: fees, issue_retries"),
+        ({"kiosk__colour": 1}, "kiosk.colour: unknown key; allowed here: fees, timeouts"),
+        ({"kiosk__issue_retries": 11}, "kiosk.issue_retries: expected 0 to 10, got 11"),
+        ({"keypad": {"port": ""}}, "keypad.port: expected the keypad's serial port, e.g."),
+        ({"speech__backend": "festival"}, 'speech.backend: expected a speech backend: "openjtalk"'),
+        ({"receipt_printer__backend": "bluetooth"}, "receipt_printer.backend: expected one of usb, serial"),
+        ({"receipt_printer__model": None}, "receipt_printer.model: required: the printer model"),
         ({"speech__voice": "x"}, "speech.voice: unknown key"),
         ({"display": {"width": 10}}, "display.width: expected pixels from 320 to 7680, got 10"),
-        ({"lights": {"on": True}}, "lights: unknown section"),
+        ({"lights": {"on": True}}, "lights: unknown section; allowed: card_reader, cash, device"),
+        ({"dispaly": {"width": 1080}}, 'dispaly: unknown section; did you mean "display"?'),
     ],
 )
 def test_every_mistake_names_its_key_and_the_fix(

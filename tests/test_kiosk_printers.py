@@ -18,6 +18,7 @@ import pytest
 
 from common.fonts import find_fonts
 from drivers.escpos_printer import FakeEscpos, open_printer
+from firmware_profiles.packaged import printer_model_named
 from kiosk.ports import PrinterFailed, Receipt, RefundSlip
 from kiosk.printers import (
     KIND_NAMES,
@@ -425,7 +426,9 @@ def test_the_refund_slip_says_how_much_why_and_where() -> None:
 
 def test_receipts_print_on_the_escpos_stack(tmp_path: Path) -> None:
     printer = open_printer(
-        {"model": "TM-T20III", "backend": "fake", "fake": {"png_dir": str(tmp_path), "paper": 2}}, fonts=find_fonts()
+        {"model": "TM-T20III", "backend": "fake", "fake": {"png_dir": str(tmp_path), "paper": 2}},
+        model=printer_model_named("TM-T20III"),
+        fonts=find_fonts(),
     )
     receipts = EscposReceiptPrinter(printer, device_id="kiosk-1", office_name=lambda: "まどぐち町役場", now=lambda: AT)
     receipts.print_receipt(RECEIPT, "ko")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from drivers.led_panel import (
     FrameParser,
     LedPanel,
     LitRow,
+    PanelRow,
     PanelState,
     Shown,
     check_command,
@@ -333,16 +335,16 @@ def test_garbage_on_the_line_costs_nothing(link: Path, panel: LedPanel, wait_for
 
 def test_apply_counters_sends_only_the_changed_rows(link: Path, panel: LedPanel, wait_for: WaitFor) -> None:
     first = [
-        {"counter": 1, "number": 1001, "kind": "call", "at_ms": 1_000},
-        {"counter": 2, "number": 2003, "kind": "ready", "at_ms": 2_000},
-        {"counter": 3, "number": 3010, "kind": "call", "at_ms": 3_000},
-        {"counter": 9, "number": 9999, "kind": "call", "at_ms": 3_500},  # another panel's counter
+        PanelRow(counter=1, number=1001, kind="call", at_ms=1_000),
+        PanelRow(counter=2, number=2003, kind="ready", at_ms=2_000),
+        PanelRow(counter=3, number=3010, kind="call", at_ms=3_000),
+        PanelRow(counter=9, number=9999, kind="call", at_ms=3_500),  # another panel's counter
     ]
     second = [
-        {"counter": 1, "number": 1001, "kind": "call", "at_ms": 1_000},  # unchanged
-        {"counter": 2, "number": 2004, "kind": "call", "at_ms": 4_000},  # a new call
-        {"counter": 5, "number": 5001, "kind": "ready", "at_ms": 5_000},  # counter 5 starts calling
-        {"counter": 5, "number": "x", "kind": "call"},  # malformed: skipped, never raised
+        PanelRow(counter=1, number=1001, kind="call", at_ms=1_000),  # unchanged
+        PanelRow(counter=2, number=2004, kind="call", at_ms=4_000),  # a new call
+        PanelRow(counter=5, number=5001, kind="ready", at_ms=5_000),  # counter 5 starts calling
+        PanelRow(counter=5, number=123456, kind="call"),  # too long for the panel: skipped, never raised
         # counter 3 dropped out of the list: cleared
     ]
     with FakeLedPanel(rows=4, link=link) as fake:
@@ -360,7 +362,7 @@ def test_apply_counters_sends_only_the_changed_rows(link: Path, panel: LedPanel,
 
         seen = len(fake.frames)
         assert panel.apply_counters(second) == []  # the same snapshot again: nothing to send
-        again = [dict(second[0], at_ms=6_000)]  # counter 1 calls 1001 again; 2 and 5 unchanged
+        again = [dataclasses.replace(second[0], at_ms=6_000)]  # counter 1 calls 1001 again; 2 and 5 unchanged
         assert panel.apply_counters(second[1:3] + again) == [1]
         wait_for(lambda: panel.synced and any(f.command == "SHOW" for f in fake.frames[seen:]), timeout=3)
         sent = [(f.command, f.args) for f in fake.frames[seen:] if f.command != "PING"]

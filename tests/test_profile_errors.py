@@ -439,6 +439,9 @@ def test_a_printer_without_usb_ids_needs_them(catalog: Catalog) -> None:
             {"printer.backend": "serial", "printer.serial.port": "/dev/ttyS0", "printer.serial.baudrate": 4800},
             "printer.serial.baudrate: the ESC/POS printer driver (drivers/escpos_printer.py) accepts",
         ),
+        # The printer section is read as its driver reads it ([printer] of drivers/printer_model.py).
+        ({"printer.usb.timeout_ms": 0}, "printer.usb.timeout_ms: expected a write timeout in ms > 0"),
+        ({"printer.facts.width_px": 577}, "printer.facts.width_px: expected a multiple of 8, got 577; use 576 or 584"),
     ],
 )
 def test_overrides_are_checked(catalog: Catalog, overrides: dict[str, Any], problem: str) -> None:

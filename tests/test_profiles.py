@@ -9,10 +9,13 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -23,12 +26,12 @@ from firmware_profiles import (
     ProfileError,
     build_catalog,
     load_catalog,
-    printer_model_fields,
+    printer_model,
     resolve_role,
 )
 from firmware_profiles.loader import BUILTIN_ROOT, catalog_files
-from firmware_profiles.ports import PORT_REQUIREMENTS
-from firmware_profiles.schema import KEYPAD_KEYS, KINDS
+from firmware_profiles.ports import lines
+from firmware_profiles.profile_models import KEYPAD_KEYS, KINDS, PrinterProfile
 from firmware_profiles.tomlwrite import TomlWriteError, dumps
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,11 +114,37 @@ def test_an_empty_or_missing_directory_is_an_error(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["TM-T88V", "TM-T88VI", "TM-T20III", "TM-m30III", "TSP143", "generic-58mm"])
-def test_printer_profiles_hold_the_facts_the_renderer_uses(name: str, catalog: Catalog) -> None:
-    from drivers.printer_models import MODELS, PrinterModel
+# What the renderer and the status reader used to hold as a second copy of the printer facts
+# (drivers/printer_models.py, now gone): the profiles must still say the same.
+KNOWN_FACTS = {
+    "TM-T88V": (512, 180, 80, "TM-T88V", (0x04B8, 0x0202), (1, 2, 3, 4), 256, True),
+    "TM-T88VI": (512, 180, 80, "TM-T88V", (0x04B8, 0x0202), (1, 2, 3, 4), 256, True),
+    "TM-T20III": (576, 203, 80, "TM-T20II", (0x04B8, 0x0E15), (1, 2, 3, 4), 256, True),
+    "TM-m30III": (576, 203, 80, "TM-T20II", (0x04B8, 0x0202), (1, 2, 3, 4), 256, True),
+    "TSP143": (576, 203, 80, "default", (0x0519, 0x0003), (1, 4), 256, True),
+    "generic-58mm": (384, 203, 58, "POS-5890", (None, None), (1, 4), 128, False),
+}
 
-    assert PrinterModel(**printer_model_fields(catalog.model("printers", name))) == MODELS[name]
+
+@pytest.mark.parametrize("name", sorted(KNOWN_FACTS))
+def test_a_printer_profile_becomes_the_drivers_facts(name: str, catalog: Catalog) -> None:
+    model = printer_model(catalog.model("printers", name))
+    assert model.name == name
+    assert (
+        model.width_px,
+        model.dpi,
+        model.paper_mm,
+        model.escpos_profile,
+        (model.usb_vendor, model.usb_product),
+        model.status_queries,
+        model.fragment_height,
+        model.cutter,
+    ) == KNOWN_FACTS[name]
+
+
+def test_only_a_printer_profile_has_printer_facts(catalog: Catalog) -> None:
+    with pytest.raises(ProfileError, match="not a PrinterProfile"):
+        printer_model(catalog.model("displays", "hdmi-1920x1080"))
 
 
 def test_escpos_profile_names_exist_in_python_escpos(catalog: Catalog) -> None:
@@ -124,17 +153,25 @@ def test_escpos_profile_names_exist_in_python_escpos(catalog: Catalog) -> None:
     assert spec is not None and spec.submodule_search_locations
     database = json.loads((Path(next(iter(spec.submodule_search_locations))) / "capabilities.json").read_text())
     for profile in catalog.models("printers"):
-        assert profile.get("escpos_profile") in database["profiles"], profile.key
+        assert profile.facts_as(PrinterProfile).escpos_profile in database["profiles"], profile.key
 
 
-def test_port_requirements_agree_with_the_drivers() -> None:
-    from drivers import cctalk, escpos_printer, keypad, led_panel
+def test_a_slots_kind_is_one_of_the_kinds() -> None:
+    from typing import get_args
 
-    assert PORT_REQUIREMENTS["keypad"].baudrates == (keypad.BAUDRATE,)
-    assert PORT_REQUIREMENTS["led_panel"].baudrates == (led_panel.BAUDRATE,)
-    assert PORT_REQUIREMENTS["cctalk"].baudrates == (cctalk.BAUDRATE,)
-    assert PORT_REQUIREMENTS["escpos"].baudrates == escpos_printer._BAUDRATES
-    assert set(PORT_REQUIREMENTS["escpos"].flow_controls) == set(escpos_printer._FLOW_CONTROL)
+    from firmware_profiles.profile_models import KindName
+
+    assert set(get_args(KindName)) == set(KINDS)
+
+
+def test_the_port_checks_are_the_drivers_own_declarations() -> None:
+    # Nothing repeated: provisioning checks each kind against the object its driver opens with.
+    from drivers import cctalk, keypad, led_panel, printer_model
+
+    assert lines()["keypads"] is keypad.LINE and lines()["led_panels"] is led_panel.LINE
+    assert lines()["cctalk"] is cctalk.LINE and lines()["printers"] is printer_model.SERIAL_LINE
+    assert keypad.LINE.baudrates == (keypad.BAUDRATE,) and led_panel.LINE.baudrates == (led_panel.BAUDRATE,)
+    assert cctalk.LINE.baudrates == (cctalk.BAUDRATE,)
 
 
 def test_keypad_and_panel_facts_fit_their_drivers(catalog: Catalog) -> None:
@@ -145,17 +182,30 @@ def test_keypad_and_panel_facts_fit_their_drivers(catalog: Catalog) -> None:
         assert panel.get("rows") <= led_panel.MAX_ROWS
 
 
+def _keys(model: Any) -> set[str]:
+    return {f.encode_name for f in msgspec.structs.fields(model)}
+
+
 def test_roles_name_the_sections_and_keys_the_apps_read(catalog: Catalog) -> None:
+    # The apps' configurations are typed: a role lists exactly the sections (and, where the app
+    # reads all of them, the keys) of the app's model.
     from display_board import cli as board_cli
-    from drivers import cash
+    from drivers.cash import CashConfig
+    from drivers.printer_model import PrinterConfig
+    from kiosk import device as kiosk_device
     from ticket_dispenser import ui
 
     dispenser = catalog.role("dispenser")
-    assert set(dispenser.sections) == ui.KNOWN
-    assert set(dispenser.sections["display"]) == ui.KNOWN_DISPLAY
-    assert set(catalog.role("board").sections) == board_cli.KNOWN
+    assert set(dispenser.sections) == _keys(ui.DispenserConfig) - {"device"}
+    assert set(dispenser.sections["display"]) == _keys(ui.DispenserDisplay)
+    assert set(dispenser.sections["printer"]) == _keys(PrinterConfig)
+    board = catalog.role("board")
+    assert set(board.sections) == _keys(board_cli.BoardConfig) - {"device"}
+    assert set(board.sections["display"]) == _keys(board_cli.BoardDisplay)
     kiosk = catalog.role("kiosk")
-    assert set(kiosk.sections["cash"]) == cash._KNOWN
+    assert set(kiosk.sections) <= _keys(kiosk_device.KioskFile)
+    assert set(kiosk.sections["cash"]) == _keys(CashConfig)
+    assert set(kiosk.sections["printer"]) == _keys(PrinterConfig)
     for role in catalog.roles.values():
         assert role.app in {"madoguchi-dispenser", "madoguchi-board", "madoguchi-kiosk"}
 
@@ -187,6 +237,8 @@ def test_profiles_answer_capability_questions(catalog: Catalog) -> None:
     assert not catalog.model("keypads", "madoguchi-keypad").supports("digits")
     assert catalog.model("card_readers", "simulated").supports("simulated")
     assert catalog.model("cash", "cctalk-bill-validator").supports("escrow")
+    # Typed facts read as attributes where code wants one value.
+    assert catalog.model("printers", "tm-t88v").facts_as(PrinterProfile).media.dpi == 180
 
 
 def test_an_unknown_capability_is_an_error_not_false(catalog: Catalog) -> None:
@@ -224,9 +276,81 @@ def test_models_are_found_by_key_or_by_the_makers_name(catalog: Catalog) -> None
         catalog.role("kiosc")
 
 
+def test_a_file_is_checked_against_its_models_all_optional_twin() -> None:
+    from common.validation import Invalid, convert
+    from firmware_profiles.partial import partial_model, without_removals
+
+    twin = partial_model(PrinterProfile)
+    assert partial_model(PrinterProfile) is twin  # made once
+    # Nothing is required and nothing gets a default: a file holds part of a model.
+    assert msgspec.to_builtins(convert({"media": {"dpi": 203}}, twin)) == {"media": {"dpi": 203}}
+    # The limits and the words are the model's own, nested models included.
+    with pytest.raises(Invalid) as caught:
+        convert({"media": {"width": {"pixels": 514}}}, twin)
+    assert str(caught.value) == "media.width.pixels: expected a multiple of 8, got 514; use 512 or 520"
+    with pytest.raises(Invalid, match='usb.vendr: unknown key; did you mean "vendor"'):
+        convert({"usb": {"vendr": 1}}, twin)
+    # An empty value of a known key removes what a parent set; an unknown one stays, to be reported.
+    assert without_removals({"usb": None, "media": {"dpi": None}, "widht": None}, PrinterProfile) == {
+        "media": {},
+        "widht": None,
+    }
+
+
+def test_reading_a_printer_model_at_an_apps_start_leaves_provisioning_unloaded() -> None:
+    # The packaged look-up must not pull in resolve, apply, detect or the serial drivers.
+    code = (
+        "import sys\n"
+        "from firmware_profiles.packaged import printer_model_named\n"
+        "model = printer_model_named('TM-T20III')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('firmware_profiles.', 'drivers.', 'sync.')))\n"
+        "print(model.width_px, ' '.join(loaded))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    width, loaded = run.stdout.split(" ", 1)
+    assert width == "576"
+    unwanted = {
+        "firmware_profiles.resolve",  # and with it sync.protocol
+        "firmware_profiles.apply",
+        "firmware_profiles.detect",
+        "firmware_profiles.cli",
+        "drivers.keypad",  # the other serial drivers: only a printer profile was checked
+        "drivers.led_panel",
+        "drivers.cctalk",
+        "drivers.escpos_printer",  # python-escpos comes with the printer, not with its facts
+    }
+    assert not unwanted & set(loaded.split()), loaded
+    assert not any(m.startswith("sync.") for m in loaded.split()), loaded
+
+
+def test_the_package_names_are_imported_on_first_use() -> None:
+    import firmware_profiles
+    from firmware_profiles import apply as apply_function
+    from firmware_profiles import detect as detect_function
+
+    # apply and detect stay the functions, though their modules share the names.
+    assert callable(apply_function) and apply_function.__module__ == "firmware_profiles.apply"
+    assert callable(detect_function) and detect_function.__module__ == "firmware_profiles.detect"
+    assert sorted(firmware_profiles.__all__) == firmware_profiles.__all__
+    for name in firmware_profiles.__all__:
+        assert getattr(firmware_profiles, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'schema'"):
+        firmware_profiles.__getattr__("schema")
+
+
 def test_profile_modules_stay_pure() -> None:
     forbidden = {"kivy", "paho", "tinydb", "serial", "escpos", "usb", "sqlite3", "socket", "subprocess", "threading"}
-    for name in ("schema", "ports", "resolve", "detect", "tomlwrite", "errors"):
+    for name in (
+        "profile_models",
+        "partial",
+        "catalog",
+        "printers",
+        "ports",
+        "resolve",
+        "detect",
+        "tomlwrite",
+        "errors",
+    ):
         tree = ast.parse((REPO / "firmware_profiles" / f"{name}.py").read_text(encoding="utf-8"))
         imported = set()
         for node in ast.walk(tree):

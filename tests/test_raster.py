@@ -14,7 +14,6 @@ from PIL import Image, ImageChops, ImageFont
 
 from common.fonts import FontNotFoundError, FontSet, find_fonts
 from common.i18n import LANGUAGES, NATIVE_NAMES
-from drivers.printer_models import MODELS
 from drivers.raster import (
     CUT_PARTIAL_AFTER_FEED,
     ESC_INIT,
@@ -36,10 +35,13 @@ from drivers.raster import (
     wrap_text,
 )
 from drivers.ticket_printer import QR, BigNumber, PrintJob, Rule, Space, Text
+from firmware_profiles.packaged import packaged_printers, printer_model_named
+from firmware_profiles.printers import printer_model
 from ticket_dispenser.ticket import IssuedTicket, ticket_job
 
 REPO = Path(__file__).resolve().parents[1]
-WIDTHS = sorted({m.width_px for m in MODELS.values()})  # 384 (58 mm), 512 and 576 (80 mm)
+# Every packaged printer profile's width: 384 (58 mm), 512 and 576 (80 mm).
+WIDTHS = sorted({printer_model(p).width_px for p in packaged_printers().models("printers")})
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +270,7 @@ def test_the_decoded_raster_shows_the_number_where_it_was_drawn(fonts: FontSet) 
     for width in WIDTHS:
         job = ticket_job(ticket(1105, {"ja": "証明書", "en": "Certificates"}, "en"))
         img, layout = render_with_layout(job, width, fonts)
-        decoded = decode_escpos(to_escpos(img, fragment_height=MODELS["generic-58mm"].fragment_height))
+        decoded = decode_escpos(to_escpos(img, fragment_height=printer_model_named("generic-58mm").fragment_height))
         [(block, box)] = [(b, box) for b, box in layout if isinstance(b, BigNumber)]
         assert block.number == "1105"
         # A fresh rendering of the number alone is exactly what the printer got at that place.

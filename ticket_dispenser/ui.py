@@ -10,16 +10,22 @@ for missing hardware unless the configuration (or --fake-printer) asks for it:
     orientation = "landscape"   # or "portrait" (two columns of purposes)
     maxfps = 30             # a cap keeps a Pi cool; the screen changes only on a touch
 
-    [printer]               # see drivers.escpos_printer.open_printer
+    [printer]               # drivers.printer_model.PrinterConfig
     model = "TM-T20III"
     backend = "usb"
     usb = { vendor = 0x04b8, product = 0x0e28, timeout_ms = 5000 }
+    # [printer.facts]       # the model's facts, as madoguchi-provision apply writes them;
+                            # without them they are read from the packaged catalog
 
     [keypad]                # optional: the tactile keypad (docs/keypad-protocol.md)
     port = "/dev/ttyACM0"
 
     [speech]                # optional: "openjtalk", "espeak", "none"
     backend = "openjtalk"
+
+Each section is a typed model (the display's from common.device_config, the others from their
+drivers), read through common.cli.read_device_config: an error names the file, the key and the
+fix, in one line.
 """
 
 from __future__ import annotations
@@ -27,67 +33,58 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from common.cli import UsageError, read_device_config
+from common.device_config import DeviceSection, TouchDisplay
+from common.validation import Invalid
+from drivers.keypad import KeypadConfig
+from drivers.printer_model import PrinterConfig, PrinterModel, check_printer_config
+from drivers.speech import SpeechConfig
 from sync.agent import DeviceAgent
 
 log = logging.getLogger(__name__)
 
 PRINTER_CHECK_S = 3.0  # how often a held ticket's printer is looked at again
 
-KNOWN = {"display", "printer", "keypad", "speech"}
-KNOWN_DISPLAY = {"width", "height", "fullscreen", "orientation", "maxfps"}
+DispenserDisplay = TouchDisplay
+"""The dispenser's ``[display]``: its touch screen (1280x800 unless configured)."""
 
 
-@dataclass(frozen=True)
-class DeviceConfig:
-    """A dispenser's hardware, validated."""
+class DispenserConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A dispenser's device configuration: its screen, ticket printer, keypad and speech (and
+    the ``[device]`` section provisioning writes)."""
 
-    width: int = 1280
-    height: int = 800
-    fullscreen: bool = False
-    orientation: str = "landscape"
-    maxfps: int = 30
-    printer: Mapping[str, Any] = field(default_factory=dict)
-    keypad: Mapping[str, Any] = field(default_factory=dict)
-    speech: Mapping[str, Any] = field(default_factory=dict)
+    device: DeviceSection | None = None
+    display: DispenserDisplay = DispenserDisplay()
+    printer: PrinterConfig | None = None
+    keypad: KeypadConfig = KeypadConfig()
+    speech: SpeechConfig = SpeechConfig()
 
     @property
     def columns(self) -> int:
         """Purposes per row: three across a landscape screen, two down a portrait one."""
-        return 2 if self.orientation == "portrait" else 3
+        return 2 if self.display.layout == "portrait" else 3
 
 
-def load_device_config(path: Path | None) -> DeviceConfig:
-    """Read and check a device configuration; UsageError names the bad key and the fix."""
+def _check(config: DispenserConfig) -> DispenserConfig:
+    if config.printer is not None:
+        try:
+            check_printer_config(config.printer)
+        except Invalid as err:
+            raise err.within("printer") from err
+    return config
+
+
+def load_device_config(path: Path | None) -> DispenserConfig:
+    """Read and check a device configuration; UsageError names the file, the key and the fix."""
     if path is None:
-        return DeviceConfig()
-    doc = read_device_config(path, KNOWN)
-    display = doc.get("display", {})
-    bad = sorted(set(display) - KNOWN_DISPLAY)
-    if bad:
-        raise UsageError(f"{path}: display.{bad[0]}: unknown key; allowed: {', '.join(sorted(KNOWN_DISPLAY))}")
-    width, height = display.get("width", 1280), display.get("height", 800)
-    for key, value in (("width", width), ("height", height)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 320 <= value <= 7680:
-            raise UsageError(f"{path}: display.{key}: expected pixels from 320 to 7680, got {value!r}")
-    orientation = display.get("orientation", "landscape" if width >= height else "portrait")
-    if orientation not in ("landscape", "portrait"):
-        raise UsageError(f'{path}: display.orientation: expected "landscape" or "portrait", got {orientation!r}')
-    fullscreen = display.get("fullscreen", False)
-    if not isinstance(fullscreen, bool):
-        raise UsageError(f"{path}: display.fullscreen: expected true or false")
-    maxfps = display.get("maxfps", 30)
-    if isinstance(maxfps, bool) or not isinstance(maxfps, int) or not 0 <= maxfps <= 120:
-        raise UsageError(
-            f"{path}: display.maxfps: expected frames per second from 1 to 120 (0: no cap), got {maxfps!r}"
-        )
-    sections = {name: doc.get(name, {}) for name in ("printer", "keypad", "speech")}
-    return DeviceConfig(width, height, fullscreen, orientation, maxfps, **sections)
+        return DispenserConfig()
+    return read_device_config(path, DispenserConfig, _check)
 
 
 def run_ui(
@@ -107,13 +104,14 @@ def run_ui(
     device = load_device_config(args.device_config)
     printer = _printer(args, device)
     dispenser = dispenser_factory(printer)
+    display = device.display
     configure_kivy(
-        width=device.width,
-        height=device.height,
-        fullscreen=device.fullscreen and not args.windowed,
+        width=display.width,
+        height=display.height,
+        fullscreen=display.fullscreen and not args.windowed,
         kiosk=not args.windowed,
         home=agent.config.data_dir / "kivy",
-        maxfps=device.maxfps,
+        maxfps=display.maxfps,
     )
     speaker = _speaker(device)
     presenter = Presenter(
@@ -166,27 +164,42 @@ def _watch_printer(dispenser: Any, stop: threading.Event) -> None:
             log.exception("printer check failed")
 
 
-def _printer(args: Any, device: DeviceConfig) -> Any:
-    from drivers.escpos_printer import PrinterConfigError, open_printer
+def _printer(args: Any, device: DispenserConfig) -> Any:
+    from drivers.escpos_printer import open_printer
+    from drivers.printer_model import FakeSettings, PrinterConfigError
+    from firmware_profiles.errors import ProfileError
 
-    config: Mapping[str, Any] = device.printer
+    config = device.printer
     if args.fake_printer is not None:
-        # Asked for by name (demo, screenshots): a behavioural fake writing each ticket as PNG.
-        config = {
-            "model": str(device.printer.get("model", "TM-T20III")),
-            "backend": "fake",
-            "fake": {"png_dir": str(args.fake_printer), "keep": 20},
-        }
-    if not config:
+        # Asked for by name (demo, screenshots): a behavioural fake writing each ticket as PNG,
+        # as the configured model (its facts too, when provisioning wrote them).
+        config = PrinterConfig(
+            model=config.model if config is not None else "TM-T20III",
+            backend="fake",
+            facts=config.facts if config is not None else None,
+            fake=FakeSettings(png_dir=str(args.fake_printer), keep=20),
+        )
+    if config is None:
         raise UsageError("no [printer] in the device configuration (--device-config), and no --fake-printer")
     try:
-        return open_printer(config)
-    except PrinterConfigError as err:
+        return open_printer(config, model=_catalog_facts(config, "printer"))
+    except (PrinterConfigError, ProfileError) as err:
         raise UsageError(str(err)) from err
 
 
-def _speaker(device: DeviceConfig) -> Any:
-    backend = str(device.speech.get("backend", "none"))
+def _catalog_facts(config: PrinterConfig, key: str) -> PrinterModel | None:
+    """The printer model's facts from the packaged catalog when provisioning wrote none (a
+    configuration written by hand), else None: the written facts are used and no profile is
+    read at start (docs/architecture.md)."""
+    if config.facts is not None:
+        return None
+    from firmware_profiles.packaged import printer_model_named
+
+    return printer_model_named(config.model, f"{key}.model")
+
+
+def _speaker(device: DispenserConfig) -> Any:
+    backend = device.speech.backend
     if backend == "none":
         return None
     from drivers import speech
@@ -210,9 +223,9 @@ def _speech(speaker: Any) -> Callable[[str, Any, str], None]:
     return speak
 
 
-def _keypad(device: DeviceConfig, on_key: Callable[[str], None]) -> Any:
-    port = device.keypad.get("port")
-    if not port:
+def _keypad(device: DispenserConfig, on_key: Callable[[str], None]) -> Any:
+    port = device.keypad.port
+    if port is None:
         return None
     from drivers.keypad import SerialKeypad
 
