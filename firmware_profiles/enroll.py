@@ -38,16 +38,18 @@ import shutil
 import ssl
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit
 
+import msgspec
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from common.validation import Invalid, decode_json
 from firmware_profiles.errors import ProfileError
+from sync import messages
 from sync.protocol import valid_id
 
 __all__ = ["DeviceIdentity", "EnrolError", "enroll", "load_identity", "parse_token"]
@@ -195,11 +197,14 @@ def _csr(key: ec.EllipticCurvePrivateKey, device_id: str) -> bytes:
     return request.public_bytes(serialization.Encoding.PEM)
 
 
-def _check_answer(answer: Any, key: ec.EllipticCurvePrivateKey, device_id: str, ca_pem: bytes) -> x509.Certificate:
-    if not isinstance(answer, dict) or not isinstance(answer.get("certificate"), str):
-        raise EnrolError("the office's answer holds no certificate; is the office up to date?")
+_ANSWER = msgspec.json.Decoder(messages.EnrolAnswer)
+
+
+def _check_answer(
+    answer: messages.EnrolAnswer, key: ec.EllipticCurvePrivateKey, device_id: str, ca_pem: bytes
+) -> x509.Certificate:
     try:
-        cert = x509.load_pem_x509_certificate(answer["certificate"].encode("ascii"))
+        cert = x509.load_pem_x509_certificate(answer.certificate.encode("ascii"))
         ca = x509.load_pem_x509_certificate(ca_pem)
         cert.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature, UnicodeEncodeError) as err:
@@ -209,7 +214,7 @@ def _check_answer(answer: Any, key: ec.EllipticCurvePrivateKey, device_id: str, 
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not names or names[0].value != device_id:
         raise EnrolError(f"the certificate from the office is not for device {device_id!r}")
-    if answer.get("ca") is not None and answer["ca"].encode("ascii").strip() != ca_pem.strip():
+    if answer.ca is not None and answer.ca.encode("ascii").strip() != ca_pem.strip():
         raise EnrolError("the office answered with a different CA certificate than the pinned one")
     return cert
 
@@ -279,35 +284,37 @@ def enroll(
     host, port = _office_address(office_url)
     ca_pem = _fetch_pinned_ca(host, port, fingerprint, timeout)
     key = ec.generate_private_key(ec.SECP256R1())
-    body = json.dumps(
-        {
-            "token": token,
-            "device_id": device_id,
-            "csr": _csr(key, device_id).decode("ascii"),
-            "profile_hash": profile_hash,
-        }
-    ).encode("utf-8")
+    body = msgspec.json.encode(
+        messages.EnrolRequest(
+            token=token, device_id=device_id, csr=_csr(key, device_id).decode("ascii"), profile_hash=profile_hash
+        )
+    )
     pinned = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
     pinned.verify_flags |= _NO_CHECK_TIME
     status, raw = _request(host, port, pinned, "POST", "/enrol", body, timeout)
-    try:
-        answer = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise EnrolError(f"the office answered {status} with something that is not JSON") from err
     if status != 200:
-        reason = answer.get("error") if isinstance(answer, dict) else None
-        raise EnrolError(f"the office refused the enrolment: {reason or f'HTTP {status}'}")
+        try:
+            reason = msgspec.json.decode(raw, type=messages.EnrolRefusal).error
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            reason = f"HTTP {status}"
+        raise EnrolError(f"the office refused the enrolment: {reason}")
+    try:
+        answer = decode_json(raw, _ANSWER)
+    except Invalid as err:
+        raise EnrolError(f"the office's answer cannot be used ({err}); is the office up to date?") from err
+    except msgspec.DecodeError as err:
+        raise EnrolError(f"the office answered {status} with something that is not JSON") from err
     cert = _check_answer(answer, key, device_id, ca_pem)
     serial = format(cert.serial_number, "X")
     identity = DeviceIdentity(
         device_id=device_id,
-        role=str(answer.get("role", "")),
-        site=str(answer.get("site", "")),
-        mqtt_username=str(answer.get("mqtt_username", device_id)),
+        role=answer.role,
+        site=answer.site,
+        mqtt_username=answer.mqtt_username or device_id,
         serial=serial,
         not_after_ms=int(cert.not_valid_after_utc.timestamp() * 1000),
         profile_hash=profile_hash,
-        broker=answer.get("broker") if isinstance(answer.get("broker"), str) else None,
+        broker=answer.broker,
         directory=identity_dir / CURRENT,
     )
     meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(identity).items() if k != "directory"}
