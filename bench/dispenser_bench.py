@@ -359,8 +359,18 @@ def bench_idle(rig: Rig, root: Path, idle_s: float) -> IdleFigures:
     display = os.environ.get("DISPLAY")
     if not display:
         xvfb, display = start_xvfb()
+    from drivers.printer_model import facts_table
+    from firmware_profiles import tomlwrite
+    from firmware_profiles.packaged import printer_model_named
+
     config = root / "device-ui.toml"
-    config.write_text("[display]\nwidth = 1280\nheight = 800\n", encoding="utf-8")
+    # As provisioning writes it: the printer's facts in the configuration, so the app reads no
+    # profile at start (a device in the field does not; --fake-printer keeps the facts).
+    device = {
+        "display": {"width": 1280, "height": 800},
+        "printer": {"model": MODEL, "backend": "fake", "facts": facts_table(printer_model_named(MODEL))},
+    }
+    config.write_text(tomlwrite.dumps(device), encoding="utf-8")
     env = dict(os.environ, DISPLAY=display, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     log_path = root / "dispenser-ui.log"

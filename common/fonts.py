@@ -15,8 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import ImageFont
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +209,8 @@ def _face(path: Path, family: str | None) -> FontFace | None:
 
 @cache
 def _family_at(path: Path, index: int) -> str:
+    from PIL import ImageFont  # here: the screens look a font file up without Pillow's FreeType
+
     return str(ImageFont.truetype(str(path), 12, index=index).getname()[0])
 
 
@@ -214,6 +218,8 @@ def _family_at(path: Path, index: int) -> str:
 def _load(path: Path, index: int, size: int) -> ImageFont.FreeTypeFont:
     # BASIC layout, not Raqm: the output must not depend on which HarfBuzz/FriBiDi the machine
     # has (golden raster files), and the lobby's languages need no complex shaping.
+    from PIL import ImageFont
+
     return ImageFont.truetype(str(path), size, index=index, layout_engine=ImageFont.Layout.BASIC)
 
 
