@@ -212,9 +212,11 @@ def receipt_printer(png_dir: Path) -> Any:
     """kiosk.printers' receipt printer on the dispenser's fake ESC/POS printer, which writes
     each receipt as it would come out."""
     from drivers.escpos_printer import open_printer
+    from firmware_profiles.packaged import printer_model_named
     from kiosk.printers import EscposReceiptPrinter
 
-    printer = open_printer({"model": "TM-T20III", "backend": "fake", "fake": {"png_dir": str(png_dir)}})
+    config = {"model": "TM-T20III", "backend": "fake", "fake": {"png_dir": str(png_dir)}}
+    printer = open_printer(config, model=printer_model_named("TM-T20III"))
     return EscposReceiptPrinter(printer, device_id="kiosk-1", office_name=lambda: "まどぐち町役場")
 
 
