@@ -8,9 +8,11 @@
 #                               offline Japanese speech (the dictionary pyopenjtalk reads offline)
 #   cmake, g++                  pyopenjtalk (the speech extra) builds from source
 #   libmtdev1                   multitouch input for Kivy on touch screens
+#   chromium                    the browser tests of the staff console and the resident page (Playwright
+#                               drives it; nothing is downloaded at test time)
 set -euo pipefail
 
-wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++ libmtdev1)
+wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++ libmtdev1 chromium)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

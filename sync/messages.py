@@ -532,3 +532,75 @@ class EnrolRefusal(msgspec.Struct, frozen=True, kw_only=True):
     """Any answer but 200: what went wrong, for the technician."""
 
     error: Annotated[str, info(max_length=2000)]
+
+
+# --------------------------------------------------------------------------------------------
+# office -> the resident's progress page (madoguchi-public; HTTPS, one way: docs/protocol.md)
+# --------------------------------------------------------------------------------------------
+# Only what a resident may see: no names, no procedures, nothing personal. A ticket is keyed by
+# the SHA-256 of the unguessable token its QR code carries, so the public host never holds a
+# token that would open a page.
+
+TicketKey = Annotated[str, info(pattern=r"^[0-9a-f]{64}$", what="the SHA-256 of a ticket's token, in hex")]
+PublicStatus = Literal["waiting", "called", "in_progress", "held", "ready", "done", "absent", "void"]
+Congestion = Literal["green", "yellow", "red"]
+
+
+class PublicCounter(Part, frozen=True, kw_only=True):
+    """A counter as residents know it: its number and its name per language."""
+
+    number: CounterNo
+    name: Names = {}
+
+
+class PublicStop(Part, frozen=True, kw_only=True):
+    """A station of the ticket's route and when the ticket reached it (None: not yet)."""
+
+    code: Code
+    name: Names
+    reached_ms: Ms | None = None
+
+
+class PublicTicket(Part, frozen=True, kw_only=True):
+    """One ticket's line as its resident follows it on a phone."""
+
+    key: TicketKey
+    number: Number
+    purpose: Names
+    stops: Annotated[tuple[PublicStop, ...], info(max_length=32)]
+    status: PublicStatus
+    people_ahead: Annotated[int, info(ge=0, le=1_000_000)] | None = None
+    est_wait_min: Annotated[int, info(ge=0, le=100_000)] | None = None
+    counter: PublicCounter | None = None  # "please come to counter N" while called or ready
+    issued_ms: Ms
+    updated_ms: Ms
+
+
+class PublicPurpose(Part, frozen=True, kw_only=True):
+    """Congestion of one purpose, for residents deciding when to come."""
+
+    code: Code
+    name: Names
+    waiting: Annotated[int, info(ge=0, le=1_000_000)]
+    est_wait_min: Annotated[int, info(ge=0, le=100_000)] | None = None
+    level: Congestion
+    last_called: Number | None = None
+
+
+class PublicFeed(msgspec.Struct, frozen=True, kw_only=True):
+    """What the office pushes to ``madoguchi-public`` (``POST /feed``): the business day's tickets
+    that changed (or all of them when ``full``), the keys of tickets to forget, and congestion.
+
+    ``version`` grows with every feed; the public side ignores one at or below what it holds.
+    A new business day forgets the old day's tickets (their pages expire with the day).
+    """
+
+    site: Id
+    office_name: Annotated[str, info(max_length=200)] = ""
+    business_day: Day
+    version: Version
+    sent_ms: Ms
+    full: bool = False
+    tickets: Annotated[tuple[PublicTicket, ...], info(max_length=20_000)] = ()
+    removed: Annotated[tuple[TicketKey, ...], info(max_length=20_000)] = ()
+    purposes: Annotated[tuple[PublicPurpose, ...], info(max_length=64)] = ()

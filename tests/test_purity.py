@@ -25,6 +25,7 @@ PACKAGES = (
     "ticket_dispenser",
     "display_board",
     "kiosk",
+    "public",
     "lobby",
     "bench",
 )
