@@ -35,7 +35,8 @@ WAITING = "waiting"
 CALLED = "called"
 IN_PROGRESS = "in_progress"
 READY = "ready"
-KNOWN_STATUSES = frozenset({WAITING, CALLED, IN_PROGRESS, READY})
+HELD = "held"  # put aside where it is (drawn like a waiting car)
+KNOWN_STATUSES = frozenset({WAITING, CALLED, IN_PROGRESS, HELD, READY})
 PLATFORM = -1  # the station index of a ticket that waits before the first station
 
 DEFAULT_TIMEZONE = "Asia/Tokyo"
@@ -369,6 +370,8 @@ def _place(
             if index != PLATFORM:
                 problems.add()
             placed.append(Train(number, PLATFORM, WAITING, counter))
+        elif status == HELD:
+            placed.append(Train(number, index, HELD, counter))  # where it was put aside, platform included
         else:
             if index == PLATFORM and last >= 0:
                 problems.add()  # called means at a counter: the first station at least

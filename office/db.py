@@ -55,6 +55,53 @@ CREATE TABLE IF NOT EXISTS staff_requests (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# Versioned changes to a store made by an older office, applied in order at open (PRAGMA
+# user_version counts them). SCHEMA above makes version 0; never edit a step once it shipped.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the staff side - the resident page's token and the staff user working a case; staff
+    # accounts, their sessions, the audit log, and which counters are open and by whom.
+    """
+    ALTER TABLE tickets ADD COLUMN token TEXT;
+    ALTER TABLE tickets ADD COLUMN holder TEXT;
+    CREATE UNIQUE INDEX IF NOT EXISTS tickets_token ON tickets(token) WHERE token IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS staff_users (
+        username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
+        password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0, locked_until_ms INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL, changed_ms INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS staff_sessions (
+        token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, counter INTEGER, csrf TEXT NOT NULL,
+        created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, ended_ms INTEGER
+    );
+    CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, username TEXT, counter INTEGER,
+        action TEXT NOT NULL, ticket_id TEXT, ok INTEGER NOT NULL, detail TEXT NOT NULL, request_id TEXT
+    );
+    CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms);
+    CREATE TABLE IF NOT EXISTS counter_state (
+        number INTEGER PRIMARY KEY, open INTEGER NOT NULL, username TEXT, since_ms INTEGER NOT NULL
+    );
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring a store up to :data:`MIGRATIONS`, each step in a transaction of its own; the version."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in (s.strip() for s in step.split(";")):
+                if statement:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
 
 def _ticket(row: sqlite3.Row) -> Ticket:
     return Ticket(
@@ -72,6 +119,8 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         station_index=row["station_index"],
         counter=row["counter"],
         updated_ms=row["updated_ms"],
+        token=row["token"],
+        holder=row["holder"],
     )
 
 
@@ -87,6 +136,20 @@ class OfficeDB:
         # FULL: an ack goes out only after the events it covers are on disk.
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
+        migrate(self.conn)
+
+    @classmethod
+    def read_only(cls, path: Path) -> OfficeDB:
+        """A second, read-only connection to a store the office loop writes (the console's reads).
+
+        WAL lets it read while the loop writes; SQLite itself refuses any write through it, so
+        "one writer" holds by construction, not by discipline.
+        """
+        db = cls.__new__(cls)
+        db.path = path
+        db.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        db.conn.row_factory = sqlite3.Row
+        return db
 
     def close(self) -> None:
         """Close the connection."""
@@ -189,8 +252,8 @@ class OfficeDB:
         try:
             self.conn.execute(
                 "INSERT INTO tickets(ticket_id, day, series, number, category, device, event_id, issued_ms,"
-                " hlc, route, procedures, status, station_index, counter, updated_ms)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " hlc, route, procedures, status, station_index, counter, updated_ms, token, holder)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     t.ticket_id,
                     t.day,
@@ -207,6 +270,8 @@ class OfficeDB:
                     t.station_index,
                     t.counter,
                     t.updated_ms,
+                    t.token,
+                    t.holder,
                 ),
             )
             return None
@@ -218,10 +283,20 @@ class OfficeDB:
             return f"{row['ticket_id']} (event {row['event_id']})" if row else "unknown"
 
     def update_ticket(self, t: Ticket) -> None:
-        """Persist a ticket's new status, station and counter."""
+        """Persist a ticket's new status, station, counter, purpose, route and holder."""
         self.conn.execute(
-            "UPDATE tickets SET status=?, station_index=?, counter=?, updated_ms=? WHERE ticket_id=?",
-            (t.status.value, t.station_index, t.counter, t.updated_ms, t.ticket_id),
+            "UPDATE tickets SET status=?, station_index=?, counter=?, updated_ms=?, holder=?, category=?, route=?"
+            " WHERE ticket_id=?",
+            (
+                t.status.value,
+                t.station_index,
+                t.counter,
+                t.updated_ms,
+                t.holder,
+                t.category,
+                json.dumps(list(t.route)),
+                t.ticket_id,
+            ),
         )
 
     def tickets(self, day: str, statuses: Iterable[Status] | None = None) -> list[Ticket]:
@@ -264,7 +339,7 @@ class OfficeDB:
         trains = [
             row(r)
             for r in self.conn.execute(
-                f"SELECT {cols} FROM tickets WHERE day=? AND (status IN ('called', 'in_progress')"
+                f"SELECT {cols} FROM tickets WHERE day=? AND (status IN ('called', 'in_progress', 'held')"
                 " OR (status='ready' AND updated_ms>=?)) ORDER BY hlc, ticket_id",
                 (day, ready_since_ms),
             )
@@ -333,6 +408,50 @@ class OfficeDB:
         """Every station arrival of a ticket, in order."""
         rows = self.conn.execute("SELECT * FROM stamps WHERE ticket_id=? ORDER BY at_ms, rowid", (ticket_id,))
         return [Stamp(r["ticket_id"], r["station"], r["at_ms"], r["counter"]) for r in rows]
+
+    def stamps_of(self, ticket_ids: Iterable[str]) -> dict[str, list[Stamp]]:
+        """Every station arrival of several tickets, in order, by ticket (one query)."""
+        wanted = list(dict.fromkeys(ticket_ids))
+        out: dict[str, list[Stamp]] = {t: [] for t in wanted}
+        for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(
+                f"SELECT * FROM stamps WHERE ticket_id IN ({','.join('?' * len(chunk))}) ORDER BY at_ms, rowid", chunk
+            )
+            for r in rows:
+                out[r["ticket_id"]].append(Stamp(r["ticket_id"], r["station"], r["at_ms"], r["counter"]))
+        return out
+
+    def left_station_since(self, station: str, since_ms: int) -> int:
+        """How many cases moved on from ``station`` since a time (the input centre's hour)."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM (SELECT at_ms, LAG(station) OVER (PARTITION BY ticket_id ORDER BY at_ms, rowid)"
+            " AS came_from FROM stamps WHERE at_ms>=?) WHERE came_from=? AND at_ms>=?",
+            (since_ms - 24 * 3600 * 1000, station, since_ms),
+        ).fetchone()
+        return int(row[0])
+
+    def held_prints(self, since_ms: int) -> dict[str, list[str]]:
+        """Per dispenser, tickets whose print failed and that are not reprinted or void yet."""
+        failed: dict[str, tuple[str, int]] = {}
+        for r in self.conn.execute(
+            "SELECT device, type, data, at_ms FROM events WHERE type IN ('ticket.print_failed', 'ticket.reprinted')"
+            " AND received_ms>=? ORDER BY device, seq",
+            (since_ms,),
+        ):
+            ticket = json.loads(r["data"]).get("ticket_id")
+            if not isinstance(ticket, str):
+                continue
+            if r["type"] == "ticket.print_failed":
+                failed[ticket] = (str(r["device"]), int(r["at_ms"]))
+            else:
+                failed.pop(ticket, None)
+        out: dict[str, list[str]] = {}
+        for ticket, (device, _) in failed.items():
+            found = self.ticket(ticket)
+            if found is None or found.status is not Status.VOID:
+                out.setdefault(device, []).append(ticket)
+        return out
 
     def add_call(self, c: Call) -> None:
         """A now-calling entry."""

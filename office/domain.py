@@ -22,7 +22,17 @@ class OfficeError(Exception):
 
 
 class CommandError(OfficeError):
-    """A staff command that cannot be carried out; the message is shown to the clerk as is."""
+    """A staff action that cannot be carried out, in one sentence for the clerk.
+
+    ``template`` is an English message id with ``str.format`` fields and ``params`` its values:
+    the console shows it in the clerk's language (its catalog translates the template), the
+    command line in English (``str(err)``).
+    """
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template.format(**params) if params else template)
 
 
 class Status(StrEnum):
@@ -30,22 +40,24 @@ class Status(StrEnum):
 
     WAITING = "waiting"  # issued, not yet called
     CALLED = "called"  # called to a counter; at the first station
-    IN_PROGRESS = "in_progress"  # somewhere between the first and the terminal station
+    IN_PROGRESS = "in_progress"  # being worked on at a station (at a counter, or in the back office)
+    HELD = "held"  # put aside (the resident fetches a document); resumed where it was
     READY = "ready"  # at the terminal: the resident is called to receive it
+    DONE = "done"  # handed over: the resident has gone
     ABSENT = "absent"  # called but did not come
     VOID = "void"  # cancelled by staff (e.g. a ticket that never printed)
 
     @property
     def active(self) -> bool:
         """Still in the queue or on the board."""
-        return self in (Status.WAITING, Status.CALLED, Status.IN_PROGRESS, Status.READY)
+        return self in (Status.WAITING, Status.CALLED, Status.IN_PROGRESS, Status.HELD, Status.READY)
 
 
 def category(config: SiteConfig, code: str) -> Category:
     """The purpose with ``code``; CommandError (shown to the clerk) when there is none."""
     found = config.find_category(code)
     if found is None:
-        raise CommandError(f"unknown purpose {code!r}")
+        raise CommandError("unknown purpose {code}", code=code)
     return found
 
 
@@ -54,7 +66,7 @@ def counter(config: SiteConfig, number: int) -> Counter:
     found = config.find_counter(number)
     if found is None:
         known = ", ".join(str(c.number) for c in config.counters)
-        raise CommandError(f"there is no counter {number} (counters: {known})")
+        raise CommandError("there is no counter {number} (counters: {known})", number=number, known=known)
     return found
 
 
@@ -91,6 +103,8 @@ class Ticket:
     station_index: int = -1  # -1 while waiting; index into route afterwards
     counter: int | None = None
     updated_ms: int = 0
+    token: str | None = None  # the resident page's token its QR carries (None: an older dispenser)
+    holder: str | None = None  # the staff user working the case now (an input centre claim)
 
     @property
     def station(self) -> str | None:
@@ -134,7 +148,7 @@ def call(ticket: Ticket, counter: int, now_ms: int) -> tuple[Ticket, Stamp, Call
             Call(ticket.ticket_id, ticket.number, counter, now_ms, kind="ready"),
         )
     if ticket.status not in (Status.WAITING, Status.ABSENT, Status.CALLED):
-        raise CommandError(f"{ticket.number} is already {ticket.status.value.replace('_', ' ')}")
+        raise CommandError("{number} is already {status}", number=ticket.number, status=_said(ticket.status))
     moved = replace(ticket, status=Status.CALLED, station_index=0, counter=counter, updated_ms=now_ms)
     return (
         moved,
@@ -149,13 +163,18 @@ def advance(ticket: Ticket, station: str, now_ms: int) -> tuple[Ticket, Stamp, C
     Reaching the terminal station makes it ready, which calls the resident to the counter.
     """
     if not ticket.status.active:
-        raise CommandError(f"{ticket.number} is {ticket.status.value}; it cannot move")
+        raise CommandError("{number} is {status}; it cannot move", number=ticket.number, status=_said(ticket.status))
     if station not in ticket.route:
         stops = " → ".join(ticket.route)
-        raise CommandError(f"{ticket.number}'s route has no station {station!r} (route: {stops})")
+        raise CommandError(
+            "{number}'s route has no station {station} (route: {stops})",
+            number=ticket.number,
+            station=station,
+            stops=stops,
+        )
     index = ticket.route.index(station)
     if index == ticket.station_index:
-        raise CommandError(f"{ticket.number} is already at {station}")
+        raise CommandError("{number} is already at {station}", number=ticket.number, station=station)
     terminal = index == len(ticket.route) - 1
     if terminal:
         return done(ticket, now_ms)
@@ -167,13 +186,15 @@ def advance(ticket: Ticket, station: str, now_ms: int) -> tuple[Ticket, Stamp, C
 def done(ticket: Ticket, now_ms: int, counter: int | None = None) -> tuple[Ticket, Stamp, Call]:
     """The procedure is complete: the train reaches the terminal and the resident is called."""
     if not ticket.status.active:
-        raise CommandError(f"{ticket.number} is {ticket.status.value}; it cannot be completed")
+        raise CommandError(
+            "{number} is {status}; it cannot be completed", number=ticket.number, status=_said(ticket.status)
+        )
     if ticket.status is Status.READY and counter is None:
-        raise CommandError(f"{ticket.number} is already done")
+        raise CommandError("{number} is already done", number=ticket.number)
     at = counter if counter is not None else ticket.counter
     if at is None:
         raise CommandError(
-            f"{ticket.number} has not been at a counter: say which counter (done {ticket.number} at counter N)"
+            "{number} has not been at a counter: say which counter (done {number} at counter N)", number=ticket.number
         )
     last = len(ticket.route) - 1
     moved = replace(ticket, status=Status.READY, station_index=last, counter=at, updated_ms=now_ms)
@@ -188,7 +209,9 @@ def absent(ticket: Ticket, now_ms: int) -> Ticket:
     """The resident did not come when called; a later call brings the ticket back."""
     if ticket.status not in (Status.WAITING, Status.CALLED, Status.READY):
         raise CommandError(
-            f"{ticket.number} is {ticket.status.value.replace('_', ' ')}; only a waiting, called or ready ticket can be marked absent"
+            "{number} is {status}; only a waiting, called or ready ticket can be marked absent",
+            number=ticket.number,
+            status=_said(ticket.status),
         )
     return replace(ticket, status=Status.ABSENT, updated_ms=now_ms)
 
@@ -196,8 +219,108 @@ def absent(ticket: Ticket, now_ms: int) -> Ticket:
 def void(ticket: Ticket, now_ms: int) -> Ticket:
     """Staff cancel a ticket (for example one whose print failed and that nobody holds)."""
     if ticket.status is Status.VOID:
-        raise CommandError(f"{ticket.number} is already void")
+        raise CommandError("{number} is already void", number=ticket.number)
     return replace(ticket, status=Status.VOID, updated_ms=now_ms)
+
+
+def _said(status: Status) -> str:
+    return status.value.replace("_", " ")
+
+
+def recall(ticket: Ticket, counter: int, now_ms: int) -> Call:
+    """Call a called (or ready) ticket again: the board and the panel announce it once more."""
+    if ticket.status not in (Status.CALLED, Status.READY):
+        raise CommandError(
+            "{number} is {status}; only a called ticket can be called again",
+            number=ticket.number,
+            status=_said(ticket.status),
+        )
+    kind = "ready" if ticket.status is Status.READY else "call"
+    return Call(ticket.ticket_id, ticket.number, counter, now_ms, kind=kind)
+
+
+def start(ticket: Ticket, counter: int, now_ms: int) -> Ticket:
+    """The called resident is at the counter: the work on the case begins there."""
+    if ticket.status is not Status.CALLED:
+        raise CommandError(
+            "{number} is {status}; only a called ticket can be started",
+            number=ticket.number,
+            status=_said(ticket.status),
+        )
+    return replace(ticket, status=Status.IN_PROGRESS, counter=counter, updated_ms=now_ms)
+
+
+def collect(ticket: Ticket, now_ms: int) -> Ticket:
+    """The resident received what was ready: the ticket's journey ends."""
+    if ticket.status is not Status.READY:
+        raise CommandError(
+            "{number} is {status}; only a ready ticket can be handed over",
+            number=ticket.number,
+            status=_said(ticket.status),
+        )
+    return replace(ticket, status=Status.DONE, holder=None, updated_ms=now_ms)
+
+
+def hold(ticket: Ticket, now_ms: int) -> Ticket:
+    """Put a case aside where it is (the resident fetches a document, a question goes out)."""
+    if ticket.status not in (Status.WAITING, Status.CALLED, Status.IN_PROGRESS):
+        raise CommandError(
+            "{number} is {status}; it cannot be put on hold", number=ticket.number, status=_said(ticket.status)
+        )
+    return replace(ticket, status=Status.HELD, updated_ms=now_ms)
+
+
+def resume(ticket: Ticket, now_ms: int) -> Ticket:
+    """Take a held case up again where it was: back in the queue, or worked on at its station."""
+    if ticket.status is not Status.HELD:
+        raise CommandError("{number} is not on hold", number=ticket.number)
+    status = Status.WAITING if ticket.station_index < 0 else Status.IN_PROGRESS
+    return replace(ticket, status=status, updated_ms=now_ms)
+
+
+def transfer_purpose(ticket: Ticket, to: Category, now_ms: int) -> Ticket:
+    """The resident came for something else: the ticket joins the other purpose's queue and route,
+    keeping its place by issue time."""
+    if ticket.status not in (Status.WAITING, Status.CALLED, Status.IN_PROGRESS, Status.HELD, Status.ABSENT):
+        raise CommandError(
+            "{number} is {status}; it cannot be transferred", number=ticket.number, status=_said(ticket.status)
+        )
+    if to.code == ticket.category:
+        raise CommandError("{number} is already for {purpose}", number=ticket.number, purpose=to.code)
+    return replace(
+        ticket,
+        category=to.code,
+        route=to.route,
+        status=Status.WAITING,
+        station_index=-1,
+        counter=None,
+        holder=None,
+        updated_ms=now_ms,
+    )
+
+
+def claim(ticket: Ticket, user: str, now_ms: int) -> Ticket:
+    """A staff member takes a case to work on it (no two hold the same case)."""
+    if ticket.status not in (Status.CALLED, Status.IN_PROGRESS):
+        raise CommandError(
+            "{number} is {status}; only a case being worked on can be taken",
+            number=ticket.number,
+            status=_said(ticket.status),
+        )
+    if ticket.holder is not None and ticket.holder != user:
+        raise CommandError("{number} is already being worked on by {user}", number=ticket.number, user=ticket.holder)
+    return replace(ticket, holder=user, updated_ms=now_ms)
+
+
+def release(ticket: Ticket, user: str, now_ms: int, *, anyone: bool = False) -> Ticket:
+    """Give a case back to the station's pool (``anyone``: a floor manager frees another's)."""
+    if ticket.holder is None:
+        raise CommandError("{number} is not being worked on by anyone", number=ticket.number)
+    if ticket.holder != user and not anyone:
+        raise CommandError(
+            "{number} is being worked on by {user}, not by you", number=ticket.number, user=ticket.holder
+        )
+    return replace(ticket, holder=None, updated_ms=now_ms)
 
 
 @dataclass(frozen=True)

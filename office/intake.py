@@ -69,6 +69,7 @@ class Intake:
             route=route,
             procedures=data.procedures,
             updated_ms=now_ms,
+            token=data.token,
         )
         clash = self.db.insert_ticket(ticket, event_id)
         if clash is not None:

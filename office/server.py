@@ -14,6 +14,7 @@ What the loop calls on lives beside it: :mod:`office.intake` (what an event does
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import queue
 import random
@@ -23,20 +24,24 @@ import uuid
 import zoneinfo
 from collections import Counter as Tally
 from collections.abc import Callable
-from datetime import date, timedelta
+from concurrent.futures import Future
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from certificates.registry import Registry
 from common import calendar
-from office import commands, snapshots
+from office import actions, commands, desk, floor, public_feed, snapshots
 from office.db import OfficeDB
-from office.domain import CommandError, Status
+from office.domain import CommandError, Status, Ticket
 from office.intake import Intake
 from office.kiosk_service import open_kiosk_service
 from office.lease_keeper import LeaseKeeper
+from office.public_push import FeedPusher
 from office.simstaff import SimStaff
-from office.staff import StaffDesk
+from office.staff import Reply, StaffDesk
 from sync import messages, protocol
 from sync.errors import ProtocolError
 from sync.link import Inbound, MqttLink, Will
@@ -49,6 +54,9 @@ HEARTBEAT_S = 10.0  # live office status: devices learn the time from it and see
 # spell goes out at once (the board's move follows the clerk's click within the interval).
 SNAPSHOT_MIN_INTERVAL_S = 0.1
 LEASE_CHECK_S = 60.0  # catches the business-day rollover for idle dispensers
+PUBLIC_MIN_INTERVAL_S = 0.2  # resident pages: changes coalesce into one feed per interval
+PUBLIC_FULL_S = 300.0  # a full feed now and then heals whatever a lost push left behind
+FAILED = "the office could not carry that out; the error is in its log"
 SERVICE_HISTORY_MS = 12 * 3600 * 1000  # calls looked back at to learn service times at start
 
 
@@ -85,7 +93,17 @@ class OfficeServer:
         self._last_snapshot = 0.0
         self._last_heartbeat = 0.0
         self._last_lease_check = 0.0
-        self.staff = StaffDesk(config, self.db, on_activity=self._activity)
+        self._listeners: list[Callable[[int], None]] = []
+        self.change_version = 0  # grows with every committed change staff screens must see
+        self._changed = False
+        self._last_public = 0.0
+        self._public_seen = -1
+        self._last_public_full = 0.0
+        self._public_book = public_feed.FeedBook()
+        self.public: FeedPusher | None = None
+        if config.public.url:
+            self.public = FeedPusher(config.public.url, Path(config.public.secret_file))
+        self.staff = StaffDesk(config, self.db, on_activity=self._activity, issuer=self._issue_at_desk)
         self.staff.rebuild_service_log(self.wall_ms() - SERVICE_HISTORY_MS)
         self.leases = LeaseKeeper(config, self.db)
         self.kiosk = open_kiosk_service(config, self.db, registry=registry, on_activity=self._activity)
@@ -113,12 +131,16 @@ class OfficeServer:
 
     def start(self) -> None:
         """Run the server loop in a background thread (tests and the demo)."""
+        if self.public is not None:
+            self.public.start()
         self._link.start()
         self._thread = threading.Thread(target=self._loop, name="office", daemon=True)
         self._thread.start()
 
     def serve_forever(self) -> None:
         """Run the server loop in this thread until :meth:`stop` (the CLI)."""
+        if self.public is not None:
+            self.public.start()
         self._link.start()
         self._loop()
 
@@ -139,7 +161,44 @@ class OfficeServer:
             True,
         )
         self._link.stop(final=final)
+        if self.public is not None:
+            self.public.stop()
+        for future in self._pending_futures():
+            future.set_exception(RuntimeError("the office stopped before carrying this out"))
         self.db.close()
+
+    def _pending_futures(self) -> list[Future[Reply]]:
+        out: list[Future[Reply]] = []
+        while True:
+            try:
+                kind, item = self._inbox.get_nowait()
+            except queue.Empty:
+                return out
+            if kind in ("action", "session") and not item[-1].done():
+                out.append(item[-1])
+
+    # -- the staff console's door ------------------------------------------------------------------
+
+    def submit(self, action: actions.Action, actor: actions.Actor) -> Future[Reply]:
+        """Carry out a staff action on the loop; the future's reply comes after its commit.
+
+        Idempotent by ``action.request_id``: a retry (a double click, a console that lost the
+        answer, an office restart in between) gets the first answer and changes nothing.
+        """
+        future: Future[Reply] = Future()
+        self._inbox.put(("action", (action, actor, future)))
+        return future
+
+    def submit_session(self, change: actions.SignIn | actions.SignOut) -> Future[Reply]:
+        """Write a sign-in (its lockout rule included) or a sign-out, on the loop."""
+        future: Future[Reply] = Future()
+        self._inbox.put(("session", (change, future)))
+        return future
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """``listener(change_version)`` after every committed change staff screens show (called on
+        the loop's thread: hand it over to your own, quickly)."""
+        self._listeners.append(listener)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -170,7 +229,11 @@ class OfficeServer:
 
     def _step(self, items: list[tuple[str, Any]]) -> None:
         batches: list[tuple[str, messages.EventBatch]] = []
+        staff_items: list[tuple[str, Any]] = []
         for kind, item in items:
+            if kind in ("action", "session"):
+                staff_items.append((kind, item))
+                continue
             if kind == "ready":
                 self._announce()
             elif kind == "down":
@@ -186,8 +249,23 @@ class OfficeServer:
                     batches.append(routed)
         if batches:
             self._consume(batches)
+        for kind, item in staff_items:
+            if kind == "action":
+                self._staff_action(*item)
+            else:
+                self._sign_in_out(*item)
         self._publish_changed_voids()
+        if self._changed:
+            self._changed = False
+            self.change_version += 1
+            for listener in self._listeners:
+                try:
+                    listener(self.change_version)
+                except Exception:
+                    log.exception("office: a change listener failed")
         now = time.monotonic()
+        if self.public is not None:
+            self._feed_public(now)
         if self._ready.is_set():
             if self.sim_staff is not None:
                 self._run_sim_staff()
@@ -302,6 +380,8 @@ class OfficeServer:
             if gap > 0:
                 self.stats["gaps_seen"] += 1
                 log.info("device %s: events after seq %d arrived before it (gap of up to %d)", device, acked, gap)
+        if touched:
+            self._changed = True  # printers' faults and held prints reach the alerts
         if issued_by:
             self._dirty = True
         self.stats["number_conflicts"] = self.intake.number_conflicts
@@ -316,6 +396,7 @@ class OfficeServer:
         self._publish(reply, device=device)
 
     def _device_status(self, device: str, doc: messages.DeviceStatus) -> None:
+        self._changed = True  # the floor view's health and alerts
         self.db.upsert_device(device, doc.role or None, doc.state, self.wall_ms(), protocol.to_builtins(doc))
         self.leases.note_marks(device, doc.marks)
         if doc.state == "online" and doc.role == "dispenser" and self._ready.is_set():
@@ -349,9 +430,17 @@ class OfficeServer:
         if reply is None:
             try:
                 with self.db.transaction():
-                    message = self.execute(commands.parse(doc.command))
+                    message = self.execute(commands.parse(doc.command), terminal)
                     reply = messages.StaffReply(request_id=doc.request_id, ok=True, message=message)
                     self.db.save_staff_reply(doc.request_id, doc.command, protocol.to_builtins(reply), self.wall_ms())
+                    self.staff.staff.audit(
+                        self.wall_ms(),
+                        f"terminal:{terminal}",
+                        None,
+                        "command",
+                        detail={"command": doc.command[:200], "reply": message[:200]},
+                        request_id=doc.request_id,
+                    )
             except CommandError as err:
                 reply = messages.StaffReply(request_id=doc.request_id, ok=False, message=str(err)[:2000])
             except Exception:  # the clerk gets an answer whatever went wrong
@@ -373,11 +462,174 @@ class OfficeServer:
         reply = protocol.from_stored("staff_reply", stored)
         return reply if isinstance(reply, messages.StaffReply) else None
 
-    def execute(self, cmd: commands.Command) -> str:
+    def execute(self, cmd: commands.Command, terminal: str = "terminal") -> str:
         """Carry out a staff command (inside the caller's transaction); returns the reply."""
         now = self.wall_ms()
         self._dirty = True
-        return self.staff.execute(cmd, now, self.business_day(now))
+        self._changed = True
+        return self.staff.execute(cmd, now, self.business_day(now), terminal)
+
+    def _staff_action(self, action: actions.Action, actor: actions.Actor, future: Future[Reply]) -> None:
+        """One console action: its own transaction; the answer stored with it, then given."""
+        if future.done():
+            return  # the console gave up on it (it was cancelled before the loop got to it)
+        stored = self.db.staff_reply(action.request_id)
+        if stored is not None:
+            self.stats["staff_retries"] += 1
+            future.set_result(_stored(stored))
+            return
+        now = self.wall_ms()
+        name = actions.name(action)
+        ticket = getattr(action, "ticket_id", None)
+        command = json.dumps({"by": actor.username, "action": msgspec.to_builtins(action)}, ensure_ascii=False)
+        try:
+            with self.db.transaction():
+                reply = self.staff.perform(action, actor, now, self.business_day(now))
+                detail = {"reply": str(reply), **({"ref": action.ref} if hasattr(action, "ref") else {})}
+                self.staff.staff.audit(
+                    now,
+                    actor.username,
+                    actor.counter,
+                    name,
+                    ticket_id=reply.ticket_id or ticket,
+                    detail=detail,
+                    request_id=action.request_id,
+                )
+                self.db.save_staff_reply(action.request_id, command, _reply_json(reply), now)
+            self._dirty = True
+            self._changed = True
+        except CommandError as err:
+            reply = Reply(err.template, err.params, ticket, ok=False)
+            try:
+                with self.db.transaction():
+                    self.staff.staff.audit(
+                        now,
+                        actor.username,
+                        actor.counter,
+                        name,
+                        ticket_id=ticket,
+                        ok=False,
+                        detail={"refused": str(err)},
+                        request_id=action.request_id,
+                    )
+                    self.db.save_staff_reply(action.request_id, command, _reply_json(reply), now)
+            except Exception:
+                log.exception("office: could not record a refused staff action")
+        except Exception:  # the clerk gets an answer whatever went wrong; a retry may succeed
+            self.stats["staff_errors"] += 1
+            log.exception("staff action %s by %s failed", name, actor.username)
+            reply = Reply(FAILED, {}, ticket, ok=False)
+        self._activity(f"console {actor.username}: {name} -> {reply}")
+        future.set_result(reply)
+
+    def _sign_in_out(self, change: actions.SignIn | actions.SignOut, future: Future[Reply]) -> None:
+        """A console signing in or out (the console checked the password; the lockout is ours)."""
+        now = self.wall_ms()
+        console = self.config.console
+        try:
+            with self.db.transaction():
+                reply = self._sign(change, now, console)
+        except Exception:
+            self.stats["staff_errors"] += 1
+            log.exception("office: a sign-in could not be written")
+            reply = Reply(FAILED, {}, ok=False)
+        future.set_result(reply)
+
+    def _sign(self, change: actions.SignIn | actions.SignOut, now: int, console: Any) -> Reply:
+        store = self.staff.staff
+        if isinstance(change, actions.SignOut):
+            session = store.session(change.key, now)
+            store.end_session(change.key, now)
+            if session is not None:
+                store.audit(now, session.username, session.counter, "sign_out")
+            return Reply("signed out")
+        user = store.user(change.username)
+        refused = Reply("wrong user name or password", ok=False)
+        if user is None:
+            store.audit(now, None, change.counter, "sign_in", ok=False, detail={"unknown_user": change.username[:40]})
+            return refused
+        if user.disabled:
+            store.audit(now, user.username, change.counter, "sign_in", ok=False, detail="disabled")
+            return refused
+        if user.locked(now):
+            store.audit(now, user.username, change.counter, "sign_in", ok=False, detail="locked")
+            until = datetime.fromtimestamp(user.locked_until_ms / 1000, self.tz).strftime("%H:%M")
+            return Reply("too many wrong passwords: this account is locked until {until}", {"until": until}, ok=False)
+        if not change.password_ok:
+            after = store.failed_sign_in(
+                user.username, now, limit=console.lockout_failures, lock_ms=console.lockout_minutes * 60_000
+            )
+            store.audit(now, user.username, change.counter, "sign_in", ok=False, detail="wrong password")
+            if after is not None and after.locked(now):
+                self._activity(f"staff account {user.username} locked after wrong passwords")
+            return refused
+        if change.counter is not None and self.config.find_counter(change.counter) is None:
+            return Reply("there is no counter {number}", {"number": change.counter}, ok=False)
+        store.signed_in(user.username)
+        store.open_session(
+            change.key, user.username, change.counter, change.csrf, now, console.session_hours * 3_600_000
+        )
+        store.audit(now, user.username, change.counter, "sign_in")
+        return Reply("signed in")
+
+    def _issue_at_desk(self, purpose: Any, procedures: tuple[str, ...], now_ms: int, today: str) -> Ticket:
+        ticket = desk.issue(self.config, self.db, purpose, procedures, now_ms, today)
+        self._dirty = True
+        return ticket
+
+    # -- the resident's page -----------------------------------------------------------------------
+
+    def _feed_public(self, now: float) -> None:
+        """Build the resident's page feed when something changed (coalesced) and hand it over."""
+        pusher = self.public
+        if pusher is None:
+            return
+        full = pusher.wants_full or now - self._last_public_full >= PUBLIC_FULL_S
+        if not full and (now - self._last_public < PUBLIC_MIN_INTERVAL_S or self._public_seen == self.change_version):
+            return
+        self._last_public = now
+        self._public_seen = self.change_version
+        if full:
+            self._last_public_full = now
+            self._public_book.version = max(self._public_book.version, pusher.held_version)
+        try:
+            feed = self.public_feed(full=full)
+        except Exception:
+            self.stats["public_errors"] += 1
+            log.exception("office: the resident's page feed could not be built")
+            return
+        if feed is not None:
+            pusher.offer(feed)
+
+    def public_feed(self, *, full: bool = False) -> messages.PublicFeed | None:
+        """The feed that brings the resident's pages up to date (None: nothing changed)."""
+        now = self.wall_ms()
+        today = self.business_day(now)
+        tickets = self.db.tickets(today)
+        stamps = self.db.stamps_of(t.ticket_id for t in tickets if t.token)
+        opened = self.counters_open(now)
+        samples = self.staff.service.samples
+        waiting = sorted((t for t in tickets if t.status is Status.WAITING), key=lambda t: t.queue_key)
+        loads = floor.purpose_loads(self.config, waiting, samples, opened)
+        return self._public_book.next_feed(
+            self.config,
+            today,
+            public_feed.public_tickets(self.config, tickets, stamps, samples, opened),
+            public_feed.public_purposes(loads, self.db.last_called_by_category()),
+            now,
+            full=full,
+        )
+
+    def counters_open(self, now_ms: int | None = None) -> dict[int, bool]:
+        """Which counters are open this business day (an opening of an earlier day is closed)."""
+        start = self.day_start_ms(now_ms)
+        return {n: is_open and since >= start for n, (is_open, _, since) in self.staff.staff.counters().items()}
+
+    def day_start_ms(self, now_ms: int | None = None) -> int:
+        """When the current business day began (its rollover hour), in ms."""
+        day = date.fromisoformat(self.business_day(now_ms))
+        start = datetime(day.year, day.month, day.day, self.config.rollover_hour, tzinfo=self.tz)
+        return int(start.timestamp() * 1000)
 
     def _run_sim_staff(self) -> None:
         if self.sim_staff is None:
@@ -440,7 +692,7 @@ class OfficeServer:
 
     def queue_figures(self) -> tuple[messages.QueueRow, ...]:
         """People waiting and the expected wait per purpose (the dispensers' snapshot)."""
-        return snapshots.queue_rows(self.config, self.db, self.staff.service, self.business_day())
+        return snapshots.queue_rows(self.config, self.db, self.staff.service, self.business_day(), self.counters_open())
 
     def _publish_snapshots(self) -> None:
         self._last_snapshot = time.monotonic()
@@ -452,7 +704,13 @@ class OfficeServer:
             board_version = self.db.next_version("board")
         self._publish(
             snapshots.queue_snapshot(
-                self.config, self.db, self.staff.service, version=queue_version, now_ms=now, today=today
+                self.config,
+                self.db,
+                self.staff.service,
+                version=queue_version,
+                now_ms=now,
+                today=today,
+                counters_open=self.counters_open(now),
             )
         )
         self._publish(snapshots.board_snapshot(self.config, self.db, version=board_version, now_ms=now, today=today))
@@ -460,6 +718,19 @@ class OfficeServer:
     def _activity(self, line: str) -> None:
         if self.on_activity is not None:
             self.on_activity(line)
+
+
+def _reply_json(reply: Reply) -> dict[str, Any]:
+    return {"ok": reply.ok, "template": reply.template, "params": dict(reply.params), "ticket_id": reply.ticket_id}
+
+
+def _stored(stored: dict[str, Any]) -> Reply:
+    """The answer a request was given the first time (the same request again)."""
+    if "template" not in stored:  # a terminal's command used the id: not this console's request
+        return Reply("that request was already used; reload the page", ok=False)
+    return Reply(
+        str(stored["template"]), dict(stored.get("params") or {}), stored.get("ticket_id"), ok=bool(stored["ok"])
+    )
 
 
 def make_sim_staff(pace_s: float, seed: int | None = None) -> SimStaff:

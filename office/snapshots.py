@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from office import estimate
+from office import estimate, floor
 from office.db import OfficeDB
 from office.domain import MAX_WAITING_ROWS, ServiceLog, Status, board_lines
 from sync import messages
@@ -21,15 +21,18 @@ RECENT_CALLS = 10  # rows of the board's now-calling list the office sends
 CALL_HISTORY = 50  # calls looked at to find each counter's current one
 
 
-def queue_rows(config: SiteConfig, db: OfficeDB, service: ServiceLog, today: str) -> tuple[messages.QueueRow, ...]:
-    """People waiting and the expected wait per purpose, in the site's order."""
+def queue_rows(
+    config: SiteConfig, db: OfficeDB, service: ServiceLog, today: str, counters_open: Mapping[int, bool]
+) -> tuple[messages.QueueRow, ...]:
+    """People waiting and the expected wait per purpose, in the site's order (the open counters
+    that serve a purpose share its queue: :func:`office.floor.open_counter_count`)."""
     waiting = db.waiting_by_category(today)
     issued = db.issued_by_category(today)
     last_called = db.last_called_by_category()
     rows = []
     for cat in config.categories:
         samples = service.samples.get(cat.code, ())
-        counters = sum(1 for c in config.counters if c.serves(cat.code))
+        counters = floor.open_counter_count(config, counters_open, cat.code)
         default_s = float(config.default_service_seconds)
         rows.append(
             messages.QueueRow(
@@ -45,14 +48,21 @@ def queue_rows(config: SiteConfig, db: OfficeDB, service: ServiceLog, today: str
 
 
 def queue_snapshot(
-    config: SiteConfig, db: OfficeDB, service: ServiceLog, *, version: int, now_ms: int, today: str
+    config: SiteConfig,
+    db: OfficeDB,
+    service: ServiceLog,
+    *,
+    version: int,
+    now_ms: int,
+    today: str,
+    counters_open: Mapping[int, bool],
 ) -> messages.QueueSnapshot:
     """``office/snapshot/queue``: the rows, and per dispenser the acked seq they include."""
     return messages.QueueSnapshot(
         version=version,
         sent_ms=now_ms,
         business_day=today,
-        categories=queue_rows(config, db, service, today),
+        categories=queue_rows(config, db, service, today, counters_open),
         acked={str(row["device"]): int(row["acked_seq"]) for row in db.devices("dispenser")},
     )
 

@@ -45,6 +45,7 @@ def sample_escpos(model_name: str = "TM-T20III", language: str = "en") -> bytes:
         est_wait_min=6,
         office_name="まどぐち町役場 総合窓口",
         language=language,
+        token="SU5PVLU4YOXW6DGPVTGJNAFBUM",  # a fixed token: the QR code is part of the picture
     )
     fake = FakeEscpos()
     # The model's facts from its profile in the packaged catalog, as an app reads them when its

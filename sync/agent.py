@@ -138,6 +138,9 @@ class DeviceAgent:
         self.last_heard_ms: int | None = None
         # A dispenser's number marks for its status message (the office tops leases up from them).
         self.status_marks: Callable[[], tuple[messages.NumberMark, ...]] | None = None
+        # What the device says of itself (a kiosk's cash and service, a board's staleness): the
+        # floor view's health and alerts. Call :meth:`health_changed` when it changes.
+        self.status_health: Callable[[], messages.Health] | None = None
         self._office_session: tuple[Any, Any] = (None, None)
         self._sent_upto = self.outbox.acked_seq
         self._last_progress_ms = self._mono_ms()
@@ -200,6 +203,10 @@ class DeviceAgent:
             self._persist_clock(force=True)
             self.outbox.close()
             self.state.close()
+
+    def health_changed(self) -> None:
+        """The device's health changed: its status goes out now, not at the next interval."""
+        self._inbox.put(("health", None))
 
     def request(self, body: messages.AnyKioskRequest) -> bool:
         """Ask the office (a kiosk's request; the answer comes to ``on_reply``). Not journalled:
@@ -313,6 +320,8 @@ class DeviceAgent:
             self._publish_status()
         elif kind == "down":
             self._office_online = False
+        elif kind == "health":
+            self._publish_status()
 
     def _on_inbound(self, message: Inbound) -> None:
         try:
@@ -449,6 +458,7 @@ class DeviceAgent:
             last_seq=self.outbox.last_seq,
             clock_confirmed=self.clock_confirmed,
             marks=self.status_marks() if self.status_marks is not None else (),
+            health=self.status_health() if self.status_health is not None else None,
         )
 
     def _publish_status(self) -> None:

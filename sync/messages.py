@@ -265,6 +265,23 @@ class NumberMark(Part, frozen=True, kw_only=True):
     last: Number
 
 
+class Health(Part, frozen=True, kw_only=True):
+    """What a device says of itself beyond online and offline, for the floor view and its alerts.
+
+    A kiosk: in service or not (and why), its cash levels per denomination, change running low,
+    refund slips it printed that a counter must pay. A board: whether what it shows is stale.
+    """
+
+    in_service: bool | None = None
+    fault: Annotated[str, info(max_length=64)] = ""
+    cash: Annotated[
+        dict[Annotated[str, info(max_length=16)], Annotated[int, info(ge=0, le=100_000)]], info(max_length=32)
+    ] = {}
+    change_low: bool = False
+    refunds_owed: Annotated[int, info(ge=0, le=10_000)] = 0
+    stale: bool = False
+
+
 class DeviceStatus(Payload, frozen=True, kw_only=True):
     """A device's birth message on every connect (retained); its last will says offline."""
 
@@ -279,6 +296,7 @@ class DeviceStatus(Payload, frozen=True, kw_only=True):
     # the office counts usage from these as well as from ticket events, so leases are topped
     # up before all events have arrived
     marks: Annotated[tuple[NumberMark, ...], info(max_length=200)] = ()
+    health: Health | None = None
 
 
 class EventRecord(Part, frozen=True, kw_only=True):
@@ -321,6 +339,8 @@ class TicketIssued(EventData, frozen=True, kw_only=True):
     route: Annotated[tuple[Code, ...], info(max_length=32)] = ()
     procedures: Annotated[tuple[Annotated[str, info(max_length=200)], ...], info(max_length=64)] = ()
     clock_confirmed: bool = False
+    # the unguessable token of the resident's page (sync.tokens); None from older dispensers
+    token: Annotated[str, info(pattern=r"^[A-Z2-7]{26}$", what="26 base32 letters")] | None = None
 
 
 class TicketReprinted(EventData, frozen=True, kw_only=True):

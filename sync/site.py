@@ -84,17 +84,33 @@ class Category(_Table, frozen=True, kw_only=True):
         return self.name
 
 
+CounterKind = Literal["high", "low", "consultation"]
+
+
 class Counter(_Table, frozen=True, kw_only=True):
-    """A service counter (窓口); an empty ``categories`` serves every purpose."""
+    """A service counter (窓口); an empty ``categories`` serves every purpose.
+
+    ``kind`` is Kasuya's: a high counter (ハイカウンター) for quick business standing, a low
+    counter (ローカウンター) for seated, private matters, a consultation room (相談室). ``name`` is
+    what the board, the resident's page and the console call it (e.g. "2番窓口", "Counter 2").
+    """
 
     number: Annotated[
         int, info(ge=0, le=999, what="a counter number from 0 to 999", help="the counter number shown to residents")
     ]
     categories: Annotated[frozenset[str], info(what="a list of purpose codes (empty = all)")] = frozenset()
+    name: Names = {}
+    kind: Annotated[
+        CounterKind, info(what='"high" (a high counter), "low" (a low counter) or "consultation" (a room)')
+    ] = "high"
 
     def serves(self, category: str) -> bool:
         """Whether this counter calls tickets of ``category``."""
         return not self.categories or category in self.categories
+
+    def names(self) -> dict[str, str]:
+        """The counter's name per language; "N番窓口" / "Counter N" when the site gives none."""
+        return dict(self.name) or {"ja": f"{self.number}番窓口", "en": f"Counter {self.number}"}
 
 
 HhMm = Annotated[str, info(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", what='a time like "08:30"')]
@@ -121,14 +137,15 @@ class Dispenser(_Table, frozen=True, kw_only=True):
     closed_weekdays: Weekdays = frozenset()
     closed_dates: MonthDays = frozenset()
     holidays: Holidays = frozenset()
+    # The resident's page (madoguchi-public): {token} is the ticket's unguessable token.
     progress_url: Annotated[
         str,
         info(
             max_length=200,
-            pattern=r"\{ticket_id\}",
-            what='a URL containing {ticket_id}, e.g. "https://example.jp/t/{ticket_id}"',
+            pattern=r"\{token\}",
+            what='a URL containing {token}, e.g. "https://example.jp/t/{token}"',
         ),
-    ] = "http://madoguchi.local/t/{ticket_id}"
+    ] = "http://madoguchi.local/t/{token}"
 
     def hours(self) -> messages.Hours:
         """The hours as they travel to the devices."""
@@ -177,6 +194,40 @@ def _hours(
     )
 
 
+class Console(_Table, frozen=True, kw_only=True):
+    """``[console]``: where the staff console listens on the office LAN, and its sessions."""
+
+    host: Annotated[str, info(max_length=200, what='an address to listen on, e.g. "0.0.0.0" or "127.0.0.1"')] = (
+        "127.0.0.1"
+    )
+    port: Annotated[int, info(ge=1, le=65535)] = 8080
+    session_hours: Annotated[int, info(ge=1, le=24)] = 10  # a working day; signing in again after it
+    lockout_failures: Annotated[int, info(ge=1, le=100)] = 5  # wrong passwords in a row that lock
+    lockout_minutes: Annotated[int, info(ge=1, le=24 * 60)] = 15
+
+
+class Public(_Table, frozen=True, kw_only=True):
+    """``[public]``: the resident's page process the office feeds (none when ``url`` is empty)."""
+
+    url: Annotated[str, info(max_length=300, what='the page process\'s address, e.g. "https://public.example.jp"')] = ""
+    secret_file: Annotated[str, info(max_length=500, what="the file holding the feed's shared secret")] = ""
+
+
+class Congestion(_Table, frozen=True, kw_only=True):
+    """``[congestion]``: the expected wait at which a purpose turns yellow and red (Tosu's lamp:
+    green up to 20 minutes, yellow to 40, red beyond), and the wait the floor aims for."""
+
+    yellow_minutes: Annotated[int, info(ge=1, le=24 * 60)] = 20
+    red_minutes: Annotated[int, info(ge=1, le=24 * 60)] = 40
+    target_wait_minutes: Annotated[int, info(ge=1, le=24 * 60)] = 30
+
+    def level(self, wait_min: int | None) -> Literal["green", "yellow", "red"]:
+        """The lamp for an expected wait (green when there is no estimate: nobody waits long)."""
+        if wait_min is None or wait_min < self.yellow_minutes:
+            return "green"
+        return "yellow" if wait_min < self.red_minutes else "red"
+
+
 class SiteConfig(_Table, frozen=True, kw_only=True):
     """One office's window, as its site file says."""
 
@@ -204,6 +255,9 @@ class SiteConfig(_Table, frozen=True, kw_only=True):
     ]
     dispenser: Dispenser = msgspec.field(default_factory=Dispenser)
     kiosk: Kiosk = msgspec.field(default_factory=Kiosk)
+    console: Console = msgspec.field(default_factory=Console)
+    public: Public = msgspec.field(default_factory=Public)
+    congestion: Congestion = msgspec.field(default_factory=Congestion)
 
     @property
     def display_name(self) -> str:
@@ -298,6 +352,13 @@ def check(site: SiteConfig) -> None:
             )
     for section, hours in (("dispenser", site.dispenser), ("kiosk", site.kiosk)):
         _check_hours(section, hours)
+    if site.congestion.red_minutes <= site.congestion.yellow_minutes:
+        raise Invalid(("congestion", "red_minutes"), f"must be above yellow_minutes ({site.congestion.yellow_minutes})")
+    if bool(site.public.url) != bool(site.public.secret_file):
+        missing = "secret_file" if site.public.url else "url"
+        raise Invalid(
+            ("public", missing), "required with the other: the page's address and the feed's secret go together"
+        )
 
 
 def _names(names: Mapping[str, str], path: tuple[PathPart, ...]) -> None:

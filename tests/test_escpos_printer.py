@@ -88,6 +88,7 @@ def golden_ticket() -> IssuedTicket:
         est_wait_min=6,
         office_name="まどぐち町役場 総合窓口",
         language="en",
+        token="SU5PVLU4YOXW6DGPVTGJNAFBUM",  # a fixed token: the QR code is part of the picture
     )
 
 

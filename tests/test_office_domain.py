@@ -167,9 +167,7 @@ def test_advance_to_the_terminal_makes_the_ticket_ready_and_calls_it() -> None:
 
 def test_advance_to_a_station_not_on_the_route_names_the_route() -> None:
     t, _, _ = call(ticket(2003, route=("reception", "issuing", "done")), 3, 1)
-    with pytest.raises(
-        CommandError, match=r"2003's route has no station 'review' \(route: reception → issuing → done\)"
-    ):
+    with pytest.raises(CommandError, match=r"2003's route has no station review \(route: reception → issuing → done\)"):
         advance(t, "review", 2)
 
 

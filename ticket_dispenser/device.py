@@ -16,6 +16,7 @@ meta, and a ticket missing from the log is put back.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import zoneinfo
 from collections import deque
@@ -26,7 +27,7 @@ from typing import Any
 
 from common.calendar import business_day
 from drivers.ticket_printer import PrinterFault, PrinterStatus, TicketPrinter
-from sync import messages
+from sync import messages, tokens
 from sync.agent import DeviceAgent
 from sync.leases import Block
 from sync.store import SegmentedLog
@@ -98,6 +99,7 @@ class Dispenser:
                 raise NumbersExhausted(f"no ticket numbers left for {category} today: please ask staff")
             number, pool = taken
             ahead, wait = self._queue_estimate(category)
+            token = tokens.new_token(secrets.token_bytes)
             ticket = IssuedTicket(
                 ticket_id=f"{day}-{series}-{number}",
                 day=day,
@@ -113,7 +115,8 @@ class Dispenser:
                 est_wait_min=wait,
                 office_name=config.office_name,
                 language=language,
-                progress_url=(config.progress_url or DEFAULT_PROGRESS_URL).format(ticket_id=f"{day}-{series}-{number}"),
+                progress_url=(config.progress_url or DEFAULT_PROGRESS_URL).replace("{token}", token),
+                token=token,
             )
             marks = [
                 m for m in numbering.NumberPool(marks=pool.marks).to_dict()["marks"] if m["day"] >= _yesterday(day)

@@ -13,7 +13,7 @@ from sync import messages, protocol
 from ticket_dispenser.strings import gettext_for, purpose_name
 
 _TZ = zoneinfo.ZoneInfo("Asia/Tokyo")
-DEFAULT_PROGRESS_URL = "http://madoguchi.local/t/{ticket_id}"
+DEFAULT_PROGRESS_URL = "http://madoguchi.local/t/{token}"
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class IssuedTicket:
     office_name: str = ""
     language: str = "ja"
     progress_url: str = ""
+    # The unguessable token of the resident's page (sync.tokens); "" on tickets of older logs.
+    token: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def event_data(self) -> messages.TicketIssued:
@@ -48,6 +50,7 @@ class IssuedTicket:
             route=tuple(self.route),
             procedures=tuple(self.procedures),
             clock_confirmed=self.clock_confirmed,
+            token=self.token or None,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -82,6 +85,7 @@ class IssuedTicket:
             office_name=str(r.get("office_name", "")),
             language=str(r.get("language", "ja")),
             progress_url=str(r.get("progress_url", "")),
+            token=str(r.get("token") or ""),
         )
 
 
@@ -107,7 +111,7 @@ def ticket_job(t: IssuedTicket, *, reprint: bool = False) -> PrintJob:
     else:
         line = ja("Please ask at the counter how long the wait is")
     blocks += [Text(line, size=30, align="center"), Space(8)]
-    url = t.progress_url or DEFAULT_PROGRESS_URL.format(ticket_id=t.ticket_id)
+    url = t.progress_url or DEFAULT_PROGRESS_URL.replace("{token}", t.token)
     blocks += [QR(url, module=5), Text(ja("Scan to follow your turn"), size=24, align="center")]
     if t.language != "ja":
         local = gettext_for(t.language)

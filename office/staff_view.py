@@ -1,0 +1,140 @@
+"""Everything the staff screens show at one moment, read from the store in one go.
+
+The console builds one :class:`StaffView` per change the office loop announces, over its own
+read-only connection (:meth:`office.db.OfficeDB.read_only`), and renders every screen from it:
+the counter screen, the input centre, the floor view. The figures come from :mod:`office.floor`
+(pure); this module only reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from office import floor
+from office.db import OfficeDB
+from office.domain import Call, Stamp, Status, Ticket
+from office.staff_store import StaffStore
+from sync.site import SiteConfig
+
+RECENT_DONE_MS = 2 * 3600 * 1000  # finished tickets a screen still finds (a question at the counter)
+
+
+@dataclass(frozen=True)
+class StaffView:
+    """The office's state as the staff screens show it."""
+
+    version: int
+    now_ms: int
+    today: str
+    tickets: Mapping[str, Ticket]  # today's active tickets and the recently finished, by id
+    stamps: Mapping[str, Sequence[Stamp]]
+    waiting: Mapping[str, Sequence[Ticket]]  # per purpose, in queue order
+    purposes: Sequence[floor.PurposeLoad]
+    stations: Sequence[floor.StationLoad]
+    input_cases: Sequence[Ticket]
+    input: floor.InputLoad
+    counters: Sequence[floor.CounterState]
+    devices: Sequence[floor.DeviceHealth]
+    alerts: Sequence[floor.Alert]
+    calls: Sequence[Call]
+
+    def counter(self, number: int | None) -> floor.CounterState | None:
+        """A counter's state by number."""
+        return next((c for c in self.counters if c.number == number), None)
+
+    def by_number(self, number: int) -> list[Ticket]:
+        """Today's tickets with this number (one per series)."""
+        return [t for t in self.tickets.values() if t.number == number]
+
+
+def build(
+    config: SiteConfig,
+    db: OfficeDB,
+    *,
+    version: int,
+    now_ms: int,
+    today: str,
+    day_start_ms: int,
+    samples: Mapping[str, Sequence[float]],
+    input_station: str,
+) -> StaffView:
+    """Read the store (one read transaction: every figure from the same moment) and compute."""
+    with _snapshot(db):
+        tickets = [
+            t
+            for t in db.tickets(today)
+            if t.status.active or (t.status is not Status.VOID and t.updated_ms >= now_ms - RECENT_DONE_MS)
+        ]
+        stamps = db.stamps_of(t.ticket_id for t in tickets)
+        counter_rows = StaffStore(db.conn).counters()
+        finished = db.left_station_since(input_station, now_ms - floor.HOUR_MS)
+        device_rows = db.devices()
+        held = db.held_prints(day_start_ms)
+        calls = db.recent_calls(20)
+    by_id = {t.ticket_id: t for t in tickets}
+    active = [t for t in tickets if t.status.active]
+    waiting_all = sorted((t for t in active if t.status is Status.WAITING), key=lambda t: t.queue_key)
+    waiting: dict[str, list[Ticket]] = {c.code: [] for c in config.categories}
+    for t in waiting_all:
+        waiting.setdefault(t.category, []).append(t)
+    counters = floor.counter_states(config, counter_rows, active, day_start_ms)
+    open_now = {c.number: c.open for c in counters}
+    devices = [_device(row, held, by_id) for row in device_rows]
+    return StaffView(
+        version=version,
+        now_ms=now_ms,
+        today=today,
+        tickets=by_id,
+        stamps=stamps,
+        waiting=waiting,
+        purposes=floor.purpose_loads(config, waiting_all, samples, open_now),
+        stations=floor.station_loads(config, active, stamps),
+        input_cases=floor.input_cases(input_station, active, stamps),
+        input=floor.input_load(input_station, active, stamps, finished),
+        counters=counters,
+        devices=devices,
+        alerts=floor.alerts(devices),
+        calls=calls,
+    )
+
+
+class _snapshot:
+    """A read transaction: the reads that follow see one committed state of the store."""
+
+    def __init__(self, db: OfficeDB) -> None:
+        self.conn = db.conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.execute("COMMIT")
+
+
+def _device(row: Any, held: Mapping[str, Sequence[str]], tickets: Mapping[str, Ticket]) -> floor.DeviceHealth:
+    status: dict[str, Any] = json.loads(row["status"]) if row["status"] else {}
+    printer: dict[str, Any] = json.loads(row["printer"]) if row["printer"] else {}
+    health: dict[str, Any] = status.get("health") or {}
+    numbers = tuple(
+        sorted(tickets[t].number if t in tickets else int(t.rsplit("-", 1)[-1]) for t in held.get(row["device"], ()))
+    )
+    in_service = health.get("in_service")
+    return floor.DeviceHealth(
+        device=str(row["device"]),
+        role=str(row["role"] or status.get("role") or ""),
+        online=row["state"] == "online",
+        last_seen_ms=row["last_seen_ms"],
+        outbox_pending=int(status.get("outbox_pending") or 0),
+        printer_fault=printer.get("fault"),
+        paper_near_end=bool(printer.get("paper_near_end")),
+        held_tickets=numbers,
+        in_service=in_service if isinstance(in_service, bool) else None,
+        fault=str(health.get("fault") or ""),
+        cash={str(k): int(v) for k, v in (health.get("cash") or {}).items()},
+        change_low=bool(health.get("change_low")),
+        refunds_owed=int(health.get("refunds_owed") or 0),
+        stale=bool(health.get("stale")),
+    )
