@@ -28,9 +28,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -41,6 +41,12 @@ from drivers.led_panel import LedPanelConfig, check_config
 from drivers.speech import SpeechConfig
 from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import SyncError
+
+if TYPE_CHECKING:
+    from display_board.controller import BoardController
+    from display_board.model import Layout
+    from drivers.display_power import DisplayPower
+    from drivers.led_panel import PanelRow
 
 PROG = "madoguchi-board"
 
@@ -107,7 +113,6 @@ def run_board(args: Any, config: BoardConfig, agent: DeviceAgent, on_started: An
     ``on_started(app, controller)`` runs on Kivy's thread once the window is up (tests)."""
     from common.screen import configure_kivy
     from display_board.app import build_board_app
-    from display_board.controller import BoardController, Inputs
     from drivers.display_power import open_power
 
     display = config.display
@@ -127,18 +132,8 @@ def run_board(args: Any, config: BoardConfig, agent: DeviceAgent, on_started: An
     panel = _panel(config.led_panel)
     announcer = Announcer(speaker)
 
-    def inputs() -> Inputs:
-        return Inputs(
-            agent.document("board_snapshot"),
-            agent.document("queue_snapshot"),
-            agent.document("office_config"),
-            agent.office_online,
-            agent.last_heard_ms,
-            agent.now_ms(),
-        )
-
-    controller = BoardController(
-        inputs,
+    controller = board_controller(
+        agent,
         announce=announcer.announce,
         power=power,
         on_counters=panel.apply_counters if panel is not None else None,
@@ -170,6 +165,43 @@ def run_board(args: Any, config: BoardConfig, agent: DeviceAgent, on_started: An
             speaker.close()
         agent.stop()
     return 0
+
+
+def board_controller(
+    agent: DeviceAgent,
+    *,
+    announce: Callable[[int, int, str], None] = lambda number, counter, kind: None,
+    power: DisplayPower | None = None,
+    on_counters: Callable[[list[PanelRow]], None] | None = None,
+    layout: Layout | None = None,
+) -> BoardController:
+    """The board's controller on the agent's documents, its staleness in the agent's status.
+
+    The device status says whether the board is stale by the rule the board draws its badge
+    by, and goes out at once when that flips (``health_changed``), not at the next interval.
+    """
+    from display_board.controller import BoardController, Inputs
+
+    def inputs() -> Inputs:
+        return Inputs(
+            agent.document("board_snapshot"),
+            agent.document("queue_snapshot"),
+            agent.document("office_config"),
+            agent.office_online,
+            agent.last_heard_ms,
+            agent.now_ms(),
+        )
+
+    controller = BoardController(
+        inputs,
+        announce=announce,
+        power=power,
+        on_counters=on_counters,
+        layout=layout,
+        on_stale=lambda _stale: agent.health_changed(),
+    )
+    agent.status_health = controller.health
+    return controller
 
 
 class Announcer:

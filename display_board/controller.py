@@ -3,7 +3,9 @@ moved, announces new calls (chime, then voice in Japanese and English), rotates 
 language and keeps the screen on only during opening hours.
 
 The Kivy app (display_board.app) draws :attr:`BoardController.view` and runs the animations;
-the LED panel gets the same now-calling rows.
+the LED panel gets the same now-calling rows. Whether the board is stale (the badge "updated
+HH:MM" is up) goes into the device status too (:meth:`BoardController.health`), for the staff's
+floor view: the same rule, so staff see what the lobby sees.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class BoardController:
         power: DisplayPower | None = None,
         on_counters: Callable[[list[PanelRow]], None] | None = None,
         layout: Layout | None = None,
+        on_stale: Callable[[bool], None] | None = None,
     ) -> None:
         self._inputs = inputs
         self._announce = announce
@@ -66,6 +69,20 @@ class BoardController:
         self.blank = False  # the power backend could not switch: draw black instead
         self._announced_ms: int | None = None
         self._started_ms: int | None = None
+        # Called (on the ticking thread) when the board turns stale or fresh again.
+        self._on_stale = on_stale
+        # False until the first tick: nothing is shown yet, so nothing shown is stale. One bool,
+        # replaced whole: the agent's thread reads it without a lock.
+        self._stale = False
+
+    @property
+    def stale(self) -> bool:
+        """Whether what the board shows is older than it should be (its stale badge is up)."""
+        return self._stale
+
+    def health(self) -> messages.Health:
+        """What the board says of itself in its device status (read on the agent's thread)."""
+        return messages.Health(stale=self._stale)
 
     def tick(self) -> bool:
         """Advance one step; True when the screen must be redrawn."""
@@ -92,10 +109,22 @@ class BoardController:
         self.moves = animations(self.view, view) if changed and self.view is not None else ()
         first = self.view is None
         self.view = view
+        self._staleness(view.stale is not None)
         self._calls(view, first)
         if self._on_counters is not None and inp.board is not None:
             self._on_counters([panel_row(c) for c in inp.board.counters])
         return self._schedule(inp) or changed
+
+    def _staleness(self, stale: bool) -> None:
+        if stale == self._stale:
+            return
+        self._stale = stale
+        log.info("board data %s", "stale: the office is not heard" if stale else "fresh again")
+        if self._on_stale is not None:
+            try:
+                self._on_stale(stale)
+            except Exception:  # the status goes out at its next interval anyway
+                log.exception("board staleness not reported")
 
     def _calls(self, view: BoardView, first: bool) -> None:
         """Chime and voice once per new call; the calls already there at start stay silent."""

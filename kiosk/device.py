@@ -48,7 +48,8 @@ the cash devices' ``CashConfig``, the flow's ``KioskSection``), checks the rules
 raises :class:`~common.cli.UsageError` naming the file, the key and the fix; :func:`build_kiosk`
 opens the devices and wires a :class:`~kiosk.runtime.KioskRuntime` to a
 :class:`~sync.agent.DeviceAgent` of role ``kiosk`` through :class:`~kiosk.office_link.AgentOffice`,
-with the journal in ``<data>/journal``.
+with the journal in ``<data>/journal``; the agent's device status carries the runtime's health
+(kiosk.health: in service, hopper counts, change low, refund slips owed today).
 
 The cash box comes ready from :func:`drivers.cash.open_settled_cash_box`: a note an earlier
 run left in the bill validator's escrow is stacked when this kiosk's journal says it had decided
@@ -62,24 +63,36 @@ from __future__ import annotations
 
 import importlib
 import logging
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
+from common.calendar import business_day
 from common.cli import UsageError, config_from_mapping, read_toml
 from common.device_config import DeviceSection, KioskDisplay
 from common.validation import Invalid, info
 from drivers.card_reader import CardError, CardReader, CardReaderConfig, check_card_reader_config
-from drivers.cash import CashBox, CashConfig, CashError, open_settled_cash_box
+from drivers.cash import (
+    CashBox,
+    CashConfig,
+    CashError,
+    CcTalkCashBox,
+    CountedCashBox,
+    FakeCashBox,
+    open_settled_cash_box,
+)
 from drivers.cash.config import parse as parse_cash
 from drivers.keypad import KeypadConfig
 from drivers.printer_model import PrinterConfig, check_printer_config
 from drivers.speech import SpeechConfig
 from kiosk import flow
 from kiosk.flow.config import KioskSection
+from kiosk.health import KioskHealth, tokyo_business_day
 from kiosk.journal import JournalError, KioskJournal
 from kiosk.office_link import AgentOffice
 from kiosk.ports import ApduTransport, DocumentPrinterPort, JpkiPort, KioskError
@@ -582,7 +595,11 @@ def build_kiosk(
             speaker=speaker if runtime_speaks else None,
             settings=config.settings,
             boot_id=boot_id,
+            health=KioskHealth(hoppers=_hopper_counts(cash), day_of=_office_day_of(agent)),
         )
+        # The device status carries the kiosk's health; a change sends it at once.
+        agent.status_health = runtime.health.message
+        runtime.health.on_change = agent.health_changed
     except BaseException:
         undo()
         raise
@@ -600,6 +617,36 @@ def build_kiosk(
         speaker=speaker,
         _closers=closers,
     )
+
+
+def _hopper_counts(cash: CashBox) -> Callable[[], Mapping[int, int]] | None:
+    """What the cash box knows of its hoppers' coins (coin -> count), for the kiosk's health.
+
+    The ccTalk box counts down from the configured counts (a hopper cannot count its coins);
+    the in-memory model holds its coins. None for a box that cannot tell.
+    """
+    if isinstance(cash, CountedCashBox | CcTalkCashBox):
+        return lambda: cash.hopper_counts
+    if isinstance(cash, FakeCashBox):
+        return lambda: dict(cash.hoppers)
+    return None
+
+
+def _office_day_of(agent: DeviceAgent) -> Callable[[int], date]:
+    """The business day of a wall-clock ms in the office's time zone and rollover hour (the
+    office's configuration as last received; Japan's until one is): the kiosk's "today"."""
+
+    def day_of(wall_ms: int) -> date:
+        doc = agent.document("office_config")
+        if doc is None:
+            return tokyo_business_day(wall_ms)
+        try:
+            tz = zoneinfo.ZoneInfo(doc.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return tokyo_business_day(wall_ms)
+        return business_day(wall_ms, tz, doc.rollover_hour)
+
+    return day_of
 
 
 def _receipt_printer(config: KioskDeviceConfig, device_id: str, agent: DeviceAgent) -> EscposReceiptPrinter:

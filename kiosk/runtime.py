@@ -12,7 +12,8 @@ Start-up (:meth:`KioskRuntime.start`) inhibits the cash, powers the card down, r
 journal's cash reports (the office deduplicates by key), and settles unfinished sessions
 (kiosk.recovery) before the first resident is served.
 
-Threads: :meth:`post` is safe from any thread (the Kivy UI); everything else runs on the
+Threads: :meth:`post` is safe from any thread (the Kivy UI), and so is reading
+:attr:`KioskRuntime.health` (the device agent's status, kiosk.health); everything else runs on the
 runtime's own thread (:meth:`run`, or :meth:`start_thread`). Listeners are called on that
 thread with ``(state, effects)``: a UI must hand over to its main thread. Tests call
 :meth:`pump` / :meth:`feed` step by step instead. Nothing happens at import time, and the
@@ -36,6 +37,7 @@ from cryptography.x509.oid import NameOID
 
 from kiosk import flow
 from kiosk.binding import BoundPrinter, LiveSession
+from kiosk.health import KioskHealth
 from kiosk.journal import REPORTED, JournalError, KioskJournal, cash_cursor, safe_text, unconfirmed_notes
 from kiosk.ports import (
     ApduTransport as ApduTransportPort,
@@ -167,6 +169,7 @@ class KioskRuntime:
         settings: RuntimeSettings | None = None,
         phrases: Callable[[str, str], str | None] | None = None,
         boot_id: str | None = None,
+        health: KioskHealth | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -178,6 +181,9 @@ class KioskRuntime:
         self.speaker = speaker
         self.clock: Clock = clock or SystemClock()
         self.settings = settings or RuntimeSettings()
+        # What the device status says of the kiosk (kiosk.health): kept up to date here, read
+        # by the device agent's thread.
+        self.health = health or KioskHealth(wall_ms=self.clock.wall_ms)
         self._phrases = phrases or _default_phrase
         self._printer = BoundPrinter(printer, renderer, self.live_session)
         self._state = flow.initial_state(config, boot_id or secrets.token_hex(4))
@@ -242,6 +248,8 @@ class KioskRuntime:
         for record in records:
             if record["kind"] in REPORTED:
                 self._report(record)
+        self.health.count_refunds(records)
+        self.health.read_hoppers()
         online = bool(self._safe(self.office.online, "read the office state"))
         self._office_online = online
         late = tuple(flow.Escrow(value, action) for value, action in unconfirmed_notes(records))
@@ -271,9 +279,14 @@ class KioskRuntime:
 
     def _run(self, state: flow.Kiosk, effects: tuple[flow.Effect, ...]) -> None:
         """Adopt a transition's result, run its effects, then feed what they produced, in order."""
-        queue: deque[flow.Event] = deque(self._apply(state, effects))
-        while queue:
-            queue.extend(self._apply(*flow.transition(self._state, queue.popleft())))
+        try:
+            queue: deque[flow.Event] = deque(self._apply(state, effects))
+            while queue:
+                queue.extend(self._apply(*flow.transition(self._state, queue.popleft())))
+        finally:
+            # Once per chain of events, not per step of it: one status for a burst of changes.
+            self.health.observe(self._state)
+            self.health.announce()
 
     def pump(self) -> int:
         """One cycle: poll devices and office, tick, handle posted events; returns events handled."""
@@ -368,6 +381,8 @@ class KioskRuntime:
                 record = self.journal.append(effect.entry, self.clock.wall_ms())
                 if record["kind"] in REPORTED:
                     self._report(record)
+                if record["kind"] == "refund_owed":
+                    self.health.refund_owed(record["at"])
                 return []
             case flow.Speak():
                 return self._fx_speak(effect)
@@ -683,6 +698,7 @@ class KioskRuntime:
             # How much came out is unknown: the flow owes the rest on a slip, staff count.
             log.exception("payout of %d yen failed", effect.amount)
             paid = 0
+        self.health.read_hoppers()
         now = self.now_ms()
         return [
             flow.PayoutDone(requested=effect.amount, paid=paid, now_ms=now),
