@@ -154,6 +154,35 @@ class IssueTicket(Action, frozen=True, kw_only=True):
     print_ticket: bool = True
 
 
+# -- staff accounts (the administrator; the console hashes the password, the loop writes) ---------
+
+Username = Annotated[str, info(min_length=2, max_length=32, pattern=r"^[a-z0-9._-]+$")]
+PasswordHash = Annotated[str, info(min_length=20, max_length=500, pattern=r"^\$argon2id\$")]
+
+
+class AddUser(Action, frozen=True, kw_only=True):
+    """A new staff account."""
+
+    username: Username
+    display_name: Annotated[str, info(min_length=1, max_length=60)]
+    role: Role
+    password_hash: PasswordHash
+
+
+class SetPassword(Action, frozen=True, kw_only=True):
+    """A new password for an account (it lifts a lockout)."""
+
+    username: Username
+    password_hash: PasswordHash
+
+
+class SetDisabled(Action, frozen=True, kw_only=True):
+    """Disable an account (its sessions end) or enable it again."""
+
+    username: Username
+    disabled: bool
+
+
 AnyAction = (
     OpenCounter
     | CloseCounter
@@ -172,6 +201,9 @@ AnyAction = (
     | Claim
     | Release
     | IssueTicket
+    | AddUser
+    | SetPassword
+    | SetDisabled
 )
 
 COUNTER_ACTIONS: frozenset[type[Action]] = frozenset(
@@ -182,13 +214,15 @@ FLOOR_ACTIONS: frozenset[type[Action]] = frozenset(
     {TransferPurpose, TransferStation, TransferCounter, Void, Release, Resume, Hold, Absent, IssueTicket}
 )
 
+ACCOUNT_ACTIONS: frozenset[type[Action]] = frozenset({AddUser, SetPassword, SetDisabled})
+
 PERMISSIONS: dict[Role, frozenset[type[Action]]] = {
     # A counter may also take a case back from the input centre (Claim) and key it itself, move
     # it on, and change what it is for when the resident came for something else.
     "clerk": COUNTER_ACTIONS | CASE_ACTIONS | {TransferPurpose, TransferStation, Void, IssueTicket},
     "input": CASE_ACTIONS | {TransferStation},
     "floor": FLOOR_ACTIONS | CASE_ACTIONS,
-    "admin": COUNTER_ACTIONS | CASE_ACTIONS | FLOOR_ACTIONS,
+    "admin": COUNTER_ACTIONS | CASE_ACTIONS | FLOOR_ACTIONS | ACCOUNT_ACTIONS,
 }
 
 NEEDS_COUNTER: frozenset[type[Action]] = frozenset({OpenCounter, CloseCounter, CallNext, CallNumber, Recall, Start})
@@ -223,4 +257,9 @@ def allowed(actor: Actor, action: Action) -> bool:
 
 def name(action: Action) -> str:
     """The action's name as the audit log and the forms write it (its tag)."""
-    return str(type(action).__struct_config__.tag)
+    return name_of(type(action))
+
+
+def name_of(kind: type[Action]) -> str:
+    """An action type's name (``CallNext`` -> ``call_next``)."""
+    return str(kind.__struct_config__.tag)

@@ -7,6 +7,8 @@
     madoguchi-office kiosk-report [--day yesterday] [--out /var/lib/madoguchi/reports]
     madoguchi-office registry status|load-demo|export FILE|import FILE   (docs/registry.md)
     madoguchi-office check-config site.toml
+    madoguchi-office users add suzuki.h --name "鈴木 花子" --role clerk
+    madoguchi-office users passwd|disable|enable suzuki.h;  madoguchi-office users list
 
 Security and enrolment (docs/security.md; ``--home`` defaults to $MADOGUCHI_SECURITY_HOME or
 /var/lib/madoguchi/security, ``--db`` of the enrolment commands to $MADOGUCHI_OFFICE_DB or
@@ -60,6 +62,26 @@ def _parser() -> OneLineParser:
     serve.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
     serve.add_argument("--sim-staff", type=float, metavar="SECONDS", help="simulate staff, one step every SECONDS")
     serve.add_argument("--seed", type=int, help="random seed for the simulated staff")
+    serve.add_argument("--console-port", type=int, help="the staff console's port (default: [console] port)")
+    serve.add_argument("--console-host", help="the staff console's address (default: [console] host)")
+    serve.add_argument("--no-console", action="store_true", help="do not serve the staff console")
+
+    users = sub.add_parser("users", help="staff accounts of the console: add, passwd, disable, enable, list")
+    users.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
+    usub = users.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
+    add = usub.add_parser("add", help="add an account (asks for its password)")
+    add.add_argument("username", help="2-32 lower-case letters, digits, '.', '_' or '-', e.g. suzuki.h")
+    add.add_argument("--name", required=True, help="the name colleagues know, e.g. 鈴木 花子")
+    add.add_argument("--role", required=True, help="clerk, input, floor or admin")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    passwd = usub.add_parser("passwd", help="set an account's password (lifts a lockout)")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    disable = usub.add_parser("disable", help="disable an account (its sessions end)")
+    disable.add_argument("username")
+    enable = usub.add_parser("enable", help="enable a disabled account")
+    enable.add_argument("username")
+    usub.add_parser("list", help="every account, its role and state")
 
     staff = sub.add_parser("staff", help="a staff command, e.g. 'call next at counter 3'")
     add_common(staff)
@@ -178,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _enrol(args)
         if args.command == "registry":
             return registry_cli.run(args)
+        if args.command == "users":
+            return _users(args)
         configmod.load(args.path)
         print(f"{args.path}: ok")
         return 0
@@ -203,13 +227,81 @@ def _serve(args: Any) -> int:
 
     watchdog = Watchdog.from_environment()
     server.on_tick = watchdog.kick
+    console = None
+    if not args.no_console:
+        from office.console.server import ConsoleServer
+
+        host = args.console_host or site.console.host
+        port = args.console_port or site.console.port
+        console = ConsoleServer(server, host=host, port=port)
     server.start()
+    if console is not None:
+        try:
+            console.start()
+        except RuntimeError as err:
+            server.stop()
+            fail(PROG, f"{err}; choose another with --console-port or [console] port")
+        print(f"staff console on {console.url}", flush=True)
     watchdog.ready()
     print(f"office for {site.site} serving via {args.broker}; store {args.db}", flush=True)
     while not stopping.wait(0.5):
         pass
+    if console is not None:
+        console.stop()
     server.stop()
     return 0
+
+
+def _users(args: Any) -> int:
+    """``users add|passwd|disable|enable|list``: accounts are written directly, like the registry
+    import - an administrator's act at the office machine, not a counter's action."""
+    from office.staff_store import StaffError, StaffStore
+
+    if args.action != "list" and args.action != "add" and not args.db.exists():
+        fail(PROG, f"{args.db}: no office store there (--db)")
+    try:
+        db = OfficeDB(args.db)
+    except sqlite3.DatabaseError as err:
+        fail(PROG, f"{args.db}: not an office store ({err}); check --db")
+    store = StaffStore(db.conn)
+    now = _now_ms()
+    try:
+        if args.action == "list":
+            for u in store.users():
+                state = "disabled" if u.disabled else ("locked" if u.locked(now) else "active")
+                print(f"{u.username}\t{u.role}\t{state}\t{u.display_name}")
+            return 0
+        if args.action in ("add", "passwd"):
+            password = _password(args.password_stdin)
+            with db.transaction():
+                if args.action == "add":
+                    store.add_user(args.username, args.name, args.role, password, now)
+                else:
+                    store.set_password(args.username, password, now)
+                store.audit(now, "cli", None, f"users_{args.action}", detail={"user": args.username})
+            print(f"{args.username}: {'added' if args.action == 'add' else 'password changed'}")
+            return 0
+        with db.transaction():
+            store.set_disabled(args.username, args.action == "disable", now)
+            store.audit(now, "cli", None, f"users_{args.action}", detail={"user": args.username})
+        print(f"{args.username}: {args.action}d")
+        return 0
+    except StaffError as err:
+        fail(PROG, str(err))
+    finally:
+        db.close()
+
+
+def _password(from_stdin: bool) -> str:
+    """The new password: one line of standard input, or typed twice at the terminal."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password (at least 10 characters): ")
+    if getpass.getpass("the same again: ") != first:
+        fail(PROG, "the two passwords differ; nothing changed")
+    return first
 
 
 def _staff(args: Any) -> int:

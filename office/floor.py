@@ -31,6 +31,7 @@ class CounterState:
     username: str | None
     since_ms: int | None
     current: Ticket | None  # the ticket called or worked on there now
+    others: tuple[Ticket, ...] = ()  # ready to collect there, or put on hold there
 
     @property
     def number(self) -> int:
@@ -225,6 +226,17 @@ def counter_states(
             if t.counter == c.number and t.status in (Status.CALLED, Status.IN_PROGRESS) and t.station_index == 0
         ]
         current = max(here, key=lambda t: t.updated_ms, default=None)
+        others = tuple(
+            sorted(
+                (
+                    t
+                    for t in active
+                    if t.counter == c.number
+                    and (t.status is Status.READY or (t.status is Status.HELD and t.station_index == 0))
+                ),
+                key=lambda t: -t.updated_ms,
+            )
+        )
         out.append(
             CounterState(
                 counter=c,
@@ -232,6 +244,7 @@ def counter_states(
                 username=row[1] if row is not None and is_open else None,
                 since_ms=row[2] if row is not None and is_open else None,
                 current=current,
+                others=others,
             )
         )
     return out

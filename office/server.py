@@ -481,7 +481,8 @@ class OfficeServer:
         now = self.wall_ms()
         name = actions.name(action)
         ticket = getattr(action, "ticket_id", None)
-        command = json.dumps({"by": actor.username, "action": msgspec.to_builtins(action)}, ensure_ascii=False)
+        fields = {k: v for k, v in msgspec.to_builtins(action).items() if k != "password_hash"}  # not even a hash
+        command = json.dumps({"by": actor.username, "action": fields}, ensure_ascii=False)
         try:
             with self.db.transaction():
                 reply = self.staff.perform(action, actor, now, self.business_day(now))
@@ -636,7 +637,12 @@ class OfficeServer:
             return
         today = self.business_day()
         active = self.db.tickets(today, [Status.WAITING, Status.CALLED, Status.IN_PROGRESS])
-        for cmd in self.sim_staff.plan(self.wall_ms(), active, self.config):
+        people = {
+            number
+            for number, (is_open, user, since) in self.staff.staff.counters().items()
+            if is_open and user is not None and not user.startswith("terminal:") and since >= self.day_start_ms()
+        }
+        for cmd in self.sim_staff.plan(self.wall_ms(), active, self.config, people):
             try:
                 with self.db.transaction():
                     self.execute(cmd)

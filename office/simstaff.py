@@ -8,7 +8,7 @@ through the same path a clerk's commands take.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from office.commands import Advance, CallNext, Command, Done
@@ -24,12 +24,20 @@ class SimStaff:
     rng: random.Random = field(default_factory=random.Random)
     _due: dict[str, int] = field(default_factory=dict)
 
-    def plan(self, now_ms: int, active: Sequence[Ticket], config: SiteConfig) -> list[Command]:
-        """The commands to carry out now, given the day's active tickets."""
+    def plan(
+        self, now_ms: int, active: Sequence[Ticket], config: SiteConfig, people: Collection[int] = frozenset()
+    ) -> list[Command]:
+        """The commands to carry out now, given the day's active tickets.
+
+        ``people`` are the counters a person signed in to on the console: the simulation calls
+        no one to them and leaves their cases alone, as it leaves any case a person holds.
+        """
         out: list[Command] = []
         busy = {t.counter for t in active if t.status is Status.CALLED}
         for t in active:
             if t.status not in (Status.CALLED, Status.IN_PROGRESS):
+                continue
+            if t.holder is not None or (t.station_index == 0 and t.counter in people):
                 continue
             due = self._due.setdefault(t.ticket_id, now_ms + self._step())
             if now_ms < due:
@@ -44,7 +52,7 @@ class SimStaff:
         waiting = any(t.status is Status.WAITING for t in active)
         if waiting:
             for counter in config.counters:
-                if counter.number not in busy:
+                if counter.number not in busy and counter.number not in people:
                     out.append(CallNext(counter.number))
         return out
 

@@ -37,7 +37,7 @@ from office.domain import (
     transfer_purpose,
     void,
 )
-from office.staff_store import StaffStore
+from office.staff_store import StaffError, StaffStore
 from sync.site import Category, SiteConfig
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,17 @@ class StaffDesk:
                 counter(self.config, here)
                 self._open_on_call(here, actor, now_ms)
                 return self._call(self.resolve(ref, today), here, now_ms)
+            case actions.AddUser(username=user, display_name=shown, role=role, password_hash=hashed):
+                self._account(lambda: self.staff.add_user_hashed(user, shown, role, hashed, now_ms))
+                return Reply("account {user} added", {"user": user})
+            case actions.SetPassword(username=user, password_hash=hashed):
+                self._account(lambda: self.staff.set_password_hash(user, hashed, now_ms))
+                return Reply("password of {user} changed", {"user": user})
+            case actions.SetDisabled(username=user, disabled=off):
+                if off and user == actor.username:
+                    raise CommandError("you cannot disable your own account")
+                self._account(lambda: self.staff.set_disabled(user, off, now_ms))
+                return Reply("account {user} disabled" if off else "account {user} enabled", {"user": user})
             case actions.IssueTicket(purpose=code, procedures=procedures):
                 if self.issuer is None:
                     raise CommandError("this office issues no tickets at the desk")
@@ -225,6 +236,13 @@ class StaffDesk:
                 self.db.update_ticket(release(ticket, actor.username, now_ms, anyone=anyone))
                 return Reply("{number} is back in its station's queue", {"number": ticket.number}, about)
         raise CommandError("unsupported action {action}", action=actions.name(action))
+
+    @staticmethod
+    def _account(change: Callable[[], object]) -> None:
+        try:
+            change()
+        except StaffError as err:
+            raise CommandError(str(err)) from err
 
     def today_ticket(self, ticket_id: str, today: str) -> Ticket:
         """Today's ticket by its id; CommandError for another day's or an unknown one."""

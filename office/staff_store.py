@@ -124,6 +124,12 @@ class StaffStore:
 
     def add_user(self, username: str, display_name: str, role: str, password: str, now_ms: int) -> StaffUser:
         """A new account; StaffError when the name is taken or a value cannot be used."""
+        return self.add_user_hashed(username, display_name, role, hash_password(password), now_ms)
+
+    def add_user_hashed(
+        self, username: str, display_name: str, role: str, password_hash: str, now_ms: int
+    ) -> StaffUser:
+        """A new account whose password was hashed already (by the console, off the loop)."""
         check_username(username)
         checked_role = check_role(role)
         if not display_name.strip() or len(display_name) > 60:
@@ -132,7 +138,7 @@ class StaffStore:
             self.conn.execute(
                 "INSERT INTO staff_users(username, display_name, role, password_hash, created_ms, changed_ms)"
                 " VALUES (?,?,?,?,?,?)",
-                (username, display_name.strip(), checked_role, hash_password(password), now_ms, now_ms),
+                (username, display_name.strip(), checked_role, password_hash, now_ms, now_ms),
             )
         except sqlite3.IntegrityError as err:
             raise StaffError(f"user {username!r} exists already; use passwd to change the password") from err
@@ -143,9 +149,13 @@ class StaffStore:
 
     def set_password(self, username: str, password: str, now_ms: int) -> None:
         """Change a password; it also lifts a lockout."""
+        self.set_password_hash(username, hash_password(password), now_ms)
+
+    def set_password_hash(self, username: str, password_hash: str, now_ms: int) -> None:
+        """Change a password to one hashed already."""
         changed = self.conn.execute(
             "UPDATE staff_users SET password_hash=?, failures=0, locked_until_ms=0, changed_ms=? WHERE username=?",
-            (hash_password(password), now_ms, username),
+            (password_hash, now_ms, username),
         ).rowcount
         if not changed:
             raise StaffError(f"no user {username!r}; see users list")

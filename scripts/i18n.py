@@ -65,6 +65,8 @@ PACKAGE = "ticket_dispenser"
 PACKAGES = {
     "ticket_dispenser": "Translations of the madoguchi ticket dispenser.",
     "kiosk": "Translations of the madoguchi certificate kiosk.",
+    "public": "Translations of the madoguchi resident's progress page.",
+    "office/console": "Translations of the madoguchi staff console.",
 }
 SOURCE_LANGUAGE = "en"
 # Plural rules, written into each .po. Babel's own (CLDR) rule for Portuguese has a third form

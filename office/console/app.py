@@ -1,0 +1,589 @@
+"""The staff console: a Starlette app the office serves on its LAN (``[console]`` host and port).
+
+Starlette, not FastAPI or Litestar: the console is a dozen server-rendered pages and one event
+stream, with forms in and HTML out - Starlette's routing, forms, streaming responses and
+static files are all it needs, without a validation layer beside the one the office already
+has (msgspec, office/actions.py) or a dependency-injection system for four dependencies. It is
+also what FastAPI and the resident's page (madoguchi-public) are built on: one stack to know.
+
+Every request that changes anything becomes a typed action handed to the office loop
+(:meth:`office.server.OfficeServer.submit`), which checks the permission, carries it out once
+per request id, writes the audit log and answers after its commit; the console reads the store
+over a read-only connection and never writes it. Who acts is the session's user, never a form
+field. A form needs the session's CSRF token; a page of another origin cannot post at all
+(SameSite=Strict cookie, Origin checked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from office import actions
+from office.console.hub import Hub
+from office.console.render import SCREENS, Renderer, Screen
+from office.console.texts import LANGUAGES, NATIVE, Texts, choose_language
+from office.db import OfficeDB
+from office.staff import Reply
+from office.staff_store import (
+    AuditRow,
+    Session,
+    StaffError,
+    StaffStore,
+    StaffUser,
+    hash_password,
+    new_session_token,
+    password_matches,
+    session_key,
+)
+from sync.site import SiteConfig
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "madoguchi_staff"
+SIGNIN_COOKIE = "madoguchi_signin"
+LANG_COOKIE = "madoguchi_lang"
+ANSWER_TIMEOUT_S = 10.0
+KEEPALIVE_S = 20.0
+# An unknown user name costs as long as a wrong password: a sign-in page must not tell which
+# user names exist by its speed.
+_DUMMY_HASH = hash_password("not a password of anyone")
+_ANY_ACTION: Any = actions.AnyAction
+_HOME = {"clerk": "/counter", "input": "/input", "floor": "/floor", "admin": "/floor"}
+# Who may open which screen (the office loop enforces what each may *do*; this is what each
+# may *see*: a clerk never opens the floor view or an administrator's page).
+_SCREENS_FOR: Mapping[str, frozenset[actions.Role]] = {
+    "counter": frozenset({"clerk", "floor", "admin"}),
+    "input": frozenset({"clerk", "input", "floor", "admin"}),
+    "floor": frozenset({"floor", "admin"}),
+    "desk": frozenset({"clerk", "floor", "admin"}),
+    "case": frozenset({"clerk", "input", "floor", "admin"}),
+    "users": frozenset({"admin"}),
+    "audit": frozenset({"floor", "admin"}),
+}
+_NAV = (
+    ("counter", "/counter", "NAV_COUNTER"),
+    ("input", "/input", "NAV_INPUT"),
+    ("floor", "/floor", "NAV_FLOOR"),
+    ("desk", "/desk", "NAV_DESK"),
+    ("users", "/admin/users", "NAV_USERS"),
+    ("audit", "/admin/audit", "NAV_AUDIT"),
+)
+
+
+class Office(msgspec.Struct, frozen=True):
+    """What the console needs of the office (the loop's door and its clocks)."""
+
+    config: SiteConfig
+    db_path: Path
+    submit: Callable[[actions.Action, actions.Actor], Future[Reply]]
+    submit_session: Callable[[actions.SignIn | actions.SignOut], Future[Reply]]
+    add_listener: Callable[[Callable[[int], None]], None]
+    clock: Callable[[], int]
+    business_day: Callable[[int], str]
+    day_start_ms: Callable[[int], int]
+    samples: Callable[[], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Who:
+    """The signed-in user of a request."""
+
+    session: Session
+    user: StaffUser
+    key: str
+
+    @property
+    def actor(self) -> actions.Actor:
+        """The actor the office loop is told acts (from the session, never from a form)."""
+        return actions.Actor(self.user.username, self.user.role, self.session.counter)
+
+
+@dataclass
+class DeskResult:
+    """What the desk shows after issuing: the number, and whether it printed."""
+
+    number: int
+    printed: bool
+    why: str = ""
+
+
+@dataclass
+class Settings:
+    """The console's knobs (the site's ``[console]`` table gives the rest)."""
+
+    input_station: str = "input"
+    secure_cookies: bool = False  # True behind HTTPS
+    desk_print: Callable[[str], Awaitable[str | None]] | None = None  # ticket id -> fault or None
+    flashes: dict[str, str] = field(default_factory=dict)  # session key -> the last answer (no-JS forms)
+
+
+def create_app(office: Office, settings: Settings | None = None) -> Starlette:
+    """The console as an ASGI app over ``office``."""
+    settings = settings or Settings()
+    config = office.config
+    hub = Hub(
+        config,
+        office.db_path,
+        clock=office.clock,
+        business_day=office.business_day,
+        day_start_ms=office.day_start_ms,
+        samples=office.samples,
+        input_station=settings.input_station,
+    )
+    renderer = Renderer(config)
+    settings_results: dict[str, DeskResult] = {}  # the desk's last numbers (a no-JS form's redirect)
+    security = {
+        "Content-Security-Policy": (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self';"
+            " form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    }
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def lang_of(request: Request) -> str:
+        return choose_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+    def html(body: str, status: int = 200) -> HTMLResponse:
+        return HTMLResponse(body, status, headers=security)
+
+    def who(request: Request) -> Who | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        key = session_key(token)
+        now = office.clock()
+
+        def look(db: OfficeDB) -> tuple[Session, StaffUser] | None:
+            store = StaffStore(db.conn)
+            session = store.session(key, now)
+            user = store.user(session.username) if session is not None else None
+            return (session, user) if session is not None and user is not None else None
+
+        found = hub.read(look)
+        if not isinstance(found, tuple):
+            return None
+        return Who(found[0], found[1], key)
+
+    def nav(t: Texts, me: Who, here: str) -> list[tuple[str, str, bool]]:
+        return [
+            (href, getattr(t, label), name == here) for name, href, label in _NAV if me.user.role in _SCREENS_FOR[name]
+        ]
+
+    def chrome(request: Request, me: Who, screen: str) -> dict[str, object]:
+        lang = lang_of(request)
+        t = renderer.texts(lang)
+        return {
+            "me": me,
+            "nav": nav(t, me, screen),
+            "languages": [(code, NATIVE[code], code == lang) for code in LANGUAGES],
+            "path": request.url.path,
+            "flash": settings.flashes.pop(me.key, ""),
+        }
+
+    def refuse(request: Request, status: int, message: str) -> Response:
+        lang = lang_of(request)
+        t = renderer.texts(lang)
+        body = renderer.page("error.html", None, lang, message=getattr(t, message), status=status)
+        return html(body, status)
+
+    def screen_of(request: Request, me: Who, name: str, case: str | None = None) -> Screen:
+        return Screen(
+            name=name,
+            lang=lang_of(request),
+            role=me.user.role,
+            user=me.user.username,
+            counter=me.session.counter,
+            case=case,
+        )
+
+    async def screen_page(request: Request, name: str, case: str | None = None, **extra: object) -> Response:
+        me = who(request)
+        if me is None:
+            return RedirectResponse(f"/signin?next={request.url.path}", 303)
+        if me.user.role not in _SCREENS_FOR[name]:
+            return refuse(request, 403, "FORBIDDEN")
+        view = hub.view
+        if view is None:
+            await hub.wait(-1, 5)
+            view = hub.view
+        if view is None:
+            return refuse(request, 503, "OFFICE_SLOW")
+        screen = screen_of(request, me, name, case)
+        panels = renderer.panels(view, screen)
+        body = renderer.page(
+            f"{name}.html",
+            screen,
+            screen.lang,
+            panels=panels,
+            v=view,
+            version=view.version,
+            **chrome(request, me, name),
+            **extra,
+        )
+        return html(Renderer.fill(body, me.session.csrf))
+
+    def same_origin(request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None or origin == "null":
+            # A form post from our own page always says where it came from; a missing Origin
+            # is an old browser or a script without one - the CSRF token still decides.
+            return origin is None
+        return urlsplit(origin).netloc == request.headers.get("host", "")
+
+    def wants_json(request: Request) -> bool:
+        return "application/json" in request.headers.get("accept", "")
+
+    def answer(request: Request, me: Who | None, ok: bool, message: str, status: int = 200, **more: object) -> Response:
+        if wants_json(request):
+            return JSONResponse({"ok": ok, "message": message, **more}, status, headers=security)
+        if me is not None:
+            settings.flashes[me.key] = message
+        back = request.headers.get("referer", "")
+        parts = urlsplit(back)
+        target = parts.path if parts.netloc == request.headers.get("host", "") and parts.path else "/"
+        return RedirectResponse(target, 303, headers=security)
+
+    async def await_reply(future: Future[Reply]) -> Reply | None:
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            return None
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    async def home(request: Request) -> Response:
+        me = who(request)
+        if me is None:
+            return RedirectResponse("/signin", 303)
+        if me.user.role == "clerk" and me.session.counter is None:
+            return RedirectResponse("/input", 303)
+        return RedirectResponse(_HOME[me.user.role], 303)
+
+    async def counter_page(request: Request) -> Response:
+        me = who(request)
+        if me is not None and me.session.counter is None and me.user.role in _SCREENS_FOR["counter"]:
+            return refuse(request, 200, "NEEDS_COUNTER")
+        return await screen_page(request, "counter")
+
+    async def input_page(request: Request) -> Response:
+        return await screen_page(
+            request, "input", station_known=config.find_station(settings.input_station) is not None
+        )
+
+    async def floor_page(request: Request) -> Response:
+        return await screen_page(request, "floor")
+
+    async def desk_page(request: Request) -> Response:
+        issued = request.query_params.get("issued")
+        result = settings_results.pop(issued, None) if issued else None
+        return await screen_page(request, "desk", result=result, can_print=settings.desk_print is not None)
+
+    async def case_page(request: Request) -> Response:
+        ticket_id = request.path_params["ticket_id"]
+        view = hub.view
+        if view is not None and ticket_id not in view.tickets:
+            return refuse(request, 404, "NOT_FOUND")
+        return await screen_page(request, "case", case=ticket_id)
+
+    async def users_page(request: Request) -> Response:
+        rows = await hub.read_async(lambda db: StaffStore(db.conn).users())
+        return await screen_page(request, "users", users=rows, roles=actions.ROLES, now_ms=office.clock())
+
+    async def audit_page(request: Request) -> Response:
+        def rows(db: OfficeDB) -> list[AuditRow]:
+            return list(StaffStore(db.conn).audit_rows(limit=300))
+
+        return await screen_page(request, "audit", rows=await hub.read_async(rows))
+
+    # -- live ----------------------------------------------------------------------------------
+
+    def live_screen(request: Request, me: Who) -> Screen | None:
+        name = request.query_params.get("screen", "")
+        if name not in SCREENS or me.user.role not in _SCREENS_FOR[name]:
+            return None
+        return screen_of(request, me, name, request.query_params.get("case") or None)
+
+    async def events(request: Request) -> Response:
+        me = who(request)
+        if me is None:
+            return PlainTextResponse("sign in", 401, headers=security)
+        screen = live_screen(request, me)
+        if screen is None:
+            return PlainTextResponse("no such screen", 403, headers=security)
+
+        async def body() -> AsyncIterator[bytes]:
+            sent: dict[str, str] = {}
+            seen = -1
+            hub.streams += 1
+            try:
+                yield b"retry: 2000\n\n"
+                while True:
+                    view = hub.view
+                    if view is not None and view.version != seen:
+                        seen = view.version
+                        panels = renderer.panels(view, screen)
+                        changed = {k: h for k, h in panels.items() if sent.get(k) != h}
+                        if changed:
+                            sent.update(changed)
+                            data = json.dumps({"v": seen, "panels": changed}, ensure_ascii=False)
+                            yield f"id: {seen}\nevent: panels\ndata: {data}\n\n".encode()
+                    if not await hub.wait(seen, KEEPALIVE_S):
+                        yield b": keep-alive\n\n"
+            finally:
+                hub.streams -= 1
+
+        headers = {**security, "X-Accel-Buffering": "no"}
+        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+    async def panels_json(request: Request) -> Response:
+        me = who(request)
+        if me is None:
+            return JSONResponse({"error": "sign in"}, 401, headers=security)
+        screen = live_screen(request, me)
+        view = hub.view
+        if screen is None or view is None:
+            return JSONResponse({"error": "no such screen"}, 403, headers=security)
+        return JSONResponse({"v": view.version, "panels": renderer.panels(view, screen)}, headers=security)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    async def act(request: Request) -> Response:
+        me = who(request)
+        lang = lang_of(request)
+        t = renderer.texts(lang)
+        if me is None:
+            return answer(request, None, False, t.SIGN_IN_AGAIN, 401)
+        form = await request.form()
+        given = str(form.get("csrf") or request.headers.get("x-csrf-token") or "")
+        if not same_origin(request) or not hmac.compare_digest(given.encode(), me.session.csrf.encode()):
+            return answer(request, me, False, t.STALE_FORM, 403)
+        fields: dict[str, object] = {}
+        for name, value in form.multi_items():
+            if name in ("csrf", "password") or not isinstance(value, str) or value == "":
+                continue
+            if name == "procedures":
+                fields.setdefault("procedures", [])
+                procedures = fields["procedures"]
+                if isinstance(procedures, list):
+                    procedures.append(value)
+            elif name.startswith("procedures:"):
+                continue  # the desk's procedures of the purposes not chosen
+            else:
+                fields[name] = value
+        chosen = fields.get("purpose")
+        if fields.get("action") == "issue_ticket" and isinstance(chosen, str):
+            fields["procedures"] = [str(p) for p in form.getlist(f"procedures:{chosen}")]
+            fields["print_ticket"] = "print_ticket" in form
+        fields.setdefault("request_id", uuid.uuid4().hex)
+        kind = str(fields.get("action", ""))
+        if kind in ("add_user", "set_password"):
+            # Hashing costs a tenth of a second on purpose: only for whom may do it at all.
+            if me.user.role != "admin":
+                return answer(
+                    request, me, False, t.say("your role ({role}) cannot do that here", {"role": me.user.role}), 403
+                )
+            password = str(form.get("password") or "")
+            try:
+                fields["password_hash"] = await asyncio.to_thread(hash_password, password)
+            except StaffError as err:
+                return answer(request, me, False, t.BAD_FORM.format(what=str(err)), 400)
+        try:
+            action = msgspec.convert(fields, _ANY_ACTION, strict=False)
+        except msgspec.ValidationError as err:
+            return answer(request, me, False, t.BAD_FORM.format(what=str(err)), 400)
+        reply = await await_reply(office.submit(action, me.actor))
+        if reply is None:
+            return answer(request, me, False, t.OFFICE_SLOW, 504)
+        message = t.say(reply.template, reply.params)
+        if isinstance(action, actions.IssueTicket) and reply.ok and reply.ticket_id is not None:
+            return await desk_issued(request, me, t, action, reply, message)
+        return answer(request, me, reply.ok, message, ticket=reply.ticket_id)
+
+    async def desk_issued(
+        request: Request, me: Who, t: Texts, action: actions.IssueTicket, reply: Reply, message: str
+    ) -> Response:
+        number = int(str(reply.params.get("number", 0)))
+        printed, why = False, ""
+        if action.print_ticket and settings.desk_print is not None and reply.ticket_id is not None:
+            fault = await settings.desk_print(reply.ticket_id)
+            printed, why = fault is None, t.fault(fault) if fault else ""
+        result = DeskResult(number, printed, why)
+        if wants_json(request):
+            return answer(request, me, True, message, ticket=reply.ticket_id, number=number, printed=printed, why=why)
+        handle = secrets.token_hex(8)
+        settings_results[handle] = result
+        while len(settings_results) > 50:
+            settings_results.pop(next(iter(settings_results)))
+        return RedirectResponse(f"/desk?issued={handle}", 303, headers=security)
+
+    # -- signing in and out ----------------------------------------------------------------------
+
+    async def signin_form(request: Request, message: str = "", status: int = 200) -> Response:
+        lang = lang_of(request)
+        token = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(24)
+        body = renderer.page(
+            "signin.html",
+            None,
+            lang,
+            message=message,
+            csrf=token,
+            counters=config.counters,
+            next=_safe_next(request.query_params.get("next", "")),
+            languages=[(code, NATIVE[code], code == lang) for code in LANGUAGES],
+        )
+        response = html(body, status)
+        response.set_cookie(
+            SIGNIN_COOKIE, token, httponly=True, samesite="strict", secure=settings.secure_cookies, max_age=3600
+        )
+        return response
+
+    async def signin_page(request: Request) -> Response:
+        return await signin_form(request)
+
+    async def signin(request: Request) -> Response:
+        t = renderer.texts(lang_of(request))
+        form = await request.form()
+        cookie = request.cookies.get(SIGNIN_COOKIE, "")
+        given = str(form.get("csrf") or "")
+        if not cookie or not same_origin(request) or not hmac.compare_digest(given.encode(), cookie.encode()):
+            return await signin_form(request, t.STALE_FORM, 403)
+        username = str(form.get("username") or "").strip().lower()[:64]
+        password = str(form.get("password") or "")
+        counter_text = str(form.get("counter") or "")
+        counter = int(counter_text) if counter_text.isdigit() else None
+        stored = hub.read(lambda db: StaffStore(db.conn).password_hash(username))
+        ok = await asyncio.to_thread(password_matches, stored if isinstance(stored, str) else _DUMMY_HASH, password)
+        token = new_session_token()
+        change = actions.SignIn(
+            username=username,
+            key=session_key(token),
+            csrf=secrets.token_urlsafe(24),
+            counter=counter,
+            password_ok=ok and isinstance(stored, str),
+        )
+        reply = await await_reply(office.submit_session(change))
+        if reply is None:
+            return await signin_form(request, t.OFFICE_SLOW, 504)
+        if not reply.ok:
+            return await signin_form(request, t.say(reply.template, reply.params), 401)
+        target = _safe_next(str(form.get("next") or "")) or "/"
+        response = RedirectResponse(target, 303, headers=security)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=settings.secure_cookies,
+            max_age=config.console.session_hours * 3600,
+        )
+        response.delete_cookie(SIGNIN_COOKIE)
+        return response
+
+    async def signout(request: Request) -> Response:
+        me = who(request)
+        if me is not None:
+            form = await request.form()
+            given = str(form.get("csrf") or "")
+            if not hmac.compare_digest(given.encode(), me.session.csrf.encode()):
+                return refuse(request, 403, "STALE_FORM")
+            await await_reply(office.submit_session(actions.SignOut(key=me.key)))
+        response = RedirectResponse("/signin", 303, headers=security)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    async def language(request: Request) -> Response:
+        to = request.query_params.get("to", "")
+        target = _safe_next(request.query_params.get("next", "")) or "/"
+        response = RedirectResponse(target, 303, headers=security)
+        if to in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, to, samesite="strict", max_age=365 * 86400)
+        return response
+
+    async def health(request: Request) -> Response:
+        view = hub.view
+        return JSONResponse({"ok": view is not None, "view": view.version if view else None, "streams": hub.streams})
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            return PlainTextResponse("method not allowed", 405, headers=security)
+        return refuse(request, 404, "NOT_FOUND")
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("console: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return refuse(request, 500, "OFFICE_SLOW")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
+        office.add_listener(hub.changed)
+        yield
+        await hub.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/signin", signin_page, methods=["GET"]),
+            Route("/signin", signin, methods=["POST"]),
+            Route("/signout", signout, methods=["POST"]),
+            Route("/lang", language),
+            Route("/counter", counter_page),
+            Route("/input", input_page),
+            Route("/floor", floor_page),
+            Route("/desk", desk_page),
+            Route("/case/{ticket_id}", case_page),
+            Route("/admin/users", users_page),
+            Route("/admin/audit", audit_page),
+            Route("/events", events),
+            Route("/panels", panels_json),
+            Route("/act", act, methods=["POST"]),
+            Route("/healthz", health),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        exception_handlers={404: not_found, 405: not_found, 500: server_error},
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    app.state.renderer = renderer
+    return app
+
+
+def _safe_next(target: str) -> str:
+    """A redirect target of this site only (a path), or "" - never another host."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    return target

@@ -1,0 +1,80 @@
+"""Serving the console beside the office loop: uvicorn in a thread of the office process.
+
+The console and the loop share one process so an action reaches the loop through a queue, not
+a socket, and the loop's change notices reach every open screen at once; the loop stays the
+store's only writer. :func:`office_port` is the console's view of an
+:class:`~office.server.OfficeServer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import uvicorn
+
+from office.console.app import Office, Settings, create_app
+from office.server import OfficeServer
+
+log = logging.getLogger(__name__)
+
+
+def office_port(server: OfficeServer) -> Office:
+    """What the console needs of a running office."""
+    return Office(
+        config=server.config,
+        db_path=server.db.path,
+        submit=server.submit,
+        submit_session=server.submit_session,
+        add_listener=server.add_listener,
+        clock=server.wall_ms,
+        business_day=server.business_day,
+        day_start_ms=server.day_start_ms,
+        samples=lambda: server.staff.service.samples,
+    )
+
+
+class ConsoleServer:
+    """The console app served by uvicorn on ``host:port`` in a background thread."""
+
+    def __init__(self, office: OfficeServer, *, host: str, port: int, settings: Settings | None = None) -> None:
+        self.app = create_app(office_port(office), settings)
+        self.host, self.port = host, port
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Where a browser on this machine opens the console."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}/"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start serving; returns once the console listens (RuntimeError if it could not)."""
+        self._thread = threading.Thread(target=self._server.run, name="console", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(
+                    f"the staff console could not listen on {self.host}:{self.port} (is the port taken?)"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the staff console did not start within {timeout:g} s")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop serving (open event streams are closed)."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -1,0 +1,602 @@
+"""Every text of the staff console (the translators' catalogue): Japanese first, English second.
+
+The console's catalogs are a gettext domain of their own (``console``, in
+``office/console/locale``), kept like the devices' with ``python scripts/i18n.py
+extract|update|compile|check``. Message ids are English; Japanese is a translation like the
+other. Templates reach these constants through :class:`office.console.texts.Texts`
+(``{{ t.CALL_NEXT }}``), so every word on a staff screen is here.
+
+The office's answers to an action (``"{number} → counter {counter}"``, ``"{number} is already
+void"``) are English templates written where the office decides them (office/staff.py,
+office/domain.py, ...); :data:`REPLIES` lists each for translation, and a test checks that no
+template of the office is missing here. Their fields keep their names in every language.
+
+Clerks read these all day, fast: short words, the ones the counter already uses.
+
+scripts/i18n.py loads this module by path for DOMAIN and LANGUAGES, so it imports nothing but
+the standard library and common.i18n.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.i18n import N_, NP_, Catalog
+
+DOMAIN = "console"
+LANGUAGES: tuple[str, ...] = ("ja", "en")
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+CATALOG = Catalog(DOMAIN, LOCALE_DIR)
+gettext_for = CATALOG.gettext_for
+ngettext_for = CATALOG.ngettext_for
+
+# --------------------------------------------------------------------------------------------
+# Every screen
+# --------------------------------------------------------------------------------------------
+
+# The name of the application in the browser's title bar and the top of every screen.
+APP_TITLE = N_("Madoguchi staff console")
+# The button that signs the member of staff out.
+SIGN_OUT = N_("Sign out")
+# The top bar: who is signed in. {name}: their name; {role}: their role, e.g. "Counter clerk".
+SIGNED_IN_AS = N_("{name} ({role})")
+# The label of the language switch (the languages themselves are shown in their own names).
+LANGUAGE = N_("Language")
+# The main navigation: the counter screen.
+NAV_COUNTER = N_("Counter")
+# The main navigation: the input centre's screen (集中入力センター).
+NAV_INPUT = N_("Input centre")
+# The main navigation: the floor manager's overview.
+NAV_FLOOR = N_("Floor")
+# The main navigation: the concierge (information) desk that issues tickets for residents.
+NAV_DESK = N_("Desk")
+# The main navigation: the administrator's page of staff accounts.
+NAV_USERS = N_("Staff accounts")
+# The main navigation: the log of every action taken by staff.
+NAV_AUDIT = N_("Audit log")
+# A link that skips the navigation and goes to the screen's content (for keyboard users).
+SKIP_TO_CONTENT = N_("Skip to content")
+# Shown at the top when the live connection to the office is lost.
+CONNECTION_LOST = N_("Connection to the office lost: the screen shows what it last received and keeps trying.")
+# Said after an action while the office's answer is awaited.
+WORKING = N_("Working…")
+# A clock: how long ago. {minutes}: whole minutes.
+MINUTES = NP_("{minutes} min", "{minutes} min")
+# A short dash shown where there is no value.
+NONE = N_("—")
+# The heading of the alerts panel on every screen.
+ALERTS = N_("Alerts")
+# The alerts panel when all is well.
+NO_ALERTS = N_("No alerts")
+# The heading of the keyboard shortcuts list.
+SHORTCUTS = N_("Keyboard shortcuts")
+
+# Role names.
+# A member of staff who serves residents at a counter.
+ROLE_CLERK = N_("Counter clerk")
+# A member of staff of the central input centre (集中入力センター) who keys cases.
+ROLE_INPUT = N_("Input operator")
+# The floor manager (フロアマネージャー) who watches the whole window.
+ROLE_FLOOR = N_("Floor manager")
+# The administrator who manages staff accounts.
+ROLE_ADMIN = N_("Administrator")
+
+# Ticket statuses, as staff see them.
+# Status: issued, waiting to be called.
+STATUS_WAITING = N_("waiting")
+# Status: called to a counter.
+STATUS_CALLED = N_("called")
+# Status: being worked on.
+STATUS_IN_PROGRESS = N_("in progress")
+# Status: put aside for a while.
+STATUS_HELD = N_("on hold")
+# Status: finished; the resident is called to collect the documents.
+STATUS_READY = N_("ready")
+# Status: handed over; the resident has gone.
+STATUS_DONE = N_("done")
+# Status: called but the resident did not come.
+STATUS_ABSENT = N_("no-show")
+# Status: cancelled by staff.
+STATUS_VOID = N_("void")
+
+# Counter kinds (Kasuya's): a high counter for quick business standing.
+KIND_HIGH = N_("high counter")
+# A low counter, seated, for private matters.
+KIND_LOW = N_("low counter")
+# A consultation room.
+KIND_CONSULTATION = N_("consultation room")
+
+# Printer faults, in alerts and the device list.
+# The printer has no paper.
+FAULT_PAPER_OUT = N_("out of paper")
+# The printer's cover is open.
+FAULT_COVER_OPEN = N_("cover open")
+# The printer's cutter is jammed.
+FAULT_CUTTER_ERROR = N_("cutter jammed")
+# The printer is not connected.
+FAULT_DISCONNECTED = N_("disconnected")
+# The printer has an error it cannot recover from by itself.
+FAULT_UNRECOVERABLE_ERROR = N_("broken: call the technician")
+# The printer has an error it is recovering from.
+FAULT_AUTO_RECOVERABLE_ERROR = N_("error (recovering)")
+
+# --------------------------------------------------------------------------------------------
+# Signing in, and pages that are not there
+# --------------------------------------------------------------------------------------------
+
+# The sign-in page's heading and button.
+SIGN_IN = N_("Sign in")
+# The sign-in form: the user name field.
+USERNAME = N_("User name")
+# The sign-in form: the password field.
+PASSWORD = N_("Password")
+# The sign-in form: the choice for staff who do not work at a counter.
+NO_COUNTER = N_("No counter (input centre, floor, desk)")
+# The sign-in page when a session ended.
+SIGN_IN_AGAIN = N_("Please sign in again.")
+# A page the signed-in role may not open.
+FORBIDDEN = N_("Your role cannot open this page.")
+# A page that does not exist.
+NOT_FOUND = N_("There is no such page.")
+# A link back to the start.
+BACK = N_("Back to your screen")
+# An action refused because the page is too old (its form token is not the session's).
+STALE_FORM = N_("This page is out of date: reload it and try again.")
+# The office did not answer an action in time. Nothing is done twice if the clerk tries again.
+OFFICE_SLOW = N_("The office did not answer in time. Try again: nothing will be done twice.")
+# An action's form is missing something or has a wrong value. {what}: what, in English.
+BAD_FORM = N_("The form is not complete: {what}")
+# The counter screen opened by someone signed in without a counter.
+NEEDS_COUNTER = N_("Sign in at a counter to use the counter screen.")
+
+# --------------------------------------------------------------------------------------------
+# The counter screen
+# --------------------------------------------------------------------------------------------
+
+# The counter's state: open (it calls residents).
+COUNTER_IS_OPEN = N_("Open")
+# The counter's state: closed.
+COUNTER_IS_CLOSED = N_("Closed")
+# The button that opens the counter.
+OPEN_COUNTER = N_("Open counter")
+# The button that closes the counter.
+CLOSE_COUNTER = N_("Close counter")
+# The big button that calls the next resident for this counter.
+CALL_NEXT = N_("Call next")
+# The button that calls a number typed by the clerk.
+CALL_NUMBER = N_("Call this number")
+# The field for a ticket number to call.
+NUMBER_FIELD = N_("Ticket number")
+# Calls the current ticket again (the board and the chime announce it once more).
+RECALL = N_("Call again")
+# The resident arrived: work on the case starts.
+START = N_("Start")
+# The case goes on to the next station of its route.
+FINISH_NEXT = N_("Next station")
+# Everything is done: the resident is called to collect the documents.
+FINISH_COMPLETE = N_("Complete")
+# The resident received the documents: the ticket is finished.
+HANDED_OVER = N_("Handed over")
+# The resident did not come when called.
+ABSENT = N_("No-show")
+# Put the case aside for a while.
+HOLD = N_("Hold")
+# Take a case on hold up again.
+RESUME = N_("Resume")
+# Cancel the ticket.
+VOID = N_("Void")
+# The confirmation asked before voiding. {number}: the ticket's number.
+VOID_CONFIRM = N_("Void ticket {number}? It can never be called again.")
+# A heading over the transfer choices.
+TRANSFER = N_("Transfer")
+# Transfer: to another purpose's queue.
+TO_PURPOSE = N_("To purpose")
+# Transfer: to another station of the route.
+TO_STATION = N_("To station")
+# Transfer: call the ticket to another counter.
+TO_COUNTER = N_("To counter")
+# The button that carries out a transfer.
+MOVE = N_("Move")
+# Take a case (no two people hold the same case).
+CLAIM = N_("Take")
+# Give a case back to its station's pool.
+RELEASE = N_("Give back")
+# The heading of the counter's current ticket.
+AT_COUNTER = N_("At this counter")
+# When nobody is at the counter yet.
+NOBODY_AT_COUNTER = N_("Nobody is called yet. Press Call next (N).")
+# The heading of the cases the clerk holds (e.g. taken back from the input centre).
+MY_CASES = N_("Cases you hold")
+# The heading of the queue per purpose.
+QUEUE = N_("Queue")
+# A purpose this counter serves is marked so.
+SERVED_HERE = N_("served here")
+# People waiting for a purpose. {count}: how many.
+WAITING_COUNT = NP_("{count} waiting", "{count} waiting")
+# The expected wait for a purpose. {minutes}: whole minutes.
+ABOUT_MINUTES = NP_("about {minutes} min", "about {minutes} min")
+# The next numbers of a purpose's queue.
+NEXT_NUMBERS = N_("Next")
+
+# The case card (shown on several screens).
+# The card's title. {number}: the ticket number.
+TICKET_N = N_("Ticket {number}")
+# The card: the resident's purpose.
+PURPOSE = N_("Purpose")
+# The card: the procedures the resident ticked.
+PROCEDURES = N_("Procedures")
+# The card: none ticked.
+NO_PROCEDURES = N_("none ticked")
+# The card: the ticket's status.
+STATUS = N_("Status")
+# The card: the route of stations with the time at each.
+ROUTE = N_("Route")
+# The card: how long the resident waited before being called.
+WAITED = N_("Waited")
+# The card: how long the case has been worked on.
+IN_PROGRESS_FOR = N_("Worked on for")
+# The card: who holds the case. {user}: their user name.
+HELD_BY = N_("Held by {user}")
+# The card: nobody holds it.
+HELD_BY_NOBODY = N_("Nobody holds it")
+# The card: held by the person looking at it.
+HELD_BY_YOU = N_("You hold it")
+# The card: when the ticket was issued.
+ISSUED_AT = N_("Issued")
+# The card: the counter the ticket is at. {counter}: the counter's name.
+COUNTER_N = N_("Counter {counter}")
+# A link that opens the whole case on a page of its own.
+OPEN_CASE = N_("Open the case")
+
+# --------------------------------------------------------------------------------------------
+# The input centre
+# --------------------------------------------------------------------------------------------
+
+# The heading of the input centre's load panel (shown on every counter screen too).
+INPUT_LOAD = N_("Input centre load")
+# Load panel: cases waiting to be keyed.
+LOAD_WAITING = N_("Waiting")
+# Load panel: cases being keyed now.
+LOAD_IN_HAND = N_("Being keyed")
+# Load panel: how long the oldest case has waited.
+LOAD_OLDEST = N_("Oldest")
+# Load panel: cases finished in the last hour.
+LOAD_FINISHED = N_("Done in the last hour")
+# Load panel: who is keying now.
+LOAD_OPERATORS = N_("At work")
+# The heading of the list of cases at the input station.
+INPUT_CASES = N_("Cases to key")
+# The list when it is empty.
+NO_INPUT_CASES = N_("No case is waiting to be keyed.")
+# The column of how long a case has been at the station.
+AGE = N_("Age")
+# The column of the ticket number.
+NUMBER = N_("No.")
+# The column of actions.
+ACTIONS = N_("Actions")
+# The site has no input station. {station}: the code the configuration names.
+NO_INPUT_STATION = N_("This office has no station {station}.")
+
+# --------------------------------------------------------------------------------------------
+# The floor view
+# --------------------------------------------------------------------------------------------
+
+# The heading of the stations' backlog.
+STATIONS = N_("Stations")
+# Column: cases at a station.
+CASES = N_("Cases")
+# Column: cases on hold.
+ON_HOLD = N_("On hold")
+# Column: cases nobody holds.
+UNCLAIMED = N_("Not taken")
+# The heading of the counters.
+COUNTERS = N_("Counters")
+# Column: who staffs the counter.
+STAFFED_BY = N_("Staffed by")
+# Column: the ticket served now.
+SERVING = N_("Serving")
+# The heading of the wait per purpose.
+PURPOSES = N_("Wait per purpose")
+# Column: the expected wait.
+EXPECTED_WAIT = N_("Expected wait")
+# The target wait the floor aims for. {minutes}: whole minutes.
+TARGET = N_("Target: {minutes} min")
+# Column: counters open for a purpose.
+OPEN_COUNTERS = N_("Open counters")
+# Congestion lamp: green.
+LEVEL_GREEN = N_("calm")
+# Congestion lamp: yellow.
+LEVEL_YELLOW = N_("busy")
+# Congestion lamp: red.
+LEVEL_RED = N_("very busy")
+# Marks a wait above the target.
+OVER_TARGET = N_("over target")
+# The heading of the lobby devices' health.
+DEVICES = N_("Devices")
+# Column: the device's name.
+DEVICE = N_("Device")
+# Column: the kind of device.
+KIND = N_("Kind")
+# Device kind: a ticket dispenser.
+KIND_DISPENSER = N_("ticket dispenser")
+# Device kind: the lobby board.
+KIND_BOARD = N_("board")
+# Device kind: the certificate kiosk.
+KIND_KIOSK = N_("kiosk")
+# Column: online or not.
+CONNECTION = N_("Connection")
+# A device is online.
+ONLINE = N_("online")
+# A device is offline.
+OFFLINE = N_("offline")
+# Column: when the device was last heard from.
+LAST_SEEN = N_("Last seen")
+# Column: the printer's state.
+PRINTER = N_("Printer")
+# The printer is fine.
+PRINTER_OK = N_("OK")
+# The printer's paper is running low.
+PAPER_LOW = N_("paper low")
+# Column: events the device has not sent to the office yet.
+NOT_SENT = N_("Not yet sent")
+# Column: a kiosk's state.
+SERVICE = N_("Service")
+# A kiosk is in service.
+IN_SERVICE = N_("in service")
+# A kiosk is out of service.
+OUT_OF_SERVICE = N_("out of service")
+# Column: a kiosk's cash levels.
+CASH = N_("Cash")
+# A kiosk cannot pay change for large notes.
+CHANGE_LOW = N_("change low")
+# Tickets held for reprint by a dispenser. {numbers}: their numbers.
+HELD_TICKETS = N_("held: {numbers}")
+# The heading of today's tickets on the floor view.
+TICKETS_TODAY = N_("Tickets in the window")
+# The field that filters the list by number.
+FIND = N_("Find a number")
+# The list is empty.
+NO_TICKETS = N_("No ticket is in the window.")
+
+# --------------------------------------------------------------------------------------------
+# The concierge desk
+# --------------------------------------------------------------------------------------------
+
+# The heading of the desk screen.
+DESK = N_("Concierge desk")
+# The desk form: the procedures (optional).
+CHOOSE_PROCEDURES = N_("Procedures (optional)")
+# The desk form: print the ticket on the desk's printer.
+PRINT_TICKET = N_("Print the ticket")
+# The desk form's button.
+ISSUE = N_("Issue a ticket")
+# After issuing, when it was not printed: the clerk writes it down for the resident.
+WRITE_IT_DOWN = N_("Write this number down for the resident.")
+# After issuing, when it was printed.
+PRINTED = N_("Printed on the desk printer.")
+# After issuing, when printing failed. {why}: the printer's fault.
+NOT_PRINTED = N_("Not printed ({why}): write the number down for the resident.")
+# The desk has no printer configured.
+NO_DESK_PRINTER = N_("This desk has no printer: numbers are written down.")
+# The heading of the desk's recent tickets.
+RECENT_AT_DESK = N_("Issued at the desk today")
+
+# --------------------------------------------------------------------------------------------
+# Administration
+# --------------------------------------------------------------------------------------------
+
+# The heading of the form that adds an account.
+ADD_USER = N_("Add an account")
+# The account's display name.
+DISPLAY_NAME = N_("Name")
+# The account's role.
+ROLE = N_("Role")
+# The account's new password.
+NEW_PASSWORD = N_("New password (at least 10 characters)")
+# The button that adds an account.
+ADD = N_("Add")
+# The button that disables an account.
+DISABLE = N_("Disable")
+# The button that enables an account again.
+ENABLE = N_("Enable")
+# The button that sets a new password.
+SET_PASSWORD = N_("Set password")
+# The account is disabled.
+DISABLED = N_("disabled")
+# The account is locked by wrong passwords. {time}: until when, e.g. 10:42.
+LOCKED_UNTIL = N_("locked until {time}")
+# The account is usable.
+ACTIVE = N_("active")
+# Column: the account's state.
+STATE = N_("State")
+# Column: when.
+TIME = N_("Time")
+# Column: who.
+WHO = N_("Who")
+# Column: what.
+WHAT = N_("Action")
+# Column: the ticket concerned.
+TICKET = N_("Ticket")
+# Column: the outcome.
+RESULT = N_("Result")
+# The action was carried out.
+RESULT_OK = N_("carried out")
+# The action was refused.
+RESULT_REFUSED = N_("refused")
+
+# Keyboard shortcuts of the counter screen, each described.
+# N: call next.
+KEY_CALL_NEXT = N_("N: call next")
+# R: call again.
+KEY_RECALL = N_("R: call again")
+# S: start.
+KEY_START = N_("S: start")
+# D: complete.
+KEY_COMPLETE = N_("D: complete")
+# F: to the next station.
+KEY_NEXT_STATION = N_("F: next station")
+# A: no-show.
+KEY_ABSENT = N_("A: no-show")
+# H: hold.
+KEY_HOLD = N_("H: hold")
+# C: type a number to call.
+KEY_NUMBER = N_("C: type a number")
+
+# --------------------------------------------------------------------------------------------
+# The office's answers (English templates from office/*.py; the fields keep their names)
+# --------------------------------------------------------------------------------------------
+
+REPLIES = (
+    # A purpose code the office does not know. {code}: it.
+    N_("unknown purpose {code}"),
+    # A counter number the office does not know. {number}: it; {known}: the counters there are.
+    N_("there is no counter {number} (counters: {known})"),
+    # The ticket is already in that state. {number}: the ticket; {status}: its status.
+    N_("{number} is already {status}"),
+    # A finished or cancelled ticket cannot move. {number}, {status}.
+    N_("{number} is {status}; it cannot move"),
+    # The route has no such station. {number}; {station}; {stops}: the route.
+    N_("{number}'s route has no station {station} (route: {stops})"),
+    # The ticket is at that station already. {number}, {station}.
+    N_("{number} is already at {station}"),
+    # {number}, {status}.
+    N_("{number} is {status}; it cannot be completed"),
+    # {number}.
+    N_("{number} is already done"),
+    # A terminal's command that needs a counter. {number}.
+    N_("{number} has not been at a counter: say which counter (done {number} at counter N)"),
+    # {number}, {status}.
+    N_("{number} is {status}; only a waiting, called or ready ticket can be marked absent"),
+    # {number}.
+    N_("{number} is already void"),
+    # {number}, {status}.
+    N_("{number} is {status}; only a called ticket can be called again"),
+    # {number}, {status}.
+    N_("{number} is {status}; only a called ticket can be started"),
+    # {number}, {status}.
+    N_("{number} is {status}; only a ready ticket can be handed over"),
+    # {number}, {status}.
+    N_("{number} is {status}; it cannot be put on hold"),
+    # {number}.
+    N_("{number} is not on hold"),
+    # {number}, {status}.
+    N_("{number} is {status}; it cannot be transferred"),
+    # {number}; {purpose}: the purpose it has already.
+    N_("{number} is already for {purpose}"),
+    # {number}, {status}.
+    N_("{number} is {status}; only a case being worked on can be taken"),
+    # Someone else holds the case. {number}; {user}: who.
+    N_("{number} is already being worked on by {user}"),
+    # {number}.
+    N_("{number} is not being worked on by anyone"),
+    # {number}, {user}.
+    N_("{number} is being worked on by {user}, not by you"),
+    # {number}.
+    N_("{number} is not being worked on"),
+    # {number}.
+    N_("{number} has not been called to a counter"),
+    # A terminal sent a command the office does not know. {command}.
+    N_("unsupported command {command}"),
+    # The console sent an action the office does not know. {action}.
+    N_("unsupported action {action}"),
+    # Moved to a station. {number}, {station}.
+    N_("{number} → {station}"),
+    # {station}: what was typed; {known}: the stations there are.
+    N_("unknown station {station}; stations: {known}"),
+    # Called to a counter. {number}, {counter}.
+    N_("{number} → counter {counter}"),
+    # {role}: the signed-in role.
+    N_("your role ({role}) cannot do that here"),
+    # Someone changed the ticket since this screen showed it. {number}.
+    N_("{number} was changed on another screen meanwhile; look at it again"),
+    # {ticket}: the ticket's id.
+    N_("no ticket {ticket} here"),
+    # {number}; {day}: the ticket's day.
+    N_("{number} is a ticket of {day}, not of today"),
+    # Reached the terminal. {number}, {station}, {counter}.
+    N_("{number} → {station}; ready at counter {counter}"),
+    # A number that is not a number. {ref}: what was typed.
+    N_("{ref} is not a ticket number; type it as on the ticket, e.g. 1105"),
+    # {ref}.
+    N_("no ticket {ref} today"),
+    # {ref}; {options}: the numbers with their series, e.g. "1-1105 or 2-1105".
+    N_("{ref} exists in several series: say {options}"),
+    # {counter}.
+    N_("counter {counter} is open"),
+    # {counter}.
+    N_("counter {counter} is closed"),
+    # {number}.
+    N_("ticket {number} issued"),
+    # {number}, {counter}.
+    N_("{number} called again to counter {counter}"),
+    # {number}.
+    N_("{number} started"),
+    # {number}.
+    N_("{number} handed over"),
+    # {number}, {counter}.
+    N_("{number} done; please come to counter {counter}"),
+    # {number}.
+    N_("{number} marked absent"),
+    # {number}.
+    N_("{number} is on hold"),
+    # {number}.
+    N_("{number} resumed"),
+    # {number}, {purpose}.
+    N_("{number} now waits for {purpose}"),
+    # {number}.
+    N_("{number} void"),
+    # {number}.
+    N_("you are working on {number}"),
+    # {number}.
+    N_("{number} is back in its station's queue"),
+    # {counter}.
+    N_("nobody is waiting for counter {counter}"),
+    # The desk is not set up.
+    N_("this office issues no tickets at the desk"),
+    # {purpose}, {procedure}.
+    N_("{purpose} has no procedure {procedure}"),
+    # {number}, {clash}.
+    N_("number {number} is taken already ({clash}); tell the administrator"),
+    # {series}.
+    N_("series {series} has no numbers left today"),
+    # Sign-in refused (the same words whether the name or the password was wrong).
+    N_("wrong user name or password"),
+    # Sign-in done.
+    N_("signed in"),
+    # Sign-out done.
+    N_("signed out"),
+    # A form sent twice with the id of another request.
+    N_("that request was already used; reload the page"),
+    # {until}: a time, e.g. 10:42.
+    N_("too many wrong passwords: this account is locked until {until}"),
+    # {number}.
+    N_("there is no counter {number}"),
+    # Something went wrong in the office.
+    N_("the office could not carry that out; the error is in its log"),
+    # {user}.
+    N_("account {user} added"),
+    # {user}.
+    N_("password of {user} changed"),
+    # {user}.
+    N_("account {user} disabled"),
+    # {user}.
+    N_("account {user} enabled"),
+    # An administrator tried to disable their own account.
+    N_("you cannot disable your own account"),
+    # Alert: {device}.
+    N_("{device} is offline"),
+    # Alert: {device}; {fault}: why.
+    N_("{device} is out of service ({fault})"),
+    # Alert: {device}; {count}: how many refund slips.
+    N_("{device} printed {count} refund slip(s): the resident is owed cash at a counter"),
+    # Alert: {device}.
+    N_("{device} is low on change"),
+    # Alert: {device}.
+    N_("{device} shows stale information"),
+    # Alert: {device}; {fault}: the printer's fault; {held}: ticket numbers held for reprint.
+    N_("{device}: printer {fault}; tickets held for reprint: {held}"),
+    # Alert: {device}, {fault}.
+    N_("{device}: printer {fault}"),
+    # Alert: {device}.
+    N_("{device}: printer paper is near its end"),
+)

@@ -1,0 +1,175 @@
+"""The staff console for tests: a real office on a real Mosquitto, the console served by uvicorn
+on a free loopback port, staff accounts, and signed-in HTTP clients (httpx) or browsers."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from harness import start_office
+from office.console.server import ConsoleServer
+from office.server import OfficeServer
+from office.staff_store import StaffStore, hash_password
+
+PASSWORD = "correct horse battery"
+# username -> (display name, role)
+STAFF = {
+    "admin": ("管理 太郎", "admin"),
+    "suzuki": ("鈴木 花子", "clerk"),
+    "tanaka": ("田中 一郎", "clerk"),
+    "sato": ("佐藤 次郎", "input"),
+    "ito": ("伊藤 三郎", "input"),
+    "kato": ("加藤 四郎", "floor"),
+}
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Console:
+    """A running office with its console."""
+
+    office: OfficeServer
+    server: ConsoleServer
+    url: str
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, lang: str = "en") -> httpx.Client:
+        """A fresh HTTP client (no session) that speaks ``lang``."""
+        c = httpx.Client(base_url=self.url, headers={"Accept-Language": lang}, timeout=15, follow_redirects=False)
+        self.clients.append(c)
+        return c
+
+    def sign_in(
+        self, username: str, counter: int | None = None, lang: str = "en", password: str = PASSWORD
+    ) -> httpx.Client:
+        """A client signed in as ``username`` (at ``counter``); AssertionError if refused."""
+        c = self.client(lang)
+        response = self.try_sign_in(c, username, counter, password)
+        assert response.status_code == 303, response.text
+        return c
+
+    def try_sign_in(
+        self, c: httpx.Client, username: str, counter: int | None = None, password: str = PASSWORD
+    ) -> httpx.Response:
+        page = c.get("/signin")
+        token = csrf_of(page.text)
+        form = {
+            "csrf": token,
+            "username": username,
+            "password": password,
+            "counter": "" if counter is None else str(counter),
+        }
+        return c.post("/signin", data=form, headers={"Origin": self.url.rstrip("/")})
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+        self.server.stop()
+        self.office.stop()
+
+
+def csrf_of(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+_HASHED: list[str] = []
+
+
+def add_staff(office: OfficeServer) -> None:
+    if not _HASHED:  # Argon2 costs time on purpose: once per test run is enough
+        _HASHED.append(hash_password(PASSWORD))
+    with office.db.transaction():
+        store = StaffStore(office.db.conn)
+        for username, (name, role) in STAFF.items():
+            store.add_user_hashed(username, name, role, _HASHED[0], 0)
+
+
+def start_console(broker_url: str, db: Path, **office_kwargs: object) -> Console:
+    office = start_office(broker_url, db, **office_kwargs)
+    add_staff(office)
+    port = free_port()
+    server = ConsoleServer(office, host="127.0.0.1", port=port)
+    server.start()
+    return Console(office, server, f"http://127.0.0.1:{port}/")
+
+
+def running_console(broker_url: str, db: Path, **office_kwargs: object) -> Iterator[Console]:
+    console = start_console(broker_url, db, **office_kwargs)
+    try:
+        yield console
+    finally:
+        console.close()
+
+
+class Stream:
+    """A console's event stream read in a thread: every ``panels`` event, as it arrives."""
+
+    def __init__(self, c: httpx.Client, screen: str, case: str = "") -> None:
+        import json
+        import threading
+
+        self.events: list[dict[str, object]] = []
+        self.arrived: list[float] = []
+        self._json = json
+        self._first = threading.Event()
+        self._closed = False
+        self._response: httpx.Response | None = None
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._thread = threading.Thread(target=self._run, args=(c, screen, case), daemon=True)
+        self._thread.start()
+        assert self._first.wait(15), "the event stream sent no first panels"
+
+    def _run(self, c: httpx.Client, screen: str, case: str) -> None:
+        import time
+
+        try:
+            with c.stream("GET", "/events", params={"screen": screen, "case": case}, timeout=None) as response:
+                self._response = response
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        with self._changed:
+                            self.events.append(self._json.loads(line[6:]))
+                            self.arrived.append(time.monotonic())
+                            self._changed.notify_all()
+                        self._first.set()
+        except (httpx.HTTPError, OSError, RuntimeError):
+            if not self._closed:
+                raise
+
+    def wait_for(self, needle: str, panel: str, timeout: float = 10.0, after: int = 0) -> dict[str, object]:
+        """The first event after the ``after``-th whose ``panel`` contains ``needle``."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for event in self.events[after:]:
+                    panels = event.get("panels")
+                    if isinstance(panels, dict) and needle in str(panels.get(panel, "")):
+                        return event
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {panel} panel with {needle!r} in {len(self.events)} events")
+                self._changed.wait(left)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._response is not None:
+            self._response.close()
+        # A read blocked in another thread is not woken by close(): the thread ends with the
+        # client (it is a daemon and drops what it reads after this).
+        self._thread.join(0.2)
