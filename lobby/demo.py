@@ -1,8 +1,10 @@
-"""madoguchi-demo (``make demo``): the whole lobby on one machine.
+"""madoguchi-demo (``make demo``): the whole lobby and the staff side on one machine.
 
 An embedded amqtt broker (or the broker given with --broker / MADOGUCHI_BROKER), the office
-server with simulated staff, and headless dispensers pressed by simulated residents. It prints
-what happens, one line per thing a person in the lobby would notice. Ctrl-C stops it.
+server with simulated staff, headless dispensers pressed by simulated residents, the staff
+console (sign in as a clerk at a counter and the simulation leaves that counter to you) and the
+resident's page process the ticket's QR opens. It prints the addresses and the demo accounts,
+then what happens, one line per thing a person in the lobby would notice. Ctrl-C stops it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import shutil
 import signal
 import subprocess
@@ -60,7 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="site configuration (TOML); default: the demo town")
     parser.add_argument("--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--no-windows", action="store_true", help="text only, even when a display is available")
+    parser.add_argument(
+        "--console-port", type=int, default=8080, help="the staff console's port (default: %(default)s)"
+    )
+    parser.add_argument("--public-port", type=int, default=8090, help="the resident's page port (default: %(default)s)")
     return parser
+
+
+# The demo's staff accounts (printed at start). A real office adds its own with
+# madoguchi-office users add; these exist only in the demo's throwaway store.
+DEMO_PASSWORD = "madoguchi-demo"
+DEMO_STAFF = (
+    ("clerk1", "窓口 一郎", "clerk"),
+    ("clerk2", "窓口 二郎", "clerk"),
+    ("input1", "入力 花子", "input"),
+    ("floor1", "フロア 三郎", "floor"),
+    ("admin", "管理 太郎", "admin"),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,11 +127,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         ca = str(SimulatedJpkiCa.open(data / "jpki").certificate_path)
         site = msgspec.structs.replace(site, kiosk=msgspec.structs.replace(site.kiosk, jpki_ca=ca))
+    # The resident's page: its own process, fed one way by the office with a shared secret.
+    secret = data / "public-feed.secret"
+    secret.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    public_url = f"http://127.0.0.1:{args.public_port}"
+    site = msgspec.structs.replace(
+        site,
+        public=msgspec.structs.replace(site.public, url=public_url, secret_file=str(secret)),
+        dispenser=msgspec.structs.replace(site.dispenser, progress_url=f"{public_url}/t/{{token}}"),
+        console=msgspec.structs.replace(
+            site.console,
+            port=args.console_port,
+            # The desk's printer is a fake that keeps each ticket as a PNG, like the dispensers'.
+            desk_printer={"model": "TM-T20III", "backend": "fake", "fake": {"png_dir": str(data / "desk-printed")}},
+        ),
+    )
     office: OfficeServer | None = None
+    console: Any = None
+    public: subprocess.Popen[bytes] | None = None
     windows: list[subprocess.Popen[bytes]] = []
     agents: list[DeviceAgent] = []
     dispensers: list[Dispenser] = []
     try:
+        public = _public_process(args.public_port, secret, data / "public", site)
         office = OfficeServer(
             site,
             data / "office.sqlite3",
@@ -120,9 +158,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             sim_staff=make_sim_staff(args.pace),
             on_activity=lambda line: say("office", line),
         )
+        _demo_accounts(office)
+        from office.console.server import ConsoleServer
+
+        console = ConsoleServer(office, host="127.0.0.1", port=args.console_port)
         office.start()
         if not office.wait_online(15):
             fail(PROG, f"the office could not reach the broker at {url}")
+        try:
+            console.start()
+        except RuntimeError as err:
+            fail(PROG, f"{err}; choose another with --console-port")
+        say("console", f"staff console: {console.url}  (password for every account: {DEMO_PASSWORD})")
+        for username, name, role in DEMO_STAFF:
+            say("console", f"  {username:<7} {role:<6} {name}")
+        say("console", "sign in as clerk1 at a counter: the simulated staff leave that counter to you")
+        say("public", f"resident's page: {public_url}/congestion (each ticket's QR opens its own page)")
         tickets_dir = data / "printed"
         for i in range(1, args.dispensers + 1):
             agent = DeviceAgent(
@@ -169,13 +220,69 @@ def main(argv: Sequence[str] | None = None) -> int:
             d.close()
         for agent in agents:
             agent.stop()
+        if console is not None:
+            console.stop()
         if office is not None:
             office.stop()
+        if public is not None:
+            public.terminate()
+            try:
+                public.wait(10)
+            except subprocess.TimeoutExpired:
+                public.kill()
         if broker is not None:
             broker.stop()
         if args.data is None:
             shutil.rmtree(data, ignore_errors=True)
     return 0
+
+
+def _demo_accounts(office: OfficeServer) -> None:
+    from office.staff_store import StaffStore, hash_password
+
+    hashed = hash_password(DEMO_PASSWORD)  # once: Argon2 is slow on purpose
+    with office.db.transaction():
+        store = StaffStore(office.db.conn)
+        for username, name, role in DEMO_STAFF:
+            if store.user(username) is None:
+                store.add_user_hashed(username, name, role, hashed, 0)
+
+
+def _public_process(port: int, secret: Path, data: Path, site: Any) -> subprocess.Popen[bytes]:
+    """madoguchi-public on this machine; waits until it answers."""
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "public.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--feed-secret-file",
+            str(secret),
+            "--data",
+            str(data),
+            "--timezone",
+            site.timezone,
+            "--rollover-hour",
+            str(site.rollover_hour),
+            "--log-level",
+            "WARNING",
+        ],
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            fail(PROG, f"the resident's page could not start on port {port}; choose another with --public-port")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    fail(PROG, f"the resident's page did not answer on port {port}")
 
 
 def _dispenser_window(url: str, data: Path) -> subprocess.Popen[bytes]:

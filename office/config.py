@@ -18,6 +18,8 @@ import msgspec
 
 from certificates.rules import CertificateError, FeeSchedule
 from common.validation import Invalid
+from drivers.printer_model import PrinterConfigError, parse_printer_config
+from firmware_profiles.packaged import printer_model_named
 from office.domain import OfficeError
 from sync import site as sitemod
 from sync.site import SiteConfig
@@ -47,6 +49,13 @@ def parse(doc: Mapping[str, Any], source: str = "config") -> SiteConfig:
     if ca and not Path(ca).is_absolute() and source not in ("config", BUNDLED):
         ca = str(Path(source).resolve().parent / ca)  # relative to the site file
     kiosk = msgspec.structs.replace(site.kiosk, fees=fees, jpki_ca=ca)
+    if site.console.desk_printer:
+        try:
+            printer = parse_printer_config(site.console.desk_printer, "console.desk_printer")
+            if printer.facts is None:
+                printer_model_named(printer.model, "console.desk_printer.model")
+        except PrinterConfigError as err:
+            raise ConfigError(str(err)) from err
     return msgspec.structs.replace(site, kiosk=kiosk)
 
 

@@ -204,6 +204,12 @@ class Console(_Table, frozen=True, kw_only=True):
     session_hours: Annotated[int, info(ge=1, le=24)] = 10  # a working day; signing in again after it
     lockout_failures: Annotated[int, info(ge=1, le=100)] = 5  # wrong passwords in a row that lock
     lockout_minutes: Annotated[int, info(ge=1, le=24 * 60)] = 15
+    # The concierge desk's own ESC/POS printer: a [printer] table as a dispenser's device
+    # configuration has it (model, backend and the backend's table), checked by the office at
+    # start. Empty: the desk shows the number and the clerk writes it down.
+    desk_printer: dict[str, Any] = {}
+    # The station whose cases the input centre's screen lists (Setagaya's 集中入力センター).
+    input_station: Annotated[str, info(min_length=1, max_length=32)] = "input"
 
 
 class Public(_Table, frozen=True, kw_only=True):

@@ -173,3 +173,72 @@ class Stream:
         # A read blocked in another thread is not woken by close(): the thread ends with the
         # client (it is a daemon and drops what it reads after this).
         self._thread.join(0.2)
+
+
+# --------------------------------------------------------------------------------------------
+# a morning in the window: tickets at every station, a dispenser out of paper
+# --------------------------------------------------------------------------------------------
+
+
+def act_as(console: Console, actor: object, action: object) -> object:
+    """Carry out a typed action on the office as ``actor`` (the loop's door, no browser)."""
+    from office import actions
+
+    assert isinstance(actor, actions.Actor) and isinstance(action, actions.Action)
+    reply = console.office.submit(action, actor).result(10)
+    assert reply.ok, str(reply)
+    return reply
+
+
+@dataclass
+class Scene:
+    """What :func:`busy_morning` made."""
+
+    dispenser: object  # harness.Device
+    printer: object  # drivers.escpos_printer.FakeEscpos
+    held: list[int]  # ticket numbers the dispenser holds for reprint
+    at_input: list[str]  # ticket ids at the input station
+    called: str  # the ticket id called to counter 2
+
+
+def busy_morning(console: Console, data: Path, wait_for: object) -> Scene:
+    """Tickets in every state, and a dispenser whose printer runs out of paper."""
+    import uuid
+
+    from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
+    from firmware_profiles.packaged import printer_model_named
+    from harness import has_full_lease, start_dispenser
+    from office import actions as a
+
+    def rid() -> str:
+        return uuid.uuid4().hex
+
+    floor = a.Actor("kato", "floor")
+    purposes = ["moving", "certificates", "moving", "birth", "tax", "certificates", "death", "moving", "childcare"]
+    issued = []
+    for purpose in purposes:
+        reply = act_as(console, floor, a.IssueTicket(request_id=rid(), purpose=purpose))
+        issued.append(reply.ticket_id)  # type: ignore[attr-defined]
+    # Three counters at work; two cases go on to the input centre, one is taken there.
+    at_input = []
+    numbers = {t: console.office.db.ticket(t).number for t in issued}  # type: ignore[union-attr]
+    for counter, user, ticket in ((1, "suzuki", issued[0]), (3, "yamada", issued[2]), (4, "mori", issued[3])):
+        clerk = a.Actor(user, "clerk", counter)
+        act_as(console, clerk, a.CallNumber(request_id=rid(), ref=str(numbers[ticket])))
+        act_as(console, clerk, a.Start(request_id=rid(), ticket_id=ticket))
+        if counter != 1:
+            act_as(console, clerk, a.Finish(request_id=rid(), ticket_id=ticket, outcome="next"))
+            at_input.append(ticket)
+    act_as(console, a.Actor("sato", "input"), a.Claim(request_id=rid(), ticket_id=at_input[0]))
+    called = act_as(console, a.Actor("tanaka", "clerk", 2), a.CallNext(request_id=rid())).ticket_id  # type: ignore[attr-defined]
+    printer = FakeEscpos(paper=2, near_end_at=1)
+    device = start_dispenser(console.office.broker_url, data, "disp-1")
+    device.dispenser.printer = EscposTicketPrinter(printer, printer_model_named("TM-T20III"))
+    wait_for(lambda: has_full_lease(device), message="the dispenser got its leases")  # type: ignore[operator]
+    held = []
+    for purpose in ("certificates", "moving", "tax"):
+        result = device.dispenser.issue(purpose)
+        if not result.printed:
+            held.append(result.ticket.number)
+    wait_for(lambda: device.agent.pending_count() == 0, message="the office has the dispenser's events")  # type: ignore[operator]
+    return Scene(device, printer, held, at_input, str(called))

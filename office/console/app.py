@@ -22,8 +22,9 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,9 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from office import actions
+from drivers.ticket_printer import PrinterFault, TicketPrinter
+from office import actions, estimate
+from office.console.desk_ticket import desk_job
 from office.console.hub import Hub
 from office.console.render import SCREENS, Renderer, Screen
 from office.console.texts import LANGUAGES, NATIVE, Texts, choose_language
@@ -141,7 +144,7 @@ class Settings:
 
     input_station: str = "input"
     secure_cookies: bool = False  # True behind HTTPS
-    desk_print: Callable[[str], Awaitable[str | None]] | None = None  # ticket id -> fault or None
+    desk_printer: TicketPrinter | None = None  # the concierge desk's own ticket printer
     flashes: dict[str, str] = field(default_factory=dict)  # session key -> the last answer (no-JS forms)
 
 
@@ -160,6 +163,7 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
     )
     renderer = Renderer(config)
     settings_results: dict[str, DeskResult] = {}  # the desk's last numbers (a no-JS form's redirect)
+    printing = threading.Lock()  # one job at a time on the desk's printer
     security = {
         "Content-Security-Policy": (
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self';"
@@ -309,7 +313,7 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
     async def desk_page(request: Request) -> Response:
         issued = request.query_params.get("issued")
         result = settings_results.pop(issued, None) if issued else None
-        return await screen_page(request, "desk", result=result, can_print=settings.desk_print is not None)
+        return await screen_page(request, "desk", result=result, can_print=settings.desk_printer is not None)
 
     async def case_page(request: Request) -> Response:
         ticket_id = request.path_params["ticket_id"]
@@ -437,8 +441,8 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
     ) -> Response:
         number = int(str(reply.params.get("number", 0)))
         printed, why = False, ""
-        if action.print_ticket and settings.desk_print is not None and reply.ticket_id is not None:
-            fault = await settings.desk_print(reply.ticket_id)
+        if action.print_ticket and settings.desk_printer is not None and reply.ticket_id is not None:
+            fault = await desk_print(settings.desk_printer, reply.ticket_id)
             printed, why = fault is None, t.fault(fault) if fault else ""
         result = DeskResult(number, printed, why)
         if wants_json(request):
@@ -448,6 +452,41 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
         while len(settings_results) > 50:
             settings_results.pop(next(iter(settings_results)))
         return RedirectResponse(f"/desk?issued={handle}", 303, headers=security)
+
+    async def desk_print(printer: TicketPrinter, ticket_id: str) -> str | None:
+        """Print a desk ticket; the printer's fault, or None when it printed."""
+        deadline = asyncio.get_running_loop().time() + 3
+        view = hub.view
+        while view is None or ticket_id not in view.tickets:  # the view that has it is a moment away
+            if not await hub.wait(view.version if view else -1, max(0.0, deadline - asyncio.get_running_loop().time())):
+                break
+            view = hub.view
+        if view is None or ticket_id not in view.tickets:
+            return "unknown"
+        ticket = view.tickets[ticket_id]
+        line = view.waiting.get(ticket.category, ())
+        ahead = next((i for i, t in enumerate(line) if t.ticket_id == ticket_id), 0)
+        load = next((p for p in view.purposes if p.category.code == ticket.category), None)
+        est = estimate.estimated_wait_minutes(
+            ahead,
+            office.samples().get(ticket.category, ()),
+            load.open_counters if load is not None else 1,
+            float(config.default_service_seconds),
+        )
+        job = desk_job(config, ticket, ahead, est)
+
+        def run() -> str | None:
+            with printing:
+                before = printer.status()
+                if before.fault is not None:
+                    return before.fault
+                try:
+                    printer.print_job(job)
+                except PrinterFault as err:
+                    return err.status.fault or "disconnected"
+                return None
+
+        return await asyncio.to_thread(run)
 
     # -- signing in and out ----------------------------------------------------------------------
 

@@ -11,9 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import uvicorn
 
+from drivers.escpos_printer import open_printer
+from drivers.printer_model import parse_printer_config
+from drivers.ticket_printer import TicketPrinter
+from firmware_profiles.packaged import printer_model_named
 from office.console.app import Office, Settings, create_app
 from office.server import OfficeServer
 
@@ -35,10 +41,24 @@ def office_port(server: OfficeServer) -> Office:
     )
 
 
+def desk_printer(table: Mapping[str, Any]) -> TicketPrinter:
+    """The desk's printer from its ``[console.desk_printer]`` table (checked when the site file
+    was loaded); its model's facts from the packaged profiles when the table gives none. A
+    printer that is not there is reported by its status when the desk prints, not here."""
+    key = "console.desk_printer"
+    config = parse_printer_config(table, key)
+    facts = config.facts or printer_model_named(config.model, f"{key}.model")
+    return open_printer(config, model=facts, key=key)
+
+
 class ConsoleServer:
     """The console app served by uvicorn on ``host:port`` in a background thread."""
 
     def __init__(self, office: OfficeServer, *, host: str, port: int, settings: Settings | None = None) -> None:
+        if settings is None:
+            settings = Settings(input_station=office.config.console.input_station)
+            if office.config.console.desk_printer:
+                settings.desk_printer = desk_printer(office.config.console.desk_printer)
         self.app = create_app(office_port(office), settings)
         self.host, self.port = host, port
         config = uvicorn.Config(

@@ -235,6 +235,8 @@ ROUTE = N_("Route")
 WAITED = N_("Waited")
 # The card: how long the case has been worked on.
 IN_PROGRESS_FOR = N_("Worked on for")
+# The card: the label of who works on the case now.
+HOLDER = N_("Handled by")
 # The card: who holds the case. {user}: their user name.
 HELD_BY = N_("Held by {user}")
 # The card: nobody holds it.
@@ -301,6 +303,8 @@ PURPOSES = N_("Wait per purpose")
 EXPECTED_WAIT = N_("Expected wait")
 # The target wait the floor aims for. {minutes}: whole minutes.
 TARGET = N_("Target: {minutes} min")
+# Column: how crowded a purpose is (its lamp: calm, busy, very busy).
+CONGESTION = N_("Congestion")
 # Column: counters open for a purpose.
 OPEN_COUNTERS = N_("Open counters")
 # Congestion lamp: green.
@@ -378,6 +382,16 @@ PRINTED = N_("Printed on the desk printer.")
 NOT_PRINTED = N_("Not printed ({why}): write the number down for the resident.")
 # The desk has no printer configured.
 NO_DESK_PRINTER = N_("This desk has no printer: numbers are written down.")
+# On the ticket the desk prints: when it was issued. {time}: e.g. "2026-12-06 10:42".
+DESK_ISSUED = N_("Issued {time}")
+# On the desk's ticket: nobody is ahead.
+DESK_NO_WAIT = N_("No wait")
+# On the desk's ticket: people ahead and the estimated wait. {people}, {minutes}: numbers.
+DESK_AHEAD = N_("{people} waiting ahead · about {minutes} min")
+# On the desk's ticket, when there is no estimate. {people}: a number.
+DESK_AHEAD_ONLY = N_("{people} waiting ahead")
+# On the desk's ticket, under the QR code.
+DESK_SCAN = N_("Scan to follow your turn")
 # The heading of the desk's recent tickets.
 RECENT_AT_DESK = N_("Issued at the desk today")
 
