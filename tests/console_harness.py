@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from harness import start_office
+from office.console.app import Settings
 from office.console.server import ConsoleServer
 from office.server import OfficeServer
 from office.staff_store import StaffStore, hash_password
@@ -97,17 +98,19 @@ def add_staff(office: OfficeServer) -> None:
             store.add_user_hashed(username, name, role, _HASHED[0], 0)
 
 
-def start_console(broker_url: str, db: Path, **office_kwargs: object) -> Console:
+def start_console(broker_url: str, db: Path, settings: Settings | None = None, **office_kwargs: object) -> Console:
     office = start_office(broker_url, db, **office_kwargs)
     add_staff(office)
     port = free_port()
-    server = ConsoleServer(office, host="127.0.0.1", port=port)
+    server = ConsoleServer(office, host="127.0.0.1", port=port, settings=settings)
     server.start()
     return Console(office, server, f"http://127.0.0.1:{port}/")
 
 
-def running_console(broker_url: str, db: Path, **office_kwargs: object) -> Iterator[Console]:
-    console = start_console(broker_url, db, **office_kwargs)
+def running_console(
+    broker_url: str, db: Path, settings: Settings | None = None, **office_kwargs: object
+) -> Iterator[Console]:
+    console = start_console(broker_url, db, settings, **office_kwargs)
     try:
         yield console
     finally:

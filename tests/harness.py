@@ -154,9 +154,11 @@ def spawn_and_kill(args: list[str], delay_s: float) -> list[str]:
     return out.split("\n")[:-1]
 
 
-def office_process(url: str, db: Path) -> Proc:
-    """``madoguchi-office serve`` as a real process (for SIGKILL)."""
-    proc = Proc.spawn("-m", "office.cli", "serve", "--broker", url, "--db", str(db), "--log-level", "WARNING")
+def office_process(url: str, db: Path, console_port: int | None = None) -> Proc:
+    """``madoguchi-office serve`` as a real process (for SIGKILL); its console on
+    ``console_port``, or none."""
+    console = ["--console-port", str(console_port)] if console_port is not None else ["--no-console"]
+    proc = Proc.spawn("-m", "office.cli", "serve", "--broker", url, "--db", str(db), "--log-level", "WARNING", *console)
     if not proc.wait_line("office online", 20):
         proc.kill()
         raise AssertionError("office process did not come online:\n" + "\n".join(proc.lines[-20:]))

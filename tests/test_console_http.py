@@ -196,3 +196,31 @@ def test_every_screen_renders_for_its_roles(console: Console) -> None:
     sato = console.sign_in("ito")
     assert sato.get("/counter").status_code == 403
     assert sato.get("/panels", params={"screen": "floor"}).status_code == 403
+
+
+def test_the_desk_prints_on_its_printer_or_says_to_write_the_number_down(mosquitto, tmp_path: Path) -> None:
+    from drivers.escpos_printer import EscposTicketPrinter, FakeEscpos
+    from drivers.ticket_printer import QR
+    from firmware_profiles.packaged import printer_model_named
+    from office.console.app import Settings
+    from office.console.desk_ticket import desk_job
+
+    fake = FakeEscpos(paper=1, near_end_at=0)
+    settings = Settings(desk_printer=EscposTicketPrinter(fake, printer_model_named("TM-T20III")))
+    for console in running_console(mosquitto.url, tmp_path / "office.sqlite3", settings):
+        floor = console.sign_in("kato", lang="ja")
+        assert "番号札を印刷する" in floor.get("/desk").text
+        printed = act(floor, console, "/desk", action="issue_ticket", purpose="moving", print_ticket="1")
+        assert printed["ok"] and printed["printed"] is True, printed
+        assert len(fake.tickets) == 1
+        ticket = console.office.db.ticket(str(printed["ticket"]))
+        assert ticket is not None and ticket.token
+        job = desk_job(console.office.config, ticket, 0, 0)
+        assert QR(console.office.config.dispenser.progress_url.replace("{token}", ticket.token), module=5) in job.blocks
+        # What came out of the printer is that ticket: the QR code opens the resident's page.
+        assert fake.tickets[0].image.tobytes() == settings.desk_printer.render(job).tobytes()  # type: ignore[union-attr]
+        out = act(floor, console, "/desk", action="issue_ticket", purpose="moving", print_ticket="1")
+        assert out["ok"] and out["printed"] is False and out["why"] == "用紙切れ", out
+        unprinted = act(floor, console, "/desk", action="issue_ticket", purpose="tax")
+        assert unprinted["ok"] and unprinted["printed"] is False and unprinted["why"] == ""
+        assert office_rows(console.office.db.path, "SELECT COUNT(*) FROM tickets WHERE device='desk'") == [(3,)]
