@@ -119,6 +119,15 @@ class PurposeInfo(Part, frozen=True, kw_only=True):
     daily_cap: Annotated[int, info(ge=1, le=10_000_000)] | None = None
 
 
+class CounterInfo(Part, frozen=True, kw_only=True):
+    """A counter as residents are told of it: its number, its name per language (what the board's
+    call and its voice say) and its kind (a high or low counter, a consultation room)."""
+
+    number: CounterNo
+    name: Names = {}
+    kind: Literal["high", "low", "consultation"] = "high"
+
+
 class OfficeConfig(Payload, frozen=True, kw_only=True):
     """What the dispensers offer and when: purposes in display order, stations, hours, fees."""
 
@@ -135,6 +144,7 @@ class OfficeConfig(Payload, frozen=True, kw_only=True):
     certificate_fees: Annotated[dict[Code, Yen], info(max_length=16)] = {}
     stations: Annotated[tuple[StationInfo, ...], info(max_length=32)]
     categories: Annotated[tuple[PurposeInfo, ...], info(max_length=64)]
+    counters: Annotated[tuple[CounterInfo, ...], info(max_length=1000)] = ()
 
     def purpose(self, code: str) -> PurposeInfo | None:
         """The purpose with ``code``, or None."""
