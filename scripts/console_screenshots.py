@@ -67,7 +67,9 @@ def main() -> int:
             from office.staff_store import StaffStore, hash_password
 
             with console.office.db.transaction():
-                StaffStore(console.office.db.conn).add_user_hashed("mori", "森 三郎", "clerk", hash_password(PASSWORD), 0)
+                StaffStore(console.office.db.conn).add_user_hashed(
+                    "mori", "森 三郎", "clerk", hash_password(PASSWORD), 0
+                )
             scene = busy_morning(console, Path(tmp) / "disp-1", wait_for)
             url = console.url
             with sync_playwright() as p:

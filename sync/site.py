@@ -318,9 +318,7 @@ class SiteConfig(_Table, frozen=True, kw_only=True):
                 )
                 for c in self.categories
             ),
-            counters=tuple(
-                messages.CounterInfo(number=c.number, name=c.names(), kind=c.kind) for c in self.counters
-            ),
+            counters=tuple(messages.CounterInfo(number=c.number, name=c.names(), kind=c.kind) for c in self.counters),
         )
 
 
