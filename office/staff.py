@@ -161,6 +161,10 @@ class StaffDesk:
         raise CommandError("unsupported action {action}", action=actions.name(action))
 
     def _on_ticket(self, action: actions.TicketAction, ticket: Ticket, actor: actions.Actor, now_ms: int) -> Reply:
+        if isinstance(action, actions.Claim) and ticket.holder not in (None, actor.username):
+            # Two screens raced for the case: the one who lost wants to know who has it, which
+            # says more than "changed meanwhile" (the change was the other's claim).
+            claim(ticket, actor.username, now_ms)
         if action.seen_ms is not None and action.seen_ms != ticket.updated_ms:
             raise CommandError(
                 "{number} was changed on another screen meanwhile; look at it again", number=ticket.number

@@ -120,10 +120,11 @@ def test_two_operators_racing_for_one_case_one_gets_it(office: OfficeServer) -> 
     assert act(office, a.TransferStation(request_id=rid(), ticket_id=ticket, station="input"), CLERK).ok
     replies: list[Reply] = []
     gate = threading.Barrier(2)
+    seen = office.db.ticket(ticket).updated_ms  # type: ignore[union-attr]  # both screens show this
 
     def claim(who: a.Actor) -> None:
         gate.wait()
-        replies.append(act(office, a.Claim(request_id=rid(), ticket_id=ticket), who))
+        replies.append(act(office, a.Claim(request_id=rid(), ticket_id=ticket, seen_ms=seen), who))
 
     threads = [threading.Thread(target=claim, args=(who,)) for who in (INPUT1, INPUT2)]
     for t in threads:
