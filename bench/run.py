@@ -16,7 +16,10 @@ Phases (see bench/README.md for what each figure means):
    the same broker and waits for every PUBACK;
 4. store writes: :func:`bench.store_bench.run`;
 5. the dispenser appliance (press to print, the touch app idle): :func:`bench.dispenser_bench.run`;
-6. the lobby board (progress change to model, frames with 300 trains, RSS): :func:`bench.board_bench.run`.
+6. the lobby board (progress change to model, frames with 300 trains, RSS): :func:`bench.board_bench.run`;
+7. the resident's page process (pages per second, feed to 500 streams): :func:`bench.public_bench.run`;
+8. the staff side (an action to 20 consoles and 500 resident pages, press to print while they
+   stream): :func:`bench.console_bench.run`.
 
 Run ``python -m bench.run`` (``--help`` for smaller runs while developing).
 """
@@ -294,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if late_from < args.measured:
         parser.error("--presses must be at least twice --measured")
 
-    from bench import board_bench, dispenser_bench, store_bench
+    from bench import board_bench, console_bench, dispenser_bench, public_bench, store_bench
 
     wall0 = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
@@ -341,6 +344,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         board = board_bench.run()
         print(f"  board: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        public = public_bench.run()
+        print(f"  public: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        staff = console_bench.run()
+        print(f"  console: {time.perf_counter() - t:.1f} s", flush=True)
 
     p50_0 = percentile(issue.first, 50)
     p99_0 = percentile(issue.first, 99)
@@ -358,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         **store,
         **dispenser.figures,
         **board.figures,
+        **public.figures,
+        **staff.figures,
     }
     merge_results(args.results, figures)
 
@@ -392,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("store write, SQLite WAL FULL", f"{store['store_write_ms_sqlite']:.3f} ms", "", ""),
         *dispenser.rows,
         *board.rows,
+        *public.rows,
+        *staff.rows,
     ]
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
@@ -413,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  office stats: {dict(sorted(drain.office_stats.items()))}")
     print(f"  agent stats:  {dict(sorted(drain.agent_stats.items()))}")
     print(f"raw publisher: paho max in-flight {raw.max_inflight}")
-    for line in (*dispenser.notes, *board.notes):
+    for line in (*dispenser.notes, *board.notes, *public.notes, *staff.notes):
         print(line)
     if tally.counts:
         print("log lines at WARNING or above (count, first instance):")
