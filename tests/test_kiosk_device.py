@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from common.cli import UsageError
+from conftest import WaitFor
 from drivers.cash import CountedCashBox, FakeCashBox
 from drivers.fake_cctalk import FakeCcTalkBus
 from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
@@ -351,7 +352,7 @@ def test_hopper_counts_survive_a_restart_until_staff_refill(tmp_path: Path) -> N
 
 
 @pytest.fixture
-def control(device: KioskDevice, tmp_path: Path) -> Iterator[tuple[ControlServer, list[str]]]:
+def control(device: KioskDevice, tmp_path: Path, wait_for: WaitFor) -> Iterator[tuple[ControlServer, list[str]]]:
     import tempfile
 
     sock_dir = Path(tempfile.mkdtemp(prefix="kc-", dir="/tmp"))
@@ -359,6 +360,10 @@ def control(device: KioskDevice, tmp_path: Path) -> Iterator[tuple[ControlServer
     server = ControlServer(sock_dir / "c.sock", device, kill=lambda: killed.append("SIGKILL"))
     device.runtime.start_thread()
     server.start()
+    # The runtime's start runs on its thread: on a new journal it writes the acceptors' counters
+    # as a session of their own (cash_cursor, then session_closed, each fsynced), so until its
+    # first cycle is done that session is open and the journal has a writer besides the tests.
+    wait_for(lambda: device.runtime.cycles >= 1, message="the kiosk runtime did not finish starting")
     try:
         yield server, killed
     finally:
