@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from display_board.controller import BoardController
-from display_board.model import BoardView, Line, Move
+from display_board.model import BoardView, Line, Move, call_text, ready_text
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,20 @@ STALE = (1.0, 0.6, 0.2, 1)
 MOVE_S = 0.9  # how long a train takes to slide to its new station
 MIN_CAR_PX = 36.0  # below this a number is not readable across the lobby
 CAR_SIZES = (MIN_CAR_PX, 48.0, 68.0)  # car heights in px, largest that fits
+LINE_EM = 1.45  # a line of Noto Sans CJK is this many ems tall (its ascent and descent)
+# Font sizes (sp) of the now-calling rows and the ready list, largest first; a long counter name
+# steps down through them, then goes on two lines or is cut. Only sizes used elsewhere too: each
+# distinct size keeps its own copy of the CJK font in memory.
+CALL_SIZES = (28.0, 22.0)
+CALL_SIZES_HIGHLIGHT = (34.0, 28.0, 22.0)  # a call of the last minute (the chime has just sounded)
+CALL_SMALL = 20.0  # a call on two lines: two lines of it fit CALL_ROW_H
+READY_SIZES = (22.0, 20.0)
+# The layout the now-calling rows' width follows from (the widgets are laid out after drawing).
+ROOT_PADDING = 16
+BODY_SPACING = 14
+CALLS_SHARE = 0.28  # of the body's width
+CALLS_PADDING = 12
+CALL_ROW_H = 64
 
 
 def build_board_app(
@@ -238,13 +252,14 @@ def build_board_app(
                     )
             # The terminal: finished tickets, called to their counter.
             i = len(line.stations) - 1
+            two_lines = car_h >= 2 * LINE_EM * sp(READY_SIZES[-1])
             for row, ready in enumerate(line.ready):
-                label = f"{ready.number} → {ready.counter}番窓口" if ready.counter is not None else str(ready.number)
+                label, size = ready_text(ready, col_w / sp(1), READY_SIZES, two_lines)
                 y = track_y - 16 - (row + 1) * (car_h + 6)
                 self.add_widget(
                     text(
                         label,
-                        22,
+                        size,
                         READY,
                         bold=True,
                         size_hint=(None, None),
@@ -285,7 +300,7 @@ def build_board_app(
             self.overlay = FloatLayout()  # cars sliding to their new station
             root.add_widget(self.static)
             root.add_widget(self.overlay)
-            self.root_box = BoxLayout(orientation="vertical", padding=16, spacing=10)
+            self.root_box = BoxLayout(orientation="vertical", padding=ROOT_PADDING, spacing=10)
             self.static.add_widget(self.root_box)
             with self.root_box.canvas.before:
                 Color(*BG)  # the window's own colour, so screenshots show what residents see
@@ -325,8 +340,8 @@ def build_board_app(
                 )
             head.add_widget(right)
             box.add_widget(head)
-            body = BoxLayout(spacing=14)
-            lines = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.72)
+            body = BoxLayout(spacing=BODY_SPACING)
+            lines = BoxLayout(orientation="vertical", spacing=10, size_hint_x=1 - CALLS_SHARE)
             moves = {m.number: m for m in self.last_moves if isinstance(m, Move)}
             shown = [ln for ln in view.lines if ln.trains or ln.ready or ln.stacks] or list(view.lines[:1])
             for line in shown:
@@ -340,20 +355,21 @@ def build_board_app(
             if view.awaiting_office:
                 lines.add_widget(text("事務所からの情報を待っています / Waiting for the office", 28, MUTED))
             body.add_widget(lines)
-            calls = Panel(orientation="vertical", padding=12, spacing=6, size_hint_x=0.28)
+            calls = Panel(orientation="vertical", padding=CALLS_PADDING, spacing=6, size_hint_x=CALLS_SHARE)
             calls.add_widget(text("お呼び出し中 / Now calling", 28, bold=True, size_hint_y=None, height=48))
+            # The rows' width as the layout will make it (the widgets are not laid out yet).
+            row_w = (Window.width - 2 * ROOT_PADDING - BODY_SPACING) * CALLS_SHARE - 2 * CALLS_PADDING
             for call in view.calls:
-                color = HIGHLIGHT if call.highlight else INK
-                where = f"{call.counter}番窓口"
-                what = "お受け取り" if call.kind == "ready" else "受付"
+                sizes = CALL_SIZES_HIGHLIGHT if call.highlight else CALL_SIZES
+                label, size = call_text(call, row_w / sp(1), sizes, CALL_SMALL)
                 calls.add_widget(
                     text(
-                        f"{call.number}  →  {where}  ({what})",
-                        34 if call.highlight else 28,
-                        color,
+                        label,
+                        size,
+                        HIGHLIGHT if call.highlight else INK,
                         bold=call.highlight,
                         size_hint_y=None,
-                        height=64,
+                        height=CALL_ROW_H,
                     )
                 )
             calls.add_widget(Widget())

@@ -28,7 +28,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ from sync.agent import AgentConfig, DeviceAgent
 from sync.errors import SyncError
 
 if TYPE_CHECKING:
-    from display_board.controller import BoardController
+    from display_board.controller import Announce, BoardController
     from display_board.model import Layout
     from drivers.display_power import DisplayPower
     from drivers.led_panel import PanelRow
@@ -170,7 +170,7 @@ def run_board(args: Any, config: BoardConfig, agent: DeviceAgent, on_started: An
 def board_controller(
     agent: DeviceAgent,
     *,
-    announce: Callable[[int, int, str], None] = lambda number, counter, kind: None,
+    announce: Announce | None = None,
     power: DisplayPower | None = None,
     on_counters: Callable[[list[PanelRow]], None] | None = None,
     layout: Layout | None = None,
@@ -205,7 +205,8 @@ def board_controller(
 
 
 class Announcer:
-    """A new call: the chime, then the call in Japanese and English (always shown on screen too).
+    """A new call: the chime, then the call in Japanese and English (always shown on screen too),
+    the counter named as the office's configuration names it.
 
     Sound plays off the UI thread, one call after another; ``chimed`` lists the calls chimed."""
 
@@ -214,21 +215,22 @@ class Announcer:
         self.chimed: list[int] = []
         self._lock = threading.Lock()
 
-    def announce(self, number: int, counter: int, kind: str) -> None:
-        """Queue the chime and the voice for a call."""
+    def announce(self, number: int, counter: int, kind: str, names: Mapping[str, str]) -> None:
+        """Queue the chime and the voice for a call (``names``: the counter's, per language)."""
         if self.speaker is None:
             return
-        threading.Thread(target=self._say, args=(number, counter), daemon=True).start()
+        threading.Thread(target=self._say, args=(number, counter, dict(names)), daemon=True).start()
 
-    def _say(self, number: int, counter: int) -> None:
+    def _say(self, number: int, counter: int, names: Mapping[str, str]) -> None:
         from drivers.chime import chime_wav
-        from drivers.speech import announce_call, play_wav_bytes
+        from drivers.speech import announce_call, play_wav_bytes, spoken_counter_name
 
         with self._lock:  # two calls in one second are chimed and spoken in turn
             play_wav_bytes(chime_wav())  # False without a sound device: the call is still spoken
             self.chimed.append(number)
-            self.speaker.say(announce_call(number, counter, "ja"), "ja")
-            self.speaker.say(announce_call(number, counter, "en"), "en")
+            for language in ("ja", "en"):
+                name = spoken_counter_name(names, counter, language)
+                self.speaker.say(announce_call(number, counter, language, name=name), language)
 
 
 def _speaker(section: SpeechConfig) -> Any:

@@ -1,6 +1,7 @@
 """The board's clock work, without a window: every second it builds the view, works out what
-moved, announces new calls (chime, then voice in Japanese and English), rotates the caption
-language and keeps the screen on only during opening hours.
+moved, announces new calls (chime, then voice in Japanese and English, naming the counter as the
+office's configuration does), rotates the caption language and keeps the screen on only during
+opening hours.
 
 The Kivy app (display_board.app) draws :attr:`BoardController.view` and runs the animations;
 the LED panel gets the same now-calling rows. Whether the board is stale (the badge "updated
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from common.calendar import Hours
 from common.i18n import LANGUAGES
-from display_board.model import Animation, BoardView, Layout, animations, board_view
+from display_board.model import Animation, BoardView, Layout, animations, board_view, counter_names
 from drivers.display_power import DisplayPower, NoPower, should_be_on
 from drivers.led_panel import PanelRow
 from sync import messages
@@ -26,6 +27,14 @@ from sync import messages
 log = logging.getLogger(__name__)
 
 CAPTION_S = 8  # each lobby language has the secondary line for this long
+
+Announce = Callable[[int, int, str, Mapping[str, str]], None]
+"""Says a new call: its number, the counter, the kind ("call" or "ready") and the counter's names
+per language as the office configures them ({} when it names none)."""
+
+
+def _silent(number: int, counter: int, kind: str, names: Mapping[str, str]) -> None:
+    """The announce of a board without a voice."""
 
 
 @dataclass(frozen=True)
@@ -52,14 +61,14 @@ class BoardController:
         self,
         inputs: Callable[[], Inputs],
         *,
-        announce: Callable[[int, int, str], None] = lambda number, counter, kind: None,
+        announce: Announce | None = None,
         power: DisplayPower | None = None,
         on_counters: Callable[[list[PanelRow]], None] | None = None,
         layout: Layout | None = None,
         on_stale: Callable[[bool], None] | None = None,
     ) -> None:
         self._inputs = inputs
-        self._announce = announce
+        self._announce = announce or _silent
         self._power = power or NoPower()
         self._on_counters = on_counters
         self.layout = layout or Layout()
@@ -110,7 +119,7 @@ class BoardController:
         first = self.view is None
         self.view = view
         self._staleness(view.stale is not None)
-        self._calls(view, first)
+        self._calls(view, first, inp.config)
         if self._on_counters is not None and inp.board is not None:
             self._on_counters([panel_row(c) for c in inp.board.counters])
         return self._schedule(inp) or changed
@@ -126,7 +135,7 @@ class BoardController:
             except Exception:  # the status goes out at its next interval anyway
                 log.exception("board staleness not reported")
 
-    def _calls(self, view: BoardView, first: bool) -> None:
+    def _calls(self, view: BoardView, first: bool, config: messages.OfficeConfig | None) -> None:
         """Chime and voice once per new call; the calls already there at start stay silent."""
         newest = max((c.at_ms for c in view.calls), default=None)
         if first or self._announced_ms is None:
@@ -134,7 +143,7 @@ class BoardController:
             return
         for call in sorted(view.calls, key=lambda c: c.at_ms):
             if call.at_ms > self._announced_ms:
-                self._announce(call.number, call.counter, call.kind)
+                self._announce(call.number, call.counter, call.kind, counter_names(config, call.counter))
         if newest is not None:
             self._announced_ms = max(self._announced_ms, newest)
 

@@ -2,8 +2,8 @@
 
 The office publishes three retained documents the board reads (docs/protocol.md):
 ``office/snapshot/board`` (lines, tickets as compact rows, calls, counters),
-``office/snapshot/queue`` (people waiting per purpose) and ``office/config`` (station and
-purpose names). :func:`board_view` turns them into a frozen :class:`BoardView`: where each
+``office/snapshot/queue`` (people waiting per purpose) and ``office/config`` (station, purpose
+and counter names). :func:`board_view` turns them into a frozen :class:`BoardView`: where each
 train is drawn, which stations stack their extra trains behind a "+N" chip, who is ready to
 collect at which counter, the now-calling list, and whether the data is stale. The Kivy board
 only draws a BoardView; :func:`animations` says which trains to animate between two views.
@@ -17,17 +17,24 @@ Rules that shape this module:
 * Without the office the board keeps showing the last-known state, labelled with the local
   time it was last heard from ("updated HH:MM").
 * Time is a parameter (``now_ms``): no clock reads here, so tests pin every case.
+* A counter is called by the name the office gives it (:func:`counter_label`), always with its
+  number, which is what a resident looks for. A long name is fitted to its row
+  (:func:`call_text`, :func:`ready_text`): a smaller size, then two lines, then cut - never
+  run into the next row, and never at the cost of the number.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Literal
 
 from common.i18n import purpose_name
+from drivers.japanese_numbers import says_number
 from sync import messages
 
 # The statuses the office puts on the board (office.domain.Status, the active ones).
@@ -100,6 +107,7 @@ class ReadyTrain:
 
     number: int
     counter: int | None
+    label: str  # the counter as the board names it (counter_label); "" without a counter
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,7 @@ class CallRow:
     at_ms: int
     kind: str  # "call" (come to start) or "ready" (come to receive)
     highlight: bool
+    label: str  # the counter as the board names it (counter_label)
 
 
 @dataclass(frozen=True)
@@ -249,6 +258,7 @@ def board_view(
     """
     problems = _Problems()
     stations = _station_names(config, language)
+    named = _counter_names(config)
     lines: tuple[Line, ...] = ()
     calls: tuple[CallRow, ...] = ()
     counters: tuple[CounterRow, ...] = ()
@@ -256,8 +266,8 @@ def board_view(
         counters = _counters(board.counters)
         raw_calls = [(c.number, c.counter, c.at_ms) for c in board.calls]
         recent = _last_called(raw_calls, counters)
-        lines = _lines(board.lines, stations, config, language, layout, recent, problems)
-        calls = _calls(raw_calls, counters, lines, now_ms, layout)
+        lines = _lines(board.lines, stations, named, config, language, layout, recent, problems)
+        calls = _calls(raw_calls, counters, lines, named, now_ms, layout)
     heard = last_heard_ms if last_heard_ms is not None else board.sent_ms if board is not None else None
     fresh = office_online and last_heard_ms is not None and now_ms - last_heard_ms <= layout.stale_after_ms
     return BoardView(
@@ -308,6 +318,7 @@ def _purposes_by_route(cfg: messages.OfficeConfig | None, language: str) -> dict
 def _lines(
     raw: tuple[messages.BoardLine, ...],
     names: Mapping[str, Label],
+    counters: Mapping[int, Mapping[str, str]],
     cfg: messages.OfficeConfig | None,
     language: str,
     layout: Layout,
@@ -334,7 +345,18 @@ def _lines(
         stations, tickets, more = merged[route]
         labels = tuple(StationLabel(code, names.get(code) or Label(code, code)) for code in stations)
         out.append(
-            _place(route, labels, tuple(purposes.get(stations, ())), tickets, more, layout, recent, seen, problems)
+            _place(
+                route,
+                labels,
+                tuple(purposes.get(stations, ())),
+                tickets,
+                more,
+                counters,
+                layout,
+                recent,
+                seen,
+                problems,
+            )
         )
     return tuple(out)
 
@@ -345,6 +367,7 @@ def _place(
     purposes: tuple[Label, ...],
     rows: list[messages.TrainRow],
     more_waiting: int,
+    counters: Mapping[int, Mapping[str, str]],
     layout: Layout,
     recent: Mapping[int, int],
     seen: set[int],
@@ -365,7 +388,8 @@ def _place(
             problems.add()  # a newer office's status: place it by where it is
             status = WAITING if index == PLATFORM else CALLED if index == 0 else IN_PROGRESS
         if status == READY:
-            ready.append((position, ReadyTrain(number, counter)))
+            label = _counter_label(counters.get(counter, {}), counter, "ja") if counter is not None else ""
+            ready.append((position, ReadyTrain(number, counter, label)))
         elif status == WAITING:
             if index != PLATFORM:
                 problems.add()
@@ -420,6 +444,7 @@ def _calls(
     calls: list[tuple[int, int, int]],
     counters: tuple[CounterRow, ...],
     lines: tuple[Line, ...],
+    named: Mapping[int, Mapping[str, str]],
     now_ms: int,
     layout: Layout,
 ) -> tuple[CallRow, ...]:
@@ -437,7 +462,8 @@ def _calls(
         shown.add(number)
         kind = kinds.get((number, counter, at)) or (READY if number in ready else "call")
         # A call from "the future" means this device's clock lags the office's: it is recent.
-        out.append(CallRow(number, counter, at, kind, now_ms - at <= layout.highlight_ms))
+        label = _counter_label(named.get(counter, {}), counter, "ja")
+        out.append(CallRow(number, counter, at, kind, now_ms - at <= layout.highlight_ms, label))
         if len(out) >= layout.max_calls:
             break
     return tuple(out)
@@ -484,6 +510,126 @@ def _zone(cfg: messages.OfficeConfig | None) -> tzinfo:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             continue
     return _JST
+
+
+# --- counters -------------------------------------------------------------------------------
+
+Counters = messages.OfficeConfig | Iterable[messages.CounterInfo] | None
+"""Where counter names come from: the office's config, its counters, or nothing yet."""
+
+
+def _counter_names(counters: Counters) -> dict[int, Mapping[str, str]]:
+    infos = counters.counters if isinstance(counters, messages.OfficeConfig) else counters or ()
+    out: dict[int, Mapping[str, str]] = {}
+    for info in infos:
+        out.setdefault(info.number, info.name)  # a counter listed twice keeps its first name
+    return out
+
+
+def counter_names(counters: Counters, number: int) -> Mapping[str, str]:
+    """The names the office gives counter ``number``, per language ({} when it names none)."""
+    return _counter_names(counters).get(number, {})
+
+
+def counter_label(counters: Counters, number: int, language: str = "ja") -> str:
+    """How the board names counter ``number``: the office's name for it in ``language``, with
+    the number put in front when the name does not show it ("5番 相談室"), "N番窓口" when the
+    office names it not at all. Other languages fall back to the Japanese label, as stations do.
+    """
+    return _counter_label(counter_names(counters, number), number, language)
+
+
+def _counter_label(names: Mapping[str, str], number: int, language: str) -> str:
+    for key in dict.fromkeys((language, language.split("_")[0])):
+        name = " ".join(names.get(key, "").split())  # one line: the board has no room for two
+        if name and key == "ja":
+            return name if says_number(name, number) else f"{number}番 {name}"
+        if name:
+            return name if says_number(name, number) else f"{number} · {name}"
+    return _counter_label(names, number, "ja") if language != "ja" else f"{number}番窓口"
+
+
+# --- fitting text to the screen ---------------------------------------------------------------
+
+# Widths in ems of the board's font (Noto Sans CJK): a CJK character or a full-width sign is one
+# em, digits and Latin letters about 0.55-0.6. Rounded up, so what is said to fit does fit.
+WIDE_EM = 1.0
+NARROW_EM = 0.6
+ELLIPSIS = "…"
+# A remark in brackets at the end of a name: the first thing to go when the name is too long
+# ("4番窓口（ローカウンター）" → "4番窓口").
+_REMARK = re.compile(r"\s*[（(][^（）()]*[）)]\s*$")
+
+
+def text_em(text: str) -> float:
+    """How wide ``text`` is drawn, in ems (its widest line)."""
+    return max((_line_em(line) for line in text.split("\n")), default=0.0)
+
+
+def _line_em(line: str) -> float:
+    # Ambiguous-width signs (→, …, ·) are drawn full width by a CJK font.
+    return sum(WIDE_EM if unicodedata.east_asian_width(c) in "WFA" else NARROW_EM for c in line)
+
+
+def fit_text(text: str, max_em: float) -> str:
+    """``text`` within ``max_em``: as it is if it fits, else without a bracketed remark at its
+    end, else cut and marked with "…" ("…" alone when not even one character fits)."""
+    if text_em(text) <= max_em:
+        return text
+    base = _REMARK.sub("", text)
+    if base and text_em(base) <= max_em:
+        return base
+    base = base or text
+    budget, used, kept = max_em - text_em(ELLIPSIS), 0.0, 0
+    for char in base:
+        used += _line_em(char)
+        if used > budget:
+            break
+        kept += 1
+    return base[:kept].rstrip() + ELLIPSIS
+
+
+def _fit_counter(label: str, counter: int, max_em: float) -> str:
+    """The label cut to ``max_em``, keeping the counter's number on screen: a cut that lost it
+    gives "N番", or "N". A number is never cut ("99…" would send a resident of counter 999 to
+    counter 99): with no room even for "N", the row runs over its width instead."""
+    cut = fit_text(label, max_em)
+    if cut == label or says_number(cut, counter):
+        return cut
+    return next((short for short in (f"{counter}番", str(counter)) if text_em(short) <= max_em), str(counter))
+
+
+def _fits(text: str, size: float, width: float) -> bool:
+    return text_em(text) * size <= width
+
+
+def call_text(row: CallRow, width: float, sizes: Sequence[float], small: float) -> tuple[str, float]:
+    """A now-calling row and its font size: "105  →  5番 相談室  (受付)" on one line at the
+    largest of ``sizes`` it fits ``width`` at (``width`` in the sizes' unit); else on two lines
+    at ``small``, the counter's label cut to the width."""
+    what = "お受け取り" if row.kind == READY else "受付"
+    head, tail = f"{row.number}  →  ", f"  ({what})"
+    for size in sizes:
+        if _fits(head + row.label + tail, size, width):
+            return head + row.label + tail, size
+    label = _fit_counter(row.label, row.counter, width / small - text_em(head))
+    return f"{head}{label}\n({what})", small
+
+
+def ready_text(ready: ReadyTrain, width: float, sizes: Sequence[float], two_lines: bool) -> tuple[str, float]:
+    """A ready row and its font size: "105 → 5番 相談室" at the largest of ``sizes`` it fits
+    ``width`` at; else at the smallest, on two lines when ``two_lines`` (the row is tall enough),
+    the counter's label cut to the width."""
+    if ready.counter is None:
+        return str(ready.number), sizes[0]
+    head = f"{ready.number} → "
+    for size in sizes:
+        if _fits(head + ready.label, size, width):
+            return head + ready.label, size
+    small = sizes[-1]
+    if two_lines:
+        return f"{head.rstrip()}\n{_fit_counter(ready.label, ready.counter, width / small)}", small
+    return head + _fit_counter(ready.label, ready.counter, width / small - text_em(head)), small
 
 
 # --- animations -------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ morphological analyser may take a hiragana は inside a number for the particle 
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 MAX_NUMBER = 99_999
 
 _DIGIT_KANJI = ("零", "一", "二", "三", "四", "五", "六", "七", "八", "九")
@@ -112,3 +115,22 @@ def counter_kana(n: int, *, digitwise: bool = False, separator: str = "") -> str
 def to_katakana(text: str) -> str:
     """Hiragana → katakana, other characters unchanged (ひゃくごばん → ヒャクゴバン)."""
     return "".join(chr(ord(c) + _KATAKANA_OFFSET) if _HIRAGANA_FIRST <= ord(c) <= _HIRAGANA_LAST else c for c in text)
+
+
+_KANJI_DIGITS = "〇零一二三四五六七八九十百千万"
+
+
+def says_number(name: str, number: int) -> bool:
+    """Whether a counter's name already says its number: "3番窓口", "窓口３", "Counter 3",
+    "三番窓口", "第三相談室" (but not "13番窓口", nor "三階相談室").
+
+    The board shows such a name as it is; the voice says the number instead, which the
+    synthesizer reads better than the name's digits.
+    """
+    text = unicodedata.normalize("NFKC", name)  # full-width digits are digits
+    if any(int(run) == number for run in re.findall(r"[0-9]+", text)):
+        return True
+    if not 0 <= number <= MAX_NUMBER:
+        return False
+    kanji = f"(?<![{_KANJI_DIGITS}]){re.escape(number_kanji(number))}(?![{_KANJI_DIGITS}])"
+    return re.search(f"第{kanji}|{kanji}[番号]", text) is not None

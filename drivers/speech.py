@@ -45,7 +45,7 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol, get_args
 import msgspec
 
 from common.validation import info
-from drivers.japanese_numbers import counter_kana, number_kanji, to_katakana
+from drivers.japanese_numbers import counter_kana, number_kanji, says_number, to_katakana
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,16 @@ _CALL = {
     "vi": "Mời số {n} đến quầy số {c}.",
     "pt": "Senha {n}, por favor, dirija-se ao guichê {c}.",
 }
+# A counter whose name does not say its number ("相談室"): the number first, as on the board,
+# then the name in place of "counter" (まどぐち).
+_CALL_NAMED = {
+    "ja": "{ban}のかた、{counter_ban}、{name}へ、おこしください。",
+    "en": "Number {n}, please come to counter {c}, {name}.",
+    "zh_CN": "请{n}号到{c}号{name}。",
+    "ko": "{n}번 고객님, {c}번 {name}에 와 주세요.",
+    "vi": "Mời số {n} đến quầy số {c}, {name}.",
+    "pt": "Senha {n}, por favor, dirija-se ao guichê {c}, {name}.",
+}
 
 
 def announce_focus(name: str, language: str) -> str:
@@ -205,17 +215,37 @@ def announce_ticket(number: int, language: str, *, digitwise: bool = False) -> s
     )
 
 
-def announce_call(number: int, counter: int, language: str, *, digitwise: bool = False) -> str:
+def spoken_counter_name(names: Mapping[str, str], counter: int, language: str) -> str | None:
+    """The name to say for a counter in ``language``, from its names per language (the office's
+    configuration): for Japanese its reading (``kana``, in katakana: see the module docstring)
+    when the office gives one, else its Japanese name. None when it has none in that language,
+    or when its written name says the number (then the number is said, as without a name).
+    """
+    lang = normalize_language(language)
+    written = " ".join((names.get(lang) or names.get(lang.split("_")[0]) or "").split())
+    if not written or says_number(written, counter):
+        return None
+    reading = " ".join(names.get("kana", "").split()) if lang == "ja" else ""
+    return to_katakana(reading) if reading else written
+
+
+def announce_call(number: int, counter: int, language: str, *, digitwise: bool = False, name: str | None = None) -> str:
     """What the board says when a number is called to a counter ("ヒャクゴバンのかた、サンバンまどぐちへ…").
 
     ``digitwise`` applies to the ticket number only; counters are always read as numbers.
+    ``name`` is the counter's name in ``language`` (its reading, for Japanese): said after the
+    counter's number ("…ゴバン、相談室へ…") unless it says the number itself, when the call is
+    said as without a name.
     """
     lang = normalize_language(language)
-    return _CALL[lang].format(
+    spoken = " ".join((name or "").split()).rstrip("。.")
+    named = bool(spoken) and not says_number(spoken, counter)
+    return (_CALL_NAMED if named else _CALL)[lang].format(
         n=_spoken_number(number, lang, digitwise=digitwise),
         c=_spoken_number(counter, lang, digitwise=False),
         ban=_ban(number, digitwise=digitwise),
         counter_ban=_ban(counter, digitwise=False),
+        name=spoken,
     )
 
 

@@ -3,35 +3,61 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Mapping
 from typing import Any
 
+from display_board.cli import Announcer
 from display_board.controller import CAPTION_S, BoardController, Inputs
 from drivers.display_power import RecordingPower
 from drivers.led_panel import PanelRow
+from drivers.speech import RecordingSpeaker, announce_call
 from sync import messages, protocol
 
 NOON = 1_795_230_000_000  # 2026-11-21 12:00 JST
-CONFIG = protocol.decode(
-    "office_config",
-    json.dumps(
-        {
-            "v": 1,
-            "version": 1,
-            "sent_ms": NOON,
-            "timezone": "Asia/Tokyo",
-            "dispenser": {"open": "08:30", "close": "17:15", "closed_weekdays": [], "closed_dates": [], "holidays": []},
-            "stations": [{"code": c, "name": {"ja": c}} for c in ("reception", "issuing", "done")],
-            "categories": [
-                {
-                    "code": "certificates",
-                    "series": "2",
-                    "name": {"ja": "証明書", "en": "Certificates"},
-                    "route": ["reception", "issuing", "done"],
-                }
-            ],
-        }
-    ).encode(),
+ROOM = {"ja": "相談室", "kana": "そうだんしつ", "en": "Consultation room"}
+
+
+def office_config(**extra: Any) -> messages.OfficeConfig:
+    """office/config as a board receives it (through the protocol)."""
+    return protocol.decode(
+        "office_config",
+        json.dumps(
+            {
+                "v": 1,
+                "version": 1,
+                "sent_ms": NOON,
+                "timezone": "Asia/Tokyo",
+                "dispenser": {
+                    "open": "08:30",
+                    "close": "17:15",
+                    "closed_weekdays": [],
+                    "closed_dates": [],
+                    "holidays": [],
+                },
+                "stations": [{"code": c, "name": {"ja": c}} for c in ("reception", "issuing", "done")],
+                "categories": [
+                    {
+                        "code": "certificates",
+                        "series": "2",
+                        "name": {"ja": "証明書", "en": "Certificates"},
+                        "route": ["reception", "issuing", "done"],
+                    }
+                ],
+                **extra,
+            }
+        ).encode(),
+    )
+
+
+CONFIG = office_config()
+NAMED = office_config(
+    counters=[
+        {"number": 3, "name": {"ja": "3番窓口", "en": "Counter 3"}},
+        {"number": 5, "name": ROOM, "kind": "consultation"},
+    ]
 )
+Said = tuple[int, int, str, Mapping[str, str]]
 
 
 def board(
@@ -65,15 +91,19 @@ class World:
         self.now = NOON
         self.board = board([[2001, -1, "waiting", None]], [{"number": 2000, "counter": 3, "at_ms": NOON - 5000}])
         self.online = True
+        self.config = CONFIG
 
     def inputs(self) -> Inputs:
-        return Inputs(self.board, None, CONFIG, self.online, self.now, self.now)
+        return Inputs(self.board, None, self.config, self.online, self.now, self.now)
 
 
-def make() -> tuple[World, BoardController, list[tuple[int, int, str]], RecordingPower, list[list[PanelRow]]]:
+def make() -> tuple[World, BoardController, list[Said], RecordingPower, list[list[PanelRow]]]:
     world, said, power, panel = World(), [], RecordingPower(), []
     ctl = BoardController(
-        world.inputs, announce=lambda n, c, k: said.append((n, c, k)), power=power, on_counters=panel.append
+        world.inputs,
+        announce=lambda n, c, k, names: said.append((n, c, k, names)),
+        power=power,
+        on_counters=panel.append,
     )
     return world, ctl, said, power, panel
 
@@ -87,10 +117,47 @@ def test_a_new_call_is_announced_once_and_old_ones_never() -> None:
     )
     world.now += 1000
     ctl.tick()
-    assert said == [(2001, 3, "call")]
+    assert said == [(2001, 3, "call", {})]  # the office names no counters: "counter 3"
     world.now += 1000
     ctl.tick()
-    assert said == [(2001, 3, "call")]
+    assert said == [(2001, 3, "call", {})]
+
+
+def test_a_call_to_a_named_counter_shows_and_announces_its_name() -> None:
+    world, ctl, said, _, _ = make()
+    world.config = NAMED
+    ctl.tick()
+    world.board = board(
+        [[2001, 0, "called", 5], [2002, 2, "ready", 5]],
+        [{"number": 2001, "counter": 5, "at_ms": NOON + 1000}, {"number": 2000, "counter": 3, "at_ms": NOON - 5000}],
+    )
+    world.now += 1000
+    ctl.tick()
+    assert ctl.view is not None
+    assert [(c.number, c.label) for c in ctl.view.calls] == [(2001, "5番 相談室"), (2000, "3番窓口")]
+    assert [(r.number, r.label) for r in ctl.view.lines[0].ready] == [(2002, "5番 相談室")]
+    assert said == [(2001, 5, "call", ROOM)]
+
+
+def test_the_announcer_says_the_counters_name_in_japanese_and_english() -> None:
+    speaker = RecordingSpeaker()
+    announcer = Announcer(speaker)
+
+    def spoken(count: int) -> list[tuple[str, str]]:
+        deadline = time.monotonic() + 10
+        while len(speaker.texts()) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return speaker.texts()
+
+    announcer.announce(105, 5, "call", ROOM)  # as the controller calls it, from the config
+    assert spoken(2) == [
+        ("ヒャクゴバンのかた、ゴバン、ソウダンシツへ、おこしください。", "ja"),  # the reading, in katakana
+        ("Number 105, please come to counter 5, Consultation room.", "en"),
+    ]
+    # A name that says the number: the call as always (the synthesizer reads the number better).
+    announcer.announce(106, 3, "call", {"ja": "3番窓口", "en": "Counter 3"})
+    assert spoken(4)[2:] == [(announce_call(106, 3, "ja"), "ja"), ("Number 106, please come to counter 3.", "en")]
+    assert announcer.chimed == [105, 106]
 
 
 def test_a_move_is_found_between_two_views() -> None:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from display_board.model import (
     Arrive,
     BoardView,
+    CallRow,
     Depart,
     Label,
     Layout,
@@ -31,6 +32,13 @@ from display_board.model import (
     Train,
     animations,
     board_view,
+    call_text,
+    counter_label,
+    counter_names,
+    fit_text,
+    ready_text,
+    says_number,
+    text_em,
 )
 from office import config as configmod
 from office.domain import (
@@ -480,9 +488,157 @@ def test_ready_tickets_leave_the_line_for_the_ready_list_most_recently_called_fi
     ]
     certs = view(snapshot([line(CERTS, rows)], calls=calls), max_ready=2).lines[0]
     assert certs.trains == (Train(2004, 1, "in_progress", 3),)
-    assert certs.ready == (ReadyTrain(2002, 2), ReadyTrain(2001, 1))
-    assert certs.ready_hidden == (ReadyTrain(2003, 3),)
+    assert certs.ready == (ReadyTrain(2002, 2, "2番窓口"), ReadyTrain(2001, 1, "1番窓口"))
+    assert certs.ready_hidden == (ReadyTrain(2003, 3, "3番窓口"),)
     assert certs.ready_more == 1
+
+
+# --- counters as the office names them ---------------------------------------------------------
+
+ROOM = {"ja": "相談室", "kana": "そうだんしつ", "en": "Consultation room"}
+COUNTERS = (
+    messages.CounterInfo(number=3, name={"ja": "3番窓口", "en": "Counter 3"}),
+    messages.CounterInfo(number=4, name={"ja": "4番窓口（ローカウンター）", "en": "Counter 4 (seated)"}, kind="low"),
+    messages.CounterInfo(number=5, name=ROOM, kind="consultation"),
+    messages.CounterInfo(number=6),  # configured without a name
+    messages.CounterInfo(number=7, name={"ja": "窓口７"}),
+    messages.CounterInfo(number=8, name={"en": "Window 8"}),
+)
+
+
+@pytest.mark.parametrize(
+    ("number", "language", "label"),
+    [(3, "ja", "3番窓口"), (4, "ja", "4番窓口（ローカウンター）"), (5, "ja", "5番 相談室"), (6, "ja", "6番窓口"),
+     (7, "ja", "窓口７"), (8, "ja", "8番窓口"), (9, "ja", "9番窓口"),
+     (5, "en", "5 · Consultation room"), (3, "en", "Counter 3"), (8, "en", "Window 8"),
+     (5, "zh_CN", "5番 相談室"), (9, "en", "9番窓口")],
+)  # fmt: skip
+def test_a_counter_is_labelled_by_its_configured_name_always_with_its_number(
+    number: int, language: str, label: str
+) -> None:
+    assert counter_label(COUNTERS, number, language) == label
+    assert counter_label(config_doc(counters=[msgspec.to_builtins(c) for c in COUNTERS]), number, language) == label
+
+
+def test_without_the_offices_config_a_counter_is_n_ban_madoguchi() -> None:
+    assert counter_label(None, 5) == "5番窓口"
+    assert counter_label((), 5, "en") == "5番窓口"
+    assert counter_names(None, 5) == {}
+    assert counter_names(COUNTERS, 5) == ROOM
+    # A name on two lines stays on one: the board has a line for it.
+    assert counter_label([messages.CounterInfo(number=5, name={"ja": " 相談室\n(2階) "})], 5) == "5番 相談室 (2階)"
+
+
+@pytest.mark.parametrize(
+    ("name", "number", "says"),
+    [("3番窓口", 3, True), ("窓口３", 3, True), ("Counter 3", 3, True), ("三番窓口", 3, True), ("第三相談室", 3, True),
+     ("13番窓口", 3, False), ("三階相談室", 3, False), ("十三番窓口", 3, False), ("相談室", 5, False),
+     ("十三番", 13, True), ("0番", 0, True), ("窓口", 0, False)],
+)  # fmt: skip
+def test_whether_a_name_says_its_number(name: str, number: int, says: bool) -> None:
+    # One rule for the board (show the name as it is) and the voice (say the number instead).
+    assert says_number(name, number) is says
+
+
+def test_calls_and_ready_tickets_name_their_counter_as_configured() -> None:
+    config = config_doc(counters=[msgspec.to_builtins(c) for c in COUNTERS])
+    calls = [
+        {"number": 2001, "counter": 5, "at_ms": NOON - 1_000},
+        {"number": 2002, "counter": 9, "at_ms": NOON - 2_000},
+    ]
+    v = view(snapshot([line(CERTS, [[2003, 2, "ready", 4], [2004, 2, "ready", 5]])], calls=calls), config=config)
+    assert [(c.number, c.counter, c.label) for c in v.calls] == [(2001, 5, "5番 相談室"), (2002, 9, "9番窓口")]
+    assert {(r.number, r.label) for r in v.lines[0].ready} == {
+        (2003, "4番窓口（ローカウンター）"),
+        (2004, "5番 相談室"),
+    }
+    # The board's names are Japanese whatever the caption language (the calls list is Japanese).
+    assert view(snapshot([line(CERTS, [])], calls=calls), config=config, language="en").calls[0].label == "5番 相談室"
+    # Renaming a counter changes the view, so the board redraws.
+    renamed = config_doc(counters=[{"number": 5, "name": {"ja": "相談室A"}}])
+    assert view(snapshot([line(CERTS, [])], calls=calls), config=renamed).calls[0].label == "5番 相談室A"
+
+
+# --- fitting counter names to the screen ------------------------------------------------------
+
+
+def test_text_width_counts_cjk_characters_wider_than_digits() -> None:
+    assert text_em("105") == pytest.approx(1.8)
+    assert text_em("相談室") == pytest.approx(3.0)
+    assert text_em("5番 相談室\n(受付)") == pytest.approx(0.6 + 1 + 0.6 + 3)  # the widest line
+
+
+def test_a_long_name_loses_its_remark_first_then_is_cut() -> None:
+    name = "4番窓口（ローカウンター）"
+    assert fit_text(name, 20) == name
+    assert fit_text(name, 5) == "4番窓口"
+    assert fit_text(name, 3) == "4番…"
+    assert fit_text("5番 こども家庭相談室", 6) == "5番 こど…"
+    assert fit_text("相談室", 0.5) == "…"
+
+
+def call_row(label: str, counter: int, *, number: int = 1105, kind: str = "call", highlight: bool = False) -> CallRow:
+    return CallRow(number, counter, NOON, kind, highlight, label)
+
+
+def test_a_call_row_steps_down_in_size_before_it_goes_on_two_lines() -> None:
+    short = call_row("3番窓口", 3)
+    assert call_text(short, 500, (34, 28, 22), 20) == ("1105  →  3番窓口  (受付)", 34)
+    assert call_text(short, 400, (34, 28, 22), 20) == ("1105  →  3番窓口  (受付)", 28)
+    room = call_row("5番 相談室", 5, kind="ready")
+    assert call_text(room, 300, (28, 22), 20) == ("1105  →  5番 相談室\n(お受け取り)", 20)
+    low = call_row("4番窓口（ローカウンター）", 4)
+    assert call_text(low, 250, (28, 22), 20) == ("1105  →  4番窓口\n(受付)", 20)
+
+
+def test_a_cut_that_would_lose_the_counters_number_shows_the_number() -> None:
+    # "相談室5" cut to "相談…" would not say which counter: "5番" instead.
+    assert call_text(call_row("相談室5", 5), 170, (28,), 20) == ("1105  →  5番\n(受付)", 20)
+
+
+def test_a_ready_row_shrinks_then_goes_on_two_lines_when_the_row_is_tall_enough() -> None:
+    room = ReadyTrain(1105, 5, "5番 相談室")
+    assert ready_text(room, 220, (22, 20), False) == ("1105 → 5番 相談室", 22)
+    assert ready_text(room, 200, (22, 20), False) == ("1105 → 5番 相談室", 20)
+    assert ready_text(room, 150, (22, 20), False) == ("1105 → 5番…", 20)
+    assert ready_text(room, 150, (22, 20), True) == ("1105 →\n5番 相談室", 20)
+    assert ready_text(ReadyTrain(1105, None, ""), 150, (22, 20), True) == ("1105", 22)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["ja", "en"]), st.text(alphabet="0123456789番窓口相談室三十第（）() abc", max_size=40)
+    ),
+    st.integers(0, 999),
+    st.integers(1, 99_999),
+    st.floats(100, 900),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_row_always_shows_the_counters_whole_number_and_fits_when_that_can(
+    names: dict[str, str], counter: int, number: int, width: float, ready: bool, tall: bool
+) -> None:
+    label = counter_label([messages.CounterInfo(number=counter, name=names)], counter)
+    if ready:
+        text, size = ready_text(ReadyTrain(number, counter, label), width, (22, 20), tall)
+        head = f"{number} → "
+    else:
+        text, size = call_text(call_row(label, counter, number=number), width, (28, 22), 20)
+        head = f"{number}  →  "
+    where = text.split("→", 1)[1].split("(受付)")[0]
+    assert says_number(where, counter), text
+    if text_em(head + str(counter)) * 20 <= width:  # room for the number at the smallest size
+        assert text_em(text) * size <= width, text
+
+
+@pytest.mark.parametrize("ready", [True, False])
+def test_too_narrow_for_the_number_the_row_runs_over_rather_than_cut_it(ready: bool) -> None:
+    if ready:
+        text, _ = ready_text(ReadyTrain(99999, 999, "999番 相談室"), 110, (22, 20), False)
+    else:
+        text, _ = call_text(call_row("999番 相談室", 999, number=99999), 110, (28, 22), 20)
+    assert text.split("→", 1)[1].split("\n")[0].strip() == "999"
 
 
 # --- waiting per purpose ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.speech import announce_call
 from harness import REPO, SITE, env, has_full_lease, start_dispenser, start_office
 from office import cli as office_cli
 
@@ -135,6 +136,8 @@ def test_a_call_chimes_and_is_spoken_in_japanese_and_english(display, mosquitto,
         after = _shots(result, 2)[1]
         assert after["chimed"] == [number]
         assert [lang for _, lang in after["spoken"]] == ["ja", "en"]
+        # The demo names counter 2 "2番窓口": a name that says the number is called by the number.
+        assert after["spoken"][0][0] == announce_call(number, 2, "ja")
         assert (
             str(number) in after["spoken"][1][0] and "2" in after["spoken"][1][0]
         )  # English names the number and counter

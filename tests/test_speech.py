@@ -44,7 +44,9 @@ from drivers.speech import (
     hanzi_number,
     make_speaker,
     play_wav,
+    says_number,
     silent_wav,
+    spoken_counter_name,
     wav_duration,
 )
 
@@ -73,6 +75,57 @@ def test_other_languages() -> None:
 def test_every_language_has_every_phrase(language: str) -> None:
     for text in (announce_ticket(7, language), announce_call(7, 2, language), announce_focus("X", language)):
         assert text and "{" not in text
+
+
+def test_a_named_counter_is_called_by_its_number_then_its_name() -> None:
+    assert announce_call(105, 5, "ja", name="相談室") == "ヒャクゴバンのかた、ゴバン、相談室へ、おこしください。"
+    assert announce_call(105, 5, "en", name="Consultation room") == (
+        "Number 105, please come to counter 5, Consultation room."
+    )
+    assert announce_call(105, 5, "zh", name="咨询室") == "请一百零五号到五号咨询室。"
+    # Spaces and a full stop of the configuration do not reach the voice.
+    assert announce_call(105, 5, "en", name="  Consultation\nroom. ") == (
+        "Number 105, please come to counter 5, Consultation room."
+    )
+
+
+def test_a_name_that_says_the_number_is_said_as_without_a_name() -> None:
+    # The synthesizer reads the number better than the digits of a name.
+    assert (
+        announce_call(1105, 3, "ja", name="3番窓口") == "センヒャクゴバンのかた、サンバンまどぐちへ、おこしください。"
+    )
+    assert announce_call(1105, 3, "ja", name="三番窓口") == announce_call(1105, 3, "ja")
+    assert announce_call(105, 3, "en", name="Counter 3") == "Number 105, please come to counter 3."
+    for blank in (None, "", "  "):
+        assert announce_call(105, 3, "en", name=blank) == "Number 105, please come to counter 3."
+    # Another number in the name is not this counter's: the name is said.
+    assert announce_call(105, 3, "en", name="Room 13") == "Number 105, please come to counter 3, Room 13."
+
+
+@pytest.mark.parametrize(
+    ("name", "number", "says"),
+    [("3番窓口", 3, True), ("窓口３", 3, True), ("Counter 3", 3, True), ("三番窓口", 3, True), ("第三相談室", 3, True),
+     ("13番窓口", 3, False), ("三階相談室", 3, False), ("十三番窓口", 3, False), ("相談室", 5, False),
+     ("十三番", 13, True), ("0番", 0, True), ("窓口", 0, False)],
+)  # fmt: skip
+def test_whether_a_name_says_its_number(name: str, number: int, says: bool) -> None:
+    assert says_number(name, number) is says
+
+
+def test_the_spoken_name_is_the_reading_and_none_when_the_name_says_the_number() -> None:
+    room = {"ja": "相談室", "kana": "そうだんしつ", "en": "Consultation room"}
+    assert spoken_counter_name(room, 5, "ja") == "ソウダンシツ"  # katakana: spoken as written
+    assert spoken_counter_name({"ja": "相談室"}, 5, "ja") == "相談室"
+    assert spoken_counter_name(room, 5, "en") == "Consultation room"
+    assert spoken_counter_name(room, 5, "ko") is None  # no Korean name: "counter 5" as before
+    assert spoken_counter_name({"ja": "3番窓口", "kana": "さんばんまどぐち"}, 3, "ja") is None
+    assert spoken_counter_name({}, 3, "en") is None
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_names_a_counter(language: str) -> None:
+    text = announce_call(7, 2, language, name="Z-room")
+    assert "{" not in text and "Z-room" in text and text != announce_call(7, 2, language)
 
 
 def test_unknown_language_and_bad_number_are_refused() -> None:
@@ -118,6 +171,13 @@ def test_openjtalk_speaks_a_japanese_call(jtalk: OpenJTalkSynthesizer) -> None:
     wav = jtalk.synthesize(text, "ja")
     assert 3.0 < wav_duration(wav) < 8.0
     assert _loudness(wav) > 300
+
+
+def test_openjtalk_reads_a_named_counter(jtalk: OpenJTalkSynthesizer) -> None:
+    for name in ("相談室", spoken_counter_name({"ja": "相談室", "kana": "そうだんしつ"}, 5, "ja")):
+        assert jtalk.reading(announce_call(105, 5, "ja", name=name)) == (
+            "ヒャクゴバンノカタ、ゴバン、ソーダンシツエ、オコシクダサイ。"
+        )
 
 
 def test_why_readings_not_kanji(jtalk: OpenJTalkSynthesizer) -> None:
