@@ -35,7 +35,6 @@ import random
 import re
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -72,7 +71,7 @@ class ConsoleBench:
 
 @dataclass
 class Watched:
-    """One open event stream: when each of its events arrived (perf_counter seconds)."""
+    """One open event stream: when each of its events arrived (time.monotonic() seconds)."""
 
     name: str
     arrived: list[float] = field(default_factory=list)
@@ -82,13 +81,13 @@ class Watched:
         return next((t for t in self.arrived if t0 < t <= until), None)
 
 
-async def _follow(port: int, request: str, watched: Watched) -> None:
+async def _follow(port: int, request: str, arrived: list[float]) -> None:
     """Read a chunked ``text/event-stream`` response; every ``data:`` line is an arrival."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request.encode())
     head = await reader.readuntil(b"\r\n\r\n")
     if b" 200 " not in head[:16] or b"chunked" not in head.lower():
-        raise RuntimeError(f"{watched.name}: stream refused: {head[:120]!r}")
+        raise RuntimeError(f"stream refused: {head[:120]!r}")
     try:
         buffered = b""
         while True:
@@ -96,54 +95,84 @@ async def _follow(port: int, request: str, watched: Watched) -> None:
             if size == 0:
                 return
             buffered += await reader.readexactly(size + 2)
-            at = time.perf_counter()
+            at = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every process
             *events, buffered = buffered.split(b"\n\n")
-            for event in events:
-                if re.search(rb"^data: ", event, re.MULTILINE):
-                    watched.arrived.append(at)
-                    watched.opened = True
+            arrived.extend(at for event in events if re.search(rb"^data: ", event, re.MULTILINE))
     finally:
         writer.close()
 
 
+def _stream_child(conn: Any, specs: list[tuple[str, int, str]]) -> None:
+    """The streams' own process: it opens every stream and answers the bench's questions."""
+
+    async def main() -> None:
+        arrived: dict[str, list[float]] = {name: [] for name, _, _ in specs}
+        errors: list[str] = []
+
+        async def guarded(name: str, port: int, request: str) -> None:
+            try:
+                await _follow(port, request, arrived[name])
+            except (OSError, RuntimeError, ValueError, asyncio.IncompleteReadError) as err:
+                errors.append(f"{name}: {err!r}")  # noted; one stream must not end the run
+
+        tasks = [asyncio.create_task(guarded(*spec)) for spec in specs]
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            if command == "stop":
+                break
+            conn.send({"arrived": arrived, "errors": errors})
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+    conn.close()
+
+
 class Streams:
-    """Every watched stream, in an event loop on a thread of its own (as browsers would be)."""
+    """Every watched stream, read in a process of its own (as browsers would be: not in the
+    office's process, where their parsing would compete with the office for the GIL)."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="bench-streams", daemon=True)
-        self.thread.start()
-        self.tasks: list[Any] = []
-        self.errors: list[BaseException] = []
+        self.specs: list[tuple[str, int, str]] = []
+        self.watched: dict[str, Watched] = {}
+        self.errors: list[str] = []
+        self.process: Any = None
+        self.conn: Any = None
 
     def open(self, port: int, request: str, watched: Watched) -> None:
-        async def guarded() -> None:
-            try:
-                await _follow(port, request, watched)
-            except asyncio.CancelledError:
-                raise
-            except (
-                OSError,
-                RuntimeError,
-                ValueError,
-                asyncio.IncompleteReadError,
-            ) as err:  # noted; one stream must not end the run
-                self.errors.append(err)
+        self.specs.append((watched.name, port, request))
+        self.watched[watched.name] = watched
 
-        self.tasks.append(asyncio.run_coroutine_threadsafe(guarded(), self.loop))
+    def start(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # never fork a process with threads running
+        self.conn, theirs = context.Pipe()
+        self.process = context.Process(target=_stream_child, args=(theirs, self.specs), daemon=True)
+        self.process.start()
+
+    def refresh(self) -> None:
+        """Copy every arrival so far into the watched streams."""
+        self.conn.send("report")
+        answer = self.conn.recv()
+        for name, arrived in answer["arrived"].items():
+            watched = self.watched[name]
+            watched.arrived = arrived
+            watched.opened = bool(arrived)
+        self.errors = answer["errors"]
 
     def close(self) -> None:
-        async def cancel_all() -> None:
-            mine = asyncio.current_task()
-            tasks = [t for t in asyncio.all_tasks() if t is not mine]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        if self.process is None:
+            return
+        try:
+            self.conn.send("stop")
+        except OSError:
+            pass
+        self.process.join(30)
+        if self.process.is_alive():
+            self.process.kill()
 
 
 # -- the office and its console -----------------------------------------------------------------
@@ -312,10 +341,16 @@ def run(rounds: int = 20, consoles: int = 20, pages: int = 500, presses: int = 3
                 page_streams.append(w)
                 streams.open(public.port, f"GET /t/{token}/events?lang=ja HTTP/1.1\r\nHost: bench\r\n\r\n", w)
             everyone = staff_streams + page_streams
-            if not wait_for(lambda: all(w.opened for w in everyone) or bool(streams.errors), 120):
+            streams.start()
+
+            def all_open() -> bool:
+                streams.refresh()
+                return all(w.opened for w in everyone) or bool(streams.errors)
+
+            if not wait_for(all_open, 120, interval=0.2):
                 raise RuntimeError(f"{sum(not w.opened for w in everyone)} streams did not open")
             if streams.errors:
-                raise RuntimeError(f"a stream failed: {streams.errors[0]!r}")
+                raise RuntimeError(f"a stream failed: {streams.errors[0]}")
             time.sleep(1.0)
 
             console_ms: list[float] = []
@@ -324,11 +359,12 @@ def run(rounds: int = 20, consoles: int = 20, pages: int = 500, presses: int = 3
             moved_consoles: list[int] = []
             by_ticket = dict(zip(tickets, page_streams, strict=True))
             for _ in range(rounds):
-                t0 = time.perf_counter()
+                t0 = time.monotonic()
                 answer = clerk.act(action="call_next")
                 ticket_id = str(answer["ticket"])
                 time.sleep(WINDOW_S)
-                until = time.perf_counter()
+                until = time.monotonic()
+                streams.refresh()
                 console_ms += _latencies(staff_streams, t0, until)
                 public_ms += _latencies(page_streams, t0, until)
                 called = by_ticket[ticket_id].first_after(t0, until)
@@ -336,21 +372,23 @@ def run(rounds: int = 20, consoles: int = 20, pages: int = 500, presses: int = 3
                     called_ms.append((called - t0) * 1000)
                 clerk.act(action="start", ticket_id=ticket_id)
                 time.sleep(0.3)
-                t0 = time.perf_counter()
+                t0 = time.monotonic()
                 if "input" in _ticket(office, ticket_id).route:
                     clerk.act(action="transfer_station", ticket_id=ticket_id, station="input")
                 else:  # a route without the input centre (a certificate): on to its next station
                     clerk.act(action="finish", ticket_id=ticket_id, outcome="next")
                 time.sleep(WINDOW_S)
-                until = time.perf_counter()
+                until = time.monotonic()
+                streams.refresh()
                 moved = _latencies(staff_streams, t0, until)
                 moved_consoles.append(len(moved))
                 console_ms += moved
                 public_ms += _latencies(page_streams, t0, until)
 
             with_pages_50, with_pages_99, printed_with = _press_p99(rig, presses)
+            streams.refresh()
             if streams.errors:
-                out.notes.append(f"console: {len(streams.errors)} streams failed during the run: {streams.errors[0]!r}")
+                out.notes.append(f"console: {len(streams.errors)} streams failed during the run: {streams.errors[0]}")
         finally:
             streams.close()
             if console is not None:

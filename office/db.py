@@ -7,6 +7,7 @@ can never be given twice even if a dispenser misbehaved (that is logged as an an
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -103,6 +104,13 @@ def migrate(conn: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
+@functools.lru_cache(maxsize=1024)
+def _codes(text: str) -> tuple[str, ...]:
+    # A day's tickets share a handful of routes and procedure lists: parse each text once (the
+    # staff view and the public feed read every ticket of the day several times a second).
+    return tuple(json.loads(text))
+
+
 def _ticket(row: sqlite3.Row) -> Ticket:
     return Ticket(
         ticket_id=row["ticket_id"],
@@ -113,8 +121,8 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         device=row["device"],
         issued_ms=row["issued_ms"],
         hlc=row["hlc"],
-        route=tuple(json.loads(row["route"])),
-        procedures=tuple(json.loads(row["procedures"])),
+        route=_codes(row["route"]),
+        procedures=_codes(row["procedures"]),
         status=Status(row["status"]),
         station_index=row["station_index"],
         counter=row["counter"],

@@ -340,6 +340,23 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             return None
         return screen_of(request, me, name, request.query_params.get("case") or None)
 
+    encoded: dict[tuple[object, ...], bytes] = {}
+    encoded_version = [-1]
+
+    def encoded_event(version: int, changed: dict[str, str]) -> bytes:
+        """One ``panels`` event, encoded once for every stream that gets the same panels (the
+        floor's list of the day's tickets is a few hundred KB: JSON-escaping it per stream cost
+        more than rendering it). Panels are cached strings, so their identity is the key."""
+        if encoded_version[0] != version:
+            encoded.clear()
+            encoded_version[0] = version
+        key = tuple((name, id(html), len(html)) for name, html in changed.items())
+        event = encoded.get(key)
+        if event is None:
+            data = json.dumps({"v": version, "panels": changed}, ensure_ascii=False)
+            event = encoded[key] = f"id: {version}\nevent: panels\ndata: {data}\n\n".encode()
+        return event
+
     async def events(request: Request) -> Response:
         me = who(request)
         if me is None:
@@ -362,8 +379,7 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
                         changed = {k: h for k, h in panels.items() if sent.get(k) != h}
                         if changed:
                             sent.update(changed)
-                            data = json.dumps({"v": seen, "panels": changed}, ensure_ascii=False)
-                            yield f"id: {seen}\nevent: panels\ndata: {data}\n\n".encode()
+                            yield encoded_event(seen, changed)
                     if not await hub.wait(seen, KEEPALIVE_S):
                         yield b": keep-alive\n\n"
             finally:
