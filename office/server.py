@@ -14,6 +14,7 @@ What the loop calls on lives beside it: :mod:`office.intake` (what an event does
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import queue
@@ -316,6 +317,11 @@ class OfficeServer:
                 raise ProtocolError(f"message for site {parsed.site!r}")
             if parsed.name not in ("events", "device_status", "staff_command", "kiosk_request"):
                 raise ProtocolError(f"the office does not take {parsed.name} messages")
+            if message.retained and parsed.name != "device_status":
+                # Events, requests and commands are never published retained; one that is was
+                # left by someone else, and replaying it at every office start would act twice.
+                self.stats["retained_input"] += 1
+                raise ProtocolError(f"a retained {parsed.name} message is not new input")
             doc = protocol.decode(parsed.name, message.payload)
             # parse_topic always fills device (events, status, requests) or terminal (staff) here.
             match doc:
@@ -346,15 +352,14 @@ class OfficeServer:
                 if acked is None:
                     acked = self.db.acked_seq(device)
                 for rec in batch.events:
-                    if rec.seq <= acked:
-                        self.stats["duplicates"] += 1
-                        continue
                     event_id = f"{device}:{rec.seq}"
+                    if rec.seq <= acked or not self.db.insert_event(
+                        event_id, device, rec.seq, rec.type, rec.hlc, rec.at, now, rec.data
+                    ):
+                        self._seen_again(device, event_id, rec, now)
+                        continue
                     if rec.id != event_id:
                         self.stats["bad_event_ids"] += 1
-                    if not self.db.insert_event(event_id, device, rec.seq, rec.type, rec.hlc, rec.at, now, rec.data):
-                        self.stats["duplicates"] += 1
-                        continue
                     self.stats["events"] += 1
                     try:
                         problem = self.intake.apply(device, event_id, rec, self.wall_ms())
@@ -385,6 +390,20 @@ class OfficeServer:
         if issued_by:
             self._dirty = True
         self.stats["number_conflicts"] = self.intake.number_conflicts
+
+    def _seen_again(self, device: str, event_id: str, rec: messages.EventRecord, now_ms: int) -> None:
+        """An event id the office has: a resend is a duplicate; other content is a conflict,
+        kept aside and shown to staff (either the stored event or this one is not the device's)."""
+        stored = self.db.stored_event(device, rec.seq)
+        if stored is None or stored == (rec.type, rec.hlc, rec.at, rec.data):
+            self.stats["duplicates"] += 1
+            return
+        self.stats["event_conflicts"] += 1
+        record = msgspec.to_builtins(rec)
+        digest = hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+        if self.db.note_suspicious(now_ms, device, "conflict", {"event": record}, f"{event_id}#{digest}"):
+            self._changed = True
+            log.warning("device %s: event %s arrived again with other content; kept aside", device, event_id)
 
     # -- devices ----------------------------------------------------------------------------------
 
