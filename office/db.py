@@ -192,6 +192,15 @@ class OfficeDB:
         )
         return cur.rowcount == 1
 
+    def enrolled_roles(self) -> dict[str, str]:
+        """Enrolled devices not revoked, by id: their role (office/enrolment.py keeps the table in
+        this store; an office that never enrolled a device has none)."""
+        try:
+            rows = self.conn.execute("SELECT device_id, role FROM enrolled_devices WHERE revoked_ms IS NULL")
+            return {str(r[0]): str(r[1]) for r in rows}
+        except sqlite3.OperationalError:  # no such table: no enrolment here
+            return {}
+
     def stored_event(self, device: str, seq: int) -> tuple[str, str, int, dict[str, Any]] | None:
         """The stored event ``seq`` of ``device`` as (type, hlc, at_ms, data), if there is one."""
         row = self.conn.execute(

@@ -181,3 +181,104 @@ def build_view_now(office: OfficeServer) -> Any:
         )
     finally:
         db.close()
+
+
+# --------------------------------------------------------------------------------------------
+# who a device is: its enrolment or the site file, never its own word
+# --------------------------------------------------------------------------------------------
+
+
+def alert_text(office: OfficeServer, key: str) -> str:
+    return next(str(a) for a in build_view_now(office).alerts if a.key == key)
+
+
+def test_a_dispenser_cannot_write_kiosk_money_records(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
+) -> None:
+    forger = mqtt_client_factory(mosquitto)
+    owed = {"type": "refund_owed", "event_id": "disp-9:cash:1", "amount": 50_000, "at_ms": office.wall_ms()}
+    publish(forger, protocol.topic("events", S, device="disp-9"), batch("disp-9", (1, "kiosk.cash", owed)))
+    wait_for(lambda: office.db.acked_seq("disp-9") == 1, message="the batch was taken (and acked)")
+    assert office.db.conn.execute("SELECT COUNT(*) FROM cert_cash").fetchone()[0] == 0
+    (problem,) = office.db.conn.execute("SELECT problem FROM events WHERE id='disp-9:1'").fetchone()
+    assert problem == "refused: a dispenser does not send kiosk.cash"
+    assert alert_text(office, "role:disp-9") == "disp-9: 1 message(s) its role may not send; refused"
+
+
+def test_a_kiosk_that_says_it_is_a_dispenser_is_leased_nothing(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
+) -> None:
+    forger = mqtt_client_factory(mosquitto)
+    status = messages.DeviceStatus(role="dispenser", state="online", sent_ms=office.wall_ms())
+    publish(forger, protocol.topic("device_status", S, device="kiosk-5"), protocol.encode(status))
+    wait_for(lambda: office.stats["refused_role"] >= 1, message="the claim was seen")
+    assert office.db.leases(device="kiosk-5") == []
+    (role,) = office.db.conn.execute("SELECT role FROM devices WHERE device='kiosk-5'").fetchone()
+    assert role == "kiosk"
+    assert [s["detail"]["claimed_role"] for s in office.db.suspicious("kiosk-5")] == ["dispenser"]
+
+
+def test_a_device_the_office_does_not_know_is_refused(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
+) -> None:
+    forger = mqtt_client_factory(mosquitto)
+    status = messages.DeviceStatus(role="dispenser", state="online", sent_ms=office.wall_ms())
+    publish(forger, protocol.topic("device_status", S, device="stranger"), protocol.encode(status))
+    issued = {"ticket_id": "x", "day": office.business_day(), "series": "2", "number": 2500, "category": "certificates"}
+    publish(forger, protocol.topic("events", S, device="stranger"), batch("stranger", (1, "ticket.issued", issued)))
+    wait_for(lambda: office.stats["refused_unknown"] >= 2, message="both messages were refused")
+    assert office.db.leases(device="stranger") == []
+    assert office.db.conn.execute("SELECT COUNT(*) FROM events WHERE device='stranger'").fetchone()[0] == 0
+    assert office.db.tickets(office.business_day()) == []
+    assert office.db.acked_seq("stranger") == 0
+    assert {s["kind"] for s in office.db.suspicious("stranger")} == {"unknown"}
+
+
+def test_marks_beyond_a_dispensers_leases_are_refused(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    device = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
+    try:
+        wait_for(lambda: has_full_lease(device), message="the dispenser got its leases")
+        before = office.db.leases(device="disp-1")
+        day = office.business_day()
+        forged = messages.DeviceStatus(
+            role="dispenser",
+            state="online",
+            sent_ms=office.wall_ms(),
+            marks=(messages.NumberMark(series="2", day=day, last=2999),),
+        )
+        forger = mqtt_client_factory(mosquitto)
+        publish(forger, protocol.topic("device_status", S, device="disp-1"), protocol.encode(forged))
+        wait_for(lambda: office.stats["refused_marks"] >= 1, message="the mark was refused")
+        assert office.db.leases(device="disp-1") == before  # no block granted on its word
+        assert [s["detail"]["mark"]["last"] for s in office.db.suspicious("disp-1")] == [2999]
+    finally:
+        device.close()
+
+
+def test_a_ticket_outside_the_dispensers_leases_is_kept_and_flagged(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    one = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
+    two = start_dispenser(mosquitto.url, tmp_path / "disp-2", "disp-2")
+    try:
+        wait_for(lambda: has_full_lease(one) and has_full_lease(two), message="both dispensers got leases")
+        day = office.business_day()
+        block = next(b for _, b in office.db.leases(series="2", day=day, device="disp-1"))
+        # disp-2 reports a ticket from disp-1's block (at a far sequence number of its own).
+        data = {"ticket_id": "t", "day": day, "series": "2", "number": block.last, "category": "certificates"}
+        forger = mqtt_client_factory(mosquitto)
+        publish(forger, protocol.topic("events", S, device="disp-2"), batch("disp-2", (900, "ticket.issued", data)))
+        wait_for(lambda: office.stats["refused_lease"] >= 1, message="the ticket was flagged")
+        flagged = [t for t in office.db.tickets(day) if t.number == block.last]
+        assert [t.device for t in flagged] == ["disp-2"]  # kept: a resident may hold the paper
+        (problem,) = office.db.conn.execute("SELECT problem FROM events WHERE id='disp-2:900'").fetchone()
+        assert problem == f"number 2-{block.last} of {day} lies in no block leased to disp-2; kept and flagged"
+        assert alert_text(office, "lease:disp-2") == "disp-2: 1 ticket(s) numbered outside its leases; kept and flagged"
+        # The real dispensers' own tickets are untouched and go on arriving.
+        mine = two.dispenser.issue("certificates").ticket
+        wait_for(lambda: office.db.ticket(mine.ticket_id) is not None, message="disp-2's real ticket arrived")
+    finally:
+        one.close()
+        two.close()
