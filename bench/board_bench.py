@@ -51,7 +51,7 @@ RSS_TARGET_MB = 200.0
 SITE = "demo-town"
 TICKETS = 300
 DISPENSER_ID = "bench-board-disp"
-BOARD_ID = "bench-board"
+BOARD_ID = "board-bench"
 FRAMES_BOARD_ID = "bench-board-ui"
 TERMINAL = "bench"
 

@@ -61,8 +61,8 @@ PRESS_P99_TARGET_MS = 150.0
 IDLE_CPU_TARGET_PCT = 5.0
 RSS_TARGET_MB = 150.0
 
-PRESS_DEVICE_ID = "bench-press"
-UI_DEVICE_ID = "bench-ui"
+PRESS_DEVICE_ID = "disp-press"
+UI_DEVICE_ID = "disp-ui"
 SITE = "demo-town"
 MODEL = "TM-T20III"
 # Every fifth press is in English: the ticket then carries three more blocks (the resident's

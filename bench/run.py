@@ -54,8 +54,8 @@ from bench.rig import (
 ISSUE_P99_TARGET_MS = 20.0
 P99_GROWTH_TARGET = 1.5
 DRAIN_TARGET_RATIO = 0.5
-DISPENSER_ID = "bench-disp"
-DRAIN_DEVICE_ID = "bench-drain"
+DISPENSER_ID = "disp-bench"
+DRAIN_DEVICE_ID = "disp-drain"
 EVENT_TYPE = "printer.status"
 
 

@@ -85,6 +85,12 @@ DEVICE_READS: dict[str, tuple[str, ...]] = {
     "kiosk": ("office_config",),
 }
 ALWAYS_READ = ("office_status", "ack")
+# TLS 1.2 suites with forward secrecy and AEAD only (OpenSSL names, for Mosquitto's ``ciphers``).
+TLS12_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
 # Not documents the agent stores, but answers addressed to this device alone.
 REPLY_READS: dict[str, tuple[str, ...]] = {"kiosk": ("kiosk_reply",)}
 ALL_ROLES = (*DEVICE_READS, "staff", "office", "monitor")
@@ -127,6 +133,14 @@ class BrokerSettings:
     max_queued_messages: int = 100_000
     max_inflight_messages: int = 20
     autosave_interval: int = 10
+    # A town's lobby is a few dozen devices and staff screens: a flood of connections from one
+    # stolen certificate or a scan must not exhaust the office's file descriptors.
+    max_connections: int = 500
+    # Bytes queued per offline client, beside the message count: a day of a dispenser's events
+    # is a few MB, so this bounds a misbehaving subscriber without touching a real one.
+    max_queued_bytes: int = 256 * 1024 * 1024
+    # Devices ping every 10 s; a client asking for hours of silence holds a session for nothing.
+    max_keepalive: int = 300
 
     def check(self) -> None:
         """BrokerSecurityError naming the first unusable setting."""
@@ -138,9 +152,14 @@ class BrokerSettings:
             ("max_queued_messages", self.max_queued_messages),
             ("max_inflight_messages", self.max_inflight_messages),
             ("autosave_interval", self.autosave_interval),
+            ("max_queued_bytes", self.max_queued_bytes),
         ):
             if value < 0:
                 raise BrokerSecurityError(f"{name} = {value} is invalid: use 0 or more")
+        if self.max_connections < 1:
+            raise BrokerSecurityError(f"max_connections = {self.max_connections} is invalid: use 1 or more")
+        if not 10 <= self.max_keepalive <= 65535:
+            raise BrokerSecurityError(f"max_keepalive = {self.max_keepalive} is invalid: use 10-65535 seconds")
         for text in (self.bind_address, self.persistence_dir or "", self.log_file or "", self.run_as_user or ""):
             if any(c in text for c in "\n\r"):
                 raise BrokerSecurityError(f"broker setting {text!r} contains a line break")
@@ -332,8 +351,10 @@ def _role_rules(site: str, identity: Identity) -> list[str]:
             f"topic read {protocol.topic('staff_reply', site, terminal=name)}",
         ]
     if identity.role == "monitor":
-        # A technician's read-only view of the whole site (mosquitto_sub, diagnostics).
-        return [f"topic read {root}/#"]
+        # A technician's read-only view of the site (mosquitto_sub, diagnostics): everything but
+        # the kiosk's requests and replies, which carry residents' names and certificates.
+        private = {"kiosk_request", "kiosk_reply"}
+        return [f"topic read {protocol.topic(name, site)}" for name in protocol.TOPICS if name not in private]
     return []
 
 
@@ -372,6 +393,9 @@ def mosquitto_conf_text(files: BrokerFiles) -> str:
         listener,
         "protocol mqtt",
         "tls_version tlsv1.2",
+        # TLS 1.2 with forward secrecy and AEAD only (no CBC, no SHA-1 MACs, no RSA key exchange);
+        # TLS 1.3's suites are all AEAD and are offered as OpenSSL's defaults.
+        f"ciphers {TLS12_CIPHERS}",
         f"cafile {files.ca}",
         f"certfile {files.cert}",
         f"keyfile {files.key}",
@@ -387,6 +411,9 @@ def mosquitto_conf_text(files: BrokerFiles) -> str:
         # The stock 1000 silently dropped acknowledged QoS 1 messages (DESIGN.md, decision 3).
         f"max_queued_messages {s.max_queued_messages}",
         f"max_inflight_messages {s.max_inflight_messages}",
+        f"max_queued_bytes {s.max_queued_bytes}",
+        f"max_connections {s.max_connections}",
+        f"max_keepalive {s.max_keepalive}",
         "persistence true",
         f"persistence_location {files.persistence_dir}/",
         "persistence_file mosquitto.db",

@@ -84,6 +84,17 @@ MIGRATIONS: tuple[str, ...] = (
         number INTEGER PRIMARY KEY, open INTEGER NOT NULL, username TEXT, since_ms INTEGER NOT NULL
     );
     """,
+    # 2: what the office refused to believe or kept aside, per device: an event id seen before
+    # with other content, a message its role may not send, a ticket outside its leases. Staff
+    # see them as alerts; the rows keep the whole message for whoever looks into it.
+    """
+    CREATE TABLE IF NOT EXISTS suspicious (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, device TEXT NOT NULL,
+        kind TEXT NOT NULL, ref TEXT, detail TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS suspicious_once ON suspicious(device, kind, ref) WHERE ref IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS suspicious_kind ON suspicious(device, kind);
+    """,
 )
 
 
@@ -188,6 +199,49 @@ class OfficeDB:
             (event_id, device, seq, type, hlc, at_ms, received_ms, json.dumps(data, ensure_ascii=False), problem),
         )
         return cur.rowcount == 1
+
+    def enrolled_roles(self) -> dict[str, str]:
+        """Enrolled devices not revoked, by id: their role (office/enrolment.py keeps the table in
+        this store; an office that never enrolled a device has none)."""
+        try:
+            rows = self.conn.execute("SELECT device_id, role FROM enrolled_devices WHERE revoked_ms IS NULL")
+            return {str(r[0]): str(r[1]) for r in rows}
+        except sqlite3.OperationalError:  # no such table: no enrolment here
+            return {}
+
+    def stored_event(self, device: str, seq: int) -> tuple[str, str, int, dict[str, Any]] | None:
+        """The stored event ``seq`` of ``device`` as (type, hlc, at_ms, data), if there is one."""
+        row = self.conn.execute(
+            "SELECT type, hlc, at_ms, data FROM events WHERE device=? AND seq=?", (device, seq)
+        ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), str(row[1]), int(row[2]), json.loads(row[3])
+
+    def note_suspicious(self, at_ms: int, device: str, kind: str, detail: dict[str, Any], ref: str | None) -> bool:
+        """Keep something the office would not believe; False when this ``ref`` was kept before."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO suspicious(at_ms, device, kind, ref, detail) VALUES (?,?,?,?,?)",
+            (at_ms, device, kind, ref, json.dumps(detail, ensure_ascii=False, sort_keys=True)),
+        )
+        return cur.rowcount == 1
+
+    def suspicious_counts(self) -> list[tuple[str, str, int, int]]:
+        """(device, kind, how many, the latest's time) of everything kept aside."""
+        return [
+            (str(r[0]), str(r[1]), int(r[2]), int(r[3]))
+            for r in self.conn.execute(
+                "SELECT device, kind, COUNT(*), MAX(at_ms) FROM suspicious GROUP BY device, kind ORDER BY device, kind"
+            )
+        ]
+
+    def suspicious(self, device: str | None = None) -> list[dict[str, Any]]:
+        """Every kept-aside message (of ``device``), oldest first."""
+        rows = self.conn.execute(
+            "SELECT at_ms, device, kind, ref, detail FROM suspicious WHERE ? IS NULL OR device=? ORDER BY id",
+            (device, device),
+        )
+        return [{"at_ms": r[0], "device": r[1], "kind": r[2], "ref": r[3], "detail": json.loads(r[4])} for r in rows]
 
     def set_problem(self, event_id: str, problem: str) -> None:
         """Mark a stored event whose content could not be applied (kept, never dropped)."""

@@ -250,11 +250,38 @@ def counter_states(
     return out
 
 
-def alerts(devices: Sequence[DeviceHealth]) -> list[Alert]:
+@dataclass(frozen=True)
+class Suspicion:
+    """What the office kept aside from one device, of one kind (office/db.py ``suspicious``)."""
+
+    device: str
+    kind: str  # conflict, role, lease, marks
+    count: int
+    last_ms: int
+
+
+# What staff are told of each kind of message the office would not believe.
+SUSPICION_TEMPLATES: Mapping[str, str] = {
+    "conflict": "{device}: {count} event(s) reused an id with other content; kept aside for review",
+    "role": "{device}: {count} message(s) its role may not send; refused",
+    "lease": "{device}: {count} ticket(s) numbered outside its leases; kept and flagged",
+    "marks": "{device}: {count} status report(s) claimed numbers beyond its leases; refused",
+}
+
+
+def alerts(devices: Sequence[DeviceHealth], suspicions: Sequence[Suspicion] = ()) -> list[Alert]:
     """What staff must see now: printers out of paper or faulty (and the numbers they hold),
     paper running low, kiosks out of service or owing refund slips, devices offline, a stale
-    board. Errors first."""
-    out: list[Alert] = []
+    board, messages the office would not believe. Errors first."""
+    out: list[Alert] = [
+        Alert(
+            f"{s.kind}:{s.device}",
+            "error",
+            SUSPICION_TEMPLATES.get(s.kind, "{device}: {count} message(s) kept aside"),
+            {"device": s.device, "count": s.count},
+        )
+        for s in suspicions
+    ]
     for d in devices:
         held = ", ".join(str(n) for n in d.held_tickets)
         if d.printer_fault is not None:

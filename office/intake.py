@@ -28,6 +28,8 @@ class Intake:
     kiosk: KioskService
     on_activity: Callable[[str], None] = lambda line: None
     number_conflicts: int = 0
+    # What the office keeps aside for staff: (device, kind, ref, detail) - see OfficeServer._suspect.
+    on_suspicious: Callable[[str, str, str, dict[str, object]], None] = lambda device, kind, ref, detail: None
 
     def apply(self, device: str, event_id: str, record: messages.EventRecord, now_ms: int) -> str | None:
         """The event's effect; a problem description instead of raising."""
@@ -76,6 +78,13 @@ class Intake:
             self.number_conflicts += 1
             return f"number {data.series}-{data.number} of {day} is already ticket {clash}"
         self.on_activity(f"ticket {data.number} ({data.category}) issued by {device}")
+        blocks = [b for _, b in self.db.leases(series=data.series, day=day, device=device)]
+        if not any(b.first <= data.number <= b.last for b in blocks):
+            # A resident may hold this paper: the ticket stays in the queue, flagged for staff.
+            self.on_suspicious(
+                device, "lease", event_id, {"ticket_id": ticket.ticket_id, "series": data.series, "number": data.number}
+            )
+            return f"number {data.series}-{data.number} of {day} lies in no block leased to {device}; kept and flagged"
         return None
 
     def _printer_status(self, device: str, data: messages.PrinterStatusChanged) -> None:

@@ -222,6 +222,10 @@ class KioskService:
                     report = CashReport.from_event(event)
                     self.book.record_cash(device_id, self.book.business_day(report.at_ms), report)
                 case messages.KioskIssueVoid():
+                    issued = self.book.issuance(event.request_id)
+                    if issued is not None and issued.device_id != device_id:
+                        # A kiosk voids only what it issued itself: the fee of another's stays due.
+                        return f"{event.type}: {event.request_id} was issued by {issued.device_id}, not {device_id}"
                     self.book.void(event.request_id, event.reason, now_ms)
         except IssuanceError as err:
             return f"{event.type}: {err}"

@@ -33,11 +33,19 @@ class LeaseKeeper:
     exhausted: int = 0  # top-ups a series had no numbers left for
     _warned: set[tuple[str, str, str]] = field(default_factory=set)
 
-    def note_marks(self, device: str, marks: Sequence[messages.NumberMark]) -> None:
-        """Remember how far a dispenser got per series and day (only ever forward)."""
+    def note_marks(self, device: str, marks: Sequence[messages.NumberMark]) -> list[messages.NumberMark]:
+        """Remember how far a dispenser got per series and day (only ever forward); the marks
+        refused, because their number lies in no block leased to this device for that day (a
+        dispenser cannot have used it: believing it would lease out the rest of the series)."""
+        refused = []
         for mark in marks:
+            blocks = [b for _, b in self.db.leases(series=mark.series, day=mark.day, device=device)]
+            if not any(b.first <= mark.last <= b.last for b in blocks):
+                refused.append(mark)
+                continue
             key = (device, mark.series, mark.day)
             self.marks[key] = max(mark.last, self.marks.get(key, 0))
+        return refused
 
     def grant(self, device: str, days: Sequence[str], now_ms: int) -> bool:
         """Top ``device``'s leases up for ``days``; True when blocks were granted."""

@@ -14,6 +14,7 @@ What the loop calls on lives beside it: :mod:`office.intake` (what an event does
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import queue
@@ -33,7 +34,7 @@ import msgspec
 
 from certificates.registry import Registry
 from common import calendar
-from office import actions, commands, desk, floor, public_feed, snapshots
+from office import actions, commands, desk, floor, identity, public_feed, snapshots
 from office.db import OfficeDB
 from office.domain import CommandError, Status, Ticket
 from office.intake import Intake
@@ -54,6 +55,7 @@ HEARTBEAT_S = 10.0  # live office status: devices learn the time from it and see
 # spell goes out at once (the board's move follows the clerk's click within the interval).
 SNAPSHOT_MIN_INTERVAL_S = 0.1
 LEASE_CHECK_S = 60.0  # catches the business-day rollover for idle dispensers
+ENROLLED_REREAD_S = 5.0  # an unknown device makes the office read the enrolment register again
 PUBLIC_MIN_INTERVAL_S = 0.2  # resident pages: changes coalesce into one feed per interval
 PUBLIC_FULL_S = 300.0  # a full feed now and then heals whatever a lost push left behind
 FAILED = "the office could not carry that out; the error is in its log"
@@ -100,6 +102,8 @@ class OfficeServer:
         self._public_seen = -1
         self._last_public_full = 0.0
         self._public_book = public_feed.FeedBook()
+        self._enrolled: dict[str, str] = {}
+        self._enrolled_read = -1e9  # monotonic time the enrolment register was last read
         self.public: FeedPusher | None = None
         if config.public.url:
             self.public = FeedPusher(config.public.url, Path(config.public.secret_file))
@@ -107,7 +111,7 @@ class OfficeServer:
         self.staff.rebuild_service_log(self.wall_ms() - SERVICE_HISTORY_MS)
         self.leases = LeaseKeeper(config, self.db)
         self.kiosk = open_kiosk_service(config, self.db, registry=registry, on_activity=self._activity)
-        self.intake = Intake(config, self.db, self.kiosk, on_activity=self._activity)
+        self.intake = Intake(config, self.db, self.kiosk, on_activity=self._activity, on_suspicious=self._suspect)
         self._link = MqttLink(
             broker_url,
             f"{config.site}-office",
@@ -292,10 +296,11 @@ class OfficeServer:
         ]
         for row in self.db.devices():
             device, acked = str(row["device"]), int(row["acked_seq"])
-            if row["role"] == "dispenser":
+            role = self.role_of(device)  # not the stored row's: stores from older offices took it from the device
+            if role == "dispenser":
                 steps.append((f"lease {device}", functools.partial(self._topup_leases, device, force_publish=True)))
             steps.append((f"ack {device}", functools.partial(self._publish_ack, device, acked)))
-            if row["role"] == "dispenser":
+            if role == "dispenser":
                 steps.append((f"voids {device}", functools.partial(self._publish_voids, device)))
         for name, step in steps:
             try:
@@ -316,7 +321,24 @@ class OfficeServer:
                 raise ProtocolError(f"message for site {parsed.site!r}")
             if parsed.name not in ("events", "device_status", "staff_command", "kiosk_request"):
                 raise ProtocolError(f"the office does not take {parsed.name} messages")
+            if message.retained and parsed.name != "device_status":
+                # Events, requests and commands are never published retained; one that is was
+                # left by someone else, and replaying it at every office start would act twice.
+                self.stats["retained_input"] += 1
+                raise ProtocolError(f"a retained {parsed.name} message is not new input")
             doc = protocol.decode(parsed.name, message.payload)
+            if parsed.device is not None:
+                # Who the sender is comes from its enrolment or the site file, never the payload.
+                role = self.role_of(parsed.device)
+                if not identity.may_publish(role, parsed.name):
+                    claimed = getattr(doc, "role", None)
+                    self._suspect(
+                        parsed.device,
+                        "unknown" if role is None else "role",
+                        f"topic:{parsed.name}",
+                        {"topic": message.topic, "role": role, "claimed_role": claimed},
+                    )
+                    return None
             # parse_topic always fills device (events, status, requests) or terminal (staff) here.
             match doc:
                 case messages.EventBatch():
@@ -346,14 +368,20 @@ class OfficeServer:
                 if acked is None:
                     acked = self.db.acked_seq(device)
                 for rec in batch.events:
-                    if rec.seq <= acked:
-                        self.stats["duplicates"] += 1
-                        continue
                     event_id = f"{device}:{rec.seq}"
+                    if rec.seq <= acked or not self.db.insert_event(
+                        event_id, device, rec.seq, rec.type, rec.hlc, rec.at, now, rec.data
+                    ):
+                        self._seen_again(device, event_id, rec, now)
+                        continue
                     if rec.id != event_id:
                         self.stats["bad_event_ids"] += 1
-                    if not self.db.insert_event(event_id, device, rec.seq, rec.type, rec.hlc, rec.at, now, rec.data):
-                        self.stats["duplicates"] += 1
+                    role = self.role_of(device)
+                    if not identity.may_send_event(role, rec.type):
+                        # Stored (the device's acks go on) but never applied, and shown to staff.
+                        refused = f"refused: a {role or 'device the office does not know'} does not send {rec.type}"
+                        self.db.set_problem(event_id, refused)
+                        self._suspect(device, "role", event_id, {"event": msgspec.to_builtins(rec), "role": role})
                         continue
                     self.stats["events"] += 1
                     try:
@@ -386,6 +414,20 @@ class OfficeServer:
             self._dirty = True
         self.stats["number_conflicts"] = self.intake.number_conflicts
 
+    def _seen_again(self, device: str, event_id: str, rec: messages.EventRecord, now_ms: int) -> None:
+        """An event id the office has: a resend is a duplicate; other content is a conflict,
+        kept aside and shown to staff (either the stored event or this one is not the device's)."""
+        stored = self.db.stored_event(device, rec.seq)
+        if stored is None or stored == (rec.type, rec.hlc, rec.at, rec.data):
+            self.stats["duplicates"] += 1
+            return
+        self.stats["event_conflicts"] += 1
+        record = msgspec.to_builtins(rec)
+        digest = hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+        if self.db.note_suspicious(now_ms, device, "conflict", {"event": record}, f"{event_id}#{digest}"):
+            self._changed = True
+            log.warning("device %s: event %s arrived again with other content; kept aside", device, event_id)
+
     # -- devices ----------------------------------------------------------------------------------
 
     def _kiosk_request(self, device: str, request: messages.AnyKioskRequest) -> None:
@@ -395,11 +437,36 @@ class OfficeServer:
         self.stats[f"kiosk_{type(request).__name__}"] += 1
         self._publish(reply, device=device)
 
+    def role_of(self, device: str) -> str | None:
+        """The device's role by its enrolment or the site file's ``[[devices]]``; None if unknown.
+        An unknown device may have been enrolled a moment ago: the register is read again then
+        (at most every few seconds, so a flood of strangers costs nothing)."""
+        role = identity.role_of(device, self._enrolled, self.config.devices)
+        if role is None and time.monotonic() - self._enrolled_read > ENROLLED_REREAD_S:
+            self._enrolled_read = time.monotonic()
+            self._enrolled = self.db.enrolled_roles()
+            role = identity.role_of(device, self._enrolled, self.config.devices)
+        return role
+
+    def _suspect(self, device: str, kind: str, ref: str, detail: dict[str, Any]) -> None:
+        """Count, log and keep what the office will not believe; staff see it as an alert."""
+        self.stats[f"refused_{kind}"] += 1
+        if self.db.note_suspicious(self.wall_ms(), device, kind, detail, ref):
+            self._changed = True
+            log.warning("device %s: refused (%s) %s", device, kind, ref)
+
     def _device_status(self, device: str, doc: messages.DeviceStatus) -> None:
         self._changed = True  # the floor view's health and alerts
-        self.db.upsert_device(device, doc.role or None, doc.state, self.wall_ms(), protocol.to_builtins(doc))
-        self.leases.note_marks(device, doc.marks)
-        if doc.state == "online" and doc.role == "dispenser" and self._ready.is_set():
+        role = self.role_of(device)
+        if doc.role and doc.role != role:
+            self._suspect(device, "role", f"status-role:{doc.role}", {"role": role, "claimed_role": doc.role})
+        self.db.upsert_device(device, role, doc.state, self.wall_ms(), protocol.to_builtins(doc))
+        if role == "dispenser":
+            for mark in self.leases.note_marks(device, doc.marks):
+                self._suspect(
+                    device, "marks", f"mark:{mark.day}:{mark.series}:{mark.last}", {"mark": msgspec.to_builtins(mark)}
+                )
+        if doc.state == "online" and role == "dispenser" and self._ready.is_set():
             self._topup_leases(device, force_publish=True)
             self._publish_ack(device, self.db.acked_seq(device))
 

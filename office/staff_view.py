@@ -74,6 +74,7 @@ def build(
         device_rows = db.devices()
         held = db.held_prints(day_start_ms)
         calls = db.recent_calls(20)
+        suspicions = [floor.Suspicion(*row) for row in db.suspicious_counts()]
     by_id = {t.ticket_id: t for t in tickets}
     active = [t for t in tickets if t.status.active]
     waiting_all = sorted((t for t in active if t.status is Status.WAITING), key=lambda t: t.queue_key)
@@ -96,7 +97,7 @@ def build(
         input=floor.input_load(input_station, active, stamps, finished),
         counters=counters,
         devices=devices,
-        alerts=floor.alerts(devices),
+        alerts=floor.alerts(devices, suspicions),
         calls=calls,
     )
 

@@ -234,6 +234,24 @@ class Congestion(_Table, frozen=True, kw_only=True):
         return "yellow" if wait_min < self.red_minutes else "red"
 
 
+DeviceRole = Literal["dispenser", "board", "kiosk"]
+
+
+class DeviceRule(_Table, frozen=True, kw_only=True):
+    """Which lobby devices an office without enrolment knows, and as what: ``match`` is a device
+    id or a pattern of them ("disp-*"). An enrolled device's role comes from its enrolment."""
+
+    match: Annotated[
+        str,
+        info(
+            pattern=r"^[A-Za-z0-9_.*?\[\]-]{1,63}$",
+            what='a device id or a pattern such as "disp-*"',
+            help='a device id, or a pattern with * and ? such as "disp-*"',
+        ),
+    ]
+    role: Annotated[DeviceRole, info(what='"dispenser", "board" or "kiosk"')]
+
+
 class SiteConfig(_Table, frozen=True, kw_only=True):
     """One office's window, as its site file says."""
 
@@ -264,6 +282,9 @@ class SiteConfig(_Table, frozen=True, kw_only=True):
     console: Console = msgspec.field(default_factory=Console)
     public: Public = msgspec.field(default_factory=Public)
     congestion: Congestion = msgspec.field(default_factory=Congestion)
+    # The lobby's devices by name when the office has no enrolment (the demo, a test rig); the
+    # first rule that matches gives the role. A device matched by none is refused.
+    devices: tuple[DeviceRule, ...] = ()
 
     @property
     def display_name(self) -> str:

@@ -23,7 +23,7 @@ from office.server import OfficeServer
 from sync.agent import AgentConfig, DeviceAgent
 from sync.protocol import MAX_PAYLOAD_BYTES, parse_topic, topic
 
-DEVICE = "d1"
+DEVICE = "disp-d1"
 BIG_VERSION = 10**9  # a stored document would be replaced by this version if a bad one got through
 
 
@@ -59,9 +59,9 @@ OFFICE_SPECIFIC: dict[str, list[bytes]] = {
         j(
             {
                 "v": 1,
-                "device": "d2",
+                "device": "disp-d2",
                 "events": [
-                    event("d2", 1, {"day": "2026-11-21", "series": "2", "number": 2999, "category": "certificates"})
+                    event("disp-d2", 1, {"day": "2026-11-21", "series": "2", "number": 2999, "category": "certificates"})
                 ],
             }
         ),
@@ -526,7 +526,7 @@ def test_serve_and_demo_refuse_a_bad_site_file(tmp_path: Path) -> None:
         pytest.param(
             "ticket_dispenser.cli",
             "madoguchi-dispenser",
-            ["press", "tax", "--device-id", "d1", "--bogus"],
+            ["press", "tax", "--device-id", "disp-d1", "--bogus"],
             ["unrecognized arguments: --bogus"],
             id="dispenser-unknown-flag",
         ),
@@ -571,28 +571,28 @@ def test_serve_and_demo_refuse_a_bad_site_file(tmp_path: Path) -> None:
         pytest.param(
             "ticket_dispenser.cli",
             "madoguchi-dispenser",
-            ["run", "--device-id", "d1", "--broker", "http://x", "--wait-config", "0"],
+            ["run", "--device-id", "disp-d1", "--broker", "http://x", "--wait-config", "0"],
             ["'http://x'", "mqtt://host:port"],
             id="dispenser-run-bad-broker",
         ),
         pytest.param(
             "ticket_dispenser.cli",
             "madoguchi-dispenser",
-            ["sync", "--device-id", "d1", "--broker", "http://x", "--timeout", "1"],
+            ["sync", "--device-id", "disp-d1", "--broker", "http://x", "--timeout", "1"],
             ["'http://x'", "mqtt://host:port"],
             id="dispenser-sync-bad-broker",
         ),
         pytest.param(
             "ticket_dispenser.cli",
             "madoguchi-dispenser",
-            ["press", "certificates", "--device-id", "d1"],
+            ["press", "certificates", "--device-id", "disp-d1"],
             ["has not received the office configuration"],
             id="press-before-configured",
         ),
         pytest.param(
             "ticket_dispenser.cli",
             "madoguchi-dispenser",
-            ["purposes", "--device-id", "d1"],
+            ["purposes", "--device-id", "disp-d1"],
             ["no office configuration stored yet"],
             id="purposes-before-configured",
         ),
@@ -613,7 +613,7 @@ def test_serve_and_demo_refuse_a_bad_site_file(tmp_path: Path) -> None:
         pytest.param(
             "ticket_dispenser.cli",
             "madoguchi-dispenser",
-            ["press", "tax", "--device-id", "d1", "--data", "a-file"],
+            ["press", "tax", "--device-id", "disp-d1", "--data", "a-file"],
             ["a-file"],
             id="dispenser-data-is-a-file",
         ),

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_staff_command_moves_the_train_on_the_board(display, mosquitto, tmp_path: Path, capsys) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     out = tmp_path / "board"
     board = None
     try:
@@ -117,7 +117,7 @@ def _shots(result: Path, count: int, timeout: float = 60) -> list[dict]:
 
 def test_a_call_chimes_and_is_spoken_in_japanese_and_english(display, mosquitto, tmp_path: Path, capsys) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     board = None
     try:
         deadline = time.monotonic() + 20

@@ -293,7 +293,10 @@ def test_acl_grants_each_role_what_its_agent_subscribes_to() -> None:
     assert f"topic read {root}/office/snapshot/board" in blocks["board-1"]
     assert f"topic read {root}/office/lease/board-1" not in blocks["board-1"]
     assert blocks["desk-1"] == [f"topic write {root}/staff/desk-1/command", f"topic read {root}/staff/desk-1/reply"]
-    assert blocks["tech"] == [f"topic read {root}/#"]
+    # The monitor reads the site but for the kiosk's requests and replies (residents' data).
+    assert f"topic read {root}/device/+/events" in blocks["tech"]
+    assert f"topic read {root}/office/config" in blocks["tech"]
+    assert not [rule for rule in blocks["tech"] if "#" in rule or "request" in rule or "/reply/" in rule]
     assert f"topic readwrite {root}/office/#" in blocks["office"]
     assert "# odd: role 'printer' has no rights on this broker" in text and "user odd" not in text
 
@@ -314,8 +317,13 @@ def test_conf_is_tls_only_with_identities_acl_crl_and_raised_queue(tmp_path: Pat
         "max_queued_messages 100000",
         "persistence true",
         "tls_version tlsv1.2",
+        "max_connections 500",
+        "max_keepalive 300",
+        f"max_queued_bytes {256 * 1024 * 1024}",
     ):
         assert line in conf.splitlines(), line
+    ciphers = next(line for line in conf.splitlines() if line.startswith("ciphers ")).split()[1].split(":")
+    assert ciphers and all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c) for c in ciphers), ciphers
     assert conf.count("listener ") == 1 and "user " not in conf
     assert conf == mosquitto_conf_text(files)
     assert oct(files.key.stat().st_mode & 0o777) == "0o600" and oct(office.key.stat().st_mode & 0o777) == "0o600"
@@ -339,6 +347,9 @@ def test_conf_is_tls_only_with_identities_acl_crl_and_raised_queue(tmp_path: Pat
         (BrokerSettings(site=S, port=0), "broker port 0 is invalid"),
         (BrokerSettings(site=S, hosts=("http://x",)), "host 'http://x' is invalid"),
         (BrokerSettings(site=S, max_queued_messages=-1), "max_queued_messages = -1"),
+        (BrokerSettings(site=S, max_connections=0), "max_connections = 0 is invalid: use 1 or more"),
+        (BrokerSettings(site=S, max_keepalive=5), "max_keepalive = 5 is invalid: use 10-65535 seconds"),
+        (BrokerSettings(site=S, max_queued_bytes=-1), "max_queued_bytes = -1"),
     ],
 )
 def test_bad_broker_settings_are_named(tmp_path: Path, settings: BrokerSettings, message: str) -> None:
@@ -515,6 +526,36 @@ def test_device_cannot_publish_as_another_device_or_as_the_office(site: Site) ->
     a.publish(topic("device_status", "disp-a"), b"sentinel-2")
     wait_for(lambda: late.got(b"sentinel-2"))
     assert [p for _, p in late.messages] == [b"sentinel-2"]
+
+
+def test_the_monitor_never_reads_what_a_kiosk_and_the_office_say_about_a_resident(site: Site) -> None:
+    kiosk = site.peer(site.enrol("kiosk-1", "kiosk"))
+    monitor = site.peer(site.identity("tech", "monitor"))
+    monitor.subscribe(f"madoguchi/v1/{S}/#")  # granted, filtered on delivery
+    office = site.peer(site.office_url())
+    kiosk.subscribe(topic("kiosk_reply", "kiosk-1"))
+    kiosk.publish(topic("kiosk_request", "kiosk-1"), b"request: card certificate")
+    office.publish(topic("kiosk_reply", "kiosk-1"), "reply: 山田 太郎, juminhyo".encode())
+    wait_for(lambda: kiosk.got("reply: 山田 太郎, juminhyo".encode()), message="the kiosk did not get its reply")
+    kiosk.publish(topic("device_status", "kiosk-1"), b"sentinel")
+    wait_for(lambda: monitor.got(b"sentinel"), message="the monitor did not see the kiosk's status")
+    assert [p for _, p in monitor.messages] == [b"sentinel"]
+
+
+def test_the_broker_refuses_cbc_and_sha1_suites_and_takes_modern_ones(site: Site) -> None:
+    site.enrol("disp-1", "dispenser", apply_acl=False)
+    url = site.device_url("disp-1")
+    address = BrokerAddress.parse(url)
+    for weak in ("ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA", "AES128-SHA", "AES256-SHA256"):
+        old = address.tls_context()
+        old.maximum_version = ssl.TLSVersion.TLSv1_2
+        old.set_ciphers(weak)
+        assert probe(url, context=old).startswith("refused"), weak
+    modern = address.tls_context()
+    modern.maximum_version = ssl.TLSVersion.TLSv1_2
+    modern.set_ciphers("ECDHE+AESGCM")
+    assert probe(url, context=modern) == "connected"
+    assert probe(url) == "connected"  # TLS 1.3 as the devices speak it
 
 
 def test_device_reads_only_what_its_role_needs(site: Site) -> None:

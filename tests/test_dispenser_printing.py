@@ -22,7 +22,7 @@ TM_T20III = printer_model_named("TM-T20III")
 @pytest.fixture
 def lobby(mosquitto, tmp_path: Path, wait_for):
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    device = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    device = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     fake = FakeEscpos(paper=50, near_end_at=3)
     printer = EscposTicketPrinter(fake, TM_T20III)
     dispenser = Dispenser(device.agent, printer)
@@ -105,7 +105,7 @@ def test_paper_near_end_warns_the_office_once_and_tickets_still_print(lobby, wai
     wait_for(lambda: device.agent.pending_count() == 0)
     near = [e for e in events(office, "printer.status") if '"paper_near_end": true' in e]
     assert len(near) == 1
-    status = office_rows(office.db.path, "SELECT printer FROM devices WHERE device='d1'")[0][0]
+    status = office_rows(office.db.path, "SELECT printer FROM devices WHERE device='disp-d1'")[0][0]
     assert '"paper_near_end": true' in status
 
 

@@ -29,8 +29,8 @@ MIX = ["certificates", "moving", "tax", "family_register", "my_number"]
 
 def _outage_scenario(broker, tmp_path: Path, wait_for) -> None:
     office = start_office(broker.url, tmp_path / "office.sqlite3")
-    d1 = start_dispenser(broker.url, tmp_path / "d1", "d1")
-    d2 = start_dispenser(broker.url, tmp_path / "d2", "d2")
+    d1 = start_dispenser(broker.url, tmp_path / "disp-d1", "disp-d1")
+    d2 = start_dispenser(broker.url, tmp_path / "disp-d2", "disp-d2")
     try:
         wait_for(lambda: has_full_lease(d1) and has_full_lease(d2), timeout=20, message="both dispensers leased")
         broker.stop()
@@ -71,8 +71,8 @@ def test_500_tickets_while_the_embedded_broker_is_down(embedded_broker, tmp_path
 def test_office_killed_mid_stream_loses_and_doubles_nothing(mosquitto, tmp_path: Path, wait_for) -> None:
     db = tmp_path / "office.sqlite3"
     office = office_process(mosquitto.url, db)
-    d1 = start_dispenser(mosquitto.url, tmp_path / "d1", "d1", resend_after_s=1.0)
-    d2 = start_dispenser(mosquitto.url, tmp_path / "d2", "d2", resend_after_s=1.0)
+    d1 = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1", resend_after_s=1.0)
+    d2 = start_dispenser(mosquitto.url, tmp_path / "disp-d2", "disp-d2", resend_after_s=1.0)
     issued: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -121,11 +121,11 @@ def test_office_killed_mid_stream_loses_and_doubles_nothing(mosquitto, tmp_path:
 
 def test_dispenser_killed_200_times_while_issuing(mosquitto, tmp_path: Path, wait_for) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    data = tmp_path / "d1"
+    data = tmp_path / "disp-d1"
     rng = random.Random(20261121)
     reported: list[str] = []
     base = ["-m", "ticket_dispenser.cli"]
-    common = ["--broker", mosquitto.url, "--device-id", "d1", "--data", str(data)]
+    common = ["--broker", mosquitto.url, "--device-id", "disp-d1", "--data", str(data)]
     started = 0
     repaired = 0  # kills that landed between the outbox write and the ticket log write
     ran_dry = 0  # presses refused because a series had no numbers left today
@@ -157,7 +157,7 @@ def test_dispenser_killed_200_times_while_issuing(mosquitto, tmp_path: Path, wai
         )
         final = Proc.spawn(*base, "sync", *common, "--timeout", "60")
         assert final.popen.wait(90) == 0, final.lines
-        rows = office_rows(office.db.path, "SELECT ticket_id FROM tickets WHERE device='d1'")
+        rows = office_rows(office.db.path, "SELECT ticket_id FROM tickets WHERE device='disp-d1'")
         at_office = [r[0] for r in rows]
         assert len(reported) > 200
         assert len(at_office) == len(set(at_office))
@@ -165,9 +165,9 @@ def test_dispenser_killed_200_times_while_issuing(mosquitto, tmp_path: Path, wai
         # Tickets journalled in the instant before a kill may reach the office unreported;
         # they are real tickets (durable before print) - never more than one per kill.
         assert len(at_office) - len(set(reported)) <= 200
-        with Outbox(data / "outbox", "d1") as outbox:
+        with Outbox(data / "outbox", "disp-d1") as outbox:
             assert outbox.pending_count() == 0
-            assert office_rows(office.db.path, "SELECT MAX(seq), COUNT(*) FROM events WHERE device='d1'") == [
+            assert office_rows(office.db.path, "SELECT MAX(seq), COUNT(*) FROM events WHERE device='disp-d1'") == [
                 (outbox.last_seq, outbox.last_seq)
             ]
         StateStore(data / "state.json").close()
@@ -178,13 +178,13 @@ def test_dispenser_killed_200_times_while_issuing(mosquitto, tmp_path: Path, wai
 def test_payload_limits_do_not_stop_sending(mosquitto, tmp_path: Path, wait_for) -> None:
     """A burst larger than one message and one window still drains in order."""
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    d1 = start_dispenser(mosquitto.url, tmp_path / "d1", "d1", window=150)
+    d1 = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1", window=150)
     try:
         wait_for(lambda: has_full_lease(d1), timeout=20)
         for i in range(400):
             d1.agent.record_raw("printer.status", {"paper": "ok", "n": i, "pad": "x" * 400})
         wait_for(lambda: d1.agent.pending_count() == 0, timeout=30)
-        assert office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE device='d1'") == [(400,)]
+        assert office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE device='disp-d1'") == [(400,)]
     finally:
         d1.close()
         office.stop()

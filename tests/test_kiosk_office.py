@@ -18,7 +18,7 @@ from kiosk.office_link import AgentOffice
 from kiosk.ports import OfficeUnavailable
 from lobby.brokers import MosquittoBroker
 from office.server import OfficeServer
-from sync import messages
+from sync import messages, protocol
 from sync.agent import AgentConfig, DeviceAgent
 
 JUMINHYO = {"scope": "household", "with_honseki": False, "with_zokugara": True, "with_my_number": False}
@@ -285,3 +285,32 @@ def test_the_kiosk_knows_its_hours_from_the_office_configuration(
     finally:
         agent.stop()
         office.stop()
+
+
+def test_a_kiosk_voids_only_what_it_issued_itself(
+    mosquitto: Any, lobby: Any, jpki: SimulatedJpkiCa, mqtt_client_factory: Any
+) -> None:
+    office, link = lobby
+    auth = _sign_in(link, jpki, "SIM-0001")
+    request_id = _rid()
+    assert link.issue(_issue_request(request_id, auth.session_token, "juminhyo", JUMINHYO, 1, 300), 5).ok
+    forger = mqtt_client_factory(mosquitto)
+
+    def void_from(device: str, seq: int) -> None:
+        data = {"type": "kiosk.issue_void", "key": f"{device}:void:{seq}", "request_id": request_id, "reason": "x"}
+        record = messages.EventRecord(
+            id=f"{device}:{seq}", seq=seq, type="kiosk.issue_void", hlc=f"{seq:013d}-0000-{device}", at=1, data=data
+        )
+        payload = protocol.encode(messages.EventBatch(device=device, events=(record,)))
+        forger.publish(protocol.topic("events", SITE.site, device=device), payload, qos=1).wait_for_publish(5)
+
+    void_from("kiosk-2", 1)  # another kiosk
+    assert _wait(lambda: office.db.acked_seq("kiosk-2") == 1)
+    issued = office.kiosk.book.issuance(request_id)
+    assert issued is not None and issued.voided is None
+    (problem,) = office.db.conn.execute("SELECT problem FROM events WHERE id='kiosk-2:1'").fetchone()
+    assert problem == f"kiosk.issue_void: {request_id} was issued by kiosk-1, not kiosk-2"
+    void_from("disp-9", 1)  # a dispenser: its role sends no kiosk records at all
+    assert _wait(lambda: office.db.acked_seq("disp-9") == 1)
+    assert office.kiosk.book.issuance(request_id).voided is None  # type: ignore[union-attr]
+    assert [s["kind"] for s in office.db.suspicious("disp-9")] == ["role"]

@@ -13,7 +13,7 @@ from sync.agent import AgentConfig, DeviceAgent
 
 def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(mosquitto, tmp_path: Path, wait_for, capsys) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     board = DeviceAgent(
         AgentConfig(
             site=SITE.site, device_id="board-1", role="board", broker_url=mosquitto.url, data_dir=tmp_path / "b1"
@@ -86,7 +86,7 @@ def test_staff_mistakes_get_one_line_answers(mosquitto, tmp_path: Path, capsys) 
 
 def test_queue_snapshot_counts_people_ahead(mosquitto, tmp_path: Path, wait_for) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     try:
         wait_for(lambda: has_full_lease(disp))
         for _ in range(3):
@@ -112,13 +112,13 @@ def test_offline_dispenser_issues_from_reserve_and_restart_shows_last_state(
     mosquitto, tmp_path: Path, wait_for
 ) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     wait_for(lambda: has_full_lease(disp))
     disp.close()
     office.stop()
     mosquitto.stop()
     # A restart with no broker: the stored config, snapshot and lease are there at once.
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     try:
         assert disp.agent.document("office_config") is not None
         assert disp.agent.document("queue_snapshot") is not None
@@ -132,25 +132,25 @@ def test_offline_dispenser_issues_from_reserve_and_restart_shows_last_state(
 
 def test_a_damaged_store_is_repaired_and_reported_to_the_office(mosquitto, tmp_path: Path, wait_for) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     wait_for(lambda: has_full_lease(disp))
     disp.dispenser.issue("tax")
     disp.close()
-    state = tmp_path / "d1" / "state.json"
+    state = tmp_path / "disp-d1" / "state.json"
     raw = state.read_bytes()
     state.write_bytes(raw[: len(raw) // 2])  # a torn write, as a failing SD card leaves it
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     try:
         assert disp.agent.stats["store_repairs"] == 1
         assert disp.agent.document("lease") is not None  # from the last good copy, not empty
         wait_for(
             lambda: (
-                office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE type='store.recovered' AND device='d1'")
+                office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE type='store.recovered' AND device='disp-d1'")
                 == [(1,)]
             ),
             message="office heard about the repair",
         )
-        assert list((tmp_path / "d1").glob("state.json.corrupt-*"))  # the damaged file is kept
+        assert list((tmp_path / "disp-d1").glob("state.json.corrupt-*"))  # the damaged file is kept
     finally:
         disp.close()
         office.stop()
@@ -182,12 +182,12 @@ def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_boar
                     cat.series,
                     number,
                     cat.code,
-                    "d1",
+                    "disp-d1",
                     1_000 + i,
                     f"{1_000 + i:013d}-000000",
                     cat.route,
                 ),
-                f"d1:{i + 1}",
+                f"disp-d1:{i + 1}",
             )
     db.close()
     office = start_office(mosquitto.url, db_path)  # raises if it never comes online
@@ -231,13 +231,13 @@ def test_nothing_leaves_the_office_before_its_commit(mosquitto, tmp_path: Path, 
     office._publish = watched  # type: ignore[method-assign]
     office.start()
     assert office.wait_online(15)
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     try:
         wait_for(lambda: has_full_lease(disp))
         for _ in range(130):  # enough certificates to fall below half the reserve: a re-grant
             disp.dispenser.issue("certificates")
         wait_for(lambda: disp.agent.pending_count() == 0)
-        blocks = office_rows(office.db.path, "SELECT COUNT(*) FROM leases WHERE device='d1' AND series='2'")
+        blocks = office_rows(office.db.path, "SELECT COUNT(*) FROM leases WHERE device='disp-d1' AND series='2'")
         assert blocks[0][0] >= 3  # today's and tomorrow's first blocks, plus a top-up
         assert published_in_txn == []
     finally:
@@ -253,7 +253,7 @@ def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive
     from sync import messages, protocol
 
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     try:
         wait_for(lambda: has_full_lease(disp))
         day = office.business_day()
@@ -268,7 +268,7 @@ def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive
                 state="online", role="dispenser", marks=(messages.NumberMark(series="2", day=day, last=near_end),)
             )
         )
-        client.publish(protocol.topic("device_status", SITE.site, device="d1"), status, qos=1).wait_for_publish(5)
+        client.publish(protocol.topic("device_status", SITE.site, device="disp-d1"), status, qos=1).wait_for_publish(5)
 
         def topped_up() -> bool:
             lease = disp.agent.document("lease")

@@ -193,7 +193,7 @@ def test_passwords_are_argon2_and_short_ones_refused() -> None:
 def test_desk_tickets_come_from_their_own_lease_and_carry_a_token(
     office: OfficeServer, mosquitto, tmp_path: Path, wait_for
 ) -> None:
-    disp = start_dispenser(mosquitto.url, tmp_path / "d1", "d1")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     try:
         wait_for(lambda: has_full_lease(disp), message="dispenser got its leases")
         at_desk = [desk_ticket(office, "certificates") for _ in range(3)]

@@ -613,4 +613,16 @@ REPLIES = (
     N_("{device}: printer {fault}"),
     # Alert: {device}.
     N_("{device}: printer paper is near its end"),
+    # Alert: a device sent an event under an id the office already has, with other content (a
+    # forgery or a device whose store was replaced). {device}; {count}: how many.
+    N_("{device}: {count} event(s) reused an id with other content; kept aside for review"),
+    # Alert: messages of a kind this device's role may not send (e.g. a dispenser sending kiosk
+    # money records). {device}; {count}.
+    N_("{device}: {count} message(s) its role may not send; refused"),
+    # Alert: tickets whose numbers are not in a block leased to this dispenser. {device}; {count}.
+    N_("{device}: {count} ticket(s) numbered outside its leases; kept and flagged"),
+    # Alert: a device's status claimed it had used numbers beyond its leases. {device}; {count}.
+    N_("{device}: {count} status report(s) claimed numbers beyond its leases; refused"),
+    # Alert: something else the office kept aside. {device}; {count}.
+    N_("{device}: {count} message(s) kept aside"),
 )

@@ -1,0 +1,284 @@
+"""Trust on the wire: well-formed messages the office should not believe, sent with paho to a
+real Mosquitto without ACLs (the office's own checks must stop them alone; the broker's ACLs are
+tested in test_broker_security.py).
+
+Each test reproduces one finding of the trust-on-the-wire issue: a forgery is refused or kept
+aside and shown to staff, and the real devices keep working.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from harness import SITE, has_full_lease, start_dispenser, start_office
+from office import staff_view
+from office.db import OfficeDB
+from office.server import OfficeServer
+from sync import messages, protocol
+
+S = SITE.site
+
+
+@pytest.fixture
+def office(mosquitto: Any, tmp_path: Path) -> Iterator[OfficeServer]:
+    server = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def publish(client: mqtt.Client, topic: str, payload: bytes, *, retain: bool = False) -> None:
+    info = client.publish(topic, payload, qos=1, retain=retain)
+    info.wait_for_publish(5)
+    assert info.is_published(), topic
+
+
+def batch(device: str, *events: tuple[int, str, dict[str, Any]], at: int = 1_765_000_000_000) -> bytes:
+    records = tuple(
+        messages.EventRecord(id=f"{device}:{seq}", seq=seq, type=kind, hlc=f"{at:013d}-0000-{device}", at=at, data=data)
+        for seq, kind, data in events
+    )
+    return protocol.encode(messages.EventBatch(device=device, events=records))
+
+
+def printer_status(n: int) -> tuple[str, dict[str, Any]]:
+    return "printer.status", {"state": "ok", "paper": "ok", "note": f"poll {n}"}
+
+
+def stats(office: OfficeServer) -> dict[str, int]:
+    return dict(office.stats)
+
+
+# --------------------------------------------------------------------------------------------
+# edges
+# --------------------------------------------------------------------------------------------
+
+
+def test_retained_events_requests_and_commands_are_not_replayed_when_the_office_starts(
+    mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    forger = mqtt_client_factory(mosquitto)
+    publish(forger, protocol.topic("events", S, device="disp-7"), batch("disp-7", (1, *printer_status(1))), retain=True)
+    command = messages.StaffCommand(request_id=uuid.uuid4().hex, command="call next at counter 1")
+    publish(forger, protocol.topic("staff_command", S, terminal="desk-9"), protocol.encode(command), retain=True)
+    request = messages.ChallengeRequest(request_id=uuid.uuid4().hex)
+    publish(forger, protocol.topic("kiosk_request", S, device="kiosk-7"), protocol.encode(request), retain=True)
+
+    for _start in range(2):  # the retained messages stay on the broker: every start ignores them
+        office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+        try:
+            wait_for(lambda office=office: office.stats["retained_input"] >= 3, message="the retained input was seen")
+            assert office.db.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+            assert office.db.staff_reply(command.request_id) is None
+            assert office.stats["kiosk_ChallengeRequest"] == 0
+        finally:
+            office.stop()
+
+
+def test_an_event_with_a_lone_surrogate_is_refused_and_the_devices_events_go_on(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
+) -> None:
+    forger = mqtt_client_factory(mosquitto)
+    good = batch("disp-7", (1, *printer_status(1)))
+    bad = good.replace(b'"poll 1"', b'"poll \\ud800"')
+    assert bad != good
+    before = office.stats["bad_payloads"]
+    publish(forger, protocol.topic("events", S, device="disp-7"), bad)
+    publish(forger, protocol.topic("events", S, device="disp-7"), good)
+    wait_for(lambda: office.db.acked_seq("disp-7") == 1, message="the good batch after the bad one was applied")
+    assert office.stats["bad_payloads"] == before + 1
+    (data,) = office.db.conn.execute("SELECT data FROM events WHERE device='disp-7'").fetchone()
+    assert "poll 1" in data
+
+
+# --------------------------------------------------------------------------------------------
+# an event id seen before with other content
+# --------------------------------------------------------------------------------------------
+
+
+def test_an_event_id_reused_with_other_content_is_a_conflict_kept_aside_and_shown_to_staff(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    device = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
+    try:
+        wait_for(lambda: has_full_lease(device), message="the dispenser got its leases")
+        issued = [device.dispenser.issue("certificates").ticket for _ in range(3)]
+        wait_for(lambda: device.agent.pending_count() == 0, message="the office has the tickets")
+        seqs = [
+            int(r[0])
+            for r in office.db.conn.execute("SELECT seq FROM events WHERE device='disp-1' AND type='ticket.issued'")
+        ]
+        assert len(seqs) == 3
+        # A resend of the same event is a harmless duplicate ...
+        stored = office.db.stored_event("disp-1", seqs[0])
+        assert stored is not None
+        kind, hlc, at, data = stored
+        forger = mqtt_client_factory(mosquitto)
+        resend = protocol.encode(
+            messages.EventBatch(
+                device="disp-1",
+                events=(
+                    messages.EventRecord(id=f"disp-1:{seqs[0]}", seq=seqs[0], type=kind, hlc=hlc, at=at, data=data),
+                ),
+            )
+        )
+        duplicates = office.stats["duplicates"]
+        publish(forger, protocol.topic("events", S, device="disp-1"), resend)
+        wait_for(lambda: office.stats["duplicates"] > duplicates, message="the resend was seen")
+        assert office.stats["event_conflicts"] == 0
+        # ... the same id with another number is a conflict: kept aside, never applied, shown.
+        forged_data = {**data, "number": 9999, "ticket_id": "forged"}
+        forged = protocol.encode(
+            messages.EventBatch(
+                device="disp-1",
+                events=(
+                    messages.EventRecord(
+                        id=f"disp-1:{seqs[0]}", seq=seqs[0], type=kind, hlc=hlc, at=at, data=forged_data
+                    ),
+                ),
+            )
+        )
+        for _ in range(2):  # sent twice, kept once
+            publish(forger, protocol.topic("events", S, device="disp-1"), forged)
+        wait_for(lambda: office.stats["event_conflicts"] >= 2, message="the forgery was seen as a conflict")
+        kept = office.db.suspicious("disp-1")
+        assert [(k["kind"], k["detail"]["event"]["data"]["number"]) for k in kept] == [("conflict", 9999)]
+        assert office.db.ticket("forged") is None
+        assert sorted(t.number for t in office.db.tickets(issued[0].day)) == sorted(t.number for t in issued)
+        view = build_view_now(office)
+        alert = next(a for a in view.alerts if a.key == "conflict:disp-1")
+        assert alert.severity == "error" and str(alert) == (
+            "disp-1: 1 event(s) reused an id with other content; kept aside for review"
+        )
+        # The dispenser is not disturbed: it goes on issuing, and the office takes its tickets.
+        more = device.dispenser.issue("moving").ticket
+        wait_for(lambda: office.db.ticket(more.ticket_id) is not None, message="the next ticket arrived")
+    finally:
+        device.close()
+
+
+def build_view_now(office: OfficeServer) -> Any:
+    """The staff view as the console builds it, from a read-only connection."""
+    now = office.wall_ms()
+    db = OfficeDB.read_only(office.db.path)
+    try:
+        return staff_view.build(
+            office.config,
+            db,
+            version=1,
+            now_ms=now,
+            today=office.business_day(now),
+            day_start_ms=office.day_start_ms(now),
+            samples=office.staff.service.samples,
+            input_station="input",
+        )
+    finally:
+        db.close()
+
+
+# --------------------------------------------------------------------------------------------
+# who a device is: its enrolment or the site file, never its own word
+# --------------------------------------------------------------------------------------------
+
+
+def alert_text(office: OfficeServer, key: str) -> str:
+    return next(str(a) for a in build_view_now(office).alerts if a.key == key)
+
+
+def test_a_dispenser_cannot_write_kiosk_money_records(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
+) -> None:
+    forger = mqtt_client_factory(mosquitto)
+    owed = {"type": "refund_owed", "event_id": "disp-9:cash:1", "amount": 50_000, "at_ms": office.wall_ms()}
+    publish(forger, protocol.topic("events", S, device="disp-9"), batch("disp-9", (1, "kiosk.cash", owed)))
+    wait_for(lambda: office.db.acked_seq("disp-9") == 1, message="the batch was taken (and acked)")
+    assert office.db.conn.execute("SELECT COUNT(*) FROM cert_cash").fetchone()[0] == 0
+    (problem,) = office.db.conn.execute("SELECT problem FROM events WHERE id='disp-9:1'").fetchone()
+    assert problem == "refused: a dispenser does not send kiosk.cash"
+    assert alert_text(office, "role:disp-9") == "disp-9: 1 message(s) its role may not send; refused"
+
+
+def test_a_kiosk_that_says_it_is_a_dispenser_is_leased_nothing(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
+) -> None:
+    forger = mqtt_client_factory(mosquitto)
+    status = messages.DeviceStatus(role="dispenser", state="online", sent_ms=office.wall_ms())
+    publish(forger, protocol.topic("device_status", S, device="kiosk-5"), protocol.encode(status))
+    wait_for(lambda: office.stats["refused_role"] >= 1, message="the claim was seen")
+    assert office.db.leases(device="kiosk-5") == []
+    (role,) = office.db.conn.execute("SELECT role FROM devices WHERE device='kiosk-5'").fetchone()
+    assert role == "kiosk"
+    assert [s["detail"]["claimed_role"] for s in office.db.suspicious("kiosk-5")] == ["dispenser"]
+
+
+def test_a_device_the_office_does_not_know_is_refused(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
+) -> None:
+    forger = mqtt_client_factory(mosquitto)
+    status = messages.DeviceStatus(role="dispenser", state="online", sent_ms=office.wall_ms())
+    publish(forger, protocol.topic("device_status", S, device="stranger"), protocol.encode(status))
+    issued = {"ticket_id": "x", "day": office.business_day(), "series": "2", "number": 2500, "category": "certificates"}
+    publish(forger, protocol.topic("events", S, device="stranger"), batch("stranger", (1, "ticket.issued", issued)))
+    wait_for(lambda: office.stats["refused_unknown"] >= 2, message="both messages were refused")
+    assert office.db.leases(device="stranger") == []
+    assert office.db.conn.execute("SELECT COUNT(*) FROM events WHERE device='stranger'").fetchone()[0] == 0
+    assert office.db.tickets(office.business_day()) == []
+    assert office.db.acked_seq("stranger") == 0
+    assert {s["kind"] for s in office.db.suspicious("stranger")} == {"unknown"}
+
+
+def test_marks_beyond_a_dispensers_leases_are_refused(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    device = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
+    try:
+        wait_for(lambda: has_full_lease(device), message="the dispenser got its leases")
+        before = office.db.leases(device="disp-1")
+        day = office.business_day()
+        forged = messages.DeviceStatus(
+            role="dispenser",
+            state="online",
+            sent_ms=office.wall_ms(),
+            marks=(messages.NumberMark(series="2", day=day, last=2999),),
+        )
+        forger = mqtt_client_factory(mosquitto)
+        publish(forger, protocol.topic("device_status", S, device="disp-1"), protocol.encode(forged))
+        wait_for(lambda: office.stats["refused_marks"] >= 1, message="the mark was refused")
+        assert office.db.leases(device="disp-1") == before  # no block granted on its word
+        assert [s["detail"]["mark"]["last"] for s in office.db.suspicious("disp-1")] == [2999]
+    finally:
+        device.close()
+
+
+def test_a_ticket_outside_the_dispensers_leases_is_kept_and_flagged(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    one = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
+    two = start_dispenser(mosquitto.url, tmp_path / "disp-2", "disp-2")
+    try:
+        wait_for(lambda: has_full_lease(one) and has_full_lease(two), message="both dispensers got leases")
+        day = office.business_day()
+        block = next(b for _, b in office.db.leases(series="2", day=day, device="disp-1"))
+        # disp-2 reports a ticket from disp-1's block (at a far sequence number of its own).
+        data = {"ticket_id": "t", "day": day, "series": "2", "number": block.last, "category": "certificates"}
+        forger = mqtt_client_factory(mosquitto)
+        publish(forger, protocol.topic("events", S, device="disp-2"), batch("disp-2", (900, "ticket.issued", data)))
+        wait_for(lambda: office.stats["refused_lease"] >= 1, message="the ticket was flagged")
+        flagged = [t for t in office.db.tickets(day) if t.number == block.last]
+        assert [t.device for t in flagged] == ["disp-2"]  # kept: a resident may hold the paper
+        (problem,) = office.db.conn.execute("SELECT problem FROM events WHERE id='disp-2:900'").fetchone()
+        assert problem == f"number 2-{block.last} of {day} lies in no block leased to disp-2; kept and flagged"
+        assert alert_text(office, "lease:disp-2") == "disp-2: 1 ticket(s) numbered outside its leases; kept and flagged"
+        # The real dispensers' own tickets are untouched and go on arriving.
+        mine = two.dispenser.issue("certificates").ticket
+        wait_for(lambda: office.db.ticket(mine.ticket_id) is not None, message="disp-2's real ticket arrived")
+    finally:
+        one.close()
+        two.close()
