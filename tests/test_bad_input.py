@@ -61,7 +61,9 @@ OFFICE_SPECIFIC: dict[str, list[bytes]] = {
                 "v": 1,
                 "device": "disp-d2",
                 "events": [
-                    event("disp-d2", 1, {"day": "2026-11-21", "series": "2", "number": 2999, "category": "certificates"})
+                    event(
+                        "disp-d2", 1, {"day": "2026-11-21", "series": "2", "number": 2999, "category": "certificates"}
+                    )
                 ],
             }
         ),

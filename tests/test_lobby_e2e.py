@@ -145,7 +145,9 @@ def test_a_damaged_store_is_repaired_and_reported_to_the_office(mosquitto, tmp_p
         assert disp.agent.document("lease") is not None  # from the last good copy, not empty
         wait_for(
             lambda: (
-                office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE type='store.recovered' AND device='disp-d1'")
+                office_rows(
+                    office.db.path, "SELECT COUNT(*) FROM events WHERE type='store.recovered' AND device='disp-d1'"
+                )
                 == [(1,)]
             ),
             message="office heard about the repair",
