@@ -241,7 +241,7 @@ class DeviceAgent:
     def now_ms(self) -> int:
         """Best estimate of wall time: the office's time once learned since boot."""
         with self._lock:
-            return clockmod.now_ms(self._clock, self._wall_ms())
+            return clockmod.now_ms(self._clock, self._wall_ms(), self._mono_ms())
 
     @property
     def clock_confirmed(self) -> bool:
@@ -387,6 +387,16 @@ class DeviceAgent:
 
     def _learn_time(self, office_ms: int) -> None:
         with self._lock:
+            if not clockmod.plausible(self._clock, office_ms, self._mono_ms()):
+                # Ahead or behind by more than a clock is ever corrected: not the office's time.
+                self.stats["clock_refused"] += 1
+                if self.stats["clock_refused"] in (1, 10, 100, 1000):
+                    log.warning(
+                        "%s: an office time %d ms off what this device counts was not believed",
+                        self.config.device_id,
+                        office_ms - (clockmod.expected_office_ms(self._clock, self._mono_ms()) or 0),
+                    )
+                return
             self._clock = clockmod.observe_office_time(self._clock, office_ms, self._wall_ms(), self._mono_ms())
             self._hlc = hlcmod.receive(self._hlc, hlcmod.HLC(office_ms, 0), self.now_ms())
             self._persist_clock()

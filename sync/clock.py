@@ -42,6 +42,16 @@ class ClockState:
     offset_ms: int | None = None
     confirmed_at_mono_ms: int | None = None
     last_office_ms: int | None = None
+    # the office's time at ``confirmed_at_mono_ms``: from then on the device counts with its
+    # monotonic clock, so a step of its wall clock (an NTP jump, a hand) moves nothing
+    confirmed_office_ms: int | None = None
+
+
+# The largest step between the office time a live message says and the time the device expects
+# from its last confirmation and its monotonic clock. A real office's clock is corrected by
+# seconds; a message ahead by hours is not believed (a forged status once moved the lobby to
+# tomorrow's business day). A real correction beyond it takes the device's reboot.
+MAX_STEP_MS = 10 * 60_000
 
 
 def initial(boot_id: str, persisted: ClockState | None) -> ClockState:
@@ -73,7 +83,23 @@ def observe_office_time(state: ClockState, office_ms: int, local_wall_ms: int, m
         offset_ms=office_ms - local_wall_ms,
         confirmed_at_mono_ms=mono_ms,
         last_office_ms=last,
+        confirmed_office_ms=office_ms,
     )
+
+
+def expected_office_ms(state: ClockState, mono_ms: int) -> int | None:
+    """The office's time now as the device counts it since its last confirmation (None before)."""
+    if state.confirmed_office_ms is None or state.confirmed_at_mono_ms is None:
+        return None
+    return state.confirmed_office_ms + (mono_ms - state.confirmed_at_mono_ms)
+
+
+def plausible(state: ClockState, office_ms: int, mono_ms: int, max_step_ms: int = MAX_STEP_MS) -> bool:
+    """Whether a live message's office time may be believed: anything before the first
+    confirmation of this boot, afterwards only within ``max_step_ms`` of what the device's own
+    monotonic clock says it should be."""
+    expected = expected_office_ms(state, mono_ms)
+    return expected is None or abs(office_ms - expected) <= max_step_ms
 
 
 def is_confirmed(state: ClockState) -> bool:
@@ -81,13 +107,17 @@ def is_confirmed(state: ClockState) -> bool:
     return state.offset_ms is not None and state.confirmed_at_mono_ms is not None
 
 
-def now_ms(state: ClockState, local_wall_ms: int) -> int:
+def now_ms(state: ClockState, local_wall_ms: int, mono_ms: int | None = None) -> int:
     """The best estimate of the office's wall time now.
 
-    Confirmed: local wall time plus the learnt offset. Not confirmed: the local wall time, but
-    never earlier than the last office time ever seen (a Pi that lost power comes back at its
-    last saved time or at 1970, both in the past).
+    Confirmed: the office's time at the confirmation plus the monotonic time since (given
+    ``mono_ms``; a wall-clock step then changes nothing), or local wall time plus the learnt
+    offset. Not confirmed: the local wall time, but never earlier than the last office time ever
+    seen (a Pi that lost power comes back at its last saved time or at 1970, both in the past).
     """
+    expected = expected_office_ms(state, mono_ms) if mono_ms is not None else None
+    if expected is not None:
+        return expected
     if state.offset_ms is not None and state.confirmed_at_mono_ms is not None:
         return local_wall_ms + state.offset_ms
     if state.last_office_ms is None:
@@ -96,11 +126,12 @@ def now_ms(state: ClockState, local_wall_ms: int) -> int:
 
 
 _KEYS = ("boot_id", "offset_ms", "confirmed_at_mono_ms", "last_office_ms")
+_OPTIONAL = ("confirmed_office_ms",)  # absent in files written before it existed
 
 
 def to_dict(state: ClockState) -> dict[str, Any]:
     """A JSON-ready dict for the local store."""
-    return {key: getattr(state, key) for key in _KEYS}
+    return {key: getattr(state, key) for key in (*_KEYS, *_OPTIONAL)}
 
 
 def from_dict(data: Mapping[str, Any]) -> ClockState:
@@ -124,6 +155,9 @@ def from_dict(data: Mapping[str, Any]) -> ClockState:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ValueError(f"clock state: {key!r} must be an int or null, got {value!r}")
         ints[key] = value
+    confirmed_office = data.get("confirmed_office_ms")
+    if confirmed_office is not None and (not isinstance(confirmed_office, int) or isinstance(confirmed_office, bool)):
+        raise ValueError(f"clock state: 'confirmed_office_ms' must be an int or null, got {confirmed_office!r}")
     if (ints["offset_ms"] is None) != (ints["confirmed_at_mono_ms"] is None):
         raise ValueError("clock state: 'offset_ms' and 'confirmed_at_mono_ms' must both be set or both null")
     return ClockState(
@@ -131,4 +165,5 @@ def from_dict(data: Mapping[str, Any]) -> ClockState:
         offset_ms=ints["offset_ms"],
         confirmed_at_mono_ms=ints["confirmed_at_mono_ms"],
         last_office_ms=ints["last_office_ms"],
+        confirmed_office_ms=confirmed_office if ints["confirmed_at_mono_ms"] is not None else None,
     )

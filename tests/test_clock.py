@@ -188,3 +188,39 @@ def test_from_dict_ignores_unknown_keys() -> None:
     data = _good()
     data["from_a_newer_version"] = True
     assert from_dict(data) == ClockState("boot-a", 12, 34, OFFICE_NOW)
+
+
+# -- believing only a plausible office time; counting with the monotonic clock ------------------
+
+
+def test_an_office_time_far_from_what_the_device_counts_is_not_plausible() -> None:
+    from sync.clock import MAX_STEP_MS, plausible
+
+    fresh = initial("boot-a", None)
+    assert plausible(fresh, OFFICE_NOW + 30 * 3600_000, mono_ms=5)  # nothing to compare with yet
+    state = observe_office_time(fresh, OFFICE_NOW, OFFICE_NOW, mono_ms=1_000)
+    # 60 s of monotonic time later the office should say OFFICE_NOW + 60 s.
+    assert plausible(state, OFFICE_NOW + 60_000 + 2_000, mono_ms=61_000)  # a small correction
+    assert plausible(state, OFFICE_NOW + 60_000 - MAX_STEP_MS, mono_ms=61_000)
+    assert not plausible(state, OFFICE_NOW + 60_000 + MAX_STEP_MS + 1, mono_ms=61_000)
+    assert not plausible(state, OFFICE_NOW + 30 * 3600_000, mono_ms=61_000)  # the forged status
+
+
+def test_once_confirmed_a_wall_clock_step_does_not_move_the_devices_time() -> None:
+    state = observe_office_time(initial("boot-a", None), OFFICE_NOW, OFFICE_NOW - 3, mono_ms=1_000)
+    # The wall clock jumps a day ahead (a bad NTP server, a hand) while 5 s pass.
+    assert now_ms(state, OFFICE_NOW + DAY, mono_ms=6_000) == OFFICE_NOW + 5_000
+    # An app restart in the same boot keeps counting from the confirmation.
+    restarted = initial("boot-a", from_dict(to_dict(state)))
+    assert now_ms(restarted, OFFICE_NOW - DAY, mono_ms=7_000) == OFFICE_NOW + 6_000
+    # Without the monotonic clock (old callers) it is the offset, as before.
+    assert now_ms(state, OFFICE_NOW + DAY) == OFFICE_NOW + DAY + 3
+
+
+def test_a_clock_file_from_before_the_monotonic_anchor_still_loads() -> None:
+    state = observe_office_time(initial("boot-a", None), OFFICE_NOW, OFFICE_NOW, mono_ms=9)
+    old = {k: v for k, v in to_dict(state).items() if k != "confirmed_office_ms"}
+    loaded = from_dict(old)
+    assert loaded.confirmed_office_ms is None and now_ms(loaded, OFFICE_NOW + 10, mono_ms=10_000) == OFFICE_NOW + 10
+    with pytest.raises(ValueError, match="confirmed_office_ms"):
+        from_dict({**to_dict(state), "confirmed_office_ms": "soon"})

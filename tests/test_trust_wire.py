@@ -282,3 +282,38 @@ def test_a_ticket_outside_the_dispensers_leases_is_kept_and_flagged(
     finally:
         one.close()
         two.close()
+
+
+# --------------------------------------------------------------------------------------------
+# time: a live office status 30 h ahead, a wall-clock step
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_forged_office_time_and_a_wall_clock_step_do_not_move_a_dispensers_day(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    import time as _time
+
+    from sync.agent import AgentConfig, DeviceAgent
+
+    step = [0]  # what the device's wall clock is off by, in ms
+
+    agent = DeviceAgent(
+        AgentConfig(site=S, device_id="disp-1", role="dispenser", broker_url=mosquitto.url, data_dir=tmp_path / "d"),
+        wall_ms=lambda: int(_time.time() * 1000) + step[0],
+    )
+    agent.start()
+    try:
+        wait_for(lambda: agent.clock_confirmed, message="the office confirmed the dispenser's clock")
+        before = agent.now_ms()
+        tomorrow = office.wall_ms() + 30 * 3600_000
+        forged = messages.OfficeStatus(state="online", epoch="forged", session=1, sent_ms=tomorrow)
+        forger = mqtt_client_factory(mosquitto)
+        publish(forger, protocol.topic("office_status", S), protocol.encode(forged))
+        wait_for(lambda: agent.stats["clock_refused"] >= 1, message="the forged time was seen")
+        assert abs(agent.now_ms() - office.wall_ms()) < 5_000
+        step[0] = 2 * 86_400_000  # the wall clock jumps two days
+        assert abs(agent.now_ms() - office.wall_ms()) < 5_000
+        assert agent.now_ms() >= before
+    finally:
+        agent.stop()
