@@ -421,12 +421,12 @@ class OfficeServer:
         if stored is None or stored == (rec.type, rec.hlc, rec.at, rec.data):
             self.stats["duplicates"] += 1
             return
-        self.stats["event_conflicts"] += 1
         record = msgspec.to_builtins(rec)
         digest = hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
         if self.db.note_suspicious(now_ms, device, "conflict", {"event": record}, f"{event_id}#{digest}"):
             self._changed = True
             log.warning("device %s: event %s arrived again with other content; kept aside", device, event_id)
+        self.stats["event_conflicts"] += 1
 
     # -- devices ----------------------------------------------------------------------------------
 
@@ -450,10 +450,10 @@ class OfficeServer:
 
     def _suspect(self, device: str, kind: str, ref: str, detail: dict[str, Any]) -> None:
         """Count, log and keep what the office will not believe; staff see it as an alert."""
-        self.stats[f"refused_{kind}"] += 1
         if self.db.note_suspicious(self.wall_ms(), device, kind, detail, ref):
             self._changed = True
             log.warning("device %s: refused (%s) %s", device, kind, ref)
+        self.stats[f"refused_{kind}"] += 1  # counted once it is kept (tests wait on the count)
 
     def _device_status(self, device: str, doc: messages.DeviceStatus) -> None:
         self._changed = True  # the floor view's health and alerts

@@ -378,8 +378,10 @@ class DeviceAgent:
 
     def _on_ack(self, acked: int) -> None:
         if acked > self.outbox.last_seq:
-            # An ack for events we never wrote: a reinstalled device reusing an old id.
-            self.stats["ack_beyond_last_seq"] += 1
+            # An ack for events we never wrote (a forgery, or a reinstalled device reusing an old
+            # id): refused and counted; the outbox keeps every event until the office has it.
+            self.stats["ack_refused"] += 1
+            return
         if self.outbox.ack(acked):
             self._last_progress_ms = self._mono_ms()
             self.stats["acks"] += 1

@@ -193,8 +193,9 @@ class Outbox:
     def ack(self, seq: int) -> bool:
         """Record the office's cumulative ack up to ``seq``; True when acked_seq advanced.
 
-        A seq beyond last_seq is a protocol anomaly (the office cannot have seen it): it is
-        clamped so we never mark events as delivered that do not exist.
+        A seq beyond last_seq cannot come from the office (it cannot have seen events that were
+        never written): it is refused, never clamped - clamping once pruned events the office
+        never had, and left this outbox ahead of the office for good.
         """
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise TypeError(f"seq must be an int, not {seq.__class__.__name__}")
@@ -203,14 +204,12 @@ class Outbox:
                 return False
             if seq > self._last_seq:
                 logger.warning(
-                    "outbox %s: ack for seq %d beyond last_seq %d; clamping",
+                    "outbox %s: ack for seq %d beyond last_seq %d refused (not from the office)",
                     self._dir,
                     seq,
                     self._last_seq,
                 )
-                seq = self._last_seq
-                if seq <= self._acked_seq:
-                    return False
+                return False
             # Save the ack before pruning: a crash in between leaves extra segments (resent,
             # deduplicated), never a pruned segment the ack file does not account for.
             self._acks.put_if_newer(_ACK_KEY, {"acked_seq": seq}, seq)

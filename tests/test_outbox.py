@@ -80,16 +80,16 @@ def test_ack_is_cumulative_and_prunes_segments(tmp_path: Path) -> None:
         assert box.append("t", {}, hlc="h", at_ms=0).seq == 11
 
 
-def test_ack_beyond_last_seq_is_clamped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_ack_beyond_last_seq_is_refused_not_clamped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with Outbox(tmp_path, "d") as box:
         _append(box, 3)
         with caplog.at_level(logging.WARNING, logger="sync.outbox"):
-            assert box.ack(99) is True
-        assert box.acked_seq == 3
-        assert any("beyond last_seq" in r.getMessage() for r in caplog.records)
-        assert box.ack(100) is False  # nothing left to ack
+            assert box.ack(99) is False
+        assert box.acked_seq == 0 and [e.seq for e in box.pending()] == [1, 2, 3]  # nothing pruned
+        assert any("beyond last_seq 3 refused" in r.getMessage() for r in caplog.records)
+        assert box.ack(2) is True and box.acked_seq == 2  # the office's real ack still counts
         assert box.append("t", {}, hlc="h", at_ms=0).seq == 4
-        assert [e.seq for e in box.pending()] == [4]
+        assert [e.seq for e in box.pending()] == [3, 4]
 
 
 def test_lost_ack_file_is_rebuilt_from_pruned_segments(tmp_path: Path) -> None:
@@ -168,7 +168,8 @@ class OutboxMachine(RuleBasedStateMachine):
     def ack(self, offset: int) -> None:
         seq = self.acked + offset
         advanced = self.outbox.ack(seq)
-        expected = min(seq, len(self.model))
+        # An ack beyond the last event is refused outright (never clamped to it).
+        expected = seq if seq <= len(self.model) else self.acked
         assert advanced == (expected > self.acked)
         self.acked = max(self.acked, expected)
 

@@ -211,10 +211,14 @@ def test_a_kiosk_that_says_it_is_a_dispenser_is_leased_nothing(
     forger = mqtt_client_factory(mosquitto)
     status = messages.DeviceStatus(role="dispenser", state="online", sent_ms=office.wall_ms())
     publish(forger, protocol.topic("device_status", S, device="kiosk-5"), protocol.encode(status))
-    wait_for(lambda: office.stats["refused_role"] >= 1, message="the claim was seen")
+
+    def recorded() -> Any:
+        return office.db.conn.execute("SELECT role FROM devices WHERE device='kiosk-5'").fetchone()
+
+    wait_for(lambda: recorded() is not None, message="the status was recorded")
+    assert office.stats["refused_role"] == 1
     assert office.db.leases(device="kiosk-5") == []
-    (role,) = office.db.conn.execute("SELECT role FROM devices WHERE device='kiosk-5'").fetchone()
-    assert role == "kiosk"
+    assert recorded()[0] == "kiosk"
     assert [s["detail"]["claimed_role"] for s in office.db.suspicious("kiosk-5")] == ["dispenser"]
 
 
@@ -270,11 +274,16 @@ def test_a_ticket_outside_the_dispensers_leases_is_kept_and_flagged(
         data = {"ticket_id": "t", "day": day, "series": "2", "number": block.last, "category": "certificates"}
         forger = mqtt_client_factory(mosquitto)
         publish(forger, protocol.topic("events", S, device="disp-2"), batch("disp-2", (900, "ticket.issued", data)))
-        wait_for(lambda: office.stats["refused_lease"] >= 1, message="the ticket was flagged")
+
+        def problem() -> Any:
+            row = office.db.conn.execute("SELECT problem FROM events WHERE id='disp-2:900'").fetchone()
+            return row[0] if row else None
+
+        wait_for(lambda: problem() is not None, message="the ticket was flagged")
+        assert office.stats["refused_lease"] == 1
         flagged = [t for t in office.db.tickets(day) if t.number == block.last]
         assert [t.device for t in flagged] == ["disp-2"]  # kept: a resident may hold the paper
-        (problem,) = office.db.conn.execute("SELECT problem FROM events WHERE id='disp-2:900'").fetchone()
-        assert problem == f"number 2-{block.last} of {day} lies in no block leased to disp-2; kept and flagged"
+        assert problem() == f"number 2-{block.last} of {day} lies in no block leased to disp-2; kept and flagged"
         assert alert_text(office, "lease:disp-2") == "disp-2: 1 ticket(s) numbered outside its leases; kept and flagged"
         # The real dispensers' own tickets are untouched and go on arriving.
         mine = two.dispenser.issue("certificates").ticket
@@ -317,3 +326,25 @@ def test_a_forged_office_time_and_a_wall_clock_step_do_not_move_a_dispensers_day
         assert agent.now_ms() >= before
     finally:
         agent.stop()
+
+
+def test_a_forged_ack_beyond_what_the_device_wrote_is_refused_and_sync_finishes(
+    mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    # The office is down: the dispenser journals; a forger acks far beyond its events.
+    device = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
+    office = None
+    try:
+        for n in range(12):
+            device.agent.record(messages.PrinterStatusChanged(paper_near_end=n % 2 == 0))
+        forger = mqtt_client_factory(mosquitto)
+        publish(forger, protocol.topic("ack", S, device="disp-1"), protocol.encode(messages.Ack(acked=5000)))
+        wait_for(lambda: device.agent.stats["ack_refused"] >= 1, message="the forged ack arrived")
+        assert device.agent.pending_count() == 12  # nothing pruned
+        office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+        wait_for(lambda: device.agent.pending_count() == 0, message="every event reached the office")
+        assert office.db.acked_seq("disp-1") == 12
+    finally:
+        device.close()
+        if office is not None:
+            office.stop()
