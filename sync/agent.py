@@ -90,6 +90,8 @@ class DeviceAgent:
         self.config = config
         self._wall_ms = wall_ms
         self._mono_ms = mono_ms
+        # the first failed write of the device's store (a full disk): the app stops on it
+        self.storage_failure: StoreError | None = None
         # Called on the agent's worker thread when a stored document changes (hand work over).
         self.on_document_changed = on_document
         # A kiosk's answers from the office (kiosk_reply), on the worker thread too.
@@ -308,6 +310,12 @@ class DeviceAgent:
                     self._handle(kind, item)
                 self._housekeeping()
                 self._pump()
+            except StoreError as err:
+                # The disk is full or gone: nothing can be kept, so the app must stop and say
+                # so (storage_failure); a traceback every half second would only fill the log.
+                self.stats["store_errors"] += 1
+                if self.storage_failure is None:
+                    self.storage_failure = err
             except Exception:  # the worker must survive anything one message does to it
                 self.stats["worker_errors"] += 1
                 log.exception("device agent: unexpected error (continuing)")

@@ -348,3 +348,46 @@ def test_a_forged_ack_beyond_what_the_device_wrote_is_refused_and_sync_finishes(
         device.close()
         if office is not None:
             office.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# a full disk
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_dispenser_on_a_full_disk_stops_with_one_line_and_status_2(
+    office: OfficeServer, mosquitto: Any, tmp_path: Path
+) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    data = tmp_path / "disp-1"
+    common = ["--broker", mosquitto.url, "--device-id", "disp-1", "--data", str(data)]
+    # First a working start: the dispenser has its configuration and leases on disk.
+    ok = subprocess.run(
+        [sys.executable, "-m", "ticket_dispenser.cli", "sync", *common, "--timeout", "20"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+
+    def disk_full() -> None:
+        # No file may grow any more (EFBIG, the same failed write as ENOSPC to the store; it
+        # needs no privilege to arrange, unlike a small filesystem).
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    full = subprocess.run(
+        [sys.executable, "-m", "ticket_dispenser.cli", "run", *common, "--auto", "certificates", "--count", "3"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=disk_full,
+    )
+    assert full.returncode == 2, (full.stdout, full.stderr)
+    lines = full.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("madoguchi-dispenser: "), full.stderr
+    assert "Traceback" not in full.stderr and "cannot write" in lines[0], full.stderr

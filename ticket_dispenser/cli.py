@@ -107,12 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SyncError, DispenserError, OSError, UsageError) as err:
         fail(PROG, str(err))
     finally:
-        dispenser.close()
-        if args.command in ("run", "sync", "ui"):
-            agent.stop()
-        else:
-            agent.outbox.close()
-            agent.state.close()
+        leaving = sys.exc_info()[1]  # why we are stopping, if not a normal return
+        try:
+            dispenser.close()
+            if args.command in ("run", "sync", "ui"):
+                agent.stop()
+            else:
+                agent.outbox.close()
+                agent.state.close()
+        except (SyncError, OSError) as err:
+            # A full (or read-only) disk fails the last writes on the way out as well: one line
+            # and status 2 - or nothing more when the reason was already said.
+            if leaving is None:
+                fail(PROG, str(err))
+            raise SystemExit(2) from None
 
 
 def _describe(result: IssueResult) -> str:
@@ -162,6 +170,8 @@ def _run(args: Any, agent: DeviceAgent, dispenser: Dispenser) -> int:
     agent.start()
     deadline = time.monotonic() + args.wait_config
     while agent.document("office_config") is None and time.monotonic() < deadline and not stopping.is_set():
+        if agent.storage_failure is not None:
+            raise agent.storage_failure
         time.sleep(0.05)
     if agent.document("office_config") is None:
         fail(PROG, f"no office configuration yet: is the office running and the broker at {args.broker} reachable?")
@@ -171,6 +181,8 @@ def _run(args: Any, agent: DeviceAgent, dispenser: Dispenser) -> int:
         presses = itertools.cycle(purposes)
         done = 0
         while not stopping.is_set() and (args.count is None or done < args.count):
+            if agent.storage_failure is not None:
+                raise agent.storage_failure
             try:
                 print(_describe(dispenser.issue(next(presses))), flush=True)
             except DispenserError as err:
