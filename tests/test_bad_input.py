@@ -20,6 +20,7 @@ import pytest
 
 from harness import SITE, Device, env, has_full_lease, office_rows, start_dispenser, start_office
 from office.server import OfficeServer
+from sync import messages, protocol
 from sync.agent import AgentConfig, DeviceAgent
 from sync.protocol import MAX_PAYLOAD_BYTES, parse_topic, topic
 
@@ -250,6 +251,22 @@ class AckWatcher:
         self.acked = max(self.acked, int(json.loads(message.payload)["acked"]))
 
 
+def _leased_first(office: OfficeServer, client: Any, device: str, wait_for: Any) -> int:
+    """The first number of a series-2 block the office leased to ``device`` (it says it is
+    online, as a dispenser does): a ticket it reports is then within its own lease."""
+    status = protocol.encode(messages.DeviceStatus(state="online", role="dispenser"))
+    client.publish(topic("device_status", SITE.site, device=device), status, qos=1).wait_for_publish(5)
+
+    def first() -> int | None:
+        blocks = [b for _, b in office.db.leases(series="2", day=office.business_day(), device=device)]
+        return min(b.first for b in blocks) if blocks else None
+
+    wait_for(lambda: first() is not None, message=f"the office leased {device} a block")
+    found = first()
+    assert found is not None
+    return found
+
+
 def _ticket_data(office: OfficeServer, number: Any) -> dict[str, Any]:
     return {
         "ticket_id": f"{office.business_day()}-2-{number}",
@@ -268,24 +285,27 @@ def test_an_event_the_office_cannot_apply_is_stored_with_its_problem_and_does_no
 ) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     try:
-        acks = AckWatcher(mqtt_client_factory, mosquitto, "rogue")
-        where = topic("events", SITE.site, device="rogue")
-        no_number = {k: v for k, v in _ticket_data(office, 2990).items() if k != "number"}
-        good = _ticket_data(office, 2991)
+        acks = AckWatcher(mqtt_client_factory, mosquitto, "disp-rogue")
+        where = topic("events", SITE.site, device="disp-rogue")
+        first = _leased_first(office, acks.client, "disp-rogue", wait_for)
+        no_number = {k: v for k, v in _ticket_data(office, first).items() if k != "number"}
+        good = _ticket_data(office, first + 1)
         _publish_all(
             acks.client,
             [
-                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 1, no_number)]})),
-                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 2, good)]})),
+                (where, j({"v": 1, "device": "disp-rogue", "events": [event("disp-rogue", 1, no_number)]})),
+                (where, j({"v": 1, "device": "disp-rogue", "events": [event("disp-rogue", 2, good)]})),
             ],
         )
         wait_for(lambda: acks.acked == 2, message="office acked both rogue events")
 
-        rows = office_rows(office.db.path, "SELECT id, problem FROM events WHERE device='rogue' ORDER BY seq")
-        assert [r[0] for r in rows] == ["rogue:1", "rogue:2"]
+        rows = office_rows(office.db.path, "SELECT id, problem FROM events WHERE device='disp-rogue' ORDER BY seq")
+        assert [r[0] for r in rows] == ["disp-rogue:1", "disp-rogue:2"]
         assert rows[0][1] is not None and "number" in str(rows[0][1])
         assert rows[1][1] is None
-        assert office_rows(office.db.path, "SELECT ticket_id, device FROM tickets") == [(good["ticket_id"], "rogue")]
+        assert office_rows(office.db.path, "SELECT ticket_id, device FROM tickets") == [
+            (good["ticket_id"], "disp-rogue")
+        ]
         assert office.stats["event_problems"] == 1
         assert office.stats["bad_payloads"] == 0
         assert office.stats["loop_errors"] == 0
@@ -299,13 +319,32 @@ def test_an_event_with_an_unstorable_number_does_not_block_the_device(
 ) -> None:
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     try:
-        acks = AckWatcher(mqtt_client_factory, mosquitto, "rogue")
-        where = topic("events", SITE.site, device="rogue")
+        acks = AckWatcher(mqtt_client_factory, mosquitto, "disp-rogue")
+        where = topic("events", SITE.site, device="disp-rogue")
+        first = _leased_first(office, acks.client, "disp-rogue", wait_for)
         _publish_all(
             acks.client,
             [
-                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 1, _ticket_data(office, number))]})),
-                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 2, _ticket_data(office, 2991))]})),
+                (
+                    where,
+                    j(
+                        {
+                            "v": 1,
+                            "device": "disp-rogue",
+                            "events": [event("disp-rogue", 1, _ticket_data(office, number))],
+                        }
+                    ),
+                ),
+                (
+                    where,
+                    j(
+                        {
+                            "v": 1,
+                            "device": "disp-rogue",
+                            "events": [event("disp-rogue", 2, _ticket_data(office, first + 1))],
+                        }
+                    ),
+                ),
             ],
         )
         wait_for(lambda: acks.acked == 2 or office.stats["loop_errors"] > 0, message="office answered")
@@ -323,16 +362,32 @@ def test_an_event_batch_that_is_not_json_is_a_bad_payload_and_blocks_nothing(
     refused and counted; the office goes on and takes the next good batch."""
     office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
     try:
-        acks = AckWatcher(mqtt_client_factory, mosquitto, "rogue")
-        where = topic("events", SITE.site, device="rogue")
+        acks = AckWatcher(mqtt_client_factory, mosquitto, "disp-rogue")
+        where = topic("events", SITE.site, device="disp-rogue")
+        first = _leased_first(office, acks.client, "disp-rogue", wait_for)
         _publish_all(
             acks.client,
             [
                 (
                     where,
-                    j({"v": 1, "device": "rogue", "events": [event("rogue", 1, _ticket_data(office, float("inf")))]}),
+                    j(
+                        {
+                            "v": 1,
+                            "device": "disp-rogue",
+                            "events": [event("disp-rogue", 1, _ticket_data(office, float("inf")))],
+                        }
+                    ),
                 ),
-                (where, j({"v": 1, "device": "rogue", "events": [event("rogue", 1, _ticket_data(office, 2991))]})),
+                (
+                    where,
+                    j(
+                        {
+                            "v": 1,
+                            "device": "disp-rogue",
+                            "events": [event("disp-rogue", 1, _ticket_data(office, first + 1))],
+                        }
+                    ),
+                ),
             ],
         )
         wait_for(lambda: acks.acked == 1, message="office acked the good batch")
