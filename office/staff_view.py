@@ -9,8 +9,8 @@ the counter screen, the input centre, the floor view. The figures come from :mod
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from office import floor
@@ -40,6 +40,12 @@ class StaffView:
     devices: Sequence[floor.DeviceHealth]
     alerts: Sequence[floor.Alert]
     calls: Sequence[Call]
+    # the cases each staff user holds: found once per view, not once per screen that shows them
+    held: Mapping[str, Sequence[Ticket]] = field(default_factory=dict)
+
+    def held_by(self, user: str) -> Sequence[Ticket]:
+        """The cases ``user`` holds, in the order of :attr:`tickets`."""
+        return self.held.get(user, ())
 
     def counter(self, number: int | None) -> floor.CounterState | None:
         """A counter's state by number."""
@@ -99,7 +105,16 @@ def build(
         devices=devices,
         alerts=floor.alerts(devices, suspicions),
         calls=calls,
+        held=_held(by_id.values()),
     )
+
+
+def _held(tickets: Iterable[Ticket]) -> dict[str, list[Ticket]]:
+    held: dict[str, list[Ticket]] = {}
+    for t in tickets:
+        if t.holder is not None:
+            held.setdefault(t.holder, []).append(t)
+    return held
 
 
 class _snapshot:

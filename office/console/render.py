@@ -48,7 +48,7 @@ PANELS: Mapping[str, tuple[str, ...]] = {
     "bar": ("lang", "role", "counter"),
     "current": ("lang", "role", "counter"),
     "mine": ("lang", "role", "user"),
-    "queue": ("lang", "role", "counter"),
+    "queue": ("lang", "role"),  # and the purposes the counter serves (Renderer.panel)
     "load": ("lang", "role"),
     "cases": ("lang", "role"),
     "purposes": ("lang",),
@@ -160,6 +160,11 @@ class Renderer:
             self._cache.clear()
             self._cache_version = view.version
         key = screen.key(name)
+        if name == "queue":
+            # What the queue shows a counter depends on the purposes it serves, not its number:
+            # seventeen counters serving every purpose share one rendering.
+            at = self.config.find_counter(screen.counter) if screen.counter is not None else None
+            key = (*key, at.categories if at is not None else None)
         html = self._cache.get(key)
         if html is None:
             self.renders += 1
