@@ -344,6 +344,17 @@ class OfficeDB:
             ).fetchone()
             return f"{row['ticket_id']} (event {row['event_id']})" if row else "unknown"
 
+    def displace_ticket(self, t: Ticket, event_id: str) -> Ticket | None:
+        """Put the rightful dispenser's ticket where a flagged one of the same number was (its
+        event stays in ``events``, the caller keeps it aside); the displaced ticket."""
+        old = self.ticket(t.ticket_id)
+        self.conn.execute("DELETE FROM tickets WHERE ticket_id=?", (t.ticket_id,))
+        self.conn.execute("DELETE FROM stamps WHERE ticket_id=?", (t.ticket_id,))
+        clash = self.insert_ticket(t, event_id)
+        if clash is not None:
+            raise sqlite3.IntegrityError(f"ticket {t.ticket_id} still clashes with {clash}")
+        return old
+
     def update_ticket(self, t: Ticket) -> None:
         """Persist a ticket's new status, station, counter, purpose, route and holder."""
         self.conn.execute(

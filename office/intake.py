@@ -73,19 +73,36 @@ class Intake:
             updated_ms=now_ms,
             token=data.token,
         )
+        leased = self._leased(device, day, data.series, data.number)
         clash = self.db.insert_ticket(ticket, event_id)
         if clash is not None:
+            held = self.db.ticket(ticket.ticket_id)
+            if leased and held is not None and not self._leased(held.device, day, data.series, data.number):
+                # The number's rightful dispenser takes it back from a ticket flagged earlier (a
+                # forgery, or a dispenser issuing from another's block): that one stays aside.
+                self.db.displace_ticket(ticket, event_id)
+                self.on_suspicious(
+                    held.device,
+                    "lease",
+                    f"displaced:{held.ticket_id}:{event_id}",
+                    {"ticket_id": held.ticket_id, "displaced_by": device, "event_id": event_id},
+                )
+                self.on_activity(f"ticket {data.number} ({data.category}) issued by {device}")
+                return None
             self.number_conflicts += 1
             return f"number {data.series}-{data.number} of {day} is already ticket {clash}"
         self.on_activity(f"ticket {data.number} ({data.category}) issued by {device}")
-        blocks = [b for _, b in self.db.leases(series=data.series, day=day, device=device)]
-        if not any(b.first <= data.number <= b.last for b in blocks):
+        if not leased:
             # A resident may hold this paper: the ticket stays in the queue, flagged for staff.
             self.on_suspicious(
                 device, "lease", event_id, {"ticket_id": ticket.ticket_id, "series": data.series, "number": data.number}
             )
             return f"number {data.series}-{data.number} of {day} lies in no block leased to {device}; kept and flagged"
         return None
+
+    def _leased(self, device: str, day: str, series: str, number: int) -> bool:
+        """Whether ``number`` lies in a block of ``series`` leased to ``device`` for ``day``."""
+        return any(b.first <= number <= b.last for _, b in self.db.leases(series=series, day=day, device=device))
 
     def _printer_status(self, device: str, data: messages.PrinterStatusChanged) -> None:
         """Staff see a printer's trouble (or its paper running low) before residents do."""

@@ -261,7 +261,7 @@ def test_marks_beyond_a_dispensers_leases_are_refused(
         device.close()
 
 
-def test_a_ticket_outside_the_dispensers_leases_is_kept_and_flagged(
+def test_a_ticket_outside_the_dispensers_leases_is_kept_and_flagged_until_its_owner_issues_it(
     office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
 ) -> None:
     one = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
@@ -269,9 +269,10 @@ def test_a_ticket_outside_the_dispensers_leases_is_kept_and_flagged(
     try:
         wait_for(lambda: has_full_lease(one) and has_full_lease(two), message="both dispensers got leases")
         day = office.business_day()
-        block = next(b for _, b in office.db.leases(series="2", day=day, device="disp-1"))
-        # disp-2 reports a ticket from disp-1's block (at a far sequence number of its own).
-        data = {"ticket_id": "t", "day": day, "series": "2", "number": block.last, "category": "certificates"}
+        block = min((b for _, b in office.db.leases(series="2", day=day, device="disp-1")), key=lambda b: b.first)
+        # disp-2 reports a ticket from disp-1's block (at a far sequence number of its own): the
+        # number disp-1 will issue next.
+        data = {"ticket_id": "t", "day": day, "series": "2", "number": block.first, "category": "certificates"}
         forger = mqtt_client_factory(mosquitto)
         publish(forger, protocol.topic("events", S, device="disp-2"), batch("disp-2", (900, "ticket.issued", data)))
 
@@ -281,13 +282,22 @@ def test_a_ticket_outside_the_dispensers_leases_is_kept_and_flagged(
 
         wait_for(lambda: problem() is not None, message="the ticket was flagged")
         assert office.stats["refused_lease"] == 1
-        flagged = [t for t in office.db.tickets(day) if t.number == block.last]
+        flagged = [t for t in office.db.tickets(day) if t.number == block.first]
         assert [t.device for t in flagged] == ["disp-2"]  # kept: a resident may hold the paper
-        assert problem() == f"number 2-{block.last} of {day} lies in no block leased to disp-2; kept and flagged"
+        assert problem() == f"number 2-{block.first} of {day} lies in no block leased to disp-2; kept and flagged"
         assert alert_text(office, "lease:disp-2") == "disp-2: 1 ticket(s) numbered outside its leases; kept and flagged"
-        # The real dispensers' own tickets are untouched and go on arriving.
-        mine = two.dispenser.issue("certificates").ticket
-        wait_for(lambda: office.db.ticket(mine.ticket_id) is not None, message="disp-2's real ticket arrived")
+        # The number's owner issues it: its ticket takes the number, the flagged one stays aside.
+        mine = one.dispenser.issue("certificates").ticket
+        assert mine.number == block.first
+        wait_for(lambda: office.stats["refused_lease"] == 2, message="the flagged ticket was displaced")
+        taken = office.db.ticket(mine.ticket_id)
+        assert taken is not None and taken.device == "disp-1"
+        assert office.stats["number_conflicts"] == 0
+        kinds = [(k["kind"], k["ref"].split(":")[0]) for k in office.db.suspicious("disp-2")]
+        assert kinds == [("lease", "disp-2"), ("lease", "displaced")]
+        # And disp-2's own tickets are untouched and go on arriving.
+        own = two.dispenser.issue("certificates").ticket
+        wait_for(lambda: office.db.ticket(own.ticket_id) is not None, message="disp-2's real ticket arrived")
     finally:
         one.close()
         two.close()
@@ -391,3 +401,120 @@ def test_a_dispenser_on_a_full_disk_stops_with_one_line_and_status_2(
     lines = full.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("madoguchi-dispenser: "), full.stderr
     assert "Traceback" not in full.stderr and "cannot write" in lines[0], full.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# a forged-message fuzz while two dispensers issue
+# --------------------------------------------------------------------------------------------
+
+
+def test_forged_messages_from_wrong_senders_lose_and_double_nothing(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    """Random well-formed messages on the office's topics, sent as devices that are not the two
+    dispensers at work (another dispenser, a kiosk, a board, strangers): wrong roles, numbers
+    from the real dispensers' blocks, marks far beyond any lease, wrong times, reused ids. The
+    two dispensers' every ticket reaches the office exactly once and both sync to the end.
+
+    Messages on the real dispensers' own topics and the office's documents to devices are left
+    to the broker's ACL and the office's signatures (test_broker_security.py; the signatures
+    are still to come)."""
+    import random
+    import threading
+
+    rng = random.Random(20261206)
+    one = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
+    two = start_dispenser(mosquitto.url, tmp_path / "disp-2", "disp-2")
+    forger = mqtt_client_factory(mosquitto)
+    stop = threading.Event()
+    sent = [0]
+    try:
+        wait_for(lambda: has_full_lease(one) and has_full_lease(two), message="both dispensers got leases")
+        day = office.business_day()
+        blocks = [b for _, b in office.db.leases(day=day)]
+        senders = ["disp-9", "kiosk-1", "board-1", "stranger", "kiosk-7"]
+        seqs = dict.fromkeys(senders, 0)
+
+        def forged_event(sender: str) -> tuple[int, str, dict[str, Any]]:
+            seqs[sender] += 1
+            seq = seqs[sender] if rng.random() < 0.8 else rng.randint(1, seqs[sender])  # reused ids
+            block = rng.choice(blocks)
+            kind = rng.choice(["ticket.issued", "kiosk.cash", "kiosk.issue_void", "printer.status", "ticket.reprinted"])
+            data: dict[str, Any]
+            if kind == "ticket.issued":
+                number = rng.choice([block.first, block.last, rng.randint(block.first, block.last), 9999])
+                series = block.series if number != 9999 else "9"
+                data = {"ticket_id": "x", "day": day, "series": series, "number": number, "category": "certificates"}
+            elif kind == "kiosk.cash":
+                data = {"type": "refund_owed", "event_id": f"{sender}:c:{seq}", "amount": 50_000, "at_ms": 1}
+            elif kind == "kiosk.issue_void":
+                data = {"key": f"{sender}:v:{seq}", "request_id": uuid.uuid4().hex, "reason": "x"}
+            elif kind == "printer.status":
+                data = {"fault": rng.choice([None, "paper_out"]), "paper_near_end": rng.random() < 0.5}
+            else:
+                data = {"ticket_id": f"{day}-2-{block.first}"}
+            return seq, kind, data
+
+        def forge() -> None:
+            while not stop.is_set():
+                sender = rng.choice(senders)
+                roll = rng.random()
+                if roll < 0.6:
+                    payload = batch(
+                        sender, *(forged_event(sender) for _ in range(rng.randint(1, 5))), at=rng.randint(1, 2**41)
+                    )
+                    publish(forger, protocol.topic("events", S, device=sender), payload)
+                elif roll < 0.9:
+                    marks = tuple(
+                        messages.NumberMark(series=b.series, day=day, last=rng.choice([b.last, 2999, 9999]))
+                        for b in rng.sample(blocks, k=min(3, len(blocks)))
+                    )
+                    status = messages.DeviceStatus(
+                        state="online",
+                        role=rng.choice(["dispenser", "kiosk", "board", ""]),
+                        sent_ms=rng.randint(1, 2**41),
+                        marks=marks,
+                    )
+                    publish(forger, protocol.topic("device_status", S, device=sender), protocol.encode(status))
+                else:
+                    request = messages.ChallengeRequest(request_id=uuid.uuid4().hex)
+                    publish(forger, protocol.topic("kiosk_request", S, device=sender), protocol.encode(request))
+                sent[0] += 1
+
+        thread = threading.Thread(target=forge, daemon=True)
+        thread.start()
+        issued = []
+        purposes = ["certificates", "moving", "tax", "family_register"]
+        for i in range(60):
+            for device in (one, two):
+                issued.append((device.agent.config.device_id, device.dispenser.issue(purposes[i % 4]).ticket))
+        stop.set()
+        thread.join(10)
+        assert sent[0] > 50, sent
+        wait_for(
+            lambda: one.agent.pending_count() == 0 and two.agent.pending_count() == 0,
+            timeout=60,
+            message="both dispensers synced to the end",
+        )
+        for device_id, ticket in issued:
+            at_office = office.db.ticket(ticket.ticket_id)
+            assert at_office is not None, ticket.ticket_id
+            assert at_office.device == device_id, (ticket.ticket_id, at_office.device)
+        ids = [t.ticket_id for _, t in issued]
+        assert len(ids) == len(set(ids))  # numbers unique
+        # The real dispensers' events all applied without a problem; forged numbers that were
+        # taken already are the forgers' problems (counted as number conflicts), never theirs.
+        real_problems = office.db.conn.execute(
+            "SELECT COUNT(*) FROM events WHERE device IN ('disp-1', 'disp-2') AND problem IS NOT NULL"
+        ).fetchone()[0]
+        assert real_problems == 0
+        assert office.stats["loop_errors"] == 0
+        # Money records only from what the site calls kiosks (one posing as a kiosk is the
+        # broker's ACL's to stop: its certificate names it).
+        cash_from = {r[0] for r in office.db.conn.execute("SELECT DISTINCT device_id FROM cert_cash")}
+        assert cash_from <= {"kiosk-1", "kiosk-7"}, cash_from
+        assert not office.db.leases(device="stranger") and not office.db.leases(device="kiosk-1")
+    finally:
+        stop.set()
+        one.close()
+        two.close()
