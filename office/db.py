@@ -7,10 +7,11 @@ can never be given twice even if a dispenser misbehaved (that is logged as an an
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,10 @@ class OfficeDB:
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
         migrate(self.conn)
+        # The office loop's own copy of the days' tickets it has read, kept in step by every
+        # write of this connection (the only writer of tickets) and dropped on a rollback: the
+        # snapshots and the resident pages' feed read a whole day after every change.
+        self._days: dict[str, dict[str, Ticket]] | None = {}
 
     @classmethod
     def read_only(cls, path: Path) -> OfficeDB:
@@ -168,6 +173,7 @@ class OfficeDB:
         db.path = path
         db.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
         db.conn.row_factory = sqlite3.Row
+        db._days = None  # another connection writes: nothing here may be kept between reads
         return db
 
     def close(self) -> None:
@@ -176,7 +182,11 @@ class OfficeDB:
 
     def transaction(self) -> _Txn:
         """``with db.transaction():`` - BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
-        return _Txn(self.conn)
+        return _Txn(self.conn, self._forget)
+
+    def _forget(self) -> None:
+        if self._days is not None:
+            self._days.clear()
 
     # -- events and acks ---------------------------------------------------------------------
 
@@ -336,6 +346,8 @@ class OfficeDB:
                     t.holder,
                 ),
             )
+            if self._days is not None and t.day in self._days:
+                self._days[t.day][t.ticket_id] = t
             return None
         except sqlite3.IntegrityError:
             row = self.conn.execute(
@@ -348,6 +360,7 @@ class OfficeDB:
         """Put the rightful dispenser's ticket where a flagged one of the same number was (its
         event stays in ``events``, the caller keeps it aside); the displaced ticket."""
         old = self.ticket(t.ticket_id)
+        self._forget()
         self.conn.execute("DELETE FROM tickets WHERE ticket_id=?", (t.ticket_id,))
         self.conn.execute("DELETE FROM stamps WHERE ticket_id=?", (t.ticket_id,))
         clash = self.insert_ticket(t, event_id)
@@ -371,9 +384,30 @@ class OfficeDB:
                 t.ticket_id,
             ),
         )
+        kept = self._days.get(t.day) if self._days is not None else None
+        if kept is not None and t.ticket_id in kept:
+            # exactly what the UPDATE wrote, nothing more
+            kept[t.ticket_id] = dataclasses.replace(
+                kept[t.ticket_id],
+                status=t.status,
+                station_index=t.station_index,
+                counter=t.counter,
+                updated_ms=t.updated_ms,
+                holder=t.holder,
+                category=t.category,
+                route=tuple(t.route),
+            )
 
     def tickets(self, day: str, statuses: Iterable[Status] | None = None) -> list[Ticket]:
         """The day's tickets, optionally only those in ``statuses``."""
+        if self._days is not None:
+            kept = self._days.get(day)
+            if kept is None:
+                rows = self.conn.execute("SELECT * FROM tickets WHERE day=?", (day,))
+                kept = self._days[day] = {t.ticket_id: t for t in map(_ticket, rows)}
+            wanted = None if statuses is None else frozenset(statuses)
+            chosen = kept.values() if wanted is None else [t for t in kept.values() if t.status in wanted]
+            return sorted(chosen, key=lambda t: (t.hlc, t.ticket_id))
         if statuses is None:
             rows = self.conn.execute("SELECT * FROM tickets WHERE day=? ORDER BY hlc, ticket_id", (day,))
         else:
@@ -602,8 +636,9 @@ class OfficeDB:
 
 
 class _Txn:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, on_rollback: Callable[[], None] = lambda: None) -> None:
         self.conn = conn
+        self.on_rollback = on_rollback
 
     def __enter__(self) -> sqlite3.Connection:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -614,3 +649,4 @@ class _Txn:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
+            self.on_rollback()

@@ -1,0 +1,80 @@
+"""The office store's own copy of a day's tickets (office/db.py): whatever the loop writes,
+commits or rolls back, ``tickets()`` says what a fresh connection to the file says."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from office.db import OfficeDB
+from office.domain import Status, Ticket
+
+DAY = "2026-12-06"
+
+
+def ticket(number: int, series: str = "1", hlc_ms: int = 1_796_000_000_000) -> Ticket:
+    return Ticket(
+        ticket_id=f"{DAY}-{series}-{number}",
+        day=DAY,
+        series=series,
+        number=number,
+        category="moving",
+        device="disp-1",
+        issued_ms=hlc_ms,
+        hlc=f"{hlc_ms:013d}-000000",
+        route=("reception", "input", "done"),
+    )
+
+
+def fresh(path: Path, statuses: tuple[Status, ...] | None = None) -> list[Ticket]:
+    other = OfficeDB.read_only(path)
+    try:
+        return other.tickets(DAY, statuses)
+    finally:
+        other.close()
+
+
+def test_the_kept_tickets_follow_inserts_updates_rollbacks_and_displacements(tmp_path: Path) -> None:
+    path = tmp_path / "office.sqlite3"
+    db = OfficeDB(path)
+    rng = random.Random(7)
+    try:
+        with db.transaction():
+            for n in range(1, 21):
+                assert (
+                    db.insert_ticket(ticket(1000 + n, hlc_ms=1_796_000_000_000 + rng.randint(0, 10**6)), f"e{n}")
+                    is None
+                )
+        assert db.tickets(DAY) == fresh(path)  # loaded once, from here on kept
+        for step in range(200):
+            kept = db.tickets(DAY)
+            t = rng.choice(kept)
+            moved = replace(
+                t,
+                status=rng.choice(list(Status)),
+                station_index=rng.randint(-1, 2),
+                counter=rng.choice([None, 1, 2]),
+                updated_ms=step,
+                holder=rng.choice([None, "sato"]),
+                procedures=("not", "persisted"),  # update_ticket does not write these
+            )
+            if step % 3 == 0:
+                with pytest.raises(RuntimeError), db.transaction():
+                    db.update_ticket(moved)
+                    raise RuntimeError("the turn failed: rolled back")
+            elif step % 7 == 0:
+                with db.transaction():
+                    db.displace_ticket(replace(ticket(t.number), device="disp-2"), f"d{step}")
+            else:
+                with db.transaction():
+                    db.update_ticket(moved)
+                    if step % 5 == 0:
+                        assert db.insert_ticket(ticket(2000 + step), f"n{step}") is None
+            assert db.tickets(DAY) == fresh(path), step
+        waiting = (Status.WAITING, Status.CALLED)
+        assert db.tickets(DAY, iter(waiting)) == fresh(path, waiting)  # a generator of statuses
+    finally:
+        db.close()
