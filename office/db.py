@@ -405,8 +405,8 @@ class OfficeDB:
             if kept is None:
                 rows = self.conn.execute("SELECT * FROM tickets WHERE day=?", (day,))
                 kept = self._days[day] = {t.ticket_id: t for t in map(_ticket, rows)}
-            wanted = None if statuses is None else frozenset(statuses)
-            chosen = kept.values() if wanted is None else [t for t in kept.values() if t.status in wanted]
+            only = None if statuses is None else frozenset(statuses)
+            chosen = kept.values() if only is None else [t for t in kept.values() if t.status in only]
             return sorted(chosen, key=lambda t: (t.hlc, t.ticket_id))
         if statuses is None:
             rows = self.conn.execute("SELECT * FROM tickets WHERE day=? ORDER BY hlc, ticket_id", (day,))
