@@ -247,15 +247,18 @@ class Clerk:
 # -- the run ------------------------------------------------------------------------------------
 
 
-def _by_screen(into: dict[str, list[float]], watched: list[Watched], t0: float, until: float) -> None:
+def _latencies(
+    watched: list[Watched], t0: float, until: float, by_screen: dict[str, list[float]] | None = None
+) -> list[float]:
+    """Each stream's first event after ``t0``, in ms; also filed by kind of screen if asked."""
+    out = []
     for w in watched:
         t = w.first_after(t0, until)
         if t is not None:
-            into.setdefault(w.name.split(":")[0], []).append((t - t0) * 1000)
-
-
-def _latencies(watched: list[Watched], t0: float, until: float) -> list[float]:
-    return [(t - t0) * 1000 for w in watched if (t := w.first_after(t0, until)) is not None]
+            out.append((t - t0) * 1000)
+            if by_screen is not None:
+                by_screen.setdefault(w.name.split(":")[0], []).append(out[-1])
+    return out
 
 
 def _press_child(conn: Any, root: str, broker_url: str, presses: int) -> None:
@@ -420,8 +423,7 @@ def run(rounds: int = 20, consoles: int = 20, pages: int = 500, presses: int = 3
                 time.sleep(WINDOW_S)
                 until = time.monotonic()
                 streams.refresh()
-                console_ms += _latencies(staff_streams, t0, until)
-                _by_screen(by_screen, staff_streams, t0, until)
+                console_ms += _latencies(staff_streams, t0, until, by_screen)
                 public_ms += _latencies(page_streams, t0, until)
                 called = by_ticket[ticket_id].first_after(t0, until)
                 if called is not None:
@@ -436,8 +438,7 @@ def run(rounds: int = 20, consoles: int = 20, pages: int = 500, presses: int = 3
                 time.sleep(WINDOW_S)
                 until = time.monotonic()
                 streams.refresh()
-                moved = _latencies(staff_streams, t0, until)
-                _by_screen(by_screen, staff_streams, t0, until)
+                moved = _latencies(staff_streams, t0, until, by_screen)
                 moved_consoles.append(len(moved))
                 console_ms += moved
                 public_ms += _latencies(page_streams, t0, until)

@@ -594,6 +594,14 @@ class OfficeDB:
 
     # -- leases ----------------------------------------------------------------------------------
 
+    def holds_lease(self, device: str, series: str, day: str, number: int) -> bool:
+        """Whether ``number`` lies in a block of ``series`` leased to ``device`` for ``day``."""
+        row = self.conn.execute(
+            "SELECT 1 FROM leases WHERE device=? AND series=? AND day=? AND first<=? AND last>=? LIMIT 1",
+            (device, series, day, number, number),
+        ).fetchone()
+        return row is not None
+
     def leases(
         self, series: str | None = None, day: str | None = None, device: str | None = None
     ) -> list[tuple[str, Block]]:

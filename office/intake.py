@@ -73,11 +73,11 @@ class Intake:
             updated_ms=now_ms,
             token=data.token,
         )
-        leased = self._leased(device, day, data.series, data.number)
+        leased = self.db.holds_lease(device, data.series, day, data.number)
         clash = self.db.insert_ticket(ticket, event_id)
         if clash is not None:
             held = self.db.ticket(ticket.ticket_id)
-            if leased and held is not None and not self._leased(held.device, day, data.series, data.number):
+            if leased and held is not None and not self.db.holds_lease(held.device, data.series, day, data.number):
                 # The number's rightful dispenser takes it back from a ticket flagged earlier (a
                 # forgery, or a dispenser issuing from another's block): that one stays aside.
                 self.db.displace_ticket(ticket, event_id)
@@ -99,10 +99,6 @@ class Intake:
             )
             return f"number {data.series}-{data.number} of {day} lies in no block leased to {device}; kept and flagged"
         return None
-
-    def _leased(self, device: str, day: str, series: str, number: int) -> bool:
-        """Whether ``number`` lies in a block of ``series`` leased to ``device`` for ``day``."""
-        return any(b.first <= number <= b.last for _, b in self.db.leases(series=series, day=day, device=device))
 
     def _printer_status(self, device: str, data: messages.PrinterStatusChanged) -> None:
         """Staff see a printer's trouble (or its paper running low) before residents do."""

@@ -39,8 +39,7 @@ class LeaseKeeper:
         dispenser cannot have used it: believing it would lease out the rest of the series)."""
         refused = []
         for mark in marks:
-            blocks = [b for _, b in self.db.leases(series=mark.series, day=mark.day, device=device)]
-            if not any(b.first <= mark.last <= b.last for b in blocks):
+            if not self.db.holds_lease(device, mark.series, mark.day, mark.last):
                 refused.append(mark)
                 continue
             key = (device, mark.series, mark.day)

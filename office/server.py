@@ -376,6 +376,7 @@ class OfficeServer:
                 acked = touched.get(device)
                 if acked is None:
                     acked = self.db.acked_seq(device)
+                role = self.role_of(device)
                 for rec in batch.events:
                     event_id = f"{device}:{rec.seq}"
                     if rec.seq <= acked or not self.db.insert_event(
@@ -385,7 +386,6 @@ class OfficeServer:
                         continue
                     if rec.id != event_id:
                         self.stats["bad_event_ids"] += 1
-                    role = self.role_of(device)
                     if not identity.may_send_event(role, rec.type):
                         # Stored (the device's acks go on) but never applied, and shown to staff.
                         refused = f"refused: a {role or 'device the office does not know'} does not send {rec.type}"
