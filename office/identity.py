@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from sync import messages
 from sync.site import DeviceRule
 
+# A kiosk's other money records, kept for the audit trail (kiosk/office_link.py, record_raw).
+KIOSK_JOURNAL = "kiosk.journal"
+
 # The event types each role journals (sync/messages.py EVENT_DATA and the agents' own records).
 ROLE_EVENTS: Mapping[str, frozenset[str]] = {
     "dispenser": frozenset(
@@ -30,6 +33,7 @@ ROLE_EVENTS: Mapping[str, frozenset[str]] = {
         {
             messages.KioskCash.type,
             messages.KioskIssueVoid.type,
+            KIOSK_JOURNAL,
             messages.PrinterStatusChanged.type,
             messages.StoreRecovered.type,
         }

@@ -205,6 +205,24 @@ def test_a_dispenser_cannot_write_kiosk_money_records(
     assert alert_text(office, "role:disp-9") == "disp-9: 1 message(s) its role may not send; refused"
 
 
+def test_every_event_type_a_role_journals_is_taken_from_that_role(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
+) -> None:
+    """The role check refuses only what a role never sends: a kiosk's own money records,
+    the audit trail of its journal included, are applied and raise nothing."""
+    forger = mqtt_client_factory(mosquitto)
+    at = office.wall_ms()
+    fee = {"type": "refund_paid", "event_id": "kiosk-1:cash:1", "amount": 300, "at_ms": at}
+    trail = {"key": "kiosk-1:j:2", "kind": "alert", "session": "s-1", "note": "note_stack_confirmed"}
+    payload = batch("kiosk-1", (1, "kiosk.cash", fee), (2, "kiosk.journal", trail), (3, *printer_status(3)))
+    publish(forger, protocol.topic("events", S, device="kiosk-1"), payload)
+    wait_for(lambda: office.db.acked_seq("kiosk-1") == 3, message="the kiosk's events were taken")
+    problems = office.db.conn.execute("SELECT problem FROM events WHERE device='kiosk-1'").fetchall()
+    assert [p[0] for p in problems] == [None, None, None]
+    assert office.db.suspicious("kiosk-1") == []
+    assert [r[0] for r in office.db.conn.execute("SELECT amount FROM cert_cash WHERE device_id='kiosk-1'")] == [300]
+
+
 def test_a_kiosk_that_says_it_is_a_dispenser_is_leased_nothing(
     office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, wait_for: Any
 ) -> None:
