@@ -89,7 +89,7 @@ def main() -> int:
     try:
         office = start_office(broker.url, tmp / "office.sqlite3")
         board(":78", broker, tmp, "empty", "board-empty.png:3")
-        disp = start_dispenser(broker.url, tmp / "d1", "d1")
+        disp = start_dispenser(broker.url, tmp / "disp-1", "disp-1")
         while not has_full_lease(disp):
             time.sleep(0.05)
         ids = [disp.dispenser.issue(MIX[i % len(MIX)]).ticket for i in range(10)]

@@ -75,7 +75,7 @@ def run(
                 "--script",
                 str(script),
                 "--device-id",
-                f"shots-{name}",
+                f"disp-shots-{name}",
             ],
             env=e,
             check=True,
