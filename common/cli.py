@@ -45,6 +45,17 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_office_key(parser: argparse.ArgumentParser) -> None:
+    """--office-key on every device app: the office's public signing key it pins."""
+    parser.add_argument(
+        "--office-key",
+        default=os.environ.get("MADOGUCHI_OFFICE_KEY") or None,
+        metavar="ed25519:KEY",
+        help="the office's public signing key, as enrolment wrote it; once pinned the device acts only "
+        "on what the office signed (default: $MADOGUCHI_OFFICE_KEY, else the key pinned before)",
+    )
+
+
 def setup_logging(level: str) -> None:
     """Configure logging for a command (never at import time)."""
     logging.basicConfig(level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -35,6 +35,7 @@ class DeviceSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     site: str | None = None
     device_id: str | None = None
     broker: str | None = None
+    office_key: str | None = None  # the office's signing key, pinned at enrolment
     profile_hash: str | None = None
     models: dict[str, str | list[str]] = {}
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from common.cli import OneLineParser, UsageError, add_common, fail, read_device_config, setup_logging
+from common.cli import OneLineParser, UsageError, add_common, add_office_key, fail, read_device_config, setup_logging
 from common.device_config import BoardDisplay, DeviceSection
 from common.validation import Invalid
 from drivers.led_panel import LedPanelConfig, check_config
@@ -72,6 +72,7 @@ def _check(config: BoardConfig) -> BoardConfig:
 def _parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description="The madoguchi lobby train board.")
     add_common(p)
+    add_office_key(p)
     p.add_argument("--site", default="demo-town", help="site id (default: %(default)s)")
     p.add_argument("--device-id", required=True, help="this board's id, e.g. board-1")
     p.add_argument("--data", type=Path, help="data directory (default: var/<device-id>)")
@@ -100,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 role="board",
                 broker_url=args.broker,
                 data_dir=args.data or Path("var") / args.device_id,
+                office_key=args.office_key,
             )
         )
         return run_board(args, config, agent)

@@ -419,6 +419,8 @@ def env_text(config: Path, device: Mapping[str, Any]) -> str:
         "MADOGUCHI_BROKER": str(device["broker"]),
         "MADOGUCHI_DEVICE_CONFIG": str(config.resolve()),
     }
+    if device.get("office_key"):
+        values["MADOGUCHI_OFFICE_KEY"] = str(device["office_key"])
     head = (
         f"# Written by {PROG} from {config.name}: apply or enroll again rather than edit it.\n"
         "# Read by the madoguchi-* systemd units (deploy/systemd).\n"
@@ -435,8 +437,9 @@ def _write_env(config: Path) -> Path:
     return path
 
 
-def _with_broker(device: DeviceFile, broker: str) -> str:
-    """The configuration text with ``[device].broker`` replaced, everything else as it was."""
+def _with_broker(device: DeviceFile, broker: str, office_key: str | None = None) -> str:
+    """The configuration text with ``[device].broker`` (and the pinned ``office_key``)
+    replaced, everything else as it was."""
     from firmware_profiles.tomlwrite import dumps
 
     header = []
@@ -446,6 +449,8 @@ def _with_broker(device: DeviceFile, broker: str) -> str:
         header.append(line[1:].strip())
     doc = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in device.doc.items()}
     doc[DEVICE_SECTION]["broker"] = broker
+    if office_key:
+        doc[DEVICE_SECTION]["office_key"] = office_key
     return dumps(doc, header="\n".join(header))
 
 
@@ -550,7 +555,8 @@ def _apply(args: Any, out: TextIO) -> int:
         overrides = {**report.overrides(), **overrides}
     else:
         resolve_choices = dict(choices)
-    identity = Identity(site, device_id, broker)
+    office_key = old.get("office_key") if isinstance(old.get("office_key"), str) else None
+    identity = Identity(site, device_id, broker, office_key)
     resolved = resolve_role(catalog, role, resolve_choices, overrides)
     text = resolved.render(identity)
     out.write(f"\nresolved configuration ({path}):\n\n{text}\n")
@@ -623,7 +629,7 @@ def _enroll(args: Any, out: TextIO) -> int:
     if owner is not None:
         _give(args.identity_dir, owner)
     url = identity.broker_url(args.broker)
-    write_atomic(path, _with_broker(device, url))
+    write_atomic(path, _with_broker(device, url, identity.office_key))
     env = _write_env(path)
     out.write(
         f"enrolled {identity.device_id} as {identity.role} of site {identity.site}: certificate "

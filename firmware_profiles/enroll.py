@@ -49,7 +49,7 @@ from cryptography.x509.oid import NameOID
 
 from common.validation import Invalid, decode_json
 from firmware_profiles.errors import ProfileError
-from sync import messages
+from sync import messages, signing
 from sync.protocol import valid_id
 
 __all__ = ["DeviceIdentity", "EnrolError", "enroll", "load_identity", "parse_token"]
@@ -81,6 +81,7 @@ class DeviceIdentity:
     profile_hash: str
     broker: str | None  # mqtts://host:port as the office told it, or None
     directory: Path  # <identity dir>/current
+    office_key: str | None = None  # ed25519:… - what the office signs with; the device pins it
 
     @property
     def key(self) -> Path:
@@ -305,6 +306,11 @@ def enroll(
     except msgspec.DecodeError as err:
         raise EnrolError(f"the office answered {status} with something that is not JSON") from err
     cert = _check_answer(answer, key, device_id, ca_pem)
+    if answer.office_key is not None:
+        try:
+            signing.parse_public_key(answer.office_key)
+        except signing.OfficeKeyError as err:
+            raise EnrolError(f"the office's signing key cannot be used ({err}); is the office up to date?") from err
     serial = format(cert.serial_number, "X")
     identity = DeviceIdentity(
         device_id=device_id,
@@ -316,6 +322,7 @@ def enroll(
         profile_hash=profile_hash,
         broker=answer.broker,
         directory=identity_dir / CURRENT,
+        office_key=answer.office_key,
     )
     meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(identity).items() if k != "directory"}
     key_pem = key.private_bytes(

@@ -79,6 +79,7 @@ class Identity:
     site: str
     device_id: str
     broker: str
+    office_key: str | None = None  # kept from enrolment: re-applying must not unpin the office
 
     def __post_init__(self) -> None:
         problems = []
@@ -136,6 +137,8 @@ class ResolvedProfile:
         device: dict[str, Any] = {"role": self.role.key}
         if identity is not None:
             device.update(site=identity.site, device_id=identity.device_id, broker=identity.broker)
+            if identity.office_key:
+                device["office_key"] = identity.office_key
         device["profile_hash"] = HASH_PREFIX + self.hash
         device["models"] = {
             slot.name: [p.key for p in self.models[slot.name]] if slot.multiple else self.models[slot.name][0].key

@@ -316,13 +316,25 @@ def check_port(label: str, section: Mapping[str, Any], key: str = "port") -> Lin
 
 
 def check_broker(
-    url: str, *, site: str, device_id: str, timeout: float, wall_ms: Callable[[], int]
+    url: str,
+    *,
+    site: str,
+    device_id: str,
+    timeout: float,
+    wall_ms: Callable[[], int],
+    office_key: str | None = None,
 ) -> tuple[Line, OfficeStatus | None]:
-    """Connect with the device's identity and read the office's status back through the broker."""
-    from sync import protocol
+    """Connect with the device's identity and read the office's status back through the broker;
+    with the office key enrolment pinned, check that the office signed it."""
+    from sync import protocol, signing
     from sync.errors import SyncError
     from sync.link import Inbound, MqttLink
 
+    try:
+        verifier = signing.OfficeVerifier.from_text(office_key) if office_key else None
+    except signing.OfficeKeyError as err:
+        return Line("broker", Verdict.FAIL, f"device.office_key: {err}; enrol the device again"), None
+    refused: list[str] = []
     probe = probe_broker(url, timeout)
     if not probe.ok:
         return Line("broker", Verdict.FAIL, probe.text), None
@@ -334,7 +346,13 @@ def check_broker(
 
     def on_message(message: Inbound) -> None:
         try:
+            if verifier is not None:
+                verifier.check("office_status", site, None, message.payload)
             doc = protocol.decode("office_status", message.payload)
+        except signing.SignatureError as err:
+            refused.append(str(err))
+            arrived.set()
+            return
         except SyncError:
             return
         rtt = int((time.monotonic() - started) * 1000)
@@ -366,12 +384,23 @@ def check_broker(
             ), None
     finally:
         link.stop()
+    if not got:
+        return Line(
+            "broker",
+            Verdict.FAIL,
+            f"the office's status is not signed by the key pinned at enrolment ({refused[0]}): another "
+            "office on this broker, or someone posing as it; enrol again with a token from this office",
+        ), None
     status = got[0]
-    return Line(
-        "broker",
-        Verdict.PASS,
-        f"{probe.text}; the office's status came back in {status.round_trip_ms} ms (office {status.state})",
-    ), status
+    said = f"{probe.text}; the office's status came back in {status.round_trip_ms} ms (office {status.state})"
+    if verifier is None:
+        return Line(
+            "broker",
+            Verdict.WARN,
+            f"{said}, but no office key is pinned: the device would believe anybody on the office's "
+            "topics - enrol it (madoguchi-provision enroll)",
+        ), status
+    return Line("broker", Verdict.PASS, f"{said}, signed by the pinned office key"), status
 
 
 def run_selftest(
@@ -408,7 +437,12 @@ def run_selftest(
         if section is not None:
             done(check_port(label, section))
     broker, status = check_broker(
-        device.broker, site=device.site, device_id=device.device_id, timeout=timeout, wall_ms=wall_ms
+        device.broker,
+        site=device.site,
+        device_id=device.device_id,
+        timeout=timeout,
+        wall_ms=wall_ms,
+        office_key=device.office_key,
     )
     done(broker)
     done(clock_line(status))

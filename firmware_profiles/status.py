@@ -146,6 +146,12 @@ class DeviceFile:
         return self._text("device_id")
 
     @property
+    def office_key(self) -> str | None:
+        """The office's signing key enrolment pinned, or None before enrolment."""
+        value = self.device.get("office_key")
+        return value if isinstance(value, str) and value else None
+
+    @property
     def broker(self) -> str:
         """The broker URL the apps connect with."""
         return self._text("broker")

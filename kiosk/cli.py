@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.cli import OneLineParser, UsageError, add_common, fail, setup_logging
+from common.cli import OneLineParser, UsageError, add_common, add_office_key, fail, setup_logging
 from kiosk import flow
 from kiosk.device import KioskDevice, build_kiosk, cash_simulator, describe_parts, load_kiosk_config
 from kiosk.ports import KioskError
@@ -49,6 +49,7 @@ def _parser() -> OneLineParser:
     ):
         p = sub.add_parser(name, help=text)
         add_common(p)
+        add_office_key(p)
         p.add_argument("--site", default="demo-town", help="site id (default: %(default)s)")
         p.add_argument("--device-id", required=True, help="this kiosk's id, e.g. kiosk-1")
         p.add_argument("--data", type=Path, help="data directory (default: var/<device-id>)")
@@ -77,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             device_id=args.device_id,
             broker_url=args.broker,
             data_dir=data,
+            agent_options={"office_key": args.office_key},
             runtime_speaks=args.command == "run",  # on the screen, the app speaks (in every language)
         )
     except (UsageError, KioskError, SyncError, StoreError) as err:

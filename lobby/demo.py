@@ -178,7 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i in range(1, args.dispensers + 1):
             agent = DeviceAgent(
                 AgentConfig(
-                    site=site.site, device_id=f"disp-{i}", role="dispenser", broker_url=url, data_dir=data / f"disp-{i}"
+                    site=site.site,
+                    device_id=f"disp-{i}",
+                    role="dispenser",
+                    broker_url=url,
+                    data_dir=data / f"disp-{i}",
+                    # The demo's devices pin the office's key from its first start: they act
+                    # on nothing the office did not sign, as enrolled devices do.
+                    office_key=office.signer.public_text,
                 )
             )
             agent.start()
@@ -186,9 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             dispensers.append(Dispenser(agent, TextFilePrinter(tickets_dir)))
         say("demo", f"{args.dispensers} dispensers; printed tickets go to {tickets_dir}; Ctrl-C stops")
         if not args.no_windows and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            windows.append(_dispenser_window(url, data))
-            windows.append(_board_window(url, data))
-            windows.append(_kiosk_window(url, data))
+            windows.append(_dispenser_window(url, data, office.signer.public_text))
+            windows.append(_board_window(url, data, office.signer.public_text))
+            windows.append(_kiosk_window(url, data, office.signer.public_text))
         threads = [
             threading.Thread(target=_residents, args=(d, site, args.interval, stopping), daemon=True)
             for d in dispensers
@@ -285,7 +292,7 @@ def _public_process(port: int, secret: Path, data: Path, site: Any) -> subproces
     fail(PROG, f"the resident's page did not answer on port {port}")
 
 
-def _dispenser_window(url: str, data: Path) -> subprocess.Popen[bytes]:
+def _dispenser_window(url: str, data: Path, office_key: str) -> subprocess.Popen[bytes]:
     """The touch-screen dispenser in a window, on a simulated printer that keeps PNGs."""
     printed = data / "printed-window"
     config = data / "window.toml"
@@ -298,6 +305,8 @@ def _dispenser_window(url: str, data: Path) -> subprocess.Popen[bytes]:
             "ui",
             "--broker",
             url,
+            "--office-key",
+            office_key,
             "--device-id",
             "disp-window",
             "--data",
@@ -313,7 +322,7 @@ def _dispenser_window(url: str, data: Path) -> subprocess.Popen[bytes]:
     return window
 
 
-def _board_window(url: str, data: Path) -> subprocess.Popen[bytes]:
+def _board_window(url: str, data: Path, office_key: str) -> subprocess.Popen[bytes]:
     """The lobby train board in a window, fed by the simulated staff."""
     config = data / "board.toml"
     config.write_text("[display]\nwidth = 1600\nheight = 900\n", encoding="utf-8")
@@ -324,6 +333,8 @@ def _board_window(url: str, data: Path) -> subprocess.Popen[bytes]:
             "display_board.cli",
             "--broker",
             url,
+            "--office-key",
+            office_key,
             "--device-id",
             "board-window",
             "--data",
@@ -337,7 +348,7 @@ def _board_window(url: str, data: Path) -> subprocess.Popen[bytes]:
     return window
 
 
-def _kiosk_window(url: str, data: Path) -> subprocess.Popen[bytes]:
+def _kiosk_window(url: str, data: Path, office_key: str) -> subprocess.Popen[bytes]:
     """The certificate kiosk in a window: simulated My Number cards and cash (buttons on the
     screen), certificates written as PDFs and receipts as PNGs under the demo's folder."""
     config = data / "kiosk.toml"
@@ -358,6 +369,8 @@ def _kiosk_window(url: str, data: Path) -> subprocess.Popen[bytes]:
             "ui",
             "--broker",
             url,
+            "--office-key",
+            office_key,
             "--device-id",
             "kiosk-window",
             "--data",

@@ -153,6 +153,7 @@ class EnrolServer:
         host: str = "0.0.0.0",
         port: int = 8443,
         broker: str | None = None,
+        office_key: str | None = None,
         on_enrolled: Callable[[Enrolled], object] | None = None,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -163,6 +164,7 @@ class EnrolServer:
         self._host = host
         self._port = port
         self.broker = broker
+        self.office_key = office_key  # the public half of the office's signing key: devices pin it
         self._on_enrolled = on_enrolled
         self._wall_ms = wall_ms
         self._lock = threading.Lock()
@@ -263,4 +265,5 @@ class EnrolServer:
             serial=enrolled.serial,
             not_after_ms=enrolled.not_after_ms,
             broker=self.broker,
+            office_key=self.office_key,
         )

@@ -11,9 +11,21 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from sync import messages
 from sync.site import DeviceRule
+
+# The office's signing key (sync/signing.py) lives beside its store: the server signs with it,
+# the enrolment endpoint hands its public half to every device it enrols, a backup of the
+# directory keeps both, and a second office on another store has a key of its own.
+SIGNING_KEY_FILE = "office-signing.key"
+
+
+def signing_key_path(db_path: Path) -> Path:
+    """Where the office keeps the key that signs what it publishes to devices."""
+    return Path(db_path).parent / SIGNING_KEY_FILE
+
 
 # A kiosk's other money records, kept for the audit trail (kiosk/office_link.py, record_raw).
 KIOSK_JOURNAL = "kiosk.journal"

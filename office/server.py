@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from certificates.registry import Registry
 from common import calendar
@@ -43,7 +44,7 @@ from office.lease_keeper import LeaseKeeper
 from office.public_push import FeedPusher
 from office.simstaff import SimStaff
 from office.staff import Reply, StaffDesk
-from sync import messages, protocol
+from sync import messages, protocol, signing
 from sync.errors import ProtocolError
 from sync.link import Inbound, MqttLink, Will
 from sync.site import SiteConfig
@@ -79,8 +80,14 @@ class OfficeServer:
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         on_activity: Callable[[str], None] | None = None,
         registry: Registry | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.config = config
+        # Loaded (or made) before the store opens: an unreadable key stops the office at start,
+        # never half-way through publishing.
+        self.signer = signing.OfficeSigner(
+            signing_key or signing.load_or_create_key(identity.signing_key_path(db_path))
+        )
         self.db = OfficeDB(db_path)
         self.broker_url = broker_url
         self.sim_staff = sim_staff
@@ -131,7 +138,7 @@ class OfficeServer:
             on_down=lambda why: self._inbox.put(("down", why)),
             will=Will(
                 protocol.topic("office_status", config.site),
-                protocol.encode(messages.OfficeStatus(state="offline", epoch=self.epoch)),
+                self._sealed(messages.OfficeStatus(state="offline", epoch=self.epoch)),
             ),
             max_inflight=200,
         )
@@ -165,7 +172,7 @@ class OfficeServer:
             self._thread.join(timeout=10)
         final = (
             protocol.topic("office_status", self.config.site),
-            protocol.encode(messages.OfficeStatus(state="offline", epoch=self.epoch, sent_ms=self.wall_ms())),
+            self._sealed(messages.OfficeStatus(state="offline", epoch=self.epoch, sent_ms=self.wall_ms())),
             1,
             True,
         )
@@ -735,10 +742,14 @@ class OfficeServer:
         spec = protocol.TOPICS[payload.topic]
         self._link.publish(
             protocol.topic(payload.topic, self.config.site, device=device, terminal=terminal),
-            protocol.encode(payload),
+            self._sealed(payload, device if device != "+" else terminal if terminal != "+" else None),
             qos=spec.qos,
             retain=spec.retain,
         )
+
+    def _sealed(self, payload: messages.Payload, addressee: str | None = None) -> bytes:
+        """The payload's bytes with the office's signature for its topic, site and addressee."""
+        return self.signer.seal(payload.topic, self.config.site, addressee, protocol.encode(payload))
 
     def _publish_status(self, state: str) -> None:
         self._last_heartbeat = time.monotonic()

@@ -31,7 +31,7 @@ import msgspec
 
 from sync import clock as clockmod
 from sync import hlc as hlcmod
-from sync import messages, protocol
+from sync import messages, protocol, signing
 from sync.errors import ProtocolError, StoreError
 from sync.events import Event
 from sync.link import Inbound, MqttLink, Will
@@ -71,6 +71,10 @@ class AgentConfig:
     resend_after_s: float = 5.0
     status_interval_s: float = 30.0
     segment_size: int = 200
+    # The office's public signing key, ``ed25519:…`` (enrolment writes it into the device
+    # configuration; the demo passes it at first start). Once pinned, a device acts on no office
+    # document without the office's signature; None keeps the key pinned before, if any.
+    office_key: str | None = None
 
 
 class DeviceAgent:
@@ -103,6 +107,7 @@ class DeviceAgent:
         self.outbox = Outbox(config.data_dir / "outbox", config.device_id, segment_size=config.segment_size)
         self.state = StateStore(config.data_dir / "state.json")
         self.documents = DOCUMENTS_BY_ROLE.get(config.role, ALL_DOCUMENTS)
+        self.verifier = self._pin(config.office_key)
         # Read on every press: served from memory, never behind the store's fsync. Each was
         # checked when it arrived; a stored one is checked again (a store from an older build).
         self._docs: dict[str, messages.Payload] = {}
@@ -151,6 +156,37 @@ class DeviceAgent:
         self._worker: threading.Thread | None = None
         self._link: MqttLink | None = None
         self._report_repairs()
+
+    def _pin(self, office_key: str | None) -> signing.OfficeVerifier | None:
+        """The office key this device believes: the configured one (kept in the store, so a
+        configuration that loses it later does not unpin the device), else the one kept."""
+        if office_key:
+            verifier = signing.OfficeVerifier.from_text(office_key)  # OfficeKeyError: one line
+            kept = self.state.get("office_key")
+            if kept is None or kept.get("key") != verifier.public_text:
+                if kept is not None:
+                    log.warning(
+                        "%s: the office key changed (enrolled again?): pinning the new one", self.config.device_id
+                    )
+                self.state.put("office_key", {"key": verifier.public_text})
+            return verifier
+        kept = self.state.get("office_key")
+        if kept is not None and isinstance(kept.get("key"), str):
+            try:
+                return signing.OfficeVerifier.from_text(kept["key"])
+            except signing.OfficeKeyError as err:
+                raise signing.OfficeKeyError(
+                    f"the office key kept in {self.config.data_dir / 'state.json'} is damaged ({err}): "
+                    "pass it again (--office-key, or enrol the device again)"
+                ) from err
+        # INFO, not a warning on every start of every command: the technician's self-test is
+        # where an unpinned device shows up (a WARN line saying to enrol it).
+        log.info(
+            "%s: no office key pinned - this device believes any message on the office's topics; "
+            "enrol it (or pass --office-key) so it acts only on what the office signed",
+            self.config.device_id,
+        )
+        return None
 
     def _report_repairs(self) -> None:
         """A store repaired at open is reported to the office, not just logged on the device."""
@@ -334,13 +370,27 @@ class DeviceAgent:
     def _on_inbound(self, message: Inbound) -> None:
         try:
             parsed = protocol.parse_topic(message.topic)
+        except ProtocolError as err:
+            self.stats["bad_payloads"] += 1
+            log.warning("ignored a message on %s: %s", message.topic, err)
+            return
+        if parsed.site != self.config.site or (parsed.device not in (None, self.config.device_id)):
+            self.stats["foreign_messages"] += 1
+            return
+        if self.verifier is not None and parsed.name in signing.SIGNED_TOPICS:
+            try:
+                self.verifier.check(parsed.name, parsed.site, parsed.device or parsed.terminal, message.payload)
+            except signing.SignatureError as err:
+                # Checked before anything is read from it - its version, its time, its acks.
+                self.stats["signature_refused"] += 1
+                if self.stats["signature_refused"] in (1, 10, 100, 1000, 10000):
+                    log.warning("%s: ignored a message on %s: %s", self.config.device_id, message.topic, err)
+                return
+        try:
             doc = protocol.decode(parsed.name, message.payload)
         except ProtocolError as err:
             self.stats["bad_payloads"] += 1
             log.warning("ignored a bad message on %s: %s", message.topic, err)
-            return
-        if parsed.site != self.config.site or (parsed.device not in (None, self.config.device_id)):
-            self.stats["foreign_messages"] += 1
             return
         sent_ms = getattr(doc, "sent_ms", None)
         if isinstance(sent_ms, int) and not message.retained:

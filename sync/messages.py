@@ -556,6 +556,9 @@ class EnrolAnswer(msgspec.Struct, frozen=True, kw_only=True):
     serial: Annotated[str, info(max_length=100)] = ""
     not_after_ms: Ms = 0
     broker: Annotated[str, info(max_length=300)] | None = None
+    # The office's public signing key (sync/signing.py), which the device pins; an office from
+    # before signatures sends none.
+    office_key: Annotated[str, info(max_length=100)] | None = None
 
 
 class EnrolRefusal(msgspec.Struct, frozen=True, kw_only=True):

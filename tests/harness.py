@@ -18,7 +18,9 @@ from typing import Any
 import msgspec
 
 from office import config as configmod
+from office.identity import signing_key_path
 from office.server import OfficeServer
+from sync import signing
 from sync.agent import AgentConfig, DeviceAgent
 from sync.site import SiteConfig
 from ticket_dispenser.device import Dispenser
@@ -33,6 +35,12 @@ def round_the_clock(site: SiteConfig, **kiosk: Any) -> SiteConfig:
     settings: dict[str, Any] = {"closed_weekdays": frozenset(), "closed_dates": frozenset(), **kiosk}
     hours = msgspec.structs.replace(site.kiosk, open="00:00", close="24:00", **settings)
     return msgspec.structs.replace(site, kiosk=hours)
+
+
+def office_key(db: Path) -> str:
+    """The public signing key of the office on store ``db`` (made now if the office has not
+    started yet: the office loads the same file), as a device pins it."""
+    return signing.public_key_text(signing.load_or_create_key(signing_key_path(db)).public_key())
 
 
 def start_office(url: str, db: Path, config: object = None, **kwargs: object) -> OfficeServer:

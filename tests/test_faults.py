@@ -13,6 +13,7 @@ from harness import (
     Proc,
     has_full_lease,
     issued_ids,
+    office_key,
     office_process,
     office_rows,
     start_dispenser,
@@ -29,8 +30,10 @@ MIX = ["certificates", "moving", "tax", "family_register", "my_number"]
 
 def _outage_scenario(broker, tmp_path: Path, wait_for) -> None:
     office = start_office(broker.url, tmp_path / "office.sqlite3")
-    d1 = start_dispenser(broker.url, tmp_path / "disp-d1", "disp-d1")
-    d2 = start_dispenser(broker.url, tmp_path / "disp-d2", "disp-d2")
+    # Signatures on: the dispensers believe only what the office signed, through the outage.
+    key = office.signer.public_text
+    d1 = start_dispenser(broker.url, tmp_path / "disp-d1", "disp-d1", office_key=key)
+    d2 = start_dispenser(broker.url, tmp_path / "disp-d2", "disp-d2", office_key=key)
     try:
         wait_for(lambda: has_full_lease(d1) and has_full_lease(d2), timeout=20, message="both dispensers leased")
         broker.stop()
@@ -53,6 +56,7 @@ def _outage_scenario(broker, tmp_path: Path, wait_for) -> None:
         assert len({(r[1], r[2], r[3]) for r in rows}) == 500  # numbers unique per day and series
         assert office_rows(office.db.path, "SELECT COUNT(*) FROM events WHERE problem IS NOT NULL") == [(0,)]
         assert office.stats["number_conflicts"] == 0
+        assert d1.agent.stats["signature_refused"] == 0 and d2.agent.stats["signature_refused"] == 0
     finally:
         d1.close()
         d2.close()
@@ -71,8 +75,9 @@ def test_500_tickets_while_the_embedded_broker_is_down(embedded_broker, tmp_path
 def test_office_killed_mid_stream_loses_and_doubles_nothing(mosquitto, tmp_path: Path, wait_for) -> None:
     db = tmp_path / "office.sqlite3"
     office = office_process(mosquitto.url, db)
-    d1 = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1", resend_after_s=1.0)
-    d2 = start_dispenser(mosquitto.url, tmp_path / "disp-d2", "disp-d2", resend_after_s=1.0)
+    key = office_key(db)  # the killed office comes back with the same key: it is on its disk
+    d1 = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1", resend_after_s=1.0, office_key=key)
+    d2 = start_dispenser(mosquitto.url, tmp_path / "disp-d2", "disp-d2", resend_after_s=1.0, office_key=key)
     issued: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -112,6 +117,7 @@ def test_office_killed_mid_stream_loses_and_doubles_nothing(mosquitto, tmp_path:
                 db, "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events WHERE device=?", device.agent.config.device_id
             )
             assert events == [(device.agent.outbox.last_seq, 1, device.agent.outbox.last_seq)]
+            assert device.agent.stats["signature_refused"] == 0
     finally:
         stop.set()
         d1.close()
@@ -126,6 +132,7 @@ def test_dispenser_killed_200_times_while_issuing(mosquitto, tmp_path: Path, wai
     reported: list[str] = []
     base = ["-m", "ticket_dispenser.cli"]
     common = ["--broker", mosquitto.url, "--device-id", "disp-d1", "--data", str(data)]
+    common += ["--office-key", office.signer.public_text]  # signatures on, as an enrolled dispenser
     started = 0
     repaired = 0  # kills that landed between the outbox write and the ticket log write
     ran_dry = 0  # presses refused because a series had no numbers left today

@@ -24,7 +24,9 @@ from lobby.brokers import MosquittoBroker
 from office.broker_security import BrokerSettings, SecurityHome, init_security
 from office.enrol_http import EnrolServer
 from office.enrolment import EnrolmentRegistry
+from office.identity import signing_key_path
 from office.pki import OfficeCA
+from sync import signing
 from sync.outbox import Outbox
 
 SITE = "demo-town"
@@ -411,8 +413,15 @@ def office(tmp_path: Path) -> Iterator[tuple[EnrolmentRegistry, EnrolServer]]:
     home = SecurityHome(tmp_path / "office")
     files, _identity = init_security(home, BrokerSettings(site=SITE, hosts=("localhost",), port=8883), now_ms=now)
     registry = EnrolmentRegistry.open(tmp_path / "office.sqlite3", OfficeCA.load(home.ca_dir), SITE)
+    key = signing.load_or_create_key(signing_key_path(tmp_path / "office.sqlite3"))
     server = EnrolServer(
-        registry, certfile=files.cert, keyfile=files.key, host="127.0.0.1", port=0, broker="mqtts://localhost:8883"
+        registry,
+        certfile=files.cert,
+        keyfile=files.key,
+        host="127.0.0.1",
+        port=0,
+        broker="mqtts://localhost:8883",
+        office_key=signing.public_key_text(key.public_key()),
     )
     server.start()
     yield registry, server
@@ -453,6 +462,14 @@ def test_enroll_records_the_tls_broker_url_and_a_token_works_once(
     device = registry.device("disp-1")
     assert device is not None and device.profile_hash == applied["device"]["profile_hash"]
     assert f'MADOGUCHI_BROKER="{identity.broker_url()}"' in env_path(config).read_text()
+    # The office's signing key is pinned: in the identity, the configuration and the units' env.
+    assert server.office_key is not None and identity.office_key == server.office_key
+    assert doc["device"]["office_key"] == server.office_key
+    assert f'MADOGUCHI_OFFICE_KEY="{server.office_key}"' in env_path(config).read_text()
+    # Applying the profile again keeps the pin (and the broker), as it keeps the identity.
+    run(capsys, *_apply(config, scan_file(tmp_path, [TM_T20III], []), "--yes"))
+    assert tomllib.loads(config.read_text())["device"]["office_key"] == server.office_key
+    assert f'MADOGUCHI_OFFICE_KEY="{server.office_key}"' in env_path(config).read_text()
     # The same token again: refused by the office, one line, nothing changed.
     before = config.read_text()
     code, out, err = run(capsys, *argv)

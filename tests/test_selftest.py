@@ -10,9 +10,11 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
 from drivers.fake_cctalk import FakeCcTalkBus
@@ -29,7 +31,7 @@ from firmware_profiles.selftest import (
 )
 from firmware_profiles.status import Verdict, read_device_file
 from lobby.brokers import MosquittoBroker
-from sync import messages, protocol
+from sync import messages, protocol, signing
 
 SITE = "demo-town"
 # The kiosk role's default hoppers: 10 yen at 3, 100 at 4, 500 at 5 (firmware_profiles/models/cash).
@@ -79,14 +81,33 @@ def provision_kiosk(tmp_path: Path, broker: str, cash_port: str) -> Path:
 
 
 def publish_office_status(
-    broker: MosquittoBroker, mqtt_client_factory: object, sent_ms: int | None, state: str = "online"
+    broker: MosquittoBroker,
+    mqtt_client_factory: object,
+    sent_ms: int | None,
+    state: str = "online",
+    signer: signing.OfficeSigner | None = None,
 ) -> None:
     client: mqtt.Client = mqtt_client_factory(broker, "office")  # type: ignore[operator]
     status = messages.OfficeStatus(
         state="online" if state == "online" else "offline", epoch="e1", session=1, sent_ms=sent_ms
     )
-    info = client.publish(protocol.topic("office_status", SITE), protocol.encode(status), qos=1, retain=True)
+    raw = protocol.encode(status)
+    if signer is not None:
+        raw = signer.seal("office_status", SITE, None, raw)
+    info = client.publish(protocol.topic("office_status", SITE), raw, qos=1, retain=True)
     info.wait_for_publish(5)
+
+
+def pin(config: Path, key: str) -> None:
+    """What enrolment leaves in the configuration: the office's key under [device]."""
+    text = config.read_text()
+    assert "\n[device]\n" in "\n" + text
+    config.write_text(("\n" + text).replace("\n[device]\n", f'\n[device]\noffice_key = "{key}"\n', 1)[1:])
+
+
+@pytest.fixture
+def office_signer() -> signing.OfficeSigner:
+    return signing.OfficeSigner(Ed25519PrivateKey.generate())
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -119,9 +140,11 @@ def test_kiosk_self_test_passes_on_working_hardware(
     mosquitto: MosquittoBroker,
     mqtt_client_factory: object,
     cash_bus: FakeCcTalkBus,
+    office_signer: signing.OfficeSigner,
 ) -> None:
     config = provision_kiosk(tmp_path, mosquitto.url, cash_bus.port_path)
-    publish_office_status(mosquitto, mqtt_client_factory, now_ms())
+    pin(config, office_signer.public_text)
+    publish_office_status(mosquitto, mqtt_client_factory, now_ms(), signer=office_signer)
     capsys.readouterr()
     printed = tmp_path / "printed"
     code, out, _ = run_cli(
@@ -144,6 +167,8 @@ def test_kiosk_self_test_passes_on_working_hardware(
         out,
     )
     assert "the office's status came back" in out and "result: 4 passed, 2 warning(s), 0 failed" in out
+    assert "signed by the pinned office key" in out
+
     # The ticket is sized to the profile: the TM-T20III prints 576 dots.
     ticket = printed / "1.png"
     assert str(ticket) in out
@@ -163,6 +188,36 @@ def test_kiosk_self_test_passes_on_working_hardware(
     # Every configured cash device was asked who it is (simple poll, then its category).
     for address in (2, 40, 3, 4, 5):
         assert cash_bus.requests[(address, 254)] >= 1, address
+
+
+def test_an_office_status_not_signed_by_the_pinned_key_fails_and_an_unpinned_device_warns(
+    tmp_path: Path,
+    mosquitto: MosquittoBroker,
+    mqtt_client_factory: object,
+    cash_bus: FakeCcTalkBus,
+    office_signer: signing.OfficeSigner,
+) -> None:
+    config = provision_kiosk(tmp_path, mosquitto.url, cash_bus.port_path)
+
+    def broker_line() -> Any:
+        lines = run_selftest(read_device_file(config), fake_printer=tmp_path / "png", timeout=3)
+        return next(line for line in lines if line.label == "broker")
+
+    publish_office_status(mosquitto, mqtt_client_factory, now_ms(), signer=office_signer)
+    unpinned = broker_line()
+    assert unpinned.verdict is Verdict.WARN and "no office key is pinned" in unpinned.text
+    pin(config, signing.OfficeSigner(Ed25519PrivateKey.generate()).public_text)  # another office's
+    wrong = broker_line()
+    assert wrong.verdict is Verdict.FAIL and "not signed by the key pinned at enrolment" in wrong.text
+    pin_text = config.read_text().replace(
+        next(l for l in config.read_text().splitlines() if l.startswith("office_key")),
+        f'office_key = "{office_signer.public_text}"',
+    )
+    config.write_text(pin_text)
+    publish_office_status(mosquitto, mqtt_client_factory, now_ms())  # unsigned, posing as the office
+    assert broker_line().verdict is Verdict.FAIL
+    publish_office_status(mosquitto, mqtt_client_factory, now_ms(), signer=office_signer)
+    assert broker_line().verdict is Verdict.PASS
 
 
 def test_a_card_in_the_reader_has_its_jpki_application_selected(tmp_path: Path) -> None:
@@ -393,7 +448,7 @@ def test_self_test_without_a_configuration_is_one_line(tmp_path: Path, capsys: p
 
 
 def test_self_test_over_tls_after_enrolment_and_after_revocation(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], office_signer: signing.OfficeSigner
 ) -> None:
     import os
     import pwd
@@ -430,6 +485,7 @@ def test_self_test_over_tls_after_enrolment_and_after_revocation(
         host="127.0.0.1",
         port=0,
         broker=f"mqtts://localhost:{port}",
+        office_key=office_signer.public_text,
         on_enrolled=lambda _e: apply(home, now_ms=now_ms()),
     )
     broker.start()
@@ -463,9 +519,8 @@ def test_self_test_over_tls_after_enrolment_and_after_revocation(
         office_client.connect("localhost", port)
         office_client.loop_start()
         status = messages.OfficeStatus(state="online", epoch="e1", session=1, sent_ms=now_ms())
-        office_client.publish(
-            protocol.topic("office_status", SITE), protocol.encode(status), qos=1, retain=True
-        ).wait_for_publish(5)
+        signed = office_signer.seal("office_status", SITE, None, protocol.encode(status))
+        office_client.publish(protocol.topic("office_status", SITE), signed, qos=1, retain=True).wait_for_publish(5)
         office_client.disconnect()
         office_client.loop_stop()
         capsys.readouterr()
@@ -475,7 +530,7 @@ def test_self_test_over_tls_after_enrolment_and_after_revocation(
         assert code == 0, out
         assert re.search(
             rf"PASS\s+broker\s+localhost:{port} answers; TLS identity accepted; the office's status came "
-            r"back in \d+ ms \(office online\)",
+            r"back in \d+ ms \(office online\), signed by the pinned office key",
             out,
         )
         assert re.search(r"PASS\s+clock", out)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -376,6 +377,139 @@ def test_a_forged_ack_beyond_what_the_device_wrote_is_refused_and_sync_finishes(
         device.close()
         if office is not None:
             office.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# devices believe only the office: its signatures
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_pinned_dispenser_acts_on_nothing_the_office_did_not_sign(
+    office: OfficeServer, mosquitto: Any, mqtt_client_factory: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    """Forged acks, leases and configurations with versions of 2^53, a status from tomorrow and
+    a real signed ack replayed to another dispenser: the two dispensers that pinned the office's
+    key ignore every one and keep working; a third that pinned nothing is the control, showing
+    each forgery would have done its damage."""
+    key = office.signer.public_text
+    one = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1", office_key=key)
+    two = start_dispenser(mosquitto.url, tmp_path / "disp-2", "disp-2", office_key=key)
+    control = start_dispenser(mosquitto.url, tmp_path / "disp-3", "disp-3")
+    devices = (one, two, control)
+    open_devices = list(devices)
+    try:
+        wait_for(lambda: all(has_full_lease(d) for d in devices), message="the three dispensers got leases")
+        assert one.agent.verifier is not None and control.agent.verifier is None
+        for n in range(3):
+            one.agent.record(messages.PrinterStatusChanged(paper_near_end=n % 2 == 0))
+        wait_for(lambda: one.agent.pending_count() == 0, message="disp-1's events acknowledged")
+        real = {
+            d.agent.config.device_id: (d.agent.document("lease"), d.agent.document("office_config")) for d in devices
+        }
+        # A real, signed ack of disp-1, caught on the wire to replay it for disp-2.
+        caught: list[bytes] = []
+        spy = mqtt_client_factory(mosquitto, on_message=lambda _c, _u, m: caught.append(m.payload))
+        spy.subscribe(protocol.topic("ack", S, device="disp-1"), qos=1)
+        wait_for(lambda: bool(caught), message="the retained signed ack of disp-1 was caught")
+        assert caught[0].endswith(b'"}') and b'"sig":"' in caught[0]
+        two_before = two.agent.stats["ack_refused"]
+
+        forger = mqtt_client_factory(mosquitto)
+        top = 2**53
+        config = real["disp-1"][1]
+        assert config is not None
+        publish(
+            forger,
+            protocol.topic("office_config", S),
+            protocol.encode(msgspec.structs.replace(config, version=top, categories=())),
+            retain=True,
+        )
+        for device_id, (lease, _config) in real.items():
+            assert lease is not None
+            stolen = tuple(msgspec.structs.replace(b, first=1, last=9999) for b in lease.blocks)
+            forged_lease = msgspec.structs.replace(lease, version=top, blocks=stolen)
+            publish(forger, protocol.topic("lease", S, device=device_id), protocol.encode(forged_lease), retain=True)
+        tomorrow = office.wall_ms() + 30 * 3600_000
+        status = messages.OfficeStatus(state="online", epoch="forged", session=1, sent_ms=tomorrow)
+        publish(forger, protocol.topic("office_status", S), protocol.encode(status))
+        publish(forger, protocol.topic("ack", S, device="disp-1"), protocol.encode(messages.Ack(acked=5000)))
+        publish(forger, protocol.topic("ack", S, device="disp-2"), caught[0])  # disp-1's, signed
+
+        # The control believed the forged documents: that is the damage a pin prevents.
+        wait_for(
+            lambda: (
+                getattr(control.agent.document("lease"), "version", 0) == top
+                and getattr(control.agent.document("office_config"), "version", 0) == top
+            ),
+            message="the unpinned control took the forged versions",
+        )
+        wait_for(lambda: one.agent.stats["signature_refused"] >= 4, message="disp-1 refused config, lease, status, ack")
+        wait_for(lambda: two.agent.stats["signature_refused"] >= 4, message="disp-2 refused config, lease, status, ack")
+        for device in (one, two):
+            lease, config = real[device.agent.config.device_id]
+            assert device.agent.document("lease") == lease
+            assert device.agent.document("office_config") == config
+            assert abs(device.agent.now_ms() - office.wall_ms()) < 5_000
+        assert two.agent.stats["ack_refused"] == two_before  # the replayed ack never reached it
+        assert one.agent.outbox.last_seq == 3 and one.agent.stats["ack_refused"] == 0
+
+        # Both keep issuing from their real blocks and sync to the end.
+        issued = [d.dispenser.issue("certificates").ticket for d in (one, two) for _ in range(5)]
+        wait_for(lambda: one.agent.pending_count() == 0 and two.agent.pending_count() == 0, message="both synced")
+        for ticket in issued:
+            at_office = office.db.ticket(ticket.ticket_id)
+            assert at_office is not None and (at_office.series, at_office.number) == (ticket.series, ticket.number)
+
+        # The pin outlives a restart without the key on the command line; the forged retained
+        # documents arrive again and are refused again.
+        one.close()
+        open_devices.remove(one)
+        again = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
+        try:
+            assert again.agent.verifier is not None and again.agent.verifier.public_text == key
+            wait_for(lambda: again.agent.stats["signature_refused"] >= 2, message="retained forgeries refused again")
+            assert again.agent.document("lease") == real["disp-1"][0]
+            assert again.dispenser.issue("moving").ticket.number > 0
+        finally:
+            again.close()
+    finally:
+        for device in open_devices:
+            device.close()
+
+
+def test_signed_documents_keep_working_across_a_mosquitto_bridge(
+    office: OfficeServer, mosquitto: Any, tmp_path: Path, wait_for: Any
+) -> None:
+    """A branch's broker bridged to the office's: the pinned dispenser behind the bridge
+    verifies everything the office signed and syncs as if it were local."""
+    from lobby.brokers import MosquittoBroker, free_port
+
+    port = free_port()
+    branch = MosquittoBroker(
+        tmp_path / "branch",
+        port=port,
+        extra_conf=(
+            "connection to-office\n"
+            f"address 127.0.0.1:{mosquitto.port}\n"
+            "topic madoguchi/v1/# both 1\n"
+            "cleansession false\n"
+            "restart_timeout 1 5\n"
+        ),
+    )
+    branch.start()
+    device = None
+    try:
+        device = start_dispenser(branch.url, tmp_path / "disp-1", "disp-1", office_key=office.signer.public_text)
+        wait_for(lambda: has_full_lease(device), timeout=30, message="leased across the bridge")
+        tickets = [device.dispenser.issue("certificates").ticket for _ in range(10)]
+        wait_for(lambda: device.agent.pending_count() == 0, timeout=30, message="synced across the bridge")
+        assert all(office.db.ticket(t.ticket_id) is not None for t in tickets)
+        assert device.agent.stats["signature_refused"] == 0
+        assert device.agent.stats["acks"] >= 1 and device.agent.clock_confirmed
+    finally:
+        if device is not None:
+            device.close()
+        branch.stop()
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.cli import OneLineParser, UsageError, add_common, fail, setup_logging
+from common.cli import OneLineParser, UsageError, add_common, add_office_key, fail, setup_logging
 from drivers.plain_printers import TextFilePrinter
 from drivers.ticket_printer import TicketPrinter
 from sync.agent import AgentConfig, DeviceAgent
@@ -43,6 +43,7 @@ def _parser() -> OneLineParser:
     ):
         p = sub.add_parser(name, help=text)
         add_common(p)
+        add_office_key(p)
         p.add_argument("--site", default="demo-town", help="site id (default: %(default)s)")
         p.add_argument("--device-id", required=True, help="this dispenser's id, e.g. disp-1")
         p.add_argument("--data", type=Path, help="data directory (default: var/<device-id>)")
@@ -85,7 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         agent = DeviceAgent(
             AgentConfig(
-                site=args.site, device_id=args.device_id, role="dispenser", broker_url=args.broker, data_dir=data
+                site=args.site,
+                device_id=args.device_id,
+                role="dispenser",
+                broker_url=args.broker,
+                data_dir=data,
+                office_key=args.office_key,
             )
         )
         dispenser = Dispenser(agent, printer)
