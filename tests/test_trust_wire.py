@@ -568,15 +568,22 @@ def test_forged_messages_from_wrong_senders_lose_and_double_nothing(
     from the real dispensers' blocks, marks far beyond any lease, wrong times, reused ids. The
     two dispensers' every ticket reaches the office exactly once and both sync to the end.
 
-    Messages on the real dispensers' own topics and the office's documents to devices are left
-    to the broker's ACL and the office's signatures (test_broker_security.py; the signatures
-    are still to come)."""
+    And documents posing as the office's - acks, leases, voids, configurations, snapshots and
+    statuses with random versions, numbers and times, some of them real signed documents
+    replayed to the other dispenser: both dispensers pinned the office's key and act on none.
+
+    Events on the real dispensers' own topics are the broker ACL's to stop (a device's
+    certificate names it; test_broker_security.py)."""
     import random
     import threading
 
     rng = random.Random(20261206)
-    one = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1")
-    two = start_dispenser(mosquitto.url, tmp_path / "disp-2", "disp-2")
+    key = office.signer.public_text
+    one = start_dispenser(mosquitto.url, tmp_path / "disp-1", "disp-1", office_key=key)
+    two = start_dispenser(mosquitto.url, tmp_path / "disp-2", "disp-2", office_key=key)
+    caught: list[tuple[str, bytes]] = []  # real signed documents, to replay elsewhere
+    spy = mqtt_client_factory(mosquitto, on_message=lambda _c, _u, m: caught.append((m.topic, m.payload)))
+    spy.subscribe(f"{protocol.ROOT}/{S}/office/#", qos=1)
     forger = mqtt_client_factory(mosquitto)
     stop = threading.Event()
     sent = [0]
@@ -607,16 +614,60 @@ def test_forged_messages_from_wrong_senders_lose_and_double_nothing(
                 data = {"ticket_id": f"{day}-2-{block.first}"}
             return seq, kind, data
 
+        def forged_document() -> tuple[str, bytes, bool]:
+            """A document on an office topic: made up, or a real one replayed to the other."""
+            target = rng.choice(["disp-1", "disp-2"])
+            if caught and rng.random() < 0.3:
+                topic_, payload = rng.choice(caught)
+                other = "disp-2" if topic_.endswith("/disp-1") else "disp-1"
+                return topic_.rsplit("/", 1)[0] + "/" + other, payload, rng.random() < 0.5
+            version = rng.choice([0, 1, 2**31, 2**53])
+            when = office.wall_ms() + rng.choice([-86_400_000, 0, 30 * 3600_000])
+            kind = rng.choice(["ack", "lease", "voids", "config", "status", "queue"])
+            block = rng.choice(blocks)
+            doc: messages.Payload
+            if kind == "ack":
+                doc = messages.Ack(acked=rng.choice([1, 50, 5000, 10_000_000]), sent_ms=when)
+            elif kind == "lease":
+                stolen = messages.LeaseBlock(series=block.series, day=day, first=1, last=rng.choice([block.last, 9999]))
+                doc = messages.Lease(version=version, sent_ms=when, blocks=(stolen,))
+            elif kind == "voids":
+                doc = messages.Voids(version=version, sent_ms=when, day=day, tickets=(f"{day}-{block.series}-1",))
+            elif kind == "config":
+                config = one.agent.document("office_config")
+                assert config is not None
+                doc = msgspec.structs.replace(config, version=version, sent_ms=when, categories=())
+            elif kind == "status":
+                state = rng.choice(["online", "offline"])
+                doc = messages.OfficeStatus(state=state, epoch="forged", session=rng.randint(1, 9), sent_ms=when)
+            else:
+                snapshot = one.agent.document("queue_snapshot")
+                assert snapshot is not None
+                doc = msgspec.structs.replace(snapshot, version=version, sent_ms=when)
+            return protocol.topic(doc.topic, S, device=target), protocol.encode(doc), rng.random() < 0.3
+
+        failed: list[BaseException] = []
+
         def forge() -> None:
+            try:
+                forge_until_stopped()
+            except Exception as err:  # noqa: BLE001 - the test fails on it, not only a warning
+                failed.append(err)
+                raise
+
+        def forge_until_stopped() -> None:
             while not stop.is_set():
                 sender = rng.choice(senders)
                 roll = rng.random()
-                if roll < 0.6:
+                if roll < 0.3:
+                    topic_, payload, retain = forged_document()
+                    publish(forger, topic_, payload, retain=retain)
+                elif roll < 0.6:
                     payload = batch(
                         sender, *(forged_event(sender) for _ in range(rng.randint(1, 5))), at=rng.randint(1, 2**41)
                     )
                     publish(forger, protocol.topic("events", S, device=sender), payload)
-                elif roll < 0.9:
+                elif roll < 0.85:
                     marks = tuple(
                         messages.NumberMark(series=b.series, day=day, last=rng.choice([b.last, 2999, 9999]))
                         for b in rng.sample(blocks, k=min(3, len(blocks)))
@@ -640,9 +691,10 @@ def test_forged_messages_from_wrong_senders_lose_and_double_nothing(
         for i in range(60):
             for device in (one, two):
                 issued.append((device.agent.config.device_id, device.dispenser.issue(purposes[i % 4]).ticket))
+        wait_for(lambda: sent[0] >= 300 or failed, timeout=60, message="the forger sent its share")
+        assert not failed, failed
         stop.set()
         thread.join(10)
-        assert sent[0] > 50, sent
         wait_for(
             lambda: one.agent.pending_count() == 0 and two.agent.pending_count() == 0,
             timeout=60,
@@ -666,6 +718,15 @@ def test_forged_messages_from_wrong_senders_lose_and_double_nothing(
         cash_from = {r[0] for r in office.db.conn.execute("SELECT DISTINCT device_id FROM cert_cash")}
         assert cash_from <= {"kiosk-1", "kiosk-7"}, cash_from
         assert not office.db.leases(device="stranger") and not office.db.leases(device="kiosk-1")
+        # Nothing posing as the office moved them: refused, counted, their real documents kept.
+        for device in (one, two):
+            assert device.agent.stats["signature_refused"] > 10, device.agent.stats
+            assert device.agent.stats["ack_refused"] == 0  # no forged ack got as far as the outbox
+            lease = device.agent.document("lease")
+            assert lease is not None and lease.version < 2**31
+            config = device.agent.document("office_config")
+            assert config is not None and config.categories and config.version < 2**31
+            assert abs(device.agent.now_ms() - office.wall_ms()) < 5_000
     finally:
         stop.set()
         one.close()
