@@ -651,7 +651,7 @@ def test_forged_messages_from_wrong_senders_lose_and_double_nothing(
         def forge() -> None:
             try:
                 forge_until_stopped()
-            except Exception as err:  # noqa: BLE001 - the test fails on it, not only a warning
+            except Exception as err:  # the test fails on it, not only a warning
                 failed.append(err)
                 raise
 
