@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography import x509
@@ -713,3 +714,157 @@ def test_mosquitto_runner_takes_a_supplied_configuration_only_with_its_port(tmp_
     assert broker.config_text() == "# supplied\n" and broker.conf_path == tmp_path.resolve() / "mosquitto.conf"
     with pytest.raises(BrokerStartError, match="not running"):
         broker.reload()
+
+
+# --------------------------------------------------------------------------------------------
+# the trust-on-the-wire findings again, on the deployed configuration
+# --------------------------------------------------------------------------------------------
+
+
+def _batch(device: str, *events: tuple[int, str, dict[str, Any]]) -> bytes:
+    at = now_ms()
+    records = tuple(
+        messages.EventRecord(id=f"{device}:{seq}", seq=seq, type=kind, hlc=f"{at:013d}-0000-{device}", at=at, data=data)
+        for seq, kind, data in events
+    )
+    return protocol.encode(messages.EventBatch(device=device, events=records))
+
+
+def test_the_forgeries_are_stopped_on_the_generated_tls_configuration_and_acls(site: Site) -> None:
+    """The trust-on-the-wire findings on the deployed broker, from an enrolled dispenser gone
+    rogue (disp-9) and an enrolled kiosk that says it is a dispenser. The ACL stops what a device
+    may not publish at all (the office's documents, another device's topics); the office's role,
+    lease, marks and id checks stop what it may publish but must not be believed. The real
+    dispenser, enrolled through the endpoint and so pinned to the office's key, never sees a
+    forgery, refuses nothing, and syncs to the end."""
+    from office.identity import signing_key_path
+    from sync import signing
+    from ticket_dispenser.device import Dispenser
+
+    db = site.tmp / "office.sqlite3"  # the enrolment register's store, as deployed
+    office_key = signing.public_key_text(signing.load_or_create_key(signing_key_path(db)).public_key())
+    files = write_broker_config(site.home, now_ms=now_ms())
+    with EnrolServer(
+        site.registry,
+        certfile=files.cert,
+        keyfile=files.key,
+        host="127.0.0.1",
+        port=0,
+        broker=f"mqtts://localhost:{site.port}",
+        office_key=office_key,
+        on_enrolled=lambda _e: apply(site.home, now_ms=now_ms()),
+    ) as endpoint:
+        before = site.reloads()
+        token = site.registry.issue_token("disp-1", "dispenser", now_ms=now_ms())
+        identity = enroll(endpoint.url("localhost"), token.text, "disp-1", PROFILE, site.tmp / "disp-1" / "tls")
+        wait_for(lambda: site.reloads() > before, message="enrolment did not reload the broker")
+    assert identity.office_key == office_key
+    rogue_url = site.enrol("disp-9", "dispenser")
+    kiosk_url = site.enrol("kiosk-1", "kiosk")
+    server = OfficeServer(SITE, db, site.office_url("localhost"))
+    server.start()
+    agent = DeviceAgent(
+        AgentConfig(
+            site=S,
+            device_id="disp-1",
+            role="dispenser",
+            broker_url=identity.broker_url(),
+            data_dir=site.tmp / "disp-1" / "data",
+            office_key=identity.office_key,
+        )
+    )
+    dispenser = None
+    try:
+        assert server.wait_online(10)
+        agent.start()
+        dispenser = Dispenser(agent)
+        wait_for(lambda: agent.document("lease") and agent.office_online, message="disp-1 got its documents")
+        day = server.business_day()
+        lease = agent.document("lease")
+        assert lease is not None
+        block = min((b for b in lease.blocks if b.series == "2" and b.day == day), key=lambda b: b.first)
+        first_real = dispenser.issue("certificates").ticket  # takes block.first
+        rogue = site.peer(rogue_url, "disp-9")
+        kiosk = site.peer(kiosk_url, "kiosk-1")
+
+        # 1. The ACL: the office's documents and disp-1's own topics are not disp-9's to write.
+        config = agent.document("office_config")
+        assert config is not None
+        acl_forgeries = [
+            (topic("ack", "disp-1"), protocol.encode(messages.Ack(acked=5000))),
+            (topic("lease", "disp-1"), protocol.encode(msgspec.structs.replace(lease, version=2**53))),
+            (topic("office_config"), protocol.encode(msgspec.structs.replace(config, version=2**53, categories=()))),
+            (
+                topic("office_status"),
+                protocol.encode(messages.OfficeStatus(state="online", epoch="x", sent_ms=now_ms() + 30 * 3600_000)),
+            ),
+            (topic("events", "disp-1"), _batch("disp-1", (2, "printer.status", {"paper_near_end": True}))),
+            (
+                topic("device_status", "disp-1"),
+                protocol.encode(
+                    messages.DeviceStatus(
+                        state="online",
+                        role="dispenser",
+                        marks=(messages.NumberMark(series="2", day=day, last=10_000_000),),
+                    )
+                ),
+            ),
+        ]
+        for n, (t, payload) in enumerate(acl_forgeries):
+            rogue.publish(t, payload, retain=n % 2 == 0)
+
+        # 2. The office's checks: what disp-9 and kiosk-1 may publish but must not be believed.
+        cash = {"type": "refund_owed", "event_id": "disp-9:c:1", "amount": 50_000, "at_ms": now_ms()}
+        void = {"key": "disp-9:v:1", "request_id": "r" * 32, "reason": "forged"}
+        stolen = {"ticket_id": "t", "day": day, "series": "2", "number": block.first + 1, "category": "certificates"}
+        rogue.publish(
+            topic("events", "disp-9"),
+            _batch("disp-9", (1, "kiosk.cash", cash), (2, "kiosk.issue_void", void), (3, "ticket.issued", stolen)),
+        )
+        rogue.publish(topic("events", "disp-9"), _batch("disp-9", (1, "printer.status", {"paper_near_end": True})))
+        rogue.publish(topic("events", "disp-9"), _batch("disp-9", (4, "printer.status", {})), retain=True)
+        marks = (messages.NumberMark(series="2", day=day, last=10_000_000),)
+        status = messages.DeviceStatus(state="online", role="dispenser", sent_ms=now_ms(), marks=marks)
+        rogue.publish(topic("device_status", "disp-9"), protocol.encode(status))
+        kiosk.publish(
+            topic("device_status", "kiosk-1"),
+            protocol.encode(messages.DeviceStatus(state="online", role="dispenser", sent_ms=now_ms())),
+        )
+
+        def kinds() -> set[tuple[str, str]]:
+            return {(d, s["kind"]) for d in ("disp-9", "kiosk-1") for s in server.db.suspicious(d)}
+
+        wanted = {("disp-9", "role"), ("disp-9", "lease"), ("disp-9", "conflict"), ("disp-9", "marks")}
+        wanted |= {("kiosk-1", "role")}
+        wait_for(lambda: wanted <= kinds(), message=f"the office flagged every forgery (so far {kinds()})")
+        assert not server.db.conn.execute("SELECT COUNT(*) FROM cert_cash").fetchone()[0]
+        assert not server.db.leases(device="kiosk-1")
+        assert all(b.last - b.first < 900 for _, b in server.db.leases(device="disp-9"))
+        # disp-1 goes on: its next number is its own, the forged ticket stays aside.
+        tickets = [first_real] + [dispenser.issue("certificates").ticket for _ in range(5)]
+        assert agent.wait_drained(15), "disp-1 did not sync to the end"
+        for t in tickets:
+            at_office = server.db.ticket(t.ticket_id)
+            assert at_office is not None and at_office.device == "disp-1"
+        assert server.db.acked_seq("disp-1") == agent.outbox.last_seq
+        # Nothing posing as the office got through the broker to the pinned device.
+        assert agent.stats["signature_refused"] == 0 and agent.stats["ack_refused"] == 0
+        assert agent.stats["clock_refused"] == 0
+        assert agent.document("office_config") == config
+        assert server.stats["loop_errors"] == 0
+        # The office restarts (same key, on its disk): disp-9's retained batch is not replayed.
+        events = server.db.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        server.stop()
+        server = OfficeServer(SITE, db, site.office_url("localhost"))
+        server.start()
+        assert server.wait_online(10)
+        wait_for(lambda: server.stats["retained_input"] >= 1, message="the retained batch was seen and ignored")
+        dispenser.issue("moving")
+        assert agent.wait_drained(15), "disp-1 did not sync with the restarted office"
+        assert server.db.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == events + 1
+        assert agent.stats["signature_refused"] == 0
+    finally:
+        if dispenser is not None:
+            dispenser.close()
+        agent.stop()
+        server.stop()
