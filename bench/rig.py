@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync.signing import OfficeSigner
+
 if TYPE_CHECKING:
     from sync.agent import DeviceAgent
 
@@ -90,6 +94,13 @@ def captured_logs() -> Iterator[LogTally]:
 # -- the system under test ----------------------------------------------------------------------
 
 
+class _Unsigned(OfficeSigner):
+    """The bench's baseline office: publishes its documents as they are, without signatures."""
+
+    def seal(self, name: str, site: str, device: str | None, body: bytes) -> bytes:
+        return body
+
+
 @dataclass
 class Rig:
     """The broker, offices and devices a run started; :meth:`close` stops them all."""
@@ -107,15 +118,19 @@ class Rig:
         self.broker.start()
         return self.broker
 
-    def new_office(self, db_name: str) -> Any:
+    def new_office(self, db_name: str, *, signed: bool = True) -> Any:
+        """An office on its own store; ``signed=False`` only for the bench's baseline (the
+        office always signs in service: this measures what the signatures cost)."""
         from office import config as configmod
         from office.server import OfficeServer
 
         office = OfficeServer(configmod.load(), self.root / db_name, self.broker.url)
+        if not signed:
+            office.signer = _Unsigned(Ed25519PrivateKey.generate())
         self.offices.append(office)
         return office
 
-    def new_agent(self, device_id: str) -> Any:
+    def new_agent(self, device_id: str, office_key: str | None = None) -> Any:
         from office import config as configmod
         from sync.agent import AgentConfig, DeviceAgent
 
@@ -127,6 +142,7 @@ class Rig:
                 role="dispenser",
                 broker_url=self.broker.url,
                 data_dir=self.root / device_id,
+                office_key=office_key,
             )
         )
         self.agents.append(agent)

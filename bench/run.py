@@ -87,17 +87,19 @@ class IssueFigures:
     agent_stats: dict[str, int]
 
 
-def bench_issue(rig: Rig, presses: int, measured: int, late_from: int) -> IssueFigures:
-    """Press back to back from one thread; time ``Dispenser.issue`` around each call."""
+def bench_issue(rig: Rig, presses: int, measured: int, late_from: int, *, signed: bool = True) -> IssueFigures:
+    """Press back to back from one thread; time ``Dispenser.issue`` around each call. Signed:
+    the office signs and the dispenser verifies everything (as in service); unsigned: neither."""
     from drivers.plain_printers import RecordingPrinter
     from ticket_dispenser.device import Dispenser
     from ticket_dispenser.errors import NumbersExhausted
 
-    office = rig.new_office("office-issue.sqlite3")
+    suffix = "" if signed else "-unsigned"
+    office = rig.new_office(f"office-issue{suffix}.sqlite3", signed=signed)
     office.start()
     if not office.wait_online(15):
         raise RuntimeError("the office did not come online")
-    agent = rig.new_agent(DISPENSER_ID)
+    agent = rig.new_agent(DISPENSER_ID + suffix, office.signer.public_text if signed else None)
     agent.start()
     if not wait_for(lambda: agent.office_online and has_full_lease(agent), 20):
         raise RuntimeError("the dispenser did not receive its configuration and leases")
@@ -177,9 +179,16 @@ class DrainFigures:
     office_stats: dict[str, int]
 
 
-def bench_drain(rig: Rig, events: int) -> DrainFigures:
-    """Journal ``events`` with the office down, start it, time until all are acknowledged."""
-    agent = rig.new_agent(DRAIN_DEVICE_ID)
+def bench_drain(rig: Rig, events: int, *, signed: bool = True) -> DrainFigures:
+    """Journal ``events`` with the office down, start it, time until all are acknowledged
+    (signed: every ack signed by the office and verified by the device, as in service)."""
+    from office.identity import signing_key_path
+    from sync import signing
+
+    suffix = "" if signed else "-unsigned"
+    db_name = f"office-drain{suffix}.sqlite3"
+    key = signing.load_or_create_key(signing_key_path(rig.root / db_name)) if signed else None
+    agent = rig.new_agent(DRAIN_DEVICE_ID + suffix, signing.public_key_text(key.public_key()) if key else None)
     agent.start()
     if not wait_for(lambda: agent.connected, 15):
         raise RuntimeError("the drain device did not connect to the broker")
@@ -198,7 +207,7 @@ def bench_drain(rig: Rig, events: int) -> DrainFigures:
         raise RuntimeError(f"{agent.pending_count()} pending after journalling {events} with the office down")
 
     t_start = time.perf_counter()
-    office = rig.new_office("office-drain.sqlite3")
+    office = rig.new_office(db_name, signed=signed)
     office.start()
     if not wait_for(lambda: agent.pending_count() == 0, 120, interval=0.002):
         raise RuntimeError(f"outbox not drained within 120 s ({agent.pending_count()} pending)")
@@ -307,17 +316,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"bench: Mosquitto, office and devices under {root}", flush=True)
             rig.start_broker()
             t = time.perf_counter()
+            # The baseline first, without signatures: the first window only (its p99 is the
+            # figure compared), then the full run as in service, signed and verified.
+            unsigned = bench_issue(rig, args.measured, args.measured, args.measured, signed=False)
             issue = bench_issue(rig, args.presses, args.measured, late_from)
             print(
-                f"  issue: {issue.presses} presses in {issue.seconds:.1f} s "
+                f"  issue: {issue.presses} presses in {issue.seconds:.1f} s, {unsigned.presses} unsigned "
                 f"({time.perf_counter() - t:.1f} s with set-up and drain)",
                 flush=True,
             )
             t = time.perf_counter()
+            drain_unsigned = bench_drain(rig, args.events, signed=False)
             drain = bench_drain(rig, args.events)
             print(
                 f"  drain: journalled {drain.events} events in {drain.journal_seconds:.1f} s, "
-                f"drained in {drain.drain_seconds:.2f} s ({time.perf_counter() - t:.1f} s in all)",
+                f"drained in {drain.drain_seconds:.2f} s signed, {drain_unsigned.drain_seconds:.2f} s unsigned "
+                f"({time.perf_counter() - t:.1f} s in all)",
                 flush=True,
             )
             # Best of two: the raw rate is the ceiling the drain is compared with, so take the
@@ -354,14 +368,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p50_0 = percentile(issue.first, 50)
     p99_0 = percentile(issue.first, 99)
     p99_late = percentile(issue.late, 99)
+    p99_0_unsigned = percentile(unsigned.first, 99)
     drain_rate = drain.events / drain.drain_seconds
+    drain_rate_unsigned = drain_unsigned.events / drain_unsigned.drain_seconds
     raw_rate = raw.messages / raw.seconds
     ratio = drain_rate / raw_rate
     figures: dict[str, float] = {
         "issue_p50_ms_0": round(p50_0, 2),
         "issue_p99_ms_0": round(p99_0, 2),
         "issue_p99_ms_5000": round(p99_late, 2),
+        "issue_p99_ms_0_unsigned": round(p99_0_unsigned, 2),
         "drain_events_per_s": round(drain_rate, 1),
+        "drain_events_per_s_unsigned": round(drain_rate_unsigned, 1),
         "raw_publish_per_s": round(raw_rate, 1),
         "drain_vs_raw": round(ratio, 3),
         **store,
@@ -381,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"<= {ISSUE_P99_TARGET_MS:g} ms",
             verdict(p99_0 <= ISSUE_P99_TARGET_MS),
         ),
+        ("  (the same without signatures)", f"{p99_0_unsigned:.2f} ms", "", ""),
         (
             f"issue p99, {late_label}",
             f"{p99_late:.2f} ms",
@@ -396,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
         ),
         ("outbox drain after outage", f"{drain_rate:,.0f} events/s", "", ""),
+        ("  (the same without signatures)", f"{drain_rate_unsigned:,.0f} events/s", "", ""),
         (f"raw paho QoS 1 publish ({raw.size} B)", f"{raw_rate:,.0f} msg/s", "", ""),
         ("drain / raw", f"{ratio:.1%}", f">= {DRAIN_TARGET_RATIO:.0%}", verdict(ratio >= DRAIN_TARGET_RATIO)),
         ("store write, atomic segmented log", f"{store['store_write_ms_atomic']:.3f} ms", "", ""),
