@@ -316,10 +316,10 @@ def alerts(devices: Sequence[DeviceHealth], suspicions: Sequence[Suspicion] = ()
                     {"device": d.device},
                 )
             )
-        if d.role == "kiosk" and d.in_service is False and d.online:
+        if d.role in ("kiosk", "dispenser") and d.in_service is False and d.online:
             out.append(
                 Alert(
-                    f"kiosk:{d.device}",
+                    f"{d.role}:{d.device}",
                     "error",
                     "{device} is out of service ({fault})",
                     {"device": d.device, "fault": d.fault or "fault"},

@@ -47,6 +47,8 @@ DOCUMENTS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "board": ("office_config", "queue_snapshot", "board_snapshot"),
     "kiosk": ("office_config",),
 }
+# What a device whose store failed says in its status (Health.fault): staff see "out of service".
+STORAGE_FAULT = "storage full or failing"
 ALL_DOCUMENTS = ("office_config", "queue_snapshot", "board_snapshot", "lease", "voids")
 
 
@@ -272,9 +274,23 @@ class DeviceAgent:
         with self._lock:
             now = self.now_ms()
             self._hlc = hlcmod.tick(self._hlc, now)
-            event = self.outbox.append(type, data, hlc=self._hlc.encode(), at_ms=now, meta=meta)
+            try:
+                event = self.outbox.append(type, data, hlc=self._hlc.encode(), at_ms=now, meta=meta)
+            except StoreError as err:
+                self._storage_failed(err)
+                raise
         self._inbox.put(("wake", None))
         return event
+
+    def _storage_failed(self, err: StoreError) -> None:
+        """The first failed write of the store: remembered (the app stops or shows "ask staff")
+        and told to the office in the device's status, which needs no disk."""
+        self.stats["store_errors"] += 1
+        if self.storage_failure is None:
+            self.storage_failure = err
+            # The app says it (one line from a command, "please ask staff" on a screen).
+            log.info("%s: the device's store failed, out of service: %s", self.config.device_id, err)
+            self._inbox.put(("health", None))
 
     def now_ms(self) -> int:
         """Best estimate of wall time: the office's time once learned since boot."""
@@ -349,9 +365,7 @@ class DeviceAgent:
             except StoreError as err:
                 # The disk is full or gone: nothing can be kept, so the app must stop and say
                 # so (storage_failure); a traceback every half second would only fill the log.
-                self.stats["store_errors"] += 1
-                if self.storage_failure is None:
-                    self.storage_failure = err
+                self._storage_failed(err)
             except Exception:  # the worker must survive anything one message does to it
                 self.stats["worker_errors"] += 1
                 log.exception("device agent: unexpected error (continuing)")
@@ -519,6 +533,10 @@ class DeviceAgent:
         return None
 
     def _status(self, state: Literal["online", "offline"]) -> messages.DeviceStatus:
+        health = self.status_health() if self.status_health is not None else None
+        if self.storage_failure is not None:
+            # Whatever else the app says of itself, it cannot serve: the floor view says why.
+            health = msgspec.structs.replace(health or messages.Health(), in_service=False, fault=STORAGE_FAULT)
         return messages.DeviceStatus(
             state=state,
             role=self.config.role,
@@ -528,7 +546,7 @@ class DeviceAgent:
             last_seq=self.outbox.last_seq,
             clock_confirmed=self.clock_confirmed,
             marks=self.status_marks() if self.status_marks is not None else (),
-            health=self.status_health() if self.status_health is not None else None,
+            health=health,
         )
 
     def _publish_status(self) -> None:

@@ -167,3 +167,53 @@ def test_keypad_alone_reaches_a_printed_ticket(display, mosquitto, tmp_path: Pat
     assert result["tickets_printed"] == 1
     [ticket] = tickets_of(tmp_path / "keypad-data")
     assert ticket.category == "certificates" and ticket.procedures == ("住民票の写し",)
+
+
+def test_a_full_disk_shows_please_ask_staff_without_a_number_and_tells_the_office(
+    display, mosquitto, tmp_path: Path, wait_for
+) -> None:
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    try:
+        result, out = drive(
+            display,
+            mosquitto.url,
+            tmp_path,
+            [
+                {"wait": "start"},
+                {"disk_full": True},
+                {"touch": "purpose:certificates"},
+                {"wait": "checklist"},
+                {"touch": "confirm"},
+                {"wait": "out_of_service"},
+                {"record": "full"},
+                {"key": "BACK"},  # there is no way back to the purposes while it lasts
+                {"disk_full": False},
+                {"wait": "out_of_service", "timeout": 2},
+                {"shot": "out-of-service.png"},
+                {"language": "en"},
+                {"wait": "out_of_service"},
+                {"record": "en"},
+            ],
+        )
+
+        def health() -> dict[str, Any]:
+            row = office.db.conn.execute("SELECT status FROM devices WHERE device = 'disp-ui'").fetchone()
+            return (json.loads(row[0]) or {}).get("health") or {} if row and row[0] else {}
+
+        wait_for(
+            lambda: health().get("in_service") is False, message="the office heard the dispenser is out of service"
+        )
+        assert health()["fault"] == "storage full or failing"
+    finally:
+        office.stop()
+    full, en = result["records"]
+    assert full["screen"] == "out_of_service" and full["number"] == ""  # no number was given
+    assert full["texts"]["title"] == "ただいま、この発券機では番号札を発行できません"
+    assert full["texts"]["instruction"] == "総合案内の職員におたずねください"
+    assert en["texts"]["title"] == "This machine cannot issue tickets at the moment"
+    assert result["tickets_printed"] == 0
+    assert not (tmp_path / "ui-data" / "tickets").exists() or tickets_of(tmp_path / "ui-data") == []
+    with Image.open(out / "out-of-service.png") as shot:
+        assert (
+            shot.size[0] >= 1280 and len(shot.convert("L").getcolors(maxcolors=1 << 16) or ()) > 2
+        )  # drawn, not blank

@@ -92,9 +92,11 @@ def test_alerts_name_the_device_and_the_held_numbers_errors_first() -> None:
             health("k1", "kiosk", in_service=False, fault="journal_failed", refunds_owed=1),
             health("b1", "board", online=False),
             health("b2", "board", stale=True),
+            health("d3", "dispenser", in_service=False, fault="storage full or failing"),
         ]
     )
     assert [(a.severity, str(a)) for a in found] == [
+        ("error", "d3 is out of service (storage full or failing)"),
         ("error", "k1 is out of service (journal_failed)"),
         ("error", "d1: printer paper_out; tickets held for reprint: 1105, 1106"),
         ("error", "b2 shows stale information"),

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from sync import protocol
+from sync.errors import StoreError
 from ticket_dispenser.device import IssueResult
 from ticket_dispenser.errors import DailyCapReached
 from ticket_dispenser.presenter import FAULT_TIMEOUT_S, RESULT_TIMEOUT_S, Context, Presenter
@@ -196,6 +197,29 @@ def test_daily_cap_and_exhausted_numbers_show_the_numbers_out_screen() -> None:
     p, fake, _ = make(fail_with=DailyCapReached("cap"))
     p.choose("tax")
     assert p.state.screen == "numbers_out"
+
+
+def test_a_store_that_fails_shows_please_ask_staff_without_a_number_until_repaired() -> None:
+    p, _fake, spoken = make(fail_with=StoreError("cannot write store file: [Errno 28] No space left on device"))
+    p.choose("tax")  # tax has no procedure list: straight to the ticket
+    s = p.state
+    assert s.screen == "out_of_service" and s.number == "" and s.timeout_s is None
+    assert s.texts == {
+        "title": "ただいま、この発券機では番号札を発行できません",
+        "instruction": "総合案内の職員におたずねください",
+    }
+    assert not [k for k, _v, _lang in spoken if k == "ticket"]  # no number is read out either
+    for act in (lambda: p.tick(RESULT_TIMEOUT_S * 10), p.back, lambda: p.key("OK"), lambda: p.choose("moving")):
+        act()
+        assert p.state.screen == "out_of_service"
+    p.set_language("en")
+    assert p.state.texts["title"] == "This machine cannot issue tickets at the moment"
+    # A device whose agent already failed opens on the same screen, never on the purposes.
+    fake2 = FakeIssuer()
+    q = Presenter(fake2, lambda: Context(CONFIG, QUEUE, True, NOON, out_of_service=True))
+    assert q.refresh().screen == "out_of_service"
+    q.back()
+    assert q.state.screen == "out_of_service" and fake2.presses == []
 
 
 def test_closed_outside_hours_and_reopens_by_itself() -> None:

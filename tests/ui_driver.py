@@ -19,6 +19,8 @@ centres and writes what it saw to OUT/result.json:
     {"presses": 1000, "purposes": ["tax"]}  touch (and confirm), wait for the result, back - N
                                       times, purposes in turn; RSS recorded
     {"language": "en"}                touch a language button
+    {"disk_full": true}               no file of this process may grow any more (RLIMIT_FSIZE:
+                                      the store's writes fail as on a full disk); false: as before
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Runner:
         self.steps = steps
         self.out = out
         self.result: dict[str, Any] = {"records": [], "screens": [], "errors": []}
+        self.fsize_limit: int | None = None  # the file size limit before a disk_full step
 
     def start(self, app: Any, presenter: Any, dispenser: Any) -> None:
         from kivy.clock import Clock
@@ -124,6 +127,17 @@ class Runner:
             if time.monotonic() > self.deadline:
                 raise RuntimeError(f"screen {step['wait']!r} did not come (on {self.presenter.state.screen!r})")
             return None
+        if "disk_full" in step:
+            import resource
+
+            soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            if step["disk_full"]:
+                self.fsize_limit = soft
+                resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
+            elif self.fsize_limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize_limit, hard))
+                self.fsize_limit = None
+            return 0.05
         if "shot" in step:
             self.app.root_box.export_to_png(str(self.out / step["shot"]))
             return 0.1
@@ -202,6 +216,10 @@ class Runner:
         return None if loop["done"] < int(step["presses"]) else 0.0  # None: poll again next frame
 
     def finish(self) -> None:
+        if self.fsize_limit is not None:  # a step failed while the "disk" was full: write the result
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize_limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
         fake = self.dispenser.printer.transport
         self.result["tickets_printed"] = fake.tickets_total
         self.result["pending"] = self.dispenser.pending_reprints()

@@ -165,6 +165,7 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
                 "result": self.result,
                 "printer_fault": self.result,
                 "numbers_out": self.message,
+                "out_of_service": self.message,
                 "closed": self.message,
             }[s.screen](s)
             box.add_widget(body)

@@ -7,7 +7,9 @@ office's configuration.
 
 Screens: ``start`` (purposes), ``checklist`` (the procedures of a purpose), ``printing``,
 ``result`` (the number, very large), ``printer_fault`` (the number, and "please tell staff"),
-``closed`` (outside opening hours), ``numbers_out`` (the day's cap or numbers are used up).
+``closed`` (outside opening hours), ``numbers_out`` (the day's cap or numbers are used up),
+``out_of_service`` (no number can be kept - the device's storage failed - so none is given:
+"please ask staff", until the device is repaired).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from common.calendar import Hours
 from sync import messages
+from sync.errors import StoreError
 from ticket_dispenser import strings
 from ticket_dispenser.errors import DispenserError, NumbersExhausted
 from ticket_dispenser.strings import LANGUAGES, NATIVE_NAMES, gettext_for, ngettext_for, purpose_name
@@ -81,6 +84,8 @@ class Context:
     queue: messages.QueueSnapshot | None
     office_online: bool
     now_ms: int
+    # The device's store failed (a full disk): no ticket could be kept, so none is offered.
+    out_of_service: bool = False
 
 
 class Presenter:
@@ -110,7 +115,8 @@ class Presenter:
         self._checked: list[bool] = []
         self._result: Any = None
         self._idle_s = 0.0
-        self._screen = "closed" if self._closed_now() else "start"
+        self._broken = False  # an issue failed in the device's store: out of service for good
+        self._screen = "out_of_service" if self._out_of_service() else "closed" if self._closed_now() else "start"
         self.state = self._build()
 
     # -- wiring ----------------------------------------------------------------------------------
@@ -121,7 +127,9 @@ class Presenter:
 
     def refresh(self) -> ScreenState:
         """Rebuild from the current documents (the office sent a snapshot, an hour passed)."""
-        if self._screen in ("start", "closed"):
+        if self._out_of_service():
+            self._screen = "out_of_service"
+        elif self._screen in ("start", "closed"):
             self._screen = "closed" if self._closed_now() else "start"
         self._publish()
         return self.state
@@ -249,6 +257,12 @@ class Presenter:
         self._idle_s = 0.0
         if isinstance(outcome, NumbersExhausted):
             self._screen = "numbers_out"
+        elif isinstance(outcome, StoreError):
+            # Nothing was journalled, so nothing printed: no number to show, and none to give
+            # until the disk is fixed. The screen stays (no timeout back to the purposes).
+            log.error("out of service, the device's store failed: %s", outcome)
+            self._broken = True
+            self._screen = "out_of_service"
         elif isinstance(outcome, (DispenserError, BaseException)):
             log.error("could not issue: %s", outcome)
             self._screen = "numbers_out"
@@ -260,7 +274,10 @@ class Presenter:
             self._announce_ticket()
 
     def _to_start(self, keep_language: bool) -> None:
-        self._screen = "closed" if self._closed_now() else "start"
+        if self._out_of_service():
+            self._screen = "out_of_service"
+        else:
+            self._screen = "closed" if self._closed_now() else "start"
         self._chosen, self._result, self._checked = None, None, []
         self._focus, self._idle_s = 0, 0.0
         if not keep_language:
@@ -274,6 +291,9 @@ class Presenter:
         self.state = state
         for listener in self._listeners:
             listener(self.state)
+
+    def _out_of_service(self) -> bool:
+        return self._broken or self._context().out_of_service
 
     def _closed_now(self) -> bool:
         ctx = self._context()
@@ -346,6 +366,14 @@ class Presenter:
                 texts["wait"] = plural(*strings.ESTIMATED_WAIT, t.est_wait_min).format(minutes=t.est_wait_min)
             timeout = RESULT_TIMEOUT_S if self._screen == "result" else FAULT_TIMEOUT_S
             return replace(base, number=str(t.number), texts=texts, timeout_s=timeout)
+        if self._screen == "out_of_service":
+            return replace(
+                base,
+                texts={
+                    "title": _(strings.OUT_OF_SERVICE),
+                    "instruction": _(strings.ASK_INFORMATION_DESK),
+                },
+            )
         if self._screen == "numbers_out":
             button = next((b for b in purposes if b.code == self._chosen), None)
             return replace(
@@ -463,6 +491,7 @@ def context_from(agent: DeviceAgent) -> Callable[[], Context]:
             queue=agent.document("queue_snapshot"),
             office_online=agent.office_online,
             now_ms=agent.now_ms(),
+            out_of_service=agent.storage_failure is not None,
         )
 
     return read

@@ -141,6 +141,9 @@ OPEN_AGAIN = N_("We open again {when}")
 NUMBERS_OUT = N_("All numbers for today have been given out for {purpose}")
 # Numbers out screen, under the title.
 ASK_INFORMATION_DESK = N_("Please ask the staff at the information desk")
+# Out of service screen (the machine cannot keep tickets: its storage failed), the title. No
+# number was given; the line under it is "Please ask the staff at the information desk".
+OUT_OF_SERVICE = N_("This machine cannot issue tickets at the moment")
 
 # --------------------------------------------------------------------------------------------
 # Printed ticket (ticket_dispenser/ticket.py): Japanese, plus one line in the resident's language
