@@ -159,6 +159,10 @@ def _security_parsers(sub: Any) -> None:
     )
     home(revoke)
     db(revoke)
+    key = ssub.add_parser(
+        "office-key", help="print the office's public signing key, which devices pin (made if there is none)"
+    )
+    db(key)
     identity = ssub.add_parser("identity", help="make a staff terminal's or a monitor's identity at the office")
     identity.add_argument("name", help="the identity's name, e.g. terminal-3")
     identity.add_argument("--role", required=True, choices=["staff", "monitor"])
@@ -533,6 +537,19 @@ def _security(args: Any) -> int:
     from office import broker_security as bs
     from office.pki import OfficeCA
 
+    if args.action == "office-key":
+        path = signing_key_path(args.db)
+        try:
+            key = signing.load_or_create_key(path)
+        except OSError as err:
+            fail(PROG, f"cannot read or make the office's signing key {path}: {err.strerror or err}")
+        print(signing.public_key_text(key.public_key()))
+        print(
+            f"(the public half of {path}; enrolment gives it to every device. For a device set up without "
+            "enrolment: madoguchi-provision apply … then add it as device.office_key, or pass --office-key)",
+            file=sys.stderr,
+        )
+        return 0
     home = bs.SecurityHome(args.home)
     if args.action == "init":
         return _security_init(args, home)
