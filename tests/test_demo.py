@@ -5,20 +5,23 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from console_harness import free_port
 from harness import REPO, env
+from sync import signing
+from sync.store import StateStore
 
 
 @pytest.mark.slow
-def test_demo_runs_the_lobby_and_stops_cleanly() -> None:
+def test_demo_runs_the_lobby_and_stops_cleanly(tmp_path: Path) -> None:
     console_port, public_port = free_port(), free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lobby.demo", "--duration", "10", "--interval", "0.4", "--pace", "1"]
-        + ["--console-port", str(console_port), "--public-port", str(public_port)],
+        + ["--console-port", str(console_port), "--public-port", str(public_port), "--data", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -51,6 +54,13 @@ def test_demo_runs_the_lobby_and_stops_cleanly() -> None:
     stopped = re.search(r"stopping: (\d+) tickets at the office", out)
     assert stopped and int(stopped.group(1)) == len(issued)  # every ticket reached the office
     assert "Traceback" not in err
+    # The demo's dispensers pinned the demo office's key at first start: they believe only it.
+    key = signing.public_key_text(signing.load_or_create_key(tmp_path / "office-signing.key").public_key())
+    pinned = []
+    for state in sorted(tmp_path.glob("disp-*/state.json")):
+        with StateStore(state) as store:
+            pinned.append((store.get("office_key") or {}).get("key"))
+    assert pinned and pinned == [key] * len(pinned)
 
 
 @pytest.mark.slow
