@@ -398,6 +398,13 @@ class OfficeDB:
                 route=tuple(t.route),
             )
 
+    def kept_day(self, day: str) -> dict[str, Ticket] | None:
+        """A copy of the day's tickets as this (writing) connection keeps them, or None when it
+        keeps none: taken on the writer's thread, it is a consistent picture to hand to another
+        thread (the tickets are immutable; the copy is one dict of references)."""
+        kept = self._days.get(day) if self._days is not None else None
+        return dict(kept) if kept is not None else None
+
     def tickets(self, day: str, statuses: Iterable[Status] | None = None) -> list[Ticket]:
         """The day's tickets, optionally only those in ``statuses``."""
         if self._days is not None:

@@ -24,7 +24,7 @@ import time
 import uuid
 import zoneinfo
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -59,9 +59,12 @@ LEASE_CHECK_S = 60.0  # catches the business-day rollover for idle dispensers
 ENROLLED_REREAD_S = 5.0  # an unknown device makes the office read the enrolment register again
 PUBLIC_MIN_INTERVAL_S = 0.2  # resident pages: changes coalesce into one feed per interval
 # A change reaches the staff consoles first: their view is built in a thread of this process
-# right after the commit, and the feed (every ticket of the day again) would compete with it for
-# the GIL. The pages' target is 500 ms; 50 ms of patience costs them little.
-PUBLIC_SETTLE_S = 0.05
+# right after the commit and their streams are served by the console's event loop, and the
+# feed (every ticket of the day again) would compete with both for the GIL and the two cores.
+# The pages' target is 500 ms and the consoles' 100: measured with 20 consoles and 500 pages
+# open (bench/console_bench.py), 50 ms of patience gave consoles p99 141 ms / pages 205 ms,
+# 100 ms gave 38-82 / 281-356, 200 ms 39-66 / 394-415.
+PUBLIC_SETTLE_S = 0.1
 PUBLIC_FULL_S = 300.0  # a full feed now and then heals whatever a lost push left behind
 FAILED = "the office could not carry that out; the error is in its log"
 SERVICE_HISTORY_MS = 12 * 3600 * 1000  # calls looked back at to learn service times at start
@@ -107,6 +110,10 @@ class OfficeServer:
         self._last_heartbeat = 0.0
         self._last_lease_check = 0.0
         self._listeners: list[Callable[[int], None]] = []
+        # (change_version, business day, its tickets) as committed, for the staff consoles: their
+        # view is built on another thread, and reading the day again from SQLite after every
+        # change cost them more than the rest of the view.
+        self.kept_tickets: tuple[int, str, Mapping[str, Ticket]] | None = None
         self.change_version = 0  # grows with every committed change staff screens must see
         self._changed = False
         self._last_public = 0.0
@@ -278,6 +285,10 @@ class OfficeServer:
             self._changed = False
             self.change_version += 1
             self._changed_at = time.monotonic()
+            if self._listeners:
+                today = self.business_day()
+                kept = self.db.kept_day(today)
+                self.kept_tickets = (self.change_version, today, kept) if kept is not None else None
             for listener in self._listeners:
                 try:
                     listener(self.change_version)

@@ -66,12 +66,22 @@ def build(
     day_start_ms: int,
     samples: Mapping[str, Sequence[float]],
     input_station: str,
+    day_tickets: Mapping[str, Ticket] | None = None,
 ) -> StaffView:
-    """Read the store (one read transaction: every figure from the same moment) and compute."""
+    """Read the store (one read transaction: every figure from the same moment) and compute.
+
+    ``day_tickets``: today's tickets as the office's writer keeps them, instead of reading them
+    again (the view's costliest read); the rest may then be a commit newer, which the next
+    view, built for that commit, settles."""
     with _snapshot(db):
+        source = (
+            db.tickets(today)
+            if day_tickets is None
+            else sorted(day_tickets.values(), key=lambda t: (t.hlc, t.ticket_id))
+        )
         tickets = [
             t
-            for t in db.tickets(today)
+            for t in source
             if t.status.active or (t.status is not Status.VOID and t.updated_ms >= now_ms - RECENT_DONE_MS)
         ]
         stamps = db.stamps_of(t.ticket_id for t in tickets)

@@ -53,6 +53,7 @@ from office.console.hub import Hub
 from office.console.render import SCREENS, Renderer, Screen
 from office.console.texts import LANGUAGES, NATIVE, Texts, choose_language
 from office.db import OfficeDB
+from office.domain import Ticket
 from office.staff import Reply
 from office.staff_store import (
     AuditRow,
@@ -113,6 +114,8 @@ class Office(msgspec.Struct, frozen=True):
     business_day: Callable[[int], str]
     day_start_ms: Callable[[int], int]
     samples: Callable[[], Mapping[str, Any]]
+    # (office version, day, that day's tickets) as the office last committed them, or None
+    kept_tickets: Callable[[], tuple[int, str, Mapping[str, Ticket]] | None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
         day_start_ms=office.day_start_ms,
         samples=office.samples,
         input_station=settings.input_station,
+        kept_tickets=office.kept_tickets,
     )
     renderer = Renderer(config)
     settings_results: dict[str, DeskResult] = {}  # the desk's last numbers (a no-JS form's redirect)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from office.db import OfficeDB
+from office.domain import Ticket
 from office.staff_view import StaffView, build
 from sync.site import SiteConfig
 
@@ -40,8 +41,10 @@ class Hub:
         day_start_ms: Callable[[int], int],
         samples: Callable[[], Mapping[str, Sequence[float]]],
         input_station: str,
+        kept_tickets: Callable[[], tuple[int, str, Mapping[str, Ticket]] | None] = lambda: None,
     ) -> None:
         self.config = config
+        self.kept_tickets = kept_tickets
         self.db_path = db_path
         self.clock = clock
         self.business_day = business_day
@@ -141,6 +144,11 @@ class Hub:
 
     def _build_now(self, office_version: int) -> StaffView:
         now = self.clock()
+        today = self.business_day(now)
+        # The day's tickets as the office committed them (no SQLite read of the whole day);
+        # everything else the view shows is read from the store.
+        kept = self.kept_tickets()
+        day_tickets = kept[2] if kept is not None and kept[1] == today else None
         with self._db_lock:
             db = self._store()
             return build(
@@ -148,10 +156,11 @@ class Hub:
                 db,
                 version=(self.view.version + 1) if self.view is not None else 1,
                 now_ms=now,
-                today=self.business_day(now),
+                today=today,
                 day_start_ms=self.day_start_ms(now),
                 samples=self.samples(),
                 input_station=self.input_station,
+                day_tickets=day_tickets,
             )
 
     def _store(self) -> OfficeDB:

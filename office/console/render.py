@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 
 from office import actions, floor
 from office.console.texts import NATIVE, Texts, texts
@@ -31,6 +32,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 CSRF = "__CSRF__"
 RID = "__RID__"
 _RID_RE = re.compile(RID)
+ROW_CACHE_LIMIT = 20_000  # rows of the floor's ticket list kept (a busy day's, in two languages)
 
 # The panels of each screen, in page order.
 SCREENS: Mapping[str, tuple[str, ...]] = {
@@ -125,6 +127,29 @@ def card(view: StaffView, ticket: Ticket) -> Card:
     return Card(ticket, stops, max(0, waited), working)
 
 
+def active_tickets(view: StaffView) -> list[Ticket]:
+    """The day's tickets still in progress, in queue order (the floor's list)."""
+    return sorted((t for t in view.tickets.values() if t.status.active), key=lambda t: t.queue_key)
+
+
+def _ticket_row(tk: Ticket, t: Texts) -> str:
+    """One row of the floor's ticket list (what panels/tickets.html showed per row)."""
+    holder = f" ({escape(tk.holder)})" if tk.holder else ""
+    counter = t.counter(tk.counter) if tk.counter is not None else t.NONE
+    href = f"/case/{escape(tk.ticket_id)}"
+    return (
+        f'<tr data-number="{tk.number}" class="st-{escape(tk.status.value)}">\n'
+        f'<th scope="row"><a href="{href}" class="number">{tk.number}</a></th>\n'
+        f"<td>{escape(t.purpose(tk.category))}</td>\n"
+        f"<td>{escape(t.status(tk.status.value))}{holder}</td>\n"
+        f"<td>{escape(t.station(tk.station))}</td>\n"
+        f"<td>{escape(counter)}</td>\n"
+        f"<td>{escape(t.clock(tk.issued_ms))}</td>\n"
+        f'<td class="row-actions"><a href="{href}">{escape(t.OPEN_CASE)}</a></td>\n'
+        "</tr>"
+    )
+
+
 def arrived(view: StaffView, ticket: Ticket) -> int:
     """When the ticket reached where it is (its age there is ``view.now_ms`` minus this)."""
     return floor.arrived_at(ticket, view.stamps.get(ticket.ticket_id, ()))
@@ -139,6 +164,10 @@ class Renderer:
     _cache: dict[tuple[object, ...], str] = field(default_factory=dict)
     _cache_version: int = -1
     renders: int = 0  # panels rendered (the bench reads it)
+    # The floor's list of the day's tickets, one row per ticket: a row depends on the ticket
+    # (immutable; one that changed is a new value) and the language only, so after a change
+    # only the changed tickets' rows are made again instead of five hundred through Jinja.
+    _rows: dict[tuple[Ticket, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.env = jinja2.Environment(
@@ -148,7 +177,29 @@ class Renderer:
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
         )
-        self.env.globals.update(card=card, arrived=arrived, Status=Status, CSRF=CSRF, RID=RID, native=NATIVE)
+        self.env.globals.update(
+            card=card,
+            arrived=arrived,
+            Status=Status,
+            CSRF=CSRF,
+            RID=RID,
+            native=NATIVE,
+            active_tickets=active_tickets,
+            ticket_rows=self.ticket_rows,
+        )
+
+    def ticket_rows(self, tickets: Sequence[Ticket], t: Texts) -> Markup:
+        """The rows of the floor's ticket list (``panels/tickets.html``), each from the cache."""
+        if len(self._rows) > ROW_CACHE_LIMIT:
+            self._rows.clear()  # a day's worth at most; a new day starts over
+        out = []
+        for tk in tickets:
+            key = (tk, t.language)
+            row = self._rows.get(key)
+            if row is None:
+                row = self._rows[key] = _ticket_row(tk, t)
+            out.append(row)
+        return Markup("\n".join(out))
 
     def texts(self, lang: str) -> Texts:
         """The words of a language."""

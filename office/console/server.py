@@ -38,6 +38,7 @@ def office_port(server: OfficeServer) -> Office:
         business_day=server.business_day,
         day_start_ms=server.day_start_ms,
         samples=lambda: server.staff.service.samples,
+        kept_tickets=lambda: server.kept_tickets,
     )
 
 
