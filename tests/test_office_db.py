@@ -74,6 +74,12 @@ def test_the_kept_tickets_follow_inserts_updates_rollbacks_and_displacements(tmp
                     if step % 5 == 0:
                         assert db.insert_ticket(ticket(2000 + step), f"n{step}") is None
             assert db.tickets(DAY) == fresh(path), step
+            # What the consoles' view is built from: a copy, the same tickets, unaffected by
+            # what the writer does next.
+            copy = db.kept_day(DAY)
+            assert copy is not None and sorted(copy.values(), key=lambda k: (k.hlc, k.ticket_id)) == fresh(path)
+            assert copy is not db.kept_day(DAY)
+        assert db.kept_day("2026-12-07") is None  # a day not read yet: the view reads the store
         waiting = (Status.WAITING, Status.CALLED)
         assert db.tickets(DAY, iter(waiting)) == fresh(path, waiting)  # a generator of statuses
     finally:
