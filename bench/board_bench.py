@@ -50,9 +50,9 @@ RSS_TARGET_MB = 200.0
 
 SITE = "demo-town"
 TICKETS = 300
-DISPENSER_ID = "bench-board-disp"
+DISPENSER_ID = "disp-board-bench"  # the site file knows dispensers by disp-*
 BOARD_ID = "board-bench"
-FRAMES_BOARD_ID = "bench-board-ui"
+FRAMES_BOARD_ID = "board-bench-ui"
 TERMINAL = "bench"
 
 Row = tuple[str, str, str, str]

@@ -273,6 +273,7 @@ def _press_child(conn: Any, root: str, broker_url: str, presses: int) -> None:
     try:
         conn.send(bench_press(rig, presses).to_cut_ms)
     finally:
+        rig.broker = None  # the bench's broker: not this child's to stop
         rig.close()
         conn.close()
 
