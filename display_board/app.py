@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from display_board.controller import BoardController
@@ -60,6 +59,7 @@ def build_board_app(
     from kivy.uix.boxlayout import BoxLayout
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.label import Label
+    from kivy.uix.layout import Layout as KivyLayout
     from kivy.uix.widget import Widget
 
     from common.screen import register_fonts
@@ -333,7 +333,7 @@ def build_board_app(
             head = BoxLayout(size_hint_y=None, height=64)
             head.add_widget(text(view.office_name, 26, bold=True, halign="left"))
             head.add_widget(text(title_ja, 34, bold=True))
-            right = text(datetime.now().strftime("%H:%M"), 30, bold=True, halign="right")
+            right = text(view.clock, 30, bold=True, halign="right")
             if view.stale is not None:
                 right = text(
                     f"更新 {view.stale} (updated {view.stale}) — 接続を確認中", 22, STALE, bold=True, halign="right"
@@ -384,6 +384,25 @@ def build_board_app(
             if secondary:
                 caption += f"  ·  {_CAPTIONS.get(view.language, '')}"
             box.add_widget(text(caption, 22, MUTED, size_hint_y=None, height=40))
+            self.settle()
+
+        def settle(self) -> None:
+            """Lay the new board out and draw its lines now, inside this frame.
+
+            Layouts and each line's redraw otherwise run on the next frames (Kivy's triggers):
+            the frame in between showed every line without its track, names and trains."""
+            pending = [self.static]
+            lines: list[Any] = []
+            while pending:
+                widget = pending.pop()
+                if isinstance(widget, KivyLayout):
+                    widget.do_layout()  # parents first: each sets its children's size and pos
+                if isinstance(widget, LineWidget):
+                    lines.append(widget)
+                pending.extend(widget.children)
+            for line in lines:
+                line.redraw()
+                line._redraw.cancel()  # the size it was just given asked for the same redraw again
 
     return BoardApp()
 

@@ -190,6 +190,9 @@ class BoardView:
     awaiting_office: bool = False  # no board snapshot yet: show "waiting for the office"
     office_name: str = ""
     business_day: str | None = None
+    # The office's local time, HH:MM, in the site's time zone (as the tickets' times are): the
+    # board machine's own zone may be anything, UTC on a Pi left as it came.
+    clock: str = ""
     problems: int = 0  # odd rows placed as well as possible (for the technician's status page)
 
 
@@ -280,6 +283,7 @@ def board_view(
         awaiting_office=board is None,
         office_name=config.office_name if config is not None else "",
         business_day=board.business_day if board is not None else None,
+        clock=_local_hhmm(now_ms, config),
         problems=problems.count,
     )
 

@@ -34,6 +34,11 @@ def main() -> int:
     p.add_argument("--width", type=int, default=1920)
     p.add_argument("--height", type=int, default=1080)
     p.add_argument("--speech", default="none", help="speech backend (recording: the fake that remembers)")
+    p.add_argument(
+        "--check-frames",
+        action="store_true",
+        help="look at the board after every flipped frame: count frames with a line missing its track or names",
+    )
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     # name:SECONDS waits that long after the previous shot; name:@slide waits until a car is
@@ -46,6 +51,28 @@ def main() -> int:
 
     def started(app: Any, controller: Any, announcer: Any) -> None:
         from kivy.clock import Clock
+
+        if a.check_frames:
+            from kivy.core.window import Window
+
+            frames: dict[str, Any] = {"flips": 0, "with_lines": 0, "half_built": 0, "examples": []}
+            result["frames"] = frames
+
+            def inspect(*_: Any) -> None:
+                frames["flips"] += 1
+                lines = [w for w in _walk(app.static) if type(w).__name__ == "LineWidget"]
+                frames["with_lines"] += bool(lines)
+                bad = [
+                    f"line {w.line.route}: track={len(w.canvas.before.children)} widgets={len(w.children)}"
+                    for w in lines
+                    if not w.canvas.before.children or not w.children
+                ]
+                if bad:
+                    frames["half_built"] += 1
+                    if len(frames["examples"]) < 5:
+                        frames["examples"].append(f"flip {frames['flips']}: " + "; ".join(bad))
+
+            Window.bind(on_flip=inspect)
 
         def take(index: int) -> None:
             if index >= len(shots):
@@ -102,6 +129,10 @@ def main() -> int:
         {"display": {"width": a.width, "height": a.height}, "speech": {"backend": a.speech}}, BoardConfig
     )
     return run_board(args, config, agent, on_started=started)
+
+
+def _walk(widget: Any) -> list[Any]:
+    return [widget, *(w for child in widget.children for w in _walk(child))]
 
 
 def _count(widget: Any) -> int:

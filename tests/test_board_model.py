@@ -394,6 +394,20 @@ def test_stale_time_follows_the_offices_timezone_and_survives_a_bad_one() -> Non
     assert view(simple_board(), online=False, config=None).stale == "12:00"
 
 
+def test_the_clock_is_the_sites_time_whatever_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")  # a Pi left as it came: its own zone says 03:00
+    time.tzset()
+    try:
+        assert view(simple_board(), online=True, heard=NOON - 1000, now=NOON).clock == "12:00"
+        assert view(simple_board(), online=True, now=NOON, config=config_doc(timezone="Europe/London")).clock == "03:00"
+        assert view(None, online=False, heard=None, config=None, now=NOON + 61_000).clock == "12:01"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
 def test_nothing_received_yet_is_an_empty_view_waiting_for_the_office() -> None:
     v = view(None, online=False, heard=None, config=None)
     assert v.awaiting_office

@@ -165,3 +165,44 @@ def test_the_stale_badge_comes_with_an_office_outage_and_goes_by_itself(display,
         if board is not None and board.poll() is None:
             board.kill()
         office.stop()
+
+
+def test_no_flipped_frame_shows_a_line_without_its_track(display, mosquitto, tmp_path: Path, capsys) -> None:
+    """Start-up, a caption rotation (every 8 s), calls and moves: after every frame the board
+    flips, each line on it has its track and its names (a redraw used to leave them empty for a
+    frame: docs/screenshots/board-10-trains.png caught one)."""
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
+    board = None
+    try:
+        deadline = time.monotonic() + 20
+        while not has_full_lease(disp) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for purpose in ("certificates", "moving", "certificates", "tax", "moving", "certificates"):
+            disp.dispenser.issue(purpose)
+        board, result = _board(
+            display, mosquitto.url, tmp_path, "a.png:3,b.png:3,c.png:3,d.png:3,e.png:2", "--check-frames"
+        )
+        _shots(result, 1)
+        staff = ["staff", "--broker", mosquitto.url, "--site", SITE.site]
+        called = []
+        capsys.readouterr()
+        for counter in (1, 2, 3):  # calls: the call list and the lines change, cars slide
+            assert office_cli.main([*staff, "call", "next", "at", "counter", str(counter)]) == 0
+            called.append(capsys.readouterr().out.split()[0])
+            time.sleep(1.5)
+        _shots(result, 3)
+        for number in called[:2]:  # moves: each case on to the next station of its route
+            ticket = next(t for t in office.db.tickets(office.business_day()) if str(t.number) == number)
+            assert office_cli.main([*staff, "advance", number, "to", ticket.route[1]]) == 0
+            time.sleep(1.0)
+        assert board.wait(60) == 0, board.stdout.read().decode()[-2000:] if board.stdout else ""
+        capsys.readouterr()
+        frames = json.loads(result.read_text(encoding="utf-8"))["frames"]
+        assert frames["with_lines"] > 100, frames  # the board was on screen and redrawing
+        assert frames["half_built"] == 0, frames["examples"]
+    finally:
+        if board is not None and board.poll() is None:
+            board.kill()
+        disp.close()
+        office.stop()
