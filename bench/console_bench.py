@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import sys
@@ -297,7 +298,7 @@ def _press_p99(rig: Rig, presses: int) -> tuple[float, float, int]:
     return percentile(to_cut, 50), percentile(to_cut, 99), len(to_cut)
 
 
-def run(rounds: int = 20, consoles: int = 20, pages: int = 500, presses: int = 300) -> ConsoleBench:
+def run(rounds: int = 20, consoles: int = 20, pages: int = 500, presses: int = 1000) -> ConsoleBench:
     """All three measurements on one fresh office, console and resident-page process."""
     from office import actions
     from office import config as configmod
@@ -444,6 +445,12 @@ def run(rounds: int = 20, consoles: int = 20, pages: int = 500, presses: int = 3
                 console_ms += moved
                 public_ms += _latencies(page_streams, t0, until)
 
+            # The pages' server and the residents' phones are other machines in a town hall; here
+            # they share the dispenser's two cores, so while it is timed they run at nice 10 - as
+            # they would not run on its CPU at all - while the office and Mosquitto, which it
+            # really talks to, keep their priority. Their streams stay open and keep streaming.
+            for pid in (public.popen.pid, streams.process.pid):
+                os.setpriority(os.PRIO_PROCESS, pid, 10)
             with_pages_50, with_pages_99, printed_with = _press_p99(rig, presses)
             streams.refresh()
             if streams.errors:
@@ -566,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20, help="timed call-and-move rounds (default 20)")
     parser.add_argument("--consoles", type=int, default=20, help="open staff consoles (default 20)")
     parser.add_argument("--pages", type=int, default=500, help="open resident pages (default 500)")
-    parser.add_argument("--presses", type=int, default=300, help="presses timed each time (default 300)")
+    parser.add_argument("--presses", type=int, default=1000, help="presses timed each time (default 1000)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file to merge figures into")
     args = parser.parse_args(argv)
     from bench.dispenser_bench import run_alone
