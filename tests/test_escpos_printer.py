@@ -10,6 +10,7 @@ change to the ticket is deliberate, regenerate them and review the PNG before co
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
@@ -81,7 +82,7 @@ def golden_ticket() -> IssuedTicket:
         category="certificates",
         names={"ja": "証明書", "en": "Certificates"},
         route=("reception", "issuing"),
-        procedures=(),
+        procedures=("住民票の写し", "印鑑登録証明書"),  # ticked on the screen: printed under the number
         issued_ms=1743467400000,  # 2025-04-01 09:30 JST
         clock_confirmed=True,
         people_ahead=3,
@@ -649,3 +650,11 @@ def test_logging_of_the_fake_stays_quiet(caplog: pytest.LogCaptureFixture, fonts
         printer.print_job(SMALL_JOB)
         printer.status()
     assert caplog.records == []
+
+
+def test_the_ticked_procedures_are_printed_under_the_number_and_nothing_when_none() -> None:
+    ticked = ticket_job(golden_ticket()).plain_text()
+    assert "お手続き" in ticked and "・住民票の写し" in ticked and "・印鑑登録証明書" in ticked
+    assert ticked.index("1105") < ticked.index("お手続き") < ticked.index("発券日時")
+    none = ticket_job(dataclasses.replace(golden_ticket(), procedures=())).plain_text()
+    assert "お手続き" not in none and "\n・" not in none

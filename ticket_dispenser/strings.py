@@ -165,6 +165,9 @@ TICKET_WAIT_UNKNOWN = N_("Please ask at the counter how long the wait is")
 TICKET_SCAN = N_("Scan to follow your turn")
 # Printed ticket, on a copy printed again by the staff.
 TICKET_REPRINT = N_("Reprinted ticket")
+# Printed ticket, above the procedures the resident ticked on the screen (one per line below),
+# so the counter sees at once what the visit is for.
+TICKET_PROCEDURES = N_("Procedures")
 # Printed ticket, the line in the resident's language. {number}: the ticket number, e.g. 1105.
 TICKET_LOCAL_LINE = N_("Your number is {number}. Please wait until it is called.")
 

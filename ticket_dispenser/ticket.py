@@ -99,6 +99,11 @@ def ticket_job(t: IssuedTicket, *, reprint: bool = False) -> PrintJob:
         blocks.append(Text(t.office_name, size=26, align="center"))
     blocks += [Rule(), Text(purpose_name(t.names, "ja"), size=40, align="center", bold=True)]
     blocks.append(BigNumber(str(t.number), suffix=ja("No."), size=190))
+    if t.procedures:
+        # What the resident ticked: the counter sees the visit's purpose without asking. The
+        # site file names procedures in Japanese only, so they print as named there.
+        blocks.append(Text(ja("Procedures"), size=24, bold=True))
+        blocks += [*(Text(f"・{name}", size=26) for name in t.procedures), Space(6)]
     if reprint:
         blocks.append(Text(ja("Reprinted ticket"), size=26, align="center"))
     if t.clock_confirmed:
