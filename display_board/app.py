@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from display_board.controller import BoardController
-from display_board.model import BoardView, Line, Move, call_text, ready_text
+from display_board.model import BoardView, Line, Move, call_text, footer_cells, footer_rows, ready_text
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ READY_SIZES = (22.0, 20.0)
 # The layout the now-calling rows' width follows from (the widgets are laid out after drawing).
 ROOT_PADDING = 16
 BODY_SPACING = 14
+FOOTER_ROW_H = 40  # one row of the waiting footer (every purpose: one or two rows)
 CALLS_SHARE = 0.28  # of the body's width
 CALLS_PADDING = 12
 CALL_ROW_H = 64
@@ -58,6 +59,7 @@ def build_board_app(
     from kivy.metrics import sp
     from kivy.uix.boxlayout import BoxLayout
     from kivy.uix.floatlayout import FloatLayout
+    from kivy.uix.gridlayout import GridLayout
     from kivy.uix.label import Label
     from kivy.uix.layout import Layout as KivyLayout
     from kivy.uix.widget import Widget
@@ -375,10 +377,15 @@ def build_board_app(
             calls.add_widget(Widget())
             body.add_widget(calls)
             box.add_widget(body)
-            foot = BoxLayout(size_hint_y=None, height=56, spacing=12)
-            for w in view.waiting[:6]:
-                wait = f"約{w.est_wait_min}分" if w.est_wait_min is not None else "—"
-                foot.add_widget(text(f"{w.name.ja}  {w.waiting}人  {wait}", 20, INK))
+            # Every purpose, in one or two rows (footer_cells fits each into its cell).
+            foot_w = (Window.width - 2 * ROOT_PADDING) / sp(1)
+            cells = footer_cells(view.waiting, foot_w)
+            rows = footer_rows(len(view.waiting))
+            foot = GridLayout(
+                rows=rows, cols=max(1, -(-len(cells) // rows)), size_hint_y=None, height=FOOTER_ROW_H * rows
+            )
+            for cell in cells:
+                foot.add_widget(text(cell.text, cell.size, INK))
             box.add_widget(foot)
             caption = "番号が表示されたら、表示の窓口へお越しください"
             if secondary:

@@ -636,6 +636,53 @@ def ready_text(ready: ReadyTrain, width: float, sizes: Sequence[float], two_line
     return head + _fit_counter(ready.label, ready.counter, width / small - text_em(head)), small
 
 
+FOOTER_SIZES = (20.0, 16.0)  # the footer's font sizes, largest first (each size is a copy of the font in memory)
+FOOTER_PER_ROW = 5  # purposes side by side before the footer takes a second row
+FOOTER_MAX_ROWS = 2  # more purposes than two rows of five share the two rows (names cut first)
+
+
+@dataclass(frozen=True)
+class FooterCell:
+    """One purpose in the waiting footer: its text, size and box (x from the footer's left,
+    row 0 the top one), in the same unit as the width it was laid out for."""
+
+    text: str
+    size: float
+    row: int
+    x: float
+    width: float
+
+
+def footer_rows(count: int) -> int:
+    """How many rows the footer takes for ``count`` purposes (every one is shown)."""
+    return min(FOOTER_MAX_ROWS, max(1, -(-count // FOOTER_PER_ROW)))
+
+
+def footer_cells(waiting: Sequence[PurposeWaiting], width: float) -> tuple[FooterCell, ...]:
+    """Every purpose of the footer, in rows of at most :data:`FOOTER_PER_ROW`, each at the
+    largest of :data:`FOOTER_SIZES` its "name  N人  約M分" fits its cell at; a name that does not
+    fit even at the smallest is cut ("…"), never the figures."""
+    if not waiting:
+        return ()
+    rows = footer_rows(len(waiting))
+    per_row = -(-len(waiting) // rows)
+    cell = width / per_row
+    out = []
+    for i, w in enumerate(waiting):
+        figures = f"  {w.waiting}人  " + (f"約{w.est_wait_min}分" if w.est_wait_min is not None else "—")
+        text, size = "", FOOTER_SIZES[-1]
+        for candidate in FOOTER_SIZES:
+            if _fits(w.name.ja + figures, candidate, cell):
+                text, size = w.name.ja + figures, candidate
+                break
+        else:
+            name = fit_text(w.name.ja, max(0.0, cell / size - text_em(figures)))
+            text = name + figures
+        row, col = divmod(i, per_row)
+        out.append(FooterCell(text=text, size=size, row=row, x=col * cell, width=cell))
+    return tuple(out)
+
+
 # --- animations -------------------------------------------------------------------------------
 
 

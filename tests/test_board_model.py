@@ -8,6 +8,7 @@ checked against what it will really receive, not against hand-made rows.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from display_board.model import (
     Label,
     Layout,
     Move,
+    PurposeWaiting,
     ReadyTrain,
     Stack,
     Train,
@@ -821,3 +823,48 @@ def test_the_model_stays_pure() -> None:
     assert not imported & {"kivy", "paho", "tinydb", "sqlite3", "threading", "socket", "time"}
     clock = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in ("now", "today", "monotonic")]
     assert not clock
+
+
+# --- the waiting footer ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("screen_w", [1280, 1600, 1920, 3840])
+@pytest.mark.parametrize("count", [1, 5, 6, 9, 12])
+def test_every_purpose_is_in_the_footer_and_each_fits_its_cell(screen_w: int, count: int) -> None:
+    from display_board.model import FOOTER_PER_ROW, FOOTER_SIZES, footer_cells, footer_rows, text_em
+
+    names = [
+        "転入・転出・転居",
+        "証明書",
+        "戸籍",
+        "出生",
+        "婚姻",
+        "おくやみ",
+        "子育て",
+        "福祉",
+        "税",
+        "国民健康保険・国民年金",
+        "介護保険",
+        "マイナンバーカード",
+    ]
+    waiting = tuple(
+        PurposeWaiting(
+            code=f"p{i}", name=Label(names[i], names[i]), waiting=38 + i, est_wait_min=126 if i % 2 else None
+        )
+        for i in range(count)
+    )
+    width = screen_w - 2 * 16  # the board's padding
+    cells = footer_cells(waiting, width)
+    assert len(cells) == count  # every purpose, none left out
+    rows = footer_rows(count)
+    assert rows == (1 if count <= FOOTER_PER_ROW else 2) and {c.row for c in cells} == set(range(rows))
+    assert FOOTER_SIZES[0] in {c.size for c in cells} or screen_w < 1920  # the large size where it fits
+    for cell, w in zip(cells, waiting, strict=True):
+        assert cell.size in FOOTER_SIZES
+        assert text_em(cell.text) * cell.size <= cell.width + 1e-6, (cell, screen_w)  # nothing spills out
+        assert 0 <= cell.x and cell.x + cell.width <= width + 1e-6
+        assert cell.text.endswith(f"  {w.waiting}人  " + (f"約{w.est_wait_min}分" if w.est_wait_min else "—"))
+    # Cells of a row do not overlap.
+    for row in range(rows):
+        boxes = sorted((c.x, c.x + c.width) for c in cells if c.row == row)
+        assert all(a[1] <= b[0] + 1e-6 for a, b in itertools.pairwise(boxes))
