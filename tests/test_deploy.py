@@ -423,3 +423,39 @@ def test_kivy_config_matches_configure_kivy_and_kivys_format(tmp_path: Path) -> 
 def _cash_report(data: dict[str, object]) -> CashReport:
     """A ``kiosk.cash`` event's data as the office takes it in (checked, then the domain rule)."""
     return CashReport.from_event(msgspec.convert(data, messages.KioskCash))
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_every_module_and_data_file_and_the_build_says_nothing_is_ignored(tmp_path: Path) -> None:
+    """What a non-editable install (the Debian package) gets: every module and every catalog,
+    template and profile of our packages - office/console has no __init__.py and was left out
+    once - and no "package would be ignored" from setuptools."""
+    import subprocess
+    import sys
+    import zipfile
+
+    src = tmp_path / "src"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(src)], check=True)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), "."],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    assert "would be ignored" not in build.stdout + build.stderr
+    (wheel,) = (tmp_path / "dist").glob("madoguchi-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packages = {"sync", "office", "ticket_dispenser", "display_board", "kiosk", "drivers", "firmware_profiles"}
+    packages |= {"lobby", "common", "certificates", "public"}
+    wanted = {
+        str(path.relative_to(src))
+        for package in packages
+        for path in (src / package).rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.suffix in {".py", ".po", ".mo", ".pot", ".html", ".yaml", ".toml", ".css", ".js"}
+    }
+    missing = sorted(wanted - names)
+    assert not missing, missing[:20]
