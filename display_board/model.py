@@ -453,7 +453,9 @@ def _calls(
     layout: Layout,
 ) -> tuple[CallRow, ...]:
     """Newest first, one row per number (a number called to start and later to collect shows
-    its latest call only: two rows for one resident read as two people)."""
+    its latest call only: two rows for one resident read as two people). Only the newest call
+    is set apart (``highlight``), while it is recent: with several calls a minute, all of them
+    large and yellow left a resident no way to tell which one the chime was for."""
     kinds = {(c.number, c.counter, c.at_ms): c.kind for c in counters}
     ready = _ready_numbers_of(lines)
     # Stable sort: equal times keep the office's order, which is newest first.
@@ -467,7 +469,7 @@ def _calls(
         kind = kinds.get((number, counter, at)) or (READY if number in ready else "call")
         # A call from "the future" means this device's clock lags the office's: it is recent.
         label = _counter_label(named.get(counter, {}), counter, "ja")
-        out.append(CallRow(number, counter, at, kind, now_ms - at <= layout.highlight_ms, label))
+        out.append(CallRow(number, counter, at, kind, not out and now_ms - at <= layout.highlight_ms, label))
         if len(out) >= layout.max_calls:
             break
     return tuple(out)

@@ -465,12 +465,14 @@ def test_a_station_without_the_language_falls_back_to_japanese() -> None:
 # --- calls ----------------------------------------------------------------------------------
 
 
-def test_calls_newest_first_limited_and_the_recent_ones_highlighted() -> None:
+def test_calls_newest_first_limited_and_the_newest_set_apart_while_recent() -> None:
     calls = [{"number": 2000 + i, "counter": 1 + i % 3, "at_ms": NOON - (10 - i) * 20_000} for i in range(10)]
     v = view(snapshot([line(CERTS, [])], calls=calls), max_calls=6)  # given oldest first on purpose
     assert [c.number for c in v.calls] == [2009, 2008, 2007, 2006, 2005, 2004]
-    assert [c.highlight for c in v.calls] == [True, True, True, False, False, False]  # 20, 40, 60 s ago
+    assert [c.highlight for c in v.calls] == [True, False, False, False, False, False]  # the newest only
     assert v.calls[0].counter == 1 + 9 % 3
+    later = view(snapshot([line(CERTS, [])], calls=calls), max_calls=6, now=NOON + 120_000)
+    assert not any(c.highlight for c in later.calls)  # two minutes on, nothing is new
 
 
 def test_a_number_called_again_shows_once_with_its_latest_call_and_kind() -> None:
