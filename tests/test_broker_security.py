@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware_profiles.enroll import enroll
+from firmware_profiles.enroll import DeviceIdentity, enroll
 from lobby.brokers import BrokerStartError, MosquittoBroker, free_port
 from office import cli as office_cli
 from office import config as configmod
@@ -195,6 +195,26 @@ class Site:
         if apply_acl:
             self.apply()
         return self.device_url(device_id)
+
+    def enrol_over_https(self, device_id: str, role: str, office_key: str | None = None) -> DeviceIdentity:
+        """Enrol through the real HTTPS endpoint, as a technician does (the endpoint rewrites the
+        ACL and reloads Mosquitto); the identity the device stored."""
+        files = write_broker_config(self.home, now_ms=now_ms())
+        with EnrolServer(
+            self.registry,
+            certfile=files.cert,
+            keyfile=files.key,
+            host="127.0.0.1",
+            port=0,
+            broker=f"mqtts://localhost:{self.port}",
+            office_key=office_key,
+            on_enrolled=lambda _e: apply(self.home, now_ms=now_ms()),
+        ) as endpoint:
+            before = self.reloads()
+            token = self.registry.issue_token(device_id, role, now_ms=now_ms())
+            identity = enroll(endpoint.url("localhost"), token.text, device_id, PROFILE, self.tmp / device_id / "tls")
+            wait_for(lambda: self.reloads() > before, message="enrolment did not reload the broker")
+        return identity
 
     def device_url(self, device_id: str, host: str = "127.0.0.1") -> str:
         d = self.tmp / "devices" / device_id
@@ -429,20 +449,7 @@ def test_enrolled_device_syncs_with_the_office_over_tls(site: Site) -> None:
     """Enrolment over HTTPS, then the real office server and device agent over the secured
     broker: the device gets its documents, its events are stored and acked; a staff terminal's
     command is answered."""
-    files = write_broker_config(site.home, now_ms=now_ms())
-    with EnrolServer(
-        site.registry,
-        certfile=files.cert,
-        keyfile=files.key,
-        host="127.0.0.1",
-        port=0,
-        broker=f"mqtts://localhost:{site.port}",
-        on_enrolled=lambda _e: apply(site.home, now_ms=now_ms()),
-    ) as endpoint:
-        before = site.reloads()
-        token = site.registry.issue_token("disp-1", "dispenser", now_ms=now_ms())
-        identity = enroll(endpoint.url("localhost"), token.text, "disp-1", PROFILE, site.tmp / "disp-1" / "tls")
-        wait_for(lambda: site.reloads() > before, message="enrolment did not reload the broker")
+    identity = site.enrol_over_https("disp-1", "dispenser")
     server = OfficeServer(SITE, site.tmp / "office-store.sqlite3", site.office_url("localhost"))
     server.start()
     agent = DeviceAgent(
@@ -743,21 +750,7 @@ def test_the_forgeries_are_stopped_on_the_generated_tls_configuration_and_acls(s
 
     db = site.tmp / "office.sqlite3"  # the enrolment register's store, as deployed
     office_key = signing.public_key_text(signing.load_or_create_key(signing_key_path(db)).public_key())
-    files = write_broker_config(site.home, now_ms=now_ms())
-    with EnrolServer(
-        site.registry,
-        certfile=files.cert,
-        keyfile=files.key,
-        host="127.0.0.1",
-        port=0,
-        broker=f"mqtts://localhost:{site.port}",
-        office_key=office_key,
-        on_enrolled=lambda _e: apply(site.home, now_ms=now_ms()),
-    ) as endpoint:
-        before = site.reloads()
-        token = site.registry.issue_token("disp-1", "dispenser", now_ms=now_ms())
-        identity = enroll(endpoint.url("localhost"), token.text, "disp-1", PROFILE, site.tmp / "disp-1" / "tls")
-        wait_for(lambda: site.reloads() > before, message="enrolment did not reload the broker")
+    identity = site.enrol_over_https("disp-1", "dispenser", office_key=office_key)
     assert identity.office_key == office_key
     rogue_url = site.enrol("disp-9", "dispenser")
     kiosk_url = site.enrol("kiosk-1", "kiosk")
