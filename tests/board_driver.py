@@ -76,7 +76,7 @@ def main() -> int:
 
         def take(index: int) -> None:
             if index >= len(shots):
-                (a.out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+                _write_result(a.out, result)
                 app.stop()
                 return
             name, wait = shots[index]
@@ -106,7 +106,7 @@ def main() -> int:
                     }
                 )
                 # Written after every shot, so a test can act between shots.
-                (a.out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+                _write_result(a.out, result)
                 take(index + 1)
 
             if wait != "@slide":
@@ -129,6 +129,14 @@ def main() -> int:
         {"display": {"width": a.width, "height": a.height}, "speech": {"backend": a.speech}}, BoardConfig
     )
     return run_board(args, config, agent, on_started=started)
+
+
+def _write_result(out: Path, result: dict[str, Any]) -> None:
+    """result.json in one rename: the test reads it while the board runs, and a half-written
+    file read as JSON failed a test now and then."""
+    tmp = out / "result.json.tmp"
+    tmp.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, out / "result.json")
 
 
 def _walk(widget: Any) -> list[Any]:
