@@ -11,8 +11,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from display_board import strings
 from display_board.controller import BoardController
 from display_board.model import BoardView, Line, Move, call_text, footer_cells, footer_rows, ready_text
+from display_board.strings import gettext_for
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,12 @@ def build_board_app(
 
     register_fonts()
     Window.clearcolor = BG
+
+    ja = gettext_for("ja")
+
+    def both(message: str, language: str) -> str:
+        """Japanese, then the rotating language (English while Japanese alone is up)."""
+        return f"{ja(message)} / {gettext_for(language if language != 'ja' else 'en')(message)}"
 
     def text(value: str, pt: float, color: tuple[float, ...] = INK, bold: bool = False, **kw: Any) -> Label:
         label = Label(text=value, font_size=sp(pt), color=color, bold=bold, **kw)
@@ -145,9 +153,10 @@ def build_board_app(
     class LineWidget(FloatLayout):
         """One route: the platform, the stations on a track, the trains placed by coordinates."""
 
-        def __init__(self, line: Line, moves: dict[int, Move], secondary: bool, overlay: Any) -> None:
+        def __init__(self, line: Line, moves: dict[int, Move], language: str, overlay: Any) -> None:
             super().__init__()
-            self.line, self.moves, self.secondary, self.overlay = line, moves, secondary, overlay
+            self.line, self.moves, self.language, self.overlay = line, moves, language, overlay
+            self.secondary = language != "ja"
             self.trains: dict[int, TrainBox] = {}
             self.flying: list[TrainBox] = []  # sliding on the overlay; they land here when done
             # One rebuild per layout pass: the parent sets pos and size one after the other, and
@@ -181,7 +190,10 @@ def build_board_app(
                 for i in range(-1, len(line.stations)):
                     Color(*(READY if i == len(line.stations) - 1 else TRACK))
                     RoundedRectangle(pos=(self.column_x(i) - 7, track_y - 7), size=(14, 14), radius=[7])
-            names = ["のりば" if not self.secondary else "のりば\nPlatform"] + [
+            platform = ja(strings.PLATFORM) + (
+                f"\n{gettext_for(self.language)(strings.PLATFORM)}" if self.secondary else ""
+            )
+            names = [platform] + [
                 s.name.ja + (f"\n{s.name.text}" if self.secondary and s.name.text != s.name.ja else "")
                 for s in line.stations
             ]
@@ -351,14 +363,16 @@ def build_board_app(
                 purposes = "・".join(p.ja for p in line.purposes)
                 panel.add_widget(text(purposes, 20, MUTED, size_hint_y=None, height=28))
                 panel.add_widget(
-                    LineWidget(line, {n: m for n, m in moves.items() if m.line == line.route}, secondary, self.overlay)
+                    LineWidget(
+                        line, {n: m for n, m in moves.items() if m.line == line.route}, view.language, self.overlay
+                    )
                 )
                 lines.add_widget(panel)
             if view.awaiting_office:
-                lines.add_widget(text("事務所からの情報を待っています / Waiting for the office", 28, MUTED))
+                lines.add_widget(text(both(strings.WAITING_FOR_OFFICE, view.language), 28, MUTED))
             body.add_widget(lines)
             calls = Panel(orientation="vertical", padding=CALLS_PADDING, spacing=6, size_hint_x=CALLS_SHARE)
-            calls.add_widget(text("お呼び出し中 / Now calling", 28, bold=True, size_hint_y=None, height=48))
+            calls.add_widget(text(both(strings.NOW_CALLING, view.language), 28, bold=True, size_hint_y=None, height=48))
             # The rows' width as the layout will make it (the widgets are not laid out yet).
             row_w = (Window.width - 2 * ROOT_PADDING - BODY_SPACING) * CALLS_SHARE - 2 * CALLS_PADDING
             for call in view.calls:
@@ -387,9 +401,9 @@ def build_board_app(
             for cell in cells:
                 foot.add_widget(text(cell.text, cell.size, INK))
             box.add_widget(foot)
-            caption = "番号が表示されたら、表示の窓口へお越しください"
+            caption = ja(strings.CAPTION)
             if secondary:
-                caption += f"  ·  {_CAPTIONS.get(view.language, '')}"
+                caption += f"  ·  {gettext_for(view.language)(strings.CAPTION)}"
             box.add_widget(text(caption, 22, MUTED, size_hint_y=None, height=40))
             self.settle()
 
@@ -412,13 +426,3 @@ def build_board_app(
                 line._redraw.cancel()  # the size it was just given asked for the same redraw again
 
     return BoardApp()
-
-
-# The rotating caption in the lobby languages (the board shows Japanese always, plus one).
-_CAPTIONS = {
-    "en": "When your number appears, please go to the counter shown",
-    "zh_CN": "显示您的号码时，请前往所示窗口",
-    "ko": "번호가 표시되면 표시된 창구로 오십시오",
-    "vi": "Khi số của quý vị hiện lên, xin mời đến quầy được hiển thị",
-    "pt": "Quando seu número aparecer, dirija-se ao guichê indicado",
-}

@@ -67,6 +67,7 @@ PACKAGES = {
     "kiosk": "Translations of the madoguchi certificate kiosk.",
     "public": "Translations of the madoguchi resident's progress page.",
     "office/console": "Translations of the madoguchi staff console.",
+    "display_board": "Translations of the madoguchi lobby board.",
 }
 SOURCE_LANGUAGE = "en"
 # Plural rules, written into each .po. Babel's own (CLDR) rule for Portuguese has a third form

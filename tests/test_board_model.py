@@ -870,3 +870,18 @@ def test_every_purpose_is_in_the_footer_and_each_fits_its_cell(screen_w: int, co
     for row in range(rows):
         boxes = sorted((c.x, c.x + c.width) for c in cells if c.row == row)
         assert all(a[1] <= b[0] + 1e-6 for a, b in itertools.pairwise(boxes))
+
+
+def test_the_boards_own_texts_come_from_its_catalogs_in_every_lobby_language() -> None:
+    from common.i18n import LANGUAGES
+    from display_board import strings
+
+    ja = strings.gettext_for("ja")
+    assert (ja(strings.NOW_CALLING), ja(strings.PLATFORM)) == ("お呼び出し中", "のりば")
+    assert ja(strings.CAPTION) == "番号が表示されたら、表示の窓口へお越しください"
+    assert strings.gettext_for("pt")(strings.PLATFORM) == "Plataforma"
+    for language in LANGUAGES:
+        said = strings.gettext_for(language)
+        texts = [said(m) for m in (strings.NOW_CALLING, strings.PLATFORM, strings.WAITING_FOR_OFFICE, strings.CAPTION)]
+        # every language has its own words (English is the ids themselves)
+        assert all(texts) and (language == "en" or texts[0] != strings.NOW_CALLING), (language, texts)

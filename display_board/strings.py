@@ -1,0 +1,37 @@
+"""Every text the lobby board shows besides the office's names (the translators' catalogue).
+
+The board's catalogs are a gettext domain of their own (``board``, in ``display_board/locale``),
+kept by the same tool as the other screens': ``python scripts/i18n.py extract|update|compile|check``.
+The conventions are the dispenser's (see ticket_dispenser/strings.py): English message ids,
+Japanese a translation like the others, ``N_("...")`` only marks a string.
+
+The board shows Japanese always and one more language in turn (the caption's rotation): each
+text below is drawn as "Japanese / that language". Station and purpose names come from the
+office's configuration, not from here.
+
+scripts/i18n.py loads this module by path for DOMAIN, so it imports nothing but the standard
+library and common.i18n.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.i18n import LANGUAGES, N_, Catalog
+
+__all__ = ["CATALOG", "LANGUAGES", "N_", "gettext_for"]
+
+DOMAIN = "board"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+CATALOG = Catalog(DOMAIN, LOCALE_DIR)
+gettext_for = CATALOG.gettext_for
+
+# Above the list of numbers being called to a counter, at the right of the board.
+NOW_CALLING = N_("Now calling")
+# Under the first dot of each line, where a ticket waits before its first station (the board
+# draws each ticket as a train; this is where it waits to leave).
+PLATFORM = N_("Platform")
+# Shown on the board until the office's first information arrives after the board starts.
+WAITING_FOR_OFFICE = N_("Waiting for the office")
+# The caption along the bottom of the board.
+CAPTION = N_("When your number appears, please go to the counter shown")
