@@ -610,7 +610,13 @@ def test_the_kiosk_catalogs_are_complete_and_in_step_with_the_code(tool: ModuleT
     project = tool.Project.at(REPO, "kiosk")
     assert (project.domain, project.languages) == ("kiosk", LANGUAGES)
     assert tool.problems(project) == []
-    assert [p.package for p in tool.Project.all_at(REPO)] == ["ticket_dispenser", "kiosk", "public", "office/console"]
+    assert [p.package for p in tool.Project.all_at(REPO)] == [
+        "ticket_dispenser",
+        "kiosk",
+        "public",
+        "office/console",
+        "display_board",
+    ]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
