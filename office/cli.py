@@ -41,7 +41,7 @@ from office import config as configmod
 from office import registry_cli
 from office.db import OfficeDB
 from office.domain import OfficeError
-from office.identity import signing_key_path
+from office.identity import office_public_key, signing_key_path
 from sync import messages, protocol, signing
 from sync.errors import ProtocolError, SyncError
 
@@ -688,7 +688,7 @@ def _enrol(args: Any) -> int:
         port=args.port,
         broker=broker,
         # The server's key, beside the same store (made here if the enrolment endpoint runs first).
-        office_key=signing.public_key_text(signing.load_or_create_key(signing_key_path(args.db)).public_key()),
+        office_key=office_public_key(args.db),
         on_enrolled=enrolled,
     )
     from common.watchdog import Watchdog

@@ -13,7 +13,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from sync import messages
+from sync import messages, signing
 from sync.site import DeviceRule
 
 # The office's signing key (sync/signing.py) lives beside its store: the server signs with it,
@@ -25,6 +25,11 @@ SIGNING_KEY_FILE = "office-signing.key"
 def signing_key_path(db_path: Path) -> Path:
     """Where the office keeps the key that signs what it publishes to devices."""
     return Path(db_path).parent / SIGNING_KEY_FILE
+
+
+def office_public_key(db_path: Path) -> str:
+    """The public half of the office's signing key (made now if there is none), as devices pin it."""
+    return signing.public_key_text(signing.load_or_create_key(signing_key_path(db_path)).public_key())
 
 
 # A kiosk's other money records, kept for the audit trail (kiosk/office_link.py, record_raw).

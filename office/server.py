@@ -110,10 +110,10 @@ class OfficeServer:
         self._last_heartbeat = 0.0
         self._last_lease_check = 0.0
         self._listeners: list[Callable[[int], None]] = []
-        # (change_version, business day, its tickets) as committed, for the staff consoles: their
+        # (business day, its tickets) as committed, for the staff consoles: their
         # view is built on another thread, and reading the day again from SQLite after every
         # change cost them more than the rest of the view.
-        self.kept_tickets: tuple[int, str, Mapping[str, Ticket]] | None = None
+        self.kept_tickets: tuple[str, Mapping[str, Ticket]] | None = None
         self.change_version = 0  # grows with every committed change staff screens must see
         self._changed = False
         self._last_public = 0.0
@@ -288,7 +288,7 @@ class OfficeServer:
             if self._listeners:
                 today = self.business_day()
                 kept = self.db.kept_day(today)
-                self.kept_tickets = (self.change_version, today, kept) if kept is not None else None
+                self.kept_tickets = (today, kept) if kept is not None else None
             for listener in self._listeners:
                 try:
                     listener(self.change_version)

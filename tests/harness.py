@@ -18,9 +18,8 @@ from typing import Any
 import msgspec
 
 from office import config as configmod
-from office.identity import signing_key_path
+from office.identity import office_public_key
 from office.server import OfficeServer
-from sync import signing
 from sync.agent import AgentConfig, DeviceAgent
 from sync.site import SiteConfig
 from ticket_dispenser.device import Dispenser
@@ -40,7 +39,7 @@ def round_the_clock(site: SiteConfig, **kiosk: Any) -> SiteConfig:
 def office_key(db: Path) -> str:
     """The public signing key of the office on store ``db`` (made now if the office has not
     started yet: the office loads the same file), as a device pins it."""
-    return signing.public_key_text(signing.load_or_create_key(signing_key_path(db)).public_key())
+    return office_public_key(db)
 
 
 def start_office(url: str, db: Path, config: object = None, **kwargs: object) -> OfficeServer:

@@ -744,12 +744,11 @@ def test_the_forgeries_are_stopped_on_the_generated_tls_configuration_and_acls(s
     lease, marks and id checks stop what it may publish but must not be believed. The real
     dispenser, enrolled through the endpoint and so pinned to the office's key, never sees a
     forgery, refuses nothing, and syncs to the end."""
-    from office.identity import signing_key_path
-    from sync import signing
+    from office.identity import office_public_key
     from ticket_dispenser.device import Dispenser
 
     db = site.tmp / "office.sqlite3"  # the enrolment register's store, as deployed
-    office_key = signing.public_key_text(signing.load_or_create_key(signing_key_path(db)).public_key())
+    office_key = office_public_key(db)
     identity = site.enrol_over_https("disp-1", "dispenser", office_key=office_key)
     assert identity.office_key == office_key
     rogue_url = site.enrol("disp-9", "dispenser")

@@ -289,7 +289,7 @@ def test_existing_subcommands_are_unchanged(tmp_path: Path, capsys: pytest.Captu
 def test_office_key_prints_the_key_the_office_signs_with_and_names_a_damaged_one(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from office.identity import signing_key_path
+    from office.identity import office_public_key, signing_key_path
     from sync import signing
 
     db = tmp_path / "office.sqlite3"
@@ -297,7 +297,7 @@ def test_office_key_prints_the_key_the_office_signs_with_and_names_a_damaged_one
     assert code == 0
     key = out.strip()
     # The same key the server loads from beside its store, and again on the next call.
-    assert key == signing.public_key_text(signing.load_or_create_key(signing_key_path(db)).public_key())
+    assert key == office_public_key(db)  # the key the server loads from beside its store
     assert run(capsys, "security", "office-key", "--db", str(db))[1].strip() == key
     signing.parse_public_key(key)
     signing_key_path(db).write_text("not a key\n")

@@ -114,8 +114,8 @@ class Office(msgspec.Struct, frozen=True):
     business_day: Callable[[int], str]
     day_start_ms: Callable[[int], int]
     samples: Callable[[], Mapping[str, Any]]
-    # (office version, day, that day's tickets) as the office last committed them, or None
-    kept_tickets: Callable[[], tuple[int, str, Mapping[str, Ticket]] | None] = lambda: None
+    # (day, that day's tickets) as the office last committed them, or None
+    kept_tickets: Callable[[], tuple[str, Mapping[str, Ticket]] | None] = lambda: None
 
 
 @dataclass(frozen=True)

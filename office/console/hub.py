@@ -41,7 +41,7 @@ class Hub:
         day_start_ms: Callable[[int], int],
         samples: Callable[[], Mapping[str, Sequence[float]]],
         input_station: str,
-        kept_tickets: Callable[[], tuple[int, str, Mapping[str, Ticket]] | None] = lambda: None,
+        kept_tickets: Callable[[], tuple[str, Mapping[str, Ticket]] | None] = lambda: None,
     ) -> None:
         self.config = config
         self.kept_tickets = kept_tickets
@@ -148,7 +148,7 @@ class Hub:
         # The day's tickets as the office committed them (no SQLite read of the whole day);
         # everything else the view shows is read from the store.
         kept = self.kept_tickets()
-        day_tickets = kept[2] if kept is not None and kept[1] == today else None
+        day_tickets = kept[1] if kept is not None and kept[0] == today else None
         with self._db_lock:
             db = self._store()
             return build(
