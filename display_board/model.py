@@ -5,8 +5,10 @@ The office publishes three retained documents the board reads (docs/protocol.md)
 ``office/snapshot/queue`` (people waiting per purpose) and ``office/config`` (station, purpose
 and counter names). :func:`board_view` turns them into a frozen :class:`BoardView`: where each
 train is drawn, which stations stack their extra trains behind a "+N" chip, who is ready to
-collect at which counter, the now-calling list, and whether the data is stale. The Kivy board
-only draws a BoardView; :func:`animations` says which trains to animate between two views.
+collect at which counter, the now-calling list, and whether the data is stale.
+:mod:`display_board.scene` places a BoardView on a screen of a given size (every train, the
+ones behind a stack included: the stacks only bound what animations follow one by one); the
+Kivy board draws that scene; :func:`animations` says which trains to animate between two views.
 
 Rules that shape this module:
 
@@ -34,6 +36,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Literal
 
 from common.i18n import purpose_name
+from display_board.glyphs import WIDTHS
 from drivers.japanese_numbers import says_number
 from sync import messages
 
@@ -70,7 +73,7 @@ class Layout:
 class Label:
     """A name for the bilingual board: the display language, Japanese always, and kana."""
 
-    text: str  # in the display language (Japanese when it has no name in that language)
+    text: str  # in the board's second language (Japanese when it has no name in that language)
     ja: str
     kana: str = ""
 
@@ -260,7 +263,10 @@ def board_view(
     never since boot); ``now_ms`` the device's current estimate of the office's time.
     """
     problems = _Problems()
-    stations = _station_names(config, language)
+    # Names carry Japanese and the board's second language: the rotating one, English while
+    # Japanese alone is up (the layout keeps its place for the second line either way).
+    second = language if language != "ja" else "en"
+    stations = _station_names(config, second)
     named = _counter_names(config)
     lines: tuple[Line, ...] = ()
     calls: tuple[CallRow, ...] = ()
@@ -269,7 +275,7 @@ def board_view(
         counters = _counters(board.counters)
         raw_calls = [(c.number, c.counter, c.at_ms) for c in board.calls]
         recent = _last_called(raw_calls, counters)
-        lines = _lines(board.lines, stations, named, config, language, layout, recent, problems)
+        lines = _lines(board.lines, stations, named, config, second, layout, recent, problems)
         calls = _calls(raw_calls, counters, lines, named, now_ms, layout)
     heard = last_heard_ms if last_heard_ms is not None else board.sent_ms if board is not None else None
     fresh = office_online and last_heard_ms is not None and now_ms - last_heard_ms <= layout.stale_after_ms
@@ -278,7 +284,7 @@ def board_view(
         lines=lines,
         calls=calls,
         counters=counters,
-        waiting=_waiting(queue, config, language, problems),
+        waiting=_waiting(queue, config, second, problems),
         stale=None if fresh else _local_hhmm(heard, config),
         awaiting_office=board is None,
         office_name=config.office_name if config is not None else "",
@@ -558,7 +564,8 @@ def _counter_label(names: Mapping[str, str], number: int, language: str) -> str:
 # --- fitting text to the screen ---------------------------------------------------------------
 
 # Widths in ems of the board's font (Noto Sans CJK): a CJK character or a full-width sign is one
-# em, digits and Latin letters about 0.55-0.6. Rounded up, so what is said to fit does fit.
+# em; Latin and Vietnamese letters as display_board.glyphs measured them (rounded up, so what is
+# said to fit does fit), 0.6 for any other narrow character.
 WIDE_EM = 1.0
 NARROW_EM = 0.6
 ELLIPSIS = "…"
@@ -573,8 +580,19 @@ def text_em(text: str) -> float:
 
 
 def _line_em(line: str) -> float:
-    # Ambiguous-width signs (→, …, ·) are drawn full width by a CJK font.
-    return sum(WIDE_EM if unicodedata.east_asian_width(c) in "WFA" else NARROW_EM for c in line)
+    # The font's own widths where measured (Latin, Vietnamese, the signs between words); CJK and
+    # other wide or ambiguous-width characters are drawn one em wide by a CJK font; a combining
+    # mark adds nothing to its letter.
+    return sum(_char_em(c) for c in line)
+
+
+def _char_em(c: str) -> float:
+    measured = WIDTHS.get(c)
+    if measured is not None:
+        return measured
+    if unicodedata.combining(c):
+        return 0.0
+    return WIDE_EM if unicodedata.east_asian_width(c) in "WFA" else NARROW_EM
 
 
 def fit_text(text: str, max_em: float) -> str:
@@ -609,13 +627,22 @@ def _fits(text: str, size: float, width: float) -> bool:
     return text_em(text) * size <= width
 
 
-def call_text(row: CallRow, width: float, sizes: Sequence[float], small: float) -> tuple[str, float]:
+def call_text(
+    row: CallRow,
+    width: float,
+    sizes: Sequence[float],
+    small: float,
+    *,
+    what: str | None = None,
+    force_two: bool = False,
+) -> tuple[str, float]:
     """A now-calling row and its font size: "105  →  5番 相談室  (受付)" on one line at the
-    largest of ``sizes`` it fits ``width`` at (``width`` in the sizes' unit); else on two lines
-    at ``small``, the counter's label cut to the width."""
-    what = "お受け取り" if row.kind == READY else "受付"
+    largest of ``sizes`` it fits ``width`` at (``width`` in the sizes' unit); else (or with
+    ``force_two``) on two lines at ``small``, the counter's label cut to the width. ``what``
+    says why the number is called (Japanese "受付" or "お受け取り" unless given)."""
+    what = what if what is not None else "お受け取り" if row.kind == READY else "受付"
     head, tail = f"{row.number}  →  ", f"  ({what})"
-    for size in sizes:
+    for size in () if force_two else sizes:
         if _fits(head + row.label + tail, size, width):
             return head + row.label + tail, size
     label = _fit_counter(row.label, row.counter, width / small - text_em(head))
@@ -636,53 +663,6 @@ def ready_text(ready: ReadyTrain, width: float, sizes: Sequence[float], two_line
     if two_lines:
         return f"{head.rstrip()}\n{_fit_counter(ready.label, ready.counter, width / small)}", small
     return head + _fit_counter(ready.label, ready.counter, width / small - text_em(head)), small
-
-
-FOOTER_SIZES = (20.0, 16.0)  # the footer's font sizes, largest first (each size is a copy of the font in memory)
-FOOTER_PER_ROW = 5  # purposes side by side before the footer takes a second row
-FOOTER_MAX_ROWS = 2  # more purposes than two rows of five share the two rows (names cut first)
-
-
-@dataclass(frozen=True)
-class FooterCell:
-    """One purpose in the waiting footer: its text, size and box (x from the footer's left,
-    row 0 the top one), in the same unit as the width it was laid out for."""
-
-    text: str
-    size: float
-    row: int
-    x: float
-    width: float
-
-
-def footer_rows(count: int) -> int:
-    """How many rows the footer takes for ``count`` purposes (every one is shown)."""
-    return min(FOOTER_MAX_ROWS, max(1, -(-count // FOOTER_PER_ROW)))
-
-
-def footer_cells(waiting: Sequence[PurposeWaiting], width: float) -> tuple[FooterCell, ...]:
-    """Every purpose of the footer, in rows of at most :data:`FOOTER_PER_ROW`, each at the
-    largest of :data:`FOOTER_SIZES` its "name  N人  約M分" fits its cell at; a name that does not
-    fit even at the smallest is cut ("…"), never the figures."""
-    if not waiting:
-        return ()
-    rows = footer_rows(len(waiting))
-    per_row = -(-len(waiting) // rows)
-    cell = width / per_row
-    out = []
-    for i, w in enumerate(waiting):
-        figures = f"  {w.waiting}人  " + (f"約{w.est_wait_min}分" if w.est_wait_min is not None else "—")
-        text, size = "", FOOTER_SIZES[-1]
-        for candidate in FOOTER_SIZES:
-            if _fits(w.name.ja + figures, candidate, cell):
-                text, size = w.name.ja + figures, candidate
-                break
-        else:
-            name = fit_text(w.name.ja, max(0.0, cell / size - text_em(figures)))
-            text = name + figures
-        row, col = divmod(i, per_row)
-        out.append(FooterCell(text=text, size=size, row=row, x=col * cell, width=cell))
-    return tuple(out)
 
 
 # --- animations -------------------------------------------------------------------------------

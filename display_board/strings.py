@@ -35,3 +35,17 @@ PLATFORM = N_("Platform")
 WAITING_FOR_OFFICE = N_("Waiting for the office")
 # The caption along the bottom of the board.
 CAPTION = N_("When your number appears, please go to the counter shown")
+# Why a number is called, after the counter in the now-calling list: to start the procedure
+# at that counter.
+TO_START = N_("to start")
+# ... or to collect what was made (a certificate, a card) at that counter.
+TO_COLLECT = N_("to collect")
+# Under each purpose in the footer: how many wait for it, and the wait a new arrival can expect.
+WAITING_AND_WAIT = N_("{waiting} waiting, ~{minutes} min")
+# The same when the office has no basis yet for an estimate.
+WAITING_COUNT = N_("{waiting} waiting")
+# Under the platform when more wait than the board lists (the office lists the oldest).
+MORE_WAITING = N_("{count} more waiting")
+# At the top right when the office has not been heard for a while: the board shows what it knew
+# at that time (HH:MM) and keeps trying.
+UPDATED = N_("Updated {time}, checking the connection")

@@ -37,6 +37,7 @@ def board(
     name: str,
     shots: str,
     during: Callable[[Path], None] | None = None,
+    size: tuple[int, int] = (1920, 1080),
 ) -> dict[str, Any]:
     out = tmp / name
     e = env()
@@ -53,6 +54,10 @@ def board(
             str(out),
             "--shots",
             shots,
+            "--width",
+            str(size[0]),
+            "--height",
+            str(size[1]),
         ],
         env=e,
     )
@@ -105,8 +110,13 @@ def main() -> int:
         work(f"advance {ids[0].series}-{ids[0].number} to input", f"advance {ids[1].series}-{ids[1].number} to issuing")
         time.sleep(1)
 
-        def move_later(_out: Path) -> None:
-            time.sleep(4.0)  # after the first shot: move a train, caught mid-slide by the second
+        def move_later(out: Path) -> None:
+            # After the first shot (the board is up and watching for a slide): move a train,
+            # caught mid-slide by the second shot.
+            deadline = time.monotonic() + 120
+            while not (out / "board-10-trains.png").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5)
             work(f"advance {ids[0].series}-{ids[0].number} to review", f"done {ids[1].series}-{ids[1].number}")
 
         board(
@@ -126,6 +136,20 @@ def main() -> int:
             )
         time.sleep(2)
         board(":78", broker, tmp, "many", "board-300-trains.png:4")
+        board(":78", broker, tmp, "many-1600", "board-300-trains-1600x900.png:4", size=(1600, 900))
+        # Each lobby language in turn on the caption, the footer and the headings (8 s each).
+        langs = board(":78", broker, tmp, "languages", ",".join(f"lang-{i}.png:{8 if i else 4}" for i in range(6)))
+        for shot in langs["shots"]:
+            shutil.move(OUT / shot["name"], OUT / f"board-language-{shot['language']}.png")
+            print("renamed", shot["name"], "to", f"board-language-{shot['language']}.png")
+        rest = [disp.dispenser.issue(MIX[i % len(MIX)]).ticket for i in range(700)]
+        for i, t in enumerate(rest[:500]):
+            work(*(f"advance {t.series}-{t.number} to {s}" for s in ("input", "review", "issuing")[: (i + 1) % 4]))
+        time.sleep(2)
+        # A day no lobby should see: 1,000 tickets in the building. The busy stations list their
+        # numbers and turn pages; two shots a page apart.
+        board(":78", broker, tmp, "thousand", "board-1000-trains.png:4,board-1000-trains-next-page.png:3")
+        board(":78", broker, tmp, "thousand-1600", "board-1000-trains-1600x900.png:4", size=(1600, 900))
 
         def office_gone(_out: Path) -> None:
             time.sleep(3.0)

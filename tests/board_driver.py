@@ -59,18 +59,24 @@ def main() -> int:
             result["frames"] = frames
 
             def inspect(*_: Any) -> None:
+                # The frame just flipped must hold the whole scene the app last drew: every
+                # label and car (resting or sliding), each with its rendered text, every track.
                 frames["flips"] += 1
-                lines = [w for w in _walk(app.static) if type(w).__name__ == "LineWidget"]
-                frames["with_lines"] += bool(lines)
-                bad = [
-                    f"line {w.line.route}: track={len(w.canvas.before.children)} widgets={len(w.children)}"
-                    for w in lines
-                    if not w.canvas.before.children or not w.children
-                ]
-                if bad:
+                drawn = app.scene
+                if drawn is None:
+                    return
+                frames["with_lines"] += bool(drawn.tracks)
+                widgets = [*app.root_box.children, *app.overlay.children]
+                tracks = sum(type(i).__name__ == "Line" for i in app.root_box.canvas.before.children)
+                blank = [w.text for w in widgets if w.text and w.texture is None]
+                if len(widgets) != len(drawn.texts) + len(drawn.cars) or tracks != len(drawn.tracks) or blank:
                     frames["half_built"] += 1
                     if len(frames["examples"]) < 5:
-                        frames["examples"].append(f"flip {frames['flips']}: " + "; ".join(bad))
+                        frames["examples"].append(
+                            f"flip {frames['flips']}: widgets {len(widgets)} of "
+                            f"{len(drawn.texts) + len(drawn.cars)}, tracks {tracks} of {len(drawn.tracks)}, "
+                            f"without text {blank[:3]}"
+                        )
 
             Window.bind(on_flip=inspect)
 
@@ -98,6 +104,9 @@ def main() -> int:
                         "stacked": sum(s.hidden_count for line in (view.lines if view else ()) for s in line.stacks),
                         "calls": [c.number for c in (view.calls if view else ())],
                         "stale": view.stale if view else None,
+                        "language": view.language if view else None,
+                        "pages": app.scene.pages if app.scene is not None else 0,
+                        "mode": app.scene.mode if app.scene is not None else None,
                         "moves": [type(m).__name__ for m in controller.moves],
                         "sliding": len(app.overlay.children),
                         "static_widgets": _count(app.root_box),
@@ -137,10 +146,6 @@ def _write_result(out: Path, result: dict[str, Any]) -> None:
     tmp = out / "result.json.tmp"
     tmp.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, out / "result.json")
-
-
-def _walk(widget: Any) -> list[Any]:
-    return [widget, *(w for child in widget.children for w in _walk(child))]
 
 
 def _count(widget: Any) -> int:
