@@ -4,7 +4,7 @@ The office publishes three retained documents the board reads (docs/protocol.md)
 ``office/snapshot/board`` (lines, tickets as compact rows, calls, counters),
 ``office/snapshot/queue`` (people waiting per purpose) and ``office/config`` (station, purpose
 and counter names). :func:`board_view` turns them into a frozen :class:`BoardView`: where each
-train is drawn, which stations stack their extra trains behind a "+N" chip, who is ready to
+train is, which stations hold more trains than animations follow one by one, who is ready to
 collect at which counter, the now-calling list, and whether the data is stale.
 :mod:`display_board.scene` places a BoardView on a screen of a given size (every train, the
 ones behind a stack included: the stacks only bound what animations follow one by one); the
@@ -59,8 +59,9 @@ _JST = timezone(timedelta(hours=9), "JST")
 class Layout:
     """How much the screen holds, and when things count as recent or stale."""
 
-    # More than this at one station stack behind a "+N" chip; the screen may draw fewer (what
-    # fits its grid at a readable size) and adds those to the chip.
+    # More than this at one station are listed in ``Line.hidden`` rather than ``Line.trains``,
+    # ready tickets beyond max_ready in ``Line.ready_hidden``: display_board.scene draws both
+    # alike (every listed number is on screen within 10 s), animations follow both.
     max_trains_per_station: int = 12
     max_calls: int = 6  # rows of the now-calling list
     max_ready: int = 6  # "ready - please come to counter N" rows per line
@@ -98,7 +99,7 @@ class Train:
 
 @dataclass(frozen=True)
 class Stack:
-    """The "+N" chip at a station holding more trains than the layout draws."""
+    """How many trains at a station are beyond ``max_trains_per_station`` (or not listed at all)."""
 
     station_index: int
     hidden_count: int
