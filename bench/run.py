@@ -19,7 +19,9 @@ Phases (see bench/README.md for what each figure means):
 6. the lobby board (progress change to model, frames with 300 trains, RSS): :func:`bench.board_bench.run`;
 7. the resident's page process (pages per second, feed to 500 streams): :func:`bench.public_bench.run`;
 8. the staff side (an action to 20 consoles and 500 resident pages, press to print while they
-   stream): :func:`bench.console_bench.run`.
+   stream): :func:`bench.console_bench.run`;
+9. a year unattended at accelerated time (bytes written per ticket, disk use after 365
+   business days): :func:`bench.year.run`.
 
 Run ``python -m bench.run`` (``--help`` for smaller runs while developing).
 """
@@ -306,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if late_from < args.measured:
         parser.error("--presses must be at least twice --measured")
 
-    from bench import board_bench, console_bench, dispenser_bench, public_bench, store_bench
+    from bench import board_bench, console_bench, dispenser_bench, public_bench, store_bench, year
 
     wall0 = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
@@ -364,6 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         staff = console_bench.run()
         print(f"  console: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        year_figures = year.run()
+        print(f"  year: {time.perf_counter() - t:.1f} s", flush=True)
 
     p50_0 = percentile(issue.first, 50)
     p99_0 = percentile(issue.first, 99)
@@ -387,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **board.figures,
         **public.figures,
         **staff.figures,
+        **year_figures,
     }
     merge_results(args.results, figures)
 
@@ -425,6 +431,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         *board.rows,
         *public.rows,
         *staff.rows,
+        (
+            (
+                f"year: bytes written per ticket ({year_figures['year_tickets']:,.0f} tickets, "
+                f"{year_figures['year_days']:.0f} business days)"
+            ),
+            (
+                f"dispenser {year_figures['dispenser_bytes_written_per_ticket']:,.0f} B, "
+                f"board {year_figures['board_bytes_written_per_ticket']:,.0f} B"
+            ),
+            "",
+            "",
+        ),
+        (
+            "year: disk use after it",
+            (
+                f"dispenser {year_figures['dispenser_disk_kb_after_year']:,.0f} kB, "
+                f"board {year_figures['board_disk_kb_after_year']:,.0f} kB, "
+                f"office {year_figures['office_disk_kb_after_year']:,.0f} kB"
+            ),
+            "flat after the retention window",
+            "",
+        ),
+        (
+            "  (office store per ticket: tickets and stamps kept)",
+            f"{year_figures['office_disk_bytes_per_ticket']:,.0f} B",
+            "",
+            "",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)

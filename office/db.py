@@ -96,6 +96,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX IF NOT EXISTS suspicious_once ON suspicious(device, kind, ref) WHERE ref IS NOT NULL;
     CREATE INDEX IF NOT EXISTS suspicious_kind ON suspicious(device, kind);
     """,
+    # 3: retention - what is pruned after the site's [retention] event_days is found by time.
+    """
+    CREATE INDEX IF NOT EXISTS events_received ON events(received_ms);
+    CREATE INDEX IF NOT EXISTS calls_at ON calls(at_ms);
+    CREATE INDEX IF NOT EXISTS leases_day ON leases(day);
+    CREATE INDEX IF NOT EXISTS staff_requests_at ON staff_requests(at_ms);
+    """,
 )
 
 
@@ -641,6 +648,29 @@ class OfficeDB:
             "INSERT OR REPLACE INTO staff_requests(request_id, command, reply, at_ms) VALUES (?,?,?,?)",
             (request_id, command, json.dumps(reply, ensure_ascii=False), now_ms),
         )
+
+    def prune(self, before_ms: int, before_day: str) -> dict[str, int]:
+        """Delete what only served to get the tickets where they are, from before ``before_ms``
+        (leases: of days before ``before_day``); the rows deleted per table.
+
+        A device's raw event goes only once it is within the device's acknowledged seq: a
+        resend of it is then a duplicate by its seq alone, and an event after a gap stays until
+        the gap fills. Tickets and their stamps stay (the statistics are made from them), and so
+        do the audit log and what the office kept aside as suspicious."""
+        steps = {
+            "events": (
+                (
+                    "DELETE FROM events WHERE received_ms < ? AND seq <= "
+                    "COALESCE((SELECT acked_seq FROM devices WHERE devices.device = events.device), 0)"
+                ),
+                (before_ms,),
+            ),
+            "calls": ("DELETE FROM calls WHERE at_ms < ?", (before_ms,)),
+            "leases": ("DELETE FROM leases WHERE day < ?", (before_day,)),
+            "staff_requests": ("DELETE FROM staff_requests WHERE at_ms < ?", (before_ms,)),
+            "staff_sessions": ("DELETE FROM staff_sessions WHERE expires_ms < ?", (before_ms,)),
+        }
+        return {table: self.conn.execute(sql, args).rowcount for table, (sql, args) in steps.items()}
 
     def next_version(self, key: str) -> int:
         """A persisted, strictly increasing version for a retained document."""

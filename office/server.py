@@ -19,6 +19,7 @@ import json
 import logging
 import queue
 import random
+import sqlite3
 import threading
 import time
 import uuid
@@ -109,6 +110,7 @@ class OfficeServer:
         self._last_snapshot = 0.0
         self._last_heartbeat = 0.0
         self._last_lease_check = 0.0
+        self._retention_day: str | None = None  # the business day the store was last pruned for
         self._listeners: list[Callable[[int], None]] = []
         # (business day, its tickets) as committed, for the staff consoles: their
         # view is built on another thread, and reading the day again from SQLite after every
@@ -301,6 +303,10 @@ class OfficeServer:
             if self.sim_staff is not None:
                 self._run_sim_staff()
                 self._publish_changed_voids()
+            today = self.business_day()
+            if today != self._retention_day:
+                self._retention_day = today
+                self._prune(today)
             if now - self._last_lease_check > LEASE_CHECK_S:
                 self._last_lease_check = now
                 for row in self.db.devices("dispenser"):
@@ -496,6 +502,19 @@ class OfficeServer:
         if doc.state == "online" and role == "dispenser" and self._ready.is_set():
             self._topup_leases(device, force_publish=True)
             self._publish_ack(device, self.db.acked_seq(device))
+
+    def _prune(self, today: str) -> None:
+        """Once a business day: drop what the site's retention no longer keeps."""
+        keep = self.config.retention.event_days
+        before_day = (date.fromisoformat(today) - timedelta(days=keep)).isoformat()
+        try:
+            with self.db.transaction():
+                pruned = self.db.prune(self.wall_ms() - keep * 86_400_000, before_day)
+        except sqlite3.Error:
+            log.exception("office: pruning the store failed (tried again tomorrow)")
+            return
+        if any(pruned.values()):
+            log.info("office store pruned to %d days: %s", keep, ", ".join(f"{k} {v}" for k, v in pruned.items() if v))
 
     # -- leases ----------------------------------------------------------------------------------
 

@@ -128,6 +128,9 @@ class CounterInfo(Part, frozen=True, kw_only=True):
     kind: Literal["high", "low", "consultation"] = "high"
 
 
+DEVICE_KEEP_DAYS = 14  # days of its own ticket logs a device keeps unless the site says otherwise
+
+
 class OfficeConfig(Payload, frozen=True, kw_only=True):
     """What the dispensers offer and when: purposes in display order, stations, hours, fees."""
 
@@ -137,6 +140,7 @@ class OfficeConfig(Payload, frozen=True, kw_only=True):
     office_name: Annotated[str, info(max_length=200)] = ""
     timezone: Annotated[str, info(max_length=64)] = "Asia/Tokyo"
     rollover_hour: Annotated[int, info(ge=0, le=12)] = 3
+    keep_days: Annotated[int, info(ge=2, le=3660)] = DEVICE_KEEP_DAYS  # days a device keeps its own logs
     lease_days: Annotated[tuple[Day, ...], info(max_length=14)] = ()
     progress_url: Annotated[str, info(max_length=200)] = ""
     dispenser: Hours | None = None

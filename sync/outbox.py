@@ -43,7 +43,7 @@ class Outbox:
     Thread-safe; one writer per directory (:class:`~sync.errors.StoreLocked` otherwise).
     """
 
-    def __init__(self, directory: str | Path, device_id: str, segment_size: int = 200) -> None:
+    def __init__(self, directory: str | Path, device_id: str, segment_size: int = 10) -> None:
         if not isinstance(device_id, str) or not device_id:
             raise ValueError("device_id must be a non-empty string")
         self._dir = Path(directory)

@@ -234,6 +234,20 @@ class Congestion(_Table, frozen=True, kw_only=True):
         return "yellow" if wait_min < self.red_minutes else "red"
 
 
+class Retention(_Table, frozen=True, kw_only=True):
+    """``[retention]``: how long what piles up is kept, so a lobby runs for years unattended.
+
+    The tickets themselves and their stamps at each station are kept: the statistics are made
+    from them. What is pruned is what only served to get them there."""
+
+    # Days a lobby device keeps its own ticket logs (reprints, its count while offline and the
+    # technician's look at a recent day need the last few; the office has them all).
+    device_days: Annotated[int, info(ge=2, le=3660)] = messages.DEVICE_KEEP_DAYS
+    # Days the office keeps the devices' raw events once applied and acknowledged, the calls,
+    # the number leases and the replies it keeps to answer a repeated staff command alike.
+    event_days: Annotated[int, info(ge=7, le=3660)] = 90
+
+
 DeviceRole = Literal["dispenser", "board", "kiosk"]
 
 
@@ -282,6 +296,7 @@ class SiteConfig(_Table, frozen=True, kw_only=True):
     console: Console = msgspec.field(default_factory=Console)
     public: Public = msgspec.field(default_factory=Public)
     congestion: Congestion = msgspec.field(default_factory=Congestion)
+    retention: Retention = msgspec.field(default_factory=Retention)
     # The lobby's devices by name when the office has no enrolment (the demo, a test rig); the
     # first rule that matches gives the role. A device matched by none is refused.
     devices: tuple[DeviceRule, ...] = ()
@@ -322,6 +337,7 @@ class SiteConfig(_Table, frozen=True, kw_only=True):
             office_name=self.display_name,
             timezone=self.timezone,
             rollover_hour=self.rollover_hour,
+            keep_days=self.retention.device_days,
             lease_days=lease_days,
             progress_url=self.dispenser.progress_url,
             dispenser=self.dispenser.hours(),

@@ -44,6 +44,7 @@ __all__ = [
     "SegmentInfo",
     "SegmentedLog",
     "StateStore",
+    "bytes_written",
     "open_db",
 ]
 
@@ -53,6 +54,18 @@ _MAGIC = "MADOGUCHI-STORE"
 _FORMAT_VERSION = "1"
 # A header is ~40 bytes; anything much longer before the first newline is not ours.
 _MAX_HEADER = 128
+
+# Bytes this process has written through these stores, per directory: what a device costs its
+# SD card (every write rewrites a whole file; the bench reports it per ticket).
+_written: dict[Path, int] = {}
+_written_lock = threading.Lock()
+
+
+def bytes_written(under: str | os.PathLike[str]) -> int:
+    """Bytes written by this process's stores to files in ``under`` or below, since start."""
+    root = Path(under).resolve()
+    with _written_lock:
+        return sum(n for directory, n in _written.items() if directory == root or root in directory.parents)
 
 
 class _Invalid(Exception):
@@ -204,6 +217,7 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], create_dirs: bool = True, **_ignored: Any) -> None:
         self.path = Path(path)
         self._dir = self.path.parent
+        self._resolved_dir = self._dir.resolve()
         self._bak = self.path.with_name(self.path.name + ".bak")
         self._tmp_prefix = self.path.name + ".tmp-"
         self._counter = itertools.count(1)
@@ -390,6 +404,8 @@ class AtomicJSONStorage(Storage):
                 os.replace(bak_tmp, self._bak)
             os.replace(tmp, self.path)
             _fsync_dir(self._dir)
+            with _written_lock:
+                _written[self._resolved_dir] = _written.get(self._resolved_dir, 0) + len(encoded)
         except OSError as err:
             for leftover in (tmp, bak_tmp):
                 try:

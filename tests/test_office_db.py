@@ -84,3 +84,39 @@ def test_the_kept_tickets_follow_inserts_updates_rollbacks_and_displacements(tmp
         assert db.tickets(DAY, iter(waiting)) == fresh(path, waiting)  # a generator of statuses
     finally:
         db.close()
+
+
+def test_pruning_keeps_the_tickets_and_every_event_a_device_may_still_send(tmp_path: Path) -> None:
+    """Retention drops old raw events, calls, leases and staff replies; an event after a gap in a
+    device's seqs stays whatever its age (the gap has not filled: the ack has not passed it), a
+    resend of a pruned event is still a duplicate by its seq, and the tickets stay."""
+    from office.domain import Call
+    from sync.leases import Block
+
+    db = OfficeDB(tmp_path / "office.sqlite3")
+    old, new = 1_000_000, 9_000_000
+    try:
+        with db.transaction():
+            for seq in (1, 2, 3, 5):  # 4 never arrived: 5 is beyond the device's ack
+                assert db.insert_event(f"disp-1:{seq}", "disp-1", seq, "ticket_issued", "h", old, old, {})
+            assert db.insert_event("disp-1:6", "disp-1", 6, "ticket_issued", "h", new, new, {}) is True
+            assert db.advance_ack("disp-1") == 3
+            db.insert_ticket(ticket(1001), "disp-1:1")
+            db.add_call(Call(f"{DAY}-1-1001", 1001, 1, old))
+            db.add_call(Call(f"{DAY}-1-1001", 1001, 1, new))
+            db.add_lease("disp-1", Block("1", "2026-11-01", 1001, 1020), old)
+            db.add_lease("disp-1", Block("1", DAY, 1001, 1020), new)
+            db.save_staff_reply("r-old", "call next", {"ok": True}, old)
+            db.save_staff_reply("r-new", "call next", {"ok": True}, new)
+        with db.transaction():
+            pruned = db.prune(5_000_000, "2026-12-01")
+        assert pruned == {"events": 3, "calls": 1, "leases": 1, "staff_requests": 1, "staff_sessions": 0}
+        seqs = [r[0] for r in db.conn.execute("SELECT seq FROM events ORDER BY seq")]
+        assert seqs == [5, 6]  # after the gap: kept until the gap fills
+        assert db.acked_seq("disp-1") == 3  # a resend of seq 1-3 is a duplicate by seq alone
+        assert [t.ticket_id for t in db.tickets(DAY)] == [f"{DAY}-1-1001"]
+        assert db.staff_reply("r-new") is not None and db.staff_reply("r-old") is None
+        with db.transaction():
+            assert db.prune(5_000_000, "2026-12-01") == dict.fromkeys(pruned, 0)  # idempotent
+    finally:
+        db.close()

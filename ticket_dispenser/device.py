@@ -16,7 +16,9 @@ meta, and a ticket missing from the log is put back.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+import shutil
 import threading
 import zoneinfo
 from collections import deque
@@ -118,9 +120,11 @@ class Dispenser:
                 progress_url=(config.progress_url or DEFAULT_PROGRESS_URL).replace("{token}", token),
                 token=token,
             )
-            marks = [
-                m for m in numbering.NumberPool(marks=pool.marks).to_dict()["marks"] if m["day"] >= _yesterday(day)
-            ]
+            # Yesterday's marks and today's are all a restart needs; older ones would only grow
+            # the device status (its marks list is bounded: the status of a dispenser that ran
+            # a month without restart was refused).
+            pool = numbering.drop_days_before(pool, _yesterday(day))
+            marks = numbering.NumberPool(marks=pool.marks).to_dict()["marks"]
             event = self.agent.record(ticket.event_data(), meta={"marks": marks, "last_ticket": ticket.to_record()})
             self._recent.append((event.seq, category))
             if day in self._counted_days:  # otherwise the first count reads it from the log
@@ -167,6 +171,8 @@ class Dispenser:
         """An issued ticket of the kept days, by id."""
         day = ticket_id[:10]
         with self._lock:
+            if not _DAY.fullmatch(day) or not self._kept(day):
+                return None
             for record in self._log(day).records():
                 if record.get("ticket_id") == ticket_id:
                     return IssuedTicket.from_record(record)
@@ -175,6 +181,8 @@ class Dispenser:
     def tickets(self, day: str) -> list[IssuedTicket]:
         """Every ticket this dispenser issued on a business day."""
         with self._lock:
+            if not _DAY.fullmatch(day) or not self._kept(day):
+                return []
             return [IssuedTicket.from_record(r) for r in self._log(day).records()]
 
     def remaining(self, category: str) -> int | None:
@@ -307,12 +315,29 @@ class Dispenser:
     def _log(self, day: str) -> SegmentedLog:
         segment_log = self._logs.get(day)
         if segment_log is None:
-            # One ticket log per business day; older days are closed as a new day starts.
+            # One ticket log per business day; older days are closed as a new day starts, and
+            # days beyond the site's retention are deleted (the office has every ticket).
+            newest = all(d < day for d in self._logs)
             for old in [d for d in self._logs if d < day]:
                 self._logs.pop(old).close()
-            segment_log = SegmentedLog(self._log_root / day)
+            segment_log = SegmentedLog(self._log_root / day, segment_size=TICKET_LOG_SEGMENT)
             self._logs[day] = segment_log
+            if newest:
+                self._prune_days(day)
         return segment_log
+
+    def _kept(self, day: str) -> bool:
+        """Whether a day's ticket log is open or on disk (a day pruned is not made again)."""
+        return day in self._logs or (self._log_root / day).is_dir()
+
+    def _prune_days(self, today: str) -> None:
+        config = self.agent.document("office_config")
+        keep = config.keep_days if config is not None else messages.DEVICE_KEEP_DAYS
+        cutoff = (date.fromisoformat(today) - timedelta(days=keep)).isoformat()
+        for path in sorted(self._log_root.iterdir()):
+            if path.name < cutoff and _DAY.fullmatch(path.name) and path.name not in self._logs:
+                shutil.rmtree(path, ignore_errors=True)
+                log.info("ticket log of %s deleted (kept %d days)", path.name, keep)
 
     def _reconcile(self, last: Mapping[str, Any] | None) -> None:
         """Put back the last ticket if a crash came between the outbox and the ticket log."""
@@ -336,6 +361,12 @@ def _find_category(config: messages.OfficeConfig, code: str) -> messages.Purpose
         known = ", ".join(c.code for c in config.categories)
         raise UnknownPurpose(f"unknown purpose {code!r}; this office offers: {known}")
     return found
+
+
+# Tickets per segment of a day's ticket log: each append rewrites its segment whole, so a small
+# one keeps the bytes written per ticket (SD-card wear) small.
+TICKET_LOG_SEGMENT = 10
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _yesterday(day: str) -> str:
