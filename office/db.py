@@ -103,6 +103,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS leases_day ON leases(day);
     CREATE INDEX IF NOT EXISTS staff_requests_at ON staff_requests(at_ms);
     """,
+    # 4: each dispenser's share of a purpose's daily cap (office.leasing.cap_share).
+    """
+    CREATE TABLE IF NOT EXISTS cap_shares (
+        device TEXT NOT NULL, day TEXT NOT NULL, category TEXT NOT NULL, upto INTEGER NOT NULL,
+        PRIMARY KEY (device, day, category)
+    );
+    """,
 )
 
 
@@ -437,6 +444,32 @@ class OfficeDB:
         rows = self.conn.execute("SELECT category, COUNT(*) FROM tickets WHERE day=? GROUP BY category", (day,))
         return {str(r[0]): int(r[1]) for r in rows}
 
+    def issued_by_device(self, day: str, category: str) -> dict[str, int]:
+        """Each device's tickets of a purpose on a day."""
+        rows = self.conn.execute(
+            "SELECT device, COUNT(*) FROM tickets WHERE day=? AND category=? GROUP BY device", (day, category)
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def cap_shares(self, day: str, category: str) -> dict[str, int]:
+        """Each dispenser's share of a purpose's daily cap on a day (its ``upto``)."""
+        rows = self.conn.execute("SELECT device, upto FROM cap_shares WHERE day=? AND category=?", (day, category))
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def device_cap_shares(self, device: str) -> list[tuple[str, str, int]]:
+        """A dispenser's shares: (day, purpose, upto)."""
+        rows = self.conn.execute(
+            "SELECT day, category, upto FROM cap_shares WHERE device=? ORDER BY day, category", (device,)
+        )
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    def set_cap_share(self, device: str, day: str, category: str, upto: int) -> None:
+        self.conn.execute(
+            "INSERT INTO cap_shares(device, day, category, upto) VALUES (?,?,?,?) "
+            "ON CONFLICT(device, day, category) DO UPDATE SET upto=MAX(upto, excluded.upto)",
+            (device, day, category, upto),
+        )
+
     def waiting_by_category(self, day: str) -> dict[str, int]:
         """How many wait per purpose (counted in SQL: snapshots run several times a second)."""
         rows = self.conn.execute(
@@ -667,6 +700,7 @@ class OfficeDB:
             ),
             "calls": ("DELETE FROM calls WHERE at_ms < ?", (before_ms,)),
             "leases": ("DELETE FROM leases WHERE day < ?", (before_day,)),
+            "cap_shares": ("DELETE FROM cap_shares WHERE day < ?", (before_day,)),
             "staff_requests": ("DELETE FROM staff_requests WHERE at_ms < ?", (before_ms,)),
             "staff_sessions": ("DELETE FROM staff_sessions WHERE expires_ms < ?", (before_ms,)),
         }

@@ -117,3 +117,28 @@ def reserve_targets(shares: Mapping[str, float], total: int, floor: int) -> dict
     for series in by_remainder[:left]:
         counts[series] += 1
     return {series: max(floor, count) for series, count in counts.items()}
+
+
+def cap_share(cap: int, issued: int, held: Mapping[str, tuple[int, int]], device: str, dispensers: int) -> int | None:
+    """A dispenser's new share of a purpose's daily cap, or None when it keeps the one it has.
+
+    A share is how many of the day's tickets of the purpose the dispenser may have issued in
+    all (``upto``), whether it can reach the office or not. ``held`` gives each dispenser's
+    share and own count as the office knows them, ``(upto, own)``. The rule keeps
+
+        issued + sum over dispensers of max(0, upto - own) <= cap
+
+    (what is issued, plus what each may still issue without asking): the cap holds across
+    dispensers however long any of them is offline. A dispenser with less than an even part of
+    the cap left (``cap / dispensers``) gets an even part of what is free; shares never shrink
+    (one may be in use offline).
+    """
+    if cap < 1 or dispensers < 1:
+        raise ValueError(f"cap and dispensers must be >= 1, got {cap} and {dispensers}")
+    upto, own = held.get(device, (0, 0))
+    reserved = sum(max(0, u - o) for u, o in held.values())
+    free = cap - issued - reserved
+    even = -(-cap // dispensers)
+    if free <= 0 or max(0, upto - own) >= even:
+        return None
+    return max(upto, own) + -(-free // dispensers)

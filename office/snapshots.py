@@ -104,6 +104,11 @@ def lease(db: OfficeDB, device: str, days: Sequence[str], *, version: int, now_m
             for _, b in db.leases(device=device)
             if b.day in days
         ),
+        caps=tuple(
+            messages.CapShare(day=day, code=code, upto=upto)
+            for day, code, upto in db.device_cap_shares(device)
+            if day in days
+        ),
     )
 
 

@@ -247,13 +247,28 @@ class LeaseBlock(Part, frozen=True, kw_only=True):
     last: Number
 
 
+class CapShare(Part, frozen=True, kw_only=True):
+    """A dispenser's share of a purpose's daily cap: its own tickets of ``code`` on ``day`` may
+    number ``upto`` at most, with the office reachable or not."""
+
+    day: Day
+    code: Code
+    upto: Annotated[int, info(ge=0, le=10_000_000)]
+
+
 class Lease(Payload, frozen=True, kw_only=True):
-    """The number blocks leased to a dispenser for today and tomorrow."""
+    """The number blocks leased to a dispenser for today and tomorrow, and its shares of the
+    purposes' daily caps."""
 
     topic: ClassVar[str] = "lease"
     version: Version
     sent_ms: Ms | None = None
     blocks: Annotated[tuple[LeaseBlock, ...], info(max_length=500)]
+    caps: Annotated[tuple[CapShare, ...], info(max_length=256)] = ()
+
+    def cap_share(self, day: str, code: str) -> int | None:
+        """The dispenser's share of ``code``'s cap on ``day`` (None: the office gave none)."""
+        return next((c.upto for c in self.caps if c.day == day and c.code == code), None)
 
 
 class Voids(Payload, frozen=True, kw_only=True):

@@ -225,3 +225,47 @@ def test_reserve_properties(shares: dict[str, float], total: int, floor: int) ->
     # Without the floor's lift, the split is exact.
     unfloored = reserve_targets(shares, total, 0)
     assert sum(unfloored.values()) == total
+
+
+# --- shares of a purpose's daily cap (office.leasing.cap_share) ------------------------------------
+
+
+def test_the_first_dispenser_gets_an_even_part_and_the_next_an_even_part_of_the_rest() -> None:
+    from office.leasing import cap_share
+
+    assert cap_share(10, 0, {}, "a", 2) == 5
+    assert cap_share(10, 0, {"a": (5, 0)}, "b", 2) == 3  # 5 are free: half of them, rounded up
+    assert cap_share(10, 0, {"a": (5, 0), "b": (3, 0)}, "a", 2) is None  # a still has its even part
+    assert cap_share(10, 4, {"a": (5, 4), "b": (3, 0)}, "a", 2) == 6  # 1 left of 5: topped up
+    assert cap_share(10, 10, {"a": (7, 7), "b": (3, 3)}, "a", 2) is None  # nothing free
+
+
+@given(
+    cap=st.integers(1, 60),
+    dispensers=st.integers(1, 4),
+    steps=st.lists(st.tuples(st.integers(0, 3), st.booleans()), max_size=120),
+)
+def test_cap_shares_keep_every_dispenser_together_within_the_cap(
+    cap: int, dispensers: int, steps: list[tuple[int, bool]]
+) -> None:
+    """Dispensers ask for shares (online) or issue within their share (offline or not) in any
+    order; the office knows a dispenser's tickets only when it asks. However it goes, all the
+    tickets together never pass the cap, and a share never shrinks."""
+    from office.leasing import cap_share
+
+    upto = [0] * dispensers
+    own = [0] * dispensers  # what each really issued
+    known = [0] * dispensers  # what the office has heard of
+    for who, asks in steps:
+        d = who % dispensers
+        if asks:  # online: its tickets reach the office, then the office tops its share up
+            known[d] = own[d]
+            held = {str(i): (upto[i], known[i]) for i in range(dispensers)}
+            new = cap_share(cap, sum(known), held, str(d), dispensers)
+            if new is not None:
+                assert new > upto[d]
+                upto[d] = new
+        elif own[d] < upto[d]:
+            own[d] += 1  # a press within its share
+        assert sum(own) <= cap
+        assert sum(known) + sum(max(0, u - k) for u, k in zip(upto, known, strict=True)) <= cap

@@ -282,3 +282,66 @@ def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive
     finally:
         disp.close()
         office.stop()
+
+
+def test_a_daily_cap_holds_across_dispensers_that_are_offline(mosquitto, tmp_path: Path, wait_for) -> None:
+    """Tax is capped at 12 a day. Two dispensers hold their shares of the cap with their leases;
+    with the office down each issues until its share is used, and together they stay within the
+    cap - the office, back, counts 12 at most."""
+    import msgspec
+
+    from office.db import OfficeDB
+    from ticket_dispenser.errors import DailyCapReached
+
+    cap = 12
+    site = msgspec.structs.replace(
+        SITE,
+        categories=tuple(
+            msgspec.structs.replace(c, daily_cap=cap) if c.code == "tax" else c for c in SITE.categories
+        ),
+    )
+    # The office knows its two dispensers (as it would from any earlier day): the cap is shared
+    # between them from the first lease on.
+    known = OfficeDB(tmp_path / "office.sqlite3")
+    with known.transaction():
+        for name in ("disp-a", "disp-b"):
+            known.upsert_device(name, "dispenser", "offline", 0, {})
+    known.close()
+    office = start_office(mosquitto.url, tmp_path / "office.sqlite3", site)
+    a = start_dispenser(mosquitto.url, tmp_path / "disp-a", "disp-a")
+    b = start_dispenser(mosquitto.url, tmp_path / "disp-b", "disp-b")
+    issued = {"disp-a": 0, "disp-b": 0}
+    try:
+        for disp in (a, b):
+            wait_for(lambda disp=disp: has_full_lease(disp), message="config and leases")
+
+        def shared(disp: object) -> bool:
+            lease = disp.agent.document("lease")  # type: ignore[attr-defined]
+            return lease is not None and lease.cap_share(office.business_day(), "tax") is not None
+
+        wait_for(lambda: shared(a) and shared(b), message="both dispensers hold a share of the cap")
+        a.dispenser.issue("tax")  # one online, counted by the office
+        wait_for(lambda: a.agent.pending_count() == 0, message="office acked")
+        issued["disp-a"] += 1
+        office.stop()  # the office is gone: each dispenser is on its own
+        for disp, name in ((a, "disp-a"), (b, "disp-b")):
+            for _ in range(cap + 5):
+                try:
+                    disp.dispenser.issue("tax")
+                except DailyCapReached:
+                    break
+                issued[name] += 1
+        assert all(issued.values()), issued  # each could issue on its own
+        assert sum(issued.values()) <= cap, issued
+        office = start_office(mosquitto.url, tmp_path / "office.sqlite3", site)
+        for disp in (a, b):
+            wait_for(lambda disp=disp: disp.agent.pending_count() == 0, message="offline tickets reached the office")
+        db = OfficeDB.read_only(tmp_path / "office.sqlite3")
+        try:
+            assert db.issued_by_category(office.business_day()).get("tax") == sum(issued.values())
+        finally:
+            db.close()
+    finally:
+        a.close()
+        b.close()
+        office.stop()

@@ -92,7 +92,12 @@ class Dispenser:
             cat = _find_category(config, category)
             now = self.agent.now_ms()
             day = self._day(config, now)
-            if cat.daily_cap is not None and self._issued_today(category, day) >= cat.daily_cap:
+            if cat.daily_cap is not None and (
+                self._issued_today(category, day) >= cat.daily_cap
+                or self._own(category, day) >= self._share(category, day)
+            ):
+                # The office's count, or this dispenser's share of the cap: with several
+                # dispensers offline each keeps to its share, so together they keep to the cap.
                 raise DailyCapReached(f"all numbers for {category} today have been given out")
             series = cat.series
             pool = numbering.NumberPool(blocks=self._held_blocks(), marks=self._marks)
@@ -275,11 +280,7 @@ class Dispenser:
     def _issued_today(self, category: str, day: str) -> int:
         """The office's count plus our presses it has not counted; only ours when the office's
         snapshot is of another day (offline since before the rollover)."""
-        if day not in self._counted_days:
-            for record in self._log(day).records():
-                key = (day, str(record.get("category")))
-                self._counts[key] = self._counts.get(key, 0) + 1
-            self._counted_days.add(day)
+        self._count_day(day)
         snapshot = self.agent.document("queue_snapshot")
         if snapshot is None or snapshot.business_day != day:
             return self._counts.get((day, category), 0)
@@ -287,6 +288,25 @@ class Dispenser:
         uncounted = sum(1 for seq, cat in self._recent if cat == category and seq > counted)
         row = snapshot.row(category)
         return (row.issued if row is not None else 0) + uncounted
+
+    def _own(self, category: str, day: str) -> int:
+        """This dispenser's tickets of a purpose on a day (its ticket log, counted once)."""
+        self._count_day(day)
+        return self._counts.get((day, category), 0)
+
+    def _share(self, category: str, day: str) -> float:
+        """This dispenser's share of the purpose's daily cap (office/lease ``caps``); unbounded
+        when the office gives none (an office from before shares)."""
+        lease = self.agent.document("lease")
+        share = lease.cap_share(day, category) if lease is not None else None
+        return float("inf") if share is None else share
+
+    def _count_day(self, day: str) -> None:
+        if day not in self._counted_days:
+            for record in self._log(day).records():
+                key = (day, str(record.get("category")))
+                self._counts[key] = self._counts.get(key, 0) + 1
+            self._counted_days.add(day)
 
     def _held_blocks(self) -> tuple[Block, ...]:
         lease = self.agent.document("lease")
