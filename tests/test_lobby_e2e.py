@@ -296,9 +296,7 @@ def test_a_daily_cap_holds_across_dispensers_that_are_offline(mosquitto, tmp_pat
     cap = 12
     site = msgspec.structs.replace(
         SITE,
-        categories=tuple(
-            msgspec.structs.replace(c, daily_cap=cap) if c.code == "tax" else c for c in SITE.categories
-        ),
+        categories=tuple(msgspec.structs.replace(c, daily_cap=cap) if c.code == "tax" else c for c in SITE.categories),
     )
     # The office knows its two dispensers (as it would from any earlier day): the cap is shared
     # between them from the first lease on.

@@ -110,7 +110,14 @@ def test_pruning_keeps_the_tickets_and_every_event_a_device_may_still_send(tmp_p
             db.save_staff_reply("r-new", "call next", {"ok": True}, new)
         with db.transaction():
             pruned = db.prune(5_000_000, "2026-12-01")
-        assert pruned == {"events": 3, "calls": 1, "leases": 1, "staff_requests": 1, "staff_sessions": 0}
+        assert pruned == {
+            "events": 3,
+            "calls": 1,
+            "leases": 1,
+            "cap_shares": 0,
+            "staff_requests": 1,
+            "staff_sessions": 0,
+        }
         seqs = [r[0] for r in db.conn.execute("SELECT seq FROM events ORDER BY seq")]
         assert seqs == [5, 6]  # after the gap: kept until the gap fills
         assert db.acked_seq("disp-1") == 3  # a resend of seq 1-3 is a duplicate by seq alone
