@@ -149,10 +149,18 @@ class OfficeConfig(Payload, frozen=True, kw_only=True):
     stations: Annotated[tuple[StationInfo, ...], info(max_length=32)]
     categories: Annotated[tuple[PurposeInfo, ...], info(max_length=64)]
     counters: Annotated[tuple[CounterInfo, ...], info(max_length=1000)] = ()
+    # A procedure's names in the lobby's other languages, by its Japanese name.
+    procedure_names: Annotated[dict[Annotated[str, info(max_length=200)], Names], info(max_length=256)] = {}
 
     def purpose(self, code: str) -> PurposeInfo | None:
         """The purpose with ``code``, or None."""
         return next((c for c in self.categories if c.code == code), None)
+
+    def procedure_name(self, name: str, language: str) -> str:
+        """A procedure as a resident of ``language`` reads it: the site's translation, else its
+        Japanese name."""
+        names = self.procedure_names.get(name, {})
+        return names.get(language) or names.get(language.split("_")[0]) or name
 
 
 class QueueRow(Part, frozen=True, kw_only=True):

@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
+from common.i18n import LANGUAGES
 from common.validation import Invalid, PathPart, convert, info
 from sync import messages
 
@@ -33,6 +34,8 @@ Code = Annotated[
         what="a code of 1-32 letters, digits, '.', '_' or '-'",
     ),
 ]
+# The languages a procedure may be named in besides Japanese: the lobby's.
+PROCEDURE_LANGUAGES = frozenset(LANGUAGES) - {"ja"}
 Names = Annotated[
     dict[str, Text200],
     info(what='a table of names with at least ja = "..." (e.g. { ja = "受付", en = "Reception" })'),
@@ -297,6 +300,10 @@ class SiteConfig(_Table, frozen=True, kw_only=True):
     public: Public = msgspec.field(default_factory=Public)
     congestion: Congestion = msgspec.field(default_factory=Congestion)
     retention: Retention = msgspec.field(default_factory=Retention)
+    # Procedures are named in Japanese in each purpose's list (that is what the counter reads);
+    # this gives them in the lobby's other languages for the resident's checklist and ticket:
+    # [procedure_names] "住民異動届" = { en = "Notification of moving", ... }.
+    procedure_names: dict[Text200, dict[str, Text200]] = {}
     # The lobby's devices by name when the office has no enrolment (the demo, a test rig); the
     # first rule that matches gives the role. A device matched by none is refused.
     devices: tuple[DeviceRule, ...] = ()
@@ -356,6 +363,7 @@ class SiteConfig(_Table, frozen=True, kw_only=True):
                 for c in self.categories
             ),
             counters=tuple(messages.CounterInfo(number=c.number, name=c.names(), kind=c.kind) for c in self.counters),
+            procedure_names={k: dict(v) for k, v in self.procedure_names.items()},
         )
 
 
@@ -394,6 +402,17 @@ def check(site: SiteConfig) -> None:
             raise Invalid(
                 ("counters", i, "categories"), f"{code!r} is not a purpose; known: {', '.join(sorted(category_codes))}"
             )
+    procedures = {p for c in site.categories for p in c.procedures}
+    for name, names in site.procedure_names.items():
+        if name not in procedures:
+            known = "、".join(sorted(procedures)) or "none"
+            raise Invalid(("procedure_names", name), f"no purpose lists this procedure; the procedures are: {known}")
+        for language in names:
+            if language not in PROCEDURE_LANGUAGES:
+                raise Invalid(
+                    ("procedure_names", name, language),
+                    f"not a lobby language; use one of {', '.join(sorted(PROCEDURE_LANGUAGES))}",
+                )
     for section, hours in (("dispenser", site.dispenser), ("kiosk", site.kiosk)):
         _check_hours(section, hours)
     if site.congestion.red_minutes <= site.congestion.yellow_minutes:

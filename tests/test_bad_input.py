@@ -685,3 +685,21 @@ def test_bad_command_lines_get_one_line_and_exit_2(
     assert_one_line_error(result, prog, *needles)
     if module == "ticket_dispenser.cli" and "press" in args:
         assert result.stdout == ""  # no ticket printed
+
+
+def test_a_site_file_naming_an_unknown_procedure_or_language_says_which_and_the_fix(tmp_path: Path) -> None:
+    from office import config as configmod
+
+    base = (Path(__file__).resolve().parents[1] / "office" / "default_site.toml").read_text(encoding="utf-8")
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text(base.replace('"年金" = {', '"年金の相談" = {'), encoding="utf-8")
+    with pytest.raises(configmod.ConfigError) as err:
+        configmod.load(unknown)
+    assert "procedure_names" in str(err.value) and "年金の相談" in str(err.value) and "年金" in str(err.value)
+    language = tmp_path / "language.toml"
+    language.write_text(
+        base.replace('"年金" = { en = "Pension"', '"年金" = { fr = "Retraite", en = "Pension"'), encoding="utf-8"
+    )
+    with pytest.raises(configmod.ConfigError) as err:
+        configmod.load(language)
+    assert "fr" in str(err.value) and "zh_CN" in str(err.value)

@@ -658,3 +658,15 @@ def test_the_ticked_procedures_are_printed_under_the_number_and_nothing_when_non
     assert ticked.index("1105") < ticked.index("お手続き") < ticked.index("発券日時")
     none = ticket_job(dataclasses.replace(golden_ticket(), procedures=())).plain_text()
     assert "お手続き" not in none and "\n・" not in none
+
+
+def test_a_procedure_prints_in_the_residents_language_beside_its_japanese_name() -> None:
+    t = dataclasses.replace(
+        golden_ticket(),
+        language="vi",
+        procedures=("住民票の写し", "戸籍の附票"),
+        procedures_local={"住民票の写し": "Bản sao phiếu cư trú", "戸籍の附票": "戸籍の附票"},
+    )
+    text = ticket_job(t).plain_text()
+    assert "・住民票の写し (Bản sao phiếu cư trú)" in text  # the counter reads Japanese, the resident theirs
+    assert "・戸籍の附票\n" in text + "\n" and "戸籍の附票 (" not in text  # no translation: Japanese alone

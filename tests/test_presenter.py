@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from sync import protocol
+from sync import messages, protocol
 from sync.errors import StoreError
 from ticket_dispenser.device import IssueResult
 from ticket_dispenser.errors import DailyCapReached
@@ -112,13 +112,13 @@ class FakeIssuer:
 
 
 def make(
-    online: bool = True, now: int = NOON, **issuer: Any
+    online: bool = True, now: int = NOON, config: messages.OfficeConfig = CONFIG, **issuer: Any
 ) -> tuple[Presenter, FakeIssuer, list[tuple[str, Any, str]]]:
     fake = FakeIssuer(**issuer)
     spoken: list[tuple[str, Any, str]] = []
     clock = {"now": now}
     p = Presenter(
-        fake, lambda: Context(CONFIG, QUEUE, online, clock["now"]), speak=lambda k, v, lang: spoken.append((k, v, lang))
+        fake, lambda: Context(config, QUEUE, online, clock["now"]), speak=lambda k, v, lang: spoken.append((k, v, lang))
     )
     p.clock = clock  # type: ignore[attr-defined]
     return p, fake, spoken
@@ -158,6 +158,17 @@ def test_checklist_carries_the_chosen_procedures_on_the_ticket() -> None:
     p.toggle(2)
     p.confirm()
     assert fake.presses == [("moving", ("住民異動届", "児童手当"), "ja")]
+
+
+def test_the_checklist_names_procedures_in_the_residents_language_and_the_ticket_carries_japanese() -> None:
+    config = msgspec.structs.replace(CONFIG, procedure_names={"住民異動届": {"en": "Change of address"}})
+    p, fake, _ = make(config=config)
+    p.set_language("en")
+    p.choose("moving")
+    assert [name for name, _ in p.state.checklist] == ["Change of address", "国民健康保険", "児童手当"]
+    p.toggle(0)
+    p.confirm()
+    assert fake.presses == [("moving", ("住民異動届",), "en")]  # what the counter reads
 
 
 def test_printer_fault_shows_the_number_and_asks_to_tell_staff() -> None:

@@ -124,6 +124,9 @@ class Dispenser:
                 language=language,
                 progress_url=(config.progress_url or DEFAULT_PROGRESS_URL).replace("{token}", token),
                 token=token,
+                procedures_local={p: config.procedure_name(p, language) for p in procedures}
+                if language != "ja"
+                else {},
             )
             # Yesterday's marks and today's are all a restart needs; older ones would only grow
             # the device status (its marks list is bounded: the status of a dispenser that ran

@@ -324,7 +324,13 @@ class Presenter:
             )
         if self._screen == "checklist":
             button = next((b for b in purposes if b.code == self._chosen), None)
-            names = button.procedures if button else ()
+            # Shown in the resident's language where the site names a procedure so; what is
+            # ticked stays the Japanese name (what the ticket and the counter carry).
+            config = ctx.config
+            names = tuple(
+                config.procedure_name(p, self._language) if config is not None else p
+                for p in (button.procedures if button else ())
+            )
             return replace(
                 base,
                 purposes=purposes,

@@ -37,6 +37,8 @@ class IssuedTicket:
     progress_url: str = ""
     # The unguessable token of the resident's page (sync.tokens); "" on tickets of older logs.
     token: str = ""
+    # The procedures in the resident's language where the site names them so (by Japanese name).
+    procedures_local: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def event_data(self) -> messages.TicketIssued:
@@ -64,6 +66,7 @@ class IssuedTicket:
             "office_name": self.office_name,
             "language": self.language,
             "progress_url": self.progress_url,
+            "procedures_local": dict(self.procedures_local),
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class IssuedTicket:
             language=str(r.get("language", "ja")),
             progress_url=str(r.get("progress_url", "")),
             token=str(r.get("token") or ""),
+            procedures_local={str(k): str(v) for k, v in dict(r.get("procedures_local") or {}).items()},
         )
 
 
@@ -100,10 +104,13 @@ def ticket_job(t: IssuedTicket, *, reprint: bool = False) -> PrintJob:
     blocks += [Rule(), Text(purpose_name(t.names, "ja"), size=40, align="center", bold=True)]
     blocks.append(BigNumber(str(t.number), suffix=ja("No."), size=190))
     if t.procedures:
-        # What the resident ticked: the counter sees the visit's purpose without asking. The
-        # site file names procedures in Japanese only, so they print as named there.
+        # What the resident ticked: the counter sees the visit's purpose without asking, in
+        # Japanese, and the resident reads it in their language where the site names it so.
         blocks.append(Text(ja("Procedures"), size=24, bold=True))
-        blocks += [*(Text(f"・{name}", size=26) for name in t.procedures), Space(6)]
+        for name in t.procedures:
+            said = t.procedures_local.get(name, "")
+            blocks.append(Text(f"・{name}" + (f" ({said})" if said and said != name else ""), size=26))
+        blocks.append(Space(6))
     if reprint:
         blocks.append(Text(ja("Reprinted ticket"), size=26, align="center"))
     if t.clock_confirmed:
