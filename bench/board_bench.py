@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 UPDATE_P99_TARGET_MS = 100.0
 FRAME_P95_TARGET_MS = 33.0
 RSS_TARGET_MB = 200.0
+APP_RSS_TARGET_MB = 120.0  # without Mesa's file-backed GL libraries (bench.rig.is_gl_mapping)
 
 SITE = "demo-town"
 TICKETS = 300
@@ -269,6 +270,7 @@ class FrameFigures:
     anon_kb: int = 0
     file_kb: int = 0
     top: list[Any] = field(default_factory=list)
+    gl_kb: int = 0  # Mesa's file-backed GL libraries of rss_kb
 
 
 def bench_frames(rig: Rig, root: Path) -> FrameFigures:
@@ -344,6 +346,7 @@ def bench_frames(rig: Rig, root: Path) -> FrameFigures:
         result.get("rss_anon_kb", 0),
         result.get("rss_file_kb", 0),
         result.get("top_mappings", []),
+        result.get("gl_kb", 0),
     )
 
 
@@ -424,7 +427,8 @@ def _report(out: BoardBench, update: UpdateFigures | None, frames: FrameFigures 
         return
     p50, p95 = percentile(frames.frames_ms, 50), percentile(frames.frames_ms, 95)
     rss = frames.rss_kb / 1024
-    out.figures.update(board_frame_p95_ms_300=round(p95, 2), board_rss_mb=round(rss, 1))
+    own = (frames.rss_kb - frames.gl_kb) / 1024
+    out.figures.update(board_frame_p95_ms_300=round(p95, 2), board_rss_mb=round(rss, 1), board_rss_app_mb=round(own, 1))
     out.rows += [
         (f"board: frame p50 ({len(frames.frames_ms)} frames)", f"{p50:.2f} ms", "", ""),
         (
@@ -434,10 +438,16 @@ def _report(out: BoardBench, update: UpdateFigures | None, frames: FrameFigures 
             verdict(p95 <= FRAME_P95_TARGET_MS),
         ),
         ("board app RSS", f"{rss:.1f} MB", f"<= {RSS_TARGET_MB:g} MB", verdict(rss <= RSS_TARGET_MB)),
+        (
+            "  without Mesa's GL libraries",
+            f"{own:.1f} MB",
+            f"<= {APP_RSS_TARGET_MB:g} MB",
+            verdict(own <= APP_RSS_TARGET_MB),
+        ),
     ]
     out.notes.append(
         f"board frames: {TICKETS} tickets moved a station on in one burst; {frames.draws} redraws, {frames.moves} "
-        f"slides started on {frames.cars} cars drawn (the rest counted on +N chips); {len(frames.frames_ms)} frames over "
+        f"slides started, {frames.cars} cars and chips drawn (at most display_board.app.MAX_SLIDES slide at once); {len(frames.frames_ms)} frames over "
         f"{frames.window_s:.2f} s, max {max(frames.frames_ms):.1f} ms"
     )
     top = ", ".join(f"{Path(name).name or name} {kb / 1024:.0f}" for name, kb in frames.top[:6])

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.rig import is_gl_mapping
 from common.device_config import BoardDisplay
 from display_board.app import MOVE_S
 from display_board.cli import BoardConfig, run_board
@@ -128,6 +129,7 @@ def main() -> int:
                                 "rss_anon_kb": st.get("RssAnon", 0),
                                 "rss_file_kb": st.get("RssFile", 0),
                                 "top_mappings": _top_mappings(),
+                                "gl_kb": _gl_kb(),
                                 "hwm_kb": st.get("VmHWM", 0),
                                 "window_s": end - start,
                             }
@@ -170,12 +172,18 @@ def _top_mappings(count: int = 8) -> list[tuple[str, int]]:
     return sorted(sizes.items(), key=lambda kv: -kv[1])[:count]
 
 
+def _gl_kb() -> int:
+    """Resident kB of Mesa's software GL that the process maps from files: libLLVM, the DRI
+    driver, libGL and the X server's shared images (its anonymous buffers cannot be told apart)."""
+    return sum(kb for name, kb in _top_mappings(10_000) if is_gl_mapping(name))
+
+
 def _cars(root: Any) -> int:
-    """Train cars on screen (TrainBox widgets), for the report."""
+    """Train cars on screen (TrainCar widgets), for the report."""
     count, todo = 0, [root]
     while todo:
         widget = todo.pop()
-        count += type(widget).__name__ == "TrainBox"
+        count += type(widget).__name__ == "TrainCar"
         todo.extend(widget.children)
     return count
 

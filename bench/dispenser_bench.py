@@ -49,6 +49,7 @@ from bench.rig import (
     SERIES_PURPOSES,
     Rig,
     has_full_lease,
+    is_gl_mapping,
     merge_results,
     percentile,
     verdict,
@@ -60,6 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 PRESS_P99_TARGET_MS = 150.0
 IDLE_CPU_TARGET_PCT = 5.0
 RSS_TARGET_MB = 150.0
+APP_RSS_TARGET_MB = 120.0  # without Mesa's file-backed GL libraries (bench.rig.is_gl_mapping)
 
 PRESS_DEVICE_ID = "disp-press"
 UI_DEVICE_ID = "disp-ui"
@@ -437,7 +439,7 @@ def bench_idle(rig: Rig, root: Path, idle_s: float) -> IdleFigures:
         threads1 = _thread_cpu(pid)
         status = _status(pid)
         by_mapping = _rss_by_mapping(pid)
-        gl = {k: v for k, v in by_mapping.items() if "libLLVM" in k or k.endswith("_dri.so")}
+        gl = {k: v for k, v in by_mapping.items() if is_gl_mapping(k)}
         gl_driver = ", ".join(sorted(Path(k).name for k in gl if k.endswith("_dri.so"))) or "none"
         code, exit_s, killed = _stop(app, TERM_GRACE_S)
         app = None
@@ -559,7 +561,12 @@ def _report_idle(out: DispenserBench, idle: IdleFigures | None) -> None:
         ]
         return
     rss_mb = idle.rss_kb / 1024
-    out.figures.update(dispenser_idle_cpu_pct=round(idle.cpu_pct, 2), dispenser_rss_mb=round(rss_mb, 1))
+    own_mb = (idle.rss_kb - idle.gl_kb) / 1024
+    out.figures.update(
+        dispenser_idle_cpu_pct=round(idle.cpu_pct, 2),
+        dispenser_rss_mb=round(rss_mb, 1),
+        dispenser_rss_app_mb=round(own_mb, 1),
+    )
     s = idle.status
     out.rows += [
         (
@@ -569,6 +576,12 @@ def _report_idle(out: DispenserBench, idle: IdleFigures | None) -> None:
             verdict(idle.cpu_pct <= IDLE_CPU_TARGET_PCT),
         ),
         ("dispenser app RSS", f"{rss_mb:.1f} MB", f"<= {RSS_TARGET_MB:g} MB", verdict(rss_mb <= RSS_TARGET_MB)),
+        (
+            "  without Mesa's GL libraries",
+            f"{own_mb:.1f} MB",
+            f"<= {APP_RSS_TARGET_MB:g} MB",
+            verdict(own_mb <= APP_RSS_TARGET_MB),
+        ),
         (
             "  (anon / file / shmem)",
             f"{s.get('RssAnon', 0) / 1024:.0f} / {s.get('RssFile', 0) / 1024:.0f} / {s.get('RssShmem', 0) / 1024:.0f} MB",

@@ -41,6 +41,13 @@ log = logging.getLogger("bench")
 # -- small helpers ---------------------------------------------------------------------------
 
 
+def is_gl_mapping(name: str) -> bool:
+    """Whether a mapping of /proc/PID/smaps belongs to Mesa's software GL (the appliance's share
+    of memory that is the GL stack's, not the app's)."""
+    base = name.rsplit("/", 1)[-1]
+    return base.startswith(("libLLVM", "libGL", "libglapi", "libgallium", "libEGL", "SYSV")) or base.endswith("_dri.so")
+
+
 def percentile(samples: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile: the smallest sample with at least ``pct`` % of samples <= it."""
     ordered = sorted(samples)

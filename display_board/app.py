@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,10 @@ COLORS = {"ink": INK, "muted": MUTED, "ready": READY, "highlight": HIGHLIGHT, "s
 WINDOW = (0.85, 0.92, 1.0, 0.55)  # a car's window band
 WHEEL = (0.02, 0.03, 0.06, 1)
 MOVE_S = 0.9  # how long a train takes to slide to its new station
+# Cars that slide at once at most: a burst of moves (the office back after an outage, a whole
+# station handed on) lands in place; sliding hundreds of cars is noise, and each costs a frame.
+MAX_SLIDES = 12
+TEXTURE_CACHE = 3000  # rendered texts kept for the next redraws (a few MB of textures)
 
 
 def build_board_app(
@@ -57,12 +62,21 @@ def build_board_app(
     from kivy.animation import Animation
     from kivy.app import App
     from kivy.clock import Clock
+    from kivy.core.text import Label as CoreLabel
     from kivy.core.window import Window
-    from kivy.graphics import Canvas, ClearBuffers, ClearColor, Color, Ellipse, Fbo, Rectangle, RoundedRectangle
+    from kivy.graphics import (
+        Canvas,
+        ClearBuffers,
+        ClearColor,
+        Color,
+        Ellipse,
+        Fbo,
+        Rectangle,
+        RoundedRectangle,
+    )
     from kivy.graphics import Line as GLine
     from kivy.metrics import sp
     from kivy.uix.floatlayout import FloatLayout
-    from kivy.uix.label import Label
     from kivy.uix.widget import Widget
 
     from common.screen import register_fonts
@@ -108,72 +122,87 @@ def build_board_app(
             finally:
                 self.canvas = canvas
 
-    def label(text: str, size: float, box: Box, color: tuple[float, ...], bold: bool, halign: str) -> Label:
-        widget = Label(
-            text=text,
-            font_size=size * scale,
-            color=color,
-            bold=bold,
-            halign=halign,
-            valign="middle",
-            size_hint=(None, None),
-            pos=(box.x * scale, box.y * scale),
-            size=(box.w * scale, box.h * scale),
-            text_size=(box.w * scale, box.h * scale),
-        )
-        widget.texture_update()  # now, not on the next frame: the frame flipped must be whole
-        return widget
+    textures: OrderedDict[tuple[str, float, bool, str, int], Any] = OrderedDict()
 
-    class TrainCar(Label):
+    def texture(text: str, size: float, bold: bool, halign: str, width: float) -> Any:
+        """The text rendered white (tinted when drawn), from a cache: a redraw shows mostly the
+        texts of the last one (numbers, names, figures), and rendering each again with the
+        font engine was most of a redraw's time."""
+        key = (text, size, bold, halign, round(width))
+        found = textures.get(key)
+        if found is not None:
+            textures.move_to_end(key)
+            return found
+        core = CoreLabel(text=text, font_size=size * scale, bold=bold, halign=halign, text_size=(width, None))
+        core.refresh()
+        textures[key] = core.texture
+        if len(textures) > TEXTURE_CACHE:
+            textures.popitem(last=False)
+        return core.texture
+
+    class TextBox(Widget):
+        """A text at its box (the scene fitted it there), centred vertically."""
+
+        def __init__(self, text: str, size: float, box: Box, color: tuple[float, ...], bold: bool, halign: str) -> None:
+            super().__init__(
+                size_hint=(None, None), pos=(box.x * scale, box.y * scale), size=(box.w * scale, box.h * scale)
+            )
+            self.text = text
+            self.texture = texture(text, size, bold, halign, self.width) if text else None
+            if self.texture is None:
+                return
+            tw, th = self.texture.size
+            x = self.x + {"left": 0.0, "right": self.width - tw}.get(halign, (self.width - tw) / 2)
+            with self.canvas:
+                Color(*color)
+                self._quad = Rectangle(texture=self.texture, size=(tw, th), pos=(x, self.y + (self.height - th) / 2))
+
+    class TrainCar(Widget):
         """A ticket: its number on a car coloured by status, with windows and wheels like a
         railway car's (Kasuya's residents look for *the train* with their number); at a busy
         station a flat chip; a finished ticket only its green "number → counter" line."""
 
         def __init__(self, car: Car) -> None:
             box = car.box
-            ready = car.shape == "ready"
             super().__init__(
-                text=car.text,
-                font_size=car.size * scale,
-                bold=True,
-                color=READY if ready else TRAIN_INK.get(car.status, INK),
-                halign="center",
-                valign="middle",
-                size_hint=(None, None),
-                size=(box.w * scale, box.h * scale),
-                text_size=(box.w * scale, box.h * scale),
-                pos=(box.x * scale, box.y * scale),
-                # A car's number sits on its body, above the wheels.
-                padding=(0, 0, 0, box.h * scale * 0.08) if car.shape == "car" else (0, 0, 0, 0),
+                size_hint=(None, None), size=(box.w * scale, box.h * scale), pos=(box.x * scale, box.y * scale)
             )
             self.car = car
-            self.texture_update()
-            if ready:
-                return
-            body = TRAIN.get(car.status, TRAIN["waiting"])
-            with self.canvas.before:
-                Color(*body)
-                radius = min(box.h * 0.25, 10) * scale
-                self._body = RoundedRectangle(radius=[radius, radius, 4, 4] if car.shape == "car" else [radius])
-                self._parts: list[Any] = []
-                if car.shape == "car":
-                    Color(*WINDOW)
-                    self._parts.append(Rectangle())  # the window band along the top
-                    Color(*WHEEL)
-                    self._parts += [Ellipse(), Ellipse()]  # a bogie at each end
-            self.bind(pos=self._sync, size=self._sync)
+            self.text = car.text
+            ready = car.shape == "ready"
+            self.texture = texture(car.text, car.size, True, "center", self.width) if car.text else None
+            self._parts: list[Any] = []
+            with self.canvas:
+                if not ready:
+                    Color(*TRAIN.get(car.status, TRAIN["waiting"]))
+                    radius = min(box.h * 0.25, 10) * scale
+                    # Few segments: software GL pays for every vertex of every car, every frame it slides.
+                    self._body = RoundedRectangle(
+                        radius=[radius, radius, 4, 4] if car.shape == "car" else [radius], segments=4
+                    )
+                    if car.shape == "car":
+                        Color(*WINDOW)
+                        self._parts.append(Rectangle())  # the window band along the top
+                        Color(*WHEEL)
+                        self._parts += [Ellipse(segments=10), Ellipse(segments=10)]  # a bogie at each end
+                Color(*(READY if ready else TRAIN_INK.get(car.status, INK)))
+                self._number = Rectangle(texture=self.texture, size=self.texture.size if self.texture else (0, 0))
+            self.bind(pos=self._sync)
             self._sync()
 
         def _sync(self, *_: Any) -> None:
             x, y = self.pos
             w, h = self.size
-            wheel = h * 0.16
-            self._body.pos, self._body.size = (x, y + wheel * 0.5), (w, h - wheel * 0.5)
+            wheel = h * 0.16 if self.car.shape == "car" else 0.0  # the number sits on the body, above the wheels
+            if self.car.shape != "ready":
+                self._body.pos, self._body.size = (x, y + wheel * 0.5), (w, h - wheel * 0.5)
             if self._parts:
                 band, left, right = self._parts
                 band.pos, band.size = (x + w * 0.08, y + h * 0.80), (w * 0.84, h * 0.08)
                 left.pos, left.size = (x + w * 0.14, y), (wheel, wheel)
                 right.pos, right.size = (x + w * 0.86 - wheel, y), (wheel, wheel)
+            tw, th = self._number.size
+            self._number.pos = (x + (w - tw) / 2, y + wheel * 0.5 + (h - wheel * 0.5 - th) / 2)
 
     class BoardApp(App):
         title = "madoguchi board"
@@ -237,20 +266,22 @@ def build_board_app(
                         Color(*(READY if k == len(track.stops) - 1 else TRACK))
                         RoundedRectangle(pos=(x * scale - 7, track.y * scale - 7), size=(14, 14), radius=[7])
             for t in drawn.texts:
-                box.add_widget(label(t.text, t.size, t.box, COLORS.get(t.color, INK), t.bold, t.halign))
+                box.add_widget(TextBox(t.text, t.size, t.box, COLORS.get(t.color, INK), t.bold, t.halign))
             moves = {m.number: m for m in self.last_moves if isinstance(m, Move)}
             placed: dict[int, tuple[float, float]] = {}
+            slides = 0
             for car in drawn.cars:
                 widget = TrainCar(car)
                 number = car.numbers[0] if len(car.numbers) == 1 else None
                 to = (float(widget.x), float(widget.y))
                 if number is not None:
                     placed[number] = to
-                was = self.placed.get(number) if number in moves else None
+                was = self.placed.get(number) if number in moves and slides < MAX_SLIDES else None
                 if was is None or was == to:
                     box.add_widget(widget)
                     continue
                 # It moved: it slides from where it was, on the overlay above the cached board.
+                slides += 1
                 widget.pos = was
                 self.overlay.add_widget(widget)
                 slide = Animation(x=to[0], y=to[1], d=MOVE_S, t="out_cubic")

@@ -77,12 +77,15 @@ CHIP_PAD = 4
 CHIP_GAP = 4
 NAME_SIZE = 20.0
 SECOND_SIZE = 16.0
-CALL_SIZES = (28.0, 22.0)
-CALL_SIZES_HIGHLIGHT = (34.0, 28.0, 22.0)  # the newest call, while recent (the chime has just sounded)
+CALL_SIZES = (28.0, 25.2)
+CALL_SIZES_HIGHLIGHT = (33.6, 28.0, 25.2)  # the newest call, while recent (the chime has just sounded)
 CALL_SMALL = 20.0
-READY_SIZES = (22.0, 20.0)
+READY_SIZES = (25.2, 20.0)
 FOOTER_SIZES = (20.0, 16.0)
-CAPTION_SIZES = (22.0, 16.0)
+CAPTION_SIZES = (20.0, 16.0)
+# Every size the board draws text at: each one (and each of them bold) is a copy of the CJK font
+# in memory, so every size above is one of these.
+SIZES = (16.0, 20.0, 25.2, 28.0, 33.6, 47.6)
 MIN_COLUMN_SHARE = 0.6  # an empty station's column, of an equal share (its name still fits)
 RUN_MIN = 3  # consecutive numbers in the same state listed as one chip "a～b"
 RUN_SIGN = "～"
@@ -220,7 +223,7 @@ def scene(view: BoardView, width: float, height: float, *, page: int = 0, title:
         b.fit(
             [ja(strings.WAITING_FOR_OFFICE) + " / " + second(strings.WAITING_FOR_OFFICE)],
             lines_box,
-            (28.0, 22.0),
+            (28.0, 20.0),
             "muted",
             panel=panel,
         )
@@ -289,16 +292,16 @@ class _Builder:
     def head(self, view: BoardView, title: str, box: Box) -> None:
         third = box.w / 3
         left, middle, right = (Box(box.x + i * third, box.y, third, box.h) for i in range(3))
-        self.fit([view.office_name], left, (26.0, 20.0), bold=True, halign="left")
-        self.fit([title], middle, (34.0, 28.0), bold=True)
+        self.fit([view.office_name], left, (25.2, 20.0), bold=True, halign="left")
+        self.fit([title], middle, (33.6, 28.0), bold=True)
         if view.stale is None:
-            self.fit([view.clock], right, (30.0,), bold=True, halign="right")
+            self.fit([view.clock], right, (28.0,), bold=True, halign="right")
             return
         ja, second = gettext_for("ja"), gettext_for(second_language(view.language))
         said_ja = ja(strings.UPDATED).format(time=view.stale)
         said = second(strings.UPDATED).format(time=view.stale)
         self.fit(
-            [f"{said_ja}  ({said})", f"{said_ja}\n{said}"], right, (22.0, 16.0), "stale", bold=True, halign="right"
+            [f"{said_ja}  ({said})", f"{said_ja}\n{said}"], right, (20.0, 16.0), "stale", bold=True, halign="right"
         )
 
     def calls(self, view: BoardView, box: Box) -> None:
@@ -308,7 +311,7 @@ class _Builder:
         title = Box(inner.x, inner.top - CALLS_TITLE_H, inner.w, CALLS_TITLE_H)
         heading_ja, heading = ja(strings.NOW_CALLING), second(strings.NOW_CALLING)
         self.fit(
-            [f"{heading_ja} / {heading}", f"{heading_ja}\n{heading}"], title, (28.0, 22.0, 16.0), bold=True, panel=panel
+            [f"{heading_ja} / {heading}", f"{heading_ja}\n{heading}"], title, (28.0, 20.0, 16.0), bold=True, panel=panel
         )
         rows = max(0, int((title.y - inner.y) // CALL_ROW_H))
         for i, call in enumerate(view.calls[:rows]):

@@ -253,3 +253,14 @@ def test_every_purpose_is_in_the_footer_in_both_languages() -> None:
                 for t in footer
             ), (size, w)
         assert len([t for t in footer if "người chờ" in t.text]) == len(v.waiting)
+
+
+def test_the_board_draws_text_at_a_few_sizes_only() -> None:
+    """Each font size (and each bold one) keeps a copy of the CJK font in memory: every text and
+    number of every scene is at one of scene.SIZES."""
+    from display_board.scene import SIZES
+
+    for _name, v in loads():
+        s = scene(v, 1920, 1080)
+        used = {t.size for t in s.texts} | {c.size for c in s.cars if c.text}
+        assert used <= set(SIZES), used - set(SIZES)
