@@ -315,7 +315,7 @@ def _rss_by_mapping(pid: int) -> Counter[str]:
     return rss
 
 
-def _window_mapped(display: str, title: str = "madoguchi") -> bool | None:
+def _window_mapped(display: str, title: str = "madoguchi dispenser") -> bool | None:
     """Whether a window with ``title`` is on the display (None: xwininfo is not installed)."""
     xwininfo = shutil.which("xwininfo")
     if xwininfo is None:

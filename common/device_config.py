@@ -16,7 +16,7 @@ import msgspec
 
 from common.validation import info
 
-Pixels = Annotated[int, info(ge=320, le=7680, what="pixels from 320 to 7680")]
+Pixels = Annotated[int, info(ge=200, le=7680, what="pixels from 200 to 7680")]
 MaxFps = Annotated[int, info(ge=0, le=120, what="frames per second from 1 to 120 (0: no cap)")]
 Orientation = Annotated[Literal["landscape", "portrait"], info(what='"landscape" or "portrait"')]
 Power = Annotated[
@@ -50,6 +50,13 @@ class Display(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     height: Pixels = 800
     fullscreen: bool = False
     maxfps: MaxFps = 30
+    # Where a window opens (pixels from the screen's top left) when it is not full screen: the
+    # demo puts its windows side by side on a screen with no window manager to move them.
+    left: Annotated[int, info(ge=0, le=16_000, what="pixels from the screen's left")] | None = None
+    top: Annotated[int, info(ge=0, le=16_000, what="pixels from the screen's top")] | None = None
+    # Everything drawn at this size (Kivy's density): 0.5 shows a 1280 x 800 screen's layout in a
+    # 640 x 400 window.
+    scale: Annotated[float, info(ge=0.25, le=4.0, what="a size factor from 0.25 to 4")] = 1.0
 
 
 class TouchDisplay(Display, frozen=True, kw_only=True, forbid_unknown_fields=True):

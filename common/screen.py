@@ -22,10 +22,24 @@ def register_fonts() -> None:
     LabelBase.register(DEFAULT_FONT, find_font(), None, find_font(bold=True))
 
 
-def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, home: Path, maxfps: int = 30) -> None:
+def configure_kivy(
+    *,
+    width: int,
+    height: int,
+    fullscreen: bool,
+    kiosk: bool,
+    home: Path,
+    maxfps: int = 30,
+    left: int | None = None,
+    top: int | None = None,
+    scale: float = 1.0,
+) -> None:
     """Kiosk settings (HARDWARE.md): no escape exit, no screensaver, no cursor, capped fps, one
-    touch provider (several for one device give double taps). Must run before kivy imports."""
+    touch provider (several for one device give double taps). Must run before kivy imports.
+    ``left``/``top`` place a window; ``scale`` draws everything that much larger or smaller."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # our argv is ours
+    if scale != 1.0:
+        os.environ["KIVY_METRICS_DENSITY"] = f"{scale:g}"  # dp and sp follow it
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     # Kivy's records go through Python logging, so the command's --log-level governs them too.
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
@@ -42,6 +56,10 @@ def configure_kivy(*, width: int, height: int, fullscreen: bool, kiosk: bool, ho
     Config.set("graphics", "allow_screensaver", "0")
     Config.set("graphics", "maxfps", str(maxfps))
     Config.set("graphics", "resizable", "0" if kiosk else "1")
+    if left is not None and top is not None and not fullscreen:
+        Config.set("graphics", "position", "custom")
+        Config.set("graphics", "left", str(left))
+        Config.set("graphics", "top", str(top))
     # One input provider only; mouse stands in for touch when no touch screen is attached.
     for section in list(Config.options("input")) if Config.has_section("input") else []:
         Config.remove_option("input", section)

@@ -125,6 +125,9 @@ def run_board(args: Any, config: BoardConfig, agent: DeviceAgent, on_started: An
         kiosk=not args.windowed,
         home=agent.config.data_dir / "kivy",
         maxfps=display.maxfps,
+        left=display.left,
+        top=display.top,
+        scale=display.scale,
     )
     try:
         power = open_power(display.power)

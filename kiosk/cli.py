@@ -218,6 +218,9 @@ def _ui(args: Any, device: KioskDevice) -> int:
         kiosk=not args.windowed,
         home=device.agent.config.data_dir / "kivy",
         maxfps=display.maxfps,
+        left=display.left,
+        top=display.top,
+        scale=display.scale,
     )
     try:
         screens: Any = importlib.import_module("kiosk.app")

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -193,9 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             dispensers.append(Dispenser(agent, TextFilePrinter(tickets_dir)))
         say("demo", f"{args.dispensers} dispensers; printed tickets go to {tickets_dir}; Ctrl-C stops")
         if not args.no_windows and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            windows.append(_dispenser_window(url, data, office.signer.public_text))
-            windows.append(_board_window(url, data, office.signer.public_text))
-            windows.append(_kiosk_window(url, data, office.signer.public_text))
+            places = window_layout(*_screen_size())
+            windows.append(_dispenser_window(url, data, office.signer.public_text, places["dispenser"]))
+            windows.append(_board_window(url, data, office.signer.public_text, places["board"]))
+            windows.append(_kiosk_window(url, data, office.signer.public_text, places["kiosk"]))
         threads = [
             threading.Thread(target=_residents, args=(d, site, args.interval, stopping), daemon=True)
             for d in dispensers
@@ -292,11 +294,69 @@ def _public_process(port: int, secret: Path, data: Path, site: Any) -> subproces
     fail(PROG, f"the resident's page did not answer on port {port}")
 
 
-def _dispenser_window(url: str, data: Path, office_key: str) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class Place:
+    """Where a demo window opens and how large it draws (its ``[display]`` table)."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    scale: float
+
+    def display(self) -> str:
+        return (
+            f"[display]\nwidth = {self.width}\nheight = {self.height}\nleft = {self.left}\ntop = {self.top}\n"
+            f"scale = {self.scale:.3f}\n"
+        )
+
+
+# Each window's own screen: the size its layout is made for.
+NATURAL = {"dispenser": (1280, 800), "kiosk": (1280, 800), "board": (1920, 1080)}
+
+
+def window_layout(screen_w: int, screen_h: int) -> dict[str, Place]:
+    """The demo's three windows side by side on one screen, none over another: the board on the
+    right two thirds, the dispenser above the kiosk on the left third, each drawn at the scale
+    that fits its own screen's layout into its place (a screen without a window manager stacks
+    windows where they open, and nobody can move them)."""
+    left_w = screen_w // 3
+    board_w = screen_w - left_w
+    places: dict[str, Place] = {}
+    top = 0
+    for name in ("dispenser", "kiosk"):
+        nat_w, nat_h = NATURAL[name]
+        scale = min(left_w / nat_w, (screen_h // 2) / nat_h)
+        w, h = int(nat_w * scale), int(nat_h * scale)
+        places[name] = Place(0, top, w, h, round(scale, 3))
+        top += h
+    nat_w, nat_h = NATURAL["board"]
+    scale = min(board_w / nat_w, screen_h / nat_h)
+    places["board"] = Place(left_w, 0, int(nat_w * scale), int(nat_h * scale), round(scale, 3))
+    return places
+
+
+def _screen_size() -> tuple[int, int]:
+    """The X screen's size (xdpyinfo), or full HD when it cannot be asked."""
+    xdpyinfo = shutil.which("xdpyinfo")
+    if xdpyinfo is not None and os.environ.get("DISPLAY"):
+        try:
+            out = subprocess.run([xdpyinfo], capture_output=True, text=True, timeout=5, check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        for line in out.splitlines():
+            if "dimensions:" in line:
+                w, _, h = line.split()[1].partition("x")
+                if w.isdigit() and h.isdigit():
+                    return int(w), int(h)
+    return 1920, 1080
+
+
+def _dispenser_window(url: str, data: Path, office_key: str, place: Place) -> subprocess.Popen[bytes]:
     """The touch-screen dispenser in a window, on a simulated printer that keeps PNGs."""
     printed = data / "printed-window"
     config = data / "window.toml"
-    config.write_text("[display]\nwidth = 1280\nheight = 800\n", encoding="utf-8")
+    config.write_text(place.display(), encoding="utf-8")
     window = subprocess.Popen(
         [
             sys.executable,
@@ -322,10 +382,10 @@ def _dispenser_window(url: str, data: Path, office_key: str) -> subprocess.Popen
     return window
 
 
-def _board_window(url: str, data: Path, office_key: str) -> subprocess.Popen[bytes]:
+def _board_window(url: str, data: Path, office_key: str, place: Place) -> subprocess.Popen[bytes]:
     """The lobby train board in a window, fed by the simulated staff."""
     config = data / "board.toml"
-    config.write_text("[display]\nwidth = 1600\nheight = 900\n", encoding="utf-8")
+    config.write_text(place.display(), encoding="utf-8")
     window = subprocess.Popen(
         [
             sys.executable,
@@ -348,13 +408,12 @@ def _board_window(url: str, data: Path, office_key: str) -> subprocess.Popen[byt
     return window
 
 
-def _kiosk_window(url: str, data: Path, office_key: str) -> subprocess.Popen[bytes]:
+def _kiosk_window(url: str, data: Path, office_key: str, place: Place) -> subprocess.Popen[bytes]:
     """The certificate kiosk in a window: simulated My Number cards and cash (buttons on the
     screen), certificates written as PDFs and receipts as PNGs under the demo's folder."""
     config = data / "kiosk.toml"
     config.write_text(
-        "[display]\nwidth = 1280\nheight = 800\n"
-        f'[card_reader]\nbackend = "sim"\nca_dir = "{data / "jpki"}"\n'
+        place.display() + f'[card_reader]\nbackend = "sim"\nca_dir = "{data / "jpki"}"\n'
         '[cash]\nbackend = "fake"\nhoppers = [{address = 3, coin = 500, count = 40}, {address = 4, coin = 100, count = 80}, '
         "{address = 5, coin = 10, count = 150}]\n"
         f'[document_printer]\nbackend = "dir"\ndir = "{data / "certificates"}"\n'

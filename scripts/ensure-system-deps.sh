@@ -8,11 +8,13 @@
 #                               offline Japanese speech (the dictionary pyopenjtalk reads offline)
 #   cmake, g++                  pyopenjtalk (the speech extra) builds from source
 #   libmtdev1                   multitouch input for Kivy on touch screens
+#   x11-utils                   xdpyinfo (the demo sizes its windows to the screen), xwininfo (the tests
+#                               check where the windows opened)
 #   chromium                    the browser tests of the staff console and the resident page (Playwright
 #                               drives it; nothing is downloaded at test time)
 set -euo pipefail
 
-wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++ libmtdev1 chromium)
+wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++ libmtdev1 x11-utils chromium)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

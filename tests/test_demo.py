@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +15,7 @@ import pytest
 
 from console_harness import free_port
 from harness import REPO, env
+from lobby.demo import window_layout
 from sync import signing
 from sync.store import StateStore
 
@@ -67,8 +71,10 @@ def test_demo_runs_the_lobby_and_stops_cleanly(tmp_path: Path) -> None:
 def test_demo_opens_the_dispenser_window_when_a_display_is_there(display: str) -> None:
     e = env()
     e["DISPLAY"] = display
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    windows = pool.submit(_windows, display, 60)
     run = subprocess.run(
-        [sys.executable, "-m", "lobby.demo", "--duration", "12", "--interval", "1", "--pace", "2"]
+        [sys.executable, "-m", "lobby.demo", "--duration", "20", "--interval", "1", "--pace", "2"]
         + ["--console-port", str(free_port()), "--public-port", str(free_port())],
         check=False,
         capture_output=True,
@@ -82,3 +88,41 @@ def test_demo_opens_the_dispenser_window_when_a_display_is_there(display: str) -
     # The window's app connected, checked its printer and told the office.
     assert "disp-window: printer ok" in run.stdout
     assert "Traceback" not in run.stderr
+    # Xvfb has no window manager: the windows opened side by side where the demo placed them,
+    # none over another (they used to open stacked, the dispenser hidden under the board).
+    geometry = windows.result()
+    assert set(geometry) == {"madoguchi board", "madoguchi dispenser", "madoguchi kiosk"}, geometry
+    places = window_layout(1920, 1200)
+    expected = {"madoguchi board": "board", "madoguchi dispenser": "dispenser", "madoguchi kiosk": "kiosk"}
+    for title, (x, y, w, h) in geometry.items():
+        place = places[expected[title]]
+        assert (x, y, w, h) == (place.left, place.top, place.width, place.height), (title, geometry)
+    boxes = list(geometry.values())
+    for i, (x, y, w, h) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y, geometry
+
+
+def _windows(display: str, deadline_s: float) -> dict[str, tuple[int, int, int, int]]:
+    """The demo's windows on the display (title: x, y, width, height), as soon as all three are
+    there and the board is no longer at the position a new window takes."""
+    found: dict[str, tuple[int, int, int, int]] = {}
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        tree = subprocess.run(
+            ["xwininfo", "-root", "-tree"],
+            env={**os.environ, "DISPLAY": display},
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        found = {}
+        for line in tree.splitlines():
+            match = re.search(r'"(madoguchi[^"]*)".*?\s(\d+)x(\d+)\+(-?\d+)\+(-?\d+)\s', line)
+            if match:
+                title, w, h, x, y = match.groups()
+                found[title] = (int(x), int(y), int(w), int(h))
+        if len(found) == 3:
+            return found
+        time.sleep(0.5)
+    return found

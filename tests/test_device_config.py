@@ -75,8 +75,8 @@ def test_a_full_dispenser_file_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[display]\nwidth = 10\n", "display.width: expected pixels from 320 to 7680, got 10"),
-        ('[display]\nwidth = "1280"\n', 'display.width: expected pixels from 320 to 7680, got "1280"; write the'),
+        ("[display]\nwidth = 10\n", "display.width: expected pixels from 200 to 7680, got 10"),
+        ('[display]\nwidth = "1280"\n', 'display.width: expected pixels from 200 to 7680, got "1280"; write the'),
         ('[display]\nfullscreen = "true"\n', 'display.fullscreen: expected true or false, got "true"; write it'),
         ('[display]\norientation = "upright"\n', 'display.orientation: expected "landscape" or "portrait", got'),
         ("[display]\nmaxfps = 500\n", "display.maxfps: expected frames per second from 1 to 120 (0: no cap), got 500"),
@@ -91,7 +91,7 @@ def test_a_full_dispenser_file_is_read(tmp_path: Path) -> None:
         ('[speech]\nbackend = "festival"\n', 'speech.backend: expected a speech backend: "openjtalk"'),
         ('[speech]\nvoice = "mei"\n', "speech.voice: unknown key; allowed here: backend"),
         ("[printr]\nmodel = 1\n", 'printr: unknown section; did you mean "printer"?; allowed: device, display'),
-        ("display = 3\n", "display: expected a table with width, height, fullscreen, maxfps, orientation, got 3"),
+        ("display = 3\n", "display: expected a table with width, height, fullscreen, maxfps, left, top, scale, orientation, got 3"),
         ('[device]\nowner = "me"\n', "device.owner: unknown key; allowed here: role, site"),
     ],
 )
@@ -164,5 +164,5 @@ def test_the_commands_report_a_bad_file_in_one_line_with_status_2(tmp_path: Path
     )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].endswith(f"{path}: display.width: expected pixels from 320 to 7680, got 10")
+    assert len(lines) == 1 and lines[0].endswith(f"{path}: display.width: expected pixels from 200 to 7680, got 10")
     assert "Traceback" not in done.stderr

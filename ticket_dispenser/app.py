@@ -95,7 +95,7 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
         pass
 
     class DispenserApp(App):
-        title = "madoguchi"
+        title = "madoguchi dispenser"
 
         def build(self) -> Any:
             self.targets: dict[str, Any] = {}

@@ -112,6 +112,9 @@ def run_ui(
         kiosk=not args.windowed,
         home=agent.config.data_dir / "kivy",
         maxfps=display.maxfps,
+        left=display.left,
+        top=display.top,
+        scale=display.scale,
     )
     speaker = _speaker(device)
     presenter = Presenter(
