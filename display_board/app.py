@@ -169,6 +169,8 @@ def build_board_app(
             )
             self.car = car
             self.text = car.text
+            self.number = car.numbers[0] if len(car.numbers) == 1 else None
+            self.target: tuple[float, float] | None = None  # where it slides to
             ready = car.shape == "ready"
             self.texture = texture(car.text, car.size, True, "center", self.width) if car.text else None
             self._parts: list[Any] = []
@@ -239,9 +241,10 @@ def build_board_app(
             self.drawn = view
             self.last_moves = controller.moves
             box = self.root_box
-            for car in list(self.overlay.children):
-                Animation.cancel_all(car)
-            self.overlay.clear_widgets()
+            # Cars still sliding keep sliding through a redraw (the next snapshot often comes
+            # while they are on their way): each goes on if the new board has it where it was
+            # going, turns towards its new place if not, and goes only if it left the board.
+            flying = {w.number: w for w in self.overlay.children if getattr(w, "number", None) is not None}
             box.clear_widgets()
             box.canvas.before.clear()
             box.size = Window.size
@@ -250,6 +253,7 @@ def build_board_app(
                 Rectangle(pos=(0, 0), size=Window.size)
             if view is None or not controller.screen_on:
                 self.scene = None
+                self._ground(flying.values())
                 return  # outside opening hours: black (the backend may have switched it off)
             drawn = scene(view, Window.width / scale, Window.height / scale, page=self.page, title=title_ja)
             self.scene = drawn
@@ -276,18 +280,33 @@ def build_board_app(
                 to = (float(widget.x), float(widget.y))
                 if number is not None:
                     placed[number] = to
+                on_its_way = flying.pop(number, None) if number is not None else None
+                if on_its_way is not None and on_its_way.target == to and on_its_way.car.text == car.text:
+                    slides += 1  # already going there: let it
+                    continue
                 was = self.placed.get(number) if number in moves and slides < MAX_SLIDES else None
+                if on_its_way is not None:
+                    was = (float(on_its_way.x), float(on_its_way.y))  # turns from where it is now
+                    self._ground([on_its_way])
                 if was is None or was == to:
                     box.add_widget(widget)
                     continue
                 # It moved: it slides from where it was, on the overlay above the cached board.
                 slides += 1
                 widget.pos = was
+                widget.target = to
                 self.overlay.add_widget(widget)
                 slide = Animation(x=to[0], y=to[1], d=MOVE_S, t="out_cubic")
                 slide.bind(on_complete=lambda _a, w: self.land(w))
                 slide.start(widget)
+            self._ground(flying.values())  # sliding cars no longer on the board
             self.placed = placed
+
+        def _ground(self, cars: Any) -> None:
+            for car in list(cars):
+                Animation.cancel_all(car)
+                if car.parent is self.overlay:
+                    self.overlay.remove_widget(car)
 
         def land(self, widget: Any) -> None:
             if widget.parent is self.overlay:
