@@ -56,6 +56,7 @@ HEARTBEAT_S = 10.0  # live office status: devices learn the time from it and see
 # Bursts of changes coalesce into one retained snapshot per interval; a change after a quiet
 # spell goes out at once (the board's move follows the clerk's click within the interval).
 SNAPSHOT_MIN_INTERVAL_S = 0.1
+PRUNE_AFTER_START_S = 30.0  # the first pruning after a start waits this long
 LEASE_CHECK_S = 60.0  # catches the business-day rollover for idle dispensers
 ENROLLED_REREAD_S = 5.0  # an unknown device makes the office read the enrolment register again
 PUBLIC_MIN_INTERVAL_S = 0.2  # resident pages: changes coalesce into one feed per interval
@@ -111,6 +112,7 @@ class OfficeServer:
         self._last_heartbeat = 0.0
         self._last_lease_check = 0.0
         self._retention_day: str | None = None  # the business day the store was last pruned for
+        self._created = time.monotonic()
         self._listeners: list[Callable[[int], None]] = []
         # (business day, its tickets) as committed, for the staff consoles: their
         # view is built on another thread, and reading the day again from SQLite after every
@@ -304,7 +306,9 @@ class OfficeServer:
                 self._run_sim_staff()
                 self._publish_changed_voids()
             today = self.business_day()
-            if today != self._retention_day:
+            # Once a business day, and not in the first moments after start (the store's first
+            # turns belong to what devices and staff wait for).
+            if today != self._retention_day and now - self._created >= PRUNE_AFTER_START_S:
                 self._retention_day = today
                 self._prune(today)
             if now - self._last_lease_check > LEASE_CHECK_S:
