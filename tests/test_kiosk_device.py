@@ -138,7 +138,7 @@ def test_what_provisioning_writes_is_read_too(ca_dir: Path, tmp_path: Path) -> N
         ({"receipt_printer__backend": "bluetooth"}, "receipt_printer.backend: expected one of usb, serial"),
         ({"receipt_printer__model": None}, "receipt_printer.model: required: the printer model"),
         ({"speech__voice": "x"}, "speech.voice: unknown key"),
-        ({"display": {"width": 10}}, "display.width: expected pixels from 320 to 7680, got 10"),
+        ({"display": {"width": 10}}, "display.width: expected pixels from 200 to 7680, got 10"),
         ({"lights": {"on": True}}, "lights: unknown section; allowed: card_reader, cash, device"),
         ({"dispaly": {"width": 1080}}, 'dispaly: unknown section; did you mean "display"?'),
     ],
