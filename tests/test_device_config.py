@@ -91,7 +91,10 @@ def test_a_full_dispenser_file_is_read(tmp_path: Path) -> None:
         ('[speech]\nbackend = "festival"\n', 'speech.backend: expected a speech backend: "openjtalk"'),
         ('[speech]\nvoice = "mei"\n', "speech.voice: unknown key; allowed here: backend"),
         ("[printr]\nmodel = 1\n", 'printr: unknown section; did you mean "printer"?; allowed: device, display'),
-        ("display = 3\n", "display: expected a table with width, height, fullscreen, maxfps, left, top, scale, orientation, got 3"),
+        (
+            "display = 3\n",
+            "display: expected a table with width, height, fullscreen, maxfps, left, top, scale, orientation, got 3",
+        ),
         ('[device]\nowner = "me"\n', "device.owner: unknown key; allowed here: role, site"),
     ],
 )
