@@ -383,10 +383,14 @@ class OfficeDB:
         return old
 
     def update_ticket(self, t: Ticket) -> None:
-        """Persist a ticket's new status, station, counter, purpose, route and holder."""
-        self.conn.execute(
-            "UPDATE tickets SET status=?, station_index=?, counter=?, updated_ms=?, holder=?, category=?, route=?"
-            " WHERE ticket_id=?",
+        """Persist a ticket's new status, station, counter, purpose, route and holder.
+
+        Its change time only ever moves on, by a millisecond at least: a screen that acts on what
+        it showed names that time (``seen_ms``), and two changes within one millisecond left the
+        second one looking like what the screen had seen."""
+        row = self.conn.execute(
+            "UPDATE tickets SET status=?, station_index=?, counter=?, updated_ms=MAX(?, updated_ms + 1), holder=?,"
+            " category=?, route=? WHERE ticket_id=? RETURNING updated_ms",
             (
                 t.status.value,
                 t.station_index,
@@ -397,7 +401,9 @@ class OfficeDB:
                 json.dumps(list(t.route)),
                 t.ticket_id,
             ),
-        )
+        ).fetchone()
+        if row is not None:
+            t = dataclasses.replace(t, updated_ms=int(row[0]))
         kept = self._days.get(t.day) if self._days is not None else None
         if kept is not None and t.ticket_id in kept:
             # exactly what the UPDATE wrote, nothing more

@@ -127,3 +127,27 @@ def test_pruning_keeps_the_tickets_and_every_event_a_device_may_still_send(tmp_p
             assert db.prune(5_000_000, "2026-12-01") == dict.fromkeys(pruned, 0)  # idempotent
     finally:
         db.close()
+
+
+def test_a_tickets_change_time_moves_on_even_within_one_millisecond(tmp_path: Path) -> None:
+    """A screen acting on what it showed names the ticket's change time; two changes in one
+    millisecond must not look like one (the stale-screen check let the second through)."""
+    db = OfficeDB(tmp_path / "office.sqlite3")
+    try:
+        t = ticket(1001)
+        with db.transaction():
+            db.insert_ticket(replace(t, updated_ms=5000), "e1")
+        db.tickets(DAY)  # the connection keeps the day's tickets from here on: its copy follows too
+        with db.transaction():
+            db.update_ticket(replace(t, status=Status.CALLED, updated_ms=5000))
+        first = db.ticket(t.ticket_id)
+        with db.transaction():
+            db.update_ticket(replace(t, status=Status.IN_PROGRESS, updated_ms=5000))
+        second = db.ticket(t.ticket_id)
+        assert first is not None and second is not None
+        assert 5000 < first.updated_ms < second.updated_ms
+        kept = db.kept_day(DAY)
+        assert kept is not None and kept[t.ticket_id].updated_ms == second.updated_ms
+        assert fresh(tmp_path / "office.sqlite3")[0].updated_ms == second.updated_ms
+    finally:
+        db.close()
