@@ -194,7 +194,7 @@ def scene(view: BoardView, width: float, height: float, *, page: int = 0, title:
     stations that turn pages (each station shows its page ``page % its pages``)."""
     ja = gettext_for("ja")
     second = gettext_for(second_language(view.language))
-    b = _Builder(width, height)
+    b = _Builder()
     waiting = view.waiting
     foot_rows = max(1, -(-len(waiting) // FOOTER_PER_ROW)) if waiting else 0
     foot_h = foot_rows * FOOTER_ROW_H
@@ -227,7 +227,7 @@ def scene(view: BoardView, width: float, height: float, *, page: int = 0, title:
             "muted",
             panel=panel,
         )
-    elif not b.lines(view, lines_box, page):
+    elif not b.lines(view, lines_box):
         mode = "merged"
         b.merged(view, lines_box, page)
     return Scene(
@@ -256,8 +256,7 @@ class _Item:
 class _Builder:
     """Collects a scene's parts (local state only: the module stays pure)."""
 
-    def __init__(self, width: float, height: float) -> None:
-        self.width, self.height = width, height
+    def __init__(self) -> None:
         self.panels: list[Box] = []
         self.tracks: list[Track] = []
         self.texts: list[Text] = []
@@ -341,7 +340,7 @@ class _Builder:
 
     # --- the lines: one track per route ----------------------------------------------------------
 
-    def lines(self, view: BoardView, box: Box, page: int) -> bool:
+    def lines(self, view: BoardView, box: Box) -> bool:
         """Each route its own track, when every station's cars fit at a readable size (False:
         they do not, and nothing was added)."""
         shown = [ln for ln in view.lines if ln.trains or ln.hidden or ln.ready or ln.ready_hidden or ln.more_waiting]

@@ -91,20 +91,21 @@ class LeaseKeeper:
 
         The even part is of the dispensers the office knows: one that joins in the middle of a
         day gets what the others' shares left free, more as their shares are used."""
+        capped = [(cat.code, cat.daily_cap) for cat in self.config.categories if cat.daily_cap is not None]
+        if not capped:
+            return False  # the usual site: nothing to ask the store after every batch of tickets
         dispensers = max(1, len(self.db.devices("dispenser")))
         changed = False
-        for cat in self.config.categories:
-            if cat.daily_cap is None:
-                continue
-            own = self.db.issued_by_device(day, cat.code)
-            shares = self.db.cap_shares(day, cat.code)
+        for code, cap in capped:
+            own = self.db.issued_by_device(day, code)
+            shares = self.db.cap_shares(day, code)
             held = {d: (upto, own.get(d, 0)) for d, upto in shares.items()}
             held.setdefault(device, (0, own.get(device, 0)))
-            upto = leasing.cap_share(cat.daily_cap, sum(own.values()), held, device, dispensers)
+            upto = leasing.cap_share(cap, sum(own.values()), held, device, dispensers)
             if upto is None and device in shares:
                 continue
             # Every dispenser gets a share of every capped purpose, if only of nothing more:
             # a lease without one (an office from before shares) leaves the dispenser unbounded.
-            self.db.set_cap_share(device, day, cat.code, upto if upto is not None else held[device][1])
+            self.db.set_cap_share(device, day, code, upto if upto is not None else held[device][1])
             changed = True
         return changed
