@@ -36,6 +36,7 @@ import json
 import os
 import shutil
 import ssl
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -49,10 +50,10 @@ from cryptography.x509.oid import NameOID
 
 from common.validation import Invalid, decode_json
 from firmware_profiles.errors import ProfileError
-from sync import messages, signing
+from sync import messages, pairing, signing
 from sync.protocol import valid_id
 
-__all__ = ["DeviceIdentity", "EnrolError", "enroll", "load_identity", "parse_token"]
+__all__ = ["DeviceIdentity", "EnrolError", "enroll", "load_identity", "pair", "parse_token"]
 
 TOKEN_VERSION = "mdg1"
 SECRET_BYTES = 20
@@ -170,6 +171,18 @@ def _request(
 
 
 def _fetch_pinned_ca(host: str, port: int, fingerprint: bytes, timeout: float) -> bytes:
+    return _fetch_ca(
+        host,
+        port,
+        lambda got: hmac.compare_digest(got, fingerprint),
+        f"the CA certificate at {host}:{port} is not the one the token names: wrong address, "
+        "a token from another office, or someone in between; nothing was sent",
+        timeout,
+    )
+
+
+def _fetch_ca(host: str, port: int, accept: Callable[[bytes], bool], refusal: str, timeout: float) -> bytes:
+    """The office's CA certificate (PEM), fetched blind and kept only if ``accept`` takes its SHA-256."""
     blind = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     blind.check_hostname = False
     blind.verify_mode = ssl.CERT_NONE  # nothing secret is sent on this connection
@@ -181,20 +194,15 @@ def _fetch_pinned_ca(host: str, port: int, fingerprint: bytes, timeout: float) -
     except ValueError as err:
         raise EnrolError(f"{host}:{port} sent no CA certificate: is this the office's enrolment address?") from err
     got = hashlib.sha256(ca.public_bytes(serialization.Encoding.DER)).digest()
-    if not hmac.compare_digest(got, fingerprint):
-        raise EnrolError(
-            f"the CA certificate at {host}:{port} is not the one the token names: wrong address, "
-            "a token from another office, or someone in between; nothing was sent"
-        )
+    if not accept(got):
+        raise EnrolError(refusal)
     return ca.public_bytes(serialization.Encoding.PEM)
 
 
-def _csr(key: ec.EllipticCurvePrivateKey, device_id: str) -> bytes:
-    request = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)]))
-        .sign(key, hashes.SHA256())
-    )
+def _csr(key: ec.EllipticCurvePrivateKey, device_id: str | None) -> bytes:
+    # A pairing device does not know its id yet: its request names nobody, the office sets the name.
+    names = [x509.NameAttribute(NameOID.COMMON_NAME, device_id)] if device_id else []
+    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names)).sign(key, hashes.SHA256())
     return request.public_bytes(serialization.Encoding.PEM)
 
 
@@ -290,21 +298,78 @@ def enroll(
             token=token, device_id=device_id, csr=_csr(key, device_id).decode("ascii"), profile_hash=profile_hash
         )
     )
+    return _post_and_install(host, port, ca_pem, "/enrol", body, key, device_id, profile_hash, identity_dir, timeout)
+
+
+def pair(
+    code_text: str,
+    role: str,
+    profile_hash: str,
+    identity_dir: Path,
+    *,
+    office: tuple[str, int] | None = None,
+    timeout: float = 15.0,
+) -> DeviceIdentity:
+    """Pair this device with a code from the staff console (sync/pairing.py) and store its identity.
+
+    The code names the office's address (``office`` overrides it), the role and a keyed check of
+    the office's CA: the CA certificate fetched from that address is accepted only if the check
+    matches, and only then is the code sent, over TLS pinned to that CA. The office gives the
+    device id. EnrolError (one sentence for the setup screen) on every failure; nothing on disk
+    changes then.
+    """
+    try:
+        code = pairing.decode(code_text)
+    except pairing.PairingCodeError as err:
+        raise EnrolError(str(err)) from err
+    if code.role != role:
+        raise EnrolError(
+            f"this pairing code is for a {code.role}, not a {role}: choose {code.role}, or make a code for a {role}"
+        )
+    host, port = office or (code.host, code.port)
+    ca_pem = _fetch_ca(
+        host,
+        port,
+        code.matches_ca,
+        f"the office at {host}:{port} is not the one this code was made by: check the code; nothing was sent",
+        timeout,
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    body = msgspec.json.encode(
+        messages.PairRequest(code=code.text, role=role, csr=_csr(key, None).decode("ascii"), profile_hash=profile_hash)
+    )
+    return _post_and_install(host, port, ca_pem, "/pair", body, key, None, profile_hash, identity_dir, timeout)
+
+
+def _post_and_install(
+    host: str,
+    port: int,
+    ca_pem: bytes,
+    path: str,
+    body: bytes,
+    key: ec.EllipticCurvePrivateKey,
+    device_id: str | None,
+    profile_hash: str,
+    identity_dir: Path,
+    timeout: float,
+) -> DeviceIdentity:
     pinned = ssl.create_default_context(cadata=ca_pem.decode("ascii"))
     pinned.verify_flags |= _NO_CHECK_TIME
-    status, raw = _request(host, port, pinned, "POST", "/enrol", body, timeout)
+    status, raw = _request(host, port, pinned, "POST", path, body, timeout)
     if status != 200:
         try:
             reason = msgspec.json.decode(raw, type=messages.EnrolRefusal).error
         except (msgspec.DecodeError, msgspec.ValidationError):
             reason = f"HTTP {status}"
-        raise EnrolError(f"the office refused the enrolment: {reason}")
+        raise EnrolError(f"the office refused {'the pairing' if path == '/pair' else 'the enrolment'}: {reason}")
     try:
         answer = decode_json(raw, _ANSWER)
     except Invalid as err:
         raise EnrolError(f"the office's answer cannot be used ({err}); is the office up to date?") from err
     except msgspec.DecodeError as err:
         raise EnrolError(f"the office answered {status} with something that is not JSON") from err
+    if device_id is None:
+        device_id = answer.device_id  # pairing: the office names the device (checked in the certificate)
     cert = _check_answer(answer, key, device_id, ca_pem)
     if answer.office_key is not None:
         try:

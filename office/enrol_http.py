@@ -5,6 +5,10 @@ Two requests (docs/security.md has the full exchange):
 * ``GET /ca.pem`` - the office CA certificate. Served to anyone: a device fetches it over a
   connection it cannot verify yet, then compares its SHA-256 with the fingerprint inside its
   token, and only then opens a verified connection for the next request.
+* ``POST /pair`` - JSON ``{"code", "role", "csr", "profile_hash"}`` with a pairing code from the
+  staff console (sync/pairing.py): the same answers, the device id chosen by the office. After
+  ``PAIR_FAILURES`` wrong codes within ``PAIR_WINDOW_S`` the endpoint takes no code at all for the
+  rest of that window (429): a pairing secret is short, so guessing must stay online and slow.
 * ``POST /enrol`` - JSON ``{"token", "device_id", "csr", "profile_hash"}``; the answer is the
   signed certificate, the CA certificate, the MQTT username, role and site (200), or
   ``{"error": "..."}`` with 400 (bad request; the token is still good), 403 (token refused)
@@ -41,6 +45,9 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 REQUEST_TIMEOUT_S = 15.0
 FIELDS = ("token", "device_id", "csr", "profile_hash")
+PAIR_FIELDS = ("code", "role", "csr", "profile_hash")
+PAIR_FAILURES = 10
+PAIR_WINDOW_S = 600.0
 
 
 class _TLSServer(ThreadingHTTPServer):
@@ -91,10 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:
-        """``/enrol``: redeem a token for a certificate."""
-        if self.path != "/enrol":
+        """``/enrol``: redeem a token for a certificate; ``/pair``: the same with a pairing code."""
+        if self.path not in ("/enrol", "/pair"):
             self._json(
-                HTTPStatus.NOT_FOUND, messages.EnrolRefusal(error=f"no such path {self.path!r}: use POST /enrol")
+                HTTPStatus.NOT_FOUND,
+                messages.EnrolRefusal(error=f"no such path {self.path!r}: use POST /enrol or POST /pair"),
             )
             return
         try:
@@ -112,15 +120,23 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.close_connection = True
             return
+        body = self.rfile.read(length)
+        pairing = self.path == "/pair"
         try:
-            request = decode_json(self.rfile.read(length), _REQUEST)
+            request: messages.EnrolRequest | messages.PairRequest = (
+                decode_json(body, _PAIR_REQUEST) if pairing else decode_json(body, _REQUEST)
+            )
         except Invalid as err:
-            self._json(HTTPStatus.BAD_REQUEST, messages.EnrolRefusal(error=f"{err}; send {', '.join(FIELDS)}"))
+            fields = PAIR_FIELDS if pairing else FIELDS
+            self._json(HTTPStatus.BAD_REQUEST, messages.EnrolRefusal(error=f"{err}; send {', '.join(fields)}"))
             return
         except (msgspec.DecodeError, RecursionError):
             self._json(HTTPStatus.BAD_REQUEST, messages.EnrolRefusal(error="the request body is not UTF-8 JSON"))
             return
-        status, answer = self.server.enrol.redeem(request)
+        if isinstance(request, messages.PairRequest):
+            status, answer = self.server.enrol.pair(request)
+        else:
+            status, answer = self.server.enrol.redeem(request)
         self._json(status, answer)
 
     def _json(self, status: HTTPStatus, doc: messages.EnrolAnswer | messages.EnrolRefusal) -> None:
@@ -133,6 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 _REQUEST = msgspec.json.Decoder(messages.EnrolRequest)
+_PAIR_REQUEST = msgspec.json.Decoder(messages.PairRequest)
 
 
 class EnrolServer:
@@ -168,6 +185,8 @@ class EnrolServer:
         self._on_enrolled = on_enrolled
         self._wall_ms = wall_ms
         self._lock = threading.Lock()
+        self._pair_failures: list[float] = []  # monotonic times of wrong pairing codes
+        self._monotonic = time.monotonic
         self._server: _TLSServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -228,21 +247,51 @@ class EnrolServer:
 
     def redeem(self, request: messages.EnrolRequest) -> tuple[HTTPStatus, messages.EnrolAnswer | messages.EnrolRefusal]:
         """Redeem one checked request; the HTTP status and JSON answer."""
+        return self._enrol(
+            request.device_id,
+            lambda: self.registry.redeem(
+                request.token,
+                request.csr.encode("utf-8"),
+                request.device_id,
+                request.profile_hash,
+                now_ms=self._wall_ms(),
+            ),
+        )
+
+    def pair(self, request: messages.PairRequest) -> tuple[HTTPStatus, messages.EnrolAnswer | messages.EnrolRefusal]:
+        """Pair one device with a code; after a run of wrong codes, refuse every code for a while."""
+        with self._lock:
+            now = self._monotonic()
+            self._pair_failures = [t for t in self._pair_failures if now - t < PAIR_WINDOW_S]
+            if len(self._pair_failures) >= PAIR_FAILURES:
+                wait_min = max(1, round((PAIR_WINDOW_S - (now - self._pair_failures[0])) / 60))
+                log.warning("pairing refused: %d wrong codes in %.0f s", len(self._pair_failures), PAIR_WINDOW_S)
+                return HTTPStatus.TOO_MANY_REQUESTS, messages.EnrolRefusal(
+                    error=f"the office has seen too many wrong pairing codes: try again in {wait_min} minutes"
+                )
+        status, answer = self._enrol(
+            f"a new {request.role}",
+            lambda: self.registry.redeem_pairing(
+                request.code, request.role, request.csr.encode("utf-8"), request.profile_hash, now_ms=self._wall_ms()
+            ),
+        )
+        if status == HTTPStatus.FORBIDDEN:
+            with self._lock:
+                self._pair_failures.append(self._monotonic())
+        return status, answer
+
+    def _enrol(
+        self, who: str, act: Callable[[], Enrolled]
+    ) -> tuple[HTTPStatus, messages.EnrolAnswer | messages.EnrolRefusal]:
         with self._lock:
             try:
-                enrolled = self.registry.redeem(
-                    request.token,
-                    request.csr.encode("utf-8"),
-                    request.device_id,
-                    request.profile_hash,
-                    now_ms=self._wall_ms(),
-                )
+                enrolled = act()
             except TokenRefused as err:
                 return HTTPStatus.FORBIDDEN, messages.EnrolRefusal(error=str(err))
             except EnrolmentError as err:
                 return HTTPStatus.BAD_REQUEST, messages.EnrolRefusal(error=str(err))
             except Exception:
-                log.exception("enrolment of %s failed", request.device_id)
+                log.exception("enrolment of %s failed", who)
                 return HTTPStatus.INTERNAL_SERVER_ERROR, messages.EnrolRefusal(
                     error="the office could not complete the enrolment; see the office log"
                 )

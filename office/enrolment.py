@@ -34,6 +34,7 @@ import logging
 import re
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from typing import Any
 from office.broker_security import OFFICE_IDENTITY, SecurityHome
 from office.domain import OfficeError
 from office.pki import OfficeCA, PkiError
+from sync import pairing
 from sync.protocol import valid_id
 
 __all__ = [
@@ -52,6 +54,8 @@ __all__ = [
     "EnrolmentError",
     "EnrolmentRegistry",
     "EnrolmentToken",
+    "Pairing",
+    "PendingPairing",
     "TokenRefused",
     "format_token",
     "issue_enrolment_token",
@@ -67,6 +71,8 @@ DEFAULT_TOKEN_HOURS = 24.0
 MAX_TOKEN_HOURS = 30 * 24.0
 ENROLLABLE_ROLES = ("dispenser", "board", "kiosk", "staff")
 MAX_CSR_BYTES = 8 * 1024
+DEFAULT_PAIRING_MINUTES = 60.0
+MAX_PAIRING_MINUTES = 24 * 60.0
 _PROFILE_HASH_RE = re.compile(r"^[A-Za-z0-9:._-]{1,128}$")
 
 SCHEMA = """
@@ -98,6 +104,26 @@ class EnrolmentToken:
     text: str
     device_id: str
     role: str
+    expires_ms: int
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """A freshly made pairing code: ``code`` is shown once (on the console) and never stored."""
+
+    code: str
+    device_id: str
+    role: str
+    expires_ms: int
+
+
+@dataclass(frozen=True)
+class PendingPairing:
+    """A pairing code that is still waiting for its device (what the console lists, without the code)."""
+
+    device_id: str
+    role: str
+    issued_ms: int
     expires_ms: int
 
 
@@ -181,6 +207,10 @@ class EnrolmentRegistry:
         self._site = site
         self._own_connection = False
         conn.executescript(SCHEMA)
+        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(enrol_tokens)")}
+        if "kind" not in columns:
+            # 'token' (the long mdg1- token for a named device) or 'pair' (a pairing code).
+            conn.execute("ALTER TABLE enrol_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'token'")
 
     @classmethod
     def open(cls, db_path: Path, ca: OfficeCA, site: str) -> EnrolmentRegistry:
@@ -285,28 +315,36 @@ class EnrolmentRegistry:
                 (_token_hash(secret),),
             ).fetchone()
             self._check_token(row, device_id, now_ms)
-            role = str(row[1])
-            try:
-                issued = self._ca.sign_csr(csr_pem, name=device_id, role=role, now_ms=now_ms)
-            except PkiError as err:
-                raise EnrolmentError(f"cannot sign the certificate request: {err}") from err
-            serial = issued.record.serial_hex
-            self._conn.execute(
-                "UPDATE enrol_tokens SET used_ms = ?, used_serial = ? WHERE token_hash = ?",
-                (now_ms, serial, _token_hash(secret)),
-            )
-            self._conn.execute(
-                "INSERT INTO enrolled_devices (device_id, role, serial, not_after_ms, profile_hash, enrolled_ms, revoked_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(device_id) DO UPDATE SET role = excluded.role,"
-                " serial = excluded.serial, not_after_ms = excluded.not_after_ms,"
-                " profile_hash = excluded.profile_hash, enrolled_ms = excluded.enrolled_ms, revoked_ms = NULL",
-                (device_id, role, serial, issued.record.not_after_ms, profile_hash, now_ms),
-            )
+            enrolled = self._sign_and_record(_token_hash(secret), device_id, str(row[1]), csr_pem, profile_hash, now_ms)
             self._conn.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
-        log.info("enrolled %s as %s (certificate %s, profile %s)", device_id, role, serial, profile_hash)
+        log.info(
+            "enrolled %s as %s (certificate %s, profile %s)", device_id, enrolled.role, enrolled.serial, profile_hash
+        )
+        return enrolled
+
+    def _sign_and_record(
+        self, token_hash: str, device_id: str, role: str, csr_pem: bytes, profile_hash: str, now_ms: int
+    ) -> Enrolled:
+        """Inside the caller's transaction: sign, use the token up, record the device."""
+        try:
+            issued = self._ca.sign_csr(csr_pem, name=device_id, role=role, now_ms=now_ms)
+        except PkiError as err:
+            raise EnrolmentError(f"cannot sign the certificate request: {err}") from err
+        serial = issued.record.serial_hex
+        self._conn.execute(
+            "UPDATE enrol_tokens SET used_ms = ?, used_serial = ? WHERE token_hash = ?",
+            (now_ms, serial, token_hash),
+        )
+        self._conn.execute(
+            "INSERT INTO enrolled_devices (device_id, role, serial, not_after_ms, profile_hash, enrolled_ms, revoked_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(device_id) DO UPDATE SET role = excluded.role,"
+            " serial = excluded.serial, not_after_ms = excluded.not_after_ms,"
+            " profile_hash = excluded.profile_hash, enrolled_ms = excluded.enrolled_ms, revoked_ms = NULL",
+            (device_id, role, serial, issued.record.not_after_ms, profile_hash, now_ms),
+        )
         return Enrolled(
             device_id=device_id,
             role=role,
@@ -317,6 +355,144 @@ class EnrolmentRegistry:
             serial=serial,
             not_after_ms=issued.record.not_after_ms,
         )
+
+    # -- pairing codes ----------------------------------------------------------------------------
+
+    def issue_pairing(
+        self,
+        role: str,
+        *,
+        host: str,
+        port: int,
+        now_ms: int,
+        valid_minutes: float = DEFAULT_PAIRING_MINUTES,
+        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> Pairing:
+        """A one-time pairing code for a new device in ``role`` (sync/pairing.py), with the next
+        free device id (``<role>-<n>``); the device learns its id when it pairs."""
+        if role not in pairing.PAIRING_ROLES:
+            raise EnrolmentError(f"role {role!r} cannot pair: use one of {', '.join(pairing.PAIRING_ROLES)}")
+        if not 0 < valid_minutes <= MAX_PAIRING_MINUTES:
+            raise EnrolmentError(
+                f"pairing code validity {valid_minutes:g} min is invalid: use more than 0 and at most "
+                f"{MAX_PAIRING_MINUTES:g}"
+            )
+        self._begin()
+        try:
+            device_id = self._next_device_id(role)
+            for _ in range(20):  # a 32-bit secret: a clash with a stored one is rare, but possible
+                try:
+                    code = pairing.new_code(role, host, port, self._ca.fingerprint, random_bytes)
+                except ValueError as err:
+                    raise EnrolmentError(str(err)) from err
+                known = self._conn.execute(
+                    "SELECT 1 FROM enrol_tokens WHERE token_hash = ?", (_token_hash(code.secret),)
+                ).fetchone()
+                if known is None:
+                    break
+            else:
+                raise EnrolmentError("could not draw an unused pairing secret; try again")
+            expires_ms = now_ms + int(valid_minutes * 60_000)
+            self._conn.execute(
+                "INSERT INTO enrol_tokens (token_hash, device_id, role, issued_ms, expires_ms, kind)"
+                " VALUES (?, ?, ?, ?, ?, 'pair')",
+                (_token_hash(code.secret), device_id, role, now_ms, expires_ms),
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        log.info("pairing code issued for %s (%s), valid until %s", device_id, role, _when(expires_ms))
+        return Pairing(code.text, device_id, role, expires_ms)
+
+    def _next_device_id(self, role: str) -> str:
+        taken = {str(r[0]) for r in self._conn.execute("SELECT device_id FROM enrol_tokens")}
+        taken |= {str(r[0]) for r in self._conn.execute("SELECT device_id FROM enrolled_devices")}
+        taken |= {r.name for r in self._ca.records()}
+        number = 1
+        while f"{role}-{number}" in taken:
+            number += 1
+        return f"{role}-{number}"
+
+    def pending_pairings(self, now_ms: int) -> list[PendingPairing]:
+        """Pairing codes not yet used, withdrawn or expired, oldest first."""
+        rows = self._conn.execute(
+            "SELECT device_id, role, issued_ms, expires_ms FROM enrol_tokens WHERE kind = 'pair'"
+            " AND used_ms IS NULL AND withdrawn_ms IS NULL AND expires_ms > ? ORDER BY issued_ms",
+            (now_ms,),
+        ).fetchall()
+        return [PendingPairing(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def withdraw_pairing(self, device_id: str, now_ms: int) -> bool:
+        """Withdraw the outstanding pairing code for ``device_id``; False if there was none."""
+        self._begin()
+        try:
+            changed = self._conn.execute(
+                "UPDATE enrol_tokens SET withdrawn_ms = ? WHERE device_id = ? AND kind = 'pair'"
+                " AND used_ms IS NULL AND withdrawn_ms IS NULL",
+                (now_ms, device_id),
+            ).rowcount
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return changed > 0
+
+    def redeem_pairing(self, code_text: str, role: str, csr_pem: bytes, profile_hash: str, *, now_ms: int) -> Enrolled:
+        """Pair a device: check the code (this office's, for this role, known, unused, unexpired),
+        sign the device's certificate request under the code's device id and use the code up.
+
+        TokenRefused (one sentence for the device's screen) for a code that cannot be used;
+        EnrolmentError for a bad request (the code then still works).
+        """
+        try:
+            code = pairing.decode(code_text)
+        except pairing.PairingCodeError as err:
+            raise TokenRefused(str(err)) from err
+        if not code.matches_ca(self._ca.fingerprint):
+            raise TokenRefused("this pairing code was not made by this office: check the code, or make a new one")
+        if code.role != role:
+            raise TokenRefused(
+                f"this pairing code is for a {code.role}, not a {role}: choose {code.role} on the device, "
+                f"or make a code for a {role}"
+            )
+        if not isinstance(profile_hash, str) or not _PROFILE_HASH_RE.match(profile_hash):
+            raise EnrolmentError(
+                f"profile hash {profile_hash!r} is invalid: 1-128 letters, digits, ':', '.', '_' or '-'"
+            )
+        if len(csr_pem) > MAX_CSR_BYTES:
+            raise EnrolmentError(f"certificate request of {len(csr_pem)} bytes is too large (limit {MAX_CSR_BYTES})")
+        key = _token_hash(code.secret)
+        self._begin()
+        try:
+            row = self._conn.execute(
+                "SELECT device_id, role, expires_ms, used_ms, withdrawn_ms FROM enrol_tokens"
+                " WHERE token_hash = ? AND kind = 'pair'",
+                (key,),
+            ).fetchone()
+            if row is None:
+                raise TokenRefused("this pairing code is not known here: check it, or make a new one at the console")
+            device_id, row_role, expires_ms, used_ms, withdrawn_ms = row
+            if used_ms is not None:
+                log.warning("pairing refused: the code for %s was already used at %s", device_id, _when(used_ms))
+                raise TokenRefused(
+                    f"this pairing code was already used at {_when(used_ms)}; a code works once: make a new one"
+                )
+            if withdrawn_ms is not None:
+                raise TokenRefused("this pairing code was withdrawn at the console: make a new one")
+            if now_ms >= expires_ms:
+                raise TokenRefused(f"this pairing code expired at {_when(expires_ms)}: make a new one at the console")
+            if row_role != role:
+                raise TokenRefused(f"this pairing code is for a {row_role}, not a {role}: make a code for a {role}")
+            enrolled = self._sign_and_record(key, str(device_id), str(row_role), csr_pem, profile_hash, now_ms)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        log.info(
+            "paired %s as %s (certificate %s, profile %s)", enrolled.device_id, role, enrolled.serial, profile_hash
+        )
+        return enrolled
 
     def _check_token(self, row: Any, device_id: str, now_ms: int) -> None:
         if row is None:

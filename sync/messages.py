@@ -571,6 +571,17 @@ class EnrolRequest(msgspec.Struct, frozen=True, kw_only=True):
     profile_hash: Annotated[str, info(min_length=1, max_length=100)]
 
 
+class PairRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /pair``: a pairing code (sync/pairing.py), the role the device was set up as, and
+    its key's certificate request; the office answers with an :class:`EnrolAnswer` naming the
+    device id it gave."""
+
+    code: Annotated[str, info(min_length=1, max_length=64)]
+    role: Annotated[str, info(min_length=1, max_length=32)]
+    csr: Annotated[str, info(min_length=1, max_length=16_000, what="a PEM certificate signing request")]
+    profile_hash: Annotated[str, info(min_length=1, max_length=100)]
+
+
 class EnrolAnswer(msgspec.Struct, frozen=True, kw_only=True):
     """The office's answer to an enrolment: the device's certificate, the CA and how to connect."""
 
