@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -220,7 +221,12 @@ def test_a_forged_code_is_refused_before_anything_is_sent(tmp_path: Path, endpoi
     forged = pairing.encode("dispenser", "127.0.0.1", endpoint.port, secrets.token_bytes(4), FP).text
     seen: list[str] = []
     real = endpoint.registry.redeem_pairing
-    endpoint.registry.redeem_pairing = lambda *a, **k: seen.append("sent") or real(*a, **k)  # type: ignore[method-assign]
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append("sent")
+        return real(*args, **kwargs)
+
+    endpoint.registry.redeem_pairing = spy  # type: ignore[method-assign]
     with pytest.raises(EnrolError, match="not the one this code was made by"):
         pair(forged, "dispenser", PROFILE, tmp_path / "tls")
     assert seen == []
@@ -250,7 +256,7 @@ def test_an_unreachable_office_is_named(tmp_path: Path) -> None:
 def test_a_run_of_wrong_codes_closes_pairing_for_a_while(tmp_path: Path, endpoint: EnrolServer) -> None:
     good = code_for(endpoint)
     now = [1000.0]
-    endpoint._monotonic = lambda: now[0]  # type: ignore[method-assign]
+    endpoint._monotonic = lambda: now[0]
     for _ in range(PAIR_FAILURES):
         wrong = pairing.new_code(
             "dispenser", "127.0.0.1", endpoint.port, endpoint.registry.ca.fingerprint, secrets.token_bytes
@@ -279,4 +285,4 @@ def test_two_devices_with_one_code_at_the_same_time_give_one_identity(tmp_path: 
     for t in threads:
         t.join()
     assert results.count("dispenser-1") == 1
-    assert [r for r in results if r != "dispenser-1"][0].endswith("a code works once: make a new one")
+    assert next(r for r in results if r != "dispenser-1").endswith("a code works once: make a new one")
