@@ -4,6 +4,7 @@
     madoguchi-provision apply --role dispenser --site demo-town --device-id disp-1 [--choose printer=tm-t88v]
                               [--set keypad.port=/dev/serial/by-id/…] [--broker URL] [--dry-run] [--yes]
     madoguchi-provision enroll --office https://office.local:8443 --token mdg1-…
+    madoguchi-provision pair 7K3M-Q2XP-9DTA-4FRE-0B5N-H8WC     (detect, pair, self-test, start: one step)
     madoguchi-provision self-test [--fake-printer DIR]
     madoguchi-provision status
 
@@ -44,6 +45,7 @@ from firmware_profiles.catalog import Catalog, Role
 from firmware_profiles.detect import DetectionReport, SerialPort, SlotFinding, Status, UsbDevice, detect
 from firmware_profiles.errors import DetectError, ProfileError
 from firmware_profiles.loader import load_catalog
+from firmware_profiles.pairing_flow import write_env
 from firmware_profiles.resolve import (
     DEVICE_SECTION,
     HASH_PREFIX,
@@ -402,39 +404,8 @@ def _settle(
 # --------------------------------------------------------------------------------------------
 
 
-def env_path(config: Path) -> Path:
-    """The environment file beside the configuration: ``device.toml`` -> ``device.env``."""
-    return config.with_suffix(".env")
-
-
-def _env_value(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def env_text(config: Path, device: Mapping[str, Any]) -> str:
-    """What the systemd units read (EnvironmentFile=): who the device is and where it connects."""
-    values = {
-        "MADOGUCHI_SITE": str(device["site"]),
-        "MADOGUCHI_DEVICE_ID": str(device["device_id"]),
-        "MADOGUCHI_BROKER": str(device["broker"]),
-        "MADOGUCHI_DEVICE_CONFIG": str(config.resolve()),
-    }
-    if device.get("office_key"):
-        values["MADOGUCHI_OFFICE_KEY"] = str(device["office_key"])
-    head = (
-        f"# Written by {PROG} from {config.name}: apply or enroll again rather than edit it.\n"
-        "# Read by the madoguchi-* systemd units (deploy/systemd).\n"
-    )
-    return head + "".join(f"{k}={_env_value(v)}\n" for k, v in values.items())
-
-
 def _write_env(config: Path) -> Path:
-    device = read_device_file(config)
-    path = env_path(config)
-    text = env_text(config, device.device)
-    if read_current(path) != text:
-        write_atomic(path, text)
-    return path
+    return write_env(config)
 
 
 def _with_broker(device: DeviceFile, broker: str, office_key: str | None = None) -> str:
@@ -648,6 +619,77 @@ def _enroll(args: Any, out: TextIO) -> int:
     return code
 
 
+def _pair(args: Any, out: TextIO) -> int:
+    from firmware_profiles import pairing_flow
+    from firmware_profiles.selftest import run_selftest
+    from sync import pairing
+
+    try:
+        code = pairing.decode(args.code)
+    except pairing.PairingCodeError as err:
+        raise UsageError(str(err)) from None
+    role_key = args.role or code.role
+    office = _host_port(args.office) if args.office else None
+    owner = _user(args.owner) if args.owner else _default_owner()
+    catalog = load_catalog()
+    where = f"{office[0]}:{office[1]}" if office else f"{code.host}:{code.port}"
+    out.write(f"pairing code for a {code.role} at the office {where}\n")
+    choices, overrides = _parse_flags(args)
+    usb, ports = _scan(args, out)
+    planned = pairing_flow.plan(catalog, role_key, usb, ports, choices, overrides)
+    out.write(render_report(catalog, planned.role, planned.report, ports, choices))
+    if planned.resolved is None:
+        out.write("nothing written, the code is not used: settle the hardware above, then run pair again\n")
+        return 1
+    path: Path = args.config
+    identity = pairing_flow.pair_and_configure(
+        planned, args.code, path, args.identity_dir, owner=owner, office=office, broker=args.broker
+    )
+    out.write(
+        f"paired: this device is {identity.device_id}, a {identity.role} of site {identity.site}; "
+        f"configuration in {path}\n"
+    )
+    if not args.no_self_test:
+        device = read_device_file(path)
+
+        def show(line: Any) -> None:
+            out.write(render_lines([line], LABEL_WIDTH))
+            out.flush()
+
+        lines = run_selftest(device, fake_printer=args.fake_printer, timeout=args.timeout, on_line=show)
+        if any(line.verdict is Verdict.FAIL for line in lines):
+            out.write(
+                f"self-test failed: the app is not started; fix what failed, run {PROG} self-test, then "
+                f"systemctl enable --now {pairing_flow.APP_UNITS[identity.role]}\n"
+            )
+            return 1
+    extra = ["--fake-printer", str(args.fake_printer)] if args.fake_printer and identity.role == "dispenser" else []
+    out.write(f"starting the {identity.role} app ({args.start})\n")
+    out.flush()
+    pairing_flow.start_app(identity.role, args.start, config=path, data=args.data, extra=extra)
+    return 0
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UsageError(f"--office {text!r}: give HOST:PORT, e.g. 192.168.10.5:8443")
+    return host.strip("[]"), int(port)
+
+
+def _default_owner() -> tuple[int, int] | None:
+    """The app's user when provisioning runs as root on a device where the package made it."""
+    import pwd
+
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam("madoguchi")
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
+
+
 def _user(name: str) -> tuple[int, int]:
     import pwd
 
@@ -659,15 +701,12 @@ def _user(name: str) -> tuple[int, int]:
 
 
 def _give(directory: Path, owner: tuple[int, int]) -> None:
-    """Hand the identity to the app's user: its key is 0600, and the app must read it."""
-    uid, gid = owner
+    from firmware_profiles.pairing_flow import give
+
     try:
-        os.chown(directory, uid, gid)
-        for root, dirs, files in os.walk(directory):
-            for name in [*dirs, *files]:
-                os.lchown(os.path.join(root, name), uid, gid)  # lchown: "current" is a symlink
-    except PermissionError as err:
-        raise UsageError(f"cannot hand {directory} to uid {uid}: {err.strerror}; run enroll as root") from err
+        give(directory, *owner)
+    except ProfileError as err:
+        raise UsageError(str(err)) from err
 
 
 def _self_test(args: Any, out: TextIO) -> int:
@@ -775,6 +814,34 @@ def _parser() -> OneLineParser:
     )
     enroll_p.add_argument("--interactive", action="store_true", help="ask for whatever is missing")
 
+    pair_p = sub.add_parser(
+        "pair", help="detect, pair with the code the staff console shows, self-test and start the app (one step)"
+    )
+    common(pair_p)
+    hardware(pair_p)
+    pair_p.add_argument("code", help="the pairing code from the console's 'add a device', e.g. 7K3M-Q2XP-…")
+    pair_p.add_argument(
+        "--identity-dir", type=Path, default=DEFAULT_IDENTITY_DIR, help="where the key and certificate go"
+    )
+    pair_p.add_argument("--owner", metavar="USER", help="the app's user (default: madoguchi, when it exists)")
+    pair_p.add_argument("--office", metavar="HOST:PORT", help="reach the office here instead of the code's address")
+    pair_p.add_argument("--broker", help="mqtts://host:port, when the office's own answer is not the address to use")
+    pair_p.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("MADOGUCHI_DATA") or DEFAULT_DATA_DIR),
+        help="the app's data directory (default: $MADOGUCHI_DATA or %(default)s)",
+    )
+    pair_p.add_argument("--fake-printer", type=Path, metavar="DIR", help="the simulated printer (tests, demo)")
+    pair_p.add_argument("--no-self-test", action="store_true", help="start the app without the self-test")
+    pair_p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker (default: 10)")
+    pair_p.add_argument(
+        "--start",
+        choices=["systemd", "exec", "none"],
+        default="systemd",
+        help="how the app starts: its systemd unit (default), in place of this command (no systemd), or not",
+    )
+
     test_p = sub.add_parser("self-test", help="check the printer, card reader, cash devices, broker and clock")
     common(test_p)
     test_p.add_argument(
@@ -806,6 +873,7 @@ COMMANDS: dict[str, Callable[[Any, TextIO], int]] = {
     "detect": _detect,
     "apply": _apply,
     "enroll": _enroll,
+    "pair": _pair,
     "self-test": _self_test,
     "status": _status,
 }

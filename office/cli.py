@@ -66,6 +66,17 @@ def _parser() -> OneLineParser:
     serve.add_argument("--console-port", type=int, help="the staff console's port (default: [console] port)")
     serve.add_argument("--console-host", help="the staff console's address (default: [console] host)")
     serve.add_argument("--no-console", action="store_true", help="do not serve the staff console")
+    serve.add_argument(
+        "--security-home",
+        type=Path,
+        default=Path(os.environ.get("MADOGUCHI_SECURITY_HOME") or DEFAULT_SECURITY_HOME),
+        help="the security home, for the console's 'add a device' (default: $MADOGUCHI_SECURITY_HOME or "
+        "%(default)s; without a CA there, devices are not added from the console)",
+    )
+    serve.add_argument(
+        "--enrol-port", type=int, default=8443, help="the enrolment endpoint's port the pairing codes name (8443)"
+    )
+    serve.add_argument("--pairing-host", help="the IPv4 address pairing codes name (default: from security init)")
 
     users = sub.add_parser("users", help="staff accounts of the console: add, passwd, disable, enable, list")
     users.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
@@ -238,7 +249,7 @@ def _serve(args: Any) -> int:
 
         host = args.console_host or site.console.host
         port = args.console_port or site.console.port
-        console = ConsoleServer(server, host=host, port=port)
+        console = ConsoleServer(server, host=host, port=port, pairing=_pairing_desk(args, server.wall_ms))
     server.start()
     if console is not None:
         try:
@@ -255,6 +266,24 @@ def _serve(args: Any) -> int:
         console.stop()
     server.stop()
     return 0
+
+
+def _pairing_desk(args: Any, clock: Any) -> Any:
+    """The console's "add a device", when the security home has a CA (else None: the page says so)."""
+    from office import broker_security as bs
+    from office.device_pairing import PairingDesk
+    from office.enrolment import EnrolmentError
+
+    home = bs.SecurityHome(args.security_home)
+    if not (home.ca_dir / "ca.pem").exists():
+        return None
+    try:
+        return PairingDesk.open(
+            args.security_home, args.db, clock=clock, port=args.enrol_port, host=args.pairing_host or ""
+        )
+    except (EnrolmentError, bs.BrokerSecurityError) as err:
+        print(f"{PROG}: devices cannot be added from the console: {err}", file=sys.stderr, flush=True)
+        return None
 
 
 def _users(args: Any) -> int:

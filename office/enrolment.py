@@ -232,6 +232,11 @@ class EnrolmentRegistry:
             self._conn.close()
 
     @property
+    def connection(self) -> sqlite3.Connection:
+        """The registry's connection (autocommit; for a caller's own transaction beside it)."""
+        return self._conn
+
+    @property
     def ca(self) -> OfficeCA:
         """The CA that signs enrolled devices."""
         return self._ca

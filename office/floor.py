@@ -108,6 +108,7 @@ class DeviceHealth:
     change_low: bool
     refunds_owed: int
     stale: bool  # a board showing data older than it should
+    version: str = ""  # the madoguchi package it runs, as it last said
 
 
 def people_ahead(ticket: Ticket, waiting: Sequence[Ticket]) -> int:

@@ -163,4 +163,5 @@ def _device(row: Any, held: Mapping[str, Sequence[str]], tickets: Mapping[str, T
         change_low=bool(health.get("change_low")),
         refunds_owed=int(health.get("refunds_owed") or 0),
         stale=bool(health.get("stale")),
+        version=str(status.get("version") or "")[:40],
     )

@@ -29,6 +29,7 @@ from typing import Any, Literal, overload
 
 import msgspec
 
+from common.version import madoguchi_version
 from sync import clock as clockmod
 from sync import hlc as hlcmod
 from sync import messages, protocol, signing
@@ -549,6 +550,7 @@ class DeviceAgent:
             clock_confirmed=self.clock_confirmed,
             marks=self.status_marks() if self.status_marks is not None else (),
             health=health,
+            version=madoguchi_version(),
         )
 
     def _publish_status(self) -> None:

@@ -334,6 +334,9 @@ class DeviceStatus(Payload, frozen=True, kw_only=True):
     # up before all events have arrived
     marks: Annotated[tuple[NumberMark, ...], info(max_length=200)] = ()
     health: Health | None = None
+    # the madoguchi package the device runs (the floor view lists it: which devices an upgrade
+    # from the office's apt repository has reached)
+    version: Annotated[str, info(max_length=40)] = ""
 
 
 class EventRecord(Part, frozen=True, kw_only=True):

@@ -22,7 +22,7 @@ import pytest
 
 from deploy.generate import MOSQUITTO_CONF, SECURITY_HOME, UDEV_RULES, generated, printer_usb_ids
 from firmware_profiles import load_catalog
-from firmware_profiles.cli import env_text
+from firmware_profiles.pairing_flow import env_text
 from office.issuance import CashReport
 from sync import messages
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from firmware_profiles.cli import SCAN_ENV, env_path, load_scan, main
+from firmware_profiles.cli import SCAN_ENV, load_scan, main
 from firmware_profiles.detect import SerialPort, UsbDevice
 from firmware_profiles.enroll import load_identity
+from firmware_profiles.pairing_flow import env_path
 from lobby.brokers import MosquittoBroker
 from office.broker_security import BrokerSettings, SecurityHome, init_security
 from office.enrol_http import EnrolServer

@@ -53,7 +53,9 @@ from office.console.hub import Hub
 from office.console.render import SCREENS, Renderer, Screen
 from office.console.texts import LANGUAGES, NATIVE, Texts, choose_language
 from office.db import OfficeDB
+from office.device_pairing import PairingDesk
 from office.domain import Ticket
+from office.enrolment import EnrolmentError, Pairing
 from office.staff import Reply
 from office.staff_store import (
     AuditRow,
@@ -90,6 +92,7 @@ _SCREENS_FOR: Mapping[str, frozenset[actions.Role]] = {
     "desk": frozenset({"clerk", "floor", "admin"}),
     "case": frozenset({"clerk", "input", "floor", "admin"}),
     "users": frozenset({"admin"}),
+    "devices": frozenset({"floor", "admin"}),
     "audit": frozenset({"floor", "admin"}),
 }
 _NAV = (
@@ -97,6 +100,7 @@ _NAV = (
     ("input", "/input", "NAV_INPUT"),
     ("floor", "/floor", "NAV_FLOOR"),
     ("desk", "/desk", "NAV_DESK"),
+    ("devices", "/admin/devices", "DEVICES"),
     ("users", "/admin/users", "NAV_USERS"),
     ("audit", "/admin/audit", "NAV_AUDIT"),
 )
@@ -149,6 +153,7 @@ class Settings:
     secure_cookies: bool = False  # True behind HTTPS
     desk_printer: TicketPrinter | None = None  # the concierge desk's own ticket printer
     flashes: dict[str, str] = field(default_factory=dict)  # session key -> the last answer (no-JS forms)
+    pairing: PairingDesk | None = None  # "add a device": None when the office has no enrolment set up
 
 
 def create_app(office: Office, settings: Settings | None = None) -> Starlette:
@@ -335,6 +340,63 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             return list(StaffStore(db.conn).audit_rows(limit=300))
 
         return await screen_page(request, "audit", rows=await hub.read_async(rows))
+
+    made_codes: dict[str, tuple[str, Pairing]] = {}  # handle -> (session key, code): shown once
+
+    async def devices_page(request: Request) -> Response:
+        me = who(request)
+        desk = settings.pairing
+        shown = None
+        handle = request.query_params.get("made", "")
+        if me is not None and handle in made_codes and made_codes[handle][0] == me.key:
+            shown = made_codes.pop(handle)[1]  # once: a reload or the back button does not show it again
+        pending = await asyncio.to_thread(desk.pending) if desk is not None else []
+        enrolled = await asyncio.to_thread(desk.devices) if desk is not None else []
+        return await screen_page(
+            request,
+            "devices",
+            pairing_on=desk is not None,
+            made=shown,
+            pending=pending,
+            enrolled=enrolled,
+            roles=("dispenser", "board", "kiosk"),
+        )
+
+    async def devices_act(request: Request) -> Response:
+        me = who(request)
+        lang = lang_of(request)
+        t = renderer.texts(lang)
+        if me is None:
+            return RedirectResponse("/signin?next=/admin/devices", 303)
+        if me.user.role not in _SCREENS_FOR["devices"]:
+            return refuse(request, 403, "FORBIDDEN")
+        form = await request.form()
+        given = str(form.get("csrf") or "")
+        if not same_origin(request) or not hmac.compare_digest(given.encode(), me.session.csrf.encode()):
+            return refuse(request, 403, "STALE_FORM")
+        desk = settings.pairing
+        if desk is None:
+            return refuse(request, 409, "PAIRING_OFF")
+        what = str(form.get("do") or "")
+        if what == "make":
+            role = str(form.get("role") or "")
+            try:
+                made = await asyncio.to_thread(desk.make, role, me.user.username, me.session.counter)
+            except EnrolmentError as err:
+                settings.flashes[me.key] = t.BAD_FORM.format(what=str(err))
+                return RedirectResponse("/admin/devices", 303, headers=security)
+            handle = secrets.token_urlsafe(12)
+            made_codes[handle] = (me.key, made)
+            while len(made_codes) > 20:
+                made_codes.pop(next(iter(made_codes)))
+            return RedirectResponse(f"/admin/devices?made={handle}", 303, headers=security)
+        if what == "withdraw":
+            device_id = str(form.get("device_id") or "")[:64]
+            done = await asyncio.to_thread(desk.withdraw, device_id, me.user.username, me.session.counter)
+            settings.flashes[me.key] = (t.CODE_WITHDRAWN if done else t.CODE_NOT_WAITING).format(device=device_id)
+            return RedirectResponse("/admin/devices", 303, headers=security)
+        settings.flashes[me.key] = t.BAD_FORM.format(what=f"do={what!r}")
+        return RedirectResponse("/admin/devices", 303, headers=security)
 
     # -- live ----------------------------------------------------------------------------------
 
@@ -627,6 +689,8 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             Route("/case/{ticket_id}", case_page),
             Route("/admin/users", users_page),
             Route("/admin/audit", audit_page),
+            Route("/admin/devices", devices_page, methods=["GET"]),
+            Route("/admin/devices", devices_act, methods=["POST"]),
             Route("/events", events),
             Route("/panels", panels_json),
             Route("/act", act, methods=["POST"]),

@@ -42,6 +42,7 @@ SCREENS: Mapping[str, tuple[str, ...]] = {
     "desk": ("alerts", "purposes", "recent"),
     "case": ("alerts", "case"),
     "users": ("alerts",),
+    "devices": ("devices", "alerts"),
     "audit": ("alerts",),
 }
 # What of the screen each panel's HTML depends on (besides the view).

@@ -21,6 +21,7 @@ from drivers.printer_model import parse_printer_config
 from drivers.ticket_printer import TicketPrinter
 from firmware_profiles.packaged import printer_model_named
 from office.console.app import Office, Settings, create_app
+from office.device_pairing import PairingDesk
 from office.server import OfficeServer
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,21 @@ def desk_printer(table: Mapping[str, Any]) -> TicketPrinter:
 class ConsoleServer:
     """The console app served by uvicorn on ``host:port`` in a background thread."""
 
-    def __init__(self, office: OfficeServer, *, host: str, port: int, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        office: OfficeServer,
+        *,
+        host: str,
+        port: int,
+        settings: Settings | None = None,
+        pairing: PairingDesk | None = None,
+    ) -> None:
         if settings is None:
             settings = Settings(input_station=office.config.console.input_station)
             if office.config.console.desk_printer:
                 settings.desk_printer = desk_printer(office.config.console.desk_printer)
+        if pairing is not None:
+            settings.pairing = pairing
         self.app = create_app(office_port(office), settings)
         self.host, self.port = host, port
         config = uvicorn.Config(

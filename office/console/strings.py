@@ -52,6 +52,42 @@ NAV_FLOOR = N_("Floor")
 NAV_DESK = N_("Desk")
 # The main navigation: the administrator's page of staff accounts.
 NAV_USERS = N_("Staff accounts")
+# Heading: making a pairing code for a new lobby device.
+ADD_DEVICE = N_("Add a device")
+# How adding a device works.
+ADD_DEVICE_HELP = N_(
+    "Choose the kind of the new device and make a code. Type the code on the device's setup screen: "
+    "it pairs, tests itself and starts. A code works once, for one hour."
+)
+# Button: make a one-time pairing code.
+MAKE_CODE = N_("Make a pairing code")
+# Heading over a fresh pairing code. {device}: the id the device will get; {kind}: its kind.
+PAIRING_CODE_FOR = N_("Pairing code for {device} ({kind})")
+# Under a fresh pairing code. {time}: when it expires (hh:mm).
+PAIRING_CODE_HOW = N_("Type it on the device's setup screen. It works once, until {time}. It is shown only now.")
+# Before the command for a device without a screen.
+PAIRING_CODE_HEADLESS = N_("On a device without a screen:")
+# The office cannot make pairing codes.
+PAIRING_OFF = N_(
+    "Devices cannot be added here: this office has no enrolment set up "
+    "(madoguchi-office security init, then madoguchi-office serve --security-home)."
+)
+# Heading: pairing codes not used yet.
+CODES_WAITING = N_("Codes waiting for their device")
+# Column: until when a code works.
+EXPIRES = N_("Valid until")
+# Button: withdraw a pairing code.
+WITHDRAW = N_("Withdraw")
+# A pairing code was withdrawn. {device}: the device id it was for.
+CODE_WITHDRAWN = N_("The code for {device} was withdrawn.")
+# There was no code to withdraw. {device}: the device id.
+CODE_NOT_WAITING = N_("No code is waiting for {device}.")
+# Heading: every device that ever paired or enrolled.
+ENROLLED_DEVICES = N_("Enrolled devices")
+# Column: when a device enrolled.
+ENROLLED_AT = N_("Enrolled")
+# A device's certificate was revoked.
+REVOKED = N_("revoked")
 # The main navigation: the log of every action taken by staff.
 NAV_AUDIT = N_("Audit log")
 # A link that skips the navigation and goes to the screen's content (for keyboard users).
@@ -353,6 +389,8 @@ OUT_OF_SERVICE = N_("out of service")
 CASH = N_("Cash")
 # A kiosk cannot pay change for large notes.
 CHANGE_LOW = N_("change low")
+# Column: the madoguchi version a device runs.
+VERSION = N_("Version")
 # Tickets held for reprint by a dispenser. {numbers}: their numbers.
 HELD_TICKETS = N_("held: {numbers}")
 # The heading of today's tickets on the floor view.

@@ -81,6 +81,12 @@ class Texts:
             return self._(strings.NONE)
         return datetime.fromtimestamp(ms / 1000, self.zone).strftime("%H:%M")
 
+    def date_time(self, ms: int | None) -> str:
+        """A date and time in the office's zone, e.g. "2026-12-06 10:42" (a dash for none)."""
+        if ms is None:
+            return self._(strings.NONE)
+        return datetime.fromtimestamp(ms / 1000, self.zone).strftime("%Y-%m-%d %H:%M")
+
     def purpose(self, code: str) -> str:
         """A purpose's name in this language."""
         found = self.config.find_category(code)

@@ -1,0 +1,166 @@
+"""The console's "add a device" and ``madoguchi-provision pair`` against an office as deployed:
+TLS Mosquitto on the generated files, the HTTPS enrolment endpoint, the console over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pairing_rig import PairingOffice, start_pairing_office
+
+from console_harness import csrf_of
+from harness import env
+from sync import pairing
+
+CODE = re.compile(r'data-code="([0-9A-Z-]+)"')
+TM_T20III = {"vendor": "0x04b8", "product": "0x0e15", "manufacturer": "EPSON", "product_name": "TM-T20III"}
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[PairingOffice]:
+    rig = start_pairing_office(tmp_path)
+    try:
+        yield rig
+    finally:
+        rig.close()
+
+
+def make_code(rig: PairingOffice, c: httpx.Client, role: str) -> str:
+    page = c.get("/admin/devices")
+    assert page.status_code == 200, page.text
+    made = c.post(
+        "/admin/devices",
+        data={"csrf": csrf_of(page.text), "do": "make", "role": role},
+        headers={"Origin": rig.console.url.rstrip("/")},
+    )
+    assert made.status_code == 303 and "made=" in made.headers["location"]
+    shown = c.get(made.headers["location"])
+    found = CODE.search(shown.text)
+    assert found is not None, shown.text
+    # Shown once: the same address again shows no code.
+    assert CODE.search(c.get(made.headers["location"]).text) is None
+    return found.group(1)
+
+
+def test_an_administrator_makes_a_code_sees_it_waiting_and_can_withdraw_it(office: PairingOffice) -> None:
+    admin = office.console.sign_in("admin")
+    code = make_code(office, admin, "board")
+    decoded = pairing.decode(code)
+    assert (decoded.role, decoded.host, decoded.port) == ("board", "127.0.0.1", office.endpoint.port)
+    assert decoded.matches_ca(office.endpoint.registry.ca.fingerprint)
+    page = admin.get("/admin/devices").text
+    assert 'data-withdraw="board-1"' in page and code not in page
+    withdrawn = admin.post(
+        "/admin/devices",
+        data={"csrf": csrf_of(page), "do": "withdraw", "device_id": "board-1"},
+        headers={"Origin": office.console.url.rstrip("/")},
+    )
+    assert withdrawn.status_code == 303
+    page = admin.get("/admin/devices").text
+    assert 'data-withdraw="board-1"' not in page and "The code for board-1 was withdrawn." in page
+    # The audit log names who made and withdrew it, never the code.
+    audit = admin.get("/admin/audit").text
+    assert "add_device" in audit and "withdraw_pairing" in audit and code not in audit
+    assert code.replace("-", "") not in office.db.read_bytes().decode("latin-1")
+
+
+def test_only_the_floor_and_administrators_add_devices_and_only_with_the_form(office: PairingOffice) -> None:
+    clerk = office.console.sign_in("suzuki", counter=1)
+    assert clerk.get("/admin/devices").status_code == 403
+    page = clerk.get("/counter").text
+    refused = clerk.post(
+        "/admin/devices",
+        data={"csrf": csrf_of(page), "do": "make", "role": "dispenser"},
+        headers={"Origin": office.console.url.rstrip("/")},
+    )
+    assert refused.status_code == 403
+    floor = office.console.sign_in("kato")
+    stale = floor.post(
+        "/admin/devices",
+        data={"csrf": "forged", "do": "make", "role": "dispenser"},
+        headers={"Origin": office.console.url.rstrip("/")},
+    )
+    assert stale.status_code == 403
+    assert office.desk.pending() == []
+    assert make_code(office, floor, "dispenser")
+    bad = floor.post(
+        "/admin/devices",
+        data={"csrf": csrf_of(floor.get("/admin/devices").text), "do": "make", "role": "toaster"},
+        headers={"Origin": office.console.url.rstrip("/")},
+    )
+    assert bad.status_code == 303
+    assert "cannot pair" in floor.get("/admin/devices").text
+
+
+def test_a_headless_device_pairs_tests_itself_and_runs_in_one_command(
+    office: PairingOffice, tmp_path: Path, display: str
+) -> None:
+    admin = office.console.sign_in("admin", lang="ja")
+    code = make_code(office, admin, "dispenser")
+    scan = tmp_path / "scan.json"
+    scan.write_text(json.dumps({"usb": [TM_T20III], "serial": []}), encoding="utf-8")
+    config = tmp_path / "etc" / "device.toml"
+    e = env()
+    e["DISPLAY"] = display
+    e["MADOGUCHI_PROVISION_SCAN"] = str(scan)
+    args = [
+        sys.executable,
+        "-m",
+        "firmware_profiles.cli",
+        "pair",
+        code,
+        "--config",
+        str(config),
+        "--identity-dir",
+        str(tmp_path / "identity"),
+        "--data",
+        str(tmp_path / "data"),
+        "--fake-printer",
+        str(tmp_path / "tickets"),
+        "--timeout",
+        "5",
+        "--start",
+        "exec",
+    ]
+    app = subprocess.Popen(args, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # The console's live devices panel shows the new dispenser online, with its version.
+        import time
+
+        deadline = time.monotonic() + 90
+        page = ""
+        while time.monotonic() < deadline:
+            page = admin.get("/admin/devices").text
+            if re.search(r'<tr class="online">\s*<th scope="row">dispenser-1</th>', page):
+                break
+            assert app.poll() is None, app.stdout.read() if app.stdout else ""
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"dispenser-1 never came online:\n{page[-3000:]}")
+        assert re.search(r"<td>\d+\.\d+\.\d+[^<]*</td>\s*</tr>", page), "no version in the devices panel"
+        assert "登録済みの端末" in page and "dispenser-1" in page
+        tickets = list((tmp_path / "tickets").glob("*.png"))
+        assert tickets, "the self-test printed no test ticket"
+        device = (tmp_path / "etc" / "device.env").read_text()
+        assert 'MADOGUCHI_DEVICE_ID="dispenser-1"' in device and 'MADOGUCHI_SITE="demo-town"' in device
+    finally:
+        app.terminate()
+        out, _ = app.communicate(timeout=30)
+    assert "paired: this device is dispenser-1, a dispenser of site demo-town" in out, out
+    assert re.search(r"PASS\s+printer", out), out
+    # The same code again: refused, nothing changed.
+    again = subprocess.run(
+        [*args[:6], str(tmp_path / "other.toml"), *args[7:-2], "--start", "none"],
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 2 and "already used" in again.stderr and not (tmp_path / "other.toml").exists()
