@@ -68,6 +68,7 @@ PACKAGES = {
     "public": "Translations of the madoguchi resident's progress page.",
     "office/console": "Translations of the madoguchi staff console.",
     "display_board": "Translations of the madoguchi lobby board.",
+    "setup_screen": "Translations of the madoguchi first-boot setup screen.",
 }
 SOURCE_LANGUAGE = "en"
 # Plural rules, written into each .po. Babel's own (CLDR) rule for Portuguese has a third form
