@@ -212,6 +212,18 @@ def test_first_boot_to_a_running_dispenser_with_every_wrong_path_on_the_way(
         test_tickets = sorted(tickets.glob("*.png"))
         assert test_tickets, "the self-test printed no test ticket"
         # The dispenser app runs: the same pty keypad issues a ticket the office records.
+        # The dispenser app runs: the same pty keypad issues a ticket the office records.
+        time.sleep(3)  # online is said by the agent, which starts before the screen is drawn
+        # OK on the first purpose, then down and OK until 'Issue ticket' (whatever its checklist).
+        presses = ["OK"] + ["DOWN", "OK"] * 12
+        for key in presses:
+            keypad.press(key)
+            time.sleep(0.6)
+            if len(list(tickets.glob("*.png"))) > len(test_tickets):
+                break
+        if len(list(tickets.glob("*.png"))) <= len(test_tickets):
+            proc.terminate()
+            raise AssertionError("the keypad issued no ticket in the running app:\n" + proc.communicate()[0][-5000:])
         if SCREENSHOTS.is_dir() and os.environ.get("MADOGUCHI_SCREENSHOTS"):
             for shot in out.glob("setup-*.png"):  # docs/screenshots, when asked for (scripts/screenshots)
                 shutil.copy(shot, SCREENSHOTS / shot.name)
