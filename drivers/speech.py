@@ -739,7 +739,8 @@ def make_speaker(
 ) -> Speaker:
     """The speaker named by a device's configuration.
 
-    * ``openjtalk``: Japanese through pyopenjtalk, the other lobby languages through espeak-ng.
+    * ``openjtalk``: Japanese through pyopenjtalk, the other lobby languages through espeak-ng;
+      without pyopenjtalk (the Debian package), through Debian's ``open_jtalk`` command.
     * ``openjtalk-cli``: the same with Debian's ``open_jtalk`` command and ``voice`` (.htsvoice).
     * ``espeak``: every language through espeak-ng (Japanese texts must be kana).
     * ``recording``: :class:`RecordingSpeaker`; ``none``: :class:`NullSpeaker`.
@@ -756,7 +757,16 @@ def make_speaker(
     if backend in ("openjtalk", "openjtalk-cli"):
         japanese: Synthesizer
         if backend == "openjtalk":
-            japanese = OpenJTalkSynthesizer(dict_dir=dict_dir, voice=voice, speed=speed)
+            try:
+                japanese = OpenJTalkSynthesizer(dict_dir=dict_dir, voice=voice, speed=speed)
+            except SpeechBackendMissing as missing:
+                # The Debian package carries no pyopenjtalk (a C++ build per architecture): the
+                # same engine through Debian's open_jtalk command speaks instead.
+                try:
+                    japanese = OpenJTalkCliSynthesizer(dict_dir=dict_dir, voice=voice, speed=speed)
+                except SpeechBackendMissing as also:
+                    raise SpeechBackendMissing(f"{missing}; and the open_jtalk fallback: {also}") from None
+                log.info("speech: pyopenjtalk is not installed; Japanese through Debian's open_jtalk")
         else:
             japanese = OpenJTalkCliSynthesizer(dict_dir=dict_dir, voice=voice, speed=speed)
         others = frozenset(LANGUAGES) - {"ja"}

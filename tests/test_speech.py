@@ -262,7 +262,24 @@ def test_lobby_speaker_routes_by_language() -> None:
         speaker.close()
 
 
-# ---- missing backends are reported, never replaced -------------------------------------------
+def test_openjtalk_without_pyopenjtalk_speaks_through_debians_open_jtalk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Debian package has no pyopenjtalk: the same engine, Debian's command, speaks instead."""
+    import pyopenjtalk
+
+    voice = pyopenjtalk.DEFAULT_HTS_VOICE.decode()  # Debian's voice is in contrib, not on CI
+    monkeypatch.setitem(sys.modules, "pyopenjtalk", None)  # makes the import fail
+    played: list[bytes] = []
+    speaker = make_speaker("openjtalk", voice=voice, output=lambda wav, stop: played.append(wav))
+    try:
+        assert isinstance(speaker, LobbySpeaker)
+        speaker.say(announce_call(105, 3, "ja"), "ja")
+        assert speaker.wait_idle(20) and speaker.errors == 0 and len(played) == 1
+        assert 2.0 < wav_duration(played[0]) < 8.0
+    finally:
+        speaker.close()
+
+
+# ---- missing backends are reported, never replaced by another engine ----------------------
 
 
 def test_missing_espeak_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,7 +292,8 @@ def test_missing_espeak_names_the_package(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_missing_pyopenjtalk_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyopenjtalk", None)  # makes the import fail
-    with pytest.raises(SpeechBackendMissing, match="pip install pyopenjtalk"):
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # and no open_jtalk to fall back on
+    with pytest.raises(SpeechBackendMissing, match="pip install pyopenjtalk.*apt-get install open-jtalk"):
         make_speaker("openjtalk")
 
 
