@@ -115,7 +115,7 @@ def open_live(page: Page, console: Console, path: str) -> Page:
     """``page`` at ``path``, its event stream open, marked so a reload would show."""
     if not page.url.endswith(path):
         page.goto(console.url + path.lstrip("/"))
-    page.wait_for_function("(window.__streams || []).some((es) => es.readyState === 1)", timeout=LIVE_MS)
+    wait_js(page, "(window.__streams || []).some((es) => es.readyState === 1)", LIVE_MS)
     mark(page)
     return page
 
@@ -138,13 +138,25 @@ def at_input(console: Console, counter: int = 3, user: str = "tanaka") -> tuple[
     return ticket_id, number
 
 
+def wait_js(page: Page, expression: str, timeout_ms: float) -> None:
+    """Poll ``expression`` until it is true. Not page.wait_for_function: when its predicate is
+    not true at once, Playwright polls it through eval inside the page, which the console's
+    Content-Security-Policy (script-src 'self') refuses; page.evaluate is not subject to it."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout_ms / 1000:g} s: {expression}")
+        page.wait_for_timeout(50)
+
+
 def said(page: Page) -> str:
     """The answer line, once the office has answered (not "working...")."""
     box = page.locator("#said")
-    page.wait_for_function(
-        "() => { const s = document.getElementById('said'); return /\\b(ok|refused)\\b/.test(s.className)"
-        " && s.textContent.trim() !== document.body.getAttribute('data-working'); }",
-        timeout=LIVE_MS,
+    wait_js(
+        page,
+        "(() => { const s = document.getElementById('said'); return /\\b(ok|refused)\\b/.test(s.className)"
+        " && s.textContent.trim() !== document.body.getAttribute('data-working'); })()",
+        LIVE_MS,
     )
     return box.inner_text().strip()
 

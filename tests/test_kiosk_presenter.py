@@ -616,6 +616,7 @@ def test_the_kiosk_catalogs_are_complete_and_in_step_with_the_code(tool: ModuleT
         "public",
         "office/console",
         "display_board",
+        "setup_screen",
     ]
 
 
