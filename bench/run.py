@@ -21,7 +21,9 @@ Phases (see bench/README.md for what each figure means):
 8. the staff side (an action to 20 consoles and 500 resident pages, press to print while they
    stream): :func:`bench.console_bench.run`;
 9. a year unattended at accelerated time (bytes written per ticket, disk use after 365
-   business days): :func:`bench.year.run`.
+   business days): :func:`bench.year.run`;
+10. the technician's morning (a pairing code to a running app, the commands typed):
+    :func:`bench.pairing_bench.run`.
 
 Run ``python -m bench.run`` (``--help`` for smaller runs while developing).
 """
@@ -308,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if late_from < args.measured:
         parser.error("--presses must be at least twice --measured")
 
-    from bench import board_bench, console_bench, dispenser_bench, public_bench, store_bench, year
+    from bench import board_bench, console_bench, dispenser_bench, pairing_bench, public_bench, store_bench, year
 
     wall0 = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
@@ -369,6 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         year_figures = year.run()
         print(f"  year: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        pairing_figures = pairing_bench.run()
+        print(f"  pairing: {time.perf_counter() - t:.1f} s", flush=True)
 
     p50_0 = percentile(issue.first, 50)
     p99_0 = percentile(issue.first, 99)
@@ -393,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **public.figures,
         **staff.figures,
         **year_figures,
+        **pairing_figures,
     }
     merge_results(args.results, figures)
 
@@ -458,6 +464,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{year_figures['office_disk_bytes_per_ticket']:,.0f} B",
             "",
             "",
+        ),
+        (
+            "pairing code to a running app (median)",
+            f"{pairing_figures['pair_to_app_s']:.1f} s",
+            f"<= {pairing_bench.PAIR_TARGET_S:g} s",
+            verdict(pairing_figures["pair_to_app_s"] <= pairing_bench.PAIR_TARGET_S),
+        ),
+        (
+            "commands typed on a device: screen / headless / manual",
+            (
+                f"{pairing_figures['technician_commands_screen']:.0f} / "
+                f"{pairing_figures['technician_commands_headless']:.0f} / "
+                f"{pairing_figures['technician_commands_manual']:.0f}"
+            ),
+            f"<= {pairing_bench.COMMANDS_TARGET}",
+            verdict(pairing_figures["technician_commands_headless"] <= pairing_bench.COMMANDS_TARGET),
         ),
     ]
     width = max(len(r[0]) for r in rows)

@@ -224,6 +224,11 @@ class OfficeDB:
         )
         return cur.rowcount == 1
 
+    def written_elsewhere(self) -> int:
+        """SQLite's ``data_version``: it changes when another connection (another process: the
+        enrolment endpoint, a CLI) commits to the store, never for this connection's own writes."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
     def enrolled_roles(self) -> dict[str, str]:
         """Enrolled devices not revoked, by id: their role (office/enrolment.py keeps the table in
         this store; an office that never enrolled a device has none)."""

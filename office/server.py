@@ -127,6 +127,7 @@ class OfficeServer:
         self._changed_at = 0.0  # monotonic time of the last change_version
         self._enrolled: dict[str, str] = {}
         self._enrolled_read = -1e9  # monotonic time the enrolment register was last read
+        self._enrolled_version = -1  # the store's data_version when it was read
         self.public: FeedPusher | None = None
         if config.public.url:
             self.public = FeedPusher(config.public.url, Path(config.public.secret_file))
@@ -476,13 +477,18 @@ class OfficeServer:
 
     def role_of(self, device: str) -> str | None:
         """The device's role by its enrolment or the site file's ``[[devices]]``; None if unknown.
-        An unknown device may have been enrolled a moment ago: the register is read again then
-        (at most every few seconds, so a flood of strangers costs nothing)."""
+        An unknown device may have been enrolled a moment ago: the register is read again then,
+        at once when another process wrote the store since (the enrolment endpoint, the console's
+        "add a device": a device that paired a second ago is not refused), else at most every few
+        seconds, so a flood of strangers costs nothing."""
         role = identity.role_of(device, self._enrolled, self.config.devices)
-        if role is None and time.monotonic() - self._enrolled_read > ENROLLED_REREAD_S:
-            self._enrolled_read = time.monotonic()
-            self._enrolled = self.db.enrolled_roles()
-            role = identity.role_of(device, self._enrolled, self.config.devices)
+        if role is None:
+            written = self.db.written_elsewhere()
+            if written != self._enrolled_version or time.monotonic() - self._enrolled_read > ENROLLED_REREAD_S:
+                self._enrolled_read = time.monotonic()
+                self._enrolled_version = written
+                self._enrolled = self.db.enrolled_roles()
+                role = identity.role_of(device, self._enrolled, self.config.devices)
         return role
 
     def _suspect(self, device: str, kind: str, ref: str, detail: dict[str, Any]) -> None:

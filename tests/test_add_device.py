@@ -164,3 +164,20 @@ def test_a_headless_device_pairs_tests_itself_and_runs_in_one_command(
         check=False,
     )
     assert again.returncode == 2 and "already used" in again.stderr and not (tmp_path / "other.toml").exists()
+
+
+def test_the_office_knows_a_device_the_moment_it_paired(office: PairingOffice, tmp_path: Path) -> None:
+    """The register is read again at once when another process enrolled someone (the endpoint
+    runs beside the office): a device that pairs right after another is not refused for a
+    heartbeat's time."""
+    from firmware_profiles.enroll import pair
+
+    server = office.console.office
+    assert server.role_of("dispenser-1") is None  # reads the register now
+    code = office.desk.make("dispenser", "admin", None).code
+    pair(code, "dispenser", "sha256:" + "ab" * 32, tmp_path / "one")
+    assert server.role_of("dispenser-1") == "dispenser"  # within the throttle's seconds
+    code = office.desk.make("board", "admin", None).code
+    pair(code, "board", "sha256:" + "ab" * 32, tmp_path / "two")
+    assert server.role_of("board-1") == "board"
+    assert server.role_of("stranger") is None and server.role_of("stranger") is None
