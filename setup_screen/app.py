@@ -223,7 +223,11 @@ def run_screen(args: Any, on_built: Callable[[Any], None] | None = None) -> int:
                 text=text,
                 font_size=size,
                 background_normal="",
-                background_color=(0.05, 0.33, 0.62, 1) if focused else (0.22, 0.29, 0.38, 1),
+                background_color=(0.05, 0.33, 0.62, 1)
+                if focused
+                else (0.11, 0.42, 0.18, 1)
+                if target == f"lang:{self.state.lang}"  # the language being shown
+                else (0.22, 0.29, 0.38, 1),
                 color=(1, 1, 1, 1),
                 **kw,
             )
