@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pairing_rig import PairingOffice, start_pairing_office
 
 from console_harness import csrf_of
 from harness import env
+from pairing_rig import PairingOffice, start_pairing_office
 from sync import pairing
 
 CODE = re.compile(r'data-code="([0-9A-Z-]+)"')
@@ -181,3 +181,38 @@ def test_the_office_knows_a_device_the_moment_it_paired(office: PairingOffice, t
     pair(code, "board", "sha256:" + "ab" * 32, tmp_path / "two")
     assert server.role_of("board-1") == "board"
     assert server.role_of("stranger") is None and server.role_of("stranger") is None
+
+
+def test_starting_the_app_enables_its_unit_and_switches_the_setup_off(tmp_path: Path) -> None:
+    from firmware_profiles.pairing_flow import StartError, app_command, start_app
+
+    config = tmp_path / "device.toml"
+    config.write_text(
+        '[device]\nrole = "board"\nsite = "demo-town"\ndevice_id = "board-1"\nbroker = "mqtts://10.0.0.5:8883/?ca=x"\n'
+        'profile_hash = "sha256:00"\noffice_key = "k1"\n',
+        encoding="utf-8",
+    )
+    ran: list[list[str]] = []
+
+    def systemctl(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        ran.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    start_app("board", "systemd", config=config, data=tmp_path, run=systemctl)
+    assert ran == [
+        ["systemctl", "enable", "--now", "madoguchi-board.service"],
+        ["systemctl", "disable", "madoguchi-setup.service"],
+    ]
+
+    def refusing(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(
+            argv, 1, "", "Failed to enable unit: Unit file madoguchi-board.service does not exist.\n"
+        )
+
+    with pytest.raises(StartError, match="enable --now madoguchi-board.service failed: Failed to enable unit"):
+        start_app("board", "systemd", config=config, data=tmp_path, run=refusing)
+    execs: list[list[str]] = []
+    start_app("board", "exec", config=config, data=tmp_path, exec_app=lambda exe, argv: execs.append(argv))
+    assert execs == [app_command("board", config, tmp_path)]
+    assert execs[0][:1] == ["madoguchi-board"] and ["--office-key", "k1"] == execs[0][-2:]
+    assert "--broker" in execs[0] and "mqtts://10.0.0.5:8883/?ca=x" in execs[0]
