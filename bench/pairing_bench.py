@@ -30,10 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from pairing_rig import start_pairing_office
-
 from bench.rig import RESULTS, merge_results
 from harness import env
+from pairing_rig import start_pairing_office
 
 TM_T20III = {"vendor": "0x04b8", "product": "0x0e15", "manufacturer": "EPSON", "product_name": "TM-T20III"}
 PAIR_TARGET_S = 60.0

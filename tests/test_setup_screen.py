@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pairing_rig import PairingOffice, start_pairing_office
 
 from drivers.keypad import FakeKeypad
 from firmware_profiles.enroll import pair
 from harness import REPO, env
+from pairing_rig import PairingOffice, start_pairing_office
 from setup_screen import flow
 from sync import pairing
 
