@@ -71,7 +71,7 @@ class SpeechConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 # Debian's open-jtalk-mecab-naist-jdic; pyopenjtalk would otherwise download its dictionary.
 DEBIAN_DICT_DIR = "/var/lib/mecab/dic/open-jtalk/naist-jdic"
-# Debian's hts-voice-nitech-jp-atr503-m001 (non-free; enabled on Raspberry Pi OS).
+# Debian's hts-voice-nitech-jp-atr503-m001 (contrib; enabled on Raspberry Pi OS).
 DEBIAN_HTS_VOICE = "/usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoice"
 
 _SUBPROCESS_TIMEOUT_S = 30.0
@@ -451,7 +451,7 @@ class OpenJTalkSynthesizer:
 class OpenJTalkCliSynthesizer:
     """Japanese through Debian's ``open_jtalk`` command (no compiler needed to install).
 
-    It needs an HTS voice file: Debian's ``hts-voice-nitech-jp-atr503-m001`` (non-free, which
+    It needs an HTS voice file: Debian's ``hts-voice-nitech-jp-atr503-m001`` (contrib, which
     Raspberry Pi OS enables) by default, or any ``.htsvoice`` passed as ``voice``.
     """
 
@@ -467,7 +467,7 @@ class OpenJTalkCliSynthesizer:
         if not Path(self._voice).is_file():
             raise SpeechBackendMissing(
                 f"HTS voice file not found: {self._voice}: apt-get install hts-voice-nitech-jp-atr503-m001 "
-                "(Debian non-free) or configure the path of another .htsvoice file"
+                "(Debian contrib) or configure the path of another .htsvoice file"
             )
         self._speed = speed
 

@@ -31,6 +31,9 @@ PROG = "madoguchi-setup"
 DEFAULT_CONFIG = Path("/etc/madoguchi/device.toml")
 DEFAULT_IDENTITY_DIR = Path("/var/lib/madoguchi/identity")
 DEFAULT_DATA_DIR = Path("/var/lib/madoguchi/data")
+# Kivy's home for the setup screen, apart from the app's data: the setup runs as root, and the
+# app's user must not find root-owned folders in its own data directory afterwards.
+DEFAULT_HOME = Path("/var/lib/madoguchi/setup")
 NATIVE = {"ja": "日本語", "en": "English", "zh_CN": "中文", "ko": "한국어", "vi": "Tiếng Việt", "pt": "Português"}
 ROLE_TEXT = {"dispenser": strings.ROLE_DISPENSER, "board": strings.ROLE_BOARD, "kiosk": strings.ROLE_KIOSK}
 ERRORS = {
@@ -146,7 +149,7 @@ def run_screen(args: Any, on_built: Callable[[Any], None] | None = None) -> int:
         height=args.height,
         fullscreen=not args.windowed,
         kiosk=not args.windowed,
-        home=args.data / "kivy-setup",
+        home=args.home,
     )
     register_fonts()
     from kivy.app import App
@@ -354,6 +357,7 @@ def _parser() -> OneLineParser:
     )
     parser.add_argument("--identity-dir", type=Path, default=DEFAULT_IDENTITY_DIR)
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("MADOGUCHI_DATA") or DEFAULT_DATA_DIR))
+    parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="Kivy's home for this screen")
     parser.add_argument("--lang", default="ja", choices=flow.LANGUAGES, help="the first language shown (default: ja)")
     parser.add_argument("--keypad", help="a tactile keypad's serial port to navigate with (besides touch)")
     parser.add_argument("--fake-printer", type=Path, metavar="DIR", help="the simulated printer (tests, demo)")
