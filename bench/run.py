@@ -23,7 +23,9 @@ Phases (see bench/README.md for what each figure means):
 9. a year unattended at accelerated time (bytes written per ticket, disk use after 365
    business days): :func:`bench.year.run`;
 10. the technician's morning (a pairing code to a running app, the commands typed):
-    :func:`bench.pairing_bench.run`.
+    :func:`bench.pairing_bench.run`;
+11. the Debian package into a clean root filesystem (root and Debian's mirror; skipped
+    otherwise, with a note): :func:`bench.install_bench.run`.
 
 Run ``python -m bench.run`` (``--help`` for smaller runs while developing).
 """
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -310,7 +313,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if late_from < args.measured:
         parser.error("--presses must be at least twice --measured")
 
-    from bench import board_bench, console_bench, dispenser_bench, pairing_bench, public_bench, store_bench, year
+    from bench import (
+        board_bench,
+        console_bench,
+        dispenser_bench,
+        install_bench,
+        pairing_bench,
+        public_bench,
+        store_bench,
+        year,
+    )
 
     wall0 = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
@@ -374,6 +386,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         pairing_figures = pairing_bench.run()
         print(f"  pairing: {time.perf_counter() - t:.1f} s", flush=True)
+        install = install_bench.InstallBench()
+        if os.geteuid() == 0:
+            t = time.perf_counter()
+            install = install_bench.run()
+            print(f"  install: {time.perf_counter() - t:.1f} s", flush=True)
+        else:
+            install.notes.append("install bench skipped: it needs root (mmdebstrap's chroot)")
 
     p50_0 = percentile(issue.first, 50)
     p99_0 = percentile(issue.first, 99)
@@ -399,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **staff.figures,
         **year_figures,
         **pairing_figures,
+        **install.figures,
     }
     merge_results(args.results, figures)
 
@@ -481,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"<= {pairing_bench.COMMANDS_TARGET}",
             verdict(pairing_figures["technician_commands_headless"] <= pairing_bench.COMMANDS_TARGET),
         ),
+        *install.rows,
     ]
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
@@ -502,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  office stats: {dict(sorted(drain.office_stats.items()))}")
     print(f"  agent stats:  {dict(sorted(drain.agent_stats.items()))}")
     print(f"raw publisher: paho max in-flight {raw.max_inflight}")
-    for line in (*dispenser.notes, *board.notes, *public.notes, *staff.notes):
+    for line in (*dispenser.notes, *board.notes, *public.notes, *staff.notes, *install.notes):
         print(line)
     if tally.counts:
         print("log lines at WARNING or above (count, first instance):")

@@ -77,6 +77,13 @@ def _parser() -> OneLineParser:
         "--enrol-port", type=int, default=8443, help="the enrolment endpoint's port the pairing codes name (8443)"
     )
     serve.add_argument("--pairing-host", help="the IPv4 address pairing codes name (default: from security init)")
+    serve.add_argument(
+        "--apt-repo",
+        type=Path,
+        default=Path(os.environ.get("MADOGUCHI_APT_REPO") or "/var/lib/madoguchi/apt"),
+        help="the signed apt repository served to the devices at /apt/ on the console's port "
+        "(madoguchi-office apt init; default: $MADOGUCHI_APT_REPO or %(default)s)",
+    )
 
     users = sub.add_parser("users", help="staff accounts of the console: add, passwd, disable, enable, list")
     users.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
@@ -179,6 +186,10 @@ def _security_parsers(sub: Any) -> None:
     identity.add_argument("--role", required=True, choices=["staff", "monitor"])
     home(identity)
 
+    from office import apt_repo
+
+    apt_repo.add_cli(sub)
+
     enrol = sub.add_parser("enrol", help="one-time tokens and the enrolment endpoint for lobby devices")
     esub = enrol.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
     token = esub.add_parser("token", help="print a one-time enrolment token for a device")
@@ -206,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "staff":
             return _staff(args)
+        if args.command == "apt":
+            from office import apt_repo
+
+            return apt_repo.run_cli(args)
         if args.command == "kiosk-report":
             return _kiosk_report(args)
         if args.command == "status":
@@ -249,7 +264,13 @@ def _serve(args: Any) -> int:
 
         host = args.console_host or site.console.host
         port = args.console_port or site.console.port
-        console = ConsoleServer(server, host=host, port=port, pairing=_pairing_desk(args, server.wall_ms))
+        console = ConsoleServer(
+            server,
+            host=host,
+            port=port,
+            pairing=_pairing_desk(args, server.wall_ms),
+            apt_public=args.apt_repo / "public",
+        )
     server.start()
     if console is not None:
         try:

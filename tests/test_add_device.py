@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -216,3 +217,26 @@ def test_starting_the_app_enables_its_unit_and_switches_the_setup_off(tmp_path: 
     assert execs == [app_command("board", config, tmp_path)]
     assert execs[0][:1] == ["madoguchi-board"] and ["--office-key", "k1"] == execs[0][-2:]
     assert "--broker" in execs[0] and "mqtts://10.0.0.5:8883/?ca=x" in execs[0]
+
+
+def test_the_console_serves_the_apt_repository_and_nothing_beside_it(tmp_path: Path, mosquitto: Any) -> None:
+    """What devices fetch updates from (office/apt_repo.py's public/, at /apt/ on the console's
+    port); the signing key and reprepro's database beside it stay unreachable."""
+    from console_harness import start_console
+    from office.console.app import Settings
+
+    repo = tmp_path / "apt"
+    (repo / "public" / "dists" / "madoguchi").mkdir(parents=True)
+    (repo / "public" / "dists" / "madoguchi" / "InRelease").write_text("signed release\n")
+    (repo / "gnupg").mkdir()
+    (repo / "gnupg" / "private.key").write_text("secret\n")
+    console = start_console(mosquitto.url, tmp_path / "office.sqlite3", Settings(apt_public=repo / "public"))
+    try:
+        c = console.client()
+        got = c.get("/apt/dists/madoguchi/InRelease")
+        assert got.status_code == 200 and got.text == "signed release\n"
+        for path in ("/apt/../gnupg/private.key", "/apt/%2e%2e/gnupg/private.key", "/apt/conf/distributions"):
+            assert c.get(path).status_code == 404, path
+        assert "secret" not in c.get("/apt/../gnupg/private.key").text
+    finally:
+        console.close()

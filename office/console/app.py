@@ -154,6 +154,9 @@ class Settings:
     desk_printer: TicketPrinter | None = None  # the concierge desk's own ticket printer
     flashes: dict[str, str] = field(default_factory=dict)  # session key -> the last answer (no-JS forms)
     pairing: PairingDesk | None = None  # "add a device": None when the office has no enrolment set up
+    # The signed apt repository's public/ (office/apt_repo.py), served at /apt/: the devices'
+    # updates. Signed by the repository's key, so plain HTTP on the LAN is enough.
+    apt_public: Path | None = None
 
 
 def create_app(office: Office, settings: Settings | None = None) -> Starlette:
@@ -696,6 +699,11 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             Route("/act", act, methods=["POST"]),
             Route("/healthz", health),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            *(
+                [Mount("/apt", StaticFiles(directory=settings.apt_public, check_dir=False), name="apt")]
+                if settings.apt_public is not None
+                else []
+            ),
         ],
         exception_handlers={404: not_found, 405: not_found, 500: server_error},
         lifespan=lifespan,

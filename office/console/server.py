@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -64,6 +65,7 @@ class ConsoleServer:
         port: int,
         settings: Settings | None = None,
         pairing: PairingDesk | None = None,
+        apt_public: Path | None = None,
     ) -> None:
         if settings is None:
             settings = Settings(input_station=office.config.console.input_station)
@@ -71,6 +73,8 @@ class ConsoleServer:
                 settings.desk_printer = desk_printer(office.config.console.desk_printer)
         if pairing is not None:
             settings.pairing = pairing
+        if apt_public is not None:
+            settings.apt_public = apt_public
         self.app = create_app(office_port(office), settings)
         self.host, self.port = host, port
         config = uvicorn.Config(
