@@ -643,12 +643,21 @@ def _pair(args: Any, out: TextIO) -> int:
         return 1
     path: Path = args.config
     identity = pairing_flow.pair_and_configure(
-        planned, args.code, path, args.identity_dir, owner=owner, office=office, broker=args.broker
+        planned,
+        args.code,
+        path,
+        args.identity_dir,
+        owner=owner,
+        office=office,
+        broker=args.broker,
+        apt_dir=args.apt_dir or pairing_flow.default_apt_dir(),
     )
     out.write(
         f"paired: this device is {identity.device_id}, a {identity.role} of site {identity.site}; "
         f"configuration in {path}\n"
     )
+    if identity.apt is not None:
+        out.write(f"updates from the office's apt repository at {identity.apt[0]}\n")
     if not args.no_self_test:
         device = read_device_file(path)
 
@@ -833,6 +842,12 @@ def _parser() -> OneLineParser:
         help="the app's data directory (default: $MADOGUCHI_DATA or %(default)s)",
     )
     pair_p.add_argument("--fake-printer", type=Path, metavar="DIR", help="the simulated printer (tests, demo)")
+    pair_p.add_argument(
+        "--apt-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the office's apt sources and key here (default: /etc/apt when the Debian package runs as root)",
+    )
     pair_p.add_argument("--no-self-test", action="store_true", help="start the app without the self-test")
     pair_p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker (default: 10)")
     pair_p.add_argument(

@@ -37,7 +37,7 @@ import os
 import shutil
 import ssl
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -83,6 +83,9 @@ class DeviceIdentity:
     broker: str | None  # mqtts://host:port as the office told it, or None
     directory: Path  # <identity dir>/current
     office_key: str | None = None  # ed25519:… - what the office signs with; the device pins it
+    # The office's apt repository as its answer named it (URL, components, key); not stored
+    # with the identity: pairing writes it into the device's apt sources.
+    apt: tuple[str, tuple[str, ...], str] | None = None
 
     @property
     def key(self) -> Path:
@@ -389,10 +392,14 @@ def _post_and_install(
         directory=identity_dir / CURRENT,
         office_key=answer.office_key,
     )
-    meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(identity).items() if k != "directory"}
+    meta = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(identity).items() if k not in ("directory", "apt")
+    }
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    if answer.apt_url and answer.apt_components and answer.apt_key:
+        identity = replace(identity, apt=(answer.apt_url, answer.apt_components, answer.apt_key))
     try:
         _install(
             Path(identity_dir),

@@ -40,10 +40,17 @@ __all__ = [
     "pair_and_configure",
     "plan",
     "start_app",
+    "write_apt_sources",
     "write_env",
 ]
 
 SETUP_UNIT = "madoguchi-setup.service"
+# The office's apt repository (office/apt_repo.py): its suite, and where a device keeps its key
+# and its sources (apt's own conventions, deb822).
+APT_SUITE = "madoguchi"
+APT_KEYRING = "keyrings/madoguchi-office.asc"
+APT_SOURCES = "sources.list.d/madoguchi-office.sources"
+PACKAGED_PREFIX = Path("/opt/venvs/madoguchi")
 APP_UNITS = {
     "dispenser": "madoguchi-dispenser.service",
     "board": "madoguchi-board.service",
@@ -161,9 +168,12 @@ def pair_and_configure(
     owner: tuple[int, int] | None = None,
     office: tuple[str, int] | None = None,
     broker: str | None = None,
+    apt_dir: Path | None = None,
 ) -> DeviceIdentity:
-    """Pair with ``code``, then write the configuration (site and id from the office) and
-    ``device.env``. EnrolError for a refused code or an unreachable office (nothing written)."""
+    """Pair with ``code``, then write the configuration (site and id from the office),
+    ``device.env`` and, when the office has an apt repository and ``apt_dir`` is given
+    (/etc/apt on a packaged device), the apt sources that make apt upgrade take updates from
+    the office. EnrolError for a refused code or an unreachable office (nothing written)."""
     if planned.resolved is None:
         raise ProfileError("the hardware is not settled yet: " + "; ".join(planned.problems))
     identity = pair(code, planned.role.key, planned.profile_hash, identity_dir, office=office)
@@ -172,7 +182,42 @@ def pair_and_configure(
     url = identity.broker_url(broker)
     apply_resolved(planned.resolved, Identity(identity.site, identity.device_id, url, identity.office_key), config)
     write_env(config)
+    if identity.apt is not None and apt_dir is not None:
+        write_apt_sources(apt_dir, *identity.apt)
     return identity
+
+
+def default_apt_dir() -> Path | None:
+    """/etc/apt on a device that runs the Debian package as root; None elsewhere (a developer's
+    machine or a test rig keeps its apt sources)."""
+    packaged = Path(sys.prefix) == PACKAGED_PREFIX
+    return Path("/etc/apt") if packaged and os.geteuid() == 0 and Path("/etc/apt").is_dir() else None
+
+
+def apt_sources_text(url: str, components: Sequence[str], keyring: Path) -> str:
+    """The device's deb822 sources file for the office's repository (what
+    ``madoguchi-office apt key --sources URL`` prints for the same URL and key path)."""
+    if not url.endswith("/"):
+        url += "/"
+    return (
+        "# The office's apt repository: madoguchi updates, and the versions before them for rollback\n"
+        f"# (madoguchi-office apt key --sources {url}).\n"
+        "Types: deb\n"
+        f"URIs: {url}\n"
+        f"Suites: {APT_SUITE}\n"
+        f"Components: {' '.join(components)}\n"
+        f"Signed-By: {keyring}\n"
+    )
+
+
+def write_apt_sources(apt_dir: Path, url: str, components: Sequence[str], key: str) -> tuple[Path, Path]:
+    """Write the office's key and the sources naming it under ``apt_dir``; their paths."""
+    keyring, sources = apt_dir / APT_KEYRING, apt_dir / APT_SOURCES
+    for path in (keyring, sources):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(keyring, key if key.endswith("\n") else key + "\n")
+    write_atomic(sources, apt_sources_text(url, components, keyring))
+    return keyring, sources
 
 
 # --------------------------------------------------------------------------------------------

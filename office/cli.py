@@ -204,6 +204,15 @@ def _security_parsers(sub: Any) -> None:
     serve.add_argument(
         "--broker-host", help="the broker host told to devices (default: the first --host of security init)"
     )
+    serve.add_argument(
+        "--apt-repo",
+        type=Path,
+        default=Path(os.environ.get("MADOGUCHI_APT_REPO") or "/var/lib/madoguchi/apt"),
+        help="the office's apt repository, told to devices at pairing when it exists (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--apt-url", help="where devices fetch it (default: http://<broker host>:8080/apt/, the console's port)"
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     home(serve)
     db(serve)
@@ -691,6 +700,20 @@ def _security_init(args: Any, home: Any) -> int:
     return 0
 
 
+def _apt_offer(args: Any, hosts: Sequence[str]) -> tuple[str, tuple[str, ...], str] | None:
+    """The office's apt repository as enrolled devices are told it, when it was made."""
+    from office import apt_repo
+
+    if not (args.apt_repo / "conf").is_dir():
+        return None
+    try:
+        url = args.apt_url or f"http://{_broker_host(hosts)}:8080/apt/"
+        return url, tuple(apt_repo.repo_components(args.apt_repo)), apt_repo.public_key(args.apt_repo)
+    except apt_repo.AptRepoError as err:
+        print(f"{PROG}: the apt repository is not told to devices: {err}", file=sys.stderr, flush=True)
+        return None
+
+
 def _enrol(args: Any) -> int:
     from office import broker_security as bs
     from office.enrolment import EnrolmentRegistry, issue_enrolment_token
@@ -739,6 +762,7 @@ def _enrol(args: Any) -> int:
         broker=broker,
         # The server's key, beside the same store (made here if the enrolment endpoint runs first).
         office_key=office_public_key(args.db),
+        apt=_apt_offer(args, settings.hosts),
         on_enrolled=enrolled,
     )
     from common.watchdog import Watchdog

@@ -171,6 +171,7 @@ class EnrolServer:
         port: int = 8443,
         broker: str | None = None,
         office_key: str | None = None,
+        apt: tuple[str, tuple[str, ...], str] | None = None,
         on_enrolled: Callable[[Enrolled], object] | None = None,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -182,6 +183,7 @@ class EnrolServer:
         self._port = port
         self.broker = broker
         self.office_key = office_key  # the public half of the office's signing key: devices pin it
+        self.apt = apt  # (URL, components, public key) of the office's apt repository, if any
         self._on_enrolled = on_enrolled
         self._wall_ms = wall_ms
         self._lock = threading.Lock()
@@ -315,4 +317,7 @@ class EnrolServer:
             not_after_ms=enrolled.not_after_ms,
             broker=self.broker,
             office_key=self.office_key,
+            apt_url=self.apt[0] if self.apt else None,
+            apt_components=self.apt[1] if self.apt else (),
+            apt_key=self.apt[2] if self.apt else None,
         )

@@ -107,11 +107,16 @@ class Worker:
 
     def _pair(self, effect: flow.Effect) -> None:
         from firmware_profiles.cli import _default_owner
-        from firmware_profiles.pairing_flow import pair_and_configure
+        from firmware_profiles.pairing_flow import default_apt_dir, pair_and_configure
 
         try:
             identity = pair_and_configure(
-                self.plan, effect.code, self.args.config, self.args.identity_dir, owner=_default_owner()
+                self.plan,
+                effect.code,
+                self.args.config,
+                self.args.identity_dir,
+                owner=_default_owner(),
+                apt_dir=default_apt_dir(),
             )
         except ProfileError as err:
             self.report(flow.Event("refused", str(err)))

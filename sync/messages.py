@@ -600,6 +600,20 @@ class EnrolAnswer(msgspec.Struct, frozen=True, kw_only=True):
     # The office's public signing key (sync/signing.py), which the device pins; an office from
     # before signatures sends none.
     office_key: Annotated[str, info(max_length=100)] | None = None
+    # The office's signed apt repository (office/apt_repo.py), when it has one: where it is, its
+    # components (the newest version and the ones kept for rollback) and its public key. The
+    # device writes its apt sources from these, so apt upgrade takes updates from the office.
+    apt_url: Annotated[str, info(max_length=300, pattern=r"^https?://[^\s/]+/\S*$")] | None = None
+    apt_components: Annotated[tuple[Annotated[str, info(pattern=r"^[a-z0-9]{1,32}$")], ...], info(max_length=10)] = ()
+    apt_key: (
+        Annotated[
+            str,
+            info(
+                max_length=16_000, pattern=r"^-----BEGIN PGP PUBLIC KEY BLOCK-----", what="an armoured PGP public key"
+            ),
+        ]
+        | None
+    ) = None
 
 
 class EnrolRefusal(msgspec.Struct, frozen=True, kw_only=True):

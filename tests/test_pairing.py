@@ -286,3 +286,34 @@ def test_two_devices_with_one_code_at_the_same_time_give_one_identity(tmp_path: 
         t.join()
     assert results.count("dispenser-1") == 1
     assert next(r for r in results if r != "dispenser-1").endswith("a code works once: make a new one")
+
+
+def test_pairing_points_the_devices_apt_at_the_offices_repository(
+    tmp_path: Path, endpoint: EnrolServer, clock: Clock
+) -> None:
+    """The office tells its apt repository in the answer (over TLS pinned to its CA); the device
+    writes the key and the deb822 sources that office/apt_repo.py would print for it."""
+    from firmware_profiles.detect import UsbDevice
+    from firmware_profiles.loader import load_catalog
+    from firmware_profiles.pairing_flow import APT_SUITE, default_apt_dir, pair_and_configure, plan
+    from office import apt_repo
+
+    key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ…\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    endpoint.apt = ("http://127.0.0.1:8080/apt/", ("main", "previous1", "previous2"), key)
+    planned = plan(
+        load_catalog(), "dispenser", [UsbDevice(vendor=0x04B8, product=0x0E15, product_name="TM-T20III")], []
+    )
+    apt = tmp_path / "etc-apt"
+    identity = pair_and_configure(planned, code_for(endpoint), tmp_path / "device.toml", tmp_path / "tls", apt_dir=apt)
+    assert identity.apt is not None and identity.apt[0] == "http://127.0.0.1:8080/apt/"
+    keyring = apt / "keyrings" / "madoguchi-office.asc"
+    assert keyring.read_text() == key
+    sources = (apt / "sources.list.d" / "madoguchi-office.sources").read_text()
+    assert sources == apt_repo.sources_text(endpoint.apt[0], endpoint.apt[1], keyring=str(keyring))
+    assert APT_SUITE == apt_repo.CODENAME
+    assert "apt" not in (tmp_path / "tls" / "current" / "identity.json").read_text()  # not kept with the identity
+    assert default_apt_dir() is None  # this is no packaged device: its own apt is left alone
+    # Without an apt directory (a developer's machine), nothing is written.
+    endpoint.apt = None
+    again = pair_and_configure(planned, code_for(endpoint), tmp_path / "other.toml", tmp_path / "tls2", apt_dir=None)
+    assert again.apt is None
