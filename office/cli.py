@@ -303,6 +303,7 @@ def _pairing_desk(args: Any, clock: Any) -> Any:
     from office import broker_security as bs
     from office.device_pairing import PairingDesk
     from office.enrolment import EnrolmentError
+    from office.pki import PkiError
 
     home = bs.SecurityHome(args.security_home)
     if not (home.ca_dir / "ca.pem").exists():
@@ -311,7 +312,8 @@ def _pairing_desk(args: Any, clock: Any) -> Any:
         return PairingDesk.open(
             args.security_home, args.db, clock=clock, port=args.enrol_port, host=args.pairing_host or ""
         )
-    except (EnrolmentError, bs.BrokerSecurityError) as err:
+    except (EnrolmentError, bs.BrokerSecurityError, PkiError, OSError) as err:
+        # The office serves on without it: the Devices page says devices cannot be added there.
         print(f"{PROG}: devices cannot be added from the console: {err}", file=sys.stderr, flush=True)
         return None
 
