@@ -240,3 +240,25 @@ def test_the_console_serves_the_apt_repository_and_nothing_beside_it(tmp_path: P
         assert "secret" not in c.get("/apt/../gnupg/private.key").text
     finally:
         console.close()
+
+
+def test_the_office_command_finds_the_ca_for_add_a_device(office: PairingOffice, tmp_path: Path) -> None:
+    """madoguchi-office serve --security-home: the code names the address security init gave
+    the certificate and the enrolment port; no CA there, no Add a device (the page says so)."""
+    import argparse
+
+    from office.cli import _pairing_desk
+
+    args = argparse.Namespace(
+        security_home=office.home.root, db=tmp_path / "o.sqlite3", enrol_port=8443, pairing_host=None
+    )
+    desk = _pairing_desk(args, lambda: 1_795_219_200_000)
+    try:
+        assert desk is not None and (desk.host, desk.port) == ("127.0.0.1", 8443)
+        code = pairing.decode(desk.make("kiosk", "admin", None).code)
+        assert (code.host, code.port, code.role) == ("127.0.0.1", 8443, "kiosk")
+    finally:
+        if desk is not None:
+            desk.close()
+    args.security_home = tmp_path / "nowhere"
+    assert _pairing_desk(args, lambda: 0) is None
