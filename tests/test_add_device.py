@@ -249,9 +249,7 @@ def test_the_office_command_finds_the_ca_for_add_a_device(office: PairingOffice,
 
     from office.cli import _pairing_desk
 
-    args = argparse.Namespace(
-        security_home=office.home.root, db=tmp_path / "o.sqlite3", enrol_port=8443, pairing_host=None
-    )
+    args = argparse.Namespace(security_home=office.home.root, db=office.db, enrol_port=8443, pairing_host=None)
     desk = _pairing_desk(args, lambda: 1_795_219_200_000)
     try:
         assert desk is not None and (desk.host, desk.port) == ("127.0.0.1", 8443)
