@@ -260,3 +260,25 @@ def test_the_office_command_finds_the_ca_for_add_a_device(office: PairingOffice,
             desk.close()
     args.security_home = tmp_path / "nowhere"
     assert _pairing_desk(args, lambda: 0) is None
+
+
+def test_a_headless_pair_with_hardware_missing_writes_nothing_and_keeps_the_code(
+    office: PairingOffice, tmp_path: Path
+) -> None:
+    code = office.desk.make("dispenser", "admin", None).code
+    scan = tmp_path / "scan.json"
+    scan.write_text(json.dumps({"usb": [], "serial": []}), encoding="utf-8")  # the printer unplugged
+    e = env()
+    e["MADOGUCHI_PROVISION_SCAN"] = str(scan)
+    config = tmp_path / "etc" / "device.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "firmware_profiles.cli", "pair", code, "--config", str(config),
+         "--identity-dir", str(tmp_path / "identity"), "--start", "none"],
+        env=e, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(r"printer\s+missing\s+required", done.stdout), done.stdout
+    assert "nothing written, the code is not used: settle the hardware above, then run pair again" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not config.exists() and not (tmp_path / "identity").exists()
+    assert [p.device_id for p in office.desk.pending()] == ["dispenser-1"]  # the code still works
