@@ -145,6 +145,34 @@ class Worker:
         start_app(role, self.args.start, config=self.args.config, data=self.args.data, extra=extra)
 
 
+def find_keypad(scan_file: Path | None) -> str | None:
+    """The tactile keypad's port, if one is plugged in: before the role is chosen the setup
+    screen looks for it as a dispenser would (its profile's USB id), so a device with a keypad
+    and no touch panel can be set up from the first screen on."""
+    from firmware_profiles.cli import load_scan
+    from firmware_profiles.detect import Status, detect
+    from firmware_profiles.loader import load_catalog
+
+    try:
+        source = scan_file or os.environ.get("MADOGUCHI_PROVISION_SCAN")
+        if source:
+            usb, ports = load_scan(Path(source))
+        else:
+            from firmware_profiles.scan import scan_serial
+
+            usb, ports = [], scan_serial()
+        catalog = load_catalog()
+        report = detect(catalog, catalog.role("dispenser"), usb, ports)
+    except (ProfileError, UsageError, OSError) as err:
+        log.info("setup: no keypad looked for: %s", err)
+        return None
+    for finding in report.findings:
+        if finding.slot == "keypad" and finding.status is Status.FOUND:
+            port = finding.overrides.get("keypad.port")
+            return str(port) if port else None
+    return None
+
+
 def run_screen(args: Any, on_built: Callable[[Any], None] | None = None) -> int:
     """The Kivy screen until the app started (or the window closed)."""
     from common.screen import configure_kivy, register_fonts
@@ -342,10 +370,11 @@ def run_screen(args: Any, on_built: Callable[[Any], None] | None = None) -> int:
 
     keypad = None
     app = SetupApp()
-    if args.keypad:
+    port = args.keypad or find_keypad(args.scan_file)
+    if port:
         from drivers.keypad import SerialKeypad
 
-        keypad = SerialKeypad(args.keypad, on_key=lambda event: events.put(flow.Event("key", event.key)))
+        keypad = SerialKeypad(port, on_key=lambda event: events.put(flow.Event("key", event.key)))
         keypad.start()
     try:
         app.run()
@@ -364,7 +393,7 @@ def _parser() -> OneLineParser:
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("MADOGUCHI_DATA") or DEFAULT_DATA_DIR))
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="Kivy's home for this screen")
     parser.add_argument("--lang", default="ja", choices=flow.LANGUAGES, help="the first language shown (default: ja)")
-    parser.add_argument("--keypad", help="a tactile keypad's serial port to navigate with (besides touch)")
+    parser.add_argument("--keypad", help="the tactile keypad's serial port (default: the one detection finds, if any)")
     parser.add_argument("--fake-printer", type=Path, metavar="DIR", help="the simulated printer (tests, demo)")
     parser.add_argument(
         "--start", choices=["systemd", "exec", "none"], default="systemd", help="how the app starts once paired"

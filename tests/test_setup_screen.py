@@ -158,8 +158,6 @@ def test_first_boot_to_a_running_dispenser_with_every_wrong_path_on_the_way(
         str(tmp_path / "setup-home"),
         "--fake-printer",
         str(tickets),
-        "--keypad",
-        str(keypad.path),
         "--scan-file",
         str(scan),
         "--start",
