@@ -269,6 +269,9 @@ def run_screen(args: Any, on_built: Callable[[Any], None] | None = None) -> int:
             )
             if focused:
                 widget.bold = True
+            # Long names (Vietnamese, Portuguese) wrap inside the button instead of touching its edges.
+            widget.halign, widget.valign = "center", "middle"
+            widget.bind(size=lambda w, s: setattr(w, "text_size", (max(0, s[0] - 32), None)))
             widget.bind(on_release=lambda _w: self.send(flow.Event("press", target)))
             self.targets[target] = widget
             return widget

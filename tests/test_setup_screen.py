@@ -73,6 +73,15 @@ def _script(tmp: Path, codes: dict[str, str], scan: Path, with_printer: str) -> 
         {"shot": "setup-role-ja.png"},
         {"touch": "lang:en"},
         {"shot": "setup-role-en.png"},
+        {"touch": "lang:zh_CN"},
+        {"shot": "setup-role-zh_CN.png"},
+        {"touch": "lang:ko"},
+        {"shot": "setup-role-ko.png"},
+        {"touch": "lang:vi"},
+        {"shot": "setup-role-vi.png"},
+        {"touch": "lang:pt"},
+        {"shot": "setup-role-pt.png"},
+        {"record": "pt"},
         {"touch": "lang:ja"},
         # the test presses OK on the pty keypad now: the focused first role, the dispenser
         {"wait": "hardware", "timeout": 60},
@@ -175,7 +184,7 @@ def test_first_boot_to_a_running_dispenser_with_every_wrong_path_on_the_way(
 
     try:
         deadline = time.monotonic() + 60
-        while result().get("done", 0) < 5:  # the role screen is up, both languages shot
+        while result().get("done", 0) < 14:  # the role screen is up, every language shot
             assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
             time.sleep(0.2)
         keypad.press("OK")  # the tactile keypad chooses the focused role: the dispenser
@@ -194,6 +203,7 @@ def test_first_boot_to_a_running_dispenser_with_every_wrong_path_on_the_way(
             raise AssertionError(f"never reached a running dispenser: {result()}")
         records = result()["records"]
         assert records["start"]["focused"] == "role:dispenser"
+        assert "Que aparelho é este?" in records["pt"]["texts"] and "Emissor de senhas" in records["pt"]["texts"]
         assert not records["missing"]["ready"]
         assert next(line for line in records["missing"]["hardware"] if "printer" in line).startswith("× printer: ")
         assert any(line.startswith("✓ keypad: madoguchi-keypad at ") for line in records["missing"]["hardware"])
