@@ -35,10 +35,17 @@ def test_a_year_of_business_days_leaves_the_disks_flat_after_the_retention_windo
     # start, about a hundred days into the run, then once a business day); the rest of the year
     # stays there.
     settled = days[150:210]
-    for name in ("dispenser_disk", "board_disk", "office_events", "office_leases"):
+    for name in ("office_events", "office_leases"):
         ceiling = max(getattr(d, name) for d in settled)
         late = max(getattr(d, name) for d in days[210:])
-        assert late <= ceiling * 1.25 + 4096 * (name.endswith("disk")), (name, ceiling, late)
+        assert late <= ceiling * 1.25, (name, ceiling, late)
+    # The disks by their average over sixty days: one day's sample may catch a log segment that
+    # has just been written and not yet compacted (seen once, on a loaded machine: the board's
+    # 23 kB read 34.5 kB on one late day); growth with the days gone by moves the average.
+    for name in ("dispenser_disk", "board_disk"):
+        settled_mean = sum(getattr(d, name) for d in settled) / len(settled)
+        late_mean = sum(getattr(d, name) for d in days[-60:]) / 60
+        assert late_mean <= settled_mean * 1.25 + 4096, (name, settled_mean, late_mean)
     # ... and the office's raw events and calls cover about EVENT_DAYS days, not the year (how
     # many calls the simulated staff make a day depends on the office loop's timing: at most a
     # call to start and one to collect per ticket).
