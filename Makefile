@@ -56,6 +56,14 @@ $(DEB): $(DEB_SOURCES)
 	mv build/deb/madoguchi_$(VERSION)_$(DEB_ARCH).deb $@
 	@ls -l $@
 
+# The Raspberry Pi's (arm64) package on this machine: the same build inside an arm64 bookworm
+# chroot (build/chroot-arm64, kept) under qemu-user-static (deploy/image/deb-chroot.sh, root).
+.PHONY: deb-arm64
+deb-arm64:
+	@scripts/ensure-package-deps.sh
+	deploy/image/deb-chroot.sh --arch arm64 --chroot build/chroot-arm64 --apt-cache build/apt-cache-arm64 \
+	    --out dist -- $(DEB_PATHS)
+
 # The package in a clean Debian root filesystem (deploy/image/build.sh), the office's apt
 # repository, upgrade and rollback: tests/test_package.py, marked `package` (root, network, minutes).
 test-package: deps package-deps $(DEB)

@@ -6,6 +6,8 @@
 #   python3, python3-venv, python3-dev     the interpreter the venv is made with (Debian's: the one the device runs)
 #   libpcsclite-dev, swig                  pyscard (the kiosk's card reader) compiles here, at package
 #                                          build time, never on a device
+#   libgl1, libx11-6, libxrender1          Kivy's compiled modules link them: dh_shlibdeps fails
+#                                          when they are missing (a clean build machine or chroot)
 #   mmdebstrap, debian-archive-keyring     the root filesystem of the image and of the package tests
 #   reprepro, gnupg                        the office's signed apt repository (office/apt_repo.py)
 #   dosfstools, mtools, fdisk, e2fsprogs   a Raspberry Pi .img from a root filesystem, without loop devices
@@ -14,7 +16,7 @@ set -euo pipefail
 
 wanted=(
   dpkg-dev debhelper build-essential dh-virtualenv
-  python3 python3-venv python3-dev libpcsclite-dev swig
+  python3 python3-venv python3-dev libpcsclite-dev swig libgl1 libx11-6 libxrender1
   mmdebstrap debian-archive-keyring
   reprepro gnupg
   dosfstools mtools fdisk e2fsprogs

@@ -17,9 +17,12 @@
 #                          binfmt_misc on the build machine; build arm64 on an arm64 machine.
 #   --deb FILE             the madoguchi .deb (make deb); for the same architecture
 #   --out DIR              DIR/rootfs (a directory) or DIR/rootfs.tar, DIR/timings
-#   --target debian|raspberrypi
+#   --target debian|raspberrypi|debian-pi
 #                          plain Debian bookworm (default for amd64), or Raspberry Pi OS Lite's
-#                          package set with the Pi's kernel and boot files (default for arm64)
+#                          package set with the Pi's kernel and boot files (default for arm64),
+#                          or (arm64 only) a Pi 3/4 image from Debian's archive alone: Debian's
+#                          raspi-firmware and linux-image-arm64, as Debian's own Pi images (no
+#                          Raspberry Pi archive, no key; no Pi 5: bookworm's kernel lacks it)
 #   --mirror URL           Debian's archive (default http://deb.debian.org/debian)
 #   --security-mirror URL  Debian's security archive (default http://deb.debian.org/debian-security)
 #   --rpi-mirror URL       Raspberry Pi's archive (default http://archive.raspberrypi.com/debian)
@@ -68,6 +71,11 @@ case "$arch" in amd64|arm64) ;; *) die "--arch: amd64 or arm64, not $arch" ;; es
 deb_arch="$(dpkg-deb -f "$deb" Architecture)"
 [ "$deb_arch" = "$arch" ] || [ "$deb_arch" = all ] || die "$deb is for $deb_arch, not $arch: build the package on an $arch machine"
 [ -n "$target" ] || { [ "$arch" = arm64 ] && target=raspberrypi || target=debian; }
+case "$target" in
+  debian|raspberrypi) ;;
+  debian-pi) [ "$arch" = arm64 ] || die "--target debian-pi is for --arch arm64" ;;
+  *) die "--target: debian, raspberrypi or debian-pi, not $target" ;;
+esac
 case "$format" in dir|tar) ;; *) die "--format: dir or tar" ;; esac
 if [ "$format" = dir ] && [ "$(id -u)" -ne 0 ]; then
   die "--format dir needs root (chroot); unprivileged, use --format tar (mmdebstrap --mode=unshare)"
@@ -118,6 +126,22 @@ if [ "$target" = raspberrypi ]; then
   include="$include,linux-image-rpi-v8,linux-image-rpi-2712,initramfs-tools,rpi-eeprom,raspi-config"
   include="$include,firmware-brcm80211,network-manager,wpasupplicant,openssh-server,sudo"
   include="$include,fake-hwclock,dosfstools,parted,locales,less,nano"
+fi
+
+if [ "$target" = debian-pi ]; then
+  # Debian's own Raspberry Pi images (raspi.debian.net) from Debian's archive only: the boot
+  # firmware (raspi-firmware, non-free-firmware) and Debian's arm64 kernel with the upstream
+  # device trees, which raspi-firmware's kernel hook copies to /boot/firmware with config.txt
+  # and cmdline.txt (the Pi hook sets what they say). Pi 3, Pi 4, Pi 400, CM4; not the Pi 5.
+  # cloud-guest-utils: growpart, for the first-boot growth of the root partition (the Pi hook).
+  mirrors=(
+    "deb $mirror $suite main contrib non-free-firmware"
+    "deb $mirror $suite-updates main contrib non-free-firmware"
+    "deb $security $suite-security main contrib non-free-firmware"
+  )
+  include="$include,raspi-firmware,linux-image-arm64,initramfs-tools,firmware-brcm80211"
+  include="$include,network-manager,wpasupplicant,openssh-server,sudo,fake-hwclock"
+  include="$include,dosfstools,parted,fdisk,e2fsprogs,cloud-guest-utils,locales,less,nano"
 fi
 
 cache_args=()

@@ -40,7 +40,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for f in "$rootfs/etc/fstab" "$rootfs/boot/firmware/cmdline.txt"; do
+# /etc/default/raspi-firmware: --target debian-pi, where Debian's kernel hook rewrites cmdline.txt
+# from it on every kernel update.
+for f in "$rootfs/etc/fstab" "$rootfs/boot/firmware/cmdline.txt" "$rootfs/etc/default/raspi-firmware"; do
   [ ! -f "$f" ] || sed -i "s/@DISKID@/$disk_id/g" "$f"
 done
 
