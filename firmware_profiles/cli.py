@@ -630,7 +630,7 @@ def _pair(args: Any, out: TextIO) -> int:
         raise UsageError(str(err)) from None
     role_key = args.role or code.role
     office = _host_port(args.office) if args.office else None
-    owner = _user(args.owner) if args.owner else _default_owner()
+    owner = _user(args.owner) if args.owner else pairing_flow.default_owner()
     catalog = load_catalog()
     where = f"{office[0]}:{office[1]}" if office else f"{code.host}:{code.port}"
     out.write(f"pairing code for a {code.role} at the office {where}\n")
@@ -684,19 +684,6 @@ def _host_port(text: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise UsageError(f"--office {text!r}: give HOST:PORT, e.g. 192.168.10.5:8443")
     return host.strip("[]"), int(port)
-
-
-def _default_owner() -> tuple[int, int] | None:
-    """The app's user when provisioning runs as root on a device where the package made it."""
-    import pwd
-
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam("madoguchi")
-    except KeyError:
-        return None
-    return entry.pw_uid, entry.pw_gid
 
 
 def _user(name: str) -> tuple[int, int]:

@@ -148,6 +148,19 @@ def write_env(config: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
+def default_owner() -> tuple[int, int] | None:
+    """The app's user when provisioning runs as root on a device where the package made it."""
+    import pwd
+
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam("madoguchi")
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
+
+
 def give(directory: Path, uid: int, gid: int) -> None:
     """Hand the identity to the app's user: its key is 0600, and the app must read it."""
     try:

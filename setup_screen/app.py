@@ -92,7 +92,6 @@ class Worker:
                 usb = scan_usb()
             except ProfileError:
                 usb = []
-            self.report(flow.Event("progress", "serial"))
             ports = scan_serial()
         self.report(flow.Event("progress", "serial"))
         self.report(flow.Event("progress", "profiles"))
@@ -106,8 +105,7 @@ class Worker:
         self.report(flow.Event("detected", short, lines, ok=planned.resolved is not None))
 
     def _pair(self, effect: flow.Effect) -> None:
-        from firmware_profiles.cli import _default_owner
-        from firmware_profiles.pairing_flow import default_apt_dir, pair_and_configure
+        from firmware_profiles.pairing_flow import default_apt_dir, default_owner, pair_and_configure
 
         try:
             identity = pair_and_configure(
@@ -115,7 +113,7 @@ class Worker:
                 effect.code,
                 self.args.config,
                 self.args.identity_dir,
-                owner=_default_owner(),
+                owner=default_owner(),
                 apt_dir=default_apt_dir(),
             )
         except ProfileError as err:
