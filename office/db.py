@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from office.domain import BoardRow, Call, Stamp, Status, Ticket
+from office.stats.log import Kind, LogRow
 from sync.leases import Block
 
 SCHEMA = """
@@ -109,6 +110,43 @@ MIGRATIONS: tuple[str, ...] = (
         device TEXT NOT NULL, day TEXT NOT NULL, category TEXT NOT NULL, upto INTEGER NOT NULL,
         PRIMARY KEY (device, day, category)
     );
+    """,
+    # 5: the ticket log (office/stats/log.py): one row for everything that happened to a ticket,
+    # appended beside each change; every statistic is made from it. Filled here from what an
+    # older store kept: the issue, a stamp per station (the first station's is the call, the
+    # terminal's "ready"), and how the ticket ended (done, void, absent) at its last change.
+    """
+    CREATE TABLE IF NOT EXISTS ticket_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, day TEXT NOT NULL,
+        ticket_id TEXT NOT NULL, kind TEXT NOT NULL, category TEXT NOT NULL, station TEXT,
+        counter INTEGER, username TEXT, device TEXT, detail TEXT
+    );
+    CREATE INDEX IF NOT EXISTS ticket_log_day ON ticket_log(day);
+    CREATE INDEX IF NOT EXISTS ticket_log_ticket ON ticket_log(ticket_id);
+    CREATE INDEX IF NOT EXISTS ticket_log_at ON ticket_log(at_ms);
+    INSERT INTO ticket_log(at_ms, day, ticket_id, kind, category, device)
+        SELECT issued_ms, day, ticket_id, 'issued', category, device FROM tickets ORDER BY issued_ms, ticket_id;
+    INSERT INTO ticket_log(at_ms, day, ticket_id, kind, category, station, counter, device, detail)
+        SELECT s.at_ms, t.day, s.ticket_id,
+            CASE
+                WHEN s.station = json_extract(t.route, '$[' || (json_array_length(t.route) - 1) || ']') THEN 'ready'
+                WHEN s.station = json_extract(t.route, '$[0]') THEN 'called'
+                ELSE 'moved'
+            END,
+            t.category, s.station, s.counter, t.device, s.came_from
+        FROM (
+            SELECT ticket_id, station, at_ms, counter, rowid AS r,
+                LAG(station) OVER (PARTITION BY ticket_id ORDER BY at_ms, rowid) AS came_from
+            FROM stamps
+        ) AS s JOIN tickets AS t ON t.ticket_id = s.ticket_id
+        ORDER BY s.at_ms, s.r;
+    INSERT INTO ticket_log(at_ms, day, ticket_id, kind, category, station, counter, device)
+        SELECT updated_ms, day, ticket_id,
+            CASE status WHEN 'done' THEN 'done' WHEN 'void' THEN 'voided' ELSE 'absent' END,
+            category,
+            CASE WHEN station_index >= 0 THEN json_extract(route, '$[' || station_index || ']') END,
+            counter, device
+        FROM tickets WHERE status IN ('done', 'void', 'absent') ORDER BY updated_ms, ticket_id
     """,
 )
 
@@ -365,6 +403,8 @@ class OfficeDB:
                     t.holder,
                 ),
             )
+            # Its first line in the ticket log: the resident arrived (the device's time of issue).
+            self.append_log([LogRow(t.issued_ms, t.ticket_id, t.day, Kind.ISSUED, t.category, device=t.device)])
             if self._days is not None and t.day in self._days:
                 self._days[t.day][t.ticket_id] = t
             return None
@@ -382,6 +422,9 @@ class OfficeDB:
         self._forget()
         self.conn.execute("DELETE FROM tickets WHERE ticket_id=?", (t.ticket_id,))
         self.conn.execute("DELETE FROM stamps WHERE ticket_id=?", (t.ticket_id,))
+        # The flagged ticket's lines go with it: they told of a number that was never its own, and
+        # left in the log they would make one ticket out of two residents.
+        self.conn.execute("DELETE FROM ticket_log WHERE ticket_id=?", (t.ticket_id,))
         clash = self.insert_ticket(t, event_id)
         if clash is not None:
             raise sqlite3.IntegrityError(f"ticket {t.ticket_id} still clashes with {clash}")
@@ -649,6 +692,54 @@ class OfficeDB:
             (since_ms,),
         ):
             yield int(row[0]), int(row[1]), str(row[2])
+
+    # -- the ticket log ----------------------------------------------------------------------------
+
+    def append_log(self, rows: Iterable[LogRow]) -> None:
+        """Append rows to the ticket log (in the caller's transaction, beside the change they tell)."""
+        self.conn.executemany(
+            "INSERT INTO ticket_log(at_ms, day, ticket_id, kind, category, station, counter, username, device, detail)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    r.at_ms,
+                    r.day,
+                    r.ticket_id,
+                    r.kind.value,
+                    r.category,
+                    r.station,
+                    r.counter,
+                    r.username,
+                    r.device,
+                    r.detail,
+                )
+                for r in rows
+            ],
+        )
+
+    def log_rows(self, first_day: str, last_day: str) -> Iterator[LogRow]:
+        """The log of the tickets of business days ``first_day``..``last_day``, in the order written."""
+        for r in self.conn.execute(
+            "SELECT at_ms, ticket_id, day, kind, category, station, counter, username, device, detail"
+            " FROM ticket_log WHERE day BETWEEN ? AND ? ORDER BY id",
+            (first_day, last_day),
+        ):
+            yield LogRow(r[0], r[1], r[2], Kind(r[3]), r[4], r[5], r[6], r[7], r[8], r[9])
+
+    def ticket_log(self, ticket_id: str) -> list[LogRow]:
+        """One ticket's log, in the order written."""
+        rows = self.conn.execute(
+            "SELECT at_ms, ticket_id, day, kind, category, station, counter, username, device, detail"
+            " FROM ticket_log WHERE ticket_id=? ORDER BY id",
+            (ticket_id,),
+        )
+        return [LogRow(r[0], r[1], r[2], Kind(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
+
+    def forget_log_users(self, before_ms: int) -> int:
+        """Drop the staff user from log rows older than ``before_ms`` (the figures stay); rows changed."""
+        return self.conn.execute(
+            "UPDATE ticket_log SET username=NULL WHERE at_ms < ? AND username IS NOT NULL", (before_ms,)
+        ).rowcount
 
     # -- leases ----------------------------------------------------------------------------------
 

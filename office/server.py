@@ -520,6 +520,8 @@ class OfficeServer:
         try:
             with self.db.transaction():
                 pruned = self.db.prune(self.wall_ms() - keep * 86_400_000, before_day)
+                staff_days = self.config.retention.staff_days
+                pruned["ticket_log users"] = self.db.forget_log_users(self.wall_ms() - staff_days * 86_400_000)
         except sqlite3.Error:
             log.exception("office: pruning the store failed (tried again tomorrow)")
             return

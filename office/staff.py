@@ -38,6 +38,7 @@ from office.domain import (
     void,
 )
 from office.staff_store import StaffError, StaffStore
+from office.stats.log import Kind, LogRow
 from sync.site import Category, SiteConfig
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class StaffDesk:
     # devices whose voided tickets changed: the loop publishes their voids after the commit
     voids_changed: set[str] = field(default_factory=set)
     issuer: Issuer | None = None
+    # the staff user whose action is being carried out (the ticket log names them)
+    acting: str | None = None
 
     def __post_init__(self) -> None:
         self.staff = StaffStore(self.db.conn)
@@ -118,6 +121,7 @@ class StaffDesk:
         """
         if not actions.allowed(actor, action):
             raise CommandError("your role ({role}) cannot do that here", role=actor.role)
+        self.acting = actor.username
         if isinstance(action, actions.TicketAction):
             return self._on_ticket(action, self.today_ticket(action.ticket_id, today), actor, now_ms)
         here = actor.counter
@@ -177,6 +181,7 @@ class StaffDesk:
                     raise CommandError("{number} has not been called to a counter", number=ticket.number)
                 again = recall(ticket, at, now_ms)
                 self.db.add_call(again)
+                self._log(ticket, Kind.RECALLED, now_ms, counter=at)
                 self.on_activity(f"now calling {again.number} → counter {again.counter} (again)")
                 return Reply(
                     "{number} called again to counter {counter}", {"number": ticket.number, "counter": at}, about
@@ -184,17 +189,17 @@ class StaffDesk:
             case actions.Start():
                 at = actor.counter if actor.counter is not None else ticket.counter
                 moved = start(ticket, at if at is not None else 0, now_ms)
-                self.db.update_ticket(moved)
+                self._update(moved, Kind.STARTED, now_ms)
                 return Reply("{number} started", {"number": ticket.number}, about)
             case actions.Finish(outcome="handed_over"):
-                self.db.update_ticket(collect(ticket, now_ms))
+                self._update(collect(ticket, now_ms), Kind.DONE, now_ms)
                 return Reply("{number} handed over", {"number": ticket.number}, about)
             case actions.Finish(outcome="complete"):
                 at = actor.counter if actor.counter is not None else None
                 if at is not None:
                     counter(self.config, at)
                 moved, stamp, ready = done(ticket, now_ms, at)
-                self._save(replace(moved, holder=None), stamp, ready)
+                self._save(replace(moved, holder=None), stamp, ready, ticket.station)
                 return Reply(
                     "{number} done; please come to counter {counter}",
                     {"number": moved.number, "counter": ready.counter},
@@ -206,17 +211,17 @@ class StaffDesk:
                 following = ticket.route[min(ticket.station_index + 1, len(ticket.route) - 1)]
                 return self._move(replace(ticket, holder=None), following, now_ms)
             case actions.Absent():
-                self.db.update_ticket(absent(ticket, now_ms))
+                self._update(absent(ticket, now_ms), Kind.ABSENT, now_ms)
                 return Reply("{number} marked absent", {"number": ticket.number}, about)
             case actions.Hold():
-                self.db.update_ticket(hold(ticket, now_ms))
+                self._update(hold(ticket, now_ms), Kind.HELD, now_ms)
                 return Reply("{number} is on hold", {"number": ticket.number}, about)
             case actions.Resume():
-                self.db.update_ticket(resume(ticket, now_ms))
+                self._update(resume(ticket, now_ms), Kind.RESUMED, now_ms)
                 return Reply("{number} resumed", {"number": ticket.number}, about)
             case actions.TransferPurpose(purpose=code):
                 moved = transfer_purpose(ticket, category(self.config, code), now_ms)
-                self.db.update_ticket(moved)
+                self._update(moved, Kind.TRANSFERRED, now_ms, detail=ticket.category)
                 return Reply("{number} now waits for {purpose}", {"number": ticket.number, "purpose": code}, about)
             case actions.TransferStation(station=word):
                 return self._move(ticket, self.station_code(word), now_ms)
@@ -224,20 +229,20 @@ class StaffDesk:
                 counter(self.config, number)
                 if ticket.status is Status.READY:
                     moved, stamp, ready = done(ticket, now_ms, number)
-                    self._save(moved, stamp, ready)
+                    self._save(moved, stamp, ready, ticket.station)
                     return Reply("{number} → counter {counter}", {"number": ticket.number, "counter": number}, about)
                 return self._call(ticket, number, now_ms)
             case actions.Void():
                 moved = void(ticket, now_ms)
-                self.db.update_ticket(moved)
+                self._update(moved, Kind.VOIDED, now_ms)
                 self.voids_changed.add(moved.device)
                 return Reply("{number} void", {"number": ticket.number}, about)
             case actions.Claim():
-                self.db.update_ticket(claim(ticket, actor.username, now_ms))
+                self._update(claim(ticket, actor.username, now_ms), Kind.CLAIMED, now_ms)
                 return Reply("you are working on {number}", {"number": ticket.number}, about)
             case actions.Release():
                 anyone = actor.role in ("floor", "admin")
-                self.db.update_ticket(release(ticket, actor.username, now_ms, anyone=anyone))
+                self._update(release(ticket, actor.username, now_ms, anyone=anyone), Kind.RELEASED, now_ms)
                 return Reply("{number} is back in its station's queue", {"number": ticket.number}, about)
         raise CommandError("unsupported action {action}", action=actions.name(action))
 
@@ -259,7 +264,9 @@ class StaffDesk:
 
     def _move(self, ticket: Ticket, station: str, now_ms: int) -> Reply:
         moved, stamp, called = advance(ticket, station, now_ms)
-        self._save(replace(moved, holder=None) if moved.station != ticket.station else moved, stamp, called)
+        self._save(
+            replace(moved, holder=None) if moved.station != ticket.station else moved, stamp, called, ticket.station
+        )
         if called is not None:
             return Reply(
                 "{number} → {station}; ready at counter {counter}",
@@ -318,7 +325,7 @@ class StaffDesk:
     def _call(self, ticket: Ticket, number: int, now_ms: int) -> Reply:
         previous = self.db.last_call_at_counter(number)
         moved, stamp, called = call(ticket, number, now_ms)
-        self._save(moved, stamp, called)
+        self._save(moved, stamp, called, ticket.station)
         if previous is not None:
             # The gap since the counter's previous call is how long that resident took.
             seconds = (now_ms - previous[0].at_ms) / 1000
@@ -326,9 +333,43 @@ class StaffDesk:
                 self.service = self.service.add(previous[1], seconds)
         return Reply("{number} → counter {counter}", {"number": moved.number, "counter": number}, ticket.ticket_id)
 
-    def _save(self, ticket: Ticket, stamp: Stamp, called: Call | None) -> None:
+    def _log(
+        self, ticket: Ticket, kind: Kind, now_ms: int, counter: int | None = None, detail: str | None = None
+    ) -> None:
+        self.db.append_log(
+            [
+                LogRow(
+                    now_ms,
+                    ticket.ticket_id,
+                    ticket.day,
+                    kind,
+                    ticket.category,
+                    ticket.station,
+                    ticket.counter if counter is None else counter,
+                    self.acting,
+                    ticket.device,
+                    detail,
+                )
+            ]
+        )
+
+    def _update(self, ticket: Ticket, kind: Kind, now_ms: int, detail: str | None = None) -> None:
+        self.db.update_ticket(ticket)
+        self._log(ticket, kind, now_ms, detail=detail)
+
+    def _save(self, ticket: Ticket, stamp: Stamp, called: Call | None, came_from: str | None = None) -> None:
         self.db.update_ticket(ticket)
         self.db.add_stamp(stamp)
+        # What the stamp tells, in the log's words: the first station reached by a call, the
+        # terminal (the resident is called to collect), a station in between; a resident called
+        # once more to collect at the terminal is a recall.
+        if called is not None and called.kind == "call":
+            kind = Kind.CALLED
+        elif ticket.station_index == len(ticket.route) - 1:
+            kind = Kind.RECALLED if came_from == ticket.station else Kind.READY
+        else:
+            kind = Kind.MOVED
+        self._log(ticket, kind, stamp.at_ms, counter=stamp.counter, detail=came_from if kind is Kind.MOVED else None)
         if called is not None:
             self.db.add_call(called)
             ready = " (ready)" if called.kind == "ready" else ""
