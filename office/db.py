@@ -11,12 +11,12 @@ import dataclasses
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from office.domain import BoardRow, Call, Stamp, Status, Ticket
-from office.stats.log import Kind, LogRow
+from office.ticket_log import Kind, LogRow
 from sync.leases import Block
 
 SCHEMA = """
@@ -111,7 +111,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (device, day, category)
     );
     """,
-    # 5: the ticket log (office/stats/log.py): one row for everything that happened to a ticket,
+    # 5: the ticket log (office/ticket_log.py): one row for everything that happened to a ticket,
     # appended beside each change; every statistic is made from it. Filled here from what an
     # older store kept: the issue, a stamp per station (the first station's is the call, the
     # terminal's "ready"), and how the ticket ended (done, void, absent) at its last change.
@@ -716,6 +716,41 @@ class OfficeDB:
                 for r in rows
             ],
         )
+
+    def insert_history(self, told: Iterable[tuple[Ticket, Sequence[LogRow]]]) -> int:
+        """Write finished tickets with their whole log at once (history brought in: the demo's
+        year, an import); a ticket whose number is taken already is left out. How many went in."""
+        added = 0
+        for t, rows in told:
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO tickets(ticket_id, day, series, number, category, device, event_id, issued_ms,"
+                " hlc, route, procedures, status, station_index, counter, updated_ms, token, holder)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    t.ticket_id,
+                    t.day,
+                    t.series,
+                    t.number,
+                    t.category,
+                    t.device,
+                    f"history:{t.ticket_id}",
+                    t.issued_ms,
+                    t.hlc,
+                    json.dumps(list(t.route)),
+                    json.dumps(list(t.procedures), ensure_ascii=False),
+                    t.status.value,
+                    t.station_index,
+                    t.counter,
+                    t.updated_ms,
+                    t.token,
+                    t.holder,
+                ),
+            )
+            if cur.rowcount == 1:
+                self.append_log(rows)
+                added += 1
+        self._forget()
+        return added
 
     def log_rows(self, first_day: str, last_day: str) -> Iterator[LogRow]:
         """The log of the tickets of business days ``first_day``..``last_day``, in the order written."""

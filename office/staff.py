@@ -38,7 +38,7 @@ from office.domain import (
     void,
 )
 from office.staff_store import StaffError, StaffStore
-from office.stats.log import Kind, LogRow
+from office.ticket_log import Kind, LogRow
 from sync.site import Category, SiteConfig
 
 log = logging.getLogger(__name__)

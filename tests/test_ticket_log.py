@@ -16,7 +16,7 @@ from office import actions as a
 from office.db import MIGRATIONS, SCHEMA, OfficeDB, migrate
 from office.server import OfficeServer
 from office.staff import Reply
-from office.stats.log import Kind
+from office.ticket_log import Kind
 
 CLERK = a.Actor("suzuki", "clerk", 1)
 CLERK2 = a.Actor("tanaka", "clerk", 2)
@@ -202,7 +202,7 @@ def test_an_older_stores_stamps_become_the_log(tmp_path: Path) -> None:
 def test_the_staff_user_can_be_dropped_and_the_lines_stay(tmp_path: Path) -> None:
     db = OfficeDB(tmp_path / "s.sqlite3")
     try:
-        from office.stats.log import LogRow
+        from office.ticket_log import LogRow
 
         with db.transaction():
             db.append_log(
