@@ -45,6 +45,7 @@ from office.lease_keeper import LeaseKeeper
 from office.public_push import FeedPusher
 from office.simstaff import SimStaff
 from office.staff import Reply, StaffDesk
+from office.stats.warmer import Warmer
 from sync import messages, protocol, signing
 from sync.errors import ProtocolError
 from sync.link import Inbound, MqttLink, Will
@@ -132,6 +133,7 @@ class OfficeServer:
         if config.public.url:
             self.public = FeedPusher(config.public.url, Path(config.public.secret_file))
         self.staff = StaffDesk(config, self.db, on_activity=self._activity, issuer=self._issue_at_desk)
+        self.stats_cache = Warmer(db_path)
         self.staff.rebuild_service_log(self.wall_ms() - SERVICE_HISTORY_MS)
         self.leases = LeaseKeeper(config, self.db)
         self.kiosk = open_kiosk_service(config, self.db, registry=registry, on_activity=self._activity)
@@ -180,6 +182,7 @@ class OfficeServer:
         """Announce offline (retained), disconnect and close the store."""
         self._stop.set()
         self._inbox.put(("wake", None))
+        self.stats_cache.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
         final = (
@@ -312,6 +315,7 @@ class OfficeServer:
             if today != self._retention_day and now - self._created >= PRUNE_AFTER_START_S:
                 self._retention_day = today
                 self._prune(today)
+                self.stats_cache.kick(today)
             if now - self._last_lease_check > LEASE_CHECK_S:
                 self._last_lease_check = now
                 for row in self.db.devices("dispenser"):

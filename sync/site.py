@@ -229,6 +229,9 @@ class Congestion(_Table, frozen=True, kw_only=True):
     yellow_minutes: Annotated[int, info(ge=1, le=24 * 60)] = 20
     red_minutes: Annotated[int, info(ge=1, le=24 * 60)] = 40
     target_wait_minutes: Annotated[int, info(ge=1, le=24 * 60)] = 30
+    # The share of residents called within that wait the floor aims for (the statistics' service
+    # level, and what the staffing forecast plans counters for).
+    target_share: Annotated[float, info(ge=0.05, le=0.999, what="a fraction such as 0.8")] = 0.8
 
     def level(self, wait_min: int | None) -> Literal["green", "yellow", "red"]:
         """The lamp for an expected wait (green when there is no estimate: nobody waits long)."""

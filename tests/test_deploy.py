@@ -175,7 +175,7 @@ def test_every_app_and_the_office_has_a_unit() -> None:
     names = {p.name for p in UNITS}
     assert {"madoguchi-office.service", "madoguchi-enrol.service", *DEVICE_UNITS} <= names
     assert {REPORT_SERVICE.name, REPORT_TIMER.name, SETUP_UNIT.name} <= names
-    assert {unit.name for unit in DAEMONS} == {unit.name for unit in SERVICES} - {REPORT_SERVICE.name, SETUP_UNIT.name}
+    assert {unit.name for unit in DAEMONS} == {unit.name for unit in SERVICES} - TIMED - {SETUP_UNIT.name}
 
 
 def test_setup_unit_runs_as_root_on_the_screen_only_until_the_device_is_paired(tmp_path: Path) -> None:

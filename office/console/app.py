@@ -22,11 +22,13 @@ import hmac
 import json
 import logging
 import secrets
+import tempfile
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +50,7 @@ from starlette.staticfiles import StaticFiles
 
 from drivers.ticket_printer import PrinterFault, TicketPrinter
 from office import actions, estimate
+from office.console import stats_view, stats_words
 from office.console.desk_ticket import desk_job
 from office.console.hub import Hub
 from office.console.render import SCREENS, Renderer, Screen
@@ -68,6 +71,7 @@ from office.staff_store import (
     password_matches,
     session_key,
 )
+from office.stats import charts, export, figures
 from sync.site import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -94,12 +98,14 @@ _SCREENS_FOR: Mapping[str, frozenset[actions.Role]] = {
     "users": frozenset({"admin"}),
     "devices": frozenset({"floor", "admin"}),
     "audit": frozenset({"floor", "admin"}),
+    "stats": frozenset({"floor", "admin"}),
 }
 _NAV = (
     ("counter", "/counter", "NAV_COUNTER"),
     ("input", "/input", "NAV_INPUT"),
     ("floor", "/floor", "NAV_FLOOR"),
     ("desk", "/desk", "NAV_DESK"),
+    ("stats", "/stats", "NAV_STATS"),
     ("devices", "/admin/devices", "DEVICES"),
     ("users", "/admin/users", "NAV_USERS"),
     ("audit", "/admin/audit", "NAV_AUDIT"),
@@ -320,7 +326,15 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
         )
 
     async def floor_page(request: Request) -> Response:
-        return await screen_page(request, "floor")
+        me = who(request)
+        allowed = me is not None and me.user.role in _SCREENS_FOR["floor"]
+        return await screen_page(
+            request,
+            "floor",
+            outlook=await forecast() if allowed else None,
+            target=config.congestion.target_wait_minutes,
+            share=round(config.congestion.target_share * 100),
+        )
 
     async def desk_page(request: Request) -> Response:
         issued = request.query_params.get("issued")
@@ -400,6 +414,133 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             return RedirectResponse("/admin/devices", 303, headers=security)
         settings.flashes[me.key] = t.BAD_FORM.format(what=f"do={what!r}")
         return RedirectResponse("/admin/devices", 303, headers=security)
+
+    # -- statistics ------------------------------------------------------------------------------
+
+    book = stats_view.StatsBook(config)
+
+    def today() -> date:
+        return date.fromisoformat(office.business_day(office.clock()))
+
+    def on_own_connection(what: Callable[[OfficeDB], Any]) -> Any:
+        # A year's figures take a moment: on a connection of their own, so the pages' shared
+        # one (sessions, the audit log) is not held meanwhile.
+        db = OfficeDB.read_only(office.db_path)
+        try:
+            return what(db)
+        finally:
+            db.close()
+
+    async def computed(wanted: stats_view.Period) -> stats_view.Computed:
+        now, day = office.clock(), today()
+        done: stats_view.Computed = await asyncio.to_thread(
+            on_own_connection, lambda db: book.compute(db, wanted, day, now)
+        )
+        return done
+
+    async def forecast() -> Any:
+        day = today()
+        return await asyncio.to_thread(on_own_connection, lambda db: book.outlook(db, day))
+
+    def stats_allowed(request: Request) -> Who | Response:
+        me = who(request)
+        if me is None:
+            return RedirectResponse(f"/signin?next={request.url.path}", 303)
+        if me.user.role not in _SCREENS_FOR["stats"]:
+            return refuse(request, 403, "FORBIDDEN")
+        return me
+
+    def wanted_period(request: Request) -> stats_view.Period | None:
+        found = stats_view.period(dict(request.query_params), today())
+        return found if isinstance(found, stats_view.Period) else None
+
+    async def stats_page(request: Request) -> Response:
+        me = stats_allowed(request)
+        if not isinstance(me, Who):
+            return me
+        t = renderer.texts(lang_of(request))
+        day = today()
+        found = stats_view.period(dict(request.query_params), day)
+        problem = ""
+        if isinstance(found, str):
+            problem = t.STATS_BAD_RANGE.format(what=found)
+            found = stats_view.Period(day, day)
+        done = await computed(found)
+        target = config.congestion.target_wait_minutes
+        tables = [stats_words.table(t, table, target) for table in figures.tables(done.made)]
+        kiosk = await asyncio.to_thread(
+            on_own_connection, lambda db: export.kiosk_tables(db.conn, found.first, found.last, book.tz)
+        )
+        tables += [stats_words.table(t, table, target) for table in kiosk if table.rows]
+        outlook = await forecast() if done.live else None
+        return await screen_page(
+            request,
+            "stats",
+            done=done,
+            problem=problem,
+            tables=[table for table in tables if table.name != "summary"],
+            plots=charts.names(done.made),
+            quick=stats_view.quick(day),
+            outlook=outlook,
+            target=target,
+            share=round(config.congestion.target_share * 100),
+        )
+
+    async def stats_plot(request: Request) -> Response:
+        me = stats_allowed(request)
+        if not isinstance(me, Who):
+            return me
+        wanted = wanted_period(request)
+        if wanted is None:
+            return PlainTextResponse("no such period", 404, headers=security)
+        lang = lang_of(request)
+        done = await computed(wanted)
+        words = stats_words.words(renderer.texts(lang))
+        name = request.path_params["name"]
+        svg = await asyncio.to_thread(book.plot, done, name, lang, words)
+        if svg is None:
+            return PlainTextResponse("no such plot", 404, headers=security)
+        # An SVG shown as an image runs no script; matplotlib styles its shapes inline.
+        headers = {**security, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+        headers["Cache-Control"] = "private, max-age=60"
+        return Response(svg, media_type="image/svg+xml", headers=headers)
+
+    async def stats_download(request: Request) -> Response:
+        me = stats_allowed(request)
+        if not isinstance(me, Who):
+            return me
+        wanted = wanted_period(request)
+        if wanted is None:
+            return refuse(request, 404, "NOT_FOUND")
+        kind = request.path_params["kind"]
+        t = renderer.texts(lang_of(request))
+        done = await computed(wanted)
+        target = config.congestion.target_wait_minutes
+        stem = f"madoguchi-{wanted.first.isoformat()}_{wanted.last.isoformat()}"
+
+        def made() -> tuple[bytes, str, str]:
+            with tempfile.TemporaryDirectory(prefix="madoguchi-stats-") as tmp:
+                if kind == "xlsx":
+                    kiosk = on_own_connection(
+                        lambda db: export.kiosk_tables(db.conn, wanted.first, wanted.last, book.tz)
+                    )
+                    tables = [stats_words.table(t, x, target) for x in [*figures.tables(done.made), *kiosk]]
+                    path = export.write_xlsx(tables, Path(tmp) / "report.xlsx")
+                    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                    return path.read_bytes(), mime, f"{stem}.xlsx"
+                path = Path(tmp) / "ticket_log.parquet"
+                on_own_connection(
+                    lambda db: export.write_log_chunks(
+                        export.store_chunks(db.conn, wanted.first.isoformat(), wanted.last.isoformat()), path, book.tz
+                    )
+                )
+                return path.read_bytes(), "application/vnd.apache.parquet", f"{stem}_ticket_log.parquet"
+
+        if kind not in ("xlsx", "parquet"):
+            return refuse(request, 404, "NOT_FOUND")
+        body, mime, filename = await asyncio.to_thread(made)
+        headers = {**security, "Content-Disposition": f'attachment; filename="{filename}"'}
+        return Response(body, media_type=mime, headers=headers)
 
     # -- live ----------------------------------------------------------------------------------
 
@@ -692,6 +833,9 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             Route("/case/{ticket_id}", case_page),
             Route("/admin/users", users_page),
             Route("/admin/audit", audit_page),
+            Route("/stats", stats_page),
+            Route("/stats/plot/{name:str}.svg", stats_plot),
+            Route("/stats/download/{kind:str}", stats_download),
             Route("/admin/devices", devices_page, methods=["GET"]),
             Route("/admin/devices", devices_act, methods=["POST"]),
             Route("/events", events),

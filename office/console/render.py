@@ -44,6 +44,7 @@ SCREENS: Mapping[str, tuple[str, ...]] = {
     "users": ("alerts",),
     "devices": ("devices", "alerts"),
     "audit": ("alerts",),
+    "stats": ("alerts",),
 }
 # What of the screen each panel's HTML depends on (besides the view).
 PANELS: Mapping[str, tuple[str, ...]] = {

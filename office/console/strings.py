@@ -664,3 +664,250 @@ REPLIES = (
     # Alert: something else the office kept aside. {device}; {count}.
     N_("{device}: {count} message(s) kept aside"),
 )
+
+# --------------------------------------------------------------------------------------------
+# Statistics (floor manager, administrator): where the time goes
+# --------------------------------------------------------------------------------------------
+
+# The main navigation: the statistics pages.
+NAV_STATS = N_("Statistics")
+# Heading of the statistics page; {period}: the days shown, e.g. "2026-04-01 – 2026-04-30".
+STATS_HEADING = N_("Statistics: {period}")
+# The statistics of today are live: the page says how fresh they are. {time}: e.g. "10:42".
+STATS_LIVE = N_("Today so far, as of {time}; the page refreshes every minute.")
+# The range form: its fields and button.
+STATS_FROM = N_("From")
+# Statistics: stats to.
+STATS_TO = N_("To")
+# Statistics: stats show.
+STATS_SHOW = N_("Show")
+# Quick choices of the range.
+STATS_TODAY = N_("Today")
+# Statistics: stats yesterday.
+STATS_YESTERDAY = N_("Yesterday")
+# Statistics: stats last 7.
+STATS_LAST_7 = N_("Last 7 days")
+# Statistics: stats this month.
+STATS_THIS_MONTH = N_("This month")
+# Statistics: stats last month.
+STATS_LAST_MONTH = N_("Last month")
+# Statistics: stats last year.
+STATS_LAST_YEAR = N_("Last 12 months")
+# A date in the range form that is not a date or in the wrong order. {what}: the value.
+STATS_BAD_RANGE = N_(
+    "That range cannot be shown ({what}); choose a first and a last day, the first not after the last."
+)
+# Downloads of the range's figures.
+STATS_DOWNLOADS = N_("Download")
+# Statistics: stats xlsx.
+STATS_XLSX = N_("Excel workbook (XLSX)")
+# Statistics: stats csv.
+STATS_CSV = N_("CSV (one file per table)")
+# Statistics: stats parquet.
+STATS_PARQUET = N_("Ticket log (Parquet, for analysts)")
+# The key figures at the top.
+STATS_ARRIVALS = N_("Residents (tickets)")
+# Statistics: stats served.
+STATS_SERVED = N_("Served")
+# Statistics: stats no shows.
+STATS_NO_SHOWS = N_("No-shows")
+# Statistics: stats median wait.
+STATS_MEDIAN_WAIT = N_("Median wait")
+# Statistics: stats p90 wait.
+STATS_P90_WAIT = N_("9 in 10 waited at most")
+# {minutes}: the site's target wait.
+STATS_SERVICE_LEVEL = N_("Called within {minutes} min")
+# Statistics: stats median total.
+STATS_MEDIAN_TOTAL = N_("Median time in the building")
+# Statistics: stats transfers.
+STATS_TRANSFERS = N_("Transfers")
+# Statistics: stats voided.
+STATS_VOIDED = N_("Voided")
+# A column header of a statistics table: how many tickets were called.
+STATS_CALLED_COLUMN = N_("called (tickets)")
+# A figure that cannot be given (nobody was called in the range).
+STATS_NONE = N_("–")
+# A duration in minutes with one decimal: {minutes}.
+STATS_MINUTES = N_("{minutes} minutes")
+# The tables' section heading.
+STATS_TABLES = N_("Tables")
+# A range without any ticket.
+STATS_EMPTY = N_("No tickets in this period.")
+# Heading of the forecast; {day}: the day forecast.
+FORECAST_HEADING = N_("Forecast for {day}")
+# The forecast's explanation. {minutes}: target wait; {share}: target share in percent.
+FORECAST_HELP = N_(
+    "Expected residents per hour from the history (weekday, hour, season, days after a holiday), "
+    "and the counters needed to call {share}% of them within {minutes} min."
+)
+# Statistics: forecast hour.
+FORECAST_HOUR = N_("Hour")
+# Statistics: forecast expected.
+FORECAST_EXPECTED = N_("Expected")
+# Statistics: forecast counters.
+FORECAST_COUNTERS = N_("Counters needed")
+# Statistics: forecast total.
+FORECAST_TOTAL = N_("Expected in the day: {count}")
+# Not enough history to forecast (fewer than a few weeks).
+FORECAST_NO_HISTORY = N_("Not enough history yet for a forecast (it needs a few weeks of tickets).")
+# The forecast's measured error on held-out weeks. {model}, {naive}: percent errors.
+FORECAST_ERROR = N_("Error on the last weeks held out: {model}% (same weekday last week: {naive}%)")
+# The office is closed that day.
+FORECAST_CLOSED = N_("The office is closed that day.")
+# The plots' words.
+PLOT_NO_DATA = N_("No tickets in this period")
+# Statistics: plot arrivals.
+PLOT_ARRIVALS = N_("Residents per day")
+PLOT_MEDIAN_WAIT = STATS_MEDIAN_WAIT  # the same words on the plots
+PLOT_P90_WAIT = STATS_P90_WAIT  # the same words on the plots
+# Statistics: plot hour.
+PLOT_HOUR = N_("Hour of arrival")
+# Statistics: plot tickets.
+PLOT_TICKETS = N_("Tickets per day")
+# Statistics: plot wait.
+PLOT_WAIT = N_("Wait (min)")
+# Statistics: plot by hour.
+PLOT_BY_HOUR = N_("Arrivals and waits through the day")
+# Statistics: plot heatmap.
+PLOT_HEATMAP = N_("Residents per day by weekday and hour")
+# Statistics: plot heatmap unit.
+PLOT_HEATMAP_UNIT = N_("residents per day")
+# Statistics: plot stations.
+PLOT_STATIONS = N_("Time at each station")
+# Statistics: plot minutes.
+PLOT_MINUTES = N_("minutes")
+# Statistics: plot stations note.
+PLOT_STATIONS_NOTE = N_("Box: the middle half of the cases; whiskers: 1 in 10 to 9 in 10; line: the median.")
+# Statistics: plot counters.
+PLOT_COUNTERS = N_("Arrivals and counters through the day")
+# Statistics: plot counters open.
+PLOT_COUNTERS_OPEN = N_("Counters calling")
+PLOT_COUNTERS_NEEDED = FORECAST_COUNTERS  # the same words on the plots
+PLOT_COUNTERS_AXIS = COUNTERS  # the same word on the plots
+# Statistics: plot year.
+PLOT_YEAR = N_("The year by week")
+# Statistics: plot week.
+PLOT_WEEK = N_("Week of the year")
+# Statistics: plot season.
+PLOT_SEASON = N_("Moving season")
+# Weekdays, short, Monday first.
+WEEKDAY_NAMES = (
+    # A weekday, short: Monday.
+    N_("Mon"),
+    # A weekday, short: Tuesday.
+    N_("Tue"),
+    # A weekday, short: Wednesday.
+    N_("Wed"),
+    # A weekday, short: Thursday.
+    N_("Thu"),
+    # A weekday, short: Friday.
+    N_("Fri"),
+    # A weekday, short: Saturday.
+    N_("Sat"),
+    # A weekday, short: Sunday.
+    N_("Sun"),
+)
+# The tables' titles and column headers (the report's files carry them too).
+STATS_SUMMARY_TITLE = N_("Summary (service level: called within {minutes} min)")
+STATS_TABLE_WORDS = (
+    # A statistics table's title.
+    N_("By purpose"),
+    # A statistics table's title.
+    N_("Time from reaching a station to reaching the next"),
+    # A statistics table's title.
+    N_("Cases at each station by hour (per day)"),
+    # A statistics table's title.
+    N_("By counter (first calls)"),
+    # A statistics table's title.
+    N_("By hour of arrival"),
+    # A statistics table's title.
+    N_("By weekday and hour of arrival"),
+    # A statistics table's title.
+    N_("By ISO week"),
+    # A statistics table's title.
+    N_("By day"),
+    # A statistics table's title.
+    N_("Certificates issued at the kiosks, by kind and hour (not voided)"),
+    # A statistics table's title.
+    N_("Kiosk cash per business day and kiosk"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("arrivals"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("arrivals per day"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("backlog at end of hour"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("calls"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("copies"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("counter"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("day"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("days"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("fees (yen)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("fees kept (yen)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("from"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("hour"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("issued"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("kind"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("max wait (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("mean (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("mean wait (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("median (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("median service (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("median total (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("median wait (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("moved on in hour"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("n"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("no-shows"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("p90 (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("p90 service (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("p90 total (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("p90 wait (min)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("purpose"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("refund slips"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("refunds owed (yen)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("refunds paid (yen)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("served"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("service level (%)"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("station"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("to"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("transfers"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("voided"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("week"),
+    # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
+    N_("weekday"),
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 from common.i18n import Plural, purpose_name
 from office.console import strings
@@ -64,6 +64,14 @@ class Texts:
         message = getattr(strings, name, None)
         if not isinstance(message, str) or not name.isupper():
             raise AttributeError(name)
+        return self._(message)
+
+    def weekday_name(self, day: date) -> str:
+        """A day's weekday, short, in English (``t.word`` translates it)."""
+        return strings.WEEKDAY_NAMES[day.weekday()]
+
+    def word(self, message: str) -> str:
+        """Any message of the catalog in this language (a table's header, a weekday)."""
         return self._(message)
 
     def n(self, message: Plural, count: int, **fields: object) -> str:
