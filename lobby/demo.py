@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         "--console-port", type=int, default=8080, help="the staff console's port (default: %(default)s)"
     )
     parser.add_argument("--public-port", type=int, default=8090, help="the resident's page port (default: %(default)s)")
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=365,
+        help="days of generated past traffic for the statistics pages, written while the demo runs (default: %(default)s)",
+    )
     return parser
 
 
@@ -202,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             threading.Thread(target=_residents, args=(d, site, args.interval, stopping), daemon=True)
             for d in dispensers
         ]
+        if args.history_days > 0:
+            threads.append(
+                threading.Thread(
+                    target=_history, args=(office, site, args.history_days, stopping), name="history", daemon=True
+                )
+            )
         for t in threads:
             t.start()
         started = time.monotonic()
@@ -215,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             agent.wait_drained(5)
         figures = office.queue_figures()
         waiting = sum(r.waiting for r in figures)
-        say("demo", f"stopping: {office.db.count_tickets()} tickets at the office, {waiting} still waiting")
+        today = office.db.count_tickets(office.business_day())
+        say("demo", f"stopping: {today} tickets at the office today, {waiting} still waiting")
     except (SyncError, OfficeError, DispenserError) as err:
         fail(PROG, str(err))
     finally:
@@ -244,6 +257,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.data is None:
             shutil.rmtree(data, ignore_errors=True)
     return 0
+
+
+def _history(office: OfficeServer, site: Any, days: int, stopping: threading.Event) -> None:
+    """A plausible past for the statistics pages, written through the ticket log on a connection of
+    its own (a batch at a time: the office's writes wait a moment at most), then cached."""
+    from office.db import OfficeDB
+    from office.stats import history
+    from office.stats_cli import write_history
+
+    today = date.fromisoformat(office.business_day())
+    first, last = today - timedelta(days=days), today - timedelta(days=1)
+    say("stats", f"writing {days} days of past traffic ({first} .. {last}) for the Statistics page")
+    db = OfficeDB(office.db.path)
+    try:
+        added = write_history(db, history.generate(site, first, last, seed=7), stop=stopping.is_set)
+    finally:
+        db.close()
+    if stopping.is_set():
+        return
+    office.stats_cache.kick(today.isoformat())
+    say("stats", f"{added} past tickets written; the Statistics page shows them as the days are cached")
 
 
 def _demo_accounts(office: OfficeServer) -> None:

@@ -189,10 +189,11 @@ def _history(args: Any) -> int:
     return 0
 
 
-def write_history(db: OfficeDB, told: Any, batch: int = 2000) -> int:
+def write_history(db: OfficeDB, told: Any, batch: int = 2000, stop: Any = None) -> int:
     """Write generated tickets and their log in transactions of ``batch`` tickets; how many went in.
 
-    The days written are forgotten by the statistics' cache (it is made again from the log)."""
+    The days written are forgotten by the statistics' cache (it is made again from the log).
+    ``stop()`` true ends it after the batch being written (the demo stopping)."""
     added = 0
     days: set[str] = set()
     chunk: list[Any] = []
@@ -208,6 +209,8 @@ def write_history(db: OfficeDB, told: Any, batch: int = 2000) -> int:
         chunk.append(item)
         if len(chunk) >= batch:
             flush()
+            if stop is not None and stop():
+                break
     if chunk:
         flush()
     with db.transaction():

@@ -5,9 +5,11 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -25,7 +27,8 @@ def test_demo_runs_the_lobby_and_stops_cleanly(tmp_path: Path) -> None:
     console_port, public_port = free_port(), free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lobby.demo", "--duration", "10", "--interval", "0.4", "--pace", "1"]
-        + ["--console-port", str(console_port), "--public-port", str(public_port), "--data", str(tmp_path)],
+        + ["--console-port", str(console_port), "--public-port", str(public_port), "--data", str(tmp_path)]
+        + ["--history-days", "20"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -55,8 +58,16 @@ def test_demo_runs_the_lobby_and_stops_cleanly(tmp_path: Path) -> None:
     issued = re.findall(r"disp-\d +ticket (\d+) ", out)
     assert len(issued) >= 5 and len(set(issued)) == len(issued)
     assert re.search(r"now calling \d+ → counter \d", out)
-    stopped = re.search(r"stopping: (\d+) tickets at the office", out)
+    stopped = re.search(r"stopping: (\d+) tickets at the office today", out)
     assert stopped and int(stopped.group(1)) == len(issued)  # every ticket reached the office
+    # The statistics' past was written beside the lobby, through the ticket log, before today.
+    past = re.search(r"stats +(\d+) past tickets written", out)
+    assert past and int(past.group(1)) > 1000, out[-3000:]
+    with closing(sqlite3.connect(tmp_path / "office.sqlite3")) as db:
+        past_days = db.execute(
+            "SELECT COUNT(DISTINCT day) FROM ticket_log WHERE kind = 'issued' AND device LIKE 'dispenser-%'"
+        ).fetchone()[0]
+    assert past_days >= 10  # twenty calendar days back: their open days
     assert "Traceback" not in err
     # The demo's dispensers pinned the demo office's key at first start: they believe only it.
     key = signing.public_key_text(signing.load_or_create_key(tmp_path / "office-signing.key").public_key())
