@@ -320,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         install_bench,
         pairing_bench,
         public_bench,
+        stats_bench,
         store_bench,
         year,
     )
@@ -386,6 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         pairing_figures = pairing_bench.run()
         print(f"  pairing: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        stats_figures = stats_bench.run()
+        print(f"  stats: {time.perf_counter() - t:.1f} s", flush=True)
         install = install_bench.InstallBench()
         if os.geteuid() == 0:
             t = time.perf_counter()
@@ -418,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **staff.figures,
         **year_figures,
         **pairing_figures,
+        **stats_figures,
         **install.figures,
     }
     merge_results(args.results, figures)

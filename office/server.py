@@ -525,7 +525,8 @@ class OfficeServer:
             with self.db.transaction():
                 pruned = self.db.prune(self.wall_ms() - keep * 86_400_000, before_day)
                 staff_days = self.config.retention.staff_days
-                pruned["ticket_log users"] = self.db.forget_log_users(self.wall_ms() - staff_days * 86_400_000)
+                forget_before = (date.fromisoformat(today) - timedelta(days=staff_days)).isoformat()
+                pruned["ticket_log users"] = self.db.forget_log_users(forget_before)
         except sqlite3.Error:
             log.exception("office: pruning the store failed (tried again tomorrow)")
             return

@@ -14,6 +14,7 @@ traceback).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import time
 import zoneinfo
@@ -114,30 +115,43 @@ def _report(args: Any) -> int:
     first, last, out = report_range(args, today)
     t0 = time.perf_counter()
     db = _open_existing(args.db)
-    try:
-        cols = store.columns_between(db, first.isoformat(), last.isoformat(), today.isoformat())
-        made = figures.figures(
-            cols,
-            tz=tz,
-            target_wait_s=site.congestion.target_wait_minutes * 60,
-            stations=[s.code for s in site.stations],
-            until_ms=now_ms,
-        )
-        t = Texts(args.lang, site)
-        target = site.congestion.target_wait_minutes
-        tables = [
-            stats_words.table(t, table, target)
-            for table in [*figures.tables(made), *export.kiosk_tables(db.conn, first, last, tz)]
-        ]
-        export.report_dir(out)
-        files = [export.write_xlsx(tables, out / export.REPORT_XLSX), *export.write_csv(tables, out)]
-        log = out / export.LOG_PARQUET
-        export.write_log_chunks(export.store_chunks(db.conn, first.isoformat(), last.isoformat()), log, tz)
-        files.append(log)
-        if not args.no_plots:
-            files += _plots(made, cols, site, t, out)
-    finally:
-        db.close()
+    export.report_dir(out)
+    log = out / export.LOG_PARQUET
+
+    def raw_log() -> int:
+        # On a connection and thread of its own, beside the figures and plots: reading the rows
+        # out of SQLite and DuckDB's writing let go of the interpreter, and the raw log is most
+        # of a year's report.
+        own = OfficeDB.read_only(args.db)
+        try:
+            return export.write_log_chunks(export.store_chunks(own.conn, first.isoformat(), last.isoformat()), log, tz)
+        finally:
+            own.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="report-log") as pool:
+        logged = pool.submit(raw_log)
+        try:
+            cols = store.columns_between(db, first.isoformat(), last.isoformat(), today.isoformat())
+            made = figures.figures(
+                cols,
+                tz=tz,
+                target_wait_s=site.congestion.target_wait_minutes * 60,
+                stations=[s.code for s in site.stations],
+                until_ms=now_ms,
+            )
+            t = Texts(args.lang, site)
+            target = site.congestion.target_wait_minutes
+            tables = [
+                stats_words.table(t, table, target)
+                for table in [*figures.tables(made), *export.kiosk_tables(db.conn, first, last, tz)]
+            ]
+            files = [export.write_xlsx(tables, out / export.REPORT_XLSX), *export.write_csv(tables, out)]
+            if not args.no_plots:
+                files += _plots(made, cols, site, t, out)
+        finally:
+            db.close()
+        logged.result()
+    files.append(log)
     took = time.perf_counter() - t0
     print(f"{first} .. {last}: {made.summary.arrivals} tickets, {len(files)} files in {out} ({took:.1f} s)")
     for path in files:

@@ -253,8 +253,8 @@ class Retention(_Table, frozen=True, kw_only=True):
     # the number leases and the replies it keeps to answer a repeated staff command alike.
     event_days: Annotated[int, info(ge=7, le=3660)] = 90
     # Days the ticket log keeps the name of the staff user who acted: the figures (how long, at
-    # which counter) are kept for years; who did it is personal and goes after this (0: never kept
-    # past the day). About a year and a month: last year's same month can still be looked into.
+    # which counter) are kept for years; who did it is personal and goes after this (0: gone once
+    # its day is over). About a year and a month: last year's same month can still be looked into.
     staff_days: Annotated[int, info(ge=0, le=3660)] = 400
 
 

@@ -31,8 +31,8 @@ from office.stats.export import (
     write_log_parquet,
     write_xlsx,
 )
-from office.ticket_log import Kind, LogRow
 from office.stats.table import Table
+from office.ticket_log import Kind, LogRow
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 

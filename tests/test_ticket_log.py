@@ -209,9 +209,11 @@ def test_the_staff_user_can_be_dropped_and_the_lines_stay(tmp_path: Path) -> Non
                 [
                     LogRow(1_000, "t1", "2026-01-05", Kind.CALLED, "moving", "reception", 1, "suzuki", "d1"),
                     LogRow(9_000, "t1", "2026-01-05", Kind.STARTED, "moving", "reception", 1, "suzuki", "d1"),
+                    LogRow(9_500, "t2", "2026-01-06", Kind.STARTED, "moving", "reception", 1, "suzuki", "d1"),
                 ]
             )
-            assert db.forget_log_users(5_000) == 1
-        assert [(r.kind, r.username) for r in db.ticket_log("t1")] == [(Kind.CALLED, None), (Kind.STARTED, "suzuki")]
+            assert db.forget_log_users("2026-01-06") == 2
+        assert [(r.kind, r.username) for r in db.ticket_log("t1")] == [(Kind.CALLED, None), (Kind.STARTED, None)]
+        assert [(r.kind, r.at_ms, r.username) for r in db.ticket_log("t2")] == [(Kind.STARTED, 9_500, "suzuki")]
     finally:
         db.close()
