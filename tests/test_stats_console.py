@@ -16,7 +16,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -270,3 +270,19 @@ def test_history_is_written_once_and_the_cache_is_made_beside_the_office(tmp_pat
     with closing(OfficeDB.read_only(path)) as db:
         cached = store.columns_between(db, first.isoformat(), last.isoformat(), TODAY.isoformat())
     assert len(cached) == written
+
+
+def test_todays_page_forecasts_the_coming_week_per_purpose(console: Console) -> None:
+    page = console.sign_in("kato", lang="en").get("/stats").text
+    assert "Today so far" in page
+    week = page[page.index('id="forecast-week"') : page.index("</table>", page.index('id="forecast-week"'))]
+    rows = re.findall(r"<tr><th scope=\"row\">(\d{4}-\d\d-\d\d)[^<]*</th>(.*?)</tr>", week)
+    assert [d for d, _ in rows] == [(TODAY + timedelta(days=k)).isoformat() for k in range(8)]
+    for day, cells in rows:
+        weekend = date.fromisoformat(day).weekday() >= 5
+        assert ("closed" in cells) == weekend, (day, cells)
+        if not weekend:
+            numbers = [int(n) for n in re.findall(r'<td class="n">(\d+)</td>', cells)]
+            total, purposes, peak = numbers[0], numbers[1:-1], numbers[-1]
+            assert len(purposes) == len(SITE.categories) and abs(sum(purposes) - total) <= len(purposes)
+            assert peak >= 1

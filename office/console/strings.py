@@ -748,6 +748,11 @@ FORECAST_EXPECTED = N_("Expected")
 FORECAST_COUNTERS = N_("Counters needed")
 # Statistics: forecast total.
 FORECAST_TOTAL = N_("Expected in the day: {count}")
+# The forecast's table of the coming week: each day's expected residents in all, per purpose, and
+# the most counters needed in any hour.
+FORECAST_WEEK = N_("The coming week")
+# A column of that table: the most counters needed in any hour of the day.
+FORECAST_PEAK_COUNTERS = N_("Counters at the busiest hour")
 # Not enough history to forecast (fewer than a few weeks).
 FORECAST_NO_HISTORY = N_("Not enough history yet for a forecast (it needs a few weeks of tickets).")
 # The forecast's measured error on held-out weeks. {model}, {naive}: percent errors.
