@@ -12,9 +12,10 @@ and a real console (uvicorn, a real Mosquitto) serves it:
   used, as in service); p95 over the rounds (target 1,000 ms);
 * ``stats_export_year_s``: ``madoguchi-office report`` over the year: XLSX, CSVs, PNG plots and
   the raw log as Parquet (target 10 s);
-* ``log_write_overhead_pct``: the office taking ``--events`` tickets from dispensers (a
-  transaction each, fsync'd, as the office commits a batch) and a clerk's call, start, next and
-  done on each, with the log against the same with its rows not written (target 10 %);
+* ``log_write_overhead_pct``: the office taking ``--events`` tickets from dispensers (the raw
+  event kept and the ticket made, a transaction each, fsync'd) and a clerk's call, start, done and
+  hand-over on each (a transaction each), with the log against the same with its rows not
+  written; the median of three runs each (target 10 %);
 * ``forecast_wape_pct`` / ``forecast_naive_wape_pct`` on four held-out normal weeks and
   ``forecast_season_wape_pct`` / ``forecast_season_naive_wape_pct`` on the moving season with the
   year before known (the brief: the model beats the naive same-weekday-last-week forecast);
@@ -141,7 +142,27 @@ def _consume(root: Path, events: int, with_log: bool) -> float:
                     cat.route,
                 )
                 with db.transaction():
-                    db.insert_ticket(replace(t, issued_ms=1_000 + n), f"d1:{n}")
+                    # as the office takes a dispenser's event in: the raw event kept, then applied
+                    db.insert_event(
+                        f"d1:{n + 1}",
+                        "d1",
+                        n + 1,
+                        "ticket.issued",
+                        t.hlc,
+                        1_000 + n,
+                        1_000 + n,
+                        {
+                            "ticket_id": t.ticket_id,
+                            "day": day,
+                            "series": cat.series,
+                            "number": number,
+                            "category": cat.code,
+                            "route": list(cat.route),
+                            "procedures": [],
+                            "token": f"{n:032x}",
+                        },
+                    )
+                    db.insert_ticket(replace(t, issued_ms=1_000 + n), f"d1:{n + 1}")
                 for action in (
                     actions.CallNumber(request_id=uuid.uuid4().hex, ref=f"{cat.series}-{number}"),
                     actions.Start(request_id=uuid.uuid4().hex, ticket_id=t.ticket_id),

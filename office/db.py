@@ -115,16 +115,15 @@ MIGRATIONS: tuple[str, ...] = (
     # appended beside each change; every statistic is made from it. Filled here from what an
     # older store kept: the issue, a stamp per station (the first station's is the call, the
     # terminal's "ready"), and how the ticket ended (done, void, absent) at its last change.
-    # Two indexes only and no AUTOINCREMENT (the rowid grows by itself; a row is deleted only
-    # with a displaced ticket): every change of a ticket pays for them.
+    # One index (a day's rows, and a ticket's within its day) and no AUTOINCREMENT (the rowid
+    # grows by itself; a row is deleted only with a displaced ticket): every change pays for them.
     """
     CREATE TABLE IF NOT EXISTS ticket_log (
         id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, day TEXT NOT NULL,
         ticket_id TEXT NOT NULL, kind TEXT NOT NULL, category TEXT NOT NULL, station TEXT,
         counter INTEGER, username TEXT, device TEXT, detail TEXT
     );
-    CREATE INDEX IF NOT EXISTS ticket_log_day ON ticket_log(day);
-    CREATE INDEX IF NOT EXISTS ticket_log_ticket ON ticket_log(ticket_id);
+    CREATE INDEX IF NOT EXISTS ticket_log_day_ticket ON ticket_log(day, ticket_id);
     INSERT INTO ticket_log(at_ms, day, ticket_id, kind, category, device)
         SELECT issued_ms, day, ticket_id, 'issued', category, device FROM tickets ORDER BY issued_ms, ticket_id;
     INSERT INTO ticket_log(at_ms, day, ticket_id, kind, category, station, counter, device, detail)
@@ -431,7 +430,7 @@ class OfficeDB:
         self.conn.execute("DELETE FROM stamps WHERE ticket_id=?", (t.ticket_id,))
         # The flagged ticket's lines go with it: they told of a number that was never its own, and
         # left in the log they would make one ticket out of two residents.
-        self.conn.execute("DELETE FROM ticket_log WHERE ticket_id=?", (t.ticket_id,))
+        self.conn.execute("DELETE FROM ticket_log WHERE day=? AND ticket_id=?", (t.day, t.ticket_id))
         clash = self.insert_ticket(t, event_id)
         if clash is not None:
             raise sqlite3.IntegrityError(f"ticket {t.ticket_id} still clashes with {clash}")
@@ -765,12 +764,13 @@ class OfficeDB:
         ):
             yield LogRow(r[0], r[1], r[2], Kind(r[3]), r[4], r[5], r[6], r[7], r[8], r[9])
 
-    def ticket_log(self, ticket_id: str) -> list[LogRow]:
-        """One ticket's log, in the order written."""
+    def ticket_log(self, ticket_id: str, day: str | None = None) -> list[LogRow]:
+        """One ticket's log, in the order written (``day``: the ticket's, when its id does not begin
+        with it as office.domain.ticket_id makes them)."""
         rows = self.conn.execute(
             "SELECT at_ms, ticket_id, day, kind, category, station, counter, username, device, detail"
-            " FROM ticket_log WHERE ticket_id=? ORDER BY id",
-            (ticket_id,),
+            " FROM ticket_log WHERE day=? AND ticket_id=? ORDER BY id",
+            (day or ticket_id[:10], ticket_id),
         )
         return [LogRow(r[0], r[1], r[2], Kind(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
 

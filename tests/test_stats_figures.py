@@ -463,3 +463,21 @@ def test_cached_journeys_equal_fresh_ones(
         return (j.day, j.issued_ms, j.ticket_id)
 
     assert sorted(first_read, key=key) == sorted(cached, key=key) == sorted(fresh, key=key)
+
+
+def test_two_transfers_in_a_row_keep_the_time_back_in_the_queue() -> None:
+    # Found by the property above: a second transfer while the ticket waited again after the first
+    # started the wait anew, and the parts came a millisecond short of the total.
+    t = 1_774_999_800_000
+    life = [
+        LogRow(t, "x", "2026-04-01", Kind.ISSUED, "certificates", device="disp-1"),
+        LogRow(t + 1_000, "x", "2026-04-01", Kind.CALLED, "certificates", "reception", 1),
+        LogRow(t + 2_000, "x", "2026-04-01", Kind.TRANSFERRED, "moving", detail="certificates"),
+        LogRow(t + 5_000, "x", "2026-04-01", Kind.TRANSFERRED, "family_register", detail="moving"),
+        LogRow(t + 9_000, "x", "2026-04-01", Kind.CALLED, "family_register", "reception", 2),
+        LogRow(t + 12_000, "x", "2026-04-01", Kind.READY, "family_register", "done", 2),
+        LogRow(t + 13_000, "x", "2026-04-01", Kind.DONE, "family_register", "done", 2),
+    ]
+    (j,) = journeys(life)
+    assert (j.transfers, j.requeue_s, j.wait_s, j.collect_s, j.total_s) == (2, 7.0, 1.0, 1.0, 13.0)
+    assert [(s.station, s.seconds) for s in j.station_times] == [("reception", 1.0), ("reception", 3.0)]

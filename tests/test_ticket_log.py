@@ -213,7 +213,12 @@ def test_the_staff_user_can_be_dropped_and_the_lines_stay(tmp_path: Path) -> Non
                 ]
             )
             assert db.forget_log_users("2026-01-06") == 2
-        assert [(r.kind, r.username) for r in db.ticket_log("t1")] == [(Kind.CALLED, None), (Kind.STARTED, None)]
-        assert [(r.kind, r.at_ms, r.username) for r in db.ticket_log("t2")] == [(Kind.STARTED, 9_500, "suzuki")]
+        assert [(r.kind, r.username) for r in db.ticket_log("t1", "2026-01-05")] == [
+            (Kind.CALLED, None),
+            (Kind.STARTED, None),
+        ]
+        assert [(r.kind, r.at_ms, r.username) for r in db.ticket_log("t2", "2026-01-06")] == [
+            (Kind.STARTED, 9_500, "suzuki")
+        ]
     finally:
         db.close()

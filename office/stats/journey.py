@@ -177,8 +177,8 @@ def journey(rows: Sequence[LogRow]) -> Journey | None:
             category = r.category
             transfers += 1
             state = Outcome.WAITING
-            if first_call is not None:
-                requeue_since = t
+            if first_call is not None and requeue_since is None:
+                requeue_since = t  # a second transfer while back in the queue: the wait goes on
         elif kind is Kind.ABSENT:
             state = Outcome.ABSENT
         elif kind is Kind.VOIDED:
