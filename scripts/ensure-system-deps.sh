@@ -12,9 +12,10 @@
 #                               check where the windows opened)
 #   chromium                    the browser tests of the staff console and the resident page (Playwright
 #                               drives it; nothing is downloaded at test time)
+#   postgresql                  the ward's central store; tests start their own cluster on a free port
 set -euo pipefail
 
-wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++ libmtdev1 x11-utils chromium)
+wanted=(mosquitto xvfb libgl1-mesa-dri fonts-noto-cjk espeak-ng open-jtalk open-jtalk-mecab-naist-jdic cmake g++ libmtdev1 x11-utils chromium postgresql)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

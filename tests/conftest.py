@@ -215,3 +215,22 @@ def display() -> Iterator[str]:
     yield f":{number}"
     proc.terminate()
     proc.wait(10)
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def postgres() -> Iterator[Any]:
+    """A started PostgreSQL (Debian's) on a free loopback port in a directory of its own; removed
+    at teardown. Fault tests may ``kill()`` and ``start()`` it: what was committed survives."""
+    from lobby.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -1,0 +1,227 @@
+"""The central office's consumer: every branch's events, from the central Mosquitto into PostgreSQL,
+each exactly once (the edge: MQTT in, SQL out).
+
+A branch's Mosquitto bridges its devices' event batches up to the centre under
+``ward/<site>/up/device/<device>/events`` (office/ward_bridge.py). Who sent them is the topic's,
+never the payload's: the centre's ACL lets a branch's bridge write under its own site's prefix
+only, and the branch's broker lets a device publish on its own device topic only; a batch whose
+``device`` differs from its topic is kept aside, like a malformed one, logged and counted.
+
+Exactly once: the subscription is a persistent session (QoS 1, no clean start), each message is
+acknowledged only after the transaction that holds its events has committed, and the table's key
+``(site, device, seq)`` makes a redelivered batch a no-op (``ON CONFLICT DO NOTHING``). Killed
+between the commit and the acknowledgement, the consumer gets the batch again and adds nothing;
+killed before the commit, it gets it again and adds it. While PostgreSQL is away the consumer
+holds the batches in arrival order, unacknowledged, and tries again: nothing is lost, and a
+device's events go in in the order they came.
+
+How far behind each branch is: ``ward_sites`` keeps per site the newest event's device time and
+when it reached the centre; :meth:`WardConsumer.lag` reports both against now.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import Counter as Tally
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from sync import messages, protocol
+from sync.errors import ProtocolError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ward_events (
+    site TEXT NOT NULL, device TEXT NOT NULL, seq BIGINT NOT NULL, type TEXT NOT NULL, hlc TEXT NOT NULL,
+    at_ms BIGINT NOT NULL, received_ms BIGINT NOT NULL, data JSONB NOT NULL,
+    PRIMARY KEY (site, device, seq)
+);
+CREATE TABLE IF NOT EXISTS ward_sites (
+    site TEXT PRIMARY KEY, events BIGINT NOT NULL DEFAULT 0, newest_at_ms BIGINT, received_ms BIGINT
+);
+CREATE TABLE IF NOT EXISTS ward_kept_aside (
+    id BIGSERIAL PRIMARY KEY, received_ms BIGINT NOT NULL, topic TEXT NOT NULL, why TEXT NOT NULL
+);
+"""
+TOPIC = "ward/+/up/device/+/events"
+RETRY_S = 1.0
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far behind a branch is at the centre: its newest event's device time and when the
+    centre last heard from it, against now (ms)."""
+
+    site: str
+    events: int
+    behind_ms: int | None
+    silent_ms: int | None
+
+
+def site_and_device(topic: str) -> tuple[str, str] | None:
+    """``(site, device)`` of ``ward/<site>/up/device/<device>/events``; None for anything else."""
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[0] != "ward" or parts[2] != "up" or parts[3] != "device" or parts[5] != "events":
+        return None
+    if not protocol.valid_id(parts[1]) or not protocol.valid_id(parts[4]):
+        return None
+    return parts[1], parts[4]
+
+
+class WardConsumer:
+    """Subscribes at the central broker (``host``, ``port``) and writes into PostgreSQL (``dsn``)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        dsn: str,
+        *,
+        client_id: str = "ward-office",
+        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.dsn = dsn
+        self.clock = clock
+        self.stats: Tally[str] = Tally()
+        self._pending: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._db: psycopg.Connection[tuple[object, ...]] | None = None
+        self._worker = threading.Thread(target=self._work, name="ward-consumer", daemon=True)
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,  # a persistent session: what arrives while we are away waits
+            manual_ack=True,  # acknowledged after the commit, never before
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_message = lambda _c, _u, m: self._pending.put(m)
+        self._client.reconnect_delay_set(1, 5)
+        self._host, self._port = host, port
+
+    def start(self) -> None:
+        """Connect (in the background, with retries) and start writing."""
+        self._ensure_schema()
+        self._worker.start()
+        self._client.connect_async(self._host, self._port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Stop taking messages; what is not committed yet is not acknowledged (it comes again)."""
+        self._stop.set()
+        self._pending.put(None)
+        self._worker.join(timeout=10)
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self._db is not None:
+            self._db.close()
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
+        client.subscribe(TOPIC, qos=1)
+
+    # -- the store --------------------------------------------------------------------------------
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._db is None or self._db.closed:
+            self._db = psycopg.connect(self.dsn, connect_timeout=5)
+        return self._db
+
+    def _ensure_schema(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._connection() as db, db.transaction():
+                    db.execute(SCHEMA)
+                return
+            except psycopg.OperationalError as err:
+                log.warning("ward: PostgreSQL unreachable (%s); trying again", err)
+                self._db = None
+                time.sleep(RETRY_S)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            message = self._pending.get()
+            if message is None:
+                return
+            while not self._stop.is_set():
+                try:
+                    self._write(message)
+                    break
+                except psycopg.OperationalError as err:
+                    # PostgreSQL away: keep the batch (unacknowledged) and the order, try again.
+                    self.stats["db_retries"] += 1
+                    log.warning("ward: PostgreSQL unreachable (%s); the batch waits", err)
+                    self._db = None
+                    self._stop.wait(RETRY_S)
+            else:
+                return  # stopping: not acknowledged, the broker gives it again
+            self._client.ack(message.mid, message.qos)
+
+    def _write(self, message: mqtt.MQTTMessage) -> None:
+        now = self.clock()
+        db = self._connection()
+        where = site_and_device(message.topic)
+        with db.transaction():
+            why = None
+            batch: messages.EventBatch | None = None
+            if where is None:
+                why = "not a ward event topic"
+            else:
+                try:
+                    batch = protocol.decode("events", bytes(message.payload))
+                except ProtocolError as err:
+                    why = f"malformed: {err}"
+                if batch is not None and batch.device != where[1]:
+                    why, batch = f"batch names device {batch.device!r}, its topic {where[1]!r}", None
+            if batch is None or where is None:
+                self.stats["kept_aside"] += 1
+                log.warning("ward: %s kept aside: %s", message.topic, why)
+                db.execute(
+                    "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)",
+                    (now, message.topic[:300], (why or "")[:500]),
+                )
+                return
+            site, device = where
+            added = 0
+            newest = None
+            for rec in batch.events:
+                cur = db.execute(
+                    "INSERT INTO ward_events(site, device, seq, type, hlc, at_ms, received_ms, data)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (site, device, rec.seq, rec.type, rec.hlc, rec.at, now, json.dumps(rec.data, ensure_ascii=False)),
+                )
+                added += cur.rowcount
+                newest = rec.at if newest is None else max(newest, rec.at)
+            db.execute(
+                "INSERT INTO ward_sites(site, events, newest_at_ms, received_ms) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (site) DO UPDATE SET events = ward_sites.events + EXCLUDED.events,"
+                " newest_at_ms = GREATEST(ward_sites.newest_at_ms, EXCLUDED.newest_at_ms),"
+                " received_ms = EXCLUDED.received_ms",
+                (site, added, newest, now),
+            )
+            self.stats["events"] += added
+            self.stats["duplicates"] += len(batch.events) - added
+
+    # -- how far behind ---------------------------------------------------------------------------
+
+    def lag(self) -> list[Lag]:
+        """Each branch heard from: its events at the centre and how far behind it is now."""
+        now = self.clock()
+        with psycopg.connect(self.dsn, connect_timeout=5) as db:
+            rows = db.execute("SELECT site, events, newest_at_ms, received_ms FROM ward_sites ORDER BY site").fetchall()
+        return [
+            Lag(
+                str(site),
+                int(events),
+                None if newest is None else now - int(newest),
+                None if received is None else now - int(received),
+            )
+            for site, events, newest, received in rows
+        ]
