@@ -221,6 +221,11 @@ class BrokerFiles:
         return self.directory / "mosquitto.conf"
 
     @property
+    def include_dir(self) -> Path:
+        """``conf.d/``: configuration files of others that Mosquitto reads after ours (a ward bridge)."""
+        return self.directory / "conf.d"
+
+    @property
     def acl(self) -> Path:
         """The ACL file."""
         return self.directory / "acl"
@@ -430,6 +435,9 @@ def mosquitto_conf_text(files: BrokerFiles) -> str:
         "log_type information",
         "connection_messages true",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        # What this file does not own and must survive its rewriting: a ward branch's bridge to
+        # the central broker (madoguchi-office ward broker-files, docs/ward.md) goes here.
+        f"include_dir {files.include_dir}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -525,6 +533,7 @@ def _write_broker_config(home: SecurityHome, now_ms: int, settings: BrokerSettin
     files = BrokerFiles(home.broker_dir.resolve(), settings)
     try:
         files.persistence_dir.mkdir(parents=True, exist_ok=True)
+        files.include_dir.mkdir(mode=0o750, exist_ok=True)
     except OSError as err:
         raise BrokerSecurityError(f"cannot create {files.persistence_dir}: {err.strerror or err}") from err
     if not _server_cert_current(files, ca, settings.hosts, now_ms):

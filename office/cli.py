@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from certificates.errors import CertificateDomainError
 from common.cli import OneLineParser, add_common, fail, setup_logging
 from office import config as configmod
-from office import registry_cli, stats_cli
+from office import registry_cli, stats_cli, ward_cli
 from office.db import OfficeDB
 from office.domain import OfficeError
 from office.identity import office_public_key, signing_key_path
@@ -131,6 +131,7 @@ def _parser() -> OneLineParser:
     _security_parsers(sub)
     registry_cli.add_parser(sub)
     stats_cli.add_parsers(sub)
+    ward_cli.add_parser(sub)
     return parser
 
 
@@ -243,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return registry_cli.run(args)
         if args.command in ("report", "history"):
             return stats_cli.run(args)
+        if args.command == "ward":
+            return ward_cli.run(args)
         if args.command == "users":
             return _users(args)
         configmod.load(args.path)
