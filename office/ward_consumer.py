@@ -87,6 +87,7 @@ class WardConsumer:
         dsn: str,
         *,
         client_id: str = "ward-office",
+        username: str | None = None,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.dsn = dsn
@@ -102,6 +103,8 @@ class WardConsumer:
             clean_session=False,  # a persistent session: what arrives while we are away waits
             manual_ack=True,  # acknowledged after the commit, never before
         )
+        if username is not None:  # the centre's ACL names the consumer (plain TCP: a closed test network)
+            self._client.username_pw_set(username)
         self._client.on_connect = self._on_connect
         self._client.on_message = lambda _c, _u, m: self._pending.put(m)
         self._client.reconnect_delay_set(1, 5)
