@@ -421,7 +421,9 @@ def central_conf_text(
         # A consumer that is away queues what every branch sends it: one branch's day each.
         f"max_queued_messages {queue.messages * len(checked)}",
         f"max_queued_bytes {queue.bytes * len(checked)}",
-        "max_inflight_messages 20",
+        # The consumer acknowledges a group of batches after one commit (office/ward_consumer.py):
+        # a window of 200 lets a catching-up branch's batches go in 200 to a transaction.
+        "max_inflight_messages 200",
         "persistence true",
         f"persistence_location {files.persistence_dir}/",
         "persistence_file mosquitto.db",

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS ward_kept_aside (
 """
 TOPIC = "ward/+/up/device/+/events"
 RETRY_S = 1.0
+GROUP = 200  # batches written in one transaction at most
 
 
 @dataclass(frozen=True)
@@ -150,67 +151,89 @@ class WardConsumer:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            message = self._pending.get()
-            if message is None:
+            first = self._pending.get()
+            if first is None:
                 return
+            # What waits already goes in with it, in one transaction: a branch catching up after
+            # an outage sends thousands of small batches, and a commit each would be the bound.
+            group = [first]
+            while len(group) < GROUP:
+                try:
+                    more = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._pending.put(None)
+                    break
+                group.append(more)
             while not self._stop.is_set():
                 try:
-                    self._write(message)
+                    self._write(group)
                     break
                 except psycopg.OperationalError as err:
-                    # PostgreSQL away: keep the batch (unacknowledged) and the order, try again.
+                    # PostgreSQL away: keep the batches (unacknowledged) and their order, try again.
                     self.stats["db_retries"] += 1
-                    log.warning("ward: PostgreSQL unreachable (%s); the batch waits", err)
+                    log.warning("ward: PostgreSQL unreachable (%s); %d batches wait", err, len(group))
                     self._db = None
                     self._stop.wait(RETRY_S)
             else:
-                return  # stopping: not acknowledged, the broker gives it again
-            self._client.ack(message.mid, message.qos)
+                return  # stopping: not acknowledged, the broker gives them again
+            for message in group:
+                self._client.ack(message.mid, message.qos)
 
-    def _write(self, message: mqtt.MQTTMessage) -> None:
+    def _write(self, group: list[mqtt.MQTTMessage]) -> None:
         now = self.clock()
         db = self._connection()
-        where = site_and_device(message.topic)
+        counts: dict[str, int] = {}
         with db.transaction():
-            why = None
-            batch: messages.EventBatch | None = None
-            if where is None:
-                why = "not a ward event topic"
-            else:
-                try:
-                    batch = protocol.decode("events", bytes(message.payload))
-                except ProtocolError as err:
-                    why = f"malformed: {err}"
-                if batch is not None and batch.device != where[1]:
-                    why, batch = f"batch names device {batch.device!r}, its topic {where[1]!r}", None
-            if batch is None or where is None:
-                self.stats["kept_aside"] += 1
-                log.warning("ward: %s kept aside: %s", message.topic, why)
-                db.execute(
-                    "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)",
-                    (now, message.topic[:300], (why or "")[:500]),
-                )
-                return
-            site, device = where
-            added = 0
-            newest = None
-            for rec in batch.events:
-                cur = db.execute(
-                    "INSERT INTO ward_events(site, device, seq, type, hlc, at_ms, received_ms, data)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (site, device, rec.seq, rec.type, rec.hlc, rec.at, now, json.dumps(rec.data, ensure_ascii=False)),
-                )
-                added += cur.rowcount
-                newest = rec.at if newest is None else max(newest, rec.at)
+            for message in group:
+                self._write_one(db, message, now, counts)
+        for key, n in counts.items():
+            self.stats[key] += n
+
+    def _write_one(
+        self, db: psycopg.Connection[tuple[object, ...]], message: mqtt.MQTTMessage, now: int, counts: dict[str, int]
+    ) -> None:
+        where = site_and_device(message.topic)
+        why = None
+        batch: messages.EventBatch | None = None
+        if where is None:
+            why = "not a ward event topic"
+        else:
+            try:
+                batch = protocol.decode("events", bytes(message.payload))
+            except ProtocolError as err:
+                why = f"malformed: {err}"
+            if batch is not None and batch.device != where[1]:
+                why, batch = f"batch names device {batch.device!r}, its topic {where[1]!r}", None
+        if batch is None or where is None:
+            counts["kept_aside"] = counts.get("kept_aside", 0) + 1
+            log.warning("ward: %s kept aside: %s", message.topic, why)
             db.execute(
-                "INSERT INTO ward_sites(site, events, newest_at_ms, received_ms) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (site) DO UPDATE SET events = ward_sites.events + EXCLUDED.events,"
-                " newest_at_ms = GREATEST(ward_sites.newest_at_ms, EXCLUDED.newest_at_ms),"
-                " received_ms = EXCLUDED.received_ms",
-                (site, added, newest, now),
+                "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)",
+                (now, message.topic[:300], (why or "")[:500]),
             )
-            self.stats["events"] += added
-            self.stats["duplicates"] += len(batch.events) - added
+            return
+        site, device = where
+        added = 0
+        newest = None
+        for rec in batch.events:
+            cur = db.execute(
+                "INSERT INTO ward_events(site, device, seq, type, hlc, at_ms, received_ms, data)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (site, device, rec.seq, rec.type, rec.hlc, rec.at, now, json.dumps(rec.data, ensure_ascii=False)),
+            )
+            added += cur.rowcount
+            newest = rec.at if newest is None else max(newest, rec.at)
+        db.execute(
+            "INSERT INTO ward_sites(site, events, newest_at_ms, received_ms) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (site) DO UPDATE SET events = ward_sites.events + EXCLUDED.events,"
+            " newest_at_ms = GREATEST(ward_sites.newest_at_ms, EXCLUDED.newest_at_ms),"
+            " received_ms = EXCLUDED.received_ms",
+            (site, added, newest, now),
+        )
+        counts["events"] = counts.get("events", 0) + added
+        counts["duplicates"] = counts.get("duplicates", 0) + len(batch.events) - added
 
     # -- how far behind ---------------------------------------------------------------------------
 
