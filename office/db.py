@@ -774,6 +774,29 @@ class OfficeDB:
         )
         return [LogRow(r[0], r[1], r[2], Kind(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
 
+    def log_after(self, after: int, limit: int) -> list[tuple[int, LogRow]]:
+        """Up to ``limit`` rows of the ticket log with ids above ``after``, with their ids, oldest
+        first (a ward's branch sends them to the centre from its last ack)."""
+        rows = self.conn.execute(
+            "SELECT id, at_ms, ticket_id, day, kind, category, station, counter, username, device, detail"
+            " FROM ticket_log WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        return [(int(r[0]), LogRow(r[1], r[2], r[3], Kind(r[4]), r[5], r[6], r[7], r[8], r[9], r[10])) for r in rows]
+
+    def last_log_id(self) -> int:
+        """The newest ticket log row's id (0: none)."""
+        return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM ticket_log").fetchone()[0])
+
+    def meta_int(self, key: str) -> int:
+        """A whole number kept in ``meta`` (0 when never set)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_meta_int(self, key: str, value: int) -> None:
+        """Keep a whole number in ``meta``."""
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
+
     def forget_log_users(self, before_day: str) -> int:
         """Drop the staff user from the log of the tickets of days before ``before_day`` (the figures
         stay); rows changed."""

@@ -57,6 +57,10 @@ HEARTBEAT_S = 10.0  # live office status: devices learn the time from it and see
 # Bursts of changes coalesce into one retained snapshot per interval; a change after a quiet
 # spell goes out at once (the board's move follows the clerk's click within the interval).
 SNAPSHOT_MIN_INTERVAL_S = 0.1
+WARD_ACKED_KEY = "ward:log_acked"
+WARD_SEND_S = 0.5  # how often new ticket log rows go up to the centre
+WARD_RESEND_S = 10.0  # sent rows without an ack for this long are sent again from the last ack
+WARD_BATCHES_PER_TURN = 10  # 2,000 rows a turn at most: a branch catching up leaves the loop its turns
 PRUNE_AFTER_START_S = 30.0  # the first pruning after a start waits this long
 LEASE_CHECK_S = 60.0  # catches the business-day rollover for idle dispensers
 ENROLLED_REREAD_S = 5.0  # an unknown device makes the office read the enrolment register again
@@ -134,6 +138,11 @@ class OfficeServer:
             self.public = FeedPusher(config.public.url, Path(config.public.secret_file))
         self.staff = StaffDesk(config, self.db, on_activity=self._activity, issuer=self._issue_at_desk)
         self.stats_cache = Warmer(db_path)
+        # A ward's branch: the ticket log acknowledged by the centre, sent, and when it last moved.
+        self._ward_acked = self.db.meta_int(WARD_ACKED_KEY)
+        self._ward_sent = self._ward_acked
+        self._ward_progress = time.monotonic()
+        self._ward_last_send = 0.0
         self.staff.rebuild_service_log(self.wall_ms() - SERVICE_HISTORY_MS)
         self.leases = LeaseKeeper(config, self.db)
         self.kiosk = open_kiosk_service(config, self.db, registry=registry, on_activity=self._activity)
@@ -146,6 +155,7 @@ class OfficeServer:
                 (protocol.topic("device_status", config.site), 1),
                 (protocol.topic("staff_command", config.site), 1),
                 (protocol.topic("kiosk_request", config.site), 1),
+                *([(protocol.topic("ticket_log_ack", config.site), 1)] if config.ward.send_log else []),
             ],
             on_message=lambda m: self._inbox.put(("message", m)),
             on_ready=lambda: self._inbox.put(("ready", None)),
@@ -305,6 +315,8 @@ class OfficeServer:
         now = time.monotonic()
         if self.public is not None:
             self._feed_public(now)
+        if self.config.ward.send_log and self._ready.is_set():
+            self._send_ward_log(now)
         if self._ready.is_set():
             if self.sim_staff is not None:
                 self._run_sim_staff()
@@ -361,7 +373,8 @@ class OfficeServer:
             parsed = protocol.parse_topic(message.topic)
             if parsed.site != self.config.site:
                 raise ProtocolError(f"message for site {parsed.site!r}")
-            if parsed.name not in ("events", "device_status", "staff_command", "kiosk_request"):
+            taken = ("events", "device_status", "staff_command", "kiosk_request")
+            if parsed.name not in taken and not (parsed.name == "ticket_log_ack" and self.config.ward.send_log):
                 raise ProtocolError(f"the office does not take {parsed.name} messages")
             if message.retained and parsed.name != "device_status":
                 # Events, requests and commands are never published retained; one that is was
@@ -393,6 +406,8 @@ class OfficeServer:
                     self._kiosk_request(str(parsed.device), doc)
                 case messages.StaffCommand():
                     self._staff_command(str(parsed.terminal), doc)
+                case messages.TicketLogAck():
+                    self._ward_log_acked(doc.upto)
         except ProtocolError as err:
             self.stats["bad_payloads"] += 1
             log.warning("ignored a bad message on %s: %s", message.topic, err)
@@ -797,6 +812,62 @@ class OfficeServer:
     def _sealed(self, payload: messages.Payload, addressee: str | None = None) -> bytes:
         """The payload's bytes with the office's signature for its topic, site and addressee."""
         return self.signer.seal(payload.topic, self.config.site, addressee, protocol.encode(payload))
+
+    # -- a ward: the ticket log up to the centre ---------------------------------------------------
+
+    def _ward_log_acked(self, upto: int) -> None:
+        """The centre holds the log up to ``upto``: send on from there (never back past it)."""
+        if upto <= self._ward_acked:
+            return
+        # An ack beyond what this office ever wrote is not the centre's to give: kept aside.
+        if upto > self.db.last_log_id():
+            self.stats["ward_bad_acks"] += 1
+            log.warning("ward: an ack up to %d, beyond this office's log; ignored", upto)
+            return
+        with self.db.transaction():
+            self.db.set_meta_int(WARD_ACKED_KEY, upto)
+        self._ward_acked = upto
+        self._ward_sent = max(self._ward_sent, upto)
+        self._ward_progress = time.monotonic()
+
+    def _send_ward_log(self, now: float) -> None:
+        """Send the rows after the last one sent; with no ack for a while, again from the last ack."""
+        if now - self._ward_last_send < WARD_SEND_S:
+            return
+        self._ward_last_send = now
+        if self._ward_sent > self._ward_acked and now - self._ward_progress > WARD_RESEND_S:
+            self.stats["ward_log_resends"] += 1
+            self._ward_sent = self._ward_acked  # the centre missed some: from its last ack again
+            self._ward_progress = now
+        for _ in range(WARD_BATCHES_PER_TURN):
+            rows = self.db.log_after(self._ward_sent, messages.MAX_LOG_ROWS_PER_MESSAGE)
+            if not rows:
+                return
+            upto = rows[-1][0]
+            batch = messages.TicketLogBatch(
+                after=self._ward_sent,
+                upto=upto,
+                rows=tuple(
+                    messages.TicketLogRow(
+                        id=i,
+                        at=r.at_ms,
+                        ticket_id=r.ticket_id,
+                        day=r.day,
+                        kind=r.kind.value,
+                        category=r.category,
+                        station=r.station,
+                        counter=r.counter,
+                        username=r.username,
+                        device=r.device,
+                        detail=r.detail,
+                    )
+                    for i, r in rows
+                ),
+            )
+            if self._ward_sent == self._ward_acked:
+                self._ward_progress = now  # the ack clock starts with the first row past the ack
+            self._publish(batch)
+            self._ward_sent = upto
 
     def _publish_status(self, state: str) -> None:
         self._last_heartbeat = time.monotonic()

@@ -78,6 +78,10 @@ ROUTES: tuple[Route, ...] = (
     Route("office_config", "out", 0),
     Route("queue_snapshot", "out", 0),
     Route("board_snapshot", "out", 0),
+    # The branch office's ticket log, what the ward's statistics are made of: queued through an
+    # outage like the events; the centre's cumulative ack of it comes down.
+    Route("ticket_log", "out", 1),
+    Route("ticket_log_ack", "in", 1),
     # The one thing the centre may ask of a branch: a staff command, answered on staff_reply.
     Route("staff_command", "in", 1),
 )

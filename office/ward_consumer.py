@@ -48,11 +48,20 @@ CREATE TABLE IF NOT EXISTS ward_events (
 CREATE TABLE IF NOT EXISTS ward_sites (
     site TEXT PRIMARY KEY, events BIGINT NOT NULL DEFAULT 0, newest_at_ms BIGINT, received_ms BIGINT
 );
+CREATE TABLE IF NOT EXISTS ward_ticket_log (
+    site TEXT NOT NULL, id BIGINT NOT NULL, at_ms BIGINT NOT NULL, ticket_id TEXT NOT NULL, day DATE NOT NULL,
+    kind TEXT NOT NULL, category TEXT NOT NULL, station TEXT, counter INTEGER, username TEXT, device TEXT,
+    detail TEXT, received_ms BIGINT NOT NULL,
+    PRIMARY KEY (site, id)
+);
+CREATE INDEX IF NOT EXISTS ward_ticket_log_day ON ward_ticket_log (site, day);
+CREATE TABLE IF NOT EXISTS ward_log_marks (site TEXT PRIMARY KEY, upto BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ward_kept_aside (
     id BIGSERIAL PRIMARY KEY, received_ms BIGINT NOT NULL, topic TEXT NOT NULL, why TEXT NOT NULL
 );
 """
 TOPIC = "ward/+/up/device/+/events"
+LOG_TOPIC = "ward/+/up/office/log"
 RETRY_S = 1.0
 GROUP = 200  # batches written in one transaction at most
 
@@ -66,6 +75,14 @@ class Lag:
     events: int
     behind_ms: int | None
     silent_ms: int | None
+
+
+def log_site(topic: str) -> str | None:
+    """The site of ``ward/<site>/up/office/log``; None for anything else."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != "ward" or parts[2:] != ["up", "office", "log"] or not protocol.valid_id(parts[1]):
+        return None
+    return parts[1]
 
 
 def site_and_device(topic: str) -> tuple[str, str] | None:
@@ -129,7 +146,7 @@ class WardConsumer:
             self._db.close()
 
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
-        client.subscribe(TOPIC, qos=1)
+        client.subscribe([(TOPIC, 1), (LOG_TOPIC, 1)])
 
     # -- the store --------------------------------------------------------------------------------
 
@@ -185,11 +202,68 @@ class WardConsumer:
         now = self.clock()
         db = self._connection()
         counts: dict[str, int] = {}
+        acks: dict[str, int] = {}
         with db.transaction():
             for message in group:
-                self._write_one(db, message, now, counts)
+                site = log_site(message.topic)
+                if site is not None:
+                    upto = self._write_log(db, site, message, now, counts)
+                    if upto is not None:
+                        acks[site] = upto
+                else:
+                    self._write_one(db, message, now, counts)
         for key, n in counts.items():
             self.stats[key] += n
+        # After the commit: the branch stops resending what the centre now holds for good.
+        for site, upto in acks.items():
+            ack = messages.TicketLogAck(upto=upto)
+            self._client.publish(f"ward/{site}/down/office/log/ack", protocol.encode(ack), qos=1)
+
+    def _write_log(
+        self,
+        db: psycopg.Connection[tuple[object, ...]],
+        site: str,
+        message: mqtt.MQTTMessage,
+        now: int,
+        counts: dict[str, int],
+    ) -> int | None:
+        """A branch's ticket log rows, once each; the mark up to which the centre holds them all."""
+        try:
+            batch = protocol.decode("ticket_log", bytes(message.payload))
+        except ProtocolError as err:
+            counts["kept_aside"] = counts.get("kept_aside", 0) + 1
+            db.execute(
+                "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)",
+                (now, message.topic[:300], f"malformed: {err}"[:500]),
+            )
+            return None
+        if any(not batch.after < r.id <= batch.upto for r in batch.rows):
+            counts["kept_aside"] = counts.get("kept_aside", 0) + 1
+            db.execute(
+                "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)",
+                (now, message.topic[:300], f"rows outside {batch.after}..{batch.upto}"),
+            )
+            return None
+        added = 0
+        for r in batch.rows:
+            cur = db.execute(
+                "INSERT INTO ward_ticket_log(site, id, at_ms, ticket_id, day, kind, category, station, counter,"
+                " username, device, detail, received_ms) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT DO NOTHING",
+                (site, r.id, r.at, r.ticket_id, r.day, r.kind, r.category, r.station, r.counter, r.username,
+                 r.device, r.detail, now),
+            )  # fmt: skip
+            added += cur.rowcount
+        counts["log_rows"] = counts.get("log_rows", 0) + added
+        row = db.execute("SELECT upto FROM ward_log_marks WHERE site = %s FOR UPDATE", (site,)).fetchone()
+        mark = int(str(row[0])) if row else 0
+        if batch.after <= mark < batch.upto:  # it continues what the centre holds: the mark moves on
+            mark = batch.upto
+            db.execute(
+                "INSERT INTO ward_log_marks(site, upto) VALUES (%s, %s) ON CONFLICT (site) DO UPDATE SET upto = %s",
+                (site, mark, mark),
+            )
+        return mark
 
     def _write_one(
         self, db: psycopg.Connection[tuple[object, ...]], message: mqtt.MQTTMessage, now: int, counts: dict[str, int]

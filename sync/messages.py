@@ -473,6 +473,49 @@ class StaffReply(Payload, frozen=True, kw_only=True):
 
 
 # --------------------------------------------------------------------------------------------
+# a branch office <-> the ward's centre: the ticket log
+# --------------------------------------------------------------------------------------------
+
+MAX_LOG_ROWS_PER_MESSAGE = 200
+LogId = Annotated[int, info(ge=1, le=MAX_MS, what="a ticket log row's id")]
+
+
+class TicketLogRow(Part, frozen=True, kw_only=True):
+    """One row of a branch office's ticket log (office/ticket_log.py), its id the branch's own."""
+
+    id: LogId
+    at: Ms
+    ticket_id: Annotated[str, info(max_length=140)]
+    day: Day
+    kind: Annotated[str, info(max_length=32)]
+    category: Code
+    station: Annotated[str, info(max_length=32)] | None = None
+    counter: Annotated[int, info(ge=0, le=100_000)] | None = None
+    username: Annotated[str, info(max_length=64)] | None = None
+    device: Annotated[str, info(max_length=64)] | None = None
+    detail: Annotated[str, info(max_length=200)] | None = None
+
+
+class TicketLogBatch(Payload, frozen=True, kw_only=True):
+    """A branch office's ticket log rows with ids in ``after < id <= upto``, every row of that
+    range it holds, oldest first: the centre knows it has everything up to ``upto`` once it had
+    everything up to ``after`` (ids may skip: a displaced ticket's rows are deleted)."""
+
+    topic: ClassVar[str] = "ticket_log"
+    after: Annotated[int, info(ge=0, le=MAX_MS)]
+    upto: LogId
+    rows: Annotated[tuple[TicketLogRow, ...], info(max_length=MAX_LOG_ROWS_PER_MESSAGE)]
+
+
+class TicketLogAck(Payload, frozen=True, kw_only=True):
+    """The centre holds every row of the branch's ticket log up to ``upto``: the branch sends on
+    from there (and again from there when no ack comes)."""
+
+    topic: ClassVar[str] = "ticket_log_ack"
+    upto: Annotated[int, info(ge=0, le=MAX_MS)]
+
+
+# --------------------------------------------------------------------------------------------
 # certificate kiosks <-> office (request and reply, tagged by ``op``)
 # --------------------------------------------------------------------------------------------
 

@@ -89,6 +89,11 @@ TOPICS: dict[str, TopicSpec] = {
         # answer: it serves a resident standing at it, so it works only while the office is there.
         TopicSpec("kiosk_request", "{site}/device/{device}/request", Kind.COMMAND, "device", 1, False),
         TopicSpec("kiosk_reply", "{site}/office/reply/{device}", Kind.COMMAND, "office", 1, False),
+        # A ward: a branch office's ticket log up to the centre, and the centre's cumulative ack
+        # of it down (over the bridge, office/ward_bridge.py); not retained: the log is resent
+        # from the last ack until the next one comes.
+        TopicSpec("ticket_log", "{site}/office/log", Kind.EVENTS, "office", 1, False),
+        TopicSpec("ticket_log_ack", "{site}/office/log/ack", Kind.COMMAND, "centre", 1, False),
     )
 }
 
@@ -126,6 +131,10 @@ def parse_topic(value: str) -> ParsedTopic:
             return ParsedTopic("queue_snapshot", site)
         case ["office", "snapshot", "board"]:
             return ParsedTopic("board_snapshot", site)
+        case ["office", "log"]:
+            return ParsedTopic("ticket_log", site)
+        case ["office", "log", "ack"]:
+            return ParsedTopic("ticket_log_ack", site)
         case ["office", "ack", device] if valid_id(device):
             return ParsedTopic("ack", site, device=device)
         case ["office", "lease", device] if valid_id(device):
@@ -163,6 +172,8 @@ PAYLOADS: dict[str, Any] = {
     "staff_reply": messages.StaffReply,
     "kiosk_request": messages.AnyKioskRequest,
     "kiosk_reply": messages.AnyKioskReply,
+    "ticket_log": messages.TicketLogBatch,
+    "ticket_log_ack": messages.TicketLogAck,
 }
 """The payload type of each topic (a union of the ``op`` variants for the kiosk's)."""
 
@@ -229,6 +240,10 @@ def decode(name: Literal["staff_reply"], raw: bytes) -> messages.StaffReply: ...
 def decode(name: Literal["kiosk_request"], raw: bytes) -> messages.AnyKioskRequest: ...
 @overload
 def decode(name: Literal["kiosk_reply"], raw: bytes) -> messages.AnyKioskReply: ...
+@overload
+def decode(name: Literal["ticket_log"], raw: bytes) -> messages.TicketLogBatch: ...
+@overload
+def decode(name: Literal["ticket_log_ack"], raw: bytes) -> messages.TicketLogAck: ...
 @overload
 def decode(name: str, raw: bytes) -> messages.Payload: ...
 def decode(name: str, raw: bytes) -> messages.Payload:

@@ -258,6 +258,13 @@ class Retention(_Table, frozen=True, kw_only=True):
     staff_days: Annotated[int, info(ge=0, le=3660)] = 400
 
 
+class Ward(_Table, frozen=True, kw_only=True):
+    """``[ward]``: this office is a branch of a ward (docs/ward.md): its broker is bridged to the
+    centre's, and with ``send_log`` its ticket log goes up for the ward's figures."""
+
+    send_log: bool = False
+
+
 DeviceRole = Literal["dispenser", "board", "kiosk"]
 
 
@@ -307,6 +314,7 @@ class SiteConfig(_Table, frozen=True, kw_only=True):
     public: Public = msgspec.field(default_factory=Public)
     congestion: Congestion = msgspec.field(default_factory=Congestion)
     retention: Retention = msgspec.field(default_factory=Retention)
+    ward: Ward = msgspec.field(default_factory=Ward)
     # Procedures are named in Japanese in each purpose's list (that is what the counter reads);
     # this gives them in the lobby's other languages for the resident's checklist and ticket:
     # [procedure_names] "住民異動届" = { en = "Notification of moving", ... }.

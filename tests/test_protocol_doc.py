@@ -29,6 +29,7 @@ SECTIONS = {
     "`device/<device>/events`": ("events",),
     "`staff/<terminal>/command` and `staff/<terminal>/reply`": ("staff_command", "staff_reply"),
     "`device/<device>/request` and `office/reply/<device>` (certificate kiosks)": ("kiosk_request", "kiosk_reply"),
+    "`office/log` and `office/log/ack` (a ward: branch office and centre)": ("ticket_log", "ticket_log_ack"),
 }
 
 

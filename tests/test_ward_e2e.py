@@ -5,11 +5,17 @@ once, in order per device, and its count of tickets equals each branch's own."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
-from ward_rig import branch_events, issue, leased, settle, start_ward
+from ward_rig import branch_events, branch_log, issue, leased, settle, start_ward, work
+
+from office.stats import figures
+from office.stats.journey import journeys
+from office.ward_stats import central_figures
 
 
 def central_events(dsn: str, site: str) -> list[tuple[str, int, str]]:
@@ -18,6 +24,14 @@ def central_events(dsn: str, site: str) -> list[tuple[str, int, str]]:
             "SELECT device, seq, type FROM ward_events WHERE site = %s ORDER BY received_ms, seq", (site,)
         ).fetchall()
     return [(str(d), int(q), str(t)) for d, q, t in rows]
+
+
+def central_log(dsn: str, site: str) -> list[tuple[int, str, str]]:
+    with psycopg.connect(dsn) as db:
+        rows = db.execute(
+            "SELECT id, ticket_id, kind FROM ward_ticket_log WHERE site = %s ORDER BY id", (site,)
+        ).fetchall()
+    return [(int(i), str(t), str(k)) for i, t, k in rows]
 
 
 def test_a_cut_branch_goes_on_and_the_centre_catches_up_exactly_once(postgres: Any, tmp_path: Path) -> None:
@@ -30,6 +44,8 @@ def test_a_cut_branch_goes_on_and_the_centre_catches_up_exactly_once(postgres: A
         a.link.cut()  # branch A's WAN goes down for the rest of its day
         issue(a, 25)
         issue(b, 15)
+        work(a, 8)
+        work(b, 4)
         # A's lobby goes on: its office has every ticket at once
         settle(lambda: a.office.db.count_tickets() == 30, 15, "branch A's office lost its own tickets")
         settle(
@@ -47,6 +63,25 @@ def test_a_cut_branch_goes_on_and_the_centre_catches_up_exactly_once(postgres: A
             assert all(seqs == sorted(seqs) for seqs in per_device.values())  # in order per device
             issued = sum(1 for e in got if e[2] == "ticket.issued")
             assert issued == branch.office.db.count_tickets()  # the centre's figure is the branch's
+        # the ticket logs went up too, each row once, and the centre's figures are the branches' own
+        for branch in (a, b):
+            settle(lambda br=branch: central_log(postgres.dsn, br.site) == branch_log(br), 30, f"{branch.site}'s log")
+            day = date.fromisoformat(branch.office.business_day())
+            own = figures.figures(
+                figures.columns(journeys(branch.office.db.log_rows(day.isoformat(), day.isoformat()))),
+                tz=ZoneInfo("Asia/Tokyo"), target_wait_s=1800, stations=["reception", "input"],
+            )  # fmt: skip
+            there = central_figures(
+                postgres.dsn, day, day, tz=ZoneInfo("Asia/Tokyo"), target_wait_s=1800,
+                stations=["reception", "input"], sites=[branch.site],
+            )  # fmt: skip
+            assert figures.tables(there) == figures.tables(own)
+            assert own.summary.arrivals == branch.office.db.count_tickets() and own.summary.called > 0
+        ward_wide = central_figures(
+            postgres.dsn, date.fromisoformat(a.office.business_day()), date.fromisoformat(a.office.business_day()),
+            tz=ZoneInfo("Asia/Tokyo"), target_wait_s=1800, stations=["reception"],
+        )  # fmt: skip
+        assert ward_wide.summary.arrivals == a.office.db.count_tickets() + b.office.db.count_tickets()
         lag = {x.site: x for x in ward.consumer.lag()}
         assert set(lag) == {"demo-town", "branch-b"} and lag["demo-town"].events == len(branch_events(a))
     finally:

@@ -9,6 +9,7 @@ import argparse
 import os
 import pwd
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from office.server import OfficeServer
 from office.ward_bridge import DEFAULT_CONSUMER, branch_bridge_conf
 from office.ward_consumer import WardConsumer
 from sync.agent import AgentConfig, DeviceAgent
+from sync.site import Ward as WardSettings
 from ticket_dispenser.device import Dispenser
 
 
@@ -77,7 +79,7 @@ def start_ward(root: Path, dsn: str, sites: tuple[str, ...] = ("demo-town", "bra
         bridge = branch_bridge_conf(site, f"127.0.0.1:{link.port}", restart_s=(1, 2))
         broker = MosquittoBroker(root / site / "broker", extra_conf=bridge)
         broker.start()
-        config = msgspec.structs.replace(SITE, site=site)
+        config = msgspec.structs.replace(SITE, site=site, ward=WardSettings(send_log=True))
         office = start_office(broker.url, root / site / "office.sqlite3", config)
         agent = DeviceAgent(
             AgentConfig(
@@ -117,3 +119,25 @@ def settle(check: Any, timeout: float, message: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(message)
         time.sleep(0.05)
+
+
+def work(branch: Branch, calls: int) -> None:
+    """A clerk at counter 1 calls, starts and sends on ``calls`` tickets (the ticket log grows)."""
+    from office import actions
+
+    clerk = actions.Actor("clerk-1", "clerk", 1)
+    for _ in range(calls):
+        reply = branch.office.submit(actions.CallNext(request_id=uuid.uuid4().hex), clerk).result(10)
+        if reply.ticket_id is None:
+            return
+        for action in (
+            actions.Start(request_id=uuid.uuid4().hex, ticket_id=reply.ticket_id),
+            actions.Finish(request_id=uuid.uuid4().hex, ticket_id=reply.ticket_id, outcome="next"),
+        ):
+            branch.office.submit(action, clerk).result(10)
+
+
+def branch_log(branch: Branch) -> list[tuple[int, str, str]]:
+    """(id, ticket, kind) of the branch office's ticket log."""
+    rows = branch.office.db.conn.execute("SELECT id, ticket_id, kind FROM ticket_log ORDER BY id").fetchall()
+    return [(int(i), str(t), str(k)) for i, t, k in rows]
