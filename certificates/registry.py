@@ -9,17 +9,20 @@ residence status (在留資格) instead. A registered seal (印鑑登録) and th
 The real registry is the town's basic resident register system; this module holds the same
 facts as frozen values so eligibility and certificate content can be pure functions of them.
 :func:`demo_registry` holds exactly the demo residents of the kiosk contracts (their cards are
-simulated by drivers/jpki_sim.py); :func:`synthetic_registry` builds large deterministic ones.
+simulated by drivers/jpki_sim.py); :func:`synthetic_registry` builds large deterministic ones
+(:func:`synthetic_households` gives the same town one household at a time). A certificate asks
+only the lookups of :class:`RegistryLookup`, so the office can answer them from its store.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Protocol
 
 from certificates.errors import CertificateDomainError
 
@@ -210,6 +213,74 @@ class TaxRecord:
         return max(0, self.income - self.deductions)
 
 
+def check_resident(r: Resident) -> None:
+    """The checks one resident passes on its own (My Number, 本籍/筆頭者); :class:`RegistryError`."""
+    if not valid_my_number(r.my_number):
+        raise RegistryError(f"resident {r.id}: my_number {r.my_number!r} is not 12 digits with a valid check digit")
+    if r.foreign and (r.honseki is not None or r.hittosha is not None):
+        raise RegistryError(f"resident {r.id}: a foreign resident has no 本籍/筆頭者; leave honseki and hittosha empty")
+    if not r.foreign and (r.honseki is None) != (r.hittosha is None):
+        raise RegistryError(f"resident {r.id}: give both honseki and hittosha, or neither")
+
+
+def check_household(h: Household, residents: Mapping[str, Resident]) -> None:
+    """A household starts with its head and names only residents of its own; :class:`RegistryError`.
+
+    ``residents`` needs to hold at least the household's members (a store passes just those).
+    """
+    if not h.member_ids or h.member_ids[0] != h.head_id:
+        raise RegistryError(f"household {h.id}: member_ids must start with the head {h.head_id}")
+    for member in h.member_ids:
+        person = residents.get(member)
+        if person is None:
+            raise RegistryError(f"household {h.id}: member {member} is not a resident")
+        if person.household_id != h.id:
+            raise RegistryError(f"household {h.id}: member {member} belongs to household {person.household_id}")
+
+
+class RegistryLookup(Protocol):
+    """The lookups a kiosk certificate is made from: exactly what certificates.rules and the kiosk
+    service ask. :class:`Registry` answers them from memory; the office store answers them row by
+    row (office/registry_store.py), so a ward's registry is never loaded whole."""
+
+    @property
+    def municipality(self) -> str:
+        """The town's name as certificates print it."""
+        ...
+
+    def by_card(self, card_serial: str) -> Resident | None:
+        """The resident a My Number card belongs to, or None."""
+        ...
+
+    def resident(self, resident_id: str) -> Resident | None:
+        """One resident by id, or None."""
+        ...
+
+    def household_members(self, household_id: str) -> tuple[Resident, ...]:
+        """The members of a household, head first (empty for an unknown household)."""
+        ...
+
+    def head_of(self, resident: Resident) -> Resident:
+        """The head (世帯主) of the resident's household."""
+        ...
+
+    def seal(self, resident_id: str) -> SealRegistration | None:
+        """The resident's seal registration, or None."""
+        ...
+
+    def family_register(self, resident: Resident) -> FamilyRegister | None:
+        """The family register the resident is recorded in, if this town keeps it."""
+        ...
+
+    def tax_record(self, resident_id: str, fiscal_year: int) -> TaxRecord | None:
+        """A resident's assessment for one fiscal year, or None."""
+        ...
+
+    def tax_years(self, resident_id: str) -> tuple[int, ...]:
+        """The fiscal years the resident has a tax record for, oldest first."""
+        ...
+
+
 @dataclass(frozen=True)
 class Registry:
     """Every record the certificates are made from; build it with :meth:`build` (checked)."""
@@ -239,18 +310,9 @@ class Registry:
         for r in residents:
             if r.id in by_id:
                 raise RegistryError(f"resident {r.id}: defined twice")
-            if not valid_my_number(r.my_number):
-                raise RegistryError(
-                    f"resident {r.id}: my_number {r.my_number!r} is not 12 digits with a valid check digit"
-                )
+            check_resident(r)
             if r.my_number in numbers:
                 raise RegistryError(f"resident {r.id}: my_number {r.my_number} is already another resident's")
-            if r.foreign and (r.honseki is not None or r.hittosha is not None):
-                raise RegistryError(
-                    f"resident {r.id}: a foreign resident has no 本籍/筆頭者; leave honseki and hittosha empty"
-                )
-            if not r.foreign and (r.honseki is None) != (r.hittosha is None):
-                raise RegistryError(f"resident {r.id}: give both honseki and hittosha, or neither")
             if r.card_serial is not None:
                 if r.card_serial in by_card:
                     raise RegistryError(
@@ -263,14 +325,7 @@ class Registry:
         for h in households:
             if h.id in by_household:
                 raise RegistryError(f"household {h.id}: defined twice")
-            if not h.member_ids or h.member_ids[0] != h.head_id:
-                raise RegistryError(f"household {h.id}: member_ids must start with the head {h.head_id}")
-            for member in h.member_ids:
-                person = by_id.get(member)
-                if person is None:
-                    raise RegistryError(f"household {h.id}: member {member} is not a resident")
-                if person.household_id != h.id:
-                    raise RegistryError(f"household {h.id}: member {member} belongs to household {person.household_id}")
+            check_household(h, by_id)
             by_household[h.id] = h
         for r in by_id.values():
             household = by_household.get(r.household_id)
@@ -652,6 +707,18 @@ _FOREIGN = (
 _STREETS = ("本町", "港町", "桜台", "緑が丘", "川端", "新田", "東山", "西浜")
 
 
+@dataclass(frozen=True)
+class HouseholdRecords:
+    """One household and every record that hangs from it: its residents, their seals and tax
+    records, and the family register of its Japanese members (None for a foreign household)."""
+
+    household: Household
+    residents: tuple[Resident, ...]
+    seals: tuple[SealRegistration, ...]
+    family_register: FamilyRegister | None
+    tax_records: tuple[TaxRecord, ...]
+
+
 def synthetic_registry(count: int, seed: int = 0) -> Registry:
     """A deterministic town of ``count`` residents in households of 1-5 (tests, volume runs).
 
@@ -659,19 +726,35 @@ def synthetic_registry(count: int, seed: int = 0) -> Registry:
     support measures or have a 外字 name, so every eligibility rule meets real cases. Cards are
     ``SYN-000001`` upwards; every adult with an even index has a registered seal.
     """
+    groups = list(synthetic_households(count, seed))
+    return Registry.build(
+        DEMO_MUNICIPALITY,
+        (r for g in groups for r in g.residents),
+        (g.household for g in groups),
+        (s for g in groups for s in g.seals),
+        (g.family_register for g in groups if g.family_register is not None),
+        (t for g in groups for t in g.tax_records),
+    )
+
+
+def synthetic_households(count: int, seed: int = 0) -> Iterator[HouseholdRecords]:
+    """The town of :func:`synthetic_registry`, one household at a time (a ward's is not held whole).
+
+    Every cross-reference stays inside its household, so each can be checked on its own.
+    """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     rng = random.Random(seed)
-    residents: list[Resident] = []
-    households: list[Household] = []
-    seals: list[SealRegistration] = []
-    registers: list[FamilyRegister] = []
-    taxes: list[TaxRecord] = []
     prefix = f"9{seed % 100:02d}"
-    while len(residents) < count:
-        h = len(households) + 1
+    made = 0
+    h = 0
+    while made < count:
+        h += 1
+        residents: list[Resident] = []
+        seals: list[SealRegistration] = []
+        taxes: list[TaxRecord] = []
         hid = f"H{h:06d}"
-        size = min(count - len(residents), rng.choice((1, 1, 2, 2, 3, 4, 5)))
+        size = min(count - made, rng.choice((1, 1, 2, 2, 3, 4, 5)))
         street = rng.choice(_STREETS)
         address = f"{_TOWN}{street}{rng.randint(1, 5)}丁目{rng.randint(1, 30)}番{rng.randint(1, 20)}号"
         since = date(1990, 1, 1) + timedelta(days=rng.randint(0, 12_000))
@@ -683,7 +766,7 @@ def synthetic_registry(count: int, seed: int = 0) -> Registry:
         members: list[str] = []
         entries: list[RegisterEntry] = []
         for k in range(size):
-            i = len(residents) + 1
+            i = made + k + 1
             rid = f"S{i:07d}"
             if k == 0:
                 relationship, birth = "世帯主", date(1950, 1, 1) + timedelta(days=rng.randint(0, 16_000))
@@ -733,7 +816,11 @@ def synthetic_registry(count: int, seed: int = 0) -> Registry:
             if not foreign:
                 role = {"世帯主": "夫", "妻": "妻"}.get(relationship, "子")
                 entries.append(RegisterEntry(name, birth, sex, role, resident_id=rid))
-        households.append(Household(hid, members[0], address, tuple(members)))
-        if not foreign:
-            registers.append(FamilyRegister(honseki, head_name, tuple(entries), since))
-    return Registry.build(DEMO_MUNICIPALITY, residents, households, seals, registers, taxes)
+        made += size
+        yield HouseholdRecords(
+            Household(hid, members[0], address, tuple(members)),
+            tuple(residents),
+            tuple(seals),
+            None if foreign else FamilyRegister(honseki, head_name, tuple(entries), since),
+            tuple(taxes),
+        )

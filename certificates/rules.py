@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from certificates.errors import CertificateDomainError
-from certificates.registry import Registry, Resident, age_on
+from certificates.registry import RegistryLookup, Resident, age_on
 
 MAX_COPIES = 10
 MIN_AGE = 15  # kiosks serve residents aged 15 and over
@@ -390,7 +390,7 @@ class Refusal:
 
 
 def _selected_persons(
-    registry: Registry, resident: Resident, options: JuminhyoOptions, today: date
+    registry: RegistryLookup, resident: Resident, options: JuminhyoOptions, today: date
 ) -> tuple[list[Resident], Refusal | None]:
     """The people a 住民票 prints, in household order, or the refusal a choice causes."""
     household = registry.household_members(resident.household_id)
@@ -420,7 +420,7 @@ def _selected_persons(
     return chosen, None
 
 
-def _register_refusal(registry: Registry, resident: Resident) -> Refusal | None:
+def _register_refusal(registry: RegistryLookup, resident: Resident) -> Refusal | None:
     """Refusals common to the two family-register certificates (戸籍, 附票)."""
     if resident.foreign:
         return Refusal(RefusalReason.FOREIGN_RESIDENT, "a foreign resident has no family register")
@@ -437,7 +437,7 @@ def _register_refusal(registry: Registry, resident: Resident) -> Refusal | None:
 
 
 def check_eligibility(
-    registry: Registry,
+    registry: RegistryLookup,
     resident: Resident,
     kind: CertificateKind | str,
     options: CertificateOptions,
@@ -478,7 +478,7 @@ def check_eligibility(
     return None
 
 
-def household_choices(registry: Registry, resident: Resident, today: date) -> list[dict[str, str]]:
+def household_choices(registry: RegistryLookup, resident: Resident, today: date) -> list[dict[str, str]]:
     """The people the kiosk may offer for the "chosen members" option: ``[{id, name}]``.
 
     Members who left, are under support measures or whose name cannot be printed are not
@@ -554,7 +554,7 @@ def _format_my_number(number: str) -> str:
     return f"{number[:4]} {number[4:8]} {number[8:]}"
 
 
-def _juminhyo(registry: Registry, resident: Resident, options: JuminhyoOptions, today: date) -> dict[str, Any]:
+def _juminhyo(registry: RegistryLookup, resident: Resident, options: JuminhyoOptions, today: date) -> dict[str, Any]:
     persons, _ = _selected_persons(registry, resident, options, today)
     head = registry.head_of(resident)
     rows: list[dict[str, Any]] = []
@@ -606,7 +606,7 @@ def _person(p: Resident) -> dict[str, Any]:
     return {"name": p.name, "kana": p.kana, "birth": _birth(p), "sex": p.sex.label, "address": p.address}
 
 
-def _inkan(registry: Registry, resident: Resident) -> dict[str, Any]:
+def _inkan(registry: RegistryLookup, resident: Resident) -> dict[str, Any]:
     seal = registry.seal(resident.id)
     if seal is None:  # check_eligibility refused already; this keeps the types honest
         raise IneligibleError(Refusal(RefusalReason.NO_SEAL_REGISTRATION, "no seal registered"))
@@ -622,7 +622,7 @@ def _inkan(registry: Registry, resident: Resident) -> dict[str, Any]:
     }
 
 
-def _koseki(registry: Registry, resident: Resident, options: KosekiOptions) -> dict[str, Any]:
+def _koseki(registry: RegistryLookup, resident: Resident, options: KosekiOptions) -> dict[str, Any]:
     register = registry.family_register(resident)
     if register is None:
         raise IneligibleError(Refusal(RefusalReason.NO_FAMILY_REGISTER, "本籍 is not kept by this town"))
@@ -658,7 +658,7 @@ def _koseki(registry: Registry, resident: Resident, options: KosekiOptions) -> d
     }
 
 
-def _fuhyo(registry: Registry, resident: Resident) -> dict[str, Any]:
+def _fuhyo(registry: RegistryLookup, resident: Resident) -> dict[str, Any]:
     register = registry.family_register(resident)
     if register is None:
         raise IneligibleError(Refusal(RefusalReason.NO_FAMILY_REGISTER, "本籍 is not kept by this town"))
@@ -679,7 +679,7 @@ def _fuhyo(registry: Registry, resident: Resident) -> dict[str, Any]:
     }
 
 
-def _shotoku(registry: Registry, resident: Resident, options: ShotokuOptions) -> dict[str, Any]:
+def _shotoku(registry: RegistryLookup, resident: Resident, options: ShotokuOptions) -> dict[str, Any]:
     years = registry.tax_years(resident.id)
     year = options.fiscal_year if options.fiscal_year is not None else (years[-1] if years else None)
     record = registry.tax_record(resident.id, year) if year is not None else None
@@ -704,7 +704,7 @@ def _shotoku(registry: Registry, resident: Resident, options: ShotokuOptions) ->
 
 
 def certificate_content(
-    registry: Registry,
+    registry: RegistryLookup,
     resident: Resident,
     kind: CertificateKind | str,
     options: CertificateOptions,

@@ -35,7 +35,7 @@ from cryptography import x509
 
 from certificates.card_auth import CardAuthError, ChallengeBook, authenticate, load_ca_certificates
 from certificates.errors import CertificateDomainError
-from certificates.registry import Registry, RegistryError, Resident, demo_registry
+from certificates.registry import RegistryError, RegistryLookup, Resident, demo_registry
 from certificates.rules import (
     CertificateError,
     CertificateKind,
@@ -51,7 +51,7 @@ from certificates.rules import (
 )
 from office.db import OfficeDB
 from office.issuance import CashReport, IssuanceBook, IssuanceError
-from office.registry_store import RegistryStoreError, load_registry, save_registry
+from office.registry_store import RegistryStoreError, StoredRegistry, save_registry, stored_registry
 from sync import messages
 from sync.site import SiteConfig
 
@@ -72,7 +72,7 @@ class KioskService:
     def __init__(
         self,
         book: IssuanceBook,
-        registry: Registry,
+        registry: RegistryLookup,
         fees: FeeSchedule,
         ca_certificates: Sequence[x509.Certificate],
         mayor_line: str,
@@ -100,6 +100,12 @@ class KioskService:
                     return self._authenticate(device_id, request, now_ms)
                 case messages.IssueRequest():
                     return self._issue(device_id, request, now_ms)
+        except (RegistryError, RegistryStoreError) as err:
+            # The stored registry is read row by row: a tampered or unreadable row is met here,
+            # and the card holder is sent to a counter like any refusal, the row named in the log.
+            log.error("kiosk %s: %s refused, the resident registry cannot be used: %s", device_id, _op(request), err)
+            self._activity("kiosk service: the resident registry cannot be used (see the log)")
+            return _refuse(request, GO_TO_COUNTER)
         except (CertificateError, IssuanceError, KeyError, ValueError) as err:
             # A request the kiosk should not have sent (a bug or a tampered client): logged with
             # its reason here, a plain refusal there.
@@ -272,7 +278,7 @@ def open_kiosk_service(
     config: SiteConfig,
     db: OfficeDB,
     *,
-    registry: Registry | None = None,
+    registry: RegistryLookup | None = None,
     on_activity: Callable[[str], None] = lambda line: None,
 ) -> KioskService:
     """The kiosk service of a site over the office store: its JPKI trust anchors, issuance book,
@@ -295,20 +301,21 @@ def open_kiosk_service(
     )
 
 
-def _stored_registry(config: SiteConfig, db: OfficeDB, on_activity: Callable[[str], None]) -> Registry:
-    """The resident registry in the office store (docs/registry.md).
+def _stored_registry(config: SiteConfig, db: OfficeDB, on_activity: Callable[[str], None]) -> RegistryLookup:
+    """The resident registry in the office store (docs/registry.md), looked up row by row.
 
     An empty store gets the demo town's residents when the site runs as the demo
-    (``[kiosk] registry = "demo"``); with ``"store"`` it stays empty. Without a usable
-    registry the kiosks still get answers: an empty registry knows no card, so every card
-    is sent to a counter exactly like an unknown one - the office itself keeps running.
+    (``[kiosk] registry = "demo"``); with ``"store"`` it stays empty. The start only checks the
+    stored header: the registry is never read whole. Whatever the start finds, the kiosks are
+    served from the store as it is at each request, so a registry imported later is used without
+    a restart; until then every card is sent to a counter exactly like an unknown one.
     """
-    how_to_load = f"load one with: madoguchi-office registry import FILE.json --db {db.path} (then restart the office)"
+    how_to_load = f"load one with: madoguchi-office registry import FILE.json --db {db.path}"
     try:
-        stored = load_registry(db.conn)
+        stored = stored_registry(db.conn)
         if stored is None and config.kiosk.registry == "demo":
             save_registry(db.conn, demo_registry())
-            stored = load_registry(db.conn)  # serve what the store holds, as on every later start
+            stored = stored_registry(db.conn)  # serve what the store holds, as on every later start
             log.info("kiosk service: stored the demo town's resident registry in %s", db.path)
     except (RegistryError, RegistryStoreError) as err:
         log.error(
@@ -317,12 +324,12 @@ def _stored_registry(config: SiteConfig, db: OfficeDB, on_activity: Callable[[st
             how_to_load,
         )
         on_activity("kiosk service: the resident registry cannot be used (see the log)")
-        return Registry.build("", (), ())
+        return StoredRegistry(db.conn)
     if stored is None:
         log.warning(
             "kiosk service: the office store holds no resident registry, so every card is sent to a counter; %s",
             how_to_load,
         )
         on_activity("kiosk service: no resident registry stored; every card goes to a counter")
-        return Registry.build("", (), ())
+        return StoredRegistry(db.conn)
     return stored

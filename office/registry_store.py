@@ -13,10 +13,13 @@ here IF NOT EXISTS:
 * ``registry_tax_records`` (所得・課税, one per resident and fiscal year).
 
 Dates are ISO text (``1980-04-01``), flags 0/1, and a ``pos`` column keeps each record's
-order, so a registry reads back exactly as it was saved. :func:`save_registry` replaces the
-whole stored registry in one transaction (all or nothing); :func:`load_registry` rebuilds it
-through :meth:`Registry.build`, so every cross-check runs again on what comes out of the store,
-and a tampered row raises :class:`RegistryError` naming its table and key.
+order, so a registry reads back exactly as it was saved. :func:`save_registry` (and
+:func:`save_households`, for a town given household by household) replaces the whole stored
+registry in one transaction (all or nothing): the rows are staged beside the live tables and
+swapped in, so a running office keeps serving meanwhile. The office looks residents up through
+:class:`StoredRegistry`, a few indexed queries per certificate, never the whole registry;
+:func:`load_registry` rebuilds it whole through :meth:`Registry.build` (export, status). Either
+way a tampered row raises :class:`RegistryError` naming its table and key.
 
 The JSON document (docs/registry.md) is how a town exports and imports the whole registry. Each
 of its records is a frozen msgspec model (:class:`RegistryDocument` and the ``...Doc`` classes
@@ -32,8 +35,9 @@ would refuse.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -45,6 +49,7 @@ from certificates.registry import (
     AddressEntry,
     FamilyRegister,
     Household,
+    HouseholdRecords,
     RegisterEntry,
     Registry,
     RegistryError,
@@ -52,6 +57,8 @@ from certificates.registry import (
     SealRegistration,
     Sex,
     TaxRecord,
+    check_household,
+    check_resident,
 )
 from common.validation import Invalid, PathPart, convert, explain, format_path, info
 from office.domain import OfficeError
@@ -68,6 +75,7 @@ __all__ = [
     "RegistrySummary",
     "ResidentDoc",
     "SealDoc",
+    "StoredRegistry",
     "TaxRecordDoc",
     "ensure_schema",
     "load_registry",
@@ -76,7 +84,9 @@ __all__ = [
     "registry_from_json",
     "registry_json",
     "registry_summary",
+    "save_households",
     "save_registry",
+    "stored_registry",
 ]
 
 FormatName = Literal["madoguchi-registry/1"]
@@ -94,7 +104,8 @@ CREATE TABLE IF NOT EXISTS registry_residents (
     resident_since TEXT NOT NULL, household_id TEXT NOT NULL, relationship TEXT NOT NULL,
     my_number TEXT NOT NULL UNIQUE, honseki TEXT, hittosha TEXT, moved_out TEXT,
     support_measures INTEGER NOT NULL, gaiji INTEGER NOT NULL, nationality TEXT, residence_status TEXT,
-    residence_expiry TEXT, card_serial TEXT UNIQUE
+    residence_expiry TEXT, card_serial TEXT UNIQUE,
+    UNIQUE (household_id, id)
 );
 CREATE TABLE IF NOT EXISTS registry_previous_addresses (
     resident_id TEXT NOT NULL, pos INTEGER NOT NULL, address TEXT NOT NULL, since TEXT NOT NULL,
@@ -128,6 +139,10 @@ CREATE TABLE IF NOT EXISTS registry_tax_records (
     PRIMARY KEY (resident_id, fiscal_year)
 );
 """
+# Every lookup of StoredRegistry rides on a primary key or a UNIQUE constraint: card_serial,
+# honseki+hittosha, and (household_id, id), which finds a household's residents so that a member
+# its list leaves out is still seen. Constraints rather than named indexes: their indexes follow
+# their table when an import swaps the tables in.
 
 # Every table, parents first (deleted in reverse); the summary counts each.
 TABLES = (
@@ -665,6 +680,26 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    # A store made before the (household_id, id) constraint gets an index instead, until its next
+    # import brings the constraint: without one a household lookup reads every resident.
+    for _, name, *_ in conn.execute("PRAGMA index_list(registry_residents)").fetchall():
+        first = conn.execute(f"PRAGMA index_info({_quote(name)})").fetchone()
+        if first is not None and first[2] == "household_id":
+            return
+    conn.execute("CREATE INDEX IF NOT EXISTS registry_residents_household ON registry_residents (household_id)")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _staging_schema(suffix: str) -> list[str]:
+    """The tables' CREATE statements under the names an import writes before it swaps them in."""
+    return [
+        re.sub(r"CREATE TABLE IF NOT EXISTS (\w+) \(", lambda m: f"CREATE TABLE {m[1]}{suffix} (", statement)
+        for statement in SCHEMA.split(";")
+        if statement.strip()
+    ]
 
 
 @contextmanager
@@ -708,26 +743,28 @@ def _values(record: msgspec.Struct, fields: Sequence[str]) -> list[object]:
     return [_column(getattr(record, name)) for name in fields]
 
 
-def _rows(document: RegistryDocument) -> dict[str, list[tuple[Any, ...]]]:
-    """The document's records as each table's rows, in the columns of :data:`COLUMNS`."""
+def _rows(document: RegistryDocument, first: Mapping[str, int] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """The document's records as each table's rows, in the columns of :data:`COLUMNS`; ``first``
+    gives each kind of record's first position when the document is one part of a registry."""
+    at = {"residents": 0, "households": 0, "seals": 0, "family_registers": 0, "tax_records": 0, **(first or {})}
     rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
     rows["registry_info"].append((1, document.municipality, FORMAT))
-    for pos, r in enumerate(document.residents):
+    for pos, r in enumerate(document.residents, start=at["residents"]):
         values = _values(r, RESIDENT_FIELDS)
         rows["registry_residents"].append((values[0], pos, *values[1:]))
         for i, a in enumerate(r.previous_addresses):
             rows["registry_previous_addresses"].append((r.id, i, *_values(a, ADDRESS_FIELDS)))
-    for pos, h in enumerate(document.households):
+    for pos, h in enumerate(document.households, start=at["households"]):
         rows["registry_households"].append((h.id, pos, h.head_id, h.address))
         for i, member in enumerate(h.member_ids):
             rows["registry_household_members"].append((h.id, i, member))
-    for pos, s in enumerate(document.seals):
+    for pos, s in enumerate(document.seals, start=at["seals"]):
         rows["registry_seals"].append((s.resident_id, pos, *_values(s, SEAL_FIELDS[1:])))
-    for pos, fr in enumerate(document.family_registers):
+    for pos, fr in enumerate(document.family_registers, start=at["family_registers"]):
         rows["registry_family_registers"].append((pos, *_values(fr, REGISTER_FIELDS)))
         for i, e in enumerate(fr.members):
             rows["registry_register_entries"].append((pos, i, *_values(e, ENTRY_FIELDS)))
-    for pos, t in enumerate(document.tax_records):
+    for pos, t in enumerate(document.tax_records, start=at["tax_records"]):
         rows["registry_tax_records"].append((t.resident_id, t.fiscal_year, pos, *_values(t, TAX_FIELDS[2:])))
     return rows
 
@@ -739,6 +776,11 @@ def save_registry(conn: sqlite3.Connection, registry: Registry) -> RegistrySumma
     never holds one it could not give back (:class:`RegistryError` naming the record).
     :class:`RegistryStoreError` when SQLite fails (disk full, busy); the stored registry is then
     the previous one, unchanged.
+
+    On its own connection the rows are first written into staging tables in short transactions,
+    then one transaction swaps them in: a running office keeps serving (and writing) meanwhile and
+    its lookups see the old registry until that commit, the new one after. Inside a caller's
+    transaction the tables are rewritten in place, within it.
     """
     # The same checks an import makes (and a load, whose rows are converted into the same
     # models). Through builtins rather than JSON bytes: they share the registry's strings, which
@@ -746,22 +788,134 @@ def save_registry(conn: sqlite3.Connection, registry: Registry) -> RegistrySumma
     document = _convert(msgspec.to_builtins(RegistryDocument.of(registry)))
     document.to_registry()
     rows = _rows(document)
+    summary = RegistrySummary(
+        document.municipality, {table.removeprefix("registry_"): len(rows[table]) for table in TABLES[1:]}
+    )
     try:
-        with _transaction(conn, write=True):
-            ensure_schema(conn)
-            for table in reversed(TABLES):
-                conn.execute(f"DELETE FROM {table}")
-            for table in TABLES:
-                columns = COLUMNS[table]
-                conn.executemany(
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows[table]
-                )
-            summary = registry_summary(conn)
+        if conn.in_transaction:
+            with _transaction(conn, write=True):
+                ensure_schema(conn)
+                for table in reversed(TABLES):
+                    conn.execute(f"DELETE FROM {table}")
+                for table in TABLES:
+                    conn.executemany(_insert(table, table), rows[table])
+        else:
+            _swap_in(conn, rows)
     except sqlite3.IntegrityError as err:  # the checks above make this a bug, not bad data
         raise RegistryError(f"the office store refused the registry ({err}); nothing was changed") from err
     except sqlite3.Error as err:
         raise RegistryStoreError(f"cannot store the registry: {err}; the stored registry is unchanged") from err
     return summary
+
+
+STAGING_BATCH = 20_000  # rows per staging transaction: the office's own writes wait at most this long
+_NEXT, _OLD = "_next", "_old"
+
+
+def _insert(table: str, into: str) -> str:
+    columns = COLUMNS[table]
+    return f"INSERT INTO {into} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+
+
+def _swap_in(conn: sqlite3.Connection, rows: Mapping[str, Sequence[tuple[Any, ...]]]) -> None:
+    """Write ``rows`` into staging tables batch by batch, then swap them for the live tables in one
+    transaction; the replaced tables are dropped after it (a failed import leaves no staging)."""
+    _stream_in(conn, iter([rows]))
+
+
+def _stream_in(conn: sqlite3.Connection, parts: Iterator[Mapping[str, Sequence[tuple[Any, ...]]]]) -> None:
+    """:func:`_swap_in` for a registry given in parts, each part's rows written as it comes."""
+    try:
+        with _transaction(conn, write=True):
+            ensure_schema(conn)
+            _drop(conn, _NEXT)
+            _drop(conn, _OLD)
+            for statement in _staging_schema(_NEXT):
+                conn.execute(statement)
+        waiting: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
+
+        def flush(least: int) -> None:
+            if sum(len(w) for w in waiting.values()) < least:
+                return
+            with _transaction(conn, write=True):
+                for table, table_rows in waiting.items():
+                    conn.executemany(_insert(table, table + _NEXT), table_rows)
+                    table_rows.clear()
+
+        for part in parts:
+            for table, table_rows in part.items():
+                waiting[table].extend(table_rows)
+            flush(STAGING_BATCH)
+        flush(0)
+        with _transaction(conn, write=True):
+            for table in TABLES:
+                conn.execute(f"ALTER TABLE {table} RENAME TO {table}{_OLD}")
+                conn.execute(f"ALTER TABLE {table}{_NEXT} RENAME TO {table}")
+    finally:
+        # Best effort: a table left over here is dropped by the next import. One table per
+        # transaction: dropping a ward's table takes a while, and the office waits for each.
+        try:
+            for table in reversed(TABLES):
+                for suffix in (_NEXT, _OLD):
+                    with _transaction(conn, write=True):
+                        conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
+        except sqlite3.Error:
+            pass
+
+
+def save_households(
+    conn: sqlite3.Connection, municipality: str, households: Iterable[HouseholdRecords]
+) -> RegistrySummary:
+    """Replace the stored registry with one given household by household (a ward's synthetic
+    town, never held whole); as :func:`save_registry` on its own connection, staged and swapped in.
+
+    Each household is checked with its records as an import checks a registry (the document
+    models, then Registry.build over the household); what spans households (ids, My Numbers,
+    cards and seal numbers used twice) the staging tables' keys refuse: :class:`RegistryError`,
+    and nothing is changed. Every reference must stay within its household.
+    """
+    if conn.in_transaction:
+        raise RegistryStoreError("a registry given household by household is stored on a connection of its own")
+    counts = {table: 0 for table in TABLES}
+    at = {"residents": 0, "households": 0, "seals": 0, "family_registers": 0, "tax_records": 0}
+
+    def parts() -> Iterator[dict[str, list[tuple[Any, ...]]]]:
+        for group in households:
+            registers = () if group.family_register is None else (group.family_register,)
+            part = Registry.build(
+                municipality, group.residents, (group.household,), group.seals, registers, group.tax_records
+            )
+            document = _convert(msgspec.to_builtins(RegistryDocument.of(part)))
+            document.to_registry()
+            rows = _rows(document, at)
+            if counts["registry_info"]:
+                rows["registry_info"] = []
+            for kind, records in (
+                ("residents", document.residents),
+                ("households", document.households),
+                ("seals", document.seals),
+                ("family_registers", document.family_registers),
+                ("tax_records", document.tax_records),
+            ):
+                at[kind] += len(records)
+            for table, table_rows in rows.items():
+                counts[table] += len(table_rows)
+            yield rows
+        if not counts["registry_info"]:  # raised before the swap: the stored registry stays
+            raise RegistryError("a registry needs at least one household; nothing was changed")
+
+    try:
+        _stream_in(conn, parts())
+    except sqlite3.IntegrityError as err:
+        raise RegistryError(f"the office store refused the registry ({err}); nothing was changed") from err
+    except sqlite3.Error as err:
+        raise RegistryStoreError(f"cannot store the registry: {err}; the stored registry is unchanged") from err
+    return RegistrySummary(municipality, {table.removeprefix("registry_"): counts[table] for table in TABLES[1:]})
+
+
+def _drop(conn: sqlite3.Connection, suffix: str) -> None:
+    for table in reversed(TABLES):
+        conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
 
 
 def _table_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str], order: str) -> list[dict[str, Any]]:
@@ -884,3 +1038,232 @@ def registry_summary(conn: sqlite3.Connection) -> RegistrySummary:
     except sqlite3.Error as err:
         raise RegistryStoreError(f"cannot read the stored registry: {err}") from err
     return RegistrySummary(None if row is None else str(row[0]), counts)
+
+
+# -- lookups straight from the store ------------------------------------------------------------------
+
+_SELECT_RESIDENT = f"SELECT {', '.join(RESIDENT_FIELDS)} FROM registry_residents"
+
+
+class StoredRegistry:
+    """The stored registry answering a certificate's lookups (:class:`RegistryLookup`) row by row.
+
+    Each lookup is a few indexed queries in one read transaction (a SAVEPOINT inside the caller's,
+    so one kiosk request sees one registry throughout). Records are built through the document
+    models and the registry's own checks, so a tampered row raises :class:`RegistryError` naming
+    its table and key, as :func:`load_registry` would. Nothing is kept between lookups: an import
+    committed by another connection is what the next lookup sees.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    @contextmanager
+    def _read(self) -> Iterator[None]:
+        try:
+            with _transaction(self.conn, write=False):
+                yield
+        except RegistryError as err:
+            raise RegistryError(f"stored registry: {err}") from err
+        except sqlite3.Error as err:
+            raise RegistryStoreError(f"cannot read the stored registry: {err}") from err
+
+    def _header(self) -> str | None:
+        """The municipality, None when no registry is stored; the header's own checks."""
+        row = self.conn.execute("SELECT municipality, format FROM registry_info WHERE id = 1").fetchone()
+        if row is None:
+            if self.conn.execute("SELECT 1 FROM registry_residents LIMIT 1").fetchone() is not None:
+                raise RegistryError(
+                    "registry_residents has rows but registry_info has none;"
+                    " load the registry again (madoguchi-office registry import)"
+                )
+            return None
+        if row[1] != FORMAT:
+            raise RegistryError(f"registry_info.format is {_show(row[1])}, expected {FORMAT}")
+        return str(row[0])
+
+    @property
+    def municipality(self) -> str:
+        """The stored municipality ("" when none is stored)."""
+        with self._read():
+            return self._header() or ""
+
+    def stored(self) -> bool:
+        """Whether the store holds a registry (its header checked, not its records)."""
+        with self._read():
+            return self._header() is not None
+
+    def _resident(self, column: str, key: str) -> Resident | None:
+        row = self.conn.execute(f"{_SELECT_RESIDENT} WHERE {column} = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        data = _flags(dict(zip(RESIDENT_FIELDS, row, strict=True)))
+        data["previous_addresses"] = [
+            dict(zip(ADDRESS_FIELDS, a, strict=True))
+            for a in self.conn.execute(
+                f"SELECT {', '.join(ADDRESS_FIELDS)} FROM registry_previous_addresses WHERE resident_id = ? ORDER BY pos",
+                (data["id"],),
+            )
+        ]
+        resident = _stored(data, ResidentDoc, f"registry_residents {data['id']}").to_resident()
+        check_resident(resident)
+        return resident
+
+    def _listed(self, resident: Resident) -> Resident:
+        """The resident, once their household is known to list them (as Registry.build insists)."""
+        listed = self.conn.execute(
+            "SELECT 1 FROM registry_household_members m JOIN registry_households h ON h.id = m.household_id"
+            " WHERE m.household_id = ? AND m.resident_id = ?",
+            (resident.household_id, resident.id),
+        ).fetchone()
+        if listed is None:
+            raise RegistryError(f"resident {resident.id}: household {resident.household_id} does not list them")
+        return resident
+
+    def by_card(self, card_serial: str) -> Resident | None:
+        """The resident a My Number card belongs to, or None."""
+        with self._read():
+            if self._header() is None:
+                return None
+            resident = self._resident("card_serial", card_serial)
+            return None if resident is None else self._listed(resident)
+
+    def resident(self, resident_id: str) -> Resident | None:
+        """One resident by id, or None."""
+        with self._read():
+            if self._header() is None:
+                return None
+            resident = self._resident("id", resident_id)
+            return None if resident is None else self._listed(resident)
+
+    def _household(self, household_id: str) -> tuple[Household, tuple[Resident, ...]] | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(HOUSEHOLD_FIELDS)} FROM registry_households WHERE id = ?", (household_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        data = dict(zip(HOUSEHOLD_FIELDS, row, strict=True))
+        data["member_ids"] = [
+            str(m[0])
+            for m in self.conn.execute(
+                "SELECT resident_id FROM registry_household_members WHERE household_id = ? ORDER BY pos",
+                (household_id,),
+            )
+        ]
+        household = _stored(data, HouseholdDoc, f"registry_households {household_id}").to_household()
+        people: dict[str, Resident] = {}
+        for member in household.member_ids:
+            person = self._resident("id", member)
+            if person is not None:
+                people[member] = person
+        check_household(household, people)
+        # A resident the list leaves out would escape the members' checks (支援措置 among them).
+        for (other,) in self.conn.execute("SELECT id FROM registry_residents WHERE household_id = ?", (household_id,)):
+            if other not in people:
+                raise RegistryError(f"resident {other}: household {household_id} does not list them")
+        return household, tuple(people[m] for m in household.member_ids)
+
+    def household_members(self, household_id: str) -> tuple[Resident, ...]:
+        """The members of a household, head first (empty for an unknown household)."""
+        with self._read():
+            if self._header() is None:
+                return ()
+            found = self._household(household_id)
+            return () if found is None else found[1]
+
+    def head_of(self, resident: Resident) -> Resident:
+        """The head (世帯主) of the resident's household."""
+        with self._read():
+            found = self._household(resident.household_id) if self._header() is not None else None
+            if found is None:
+                raise RegistryError(f"resident {resident.id}: household {resident.household_id} does not list them")
+            return found[1][0]
+
+    def seal(self, resident_id: str) -> SealRegistration | None:
+        """The resident's seal registration, or None when they have none."""
+        with self._read():
+            if self._header() is None:
+                return None
+            row = self.conn.execute(
+                f"SELECT {', '.join(SEAL_FIELDS)} FROM registry_seals WHERE resident_id = ?", (resident_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            return _stored(dict(zip(SEAL_FIELDS, row, strict=True)), SealDoc, f"registry_seals {resident_id}").to_seal()
+
+    def family_register(self, resident: Resident) -> FamilyRegister | None:
+        """The family register the resident is recorded in, if this town keeps it."""
+        if resident.honseki is None or resident.hittosha is None:
+            return None
+        with self._read():
+            if self._header() is None:
+                return None
+            row = self.conn.execute(
+                f"SELECT id, {', '.join(REGISTER_FIELDS)} FROM registry_family_registers"
+                " WHERE honseki = ? AND hittosha = ?",
+                (resident.honseki, resident.hittosha),
+            ).fetchone()
+            if row is None:
+                return None
+            key, *values = row
+            data: dict[str, Any] = dict(zip(REGISTER_FIELDS, values, strict=True))
+            data["members"] = [
+                dict(zip(ENTRY_FIELDS, e, strict=True))
+                for e in self.conn.execute(
+                    f"SELECT {', '.join(ENTRY_FIELDS)} FROM registry_register_entries WHERE register_id = ? ORDER BY pos",
+                    (key,),
+                )
+            ]
+            register = _stored(data, FamilyRegisterDoc, f"registry_family_registers {key}").to_register()
+            for entry in register.members:
+                if entry.resident_id is not None and (
+                    self.conn.execute("SELECT 1 FROM registry_residents WHERE id = ?", (entry.resident_id,)).fetchone()
+                    is None
+                ):
+                    raise RegistryError(
+                        f"family register {register.honseki}: member {entry.resident_id} is not a resident"
+                    )
+            return register
+
+    def _taxes(self, resident_id: str, fiscal_year: int | None = None) -> list[TaxRecord]:
+        where, args = "resident_id = ?", list[str | int]([resident_id])
+        if fiscal_year is not None:
+            where = "resident_id = ? AND fiscal_year = ?"
+            args.append(fiscal_year)
+        return [
+            _stored(
+                dict(zip(TAX_FIELDS, row, strict=True)), TaxRecordDoc, f"registry_tax_records {row[0]}/{row[1]}"
+            ).to_record()
+            for row in self.conn.execute(
+                f"SELECT {', '.join(TAX_FIELDS)} FROM registry_tax_records WHERE {where} ORDER BY fiscal_year", args
+            )
+        ]
+
+    def tax_record(self, resident_id: str, fiscal_year: int) -> TaxRecord | None:
+        """A resident's assessment for one fiscal year, or None."""
+        with self._read():
+            if self._header() is None:
+                return None
+            found = self._taxes(resident_id, fiscal_year)
+            return found[0] if found else None
+
+    def tax_years(self, resident_id: str) -> tuple[int, ...]:
+        """The fiscal years the resident has a tax record for, oldest first."""
+        with self._read():
+            if self._header() is None:
+                return ()
+            return tuple(t.fiscal_year for t in self._taxes(resident_id))
+
+
+def stored_registry(conn: sqlite3.Connection) -> StoredRegistry | None:
+    """The store's registry for lookups, after the cheap checks an office start makes (the header,
+    and a resident to serve); None when none is stored. Never reads the registry whole:
+    :class:`RegistryError` / :class:`RegistryStoreError` as :func:`load_registry`."""
+    try:
+        ensure_schema(conn)
+    except sqlite3.Error as err:
+        raise RegistryStoreError(f"cannot read the stored registry: {err}") from err
+    registry = StoredRegistry(conn)
+    if not registry.stored():
+        return None
+    return registry

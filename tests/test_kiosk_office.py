@@ -312,5 +312,58 @@ def test_a_kiosk_voids_only_what_it_issued_itself(
     assert problem == f"kiosk.issue_void: {request_id} was issued by kiosk-1, not kiosk-2"
     void_from("disp-9", 1)  # a dispenser: its role sends no kiosk records at all
     assert _wait(lambda: office.db.acked_seq("disp-9") == 1)
-    assert office.kiosk.book.issuance(request_id).voided is None  # type: ignore[union-attr]
+    assert office.kiosk.book.issuance(request_id).voided is None
     assert [s["kind"] for s in office.db.suspicious("disp-9")] == ["role"]
+
+
+def test_a_registry_imported_while_the_office_runs_is_served_at_once(
+    lobby: Any, jpki: SimulatedJpkiCa, tmp_path: Path
+) -> None:
+    """No restart: the next request after the import's commit is answered from the new registry."""
+    import dataclasses
+    import sqlite3
+
+    from certificates.registry import Registry, demo_registry
+    from office.registry_store import save_registry
+
+    office, link = lobby
+    assert _sign_in(link, jpki, "SIM-0001").ok
+    demo = demo_registry()
+    # the town's import puts 山田 太郎 under support measures (支援措置)
+    flagged = dataclasses.replace(demo.residents["R0001"], support_measures=True)
+    town = Registry.build(
+        demo.municipality,
+        [flagged if r.id == "R0001" else r for r in demo.residents.values()],
+        demo.households.values(),
+        demo.seals.values(),
+        demo.family_registers.values(),
+        demo.tax_records.values(),
+    )
+    importer = sqlite3.connect(office.db.path, isolation_level=None)
+    try:
+        save_registry(importer, town)
+    finally:
+        importer.close()
+    refused = _sign_in(link, jpki, "SIM-0001")
+    assert not refused.ok and refused.refusal == "go_to_counter" and refused.fee is None
+    assert _sign_in(link, jpki, "SIM-0002", kind="inkan", options={}).ok
+
+
+def test_a_tampered_registry_row_sends_the_card_to_a_counter_and_is_named_in_the_log(
+    lobby: Any, jpki: SimulatedJpkiCa, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    office, link = lobby
+    conn = sqlite3.connect(office.db.path, isolation_level=None)
+    try:
+        conn.execute("UPDATE registry_residents SET birth_date = '1980-13-01' WHERE id = 'R0001'")
+    finally:
+        conn.close()
+    with caplog.at_level("ERROR", logger="office.kiosk_service"):
+        auth = _sign_in(link, jpki, "SIM-0001")
+    assert not auth.ok and auth.refusal == "go_to_counter" and auth.session_token is None
+    assert any("registry_residents R0001.birth_date" in r.getMessage() for r in caplog.records)
+    # 花子's household holds that row, so she goes to a counter too; another household is served
+    assert not _sign_in(link, jpki, "SIM-0002", kind="inkan", options={}).ok
+    assert _sign_in(link, jpki, "SIM-0006").ok
