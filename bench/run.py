@@ -320,8 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         install_bench,
         pairing_bench,
         public_bench,
+        registry_bench,
         stats_bench,
         store_bench,
+        ward_bench,
         year,
     )
 
@@ -390,6 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         stats_figures = stats_bench.run()
         print(f"  stats: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        ward_figures = ward_bench.run()
+        print(f"  ward: {time.perf_counter() - t:.1f} s", flush=True)
+        t = time.perf_counter()
+        registry_figures = registry_bench.run(1_000_000)
+        print(f"  registry: {time.perf_counter() - t:.1f} s", flush=True)
         install = install_bench.InstallBench()
         if os.geteuid() == 0:
             t = time.perf_counter()
@@ -423,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         **year_figures,
         **pairing_figures,
         **stats_figures,
+        **ward_figures,
+        **registry_figures,
         **install.figures,
     }
     merge_results(args.results, figures)
