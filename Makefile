@@ -31,7 +31,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@touch $(STAMP)
 
 demo: deps
-	$(BIN)/madoguchi-demo $(DEMO_ARGS)
+	$(BIN)/madoguchi-demo $(if $(CITY),--ward) $(DEMO_ARGS)
 
 # The style is kept by the same command as the tests: lint, format, the import contracts
 # (setup.cfg [importlinter]) and mypy --strict over every package, then the suite.

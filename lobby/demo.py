@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--public-port", type=int, default=8090, help="the resident's page port (default: %(default)s)")
     parser.add_argument(
+        "--ward",
+        action="store_true",
+        help="a ward instead: two branches bridged to a central office on PostgreSQL (make demo CITY=1)",
+    )
+    parser.add_argument(
         "--history-days",
         type=int,
         default=365,
@@ -95,6 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dispensers < 1 or args.interval <= 0 or args.pace <= 0:
         fail(PROG, "--dispensers, --interval and --pace must be positive")
     setup_logging(args.log_level)
+    if args.ward:
+        from lobby import ward_demo
+
+        try:
+            return ward_demo.run(args, say, lambda message: fail(PROG, message), _residents)
+        except KeyboardInterrupt:
+            return 0
     try:
         site = configmod.load(args.config)
     except OfficeError as err:

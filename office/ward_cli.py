@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
 
 from common.cli import OneLineParser, fail
 from office.ward_bridge import (
@@ -27,6 +33,7 @@ from office.ward_bridge import (
     central_conf_text,
     parse_address,
 )
+from office.ward_consumer import WardConsumer
 
 PROG = "madoguchi-office ward"
 
@@ -61,17 +68,94 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"an identity of the centre that reads every branch and commands them (default: {DEFAULT_CONSUMER})",
     )
+    consume = actions.add_parser("consume", help="the centre: every branch's events and ticket log into PostgreSQL")
+    consume.add_argument("--broker", required=True, metavar="HOST:PORT", help="the central broker")
+    consume.add_argument("--dsn", required=True, help="PostgreSQL, e.g. postgresql://ward@localhost/ward")
+    consume.add_argument("--user", default=DEFAULT_CONSUMER, help="the consumer's name in the central ACL")
+    lag = actions.add_parser("lag", help="how far behind each branch is at the centre")
+    lag.add_argument("--dsn", required=True, help="PostgreSQL of the centre")
+    figures = actions.add_parser("figures", help="the ward's figures (or some branches') from the centre's store")
+    figures.add_argument("--dsn", required=True, help="PostgreSQL of the centre")
+    figures.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first business day")
+    figures.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last business day (default: --from)")
+    figures.add_argument("--site", action="append", default=[], help="a branch (repeat; default: all)")
+    figures.add_argument("--config", type=Path, help="site configuration (TOML): zone, stations, target wait")
     return ward
 
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one ``ward`` action; errors are one line on stderr (exit 2)."""
     try:
+        if args.action == "consume":
+            return _consume(args)
+        if args.action == "lag":
+            return _lag(args)
+        if args.action == "figures":
+            return _figures(args)
         return _broker_files(args)
     except ValueError as err:
         fail(PROG, str(err))
+    except psycopg.OperationalError as err:
+        fail(PROG, f"PostgreSQL unreachable ({str(err).strip().splitlines()[0]}); check --dsn")
     except OSError as err:
         fail(PROG, f"cannot write {err.filename or args.out}: {err.strerror or err}")
+
+
+def _consume(args: argparse.Namespace) -> int:
+    host, port = parse_address(args.broker)
+    consumer = WardConsumer(host, port, args.dsn, username=args.user)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    consumer.start()
+    print(f"ward: consuming from {host}:{port} into PostgreSQL; Ctrl-C stops", flush=True)
+    try:
+        stopping.wait()
+    finally:
+        consumer.stop()
+    return 0
+
+
+def _lag(args: argparse.Namespace) -> int:
+    rows = WardConsumer("127.0.0.1", 1, args.dsn).lag()
+    if not rows:
+        print("no branch heard from yet")
+    for r in rows:
+        behind = "-" if r.behind_ms is None else f"{r.behind_ms / 1000:.0f} s"
+        silent = "-" if r.silent_ms is None else f"{r.silent_ms / 1000:.0f} s"
+        print(f"{r.site:<20} {r.events:>9} events  newest event {behind} ago  last heard {silent} ago")
+    return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from office import config as configmod
+    from office.stats import figures
+    from office.ward_stats import central_figures
+
+    site = configmod.load(args.config)
+    try:
+        first = date.fromisoformat(args.first)
+        last = date.fromisoformat(args.last) if args.last else first
+    except ValueError:
+        raise ValueError("--from/--to: write the days as YYYY-MM-DD, e.g. 2026-04-01") from None
+    if last < first:
+        raise ValueError(f"--to {last} is before --from {first}; swap them")
+    made = central_figures(
+        args.dsn,
+        first,
+        last,
+        tz=ZoneInfo(site.timezone),
+        target_wait_s=site.congestion.target_wait_minutes * 60,
+        stations=[s.code for s in site.stations],
+        sites=args.site,
+    )
+    for table in figures.tables(made):
+        if table.name in ("summary", "by_purpose"):
+            print(table.title)
+            print("\t".join(table.columns))
+            for row in table.rows:
+                print("\t".join("" if v is None else str(v) for v in row))
+    return 0
 
 
 def _broker_files(args: argparse.Namespace) -> int:

@@ -137,3 +137,44 @@ def _windows(display: str, deadline_s: float) -> dict[str, tuple[int, int, int, 
             return found
         time.sleep(0.5)
     return found
+
+
+@pytest.mark.slow
+def test_the_ward_demo_cuts_and_restores_a_branch_and_the_centre_catches_up() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lobby.demo", "--ward", "--duration", "24", "--interval", "0.3", "--pace", "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+        cwd=REPO,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        lines: list[str] = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "commands: cut SITE" in line:
+                break
+        time.sleep(3)  # some of chuo's tickets reach the centre first
+        proc.stdin.write("cut chuo\n")
+        proc.stdin.flush()
+        time.sleep(6)
+        proc.stdin.write("lag\nrestore chuo\nbogus\n")
+        proc.stdin.flush()
+        rest, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(lines) + rest
+    assert proc.returncode == 0, err[-2000:]
+    assert "chuo's WAN link is cut" in out and "chuo's WAN link is back" in out and "not a command: 'bogus'" in out
+    # while cut, the centre had fewer of chuo's tickets than chuo itself
+    behind = re.search(r"chuo: (\d+) events at the centre, newest .*?; (\d+) tickets at the branch today", out)
+    assert behind and int(behind.group(1)) < int(behind.group(2)), out[-3000:]
+    for site in ("chuo", "kita"):
+        branch = re.search(rf"stopping: (\d+) tickets today at branch {site}", out)
+        centre = re.search(rf"{site}: (\d+) events at the centre\n", out)
+        assert branch and centre and int(branch.group(1)) == int(centre.group(1)) > 5, out[-3000:]
+    assert "Traceback" not in err
