@@ -86,3 +86,37 @@ def test_a_cut_branch_goes_on_and_the_centre_catches_up_exactly_once(postgres: A
         assert set(lag) == {"demo-town", "branch-b"} and lag["demo-town"].events == len(branch_events(a))
     finally:
         ward.close()
+
+
+def test_a_branch_office_restarted_with_its_wan_down_goes_on_and_the_centre_catches_up(
+    postgres: Any, tmp_path: Path
+) -> None:
+    import msgspec
+
+    from harness import SITE, start_office
+    from sync.site import Ward as WardSettings
+
+    ward = start_ward(tmp_path, postgres.dsn, sites=("demo-town",))
+    try:
+        a = ward.branches["demo-town"]
+        settle(lambda: leased(a), 20, "the dispenser got no lease")
+        issue(a, 5)
+        work(a, 3)
+        settle(lambda: central_log(postgres.dsn, a.site) == branch_log(a), 20, "the first rows did not go up")
+        a.link.cut()
+        issue(a, 10)
+        work(a, 4)
+        a.office.stop()  # restarted while its WAN is down
+        config = msgspec.structs.replace(SITE, site=a.site, ward=WardSettings(send_log=True))
+        a.office = start_office(a.broker.url, tmp_path / a.site / "office.sqlite3", config)
+        issue(a, 10)
+        settle(lambda: a.office.db.count_tickets() == 25, 20, "the lobby did not go on after the office's restart")
+        work(a, 4)
+        assert len(central_log(postgres.dsn, a.site)) < len(branch_log(a))
+        a.link.restore()
+        settle(lambda: central_log(postgres.dsn, a.site) == branch_log(a), 40, "the centre did not catch up")
+        settle(lambda: set(central_events(postgres.dsn, a.site)) == branch_events(a), 20, "events missing")
+        got = central_events(postgres.dsn, a.site)
+        assert len(got) == len(set(got)) and sum(1 for e in got if e[2] == "ticket.issued") == 25
+    finally:
+        ward.close()
