@@ -1,0 +1,9 @@
+"""The first-boot setup screen of a new lobby device (``madoguchi-setup``): the role, detection,
+the hardware found, the pairing code, the self-test, the start.
+
+Its pure state machine (``flow``), the Kivy screen (``app``), the catalog of its texts
+(``strings``) and the command line (``cli``).
+
+Imports: common, sync, drivers and firmware_profiles (the pairing and provisioning flow) - never
+another app.
+"""
