@@ -31,6 +31,7 @@ from office.ward_bridge import (
     bridge_user,
     central_acl_text,
     central_conf_text,
+    check_site,
     parse_address,
 )
 from office.ward_consumer import WardConsumer
@@ -68,10 +69,24 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"an identity of the centre that reads every branch and commands them (default: {DEFAULT_CONSUMER})",
     )
+    tls = actions.add_parser("tls", help="the ward's CA and the TLS files of the centre, its consumer and each bridge")
+    tls.add_argument("--dir", type=Path, required=True, metavar="DIR", help="where the CA and the files go (kept)")
+    tls.add_argument(
+        "--central-host",
+        action="append",
+        required=True,
+        metavar="HOST",
+        help="the centre's name or address as branches reach it (repeat)",
+    )
+    tls.add_argument("--site", action="append", required=True, metavar="SITE", help="a branch's site id (repeat)")
+    tls.add_argument("--consumer", default=DEFAULT_CONSUMER, help="the centre's consumer's name (its certificate's CN)")
     consume = actions.add_parser("consume", help="the centre: every branch's events and ticket log into PostgreSQL")
     consume.add_argument("--broker", required=True, metavar="HOST:PORT", help="the central broker")
     consume.add_argument("--dsn", required=True, help="PostgreSQL, e.g. postgresql://ward@localhost/ward")
     consume.add_argument("--user", default=DEFAULT_CONSUMER, help="the consumer's name in the central ACL")
+    consume.add_argument(
+        "--tls-dir", type=Path, metavar="DIR", help="ca.pem and the consumer's <user>.pem/.key (ward tls)"
+    )
     lag = actions.add_parser("lag", help="how far behind each branch is at the centre")
     lag.add_argument("--dsn", required=True, help="PostgreSQL of the centre")
     figures = actions.add_parser("figures", help="the ward's figures (or some branches') from the centre's store")
@@ -86,6 +101,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Carry out one ``ward`` action; errors are one line on stderr (exit 2)."""
     try:
+        if args.action == "tls":
+            return _tls(args)
         if args.action == "consume":
             return _consume(args)
         if args.action == "lag":
@@ -101,9 +118,40 @@ def run(args: argparse.Namespace) -> int:
         fail(PROG, f"cannot write {err.filename or args.out}: {err.strerror or err}")
 
 
+def _tls(args: argparse.Namespace) -> int:
+    import time
+
+    from office.pki import OfficeCA, PkiError, write_private, write_public
+
+    out: Path = args.dir
+    sites = [check_site(s) for s in args.site]
+    now = int(time.time() * 1000)
+    try:
+        ca = (
+            OfficeCA.load(out / "ca") if (out / "ca").is_dir() else OfficeCA.create(out / "ca", site="ward", now_ms=now)
+        )
+        write_public(out / "ca.pem", ca.cert_pem)
+        server = ca.issue_server(args.central_host, now_ms=now)
+        write_private(out / "central.key", server.key_pem)
+        write_public(out / "central.pem", server.cert_pem)
+        for name in [*(bridge_user(s) for s in sites), args.consumer]:
+            made = ca.issue_identity(name=name, role="ward", now_ms=now)
+            write_private(out / f"{name}.key", made.key_pem)
+            write_public(out / f"{name}.pem", made.cert_pem)
+    except PkiError as err:
+        raise ValueError(str(err)) from err
+    print(
+        f"{out}: ca.pem, central.pem/.key, {', '.join(bridge_user(s) for s in sites)} and {args.consumer} (.pem/.key)"
+    )
+    return 0
+
+
 def _consume(args: argparse.Namespace) -> int:
     host, port = parse_address(args.broker)
-    consumer = WardConsumer(host, port, args.dsn, username=args.user)
+    tls = None
+    if args.tls_dir is not None:
+        tls = (args.tls_dir / "ca.pem", args.tls_dir / f"{args.user}.pem", args.tls_dir / f"{args.user}.key")
+    consumer = WardConsumer(host, port, args.dsn, username=args.user, tls=tls)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

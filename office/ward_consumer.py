@@ -29,6 +29,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -106,6 +107,7 @@ class WardConsumer:
         *,
         client_id: str = "ward-office",
         username: str | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.dsn = dsn
@@ -121,7 +123,10 @@ class WardConsumer:
             clean_session=False,  # a persistent session: what arrives while we are away waits
             manual_ack=True,  # acknowledged after the commit, never before
         )
-        if username is not None:  # the centre's ACL names the consumer (plain TCP: a closed test network)
+        if tls is not None:  # (ca, certificate, key): the certificate's CN is who the centre's ACL knows
+            ca, cert, key = tls
+            self._client.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+        elif username is not None:  # plain TCP (a closed test network): the ACL takes the claimed name
             self._client.username_pw_set(username)
         self._client.on_connect = self._on_connect
         self._client.on_message = lambda _c, _u, m: self._pending.put(m)
