@@ -385,6 +385,19 @@ def acl_text(site: str, identities: Sequence[Identity]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def log_lines(log_file: Path | str) -> list[str]:
+    """Where and what a generated Mosquitto configuration logs (the office's and the ward's)."""
+    return [
+        f"log_dest file {log_file}",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
+        "connection_messages true",
+        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+    ]
+
+
 def mosquitto_conf_text(files: BrokerFiles) -> str:
     """``mosquitto.conf`` for the settings in ``files``; each setting says why it is there."""
     s = files.settings
@@ -428,13 +441,7 @@ def mosquitto_conf_text(files: BrokerFiles) -> str:
     if s.run_as_user:
         lines.append(f"user {s.run_as_user}")
     lines += [
-        f"log_dest file {files.log_file}",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
-        "connection_messages true",
-        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        *log_lines(files.log_file),
         # What this file does not own and must survive its rewriting: a ward branch's bridge to
         # the central broker (madoguchi-office ward broker-files, docs/ward.md) goes here.
         f"include_dir {files.include_dir}",

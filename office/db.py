@@ -196,6 +196,39 @@ def _ticket(row: sqlite3.Row) -> Ticket:
     )
 
 
+_INSERT_TICKET = (
+    "INSERT INTO tickets(ticket_id, day, series, number, category, device, event_id, issued_ms,"
+    " hlc, route, procedures, status, station_index, counter, updated_ms, token, holder)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+# history brought in leaves out a ticket whose number is taken already
+_INSERT_TICKET_ONCE = _INSERT_TICKET.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
+
+
+def _ticket_row(t: Ticket, event_id: str) -> tuple[object, ...]:
+    return (
+        t.ticket_id,
+        t.day,
+        t.series,
+        t.number,
+        t.category,
+        t.device,
+        event_id,
+        t.issued_ms,
+        t.hlc,
+        json.dumps(list(t.route)),
+        json.dumps(list(t.procedures), ensure_ascii=False),
+        t.status.value,
+        t.station_index,
+        t.counter,
+        t.updated_ms,
+        t.token,
+        t.holder,
+    )
+
+
 _APPEND_LOG = (
     "INSERT INTO ticket_log(at_ms, day, ticket_id, kind, category, station, counter, username, device, detail)"
     " VALUES (?,?,?,?,?,?,?,?,?,?)"
@@ -385,30 +418,7 @@ class OfficeDB:
     def insert_ticket(self, t: Ticket, event_id: str) -> str | None:
         """Add an issued ticket; returns the id of a clashing ticket when the number is taken."""
         try:
-            self.conn.execute(
-                "INSERT INTO tickets(ticket_id, day, series, number, category, device, event_id, issued_ms,"
-                " hlc, route, procedures, status, station_index, counter, updated_ms, token, holder)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    t.ticket_id,
-                    t.day,
-                    t.series,
-                    t.number,
-                    t.category,
-                    t.device,
-                    event_id,
-                    t.issued_ms,
-                    t.hlc,
-                    json.dumps(list(t.route)),
-                    json.dumps(list(t.procedures), ensure_ascii=False),
-                    t.status.value,
-                    t.station_index,
-                    t.counter,
-                    t.updated_ms,
-                    t.token,
-                    t.holder,
-                ),
-            )
+            self.conn.execute(_INSERT_TICKET, _ticket_row(t, event_id))
             # Its first line in the ticket log: the resident arrived (the device's time of issue).
             self.append_log([LogRow(t.issued_ms, t.ticket_id, t.day, Kind.ISSUED, t.category, device=t.device)])
             if self._days is not None and t.day in self._days:
@@ -725,30 +735,7 @@ class OfficeDB:
         year, an import); a ticket whose number is taken already is left out. How many went in."""
         added = 0
         for t, rows in told:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO tickets(ticket_id, day, series, number, category, device, event_id, issued_ms,"
-                " hlc, route, procedures, status, station_index, counter, updated_ms, token, holder)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    t.ticket_id,
-                    t.day,
-                    t.series,
-                    t.number,
-                    t.category,
-                    t.device,
-                    f"history:{t.ticket_id}",
-                    t.issued_ms,
-                    t.hlc,
-                    json.dumps(list(t.route)),
-                    json.dumps(list(t.procedures), ensure_ascii=False),
-                    t.status.value,
-                    t.station_index,
-                    t.counter,
-                    t.updated_ms,
-                    t.token,
-                    t.holder,
-                ),
-            )
+            cur = self.conn.execute(_INSERT_TICKET_ONCE, _ticket_row(t, f"history:{t.ticket_id}"))
             if cur.rowcount == 1:
                 self.append_log(rows)
                 added += 1

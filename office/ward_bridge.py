@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Literal
 
-from office.broker_security import MAX_PACKET_SIZE, TLS12_CIPHERS, BrokerSettings
+from office.broker_security import MAX_PACKET_SIZE, TLS12_CIPHERS, BrokerSettings, log_lines
 from sync import protocol
 
 __all__ = [
@@ -435,15 +435,7 @@ def central_conf_text(
     ]
     if run_as_user:
         lines.append(f"user {run_as_user}")
-    lines += [
-        f"log_dest file {files.log_file}",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
-        "connection_messages true",
-        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
-    ]
+    lines += log_lines(files.log_file)
     return "\n".join(lines) + "\n"
 
 
