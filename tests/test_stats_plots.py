@@ -221,13 +221,13 @@ def test_png_size_follows_dpi_and_japanese_is_drawn(name: str) -> None:
         warnings.simplefilter("always")
         check_png(plot, 100)
         check_png(plot, 200)
-    if plots.cjk_font() is not None:
-        assert not [w for w in caught if "missing from font" in str(w.message)], "tofu: glyphs missing"
+    assert plots.cjk_font() is not None
+    assert not [w for w in caught if "missing from font" in str(w.message)], "tofu: glyphs missing"
 
 
-def test_the_cjk_font_is_found_when_installed() -> None:
-    if not plots.CJK_FILE.is_file():
-        pytest.skip("fonts-noto-cjk is not installed")
+def test_the_cjk_font_is_found() -> None:
+    # make test installs fonts-noto-cjk (scripts/ensure-system-deps.sh): its absence is a failure
+    assert plots.CJK_FILE.is_file(), f"{plots.CJK_FILE} missing: apt-get install fonts-noto-cjk"
     assert plots.cjk_font() == "Noto Sans CJK JP"
 
 
