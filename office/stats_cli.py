@@ -132,19 +132,10 @@ def _report(args: Any) -> int:
         logged = pool.submit(raw_log)
         try:
             cols = store.columns_between(db, first.isoformat(), last.isoformat(), today.isoformat())
-            made = figures.figures(
-                cols,
-                tz=tz,
-                target_wait_s=site.congestion.target_wait_minutes * 60,
-                stations=[s.code for s in site.stations],
-                until_ms=now_ms,
-            )
+            made = figures.of_site(cols, site, until_ms=now_ms)
             t = Texts(args.lang, site)
-            target = site.congestion.target_wait_minutes
-            tables = [
-                stats_words.table(t, table, target)
-                for table in [*figures.tables(made), *export.kiosk_tables(db.conn, first, last, tz)]
-            ]
+            kiosk = export.kiosk_tables(db.conn, first, last, tz)
+            tables = stats_words.tables(t, made, kiosk, site.congestion.target_wait_minutes)
             files = [export.write_xlsx(tables, out / export.REPORT_XLSX), *export.write_csv(tables, out)]
             if not args.no_plots:
                 files += _plots(made, cols, site, t, out)

@@ -96,6 +96,17 @@ def site_and_device(topic: str) -> tuple[str, str] | None:
     return parts[1], parts[4]
 
 
+def _keep_aside(
+    db: psycopg.Connection[tuple[object, ...]], now: int, topic: str, why: str, counts: dict[str, int]
+) -> None:
+    """A message the centre would not take: logged, counted and kept for whoever looks into it."""
+    counts["kept_aside"] = counts.get("kept_aside", 0) + 1
+    log.warning("ward: %s kept aside: %s", topic, why)
+    db.execute(
+        "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)", (now, topic[:300], why[:500])
+    )
+
+
 class WardConsumer:
     """Subscribes at the central broker (``host``, ``port``) and writes into PostgreSQL (``dsn``)."""
 
@@ -236,18 +247,10 @@ class WardConsumer:
         try:
             batch = protocol.decode("ticket_log", bytes(message.payload))
         except ProtocolError as err:
-            counts["kept_aside"] = counts.get("kept_aside", 0) + 1
-            db.execute(
-                "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)",
-                (now, message.topic[:300], f"malformed: {err}"[:500]),
-            )
+            _keep_aside(db, now, message.topic, f"malformed: {err}", counts)
             return None
         if any(not batch.after < r.id <= batch.upto for r in batch.rows):
-            counts["kept_aside"] = counts.get("kept_aside", 0) + 1
-            db.execute(
-                "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)",
-                (now, message.topic[:300], f"rows outside {batch.after}..{batch.upto}"),
-            )
+            _keep_aside(db, now, message.topic, f"rows outside {batch.after}..{batch.upto}", counts)
             return None
         added = 0
         for r in batch.rows:
@@ -286,12 +289,7 @@ class WardConsumer:
             if batch is not None and batch.device != where[1]:
                 why, batch = f"batch names device {batch.device!r}, its topic {where[1]!r}", None
         if batch is None or where is None:
-            counts["kept_aside"] = counts.get("kept_aside", 0) + 1
-            log.warning("ward: %s kept aside: %s", message.topic, why)
-            db.execute(
-                "INSERT INTO ward_kept_aside(received_ms, topic, why) VALUES (%s, %s, %s)",
-                (now, message.topic[:300], (why or "")[:500]),
-            )
+            _keep_aside(db, now, message.topic, why or "", counts)
             return
         site, device = where
         added = 0

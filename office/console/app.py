@@ -71,7 +71,7 @@ from office.staff_store import (
     password_matches,
     session_key,
 )
-from office.stats import charts, export, figures
+from office.stats import charts, export
 from sync.site import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -467,11 +467,10 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             found = stats_view.Period(day, day)
         done = await computed(found)
         target = config.congestion.target_wait_minutes
-        tables = [stats_words.table(t, table, target) for table in figures.tables(done.made)]
         kiosk = await asyncio.to_thread(
             on_own_connection, lambda db: export.kiosk_tables(db.conn, found.first, found.last, book.tz)
         )
-        tables += [stats_words.table(t, table, target) for table in kiosk if table.rows]
+        tables = stats_words.tables(t, done.made, [k for k in kiosk if k.rows], target)
         outlook = await forecast() if done.live else None
         return await screen_page(
             request,
@@ -524,7 +523,7 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
                     kiosk = on_own_connection(
                         lambda db: export.kiosk_tables(db.conn, wanted.first, wanted.last, book.tz)
                     )
-                    tables = [stats_words.table(t, x, target) for x in [*figures.tables(done.made), *kiosk]]
+                    tables = stats_words.tables(t, done.made, kiosk, target)
                     path = export.write_xlsx(tables, Path(tmp) / "report.xlsx")
                     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                     return path.read_bytes(), mime, f"{stem}.xlsx"

@@ -105,13 +105,7 @@ class StatsBook:
                 self._kept.move_to_end(key)
                 return kept
         cols = store.columns_between(db, wanted.first.isoformat(), wanted.last.isoformat(), today.isoformat())
-        made = figures.figures(
-            cols,
-            tz=self.tz,
-            target_wait_s=self.config.congestion.target_wait_minutes * 60,
-            stations=[s.code for s in self.config.stations],
-            until_ms=now_ms,
-        )
+        made = figures.of_site(cols, self.config, until_ms=now_ms)
         done = Computed(wanted, made, cols, now_ms, wanted.last >= today)
         with self._lock:
             self._kept[key] = done

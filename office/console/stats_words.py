@@ -3,11 +3,14 @@ named cells (purposes, stations, weekdays), for the console's pages and the repo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from office.console import strings
 from office.console.texts import Texts
+from office.stats import figures
 from office.stats.charts import Words
+from office.stats.figures import Figures
 from office.stats.table import Cell, Table
 
 _STATION_COLUMNS = frozenset({"station", "from", "to"})
@@ -62,3 +65,8 @@ def table(t: Texts, shown: Table, target_wait_minutes: int) -> Table:
     # "called" as a header is a count, not the ticket status the catalog has under that word
     headers = tuple(t.STATS_CALLED_COLUMN if c == "called" else t.word(c) for c in shown.columns)
     return replace(shown, title=title, columns=headers, rows=tuple(cells))
+
+
+def tables(t: Texts, made: Figures, kiosk: Sequence[Table], target_wait_minutes: int) -> list[Table]:
+    """Every table of a range - its figures' and the kiosks' - in ``t``'s language."""
+    return [table(t, x, target_wait_minutes) for x in [*figures.tables(made), *kiosk]]

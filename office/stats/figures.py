@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from office.stats.journey import Journey, Outcome, StationTime
 from office.stats.table import Cell, Table
+from sync.site import SiteConfig
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -829,3 +830,14 @@ def tables(f: Figures) -> list[Table]:
 def local_ms(ms: npt.NDArray[np.integer] | F64, tz: ZoneInfo) -> I64:
     """Epoch ms as local wall-clock ms since 1970-01-01 (``// 3_600_000 % 24`` is the local hour)."""
     return _local(ms, tz)
+
+
+def of_site(data: Columns, site: SiteConfig, until_ms: int | None = None) -> Figures:
+    """:func:`figures` with the site's zone, target wait and stations (the pages' and the report's)."""
+    return figures(
+        data,
+        tz=ZoneInfo(site.timezone),
+        target_wait_s=site.congestion.target_wait_minutes * 60,
+        stations=[s.code for s in site.stations],
+        until_ms=until_ms,
+    )

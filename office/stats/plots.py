@@ -232,6 +232,13 @@ def _numbers(name: str, seq: Sequence[float | None], *, optional: bool) -> list[
     return out
 
 
+def _series(name: str, seq: Sequence[float | None], expected: int, of: str, *, optional: bool) -> list[float]:
+    """:func:`_numbers`, one per ``of``."""
+    out = _numbers(name, seq, optional=optional)
+    _same_length(name, out, expected, of)
+    return out
+
+
 def _increasing_ints(name: str, seq: Sequence[int], low: int, high: int) -> list[int]:
     out = [int(v) for v in seq]
     if any(v != s for v, s in zip(out, seq, strict=True)):
@@ -591,13 +598,13 @@ def arrivals_and_counters(
     keys = ["arrivals", "counters_open", "hour_axis", "arrivals_axis", "counters_axis", "no_data"]
     _labels(labels, [*keys, "counters_needed"] if counters_needed is not None else keys)
     hour_list = _increasing_ints("hours", hours, 0, 23)
-    arr = _numbers("arrivals", arrivals, optional=False)
-    _same_length("arrivals", arr, len(hour_list), "hour")
-    staffed = _numbers("counters_open", counters_open, optional=True)
-    _same_length("counters_open", staffed, len(hour_list), "hour")
-    needed = None if counters_needed is None else _numbers("counters_needed", counters_needed, optional=True)
-    if needed is not None:
-        _same_length("counters_needed", needed, len(hour_list), "hour")
+    arr = _series("arrivals", arrivals, len(hour_list), "hour", optional=False)
+    staffed = _series("counters_open", counters_open, len(hour_list), "hour", optional=True)
+    needed = (
+        None
+        if counters_needed is None
+        else _series("counters_needed", counters_needed, len(hour_list), "hour", optional=True)
+    )
     empty = not any(v > 0 for v in arr)
 
     def draw(fig: Figure) -> None:
@@ -641,10 +648,8 @@ def year_by_week(
     keys = ["arrivals", "median_wait", "week_axis", "arrivals_axis", "wait_axis", "no_data"]
     _labels(labels, [*keys, "highlight"] if highlight is not None else keys)
     week_list = _increasing_ints("weeks", weeks, 1, 53)
-    arr = _numbers("arrivals", arrivals, optional=False)
-    _same_length("arrivals", arr, len(week_list), "week")
-    wait = _numbers("median_wait_min", median_wait_min, optional=True)
-    _same_length("median_wait_min", wait, len(week_list), "week")
+    arr = _series("arrivals", arrivals, len(week_list), "week", optional=False)
+    wait = _series("median_wait_min", median_wait_min, len(week_list), "week", optional=True)
     if highlight is not None and not 1 <= highlight[0] <= highlight[1] <= 53:
         raise ValueError(f"highlight must be (first, last) weeks with 1 <= first <= last <= 53, got {highlight!r}")
     empty = not any(v > 0 for v in arr)
@@ -692,12 +697,9 @@ def day_by_hour(
     """
     _labels(labels, ["arrivals", "median_wait", "p90_wait", "hour_axis", "arrivals_axis", "wait_axis", "no_data"])
     hour_list = _increasing_ints("hours", hours, 0, 23)
-    arr = _numbers("arrivals", arrivals, optional=False)
-    _same_length("arrivals", arr, len(hour_list), "hour")
-    median = _numbers("median_wait_min", median_wait_min, optional=True)
-    _same_length("median_wait_min", median, len(hour_list), "hour")
-    p90 = _numbers("p90_wait_min", p90_wait_min, optional=True)
-    _same_length("p90_wait_min", p90, len(hour_list), "hour")
+    arr = _series("arrivals", arrivals, len(hour_list), "hour", optional=False)
+    median = _series("median_wait_min", median_wait_min, len(hour_list), "hour", optional=True)
+    p90 = _series("p90_wait_min", p90_wait_min, len(hour_list), "hour", optional=True)
     empty = not any(v > 0 for v in arr)
 
     def draw(fig: Figure) -> None:
