@@ -35,6 +35,10 @@ class CommandError(OfficeError):
         super().__init__(template.format(**params) if params else template)
 
 
+# A ward's central input centre holds a branch's case as ``ward:<operator>`` (office/ward_input.py).
+CENTRE_PREFIX = "ward:"
+
+
 class Status(StrEnum):
     """Where a ticket is in its life."""
 
@@ -300,14 +304,19 @@ def transfer_purpose(ticket: Ticket, to: Category, now_ms: int) -> Ticket:
 
 
 def claim(ticket: Ticket, user: str, now_ms: int) -> Ticket:
-    """A staff member takes a case to work on it (no two hold the same case)."""
+    """A staff member takes a case to work on it (no two hold the same case).
+
+    A branch user may take a case back from the ward's centre (a holder ``ward:<operator>``):
+    the case is the branch's, and the centre may be busy or cut off (office/ward_input.py).
+    """
     if ticket.status not in (Status.CALLED, Status.IN_PROGRESS):
         raise CommandError(
             "{number} is {status}; only a case being worked on can be taken",
             number=ticket.number,
             status=_said(ticket.status),
         )
-    if ticket.holder is not None and ticket.holder != user:
+    taking_back = ticket.holder is not None and ticket.holder.startswith(CENTRE_PREFIX)
+    if ticket.holder is not None and ticket.holder != user and not (taking_back and not user.startswith(CENTRE_PREFIX)):
         raise CommandError("{number} is already being worked on by {user}", number=ticket.number, user=ticket.holder)
     return replace(ticket, holder=user, updated_ms=now_ms)
 

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from certificates.registry import Registry
 from common import calendar
-from office import actions, commands, desk, floor, identity, public_feed, snapshots
+from office import actions, commands, desk, floor, identity, public_feed, snapshots, ward_input
 from office.db import OfficeDB
 from office.domain import CommandError, Status, Ticket
 from office.intake import Intake
@@ -143,6 +143,8 @@ class OfficeServer:
         self._ward_sent = self._ward_acked
         self._ward_progress = time.monotonic()
         self._ward_last_send = 0.0
+        # A branch sharing its input station: the centre's actions count only under its key.
+        self._centre = signing.OfficeVerifier.from_text(config.ward.centre_key) if config.ward.share_input else None
         self.staff.rebuild_service_log(self.wall_ms() - SERVICE_HISTORY_MS)
         self.leases = LeaseKeeper(config, self.db)
         self.kiosk = open_kiosk_service(config, self.db, registry=registry, on_activity=self._activity)
@@ -156,6 +158,7 @@ class OfficeServer:
                 (protocol.topic("staff_command", config.site), 1),
                 (protocol.topic("kiosk_request", config.site), 1),
                 *([(protocol.topic("ticket_log_ack", config.site), 1)] if config.ward.send_log else []),
+                *([(protocol.topic("ward_action", config.site), 1)] if config.ward.share_input else []),
             ],
             on_message=lambda m: self._inbox.put(("message", m)),
             on_ready=lambda: self._inbox.put(("ready", None)),
@@ -374,13 +377,19 @@ class OfficeServer:
             if parsed.site != self.config.site:
                 raise ProtocolError(f"message for site {parsed.site!r}")
             taken = ("events", "device_status", "staff_command", "kiosk_request")
-            if parsed.name not in taken and not (parsed.name == "ticket_log_ack" and self.config.ward.send_log):
+            if parsed.name not in taken and not (
+                (parsed.name == "ticket_log_ack" and self.config.ward.send_log)
+                or (parsed.name == "ward_action" and self._centre is not None)
+            ):
                 raise ProtocolError(f"the office does not take {parsed.name} messages")
             if message.retained and parsed.name != "device_status":
                 # Events, requests and commands are never published retained; one that is was
                 # left by someone else, and replaying it at every office start would act twice.
                 self.stats["retained_input"] += 1
                 raise ProtocolError(f"a retained {parsed.name} message is not new input")
+            if parsed.name == "ward_action":
+                self._ward_action(message.payload)
+                return None
             doc = protocol.decode(parsed.name, message.payload)
             if parsed.device is not None:
                 # Who the sender is comes from its enrolment or the site file, never the payload.
@@ -813,6 +822,40 @@ class OfficeServer:
         """The payload's bytes with the office's signature for its topic, site and addressee."""
         return self.signer.seal(payload.topic, self.config.site, addressee, protocol.encode(payload))
 
+    # -- a ward: the shared input centre ----------------------------------------------------------
+
+    def _ward_action(self, raw: bytes) -> None:
+        """A centre operator's action on one of this branch's input cases (office/ward_input.py)."""
+        assert self._centre is not None
+        now = self.wall_ms()
+        try:
+            doc, action, actor = ward_input.accept(raw, self._centre, self.config.site, now)
+        except signing.SignatureError as err:
+            # Not the centre's: nothing is done and nothing answered; staff see it as an alert.
+            self.stats["ward_forged"] += 1
+            self._suspect("ward-centre", "signature", hashlib.sha256(raw).hexdigest()[:16], {"problem": str(err)})
+            return
+        except ward_input.Refused as err:
+            self.stats["ward_refused"] += 1
+            request = protocol.decode("ward_action", raw)  # accept() decoded it once already
+            self._publish(messages.WardReply(request_id=request.request_id, ok=False, message=str(err)))
+            self._activity(f"ward centre {request.operator}: {err}")
+            return
+        answered: Future[Reply] = Future()
+        if self.db.staff_reply(doc.request_id) is None:
+            try:
+                ward_input.at_input(self.db.ticket(action.ticket_id), self.config.console.input_station)
+            except ward_input.Refused as err:
+                answered.set_result(Reply(str(err), {}, action.ticket_id, ok=False))
+        if not answered.done():
+            self._staff_action(action, actor, answered)  # the desk's rules, audit and stored answer
+        reply = answered.result()
+        self._publish(
+            messages.WardReply(
+                request_id=doc.request_id, ok=reply.ok, message=str(reply)[:500], ticket_id=reply.ticket_id
+            )
+        )
+
     # -- a ward: the ticket log up to the centre ---------------------------------------------------
 
     def _ward_log_acked(self, upto: int) -> None:
@@ -929,6 +972,20 @@ class OfficeServer:
             )
         )
         self._publish(snapshots.board_snapshot(self.config, self.db, version=board_version, now_ms=now, today=today))
+        if self._centre is not None:
+            with self.db.transaction():
+                cases_version = self.db.next_version("ward_cases")
+            active = self.db.tickets(today, [Status.IN_PROGRESS, Status.HELD])
+            self._publish(
+                ward_input.cases_document(
+                    self.config.console.input_station,
+                    active,
+                    self.db.stamps_of(t.ticket_id for t in active),
+                    version=cases_version,
+                    now_ms=now,
+                    today=today,
+                )
+            )
 
     def _activity(self, line: str) -> None:
         if self.on_activity is not None:

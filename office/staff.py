@@ -238,7 +238,9 @@ class StaffDesk:
                 self.voids_changed.add(moved.device)
                 return Reply("{number} void", {"number": ticket.number}, about)
             case actions.Claim():
-                self._update(claim(ticket, actor.username, now_ms), Kind.CLAIMED, now_ms)
+                # Taken back from the ward's centre: the log says from whom.
+                taken_from = ticket.holder if ticket.holder not in (None, actor.username) else None
+                self._update(claim(ticket, actor.username, now_ms), Kind.CLAIMED, now_ms, detail=taken_from)
                 return Reply("you are working on {number}", {"number": ticket.number}, about)
             case actions.Release():
                 anyone = actor.role in ("floor", "admin")

@@ -84,6 +84,12 @@ ROUTES: tuple[Route, ...] = (
     Route("ticket_log_ack", "in", 1),
     # The one thing the centre may ask of a branch: a staff command, answered on staff_reply.
     Route("staff_command", "in", 1),
+    # The shared input centre: the branch's input cases up (state), the centre's signed actions
+    # on them down, the answers up. An action that waited out a WAN cut in the queue arrives
+    # stale and is refused by the branch (sync/messages.WARD_ACTION_MAX_AGE_MS).
+    Route("ward_cases", "out", 0),
+    Route("ward_action", "in", 1),
+    Route("ward_reply", "out", 1),
 )
 
 NOT_BRIDGED: dict[str, str] = {

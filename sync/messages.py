@@ -516,6 +516,91 @@ class TicketLogAck(Payload, frozen=True, kw_only=True):
 
 
 # --------------------------------------------------------------------------------------------
+# a branch office <-> the ward's centre: the shared input centre (docs/ward.md)
+# --------------------------------------------------------------------------------------------
+
+MAX_WARD_CASES = 300
+# A case action older than this (by the branch's clock) is refused, not carried out: it waited
+# in a queue through a WAN cut, and the case it names has moved on, or been taken back, since.
+WARD_ACTION_MAX_AGE_MS = 60_000
+# ... and one from further ahead than this is from a centre whose clock is wrong.
+WARD_ACTION_MAX_AHEAD_MS = 30_000
+Operator = Annotated[
+    str, info(pattern=r"^[a-z0-9._-]{2,32}$", what="a staff user name of the ward's centre (a-z, 0-9, '.', '_', '-')")
+]
+
+
+class WardCase(Part, frozen=True, kw_only=True):
+    """One case at a branch's input station, as the centre's operators see it. No resident's
+    name or data: the purpose and the ticked procedures are what keying a case needs to start."""
+
+    ticket_id: Annotated[str, info(max_length=64)]
+    number: Number
+    category: Code
+    procedures: Annotated[tuple[Annotated[str, info(max_length=200)], ...], info(max_length=32)] = ()
+    arrived_ms: Ms  # at the input station
+    updated_ms: Ms  # the case's last change: an action says it saw this, or is refused
+    holder: Annotated[str, info(max_length=64)] | None = None
+    held: bool = False  # on hold at the branch
+
+
+class WardCases(Payload, frozen=True, kw_only=True):
+    """A branch's cases at its input station (retained, last value wins), oldest first; the
+    centre's input screen lists every branch's. ``more`` counts the cases left out."""
+
+    topic: ClassVar[str] = "ward_cases"
+    version: Version
+    sent_ms: Ms
+    day: Day
+    station: Code
+    cases: Annotated[tuple[WardCase, ...], info(max_length=MAX_WARD_CASES)] = ()
+    more: Annotated[int, info(ge=0, le=10_000_000)] = 0
+
+
+class WardCaseAction(Part, frozen=True, kw_only=True, tag_field="action"):
+    """What the centre may do to a branch's case: the input centre's three actions, no more."""
+
+    ticket_id: Annotated[str, info(min_length=1, max_length=64)]
+    seen_ms: Ms | None = None
+
+
+class WardClaim(WardCaseAction, frozen=True, kw_only=True, tag="claim"):
+    """Take the case to key it."""
+
+
+class WardRelease(WardCaseAction, frozen=True, kw_only=True, tag="release"):
+    """Give it back to the branch's input pool."""
+
+
+class WardFinish(WardCaseAction, frozen=True, kw_only=True, tag="finish"):
+    """Keyed: the case moves on to the branch's next station."""
+
+
+AnyWardCaseAction = WardClaim | WardRelease | WardFinish
+
+
+class WardAction(Payload, frozen=True, kw_only=True):
+    """A centre operator's action on a branch's case, signed with the centre's key (the branch
+    pins it); resent with the same ``request_id`` until answered."""
+
+    topic: ClassVar[str] = "ward_action"
+    request_id: Annotated[str, info(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    operator: Operator
+    sent_ms: Ms
+    case: AnyWardCaseAction
+
+
+class WardReply(Payload, frozen=True, kw_only=True):
+    """The branch's answer to a case action (a resent action gets the stored answer)."""
+
+    topic: ClassVar[str] = "ward_reply"
+    request_id: Annotated[str, info(min_length=1, max_length=64)]
+    ok: bool
+    message: Annotated[str, info(max_length=500)]
+    ticket_id: Annotated[str, info(max_length=64)] | None = None
+
+
+# --------------------------------------------------------------------------------------------
 # certificate kiosks <-> office (request and reply, tagged by ``op``)
 # --------------------------------------------------------------------------------------------
 

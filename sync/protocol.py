@@ -94,6 +94,11 @@ TOPICS: dict[str, TopicSpec] = {
         # from the last ack until the next one comes.
         TopicSpec("ticket_log", "{site}/office/log", Kind.EVENTS, "office", 1, False),
         TopicSpec("ticket_log_ack", "{site}/office/log/ack", Kind.COMMAND, "centre", 1, False),
+        # A ward's shared input centre: a branch's cases at its input station up (state), the
+        # centre's signed actions on them down, the branch's answers up.
+        TopicSpec("ward_cases", "{site}/office/ward/cases", Kind.STATE, "office", 1, True),
+        TopicSpec("ward_action", "{site}/office/ward/action", Kind.COMMAND, "centre", 1, False),
+        TopicSpec("ward_reply", "{site}/office/ward/reply", Kind.COMMAND, "office", 1, False),
     )
 }
 
@@ -135,6 +140,12 @@ def parse_topic(value: str) -> ParsedTopic:
             return ParsedTopic("ticket_log", site)
         case ["office", "log", "ack"]:
             return ParsedTopic("ticket_log_ack", site)
+        case ["office", "ward", "cases"]:
+            return ParsedTopic("ward_cases", site)
+        case ["office", "ward", "action"]:
+            return ParsedTopic("ward_action", site)
+        case ["office", "ward", "reply"]:
+            return ParsedTopic("ward_reply", site)
         case ["office", "ack", device] if valid_id(device):
             return ParsedTopic("ack", site, device=device)
         case ["office", "lease", device] if valid_id(device):
@@ -174,6 +185,9 @@ PAYLOADS: dict[str, Any] = {
     "kiosk_reply": messages.AnyKioskReply,
     "ticket_log": messages.TicketLogBatch,
     "ticket_log_ack": messages.TicketLogAck,
+    "ward_cases": messages.WardCases,
+    "ward_action": messages.WardAction,
+    "ward_reply": messages.WardReply,
 }
 """The payload type of each topic (a union of the ``op`` variants for the kiosk's)."""
 
@@ -244,6 +258,12 @@ def decode(name: Literal["kiosk_reply"], raw: bytes) -> messages.AnyKioskReply: 
 def decode(name: Literal["ticket_log"], raw: bytes) -> messages.TicketLogBatch: ...
 @overload
 def decode(name: Literal["ticket_log_ack"], raw: bytes) -> messages.TicketLogAck: ...
+@overload
+def decode(name: Literal["ward_cases"], raw: bytes) -> messages.WardCases: ...
+@overload
+def decode(name: Literal["ward_action"], raw: bytes) -> messages.WardAction: ...
+@overload
+def decode(name: Literal["ward_reply"], raw: bytes) -> messages.WardReply: ...
 @overload
 def decode(name: str, raw: bytes) -> messages.Payload: ...
 def decode(name: str, raw: bytes) -> messages.Payload:

@@ -64,6 +64,8 @@ SIGNED_TOPICS = frozenset(
         "voids",
         "kiosk_reply",
         "staff_reply",
+        "ward_cases",
+        "ward_reply",
     }
 )
 _DOMAIN = b"madoguchi-office-sig-v1\x00"

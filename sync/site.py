@@ -23,7 +23,7 @@ import msgspec
 
 from common.i18n import LANGUAGES
 from common.validation import Invalid, PathPart, convert, info
-from sync import messages
+from sync import messages, protocol, signing
 
 Text200 = Annotated[str, info(max_length=200)]
 MaxNumber = 9_999_999  # ticket numbers the office accepts
@@ -179,6 +179,16 @@ class Kiosk(_Table, frozen=True, kw_only=True):
             what='"demo" (seed the demo town\'s residents) or "store" (only the registry loaded into the office store)'
         ),
     ] = "demo"
+    # The office's short code before every certificate's issue number ("chuo-20261206-00001"),
+    # unique in the ward; "" = the site id, which must then be 12 characters at most (check()).
+    site_code: Annotated[
+        str,
+        info(
+            pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,11})?$",
+            what="1-12 letters, digits, '.', '_' or '-' (or \"\" for the site id)",
+            help='the short code printed in issue numbers, e.g. "chuo"',
+        ),
+    ] = ""
 
     def hours(self) -> messages.Hours:
         """The hours as they travel to the devices."""
@@ -263,6 +273,19 @@ class Ward(_Table, frozen=True, kw_only=True):
     centre's, and with ``send_log`` its ticket log goes up for the ward's figures."""
 
     send_log: bool = False
+    # The central office: its console serves the ward's floor and statistics (docs/ward.md)
+    # from the ward's PostgreSQL, which the central consumer writes.
+    centre: bool = False
+    dsn: Annotated[str, info(max_length=500, what='a PostgreSQL address such as "postgresql://ward@db/ward"')] = ""
+    # A branch sharing its input station with the ward's central input centre: the centre's
+    # operators see its input cases and claim, release and finish them with actions signed by
+    # the centre office's key, which ``centre_key`` pins (madoguchi-office security office-key prints it).
+    share_input: bool = False
+    centre_key: Annotated[str, info(max_length=100, what='the centre office\'s key, "ed25519:..."')] = ""
+    # The centre: its input desk reaches the branches through the central Mosquitto at
+    # ``broker``, and believes a branch's cases and answers only under that branch's office key.
+    broker: Annotated[str, info(max_length=300, what='a broker address such as "mqtt://centre:1883"')] = ""
+    branch_keys: Annotated[dict[str, Annotated[str, info(max_length=100)]], info(max_length=100)] = {}
 
 
 DeviceRole = Literal["dispenser", "board", "kiosk"]
@@ -430,12 +453,49 @@ def check(site: SiteConfig) -> None:
                 )
     for section, hours in (("dispenser", site.dispenser), ("kiosk", site.kiosk)):
         _check_hours(section, hours)
+    if not site.kiosk.site_code and len(site.site) > 12:  # office/issuance.py MAX_SITE_CODE
+        raise Invalid(
+            ("kiosk", "site_code"),
+            f"required: the site id {site.site!r} has {len(site.site)} characters, too many to print in"
+            ' certificates\' issue numbers (at most 12); under [kiosk] set site_code = "chuo", a short code unique in the ward',
+        )
     if site.congestion.red_minutes <= site.congestion.yellow_minutes:
         raise Invalid(("congestion", "red_minutes"), f"must be above yellow_minutes ({site.congestion.yellow_minutes})")
     if bool(site.public.url) != bool(site.public.secret_file):
         missing = "secret_file" if site.public.url else "url"
         raise Invalid(
             ("public", missing), "required with the other: the page's address and the feed's secret go together"
+        )
+    if site.ward.centre and not site.ward.dsn:
+        raise Invalid(
+            ("ward", "dsn"),
+            "required when centre = true: the ward's PostgreSQL the consumer writes,"
+            ' e.g. dsn = "postgresql://ward-office@127.0.0.1/ward"',
+        )
+    _check_ward_keys(site.ward)
+
+
+def _check_ward_keys(ward: Ward) -> None:
+    if ward.share_input and not ward.centre_key:
+        raise Invalid(
+            ("ward", "centre_key"),
+            "required when share_input = true: the centre office's key, as `madoguchi-office security office-key` prints it there",
+        )
+    keys: list[tuple[tuple[PathPart, ...], str]] = (
+        [(("ward", "centre_key"), ward.centre_key)] if ward.centre_key else []
+    )
+    for name, key in ward.branch_keys.items():
+        if not protocol.valid_id(name):
+            raise Invalid(("ward", "branch_keys", name), "not a site id: 1-63 letters, digits, '.', '_' or '-'")
+        keys.append((("ward", "branch_keys", name), key))
+    for path, key in keys:
+        try:
+            signing.parse_public_key(key)
+        except signing.OfficeKeyError as err:
+            raise Invalid(path, f"{err} (`madoguchi-office security office-key` prints it on that office)") from err
+    if ward.branch_keys and not ward.broker:
+        raise Invalid(
+            ("ward", "broker"), 'required with branch_keys: the central Mosquitto, e.g. "mqtt://127.0.0.1:1883"'
         )
 
 

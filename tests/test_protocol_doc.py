@@ -30,6 +30,11 @@ SECTIONS = {
     "`staff/<terminal>/command` and `staff/<terminal>/reply`": ("staff_command", "staff_reply"),
     "`device/<device>/request` and `office/reply/<device>` (certificate kiosks)": ("kiosk_request", "kiosk_reply"),
     "`office/log` and `office/log/ack` (a ward: branch office and centre)": ("ticket_log", "ticket_log_ack"),
+    "`office/ward/cases`, `office/ward/action` and `office/ward/reply` (a ward's shared input centre)": (
+        "ward_cases",
+        "ward_action",
+        "ward_reply",
+    ),
 }
 
 

@@ -53,7 +53,7 @@ def test_every_protocol_topic_is_bridged_one_way_or_kept_home_for_a_stated_reaso
     assert set(routed) | set(NOT_BRIDGED) == set(protocol.TOPICS)
     assert not set(routed) & set(NOT_BRIDGED)
     # what devices and staff send the office goes up only as events and status; commands come down
-    assert {r.name for r in ROUTES if r.direction == "in"} == {"staff_command", "ticket_log_ack"}
+    assert {r.name for r in ROUTES if r.direction == "in"} == {"staff_command", "ticket_log_ack", "ward_action"}
 
 
 def test_the_branch_snippet_maps_up_and_down_on_separate_prefixes_and_never_hash() -> None:

@@ -82,6 +82,7 @@ def test_a_cut_branch_goes_on_and_the_centre_catches_up_exactly_once(postgres: A
             tz=ZoneInfo("Asia/Tokyo"), target_wait_s=1800, stations=["reception"],
         )  # fmt: skip
         assert ward_wide.summary.arrivals == a.office.db.count_tickets() + b.office.db.count_tickets()
+        assert ward.consumer is not None
         lag = {x.site: x for x in ward.consumer.lag()}
         assert set(lag) == {"demo-town", "branch-b"} and lag["demo-town"].events == len(branch_events(a))
     finally:

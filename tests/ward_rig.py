@@ -48,18 +48,33 @@ class Branch:
 @dataclass
 class Ward:
     central: MosquittoBroker
-    consumer: WardConsumer
+    consumer: WardConsumer | None
     branches: dict[str, Branch] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The central Mosquitto's address."""
+        return self.central.url
 
     def close(self) -> None:
         for branch in self.branches.values():
             branch.close()
-        self.consumer.stop()
+        if self.consumer is not None:
+            self.consumer.stop()
         self.central.stop()
 
 
-def start_ward(root: Path, dsn: str, sites: tuple[str, ...] = ("demo-town", "branch-b")) -> Ward:
-    """The centre, its consumer and one branch per site (the demo town's configuration, renamed)."""
+def start_ward(
+    root: Path,
+    dsn: str | None,
+    sites: tuple[str, ...] = ("demo-town", "branch-b"),
+    *,
+    settings: WardSettings = WardSettings(send_log=True),
+    consumers: tuple[str, ...] = (),
+) -> Ward:
+    """The centre, its consumer (none without ``dsn``) and one branch per site (the demo town's
+    configuration, renamed, with ``settings`` as its [ward]); ``consumers`` are more identities
+    of the centre in the central ACL."""
     port = free_port()
     out = root / "ward"
     parser = argparse.ArgumentParser(prog="madoguchi-office")
@@ -67,11 +82,14 @@ def start_ward(root: Path, dsn: str, sites: tuple[str, ...] = ("demo-town", "bra
     user = pwd.getpwuid(os.geteuid()).pw_name
     args = ["ward", "broker-files", "--central", f"127.0.0.1:{port}", "--out", str(out), "--user", user]
     args += ["--bind", "127.0.0.1", *(x for s in sites for x in ("--site", s))]
+    args += [x for name in ((DEFAULT_CONSUMER, *consumers) if consumers else ()) for x in ("--consumer", name)]
     assert ward_cli.run(parser.parse_args(args)) == 0
     central = MosquittoBroker(out / "central", port, config_file=out / "central" / "mosquitto.conf")
     central.start()
-    consumer = WardConsumer("127.0.0.1", port, dsn, username=DEFAULT_CONSUMER)
-    consumer.start()
+    consumer = None
+    if dsn is not None:
+        consumer = WardConsumer("127.0.0.1", port, dsn, username=DEFAULT_CONSUMER)
+        consumer.start()
     ward = Ward(central, consumer)
     for site in sites:
         link = WanLink(port)
@@ -79,7 +97,7 @@ def start_ward(root: Path, dsn: str, sites: tuple[str, ...] = ("demo-town", "bra
         bridge = branch_bridge_conf(site, f"127.0.0.1:{link.port}", restart_s=(1, 2))
         broker = MosquittoBroker(root / site / "broker", extra_conf=bridge)
         broker.start()
-        config = msgspec.structs.replace(SITE, site=site, ward=WardSettings(send_log=True))
+        config = msgspec.structs.replace(SITE, site=site, ward=settings)
         office = start_office(broker.url, root / site / "office.sqlite3", config)
         agent = DeviceAgent(
             AgentConfig(
