@@ -4,9 +4,10 @@ Three tables beside the office store's own (office/db.py), created here IF NOT E
 
 * ``cert_issuances``: one row per issue request, keyed by the kiosk's ``request_id``. A
   retried request gets the same row back - same issue number, same content - and never a
-  second issuance; the same id with other parameters is refused. Issue numbers count up per
-  business day (``20260401-00012``), unique by constraint. A kiosk that could not print
-  reports ``issue_void``: the row stays (its number is never reused) and is marked void.
+  second issuance; the same id with other parameters is refused. Issue numbers carry the
+  office's site code and count up per business day (``chuo-20260401-00012``), unique by
+  constraint. A kiosk that could not print reports ``issue_void``: the row stays (its number is
+  never reused) and is marked void.
 * ``cert_cash``: the kiosks' money outcomes (fee kept, refund paid, refund slip owed), keyed by
   the kiosk's event id, so a resent report is a no-op. :meth:`IssuanceBook.reconcile` compares
   them with the day's issuances per device.
@@ -17,14 +18,27 @@ Three tables beside the office store's own (office/db.py), created here IF NOT E
 
 Every write runs in a SAVEPOINT: atomic on its own, and nestable inside the office loop's
 ``with db.transaction():`` (then that transaction's COMMIT makes it durable).
+
+**Issue numbers across a ward.** An issue number leaves the office on paper and in the ward's
+records, so it names its office: ``<site code>-<YYYYMMDD>-<seq>``, the site code being the
+site's ``[kiosk] site_code`` or, by default, its site id (1-12 characters: it must fit the
+certificate's header, one line of the receipt and ``IssueReply.issue_number``). Numbers issued
+before site codes (``20260401-00012``) stay as they were printed; :func:`parse_issue_number`
+and :meth:`IssuanceBook.by_number` take both forms. No schema change was needed: the row keeps the
+whole number (``issue_number UNIQUE``) and the sequence still counts per business day in this
+store (``UNIQUE(business_day, seq)``), so a store of an older office goes on from its day's
+last number, in the new form, and a site code changed in the middle of a day cannot repeat a
+number either. A book opened without a site code reads and reconciles but refuses to issue.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,6 +86,13 @@ DEFAULT_SESSION_TTL_MS = 10 * 60 * 1000  # card, choice, cash and print; a slow 
 MAX_ID = 128
 MAX_AMOUNT = 1_000_000  # yen in one cash report: far above ten copies of any certificate
 MAX_SEQ = 99_999  # five digits in the issue number; no kiosk network issues more in one day
+# The site code printed before the number: with "-YYYYMMDD-NNNNN" at most 27 characters, which
+# stay on one line of the receipt on every 80 mm printer whatever the letters (12 "W"s in 512
+# dots), and far within the A4 header and IssueReply's 64. The site file's check (sync/site.py,
+# [kiosk] site_code) uses the same 12.
+MAX_SITE_CODE = 12
+SITE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,11}")
+_ISSUE_NUMBER = re.compile(r"(?:(?P<site>[A-Za-z0-9][A-Za-z0-9_.-]{0,11})-)?(?P<day>[0-9]{8})-(?P<seq>[0-9]{5})")
 
 
 class IssuanceError(OfficeError):
@@ -130,6 +151,64 @@ def _options_json(kind: CertificateKind, options: CertificateOptions | Mapping[s
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_site_code(value: object) -> str:
+    """A site code for issue numbers: 1-12 letters, digits, '.', '_' or '-', starting with a
+    letter or digit; IssuanceError naming the site file's key otherwise."""
+    if not isinstance(value, str) or SITE_CODE.fullmatch(value) is None:
+        raise IssuanceError(
+            f"site code {value!r}: expected 1-{MAX_SITE_CODE} letters, digits, '.', '_' or '-' to print in"
+            ' issue numbers; set [kiosk] site_code = "chuo" (a short code unique in the ward) in the site file'
+        )
+    return value
+
+
+# -- issue numbers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueNumber:
+    """An issue number taken apart: ``site`` is None for one issued before site codes."""
+
+    site: str | None
+    business_day: str  # ISO date
+    seq: int
+
+    def __str__(self) -> str:
+        return format_issue_number(self.site, self.business_day, self.seq)
+
+
+def format_issue_number(site: str | None, business_day: str, seq: int) -> str:
+    """``chuo-20260401-00012``; without a site the old form ``20260401-00012`` (only to name
+    a number issued before site codes: the book never issues one)."""
+    day = _check_day(business_day)
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
+        raise IssuanceError(f"seq: expected 1 to {MAX_SEQ}, got {seq!r}")
+    number = f"{day.replace('-', '')}-{seq:05d}"
+    return number if site is None else f"{check_site_code(site)}-{number}"
+
+
+def parse_issue_number(text: object) -> IssueNumber:
+    """An issue number as printed or typed, in either form: ``chuo-20260401-00012`` or, issued
+    before site codes, ``20260401-00012``. Full-width characters and surrounding spaces (typed
+    from the paper with a Japanese input method) are taken as their ASCII. IssuanceError when it
+    is no issue number."""
+    if isinstance(text, str):
+        cleaned = unicodedata.normalize("NFKC", text).strip()
+        found = _ISSUE_NUMBER.fullmatch(cleaned)
+        if found is not None:
+            digits, seq = found["day"], int(found["seq"])
+            try:
+                day = date(int(digits[:4]), int(digits[4:6]), int(digits[6:])).isoformat()
+            except ValueError:
+                day = None
+            if day is not None and 0 < seq:
+                return IssueNumber(found["site"], day, seq)
+    raise IssuanceError(
+        f"issue number: expected one like chuo-20260401-00012 (or, issued before site codes, 20260401-00012),"
+        f" got {text!r}"
+    )
 
 
 # -- values -----------------------------------------------------------------------------------------
@@ -302,9 +381,14 @@ class IssuanceBook:
         tz: ZoneInfo | None = None,
         rollover_hour: int = DEFAULT_ROLLOVER_HOUR,
         session_ttl_ms: int = DEFAULT_SESSION_TTL_MS,
+        *,
+        site_code: str | None = None,
     ) -> None:
+        """``site_code`` begins every issue number (:func:`check_site_code`); without it the book
+        reads and reconciles but refuses to issue."""
         if session_ttl_ms <= 0:
             raise IssuanceError(f"session_ttl_ms: expected a positive duration, got {session_ttl_ms}")
+        self.site_code = None if site_code is None else check_site_code(site_code)
         self.conn = conn
         self.tz = tz if tz is not None else ZoneInfo("Asia/Tokyo")
         self.rollover_hour = rollover_hour
@@ -365,6 +449,12 @@ class IssuanceBook:
             raise IssuanceError(str(err)) from err
         fee = _check_yen(fee, "fee")
         options_json = _options_json(kind, options)
+        site_code = self.site_code
+        if site_code is None:
+            raise IssuanceError(
+                "this issuance book was opened without the office's site code, so it cannot number a"
+                " certificate; open it with site_code= (the site's [kiosk] site_code or its site id)"
+            )
         wanted = {
             "device_id": device_id,
             "card_serial": card_serial,
@@ -403,7 +493,7 @@ class IssuanceBook:
             seq = int(last) + 1
             if seq > MAX_SEQ:
                 raise IssuanceError(f"business day {day}: all {MAX_SEQ} issue numbers are used")
-            number = f"{day.replace('-', '')}-{seq:05d}"
+            number = format_issue_number(site_code, day, seq)
             content = None
             if make_content is not None:
                 content = dict(make_content(number, date.fromisoformat(day)))
@@ -459,6 +549,16 @@ class IssuanceBook:
         """One issuance by its request id."""
         row = self.conn.execute(
             f"SELECT {_ISSUANCE_COLUMNS} FROM cert_issuances WHERE request_id=?", (request_id,)
+        ).fetchone()
+        return None if row is None else _issuance(row)
+
+    def by_number(self, issue_number: str) -> Issuance | None:
+        """The issuance printed with ``issue_number``, in either form (:func:`parse_issue_number`);
+        None when this store issued no such number (e.g. another office's). IssuanceError when
+        the text is no issue number."""
+        number = str(parse_issue_number(issue_number))
+        row = self.conn.execute(
+            f"SELECT {_ISSUANCE_COLUMNS} FROM cert_issuances WHERE issue_number=?", (number,)
         ).fetchone()
         return None if row is None else _issuance(row)
 

@@ -12,7 +12,8 @@ anything:
    to that card, certificate, options and copies;
 3. ``issue`` - after payment: the session's certificate is issued once per request id (a retry,
    even after the kiosk restarted, gets the same issue number and content) and its content goes
-   back to the kiosk, which prints it and forgets it.
+   back to the kiosk, which prints it and forgets it. The number names the office
+   (``chuo-20261206-00001``: :func:`issue_site_code`), unique across a ward.
 
 Money outcomes come back as the kiosk's events (through its outbox): ``kiosk.cash`` for the
 daily reconciliation and ``kiosk.issue_void`` when a certificate did not print.
@@ -290,7 +291,12 @@ def open_kiosk_service(
             cas = load_ca_certificates(Path(config.kiosk.jpki_ca).read_bytes())
         except (OSError, ValueError, CertificateDomainError) as err:
             log.error("kiosk service off: cannot read the JPKI CA %s: %s", config.kiosk.jpki_ca, err)
-    book = IssuanceBook(db.conn, tz=ZoneInfo(config.timezone), rollover_hour=config.rollover_hour)
+    book = IssuanceBook(
+        db.conn,
+        tz=ZoneInfo(config.timezone),
+        rollover_hour=config.rollover_hour,
+        site_code=issue_site_code(config),
+    )
     return KioskService(
         book,
         registry if registry is not None else _stored_registry(config, db, on_activity),
@@ -299,6 +305,12 @@ def open_kiosk_service(
         config.kiosk.mayor_line,
         on_activity=on_activity,
     )
+
+
+def issue_site_code(config: SiteConfig) -> str:
+    """The code that begins this office's issue numbers: ``[kiosk] site_code``, else the site id
+    (the site file's check refuses a site id too long for that without a site_code)."""
+    return config.kiosk.site_code or config.site
 
 
 def _stored_registry(config: SiteConfig, db: OfficeDB, on_activity: Callable[[str], None]) -> RegistryLookup:

@@ -26,6 +26,7 @@ from certificates.rules import CertificateKind, certificate_content, parse_optio
 
 MAYOR = "まどぐち町長　佐々木　和夫"
 ISSUED = date(2026, 4, 1)
+SITE_CODE = "demo-town"  # the demo site's id (office/default_site.toml), first in its issue numbers
 
 SHOTS: list[tuple[str, str, CertificateKind, dict[str, object]]] = [
     (
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if resident is None:
             raise SystemExit(f"{card}: not in the demo registry")
         options = parse_options(kind, raw)
-        content = certificate_content(registry, resident, kind, options, f"20260401-{i:05d}", ISSUED, MAYOR)
+        content = certificate_content(registry, resident, kind, options, f"{SITE_CODE}-20260401-{i:05d}", ISSUED, MAYOR)
         print("wrote", _compact(render_png(content, args.out / name, args.scale)))
     return 0
 

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from certificates import pdf as certificate_pdf
 from certificates.pdf import (
+    MARGIN_X,
     PAGE_H,
     PAGE_W,
     PATTERN_DOT,
+    TABLE_W,
     CertificatePdfError,
     CertificatePdfRenderer,
     _Canvas,
@@ -29,6 +31,7 @@ from certificates.pdf import (
 from certificates.registry import Household, Registry, Resident, demo_registry, synthetic_registry
 from certificates.rules import CertificateKind, certificate_content, parse_options
 from common.fonts import find_fonts
+from office.issuance import MAX_SITE_CODE
 
 TODAY = date(2026, 4, 1)
 MAYOR = "まどぐち町長　佐々木　和夫"
@@ -89,6 +92,26 @@ def test_the_same_content_gives_the_same_bytes() -> None:
     assert render_pdf(content, FONTS) == first
     other = dict(content, issue_number="20260401-00002")
     assert render_pdf(other, FONTS) != first
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["20260401-00001", "demo-town-20260401-00001", "W" * MAX_SITE_CODE + "-20260401-00001"],
+    ids=["before-site-codes", "site-id", "longest-widest-code"],
+)
+def test_the_issue_number_is_printed_whole_in_the_header_clear_of_the_title(number: str) -> None:
+    content = dict(_content("juminhyo"), issue_number=number)
+    page = render_pages(content, FONTS)[0].convert("L")
+    blank = render_pages(dict(content, issue_number=""), FONTS)[0].convert("L")
+    # The line 発行番号　<number> is right-aligned: where it differs from the line without a number
+    # is the whole line, which stays in the right half of the text column, above the title.
+    box = ImageChops.difference(page, blank).point(lambda v: 255 if v > 96 else 0).getbbox()
+    assert box is not None, "the number drew nothing"
+    left, top, right, bottom = box
+    assert MARGIN_X + TABLE_W // 2 < left and right <= MARGIN_X + TABLE_W
+    assert 150 <= top and bottom < 250  # the title starts at 250
+    line = _Canvas(FONTS).width(f"発行番号　{number}", certificate_pdf.SMALL_SIZE)
+    assert right - left == pytest.approx(line, abs=6)  # every character drawn, none cut off
 
 
 def test_png_rendering_reopens_at_300_dpi(tmp_path: Path) -> None:

@@ -324,7 +324,7 @@ def test_report_service_command_reconciles_the_office_store_and_writes_the_repor
     at = int(datetime(2026, 11, 20, 14, 0, tzinfo=tokyo).timestamp() * 1000)
     db = OfficeDB(tmp_path / "office.sqlite3")
     try:
-        book = IssuanceBook(db.conn, tokyo)
+        book = IssuanceBook(db.conn, tokyo, site_code="demo-town")
         book.issue("req-1", "kiosk-1", "SIM-0001", "juminhyo", {"scope": "members"}, 1, 300, at)
         book.record_cash(
             "kiosk-1",

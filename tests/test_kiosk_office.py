@@ -4,6 +4,7 @@ interface, and the office verifies, refuses or issues (once per request id)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +118,9 @@ def test_a_resident_signs_in_pays_and_gets_the_certificate_once(lobby: Any, jpki
     first = link.issue(_issue_request(request_id, auth.session_token, "juminhyo", JUMINHYO, 2, 600), 5)
     assert first.ok and first.issue_number and first.certificate is not None
     assert first.certificate["card_serial"] == "SIM-0001"
+    # the number names the office (its site id as code): unique across a ward, printed as it is
+    assert re.fullmatch(rf"{SITE.site}-\d{{8}}-00001", first.issue_number)
+    assert first.certificate["issue_number"] == first.issue_number
     # The reply was lost and the kiosk asks again: the same issuance, never a second one.
     again = link.issue(_issue_request(request_id, auth.session_token, "juminhyo", JUMINHYO, 2, 600), 5)
     assert again.issue_number == first.issue_number

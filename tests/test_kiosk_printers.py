@@ -4,6 +4,7 @@ behaviour, then receipts and refund slips on the ESC/POS stack."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import stat
@@ -18,7 +19,9 @@ import pytest
 
 from common.fonts import find_fonts
 from drivers.escpos_printer import FakeEscpos, open_printer
-from firmware_profiles.packaged import printer_model_named
+from drivers.raster import TEXT_MARGIN_PX, text_width, wrap_text
+from drivers.ticket_printer import Text
+from firmware_profiles.packaged import packaged_printers, printer_model_named
 from kiosk.ports import PrinterFailed, Receipt, RefundSlip
 from kiosk.printers import (
     KIND_NAMES,
@@ -31,6 +34,7 @@ from kiosk.printers import (
     receipt_job,
     refund_slip_job,
 )
+from office.issuance import MAX_SITE_CODE
 
 # A CUPS stand-in: lp, lpstat and cancel as one script (by the name it is called with), keeping
 # its queue in a directory. lp spools the PDF from stdin and names a request id; a job stays
@@ -400,6 +404,36 @@ def test_the_receipt_has_kind_copies_issue_number_and_money_in_two_languages() -
     _only_fixed_words(text)
     japanese = receipt_job(RECEIPT, "ja", HEADER, AT).plain_text()
     assert "Receipt" not in japanese and "手数料：600円" in japanese
+
+
+@pytest.mark.parametrize(
+    ("code", "narrowest"),
+    [
+        ("W" * MAX_SITE_CODE, 512),  # the longest, widest code: whole on every 80 mm printer
+        ("demo-town", 384),  # a site id of the usual kind: whole on 58 mm paper too
+    ],
+)
+def test_the_issue_number_stays_whole_on_one_line_of_the_receipt(code: str, narrowest: int) -> None:
+    number = f"{code}-20260401-00007"
+    receipt = Receipt(**{**RECEIPT.__dict__, "issue_number": number})
+    catalog = packaged_printers()
+    widths = {p.name: printer_model_named(p.name).width_px for p in catalog.models("printers")}
+    assert min(widths.values()) == 384  # the narrowest paper the catalog knows (58 mm)
+    fonts = find_fonts()
+    for language in ("ja", "pt"):
+        (line,) = [
+            b for b in receipt_job(receipt, language, HEADER, AT).blocks if isinstance(b, Text) and "発行番号" in b.text
+        ]
+        font, stroke = fonts.font(line.size, line.bold), fonts.stroke(line.size, line.bold)
+        for name, width in widths.items():
+            if width >= narrowest:
+                room = width - 2 * TEXT_MARGIN_PX  # as drivers/raster.py lays a Text out
+                lines = wrap_text(line.text, functools.partial(_fits, font, stroke, room))
+                assert any(number in printed for printed in lines), (name, lines)
+
+
+def _fits(font: Any, stroke: int, room: int, text: str) -> bool:
+    return text_width(font, text, stroke) <= room
 
 
 def test_a_partly_printed_visit_says_so_on_the_receipt() -> None:

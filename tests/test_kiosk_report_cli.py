@@ -36,7 +36,7 @@ def issue(
     """One certificate issued at ``at_ms`` and, unless ``kept`` is None, the kiosk's kept-fee report."""
     db = OfficeDB(db_path)
     try:
-        book = IssuanceBook(db.conn, TOKYO)
+        book = IssuanceBook(db.conn, TOKYO, site_code="demo-town")
         made = book.issue(request_id, device, "SIM-0001", "juminhyo", {"scope": "members"}, 1, fee, at_ms)
         if kept is not None:
             book.record_cash(

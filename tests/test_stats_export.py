@@ -245,7 +245,7 @@ def _cash(event_id: str, type: CashEventType, amount: int, request_id: str | Non
 
 
 def test_kiosk_tables_from_a_store(store: sqlite3.Connection) -> None:
-    book = IssuanceBook(store, TOKYO)
+    book = IssuanceBook(store, TOKYO, site_code="demo-town")
     issue = book.issue
     issue("r1", "kiosk-1", "SIM-1", "juminhyo", {"scope": "members"}, 2, 600, ms(4, 1, 9, 10))
     issue("r2", "kiosk-1", "SIM-2", "juminhyo", {"scope": "members"}, 1, 300, ms(4, 1, 9, 50))
