@@ -17,6 +17,11 @@ device's events go in in the order they came.
 
 How far behind each branch is: ``ward_sites`` keeps per site the newest event's device time and
 when it reached the centre; :meth:`WardConsumer.lag` reports both against now.
+
+What each branch looks like now: every state document that goes up (the routes of
+office/ward_bridge.py going ``out`` at QoS 0: device and office status, configuration, queue and
+board snapshots...) and the bridge's own ``bridge/state``, the latest of each in ``ward_state``
+(last value wins; an empty retained payload clears it). The central console's ward floor reads it.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ from collections import Counter as Tally
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from office.ward_bridge import ROUTES, WARD_ROOT, Route
 from sync import messages, protocol
 from sync.errors import ProtocolError
 
@@ -57,12 +64,18 @@ CREATE TABLE IF NOT EXISTS ward_ticket_log (
 );
 CREATE INDEX IF NOT EXISTS ward_ticket_log_day ON ward_ticket_log (site, day);
 CREATE TABLE IF NOT EXISTS ward_log_marks (site TEXT PRIMARY KEY, upto BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ward_state (
+    site TEXT NOT NULL, name TEXT NOT NULL, device TEXT NOT NULL DEFAULT '', received_ms BIGINT NOT NULL,
+    changed_ms BIGINT NOT NULL, body JSONB NOT NULL,
+    PRIMARY KEY (site, name, device)
+);
 CREATE TABLE IF NOT EXISTS ward_kept_aside (
     id BIGSERIAL PRIMARY KEY, received_ms BIGINT NOT NULL, topic TEXT NOT NULL, why TEXT NOT NULL
 );
 """
 TOPIC = "ward/+/up/device/+/events"
 LOG_TOPIC = "ward/+/up/office/log"
+BRIDGE_STATE = "bridge_state"  # the name ``ward/<site>/up/bridge/state`` is kept under
 RETRY_S = 1.0
 GROUP = 200  # batches written in one transaction at most
 
@@ -84,6 +97,35 @@ def log_site(topic: str) -> str | None:
     if len(parts) != 5 or parts[0] != "ward" or parts[2:] != ["up", "office", "log"] or not protocol.valid_id(parts[1]):
         return None
     return parts[1]
+
+
+def state_routes() -> tuple[Route, ...]:
+    """The routes whose latest document the centre keeps: state going up (QoS 0, retained)."""
+    return tuple(r for r in ROUTES if r.direction == "out" and r.qos == 0)
+
+
+def state_topics() -> list[str]:
+    """The centre's subscriptions for every branch's state documents and bridge state."""
+    return [f"{WARD_ROOT}/+/up/{r.pattern}" for r in state_routes()] + [f"{WARD_ROOT}/+/up/bridge/state"]
+
+
+def state_of(topic: str) -> tuple[str, str, str] | None:
+    """``(site, name, device)`` of a state topic going up (device "" for the office's own
+    documents and the bridge state); None for anything else."""
+    parts = topic.split("/")
+    if len(parts) < 4 or parts[0] != WARD_ROOT or parts[2] != "up" or not protocol.valid_id(parts[1]):
+        return None
+    rest = parts[3:]
+    if rest == ["bridge", "state"]:
+        return parts[1], BRIDGE_STATE, ""
+    for route in state_routes():
+        pattern = route.pattern.split("/")
+        if len(pattern) == len(rest) and all(
+            p == r or (p == "+" and protocol.valid_id(r)) for p, r in zip(pattern, rest, strict=True)
+        ):
+            device = next((r for p, r in zip(pattern, rest, strict=True) if p == "+"), "")
+            return parts[1], route.name, device
+    return None
 
 
 def site_and_device(topic: str) -> tuple[str, str] | None:
@@ -162,7 +204,7 @@ class WardConsumer:
             self._db.close()
 
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
-        client.subscribe([(TOPIC, 1), (LOG_TOPIC, 1)])
+        client.subscribe([(TOPIC, 1), (LOG_TOPIC, 1), *((t, 0) for t in state_topics())])
 
     # -- the store --------------------------------------------------------------------------------
 
@@ -222,10 +264,13 @@ class WardConsumer:
         with db.transaction():
             for message in group:
                 site = log_site(message.topic)
+                state = state_of(message.topic) if site is None else None
                 if site is not None:
                     upto = self._write_log(db, site, message, now, counts)
                     if upto is not None:
                         acks[site] = upto
+                elif state is not None:
+                    _write_state(db, state, message, now, counts)
                 else:
                     self._write_one(db, message, now, counts)
         for key, n in counts.items():
@@ -316,15 +361,60 @@ class WardConsumer:
 
     def lag(self) -> list[Lag]:
         """Each branch heard from: its events at the centre and how far behind it is now."""
-        now = self.clock()
         with psycopg.connect(self.dsn, connect_timeout=5) as db:
-            rows = db.execute("SELECT site, events, newest_at_ms, received_ms FROM ward_sites ORDER BY site").fetchall()
-        return [
-            Lag(
-                str(site),
-                int(events),
-                None if newest is None else now - int(newest),
-                None if received is None else now - int(received),
+            return read_lag(db, self.clock())
+
+
+def _write_state(
+    db: psycopg.Connection[tuple[object, ...]],
+    where: tuple[str, str, str],
+    message: mqtt.MQTTMessage,
+    now: int,
+    counts: dict[str, int],
+) -> None:
+    """A branch's latest state document (or its bridge's state): upserted, last value wins;
+    ``changed_ms`` is when it last changed (a retained value sent again is no change)."""
+    site, name, device = where
+    raw = bytes(message.payload)
+    if not raw:  # the retained value cleared
+        db.execute("DELETE FROM ward_state WHERE site = %s AND name = %s AND device = %s", (site, name, device))
+        return
+    if name == BRIDGE_STATE:
+        if raw not in (b"0", b"1"):
+            _keep_aside(db, now, message.topic, f"bridge state {raw[:20]!r} is neither 1 nor 0", counts)
+            return
+        body = json.dumps({"connected": raw == b"1"})
+    else:
+        try:
+            protocol.decode(name, raw)
+        except (ProtocolError, KeyError) as err:
+            _keep_aside(db, now, message.topic, f"malformed: {err}", counts)
+            return
+        body = raw.decode()
+    try:
+        with db.transaction():  # a savepoint: a document PostgreSQL refuses costs only itself
+            db.execute(
+                "INSERT INTO ward_state(site, name, device, received_ms, changed_ms, body)"
+                " VALUES (%s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (site, name, device) DO UPDATE SET"
+                " received_ms = EXCLUDED.received_ms, changed_ms = CASE WHEN ward_state.body = EXCLUDED.body"
+                " THEN ward_state.changed_ms ELSE EXCLUDED.changed_ms END, body = EXCLUDED.body",
+                (site, name, device, now, now, body),
             )
-            for site, events, newest, received in rows
-        ]
+    except psycopg.DataError as err:
+        _keep_aside(db, now, message.topic, f"refused: {err}", counts)
+        return
+    counts["states"] = counts.get("states", 0) + 1
+
+
+def read_lag(db: psycopg.Connection[Any], now: int) -> list[Lag]:
+    """Each branch heard from, on an open connection: its events and how far behind it is at ``now``."""
+    rows = db.execute("SELECT site, events, newest_at_ms, received_ms FROM ward_sites ORDER BY site").fetchall()
+    return [
+        Lag(
+            str(site),
+            int(events),
+            None if newest is None else now - int(newest),
+            None if received is None else now - int(received),
+        )
+        for site, events, newest, received in rows
+    ]

@@ -50,7 +50,7 @@ from starlette.staticfiles import StaticFiles
 
 from drivers.ticket_printer import PrinterFault, TicketPrinter
 from office import actions, estimate
-from office.console import stats_view, stats_words
+from office.console import stats_view, stats_words, ward_view
 from office.console.desk_ticket import desk_job
 from office.console.hub import Hub
 from office.console.render import SCREENS, Renderer, Screen
@@ -71,7 +71,7 @@ from office.staff_store import (
     password_matches,
     session_key,
 )
-from office.stats import charts, export
+from office.stats import export
 from sync.site import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ _SCREENS_FOR: Mapping[str, frozenset[actions.Role]] = {
     "devices": frozenset({"floor", "admin"}),
     "audit": frozenset({"floor", "admin"}),
     "stats": frozenset({"floor", "admin"}),
+    "ward": frozenset({"floor", "admin"}),  # a ward's centre only ([ward] centre)
+    "ward_stats": frozenset({"floor", "admin"}),
 }
 _NAV = (
     ("counter", "/counter", "NAV_COUNTER"),
@@ -106,6 +108,8 @@ _NAV = (
     ("floor", "/floor", "NAV_FLOOR"),
     ("desk", "/desk", "NAV_DESK"),
     ("stats", "/stats", "NAV_STATS"),
+    ("ward", "/ward", "NAV_WARD"),
+    ("ward_stats", "/ward/stats", "NAV_WARD_STATS"),
     ("devices", "/admin/devices", "DEVICES"),
     ("users", "/admin/users", "NAV_USERS"),
     ("audit", "/admin/audit", "NAV_AUDIT"),
@@ -116,7 +120,7 @@ class Office(msgspec.Struct, frozen=True):
     """What the console needs of the office (the loop's door and its clocks)."""
 
     config: SiteConfig
-    db_path: Path
+    db_path: Path | str  # the office store: a SQLite file or a PostgreSQL address
     submit: Callable[[actions.Action, actions.Actor], Future[Reply]]
     submit_session: Callable[[actions.SignIn | actions.SignOut], Future[Reply]]
     add_listener: Callable[[Callable[[int], None]], None]
@@ -221,7 +225,9 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
 
     def nav(t: Texts, me: Who, here: str) -> list[tuple[str, str, bool]]:
         return [
-            (href, getattr(t, label), name == here) for name, href, label in _NAV if me.user.role in _SCREENS_FOR[name]
+            (href, getattr(t, label), name == here)
+            for name, href, label in _NAV
+            if me.user.role in _SCREENS_FOR[name] and (config.ward.centre or not name.startswith("ward"))
         ]
 
     def chrome(request: Request, me: Who, screen: str) -> dict[str, object]:
@@ -460,29 +466,14 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             return me
         t = renderer.texts(lang_of(request))
         day = today()
-        found = stats_view.period(dict(request.query_params), day)
-        problem = ""
-        if isinstance(found, str):
-            problem = t.STATS_BAD_RANGE.format(what=found)
-            found = stats_view.Period(day, day)
+        found, problem = stats_view.chosen(dict(request.query_params), day, t)
         done = await computed(found)
-        target = config.congestion.target_wait_minutes
         kiosk = await asyncio.to_thread(
             on_own_connection, lambda db: export.kiosk_tables(db.conn, found.first, found.last, book.tz)
         )
-        tables = stats_words.tables(t, done.made, [k for k in kiosk if k.rows], target)
         outlook = await forecast() if done.live else None
         return await screen_page(
-            request,
-            "stats",
-            done=done,
-            problem=problem,
-            tables=[table for table in tables if table.name != "summary"],
-            plots=charts.names(done.made),
-            quick=stats_view.quick(day),
-            outlook=outlook,
-            target=target,
-            share=round(config.congestion.target_share * 100),
+            request, "stats", problem=problem, outlook=outlook, **stats_view.shown(t, done, day, config, kiosk)
         )
 
     async def stats_plot(request: Request) -> Response:
@@ -835,6 +826,15 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
             Route("/stats", stats_page),
             Route("/stats/plot/{name:str}.svg", stats_plot),
             Route("/stats/download/{kind:str}", stats_download),
+            *(
+                ward_view.routes(
+                    ward_view.Pages(
+                        config, screen_page, stats_allowed, lang_of, renderer.texts, today, office.clock, security
+                    )
+                )
+                if config.ward.centre
+                else []
+            ),
             Route("/admin/devices", devices_page, methods=["GET"]),
             Route("/admin/devices", devices_act, methods=["POST"]),
             Route("/events", events),

@@ -34,7 +34,7 @@ class Hub:
     def __init__(
         self,
         config: SiteConfig,
-        db_path: Path,
+        db_path: Path | str,
         *,
         clock: Callable[[], int],
         business_day: Callable[[int], str],

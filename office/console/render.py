@@ -45,6 +45,8 @@ SCREENS: Mapping[str, tuple[str, ...]] = {
     "devices": ("devices", "alerts"),
     "audit": ("alerts",),
     "stats": ("alerts",),
+    "ward": ("alerts",),
+    "ward_stats": ("alerts",),
 }
 # What of the screen each panel's HTML depends on (besides the view).
 PANELS: Mapping[str, tuple[str, ...]] = {

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from office.console import stats_words
+from office.console.texts import Texts
 from office.db import OfficeDB
 from office.stats import charts, figures, outlook, store
 from office.stats.figures import Columns, Figures
+from office.stats.table import Table
 from sync.site import SiteConfig
 
 LIVE_S = 60.0  # today's figures are made again after this long
@@ -57,6 +61,14 @@ def period(query: Mapping[str, str], today: date) -> Period | str:
     return Period(first, last)
 
 
+def chosen(query: Mapping[str, str], today: date, t: Texts) -> tuple[Period, str]:
+    """The period a page's query names, or today's with what is wrong with the query."""
+    found = period(query, today)
+    if isinstance(found, str):
+        return Period(today, today), t.STATS_BAD_RANGE.format(what=found)
+    return found, ""
+
+
 def quick(today: date) -> list[tuple[str, Period]]:
     """The quick choices of the range form: (the text's name, the period)."""
     month = today.replace(day=1)
@@ -82,6 +94,20 @@ class Computed:
     live: bool
 
 
+def shown(t: Texts, done: Computed, today: date, config: SiteConfig, kiosk: Sequence[Table] = ()) -> dict[str, Any]:
+    """What the statistics page (stats.html) shows of a computed period, but for the forecast."""
+    target = config.congestion.target_wait_minutes
+    tables = stats_words.tables(t, done.made, [k for k in kiosk if k.rows], target)
+    return {
+        "done": done,
+        "tables": [table for table in tables if table.name != "summary"],
+        "plots": charts.names(done.made),
+        "quick": quick(today),
+        "target": target,
+        "share": round(config.congestion.target_share * 100),
+    }
+
+
 Read = Callable[[Callable[[OfficeDB], object]], object]
 
 
@@ -98,14 +124,22 @@ class StatsBook:
 
     def compute(self, db: OfficeDB, wanted: Period, today: date, now_ms: int) -> Computed:
         """The period's figures (kept ones when still fresh); runs on a reading thread."""
+
+        def make() -> tuple[Figures, Columns]:
+            cols = store.columns_between(db, wanted.first.isoformat(), wanted.last.isoformat(), today.isoformat())
+            return figures.of_site(cols, self.config, until_ms=now_ms), cols
+
+        return self.kept(wanted, today, now_ms, make)
+
+    def kept(self, wanted: Period, today: date, now_ms: int, make: Callable[[], tuple[Figures, Columns]]) -> Computed:
+        """The period's figures kept while still fresh, else ``make``'s (figures, columns) kept."""
         key = (wanted.first, wanted.last)
         with self._lock:
             kept = self._kept.get(key)
             if kept is not None and (not kept.live or now_ms - kept.at_ms < LIVE_S * 1000):
                 self._kept.move_to_end(key)
                 return kept
-        cols = store.columns_between(db, wanted.first.isoformat(), wanted.last.isoformat(), today.isoformat())
-        made = figures.of_site(cols, self.config, until_ms=now_ms)
+        made, cols = make()
         done = Computed(wanted, made, cols, now_ms, wanted.last >= today)
         with self._lock:
             self._kept[key] = done

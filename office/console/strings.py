@@ -916,3 +916,78 @@ STATS_TABLE_WORDS = (
     # A column header of a statistics table (min: minutes; p90: 9 in 10 at most).
     N_("weekday"),
 )
+
+# --------------------------------------------------------------------------------------------
+# A ward's centre (floor manager, administrator): every branch's floor and statistics
+# --------------------------------------------------------------------------------------------
+
+# The main navigation at a ward's central office: every branch's floor at a glance.
+NAV_WARD = N_("Ward floor")
+# The main navigation at a ward's central office: the statistics of the whole ward or a branch.
+NAV_WARD_STATS = N_("Ward statistics")
+# Heading of the ward's floor page (one card per branch office).
+WARD_HEADING = N_("The ward's branches")
+# Under the heading: where the figures come from. {time}: e.g. "10:42"; {seconds}: e.g. 15.
+WARD_NOTE = N_("From the ward's central database as of {time}; the page refreshes every {seconds} seconds.")
+# The ward's floor when no branch has sent anything to the centre yet.
+WARD_NONE = N_("No branch has reached the centre yet.")
+# The ward's pages when the ward's central database (PostgreSQL) cannot be reached.
+WARD_DB_DOWN = N_("The ward's central database cannot be reached; the page tries again by itself.")
+# A branch card: the link between the branch's broker and the centre's.
+WARD_BRIDGE = N_("Link to the centre")
+# A branch card: the branch has not said this yet.
+WARD_NOT_REPORTED = N_("not reported yet")
+# A branch card: the link is up. {time}: since when, e.g. "08:31".
+WARD_BRIDGE_UP = N_("connected since {time}")
+# A branch card: the link is cut. {time}: since when, e.g. "10:02".
+WARD_BRIDGE_DOWN = N_("cut since {time}")
+# A branch card: the branch's own office server.
+WARD_OFFICE = N_("Branch office server")
+# A branch card: the office server runs. {time}: when the centre last heard from it.
+WARD_OFFICE_UP = N_("running (last heard {time})")
+# A branch card: the office server stopped. {time}: since when.
+WARD_OFFICE_DOWN = N_("stopped since {time}")
+# A branch card: how far behind the centre's records of the branch are.
+WARD_BEHIND = N_("Centre's records")
+# A branch card: device events the centre holds. {count}: how many; {time}: the last that arrived.
+WARD_EVENTS_AT_CENTRE = N_("{count} events at the centre, last arrived {time}")
+# A branch card: events the branch's devices sent that have not reached the centre. {count}.
+WARD_EVENTS_MISSING = N_("{count} events not at the centre yet")
+# A branch card: the centre holds every event the branch's devices say they sent.
+WARD_UP_TO_DATE = N_("up to date")
+# A branch card: the branch's ticket log (what the ward's statistics are made of).
+WARD_LOG = N_("Ticket log")
+# A branch card: the ticket log today at the centre. {count}: rows; {time}: the last arrived.
+WARD_LOG_TODAY = N_("{count} rows today, last arrived {time}")
+# A branch card: the lobby devices of the branch.
+WARD_DEVICES = N_("Lobby devices")
+# A branch card: how many devices are connected and not. {online}; {offline}.
+WARD_DEVICES_COUNT = N_("{online} online, {offline} offline")
+# A branch card: since when a device is offline. {time}: e.g. "09:15".
+WARD_SINCE = N_("since {time}")
+# A branch card: the branch's input station (where applications are keyed in).
+WARD_INPUT = N_("Input station")
+# A branch card: cases waiting to be keyed in at the branch. {count}.
+WARD_INPUT_BACKLOG = N_("{count} cases waiting")
+# A branch card: the oldest waiting case arrived at. {time}: e.g. "09:40".
+WARD_OLDEST = N_("oldest since {time}")
+# A branch card: the caption of its queue table. {count}: waiting in all; {time}: as of.
+WARD_QUEUE = N_("{count} waiting, as of {time}")
+# A branch card's queue table: the column of purposes.
+WARD_PURPOSE = N_("Purpose at the branch")
+# A branch card's queue table: the column of how many wait.
+WARD_WAITING = N_("Waiting now")
+# A branch card's queue table: the column of the wait the branch estimates.
+WARD_ESTIMATE = N_("Estimated wait")
+# A branch card's queue table: an estimated wait. {minutes}: a whole number.
+WARD_MINUTES = N_("around {minutes} minutes")
+# A branch card: the branch has not sent its queue yet.
+WARD_NO_QUEUE = N_("No queue from this branch yet.")
+# Heading of the ward's statistics. {where}: the whole ward or a branch's name; {period}: the days.
+WARD_STATS_HEADING = N_("Ward statistics, {where}: {period}")
+# The ward's statistics: the choice of the whole ward (every branch).
+WARD_ALL = N_("the whole ward")
+# The ward's statistics: the field choosing a branch.
+WARD_SITE = N_("Branch")
+# The ward's statistics: the branch asked for is unknown at the centre. {site}: what was asked.
+WARD_NO_SUCH_SITE = N_("No branch {site} at the centre; showing the whole ward.")
