@@ -125,13 +125,15 @@ class Rig:
         self.broker.start()
         return self.broker
 
-    def new_office(self, db_name: str, *, signed: bool = True) -> Any:
-        """An office on its own store; ``signed=False`` only for the bench's baseline (the
-        office always signs in service: this measures what the signatures cost)."""
+    def new_office(self, db_name: str, *, signed: bool = True, dsn: str | None = None) -> Any:
+        """An office on its own store (a SQLite file here, or the PostgreSQL database ``dsn``);
+        ``signed=False`` only for the bench's baseline (the office always signs in service: this
+        measures what the signatures cost)."""
         from office import config as configmod
         from office.server import OfficeServer
 
-        office = OfficeServer(configmod.load(), self.root / db_name, self.broker.url)
+        store = dsn if dsn is not None else self.root / db_name
+        office = OfficeServer(configmod.load(), store, self.broker.url, home=self.root / f"{db_name}.home")
         if not signed:
             office.signer = _Unsigned(Ed25519PrivateKey.generate())
         self.offices.append(office)

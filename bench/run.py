@@ -186,15 +186,20 @@ class DrainFigures:
     office_stats: dict[str, int]
 
 
-def bench_drain(rig: Rig, events: int, *, signed: bool = True) -> DrainFigures:
+def bench_drain(rig: Rig, events: int, *, signed: bool = True, dsn: str | None = None) -> DrainFigures:
     """Journal ``events`` with the office down, start it, time until all are acknowledged
-    (signed: every ack signed by the office and verified by the device, as in service)."""
+    (signed: every ack signed by the office and verified by the device, as in service); the
+    office's store a SQLite file, or the PostgreSQL database ``dsn``."""
     from office.identity import signing_key_path
     from sync import signing
 
-    suffix = "" if signed else "-unsigned"
+    suffix = ("" if signed else "-unsigned") + ("-pg" if dsn else "")
     db_name = f"office-drain{suffix}.sqlite3"
-    key = signing.load_or_create_key(signing_key_path(rig.root / db_name)) if signed else None
+    key = (
+        signing.load_or_create_key(signing_key_path(rig.root / db_name, rig.root / f"{db_name}.home"))
+        if signed
+        else None
+    )
     agent = rig.new_agent(DRAIN_DEVICE_ID + suffix, signing.public_key_text(key.public_key()) if key else None)
     agent.start()
     if not wait_for(lambda: agent.connected, 15):
@@ -214,7 +219,7 @@ def bench_drain(rig: Rig, events: int, *, signed: bool = True) -> DrainFigures:
         raise RuntimeError(f"{agent.pending_count()} pending after journalling {events} with the office down")
 
     t_start = time.perf_counter()
-    office = rig.new_office(db_name, signed=signed)
+    office = rig.new_office(db_name, signed=signed, dsn=dsn)
     office.start()
     if not wait_for(lambda: agent.pending_count() == 0, 120, interval=0.002):
         raise RuntimeError(f"outbox not drained within 120 s ({agent.pending_count()} pending)")
@@ -326,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ward_bench,
         year,
     )
+    from lobby.postgres import PostgresServer
 
     wall0 = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
@@ -351,6 +357,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  drain: journalled {drain.events} events in {drain.journal_seconds:.1f} s, "
                 f"drained in {drain.drain_seconds:.2f} s signed, {drain_unsigned.drain_seconds:.2f} s unsigned "
                 f"({time.perf_counter() - t:.1f} s in all)",
+                flush=True,
+            )
+            # The same drain with the office's store on PostgreSQL (Debian's, on a free port).
+            t = time.perf_counter()
+            pg = PostgresServer()
+            pg.start()
+            try:
+                drain_pg = bench_drain(rig, args.events, dsn=pg.dsn)
+            finally:
+                pg.close()
+            print(
+                f"  drain on PostgreSQL: {drain_pg.drain_seconds:.2f} s ({time.perf_counter() - t:.1f} s in all)",
                 flush=True,
             )
             # Best of two: the raw rate is the ceiling the drain is compared with, so take the
@@ -421,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "issue_p99_ms_0_unsigned": round(p99_0_unsigned, 2),
         "drain_events_per_s": round(drain_rate, 1),
         "drain_events_per_s_unsigned": round(drain_rate_unsigned, 1),
+        # The office consuming a device's backlog, its store on SQLite and on PostgreSQL, same run.
+        "office_sqlite_consume_events_per_s": round(drain_rate, 1),
+        "office_pg_consume_events_per_s": round(drain_pg.events / drain_pg.drain_seconds, 1),
         "raw_publish_per_s": round(raw_rate, 1),
         "drain_vs_raw": round(ratio, 3),
         **store,

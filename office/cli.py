@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -38,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from certificates.errors import CertificateDomainError
 from common.cli import OneLineParser, add_common, fail, setup_logging
 from office import config as configmod
-from office import registry_cli, stats_cli, ward_cli
+from office import registry_cli, sql, stats_cli, ward_cli
 from office.db import OfficeDB
 from office.domain import OfficeError
 from office.identity import office_public_key, signing_key_path
@@ -60,7 +59,17 @@ def _parser() -> OneLineParser:
     serve = sub.add_parser("serve", help="run the office server")
     add_common(serve)
     serve.add_argument("--config", type=Path, help="site configuration (TOML); default: the demo town")
-    serve.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
+    serve.add_argument(
+        "--db",
+        type=sql.address,
+        default=Path("var/office.sqlite3"),
+        help="office store: a SQLite file, or a PostgreSQL address postgresql://user@host/db",
+    )
+    serve.add_argument(
+        "--home",
+        type=Path,
+        help="the office's own files (its signing key); default: the SQLite store's folder, required with PostgreSQL",
+    )
     serve.add_argument("--sim-staff", type=float, metavar="SECONDS", help="simulate staff, one step every SECONDS")
     serve.add_argument("--seed", type=int, help="random seed for the simulated staff")
     serve.add_argument("--console-port", type=int, help="the staff console's port (default: [console] port)")
@@ -86,7 +95,12 @@ def _parser() -> OneLineParser:
     )
 
     users = sub.add_parser("users", help="staff accounts of the console: add, passwd, disable, enable, list")
-    users.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
+    users.add_argument(
+        "--db",
+        type=sql.address,
+        default=Path("var/office.sqlite3"),
+        help="office store (SQLite file or postgresql://…)",
+    )
     usub = users.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
     add = usub.add_parser("add", help="add an account (asks for its password)")
     add.add_argument("username", help="2-32 lower-case letters, digits, '.', '_' or '-', e.g. suzuki.h")
@@ -110,13 +124,23 @@ def _parser() -> OneLineParser:
     staff.add_argument("words", nargs="+", help="the command, e.g.: call next at counter 3")
 
     status = sub.add_parser("status", help="what the office store holds today")
-    status.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
+    status.add_argument(
+        "--db",
+        type=sql.address,
+        default=Path("var/office.sqlite3"),
+        help="office store (SQLite file or postgresql://…)",
+    )
     status.add_argument("--config", type=Path, help="site configuration (TOML)")
 
     report = sub.add_parser(
         "kiosk-report", help="a day's kiosk cash against the certificates issued (exit 1 on a mismatch)"
     )
-    report.add_argument("--db", type=Path, default=Path("var/office.sqlite3"), help="office store (SQLite)")
+    report.add_argument(
+        "--db",
+        type=sql.address,
+        default=Path("var/office.sqlite3"),
+        help="office store (SQLite file or postgresql://…)",
+    )
     report.add_argument("--config", type=Path, help="site configuration (TOML)")
     report.add_argument("--day", help="business day: YYYY-MM-DD, today or yesterday (default: today)")
     report.add_argument(
@@ -261,7 +285,14 @@ def _serve(args: Any) -> int:
     setup_logging(args.log_level)
     site = configmod.load(args.config)
     sim = make_sim_staff(args.sim_staff, args.seed) if args.sim_staff else None
-    server = OfficeServer(site, args.db, args.broker, sim_staff=sim, on_activity=lambda line: print(line, flush=True))
+    try:
+        server = OfficeServer(
+            site, args.db, args.broker, home=args.home, sim_staff=sim, on_activity=lambda line: print(line, flush=True)
+        )
+    except OfficeError as err:
+        fail(PROG, str(err))
+    except sql.StoreErrors as err:
+        fail(PROG, f"{sql.shown(args.db)}: the office store cannot be opened ({str(err).strip()}); check --db")
     stopping = threading.Event()
 
     def _term(_sig: int, _frame: Any) -> None:
@@ -295,7 +326,7 @@ def _serve(args: Any) -> int:
             fail(PROG, f"{err}; choose another with --console-port or [console] port")
         print(f"staff console on {console.url}", flush=True)
     watchdog.ready()
-    print(f"office for {site.site} serving via {args.broker}; store {args.db}", flush=True)
+    print(f"office for {site.site} serving via {args.broker}; store {sql.shown(args.db)}", flush=True)
     while not stopping.wait(0.5):
         pass
     if console is not None:
@@ -329,12 +360,12 @@ def _users(args: Any) -> int:
     import - an administrator's act at the office machine, not a counter's action."""
     from office.staff_store import StaffError, StaffStore
 
-    if args.action != "list" and args.action != "add" and not args.db.exists():
-        fail(PROG, f"{args.db}: no office store there (--db)")
+    if args.action != "list" and args.action != "add" and not sql.exists(args.db):
+        fail(PROG, f"{sql.shown(args.db)}: no office store there (--db)")
     try:
         db = OfficeDB(args.db)
-    except sqlite3.DatabaseError as err:
-        fail(PROG, f"{args.db}: not an office store ({err}); check --db")
+    except sql.StoreErrors as err:
+        fail(PROG, f"{sql.shown(args.db)}: not an office store ({err}); check --db")
     store = StaffStore(db.conn)
     now = _now_ms()
     try:
@@ -427,13 +458,13 @@ def _staff(args: Any) -> int:
 
 
 def _status(args: Any) -> int:
-    if not args.db.exists():
-        fail(PROG, f"{args.db}: no office store there (--db)")
+    if not sql.exists(args.db):
+        fail(PROG, f"{sql.shown(args.db)}: no office store there (--db)")
     site = configmod.load(args.config)
     try:
         db = OfficeDB(args.db)
-    except sqlite3.DatabaseError as err:
-        fail(PROG, f"{args.db}: not an office store ({err}); check --db")
+    except sql.StoreErrors as err:
+        fail(PROG, f"{sql.shown(args.db)}: not an office store ({err}); check --db")
     try:
         import zoneinfo
 
@@ -477,15 +508,15 @@ def _kiosk_report(args: Any) -> int:
 
     from office.issuance import IssuanceBook
 
-    if not args.db.exists():
-        fail(PROG, f"{args.db}: no office store there (--db)")
+    if not sql.exists(args.db):
+        fail(PROG, f"{sql.shown(args.db)}: no office store there (--db)")
     site = configmod.load(args.config)
     tz = zoneinfo.ZoneInfo(site.timezone)
     day = _report_day(args.day, _now_ms(), tz, site.rollover_hour)
     try:
         db = OfficeDB(args.db)
-    except sqlite3.DatabaseError as err:
-        fail(PROG, f"{args.db}: not an office store ({err}); check --db")
+    except sql.StoreErrors as err:
+        fail(PROG, f"{sql.shown(args.db)}: not an office store ({err}); check --db")
     try:
         result = IssuanceBook(db.conn, tz=tz, rollover_hour=site.rollover_hour).reconcile(day)
     finally:

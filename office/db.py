@@ -1,4 +1,5 @@
-"""The office store: SQLite in WAL mode, owned by the office server's main thread.
+"""The office store: SQLite in WAL mode (or PostgreSQL, office/sql.py), owned by the office
+server's main thread.
 
 Idempotency lives here: ``events.id`` is the device's ``"<device>:<seq>"`` and is unique, so a
 resent event is a no-op; the ticket table is unique per (day, series, number), so a number
@@ -10,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from office import sql
 from office.domain import BoardRow, Call, Stamp, Status, Ticket
 from office.ticket_log import Kind, LogRow
 from sync.leases import Block
@@ -58,8 +59,12 @@ CREATE TABLE IF NOT EXISTS staff_requests (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-# Versioned changes to a store made by an older office, applied in order at open (PRAGMA
-# user_version counts them). SCHEMA above makes version 0; never edit a step once it shipped.
+# Versioned changes to a store made by an older office, applied in order at open (SQLite's PRAGMA
+# user_version counts them; on PostgreSQL the meta row "schema:version"). SCHEMA above makes
+# version 0; never edit a step once it shipped. On PostgreSQL a step's schema statements run
+# (translated, office/sql.py) and its data statements do not: they carry forward rows of SQLite
+# stores older than PostgreSQL support (version 5); a later step that moves data must say how
+# on both.
 MIGRATIONS: tuple[str, ...] = (
     # 1: the staff side - the resident page's token and the staff user working a case; staff
     # accounts, their sessions, the audit log, and which counters are open and by whom.
@@ -151,21 +156,37 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring a store up to :data:`MIGRATIONS`, each step in a transaction of its own; the version."""
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+def migrate(conn: sql.Conn, upto: int | None = None) -> int:
+    """Bring a store up to :data:`MIGRATIONS` (or its first ``upto``), each step in a transaction
+    of its own; the version."""
+    postgres = sql.dialect(conn) == "postgres"
+    if postgres:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema:version'").fetchone()
+        version = int(row[0]) if row else 0
+    else:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    steps = MIGRATIONS[: len(MIGRATIONS) if upto is None else upto]
+    for number, step in enumerate(steps[version:], start=version + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in (s.strip() for s in step.split(";")):
-                if statement:
+            if postgres:
+                for statement in sql.pg_schema(step):
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema:version', ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(number),),
+                )
+            else:
+                for statement in (s.strip() for s in step.split(";")):
+                    if statement:
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return len(MIGRATIONS)
+    return len(steps)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -175,7 +196,7 @@ def _codes(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
 
 
-def _ticket(row: sqlite3.Row) -> Ticket:
+def _ticket(row: sql.Row) -> Ticket:
     return Ticket(
         ticket_id=row["ticket_id"],
         day=row["day"],
@@ -238,23 +259,28 @@ _APPEND_LOG = (
 class OfficeDB:
     """Every table the office keeps. Methods do not commit; :meth:`transaction` does."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: sql.Where, *, upto: int | None = None) -> None:
         self.path = path
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: an ack goes out only after the events it covers are on disk.
-        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn: sql.Conn
+        if sql.is_postgres(path):
+            # PostgreSQL commits durably by default (synchronous_commit on, fsync on).
+            self.conn = sql.PgConnection(str(path))
+        else:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sql.connect_sqlite(path, timeout=5.0)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: an ack goes out only after the events it covers are on disk.
+            self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
-        migrate(self.conn)
+        migrate(self.conn, upto)
         # The office loop's own copy of the days' tickets it has read, kept in step by every
         # write of this connection (the only writer of tickets) and dropped on a rollback: the
         # snapshots and the resident pages' feed read a whole day after every change.
         self._days: dict[str, dict[str, Ticket]] | None = {}
 
     @classmethod
-    def read_only(cls, path: Path) -> OfficeDB:
+    def read_only(cls, path: sql.Where) -> OfficeDB:
         """A second, read-only connection to a store the office loop writes (the console's reads).
 
         WAL lets it read while the loop writes; SQLite itself refuses any write through it, so
@@ -262,8 +288,10 @@ class OfficeDB:
         """
         db = cls.__new__(cls)
         db.path = path
-        db.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        db.conn.row_factory = sqlite3.Row
+        if sql.is_postgres(path):
+            db.conn = sql.PgConnection(str(path), read_only=True)
+        else:
+            db.conn = sql.connect_sqlite(Path(path), read_only=True)
         db._days = None  # another connection writes: nothing here may be kept between reads
         return db
 
@@ -303,17 +331,25 @@ class OfficeDB:
 
     def written_elsewhere(self) -> int:
         """SQLite's ``data_version``: it changes when another connection (another process: the
-        enrolment endpoint, a CLI) commits to the store, never for this connection's own writes."""
+        enrolment endpoint, a CLI) commits to the store, never for this connection's own writes.
+        PostgreSQL has no such number: there, a figure of the enrolment register that any
+        enrolment or revocation changes."""
+        if sql.dialect(self.conn) == "postgres":
+            if not sql.has_table(self.conn, "enrolled_devices"):
+                return 0
+            row = self.conn.execute(
+                "SELECT COUNT(*), COALESCE(MAX(enrolled_ms), 0), COALESCE(SUM(revoked_ms), 0) FROM enrolled_devices"
+            ).fetchone()
+            return hash((row[0], row[1], row[2]))
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def enrolled_roles(self) -> dict[str, str]:
         """Enrolled devices not revoked, by id: their role (office/enrolment.py keeps the table in
         this store; an office that never enrolled a device has none)."""
-        try:
-            rows = self.conn.execute("SELECT device_id, role FROM enrolled_devices WHERE revoked_ms IS NULL")
-            return {str(r[0]): str(r[1]) for r in rows}
-        except sqlite3.OperationalError:  # no such table: no enrolment here
+        if not sql.has_table(self.conn, "enrolled_devices"):  # no enrolment here
             return {}
+        rows = self.conn.execute("SELECT device_id, role FROM enrolled_devices WHERE revoked_ms IS NULL")
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def stored_event(self, device: str, seq: int) -> tuple[str, str, int, dict[str, Any]] | None:
         """The stored event ``seq`` of ``device`` as (type, hlc, at_ms, data), if there is one."""
@@ -344,7 +380,7 @@ class OfficeDB:
     def suspicious(self, device: str | None = None) -> list[dict[str, Any]]:
         """Every kept-aside message (of ``device``), oldest first."""
         rows = self.conn.execute(
-            "SELECT at_ms, device, kind, ref, detail FROM suspicious WHERE ? IS NULL OR device=? ORDER BY id",
+            "SELECT at_ms, device, kind, ref, detail FROM suspicious WHERE CAST(? AS TEXT) IS NULL OR device=? ORDER BY id",
             (device, device),
         )
         return [{"at_ms": r[0], "device": r[1], "kind": r[2], "ref": r[3], "detail": json.loads(r[4])} for r in rows]
@@ -407,7 +443,7 @@ class OfficeDB:
             (device, json.dumps(printer)),
         )
 
-    def devices(self, role: str | None = None) -> list[sqlite3.Row]:
+    def devices(self, role: str | None = None) -> list[sql.Row]:
         """Known devices, optionally of one role."""
         if role is None:
             return list(self.conn.execute("SELECT * FROM devices ORDER BY device"))
@@ -418,13 +454,14 @@ class OfficeDB:
     def insert_ticket(self, t: Ticket, event_id: str) -> str | None:
         """Add an issued ticket; returns the id of a clashing ticket when the number is taken."""
         try:
-            self.conn.execute(_INSERT_TICKET, _ticket_row(t, event_id))
+            with sql.guarded(self.conn):
+                self.conn.execute(_INSERT_TICKET, _ticket_row(t, event_id))
             # Its first line in the ticket log: the resident arrived (the device's time of issue).
             self.append_log([LogRow(t.issued_ms, t.ticket_id, t.day, Kind.ISSUED, t.category, device=t.device)])
             if self._days is not None and t.day in self._days:
                 self._days[t.day][t.ticket_id] = t
             return None
-        except sqlite3.IntegrityError:
+        except sql.IntegrityError:
             row = self.conn.execute(
                 "SELECT ticket_id, event_id FROM tickets WHERE ticket_id=? OR (day=? AND series=? AND number=?)",
                 (t.ticket_id, t.day, t.series, t.number),
@@ -443,7 +480,7 @@ class OfficeDB:
         self.conn.execute("DELETE FROM ticket_log WHERE day=? AND ticket_id=?", (t.day, t.ticket_id))
         clash = self.insert_ticket(t, event_id)
         if clash is not None:
-            raise sqlite3.IntegrityError(f"ticket {t.ticket_id} still clashes with {clash}")
+            raise sql.StoreError(f"ticket {t.ticket_id} still clashes with {clash}")
         return old
 
     def update_ticket(self, t: Ticket) -> None:
@@ -536,7 +573,8 @@ class OfficeDB:
     def set_cap_share(self, device: str, day: str, category: str, upto: int) -> None:
         self.conn.execute(
             "INSERT INTO cap_shares(device, day, category, upto) VALUES (?,?,?,?) "
-            "ON CONFLICT(device, day, category) DO UPDATE SET upto=MAX(upto, excluded.upto)",
+            "ON CONFLICT(device, day, category) DO UPDATE SET"
+            " upto=CASE WHEN excluded.upto > cap_shares.upto THEN excluded.upto ELSE cap_shares.upto END",
             (device, day, category, upto),
         )
 
@@ -553,7 +591,7 @@ class OfficeDB:
         """Trains on the line, the oldest waiting tickets, and waiting counts per route."""
         routes: dict[str, tuple[str, ...]] = {}
 
-        def row(r: sqlite3.Row) -> BoardRow:
+        def row(r: sql.Row) -> BoardRow:
             route = routes.get(r["route"])
             if route is None:
                 route = routes[r["route"]] = tuple(json.loads(r["route"]))
@@ -650,7 +688,7 @@ class OfficeDB:
         """How many cases moved on from ``station`` since a time (the input centre's hour)."""
         row = self.conn.execute(
             "SELECT COUNT(*) FROM (SELECT at_ms, LAG(station) OVER (PARTITION BY ticket_id ORDER BY at_ms, rowid)"
-            " AS came_from FROM stamps WHERE at_ms>=?) WHERE came_from=? AND at_ms>=?",
+            " AS came_from FROM stamps WHERE at_ms>=?) AS moves WHERE came_from=? AND at_ms>=?",
             (since_ms - 24 * 3600 * 1000, station, since_ms),
         ).fetchone()
         return int(row[0])
@@ -782,7 +820,7 @@ class OfficeDB:
 
     def set_meta_int(self, key: str, value: int) -> None:
         """Keep a whole number in ``meta``."""
-        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
+        self.conn.execute(_SET_META, (key, str(value)))
 
     def forget_log_users(self, before_day: str) -> int:
         """Drop the staff user from the log of the tickets of days before ``before_day`` (the figures
@@ -830,7 +868,8 @@ class OfficeDB:
     def save_staff_reply(self, request_id: str, command: str, reply: dict[str, Any], now_ms: int) -> None:
         """Remember a request's reply so a retry is not carried out twice."""
         self.conn.execute(
-            "INSERT OR REPLACE INTO staff_requests(request_id, command, reply, at_ms) VALUES (?,?,?,?)",
+            "INSERT INTO staff_requests(request_id, command, reply, at_ms) VALUES (?,?,?,?) ON CONFLICT(request_id)"
+            " DO UPDATE SET command=excluded.command, reply=excluded.reply, at_ms=excluded.at_ms",
             (request_id, command, json.dumps(reply, ensure_ascii=False), now_ms),
         )
 
@@ -862,16 +901,19 @@ class OfficeDB:
         """A persisted, strictly increasing version for a retained document."""
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (f"version:{key}",)).fetchone()
         version = (int(row[0]) if row else 0) + 1
-        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (f"version:{key}", str(version)))
+        self.conn.execute(_SET_META, (f"version:{key}", str(version)))
         return version
 
 
+_SET_META = "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+
+
 class _Txn:
-    def __init__(self, conn: sqlite3.Connection, on_rollback: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, conn: sql.Conn, on_rollback: Callable[[], None] = lambda: None) -> None:
         self.conn = conn
         self.on_rollback = on_rollback
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> sql.Conn:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from office import sql
 from office.broker_security import OFFICE_IDENTITY, SecurityHome
 from office.domain import OfficeError
 from office.pki import OfficeCA, PkiError
@@ -196,9 +197,9 @@ def _when(ms: int) -> str:
 
 
 class EnrolmentRegistry:
-    """One-time tokens and the inventory of enrolled devices, on an SQLite connection."""
+    """One-time tokens and the inventory of enrolled devices, on the office store's connection."""
 
-    def __init__(self, conn: sqlite3.Connection, ca: OfficeCA, site: str) -> None:
+    def __init__(self, conn: sql.Conn, ca: OfficeCA, site: str) -> None:
         """Create the tables if needed; ``conn`` must not be inside a transaction."""
         if not valid_id(site):
             raise EnrolmentError(f"site id {site!r} is invalid: use 1-63 letters, digits, '.', '_' or '-'")
@@ -206,21 +207,35 @@ class EnrolmentRegistry:
         self._ca = ca
         self._site = site
         self._own_connection = False
-        conn.executescript(SCHEMA)
-        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(enrol_tokens)")}
+        if sql.dialect(conn) == "postgres":
+            conn.executescript(SCHEMA)
+            columns = {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name='enrol_tokens'"
+                    " AND table_schema=current_schema()"
+                )
+            }
+        else:
+            conn.executescript(SCHEMA)
+            columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(enrol_tokens)")}
         if "kind" not in columns:
             # 'token' (the long mdg1- token for a named device) or 'pair' (a pairing code).
             conn.execute("ALTER TABLE enrol_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'token'")
 
     @classmethod
-    def open(cls, db_path: Path, ca: OfficeCA, site: str) -> EnrolmentRegistry:
+    def open(cls, db_path: sql.Where, ca: OfficeCA, site: str) -> EnrolmentRegistry:
         """A registry on its own connection to ``db_path`` (WAL, waits for other writers)."""
+        conn: sql.Conn
         try:
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(db_path), isolation_level=None, check_same_thread=False, timeout=10.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-        except (OSError, sqlite3.Error) as err:
+            if sql.is_postgres(db_path):
+                conn = sql.PgConnection(str(db_path))
+            else:
+                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(db_path), isolation_level=None, check_same_thread=False, timeout=10.0)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+        except (OSError, *sql.StoreErrors) as err:
             raise EnrolmentError(f"cannot open the enrolment store {db_path}: {err}") from err
         registry = cls(conn, ca, site)
         registry._own_connection = True
@@ -232,7 +247,7 @@ class EnrolmentRegistry:
             self._conn.close()
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> sql.Conn:
         """The registry's connection (autocommit; for a caller's own transaction beside it)."""
         return self._conn
 

@@ -13,6 +13,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from office.domain import OfficeError
 from sync import messages, signing
 from sync.site import DeviceRule
 
@@ -22,14 +23,22 @@ from sync.site import DeviceRule
 SIGNING_KEY_FILE = "office-signing.key"
 
 
-def signing_key_path(db_path: Path) -> Path:
-    """Where the office keeps the key that signs what it publishes to devices."""
+def signing_key_path(db_path: Path | str, home: Path | None = None) -> Path:
+    """Where the office keeps the key that signs what it publishes to devices: ``home``, else
+    beside its SQLite store. An office on PostgreSQL has no folder of the store's: it names one."""
+    if home is not None:
+        return Path(home) / SIGNING_KEY_FILE
+    if str(db_path).startswith(("postgresql://", "postgres://")):
+        raise OfficeError(
+            "an office on PostgreSQL keeps its signing key in a folder of its own: give --home DIR"
+            " (e.g. /var/lib/madoguchi)"
+        )
     return Path(db_path).parent / SIGNING_KEY_FILE
 
 
-def office_public_key(db_path: Path) -> str:
+def office_public_key(db_path: Path | str, home: Path | None = None) -> str:
     """The public half of the office's signing key (made now if there is none), as devices pin it."""
-    return signing.public_key_text(signing.load_or_create_key(signing_key_path(db_path)).public_key())
+    return signing.public_key_text(signing.load_or_create_key(signing_key_path(db_path, home)).public_key())
 
 
 # A kiosk's other money records, kept for the audit trail (kiosk/office_link.py, record_raw).

@@ -37,7 +37,6 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -57,6 +56,7 @@ from certificates.rules import (
     parse_options,
 )
 from common.calendar import DEFAULT_ROLLOVER_HOUR, business_day
+from office import sql
 from office.domain import OfficeError
 from sync import messages
 
@@ -248,7 +248,7 @@ class Issuance:
         )
 
 
-def _issuance(row: sqlite3.Row | tuple[Any, ...]) -> Issuance:
+def _issuance(row: sql.Row | tuple[Any, ...]) -> Issuance:
     (request_id, day, seq, number, device, card, kind, options, copies, fee, issued_ms, content, voided) = tuple(row)
     return Issuance(
         request_id=request_id,
@@ -373,11 +373,11 @@ class Session:
 
 
 class IssuanceBook:
-    """Issuances, cash reports and sessions over one sqlite3 connection (the office's own)."""
+    """Issuances, cash reports and sessions over one connection (the office store's own)."""
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: sql.Conn,
         tz: ZoneInfo | None = None,
         rollover_hour: int = DEFAULT_ROLLOVER_HOUR,
         session_ttl_ms: int = DEFAULT_SESSION_TTL_MS,
@@ -401,6 +401,16 @@ class IssuanceBook:
 
     @contextmanager
     def _atomic(self) -> Iterator[None]:
+        if not self.conn.in_transaction:
+            # A transaction of its own: SQLite's SAVEPOINT would open one, PostgreSQL's refuses to.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+            return
         name = f"issuance_{next(self._savepoints)}"
         self.conn.execute(f"SAVEPOINT {name}")
         try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 from certificates.errors import CertificateDomainError
 from certificates.registry import DEMO_MUNICIPALITY, Registry, RegistryError, demo_registry, synthetic_households
 from common.cli import OneLineParser, fail
+from office import sql
 from office.db import OfficeDB
 from office.domain import OfficeError
 from office.registry_store import (
@@ -115,7 +115,7 @@ def _open(path: Path, *, create: bool) -> OfficeDB:
         fail(PROG, f"{path}: is a folder, not an office store (--db)")
     try:
         return OfficeDB(path)
-    except (sqlite3.Error, OSError) as err:
+    except (*sql.StoreErrors, OSError) as err:
         fail(PROG, f"{path}: not an office store ({err}); check --db")
 
 
@@ -127,7 +127,7 @@ def _counts(summary: RegistrySummary) -> str:
     )
 
 
-def _store(path: Path, registry: Registry | Callable[[sqlite3.Connection], RegistrySummary], what: str) -> int:
+def _store(path: Path, registry: Registry | Callable[[sql.Conn], RegistrySummary], what: str) -> int:
     db = _open(path, create=True)
     try:
         summary = registry(db.conn) if callable(registry) else save_registry(db.conn, registry)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +60,7 @@ from certificates.registry import (
     check_resident,
 )
 from common.validation import Invalid, PathPart, convert, explain, format_path, info
+from office import sql
 from office.domain import OfficeError
 
 __all__ = [
@@ -675,11 +675,13 @@ def _show(value: object) -> str:
 # -- the store ----------------------------------------------------------------------------------
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: sql.Conn) -> None:
     """Create the registry's tables if they are missing (statement by statement: no implicit COMMIT)."""
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    if sql.dialect(conn) == "postgres":
+        return  # PostgreSQL stores are newer than the constraint
     # A store made before the (household_id, id) constraint gets an index instead, until its next
     # import brings the constraint: without one a household lookup reads every resident.
     for _, name, *_ in conn.execute("PRAGMA index_list(registry_residents)").fetchall():
@@ -703,7 +705,7 @@ def _staging_schema(suffix: str) -> list[str]:
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection, *, write: bool) -> Iterator[None]:
+def _transaction(conn: sql.Conn, *, write: bool) -> Iterator[None]:
     """One transaction; a SAVEPOINT when the caller already has one open (its COMMIT decides)."""
     # After SQLITE_FULL or an I/O error SQLite may already have rolled the whole transaction
     # back; rolling back again would fail and hide the real error, hence the in_transaction checks.
@@ -769,7 +771,7 @@ def _rows(document: RegistryDocument, first: Mapping[str, int] | None = None) ->
     return rows
 
 
-def save_registry(conn: sqlite3.Connection, registry: Registry) -> RegistrySummary:
+def save_registry(conn: sql.Conn, registry: Registry) -> RegistrySummary:
     """Replace the stored registry with ``registry`` in one transaction: all of it or nothing.
 
     The registry is checked first exactly as :func:`load_registry` will check it, so the store
@@ -801,9 +803,9 @@ def save_registry(conn: sqlite3.Connection, registry: Registry) -> RegistrySumma
                     conn.executemany(_insert(table, table), rows[table])
         else:
             _swap_in(conn, rows)
-    except sqlite3.IntegrityError as err:  # the checks above make this a bug, not bad data
+    except sql.IntegrityError as err:  # the checks above make this a bug, not bad data
         raise RegistryError(f"the office store refused the registry ({err}); nothing was changed") from err
-    except sqlite3.Error as err:
+    except sql.StoreErrors as err:
         raise RegistryStoreError(f"cannot store the registry: {err}; the stored registry is unchanged") from err
     return summary
 
@@ -817,13 +819,13 @@ def _insert(table: str, into: str) -> str:
     return f"INSERT INTO {into} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
 
 
-def _swap_in(conn: sqlite3.Connection, rows: Mapping[str, Sequence[tuple[Any, ...]]]) -> None:
+def _swap_in(conn: sql.Conn, rows: Mapping[str, Sequence[tuple[Any, ...]]]) -> None:
     """Write ``rows`` into staging tables batch by batch, then swap them for the live tables in one
     transaction; the replaced tables are dropped after it (a failed import leaves no staging)."""
     _stream_in(conn, iter([rows]))
 
 
-def _stream_in(conn: sqlite3.Connection, parts: Iterator[Mapping[str, Sequence[tuple[Any, ...]]]]) -> None:
+def _stream_in(conn: sql.Conn, parts: Iterator[Mapping[str, Sequence[tuple[Any, ...]]]]) -> None:
     """:func:`_swap_in` for a registry given in parts, each part's rows written as it comes."""
     try:
         with _transaction(conn, write=True):
@@ -859,13 +861,11 @@ def _stream_in(conn: sqlite3.Connection, parts: Iterator[Mapping[str, Sequence[t
                 for suffix in (_NEXT, _OLD):
                     with _transaction(conn, write=True):
                         conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
-        except sqlite3.Error:
+        except sql.StoreErrors:
             pass
 
 
-def save_households(
-    conn: sqlite3.Connection, municipality: str, households: Iterable[HouseholdRecords]
-) -> RegistrySummary:
+def save_households(conn: sql.Conn, municipality: str, households: Iterable[HouseholdRecords]) -> RegistrySummary:
     """Replace the stored registry with one given household by household (a ward's synthetic
     town, never held whole); as :func:`save_registry` on its own connection, staged and swapped in.
 
@@ -906,19 +906,19 @@ def save_households(
 
     try:
         _stream_in(conn, parts())
-    except sqlite3.IntegrityError as err:
+    except sql.IntegrityError as err:
         raise RegistryError(f"the office store refused the registry ({err}); nothing was changed") from err
-    except sqlite3.Error as err:
+    except sql.StoreErrors as err:
         raise RegistryStoreError(f"cannot store the registry: {err}; the stored registry is unchanged") from err
     return RegistrySummary(municipality, {table.removeprefix("registry_"): counts[table] for table in TABLES[1:]})
 
 
-def _drop(conn: sqlite3.Connection, suffix: str) -> None:
+def _drop(conn: sql.Conn, suffix: str) -> None:
     for table in reversed(TABLES):
         conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
 
 
-def _table_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str], order: str) -> list[dict[str, Any]]:
+def _table_rows(conn: sql.Conn, table: str, columns: Sequence[str], order: str) -> list[dict[str, Any]]:
     cursor = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
     return [dict(zip(columns, row, strict=True)) for row in cursor]
 
@@ -931,7 +931,7 @@ def _flags(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def load_registry(conn: sqlite3.Connection) -> Registry | None:
+def load_registry(conn: sql.Conn) -> Registry | None:
     """The stored registry, rebuilt through Registry.build; None when nothing is stored.
 
     :class:`RegistryError` names the bad row (``registry_residents R0003.birth_date: ...``) or
@@ -942,11 +942,11 @@ def load_registry(conn: sqlite3.Connection) -> Registry | None:
         with _transaction(conn, write=False):
             ensure_schema(conn)
             return _load(conn)
-    except sqlite3.Error as err:
+    except sql.StoreErrors as err:
         raise RegistryStoreError(f"cannot read the stored registry: {err}") from err
 
 
-def _load(conn: sqlite3.Connection) -> Registry | None:
+def _load(conn: sql.Conn) -> Registry | None:
     header = _table_rows(conn, "registry_info", ("id", "municipality", "format"), "id")
     residents = _table_rows(conn, "registry_residents", RESIDENT_FIELDS, "pos")
     if not header:
@@ -1026,7 +1026,7 @@ def _load(conn: sqlite3.Connection) -> Registry | None:
         raise RegistryError(f"stored registry: {err}") from err
 
 
-def registry_summary(conn: sqlite3.Connection) -> RegistrySummary:
+def registry_summary(conn: sql.Conn) -> RegistrySummary:
     """The municipality of the stored registry (None when none is stored) and each table's rows."""
     try:
         ensure_schema(conn)
@@ -1035,7 +1035,7 @@ def registry_summary(conn: sqlite3.Connection) -> RegistrySummary:
             table.removeprefix("registry_"): int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
             for table in TABLES[1:]
         }
-    except sqlite3.Error as err:
+    except sql.StoreErrors as err:
         raise RegistryStoreError(f"cannot read the stored registry: {err}") from err
     return RegistrySummary(None if row is None else str(row[0]), counts)
 
@@ -1055,7 +1055,7 @@ class StoredRegistry:
     committed by another connection is what the next lookup sees.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sql.Conn) -> None:
         self.conn = conn
 
     @contextmanager
@@ -1065,7 +1065,7 @@ class StoredRegistry:
                 yield
         except RegistryError as err:
             raise RegistryError(f"stored registry: {err}") from err
-        except sqlite3.Error as err:
+        except sql.StoreErrors as err:
             raise RegistryStoreError(f"cannot read the stored registry: {err}") from err
 
     def _header(self) -> str | None:
@@ -1255,13 +1255,13 @@ class StoredRegistry:
             return tuple(t.fiscal_year for t in self._taxes(resident_id))
 
 
-def stored_registry(conn: sqlite3.Connection) -> StoredRegistry | None:
+def stored_registry(conn: sql.Conn) -> StoredRegistry | None:
     """The store's registry for lookups, after the cheap checks an office start makes (the header,
     and a resident to serve); None when none is stored. Never reads the registry whole:
     :class:`RegistryError` / :class:`RegistryStoreError` as :func:`load_registry`."""
     try:
         ensure_schema(conn)
-    except sqlite3.Error as err:
+    except sql.StoreErrors as err:
         raise RegistryStoreError(f"cannot read the stored registry: {err}") from err
     registry = StoredRegistry(conn)
     if not registry.stored():

@@ -83,9 +83,10 @@ class OfficeServer:
     def __init__(
         self,
         config: SiteConfig,
-        db_path: Path,
+        db_path: Path | str,
         broker_url: str,
         *,
+        home: Path | None = None,
         sim_staff: SimStaff | None = None,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         on_activity: Callable[[str], None] | None = None,
@@ -96,7 +97,7 @@ class OfficeServer:
         # Loaded (or made) before the store opens: an unreadable key stops the office at start,
         # never half-way through publishing.
         self.signer = signing.OfficeSigner(
-            signing_key or signing.load_or_create_key(identity.signing_key_path(db_path))
+            signing_key or signing.load_or_create_key(identity.signing_key_path(db_path, home))
         )
         self.db = OfficeDB(db_path)
         self.broker_url = broker_url

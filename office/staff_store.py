@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from office import sql
 from office.actions import ROLES, Role
 from office.domain import OfficeError
 
@@ -117,7 +117,7 @@ def check_role(role: str) -> Role:
 class StaffStore:
     """The staff tables over one connection (the office loop's, or the command line's)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sql.Conn) -> None:
         self.conn = conn
 
     # -- accounts ----------------------------------------------------------------------------
@@ -135,12 +135,13 @@ class StaffStore:
         if not display_name.strip() or len(display_name) > 60:
             raise StaffError("display name: give the name colleagues know, up to 60 characters")
         try:
-            self.conn.execute(
-                "INSERT INTO staff_users(username, display_name, role, password_hash, created_ms, changed_ms)"
-                " VALUES (?,?,?,?,?,?)",
-                (username, display_name.strip(), checked_role, password_hash, now_ms, now_ms),
-            )
-        except sqlite3.IntegrityError as err:
+            with sql.guarded(self.conn):
+                self.conn.execute(
+                    "INSERT INTO staff_users(username, display_name, role, password_hash, created_ms, changed_ms)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (username, display_name.strip(), checked_role, password_hash, now_ms, now_ms),
+                )
+        except sql.IntegrityError as err:
             raise StaffError(f"user {username!r} exists already; use passwd to change the password") from err
         user = self.user(username)
         if user is None:  # inserted just now, in this transaction: only a broken store gets here
@@ -275,7 +276,7 @@ class StaffStore:
             )
 
 
-def _user(row: sqlite3.Row) -> StaffUser:
+def _user(row: sql.Row) -> StaffUser:
     return StaffUser(
         username=row["username"],
         display_name=row["display_name"],

@@ -234,3 +234,42 @@ def postgres() -> Iterator[Any]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One PostgreSQL for the session's office stores (each test gets a database of its own)."""
+    from lobby.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_dsn(pg_server: Any) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield pg_server.dsn.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The office store, once on SQLite (a file) and once on PostgreSQL (an address): the office
+    suites that take this fixture run on both (docs/ward.md, office/sql.py)."""
+    if request.param == "sqlite":
+        return tmp_path / "office.sqlite3"
+    return str(request.getfixturevalue("pg_dsn"))

@@ -98,7 +98,7 @@ def add_staff(office: OfficeServer) -> None:
             store.add_user_hashed(username, name, role, _HASHED[0], 0)
 
 
-def start_console(broker_url: str, db: Path, settings: Settings | None = None, **office_kwargs: object) -> Console:
+def start_console(broker_url: str, db: Path | str, settings: Settings | None = None, **office_kwargs: object) -> Console:
     office = start_office(broker_url, db, **office_kwargs)
     add_staff(office)
     port = free_port()
@@ -108,7 +108,7 @@ def start_console(broker_url: str, db: Path, settings: Settings | None = None, *
 
 
 def running_console(
-    broker_url: str, db: Path, settings: Settings | None = None, **office_kwargs: object
+    broker_url: str, db: Path | str, settings: Settings | None = None, **office_kwargs: object
 ) -> Iterator[Console]:
     console = start_console(broker_url, db, settings, **office_kwargs)
     try:

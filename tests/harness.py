@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -36,14 +37,17 @@ def round_the_clock(site: SiteConfig, **kiosk: Any) -> SiteConfig:
     return msgspec.structs.replace(site, kiosk=hours)
 
 
-def office_key(db: Path) -> str:
+def office_key(db: Path | str, home: Path | None = None) -> str:
     """The public signing key of the office on store ``db`` (made now if the office has not
     started yet: the office loads the same file), as a device pins it."""
-    return office_public_key(db)
+    return office_public_key(db, home)
 
 
-def start_office(url: str, db: Path, config: object = None, **kwargs: object) -> OfficeServer:
-    """An in-process office, online (the demo town unless ``config`` is given)."""
+def start_office(url: str, db: Path | str, config: object = None, **kwargs: object) -> OfficeServer:
+    """An in-process office, online (the demo town unless ``config`` is given); ``db`` a SQLite
+    file or a PostgreSQL address (its signing key then in a temporary folder unless ``home``)."""
+    if isinstance(db, str) and "home" not in kwargs:
+        kwargs["home"] = Path(tempfile.mkdtemp(prefix="office-home-"))
     server = OfficeServer(config or SITE, db, url, **kwargs)  # type: ignore[arg-type]
     server.start()
     if not server.wait_online(15):
@@ -161,10 +165,11 @@ def spawn_and_kill(args: list[str], delay_s: float) -> list[str]:
     return out.split("\n")[:-1]
 
 
-def office_process(url: str, db: Path, console_port: int | None = None) -> Proc:
+def office_process(url: str, db: Path | str, console_port: int | None = None, home: Path | None = None) -> Proc:
     """``madoguchi-office serve`` as a real process (for SIGKILL); its console on
-    ``console_port``, or none."""
+    ``console_port``, or none; its own files in ``home`` (needed with a PostgreSQL store)."""
     console = ["--console-port", str(console_port)] if console_port is not None else ["--no-console"]
+    console += ["--home", str(home)] if home is not None else []
     proc = Proc.spawn("-m", "office.cli", "serve", "--broker", url, "--db", str(db), "--log-level", "WARNING", *console)
     if not proc.wait_line("office online", 20):
         proc.kill()
@@ -179,10 +184,29 @@ def issued_ids(lines: list[str]) -> Iterator[str]:
             yield line.split("(ticket ", 1)[1].split(")", 1)[0]
 
 
-def office_rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    """Read the office store from outside (WAL allows a reader beside the writer)."""
+def office_rows(db: Path | str, sql: str, *args: object) -> list[tuple[object, ...]]:
+    """Read the office store from outside (WAL allows a reader beside the writer; PostgreSQL
+    any number of readers)."""
+    if isinstance(db, str):
+        from office.sql import PgConnection
+
+        pg = PgConnection(db, read_only=True)
+        try:
+            return [tuple(row) for row in pg.execute(sql, args)]
+        finally:
+            pg.close()
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
         return list(conn.execute(sql, args))
     finally:
         conn.close()
+
+
+def open_store(where: Path | str) -> Any:
+    """A connection of its own to an office store (autocommit), as another process would open
+    it: SQLite's file, or PostgreSQL's database."""
+    from office import sql
+
+    if isinstance(where, str):
+        return sql.PgConnection(where)
+    return sql.connect_sqlite(where)

@@ -13,8 +13,9 @@ from harness import SITE, office_rows
 
 
 @pytest.fixture
-def console(mosquitto, tmp_path: Path):
-    yield from running_console(mosquitto.url, tmp_path / "office.sqlite3")
+def console(mosquitto, store: Path | str):
+    """The console of an office on SQLite, then of one on PostgreSQL: every test here runs on both."""
+    yield from running_console(mosquitto.url, store)
 
 
 def act(c: httpx.Client, console: Console, page: str, **fields: str) -> dict[str, object]:

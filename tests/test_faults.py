@@ -72,10 +72,14 @@ def test_500_tickets_while_the_embedded_broker_is_down(embedded_broker, tmp_path
     _outage_scenario(embedded_broker, tmp_path, wait_for)
 
 
-def test_office_killed_mid_stream_loses_and_doubles_nothing(mosquitto, tmp_path: Path, wait_for) -> None:
-    db = tmp_path / "office.sqlite3"
-    office = office_process(mosquitto.url, db)
-    key = office_key(db)  # the killed office comes back with the same key: it is on its disk
+def test_office_killed_mid_stream_loses_and_doubles_nothing(
+    mosquitto, tmp_path: Path, store: Path | str, wait_for
+) -> None:
+    """SIGKILL three times while two dispensers stream, the store SQLite and then PostgreSQL."""
+    db = store
+    home = tmp_path / "home" if isinstance(store, str) else None
+    office = office_process(mosquitto.url, db, home=home)
+    key = office_key(db, home)  # the killed office comes back with the same key: it is on its disk
     d1 = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1", resend_after_s=1.0, office_key=key)
     d2 = start_dispenser(mosquitto.url, tmp_path / "disp-d2", "disp-d2", resend_after_s=1.0, office_key=key)
     issued: list[str] = []
@@ -99,7 +103,7 @@ def test_office_killed_mid_stream_loses_and_doubles_nothing(mosquitto, tmp_path:
             time.sleep(0.8)
             office.kill()  # SIGKILL while events stream in
             time.sleep(0.5)
-            office = office_process(mosquitto.url, db)
+            office = office_process(mosquitto.url, db, home=home)
         time.sleep(0.5)
         stop.set()
         for t in threads:

@@ -14,7 +14,7 @@ import pytest
 
 from drivers.jpki import JpkiCard
 from drivers.jpki_sim import SimulatedCardReader, SimulatedJpkiCa
-from harness import SITE, round_the_clock, start_office
+from harness import SITE, open_store, round_the_clock, start_office
 from kiosk.office_link import AgentOffice
 from kiosk.ports import OfficeUnavailable
 from lobby.brokers import MosquittoBroker
@@ -32,10 +32,12 @@ def jpki(tmp_path_factory: pytest.TempPathFactory) -> SimulatedJpkiCa:
 
 @pytest.fixture
 def lobby(
-    mosquitto: MosquittoBroker, tmp_path: Path, jpki: SimulatedJpkiCa
+    mosquitto: MosquittoBroker, tmp_path: Path, store: Path | str, jpki: SimulatedJpkiCa
 ) -> Iterator[tuple[OfficeServer, AgentOffice]]:
+    """A kiosk and its office, the office on SQLite and then on PostgreSQL (certificates, cash
+    and the resident registry in either store)."""
     config = round_the_clock(SITE, jpki_ca=str(jpki.certificate_path))
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3", config)
+    office = start_office(mosquitto.url, store, config)
     agent = DeviceAgent(
         AgentConfig(
             site=SITE.site, device_id="kiosk-1", role="kiosk", broker_url=mosquitto.url, data_dir=tmp_path / "kiosk-1"
@@ -248,7 +250,7 @@ def test_the_daily_kiosk_report_shows_a_fee_the_kiosk_never_reported(
     auth = _sign_in(link, jpki, "SIM-0001")
     assert link.issue(_issue_request(_rid(), auth.session_token, "juminhyo", JUMINHYO, 1, 300), 5).ok
     day = office.kiosk.book.business_day(office.wall_ms())
-    db = tmp_path / "office.sqlite3"
+    db = office.db.path
     run = subprocess.run(
         [sys.executable, "-m", "office.cli", "kiosk-report", "--db", str(db), "--day", day],
         check=False,
@@ -325,7 +327,6 @@ def test_a_registry_imported_while_the_office_runs_is_served_at_once(
 ) -> None:
     """No restart: the next request after the import's commit is answered from the new registry."""
     import dataclasses
-    import sqlite3
 
     from certificates.registry import Registry, demo_registry
     from office.registry_store import save_registry
@@ -343,7 +344,7 @@ def test_a_registry_imported_while_the_office_runs_is_served_at_once(
         demo.family_registers.values(),
         demo.tax_records.values(),
     )
-    importer = sqlite3.connect(office.db.path, isolation_level=None)
+    importer = open_store(office.db.path)
     try:
         save_registry(importer, town)
     finally:
@@ -356,10 +357,8 @@ def test_a_registry_imported_while_the_office_runs_is_served_at_once(
 def test_a_tampered_registry_row_sends_the_card_to_a_counter_and_is_named_in_the_log(
     lobby: Any, jpki: SimulatedJpkiCa, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import sqlite3
-
     office, link = lobby
-    conn = sqlite3.connect(office.db.path, isolation_level=None)
+    conn = open_store(office.db.path)
     try:
         conn.execute("UPDATE registry_residents SET birth_date = '1980-13-01' WHERE id = 'R0001'")
     finally:

@@ -11,8 +11,10 @@ from office import cli as office_cli
 from sync.agent import AgentConfig, DeviceAgent
 
 
-def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(mosquitto, tmp_path: Path, wait_for, capsys) -> None:
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(
+    mosquitto, tmp_path: Path, store: Path | str, wait_for, capsys
+) -> None:
+    office = start_office(mosquitto.url, store)
     disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     board = DeviceAgent(
         AgentConfig(
@@ -66,8 +68,8 @@ def test_ticket_reaches_office_and_staff_move_it_to_the_terminal(mosquitto, tmp_
         office.stop()
 
 
-def test_staff_mistakes_get_one_line_answers(mosquitto, tmp_path: Path, capsys) -> None:
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+def test_staff_mistakes_get_one_line_answers(mosquitto, tmp_path: Path, store: Path | str, capsys) -> None:
+    office = start_office(mosquitto.url, store)
     try:
         code = office_cli.main(["staff", "--broker", mosquitto.url, "--site", SITE.site, "done", "4242"])
         assert code == 1
@@ -84,8 +86,8 @@ def test_staff_mistakes_get_one_line_answers(mosquitto, tmp_path: Path, capsys) 
         office.stop()
 
 
-def test_queue_snapshot_counts_people_ahead(mosquitto, tmp_path: Path, wait_for) -> None:
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+def test_queue_snapshot_counts_people_ahead(mosquitto, tmp_path: Path, store: Path | str, wait_for) -> None:
+    office = start_office(mosquitto.url, store)
     disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     try:
         wait_for(lambda: has_full_lease(disp))
@@ -109,9 +111,9 @@ def test_queue_snapshot_counts_people_ahead(mosquitto, tmp_path: Path, wait_for)
 
 @pytest.mark.slow
 def test_offline_dispenser_issues_from_reserve_and_restart_shows_last_state(
-    mosquitto, tmp_path: Path, wait_for
+    mosquitto, tmp_path: Path, store: Path | str, wait_for
 ) -> None:
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    office = start_office(mosquitto.url, store)
     disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     wait_for(lambda: has_full_lease(disp))
     disp.close()
@@ -130,8 +132,10 @@ def test_offline_dispenser_issues_from_reserve_and_restart_shows_last_state(
         disp.close()
 
 
-def test_a_damaged_store_is_repaired_and_reported_to_the_office(mosquitto, tmp_path: Path, wait_for) -> None:
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+def test_a_damaged_store_is_repaired_and_reported_to_the_office(
+    mosquitto, tmp_path: Path, store: Path | str, wait_for
+) -> None:
+    office = start_office(mosquitto.url, store)
     disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     wait_for(lambda: has_full_lease(disp))
     disp.dispenser.issue("tax")
@@ -159,7 +163,7 @@ def test_a_damaged_store_is_repaired_and_reported_to_the_office(mosquitto, tmp_p
 
 
 def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_board(
-    mosquitto, tmp_path: Path, wait_for
+    mosquitto, tmp_path: Path, store: Path | str, wait_for
 ) -> None:
     """5,000 tickets waiting (a jammed moving-season day): snapshots stay under the payload
     limit, so a restarted office comes online and boards keep updating."""
@@ -168,8 +172,8 @@ def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_boar
     from office.server import OfficeServer
     from sync import protocol
 
-    db_path = tmp_path / "office.sqlite3"
-    probe = OfficeServer(SITE, db_path, mosquitto.url)  # not started: only to learn today
+    db_path = store
+    probe = OfficeServer(SITE, db_path, mosquitto.url, home=tmp_path)  # not started: only to learn today
     today = probe.business_day()
     probe.db.close()
     db = OfficeDB(db_path)
@@ -216,12 +220,12 @@ def test_an_office_with_thousands_waiting_still_comes_online_with_a_bounded_boar
         office.stop()
 
 
-def test_nothing_leaves_the_office_before_its_commit(mosquitto, tmp_path: Path, wait_for) -> None:
+def test_nothing_leaves_the_office_before_its_commit(mosquitto, tmp_path: Path, store: Path | str, wait_for) -> None:
     """A lease or an ack published inside an open transaction could be undone by a crash:
     a lease granted twice, or an ack for events the office no longer has."""
     from office.server import OfficeServer
 
-    office = OfficeServer(SITE, tmp_path / "office.sqlite3", mosquitto.url)
+    office = OfficeServer(SITE, store, mosquitto.url, home=tmp_path)
     published_in_txn: list[str] = []
     original = office._publish
 
@@ -248,13 +252,13 @@ def test_nothing_leaves_the_office_before_its_commit(mosquitto, tmp_path: Path, 
 
 
 def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive(
-    mosquitto, tmp_path: Path, wait_for, mqtt_client_factory
+    mosquitto, tmp_path: Path, store: Path | str, wait_for, mqtt_client_factory
 ) -> None:
     """A dispenser that restarts often (or drains slowly) has used numbers the office has no
     ticket event for yet: its status carries its marks, and the office leases from them."""
     from sync import messages, protocol
 
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+    office = start_office(mosquitto.url, store)
     disp = start_dispenser(mosquitto.url, tmp_path / "disp-d1", "disp-d1")
     try:
         wait_for(lambda: has_full_lease(disp))
@@ -284,7 +288,9 @@ def test_the_office_tops_up_from_a_dispensers_own_marks_before_its_events_arrive
         office.stop()
 
 
-def test_a_daily_cap_holds_across_dispensers_that_are_offline(mosquitto, tmp_path: Path, wait_for) -> None:
+def test_a_daily_cap_holds_across_dispensers_that_are_offline(
+    mosquitto, tmp_path: Path, store: Path | str, wait_for
+) -> None:
     """Tax is capped at 12 a day. Two dispensers hold their shares of the cap with their leases;
     with the office down each issues until its share is used, and together they stay within the
     cap - the office, back, counts 12 at most."""
@@ -300,12 +306,12 @@ def test_a_daily_cap_holds_across_dispensers_that_are_offline(mosquitto, tmp_pat
     )
     # The office knows its two dispensers (as it would from any earlier day): the cap is shared
     # between them from the first lease on.
-    known = OfficeDB(tmp_path / "office.sqlite3")
+    known = OfficeDB(store)
     with known.transaction():
         for name in ("disp-a", "disp-b"):
             known.upsert_device(name, "dispenser", "offline", 0, {})
     known.close()
-    office = start_office(mosquitto.url, tmp_path / "office.sqlite3", site)
+    office = start_office(mosquitto.url, store, site)
     a = start_dispenser(mosquitto.url, tmp_path / "disp-a", "disp-a")
     b = start_dispenser(mosquitto.url, tmp_path / "disp-b", "disp-b")
     issued = {"disp-a": 0, "disp-b": 0}
@@ -331,10 +337,10 @@ def test_a_daily_cap_holds_across_dispensers_that_are_offline(mosquitto, tmp_pat
                 issued[name] += 1
         assert all(issued.values()), issued  # each could issue on its own
         assert sum(issued.values()) <= cap, issued
-        office = start_office(mosquitto.url, tmp_path / "office.sqlite3", site)
+        office = start_office(mosquitto.url, store, site)
         for disp in (a, b):
             wait_for(lambda disp=disp: disp.agent.pending_count() == 0, message="offline tickets reached the office")
-        db = OfficeDB.read_only(tmp_path / "office.sqlite3")
+        db = OfficeDB.read_only(store)
         try:
             assert db.issued_by_category(office.business_day()).get("tax") == sum(issued.values())
         finally:

@@ -1,5 +1,6 @@
 """The office store's own copy of a day's tickets (office/db.py): whatever the loop writes,
-commits or rolls back, ``tickets()`` says what a fresh connection to the file says."""
+commits or rolls back, ``tickets()`` says what a fresh connection to the store says. Every test
+runs on SQLite and on PostgreSQL (the ``store`` fixture)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def ticket(number: int, series: str = "1", hlc_ms: int = 1_796_000_000_000) -> T
     )
 
 
-def fresh(path: Path, statuses: tuple[Status, ...] | None = None) -> list[Ticket]:
+def fresh(path: Path | str, statuses: tuple[Status, ...] | None = None) -> list[Ticket]:
     other = OfficeDB.read_only(path)
     try:
         return other.tickets(DAY, statuses)
@@ -37,8 +38,8 @@ def fresh(path: Path, statuses: tuple[Status, ...] | None = None) -> list[Ticket
         other.close()
 
 
-def test_the_kept_tickets_follow_inserts_updates_rollbacks_and_displacements(tmp_path: Path) -> None:
-    path = tmp_path / "office.sqlite3"
+def test_the_kept_tickets_follow_inserts_updates_rollbacks_and_displacements(store: Path | str) -> None:
+    path = store
     db = OfficeDB(path)
     rng = random.Random(7)
     try:
@@ -86,14 +87,14 @@ def test_the_kept_tickets_follow_inserts_updates_rollbacks_and_displacements(tmp
         db.close()
 
 
-def test_pruning_keeps_the_tickets_and_every_event_a_device_may_still_send(tmp_path: Path) -> None:
+def test_pruning_keeps_the_tickets_and_every_event_a_device_may_still_send(store: Path | str) -> None:
     """Retention drops old raw events, calls, leases and staff replies; an event after a gap in a
     device's seqs stays whatever its age (the gap has not filled: the ack has not passed it), a
     resend of a pruned event is still a duplicate by its seq, and the tickets stay."""
     from office.domain import Call
     from sync.leases import Block
 
-    db = OfficeDB(tmp_path / "office.sqlite3")
+    db = OfficeDB(store)
     old, new = 1_000_000, 9_000_000
     try:
         with db.transaction():
@@ -129,10 +130,10 @@ def test_pruning_keeps_the_tickets_and_every_event_a_device_may_still_send(tmp_p
         db.close()
 
 
-def test_a_tickets_change_time_moves_on_even_within_one_millisecond(tmp_path: Path) -> None:
+def test_a_tickets_change_time_moves_on_even_within_one_millisecond(store: Path | str) -> None:
     """A screen acting on what it showed names the ticket's change time; two changes in one
     millisecond must not look like one (the stale-screen check let the second through)."""
-    db = OfficeDB(tmp_path / "office.sqlite3")
+    db = OfficeDB(store)
     try:
         t = ticket(1001)
         with db.transaction():
@@ -148,6 +149,6 @@ def test_a_tickets_change_time_moves_on_even_within_one_millisecond(tmp_path: Pa
         assert 5000 < first.updated_ms < second.updated_ms
         kept = db.kept_day(DAY)
         assert kept is not None and kept[t.ticket_id].updated_ms == second.updated_ms
-        assert fresh(tmp_path / "office.sqlite3")[0].updated_ms == second.updated_ms
+        assert fresh(store)[0].updated_ms == second.updated_ms
     finally:
         db.close()

@@ -41,8 +41,9 @@ def desk_ticket(office: OfficeServer, purpose: str = "moving") -> str:
 
 
 @pytest.fixture
-def office(mosquitto, tmp_path: Path):
-    server = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+def office(mosquitto, store: Path | str):
+    """The office on SQLite, then on PostgreSQL: every test of this suite runs on both."""
+    server = start_office(mosquitto.url, store)
     yield server
     server.stop()
 

@@ -46,8 +46,9 @@ def told(office: OfficeServer, ticket: str) -> list[tuple[str, str | None, int |
 
 
 @pytest.fixture
-def office(mosquitto, tmp_path: Path):
-    server = start_office(mosquitto.url, tmp_path / "office.sqlite3")
+def office(mosquitto, store: Path | str):
+    """The office on SQLite, then on PostgreSQL."""
+    server = start_office(mosquitto.url, store)
     yield server
     server.stop()
 
@@ -199,8 +200,8 @@ def test_an_older_stores_stamps_become_the_log(tmp_path: Path) -> None:
     assert [k for k, *_ in told_["2026-03-30-1-1002"]] == [Kind.ISSUED, Kind.CALLED, Kind.MOVED]
 
 
-def test_the_staff_user_can_be_dropped_and_the_lines_stay(tmp_path: Path) -> None:
-    db = OfficeDB(tmp_path / "s.sqlite3")
+def test_the_staff_user_can_be_dropped_and_the_lines_stay(store: Path | str) -> None:
+    db = OfficeDB(store)
     try:
         from office.ticket_log import LogRow
 

@@ -31,6 +31,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from office import sql
 from office.domain import OfficeError
 from office.issuance import CashEventType
 from office.stats.table import Cell, Table
@@ -210,16 +211,21 @@ def _chunks(rows: Iterable[LogRow]) -> Iterator[dict[str, np.ndarray[Any, Any]]]
         yield columns
 
 
-def store_chunks(conn: sqlite3.Connection, first_day: str, last_day: str) -> Iterator[dict[str, np.ndarray[Any, Any]]]:
-    """The store's ticket log of the days as column arrays, straight from SQLite: a year is some
-    1.7 million rows, and making a LogRow of each first took longer than the whole export."""
-    cur = conn.cursor()
-    cur.row_factory = None  # plain tuples: a connection's sqlite3.Row costs a second a million rows
-    cur.execute(
+def store_chunks(conn: sql.Conn, first_day: str, last_day: str) -> Iterator[dict[str, np.ndarray[Any, Any]]]:
+    """The store's ticket log of the days as column arrays, straight from the store: a year is
+    some 1.7 million rows, and making a LogRow of each first took longer than the whole export."""
+    query = (
         "SELECT at_ms, ticket_id, day, kind, category, station, counter, username, device, detail"
-        " FROM ticket_log WHERE day BETWEEN ? AND ? ORDER BY id",
-        (first_day, last_day),
+        " FROM ticket_log WHERE day BETWEEN ? AND ? ORDER BY id"
     )
+    cur: Any
+    if isinstance(conn, sql.PgConnection):
+        cur = conn.tuples(query, (first_day, last_day))
+    else:
+        assert isinstance(conn, sqlite3.Connection)
+        cur = conn.cursor()
+        cur.row_factory = None  # plain tuples: a connection's sqlite3.Row costs a second a million rows
+        cur.execute(query, (first_day, last_day))
     while batch := cur.fetchmany(LOG_CHUNK):
         # One 2-D object array, cut into columns: five times faster than zip(*batch) per column.
         table = np.array(batch, dtype=object)
@@ -300,14 +306,11 @@ KIOSK_CASH_COLUMNS = (
 )
 
 
-def _has_tables(conn: sqlite3.Connection, *names: str) -> bool:
-    found = conn.execute(
-        f"SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ({','.join('?' * len(names))})", names
-    ).fetchone()
-    return found is not None and found[0] == len(names)
+def _has_tables(conn: sql.Conn, *names: str) -> bool:
+    return all(sql.has_table(conn, name) for name in names)
 
 
-def kiosk_tables(conn: sqlite3.Connection, first_day: str | date, last_day: str | date, tz: ZoneInfo) -> list[Table]:
+def kiosk_tables(conn: sql.Conn, first_day: str | date, last_day: str | date, tz: ZoneInfo) -> list[Table]:
     """Kiosk certificates by kind and hour, and kiosk cash per day and kiosk, for business days
     ``first_day``..``last_day``; empty tables for a store without a kiosk's tables."""
     first, last = str(first_day), str(last_day)

@@ -18,7 +18,6 @@ rollover, and at start) so that the console finds every closed day cached.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from office import sql
 from office.db import OfficeDB
 from office.stats.figures import Columns, columns, concat
 from office.stats.journey import Journey, journeys
@@ -74,9 +74,10 @@ def _ensure(db: OfficeDB) -> bool:
             if statement:  # one by one: executescript would commit the caller's transaction
                 db.conn.execute(statement)
         return True
-    except sqlite3.OperationalError:
-        row = db.conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('stats_days', 'stats_journeys')")
-        return int(row.fetchone()[0]) == 2
+    except sql.StoreErrors:
+        if db.conn.in_transaction:  # PostgreSQL: the refused statement ended the transaction
+            db.conn.execute("ROLLBACK")
+        return sql.has_table(db.conn, "stats_days") and sql.has_table(db.conn, "stats_journeys")
 
 
 def _days(first_day: str, last_day: str) -> list[str]:
@@ -112,6 +113,12 @@ def _decode(day: str, names_text: str, blobs: Iterable[bytes]) -> Columns:
     )
 
 
+_SAVE_DAY = (
+    "INSERT INTO stats_days(day, rows, made_ms, format) VALUES (?,?,?,?) ON CONFLICT(day)"
+    " DO UPDATE SET rows=excluded.rows, made_ms=excluded.made_ms, format=excluded.format"
+)
+
+
 def _made(db: OfficeDB, day: str) -> tuple[Columns, int]:
     rows = list(db.log_rows(day, day))
     return columns(journeys(rows)), len(rows)
@@ -122,10 +129,7 @@ def _save(db: OfficeDB, day: str, cols: Columns, rows: int) -> bool:
     names, blobs = _encode(cols)
     statements: list[tuple[str, tuple[Any, ...]]] = [
         ("DELETE FROM stats_journeys WHERE day=?", (day,)),
-        (
-            "INSERT OR REPLACE INTO stats_days(day, rows, made_ms, format) VALUES (?,?,?,?)",
-            (day, rows, time.time_ns() // 1_000_000, FORMAT),
-        ),
+        (_SAVE_DAY, (day, rows, time.time_ns() // 1_000_000, FORMAT)),
     ]
     if rows:
         columns_sql = ", ".join(name for name, _ in _ARRAYS)
@@ -134,20 +138,20 @@ def _save(db: OfficeDB, day: str, cols: Columns, rows: int) -> bool:
             (f"INSERT INTO stats_journeys(day, names, {columns_sql}) VALUES ({marks})", (day, names, *blobs))
         )
     if db.conn.in_transaction:  # the caller's transaction: it commits
-        for sql, args in statements:
-            db.conn.execute(sql, args)
+        for text, args in statements:
+            db.conn.execute(text, args)
         return True
     try:
         db.conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError:
+    except sql.StoreErrors:
         return False
     try:
-        for sql, args in statements:
-            db.conn.execute(sql, args)
+        for text, args in statements:
+            db.conn.execute(text, args)
         db.conn.execute("COMMIT")
-    except sqlite3.OperationalError as err:
+    except sql.StoreErrors as err:
         db.conn.execute("ROLLBACK")
-        if "readonly" in str(err):  # a read-only connection begins a transaction, then refuses the write
+        if sql.read_only_refusal(err):  # a read-only connection begins a transaction, then refuses the write
             return False
         raise
     except BaseException:

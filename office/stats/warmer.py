@@ -24,7 +24,7 @@ PAUSE_S = 0.05  # between two days: the office loop's thread gets the interprete
 class Warmer:
     """Caches the closed days of the store at ``path`` on a thread, when kicked."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
         self.days_made = 0
         self._stop = threading.Event()
