@@ -62,7 +62,13 @@ class PairingDesk:
 
     @classmethod
     def open(
-        cls, home: Path, db_path: Path | str, *, clock: Callable[[], int], port: int = DEFAULT_ENROL_PORT, host: str = ""
+        cls,
+        home: Path,
+        db_path: Path | str,
+        *,
+        clock: Callable[[], int],
+        port: int = DEFAULT_ENROL_PORT,
+        host: str = "",
     ) -> PairingDesk:
         """The desk of the office whose security home is ``home`` (CA, broker settings) and whose
         store is ``db_path``; ``host`` overrides the address the codes carry."""

@@ -839,7 +839,15 @@ class OfficeServer:
         except ward_input.Refused as err:
             self.stats["ward_refused"] += 1
             request = protocol.decode("ward_action", raw)  # accept() decoded it once already
-            self._publish(messages.WardReply(request_id=request.request_id, ok=False, message=str(err)))
+            self._publish(
+                messages.WardReply(
+                    request_id=request.request_id,
+                    ok=False,
+                    message=str(err)[:500],
+                    template=err.template,
+                    params=err.params,
+                )
+            )
             self._activity(f"ward centre {request.operator}: {err}")
             return
         answered: Future[Reply] = Future()
@@ -847,13 +855,19 @@ class OfficeServer:
             try:
                 ward_input.at_input(self.db.ticket(action.ticket_id), self.config.console.input_station)
             except ward_input.Refused as err:
-                answered.set_result(Reply(str(err), {}, action.ticket_id, ok=False))
+                answered.set_result(Reply(err.template, err.params, action.ticket_id, ok=False))
         if not answered.done():
             self._staff_action(action, actor, answered)  # the desk's rules, audit and stored answer
         reply = answered.result()
+        params = {k: v if isinstance(v, int) else str(v) for k, v in reply.params.items()}
         self._publish(
             messages.WardReply(
-                request_id=doc.request_id, ok=reply.ok, message=str(reply)[:500], ticket_id=reply.ticket_id
+                request_id=doc.request_id,
+                ok=reply.ok,
+                message=str(reply)[:500],
+                ticket_id=reply.ticket_id,
+                template=reply.template[:300],
+                params=dict(list(params.items())[:8]),
             )
         )
 

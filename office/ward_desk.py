@@ -33,8 +33,12 @@ from sync.signing import OfficeSigner, OfficeVerifier, SignatureError
 log = logging.getLogger(__name__)
 
 ANSWER_WAIT_S = 15.0
+# The desk's own answers, for the console to translate (office/console/strings.py REPLIES).
+NO_ANSWER = "{branch} did not answer; its link to the centre may be down. Look at the case again when its list is back"
+NOT_A_BRANCH = "{branch} is not a branch of this desk"
 RESEND_S = 3.0
-_BELOW_SITE = {name: protocol.TOPICS[name].pattern.removeprefix("{site}/") for name in ("ward_cases", "ward_reply")}
+_WATCHED = ("ward_cases", "ward_reply", "office_config")
+_BELOW_SITE = {name: protocol.TOPICS[name].pattern.removeprefix("{site}/") for name in _WATCHED}
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Branch:
     """What the desk knows of one sharing branch."""
 
     site: str
+    name: str  # the branch office's name, as its configuration says (its site id until heard)
     cases: messages.WardCases | None
     received_ms: int | None  # when its latest cases document came (the centre's clock)
     linked: bool | None  # its bridge: connected, gone, or not heard of
@@ -70,9 +75,10 @@ class WardDesk:
         self._lock = threading.Lock()
         self._cases: dict[str, tuple[messages.WardCases, int]] = {}
         self._linked: dict[str, bool] = {}
+        self._names: dict[str, str] = {}
         self._waiting: dict[str, Future[messages.WardReply]] = {}
         subscriptions = [
-            *((f"{WARD_ROOT}/+/up/{_BELOW_SITE[name]}", 1) for name in ("ward_cases", "ward_reply")),
+            *((f"{WARD_ROOT}/+/up/{_BELOW_SITE[name]}", 1) for name in _WATCHED),
             (f"{WARD_ROOT}/+/up/bridge/state", 1),
         ]
         self._link = MqttLink(broker_url, client_id, subscriptions=subscriptions, on_message=self._on_message)
@@ -92,7 +98,7 @@ class WardDesk:
         with self._lock:
             waiting, self._waiting = self._waiting, {}
         for request_id, future in waiting.items():
-            future.set_result(messages.WardReply(request_id=request_id, ok=False, message="the centre's desk stopped"))
+            future.set_result(_answer(request_id, NO_ANSWER, "-", None))
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until connected and subscribed."""
@@ -104,6 +110,7 @@ class WardDesk:
             return [
                 Branch(
                     site,
+                    self._names.get(site) or site,
                     self._cases[site][0] if site in self._cases else None,
                     self._cases[site][1] if site in self._cases else None,
                     self._linked.get(site),
@@ -116,7 +123,7 @@ class WardDesk:
     def act(self, site: str, case: messages.AnyWardCaseAction, operator: str) -> messages.WardReply:
         """Send one action and wait for the branch's answer (resent until answered or given up)."""
         if site not in self._keys:
-            return messages.WardReply(request_id="-", ok=False, message=f"{site} is not a branch of this desk")
+            return _answer("-", NOT_A_BRANCH, site, None)
         request_id = f"ward-{uuid.uuid4().hex[:24]}"
         future: Future[messages.WardReply] = Future()
         with self._lock:
@@ -136,12 +143,7 @@ class WardDesk:
                 except TimeoutError:
                     if time.monotonic() >= deadline:
                         self.stats["actions_unanswered"] += 1
-                        return messages.WardReply(
-                            request_id=request_id,
-                            ok=False,
-                            message=f"{site} did not answer; its link to the centre may be down",
-                            ticket_id=case.ticket_id,
-                        )
+                        return _answer(request_id, NO_ANSWER, site, case.ticket_id)
         finally:
             with self._lock:
                 self._waiting.pop(request_id, None)
@@ -187,6 +189,10 @@ class WardDesk:
                         return  # an older document overtaken by a newer one
                     self._cases[site] = (doc, self.wall_ms())
                 self._changed()
+            case messages.OfficeConfig():
+                with self._lock:
+                    self._names[site] = doc.office_name
+                self._changed()
             case messages.WardReply():
                 with self._lock:
                     future = self._waiting.get(doc.request_id)
@@ -199,3 +205,15 @@ class WardDesk:
                 self.on_change()
             except Exception:
                 log.exception("ward desk: a change listener failed")
+
+
+def _answer(request_id: str, template: str, site: str, ticket_id: str | None) -> messages.WardReply:
+    """A refusal the desk gives itself (the branch was not reached)."""
+    return messages.WardReply(
+        request_id=request_id,
+        ok=False,
+        message=template.format(branch=site),
+        ticket_id=ticket_id,
+        template=template,
+        params={"branch": site},
+    )

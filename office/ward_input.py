@@ -32,7 +32,20 @@ __all__ = ["CENTRE_PREFIX", "Refused", "accept", "cases_document", "centre_holde
 
 
 class Refused(Exception):
-    """A centre action the branch will not carry out; the text is the answer the centre gets."""
+    """A centre action the branch will not carry out: the answer the centre gets, as an English
+    template and its fields (the centre's console translates it)."""
+
+    def __init__(self, template: str, **params: str | int) -> None:
+        super().__init__(template.format(**params))
+        self.template = template
+        self.params = params
+
+
+# The branch's refusals, for the centre's console to translate (office/console/strings.py).
+TOO_OLD = "refused: sent {seconds} s ago (the link to the centre was down?); look at the case again and act anew"
+TOO_NEW = "refused: sent {seconds} s ahead of the branch's clock; set the centre's clock right"
+NO_CASE = "refused: no such case at this branch"
+NOT_AT_INPUT = "refused: {number} is no longer at the input station"
 
 
 def centre_holder(operator: str) -> str:
@@ -114,6 +127,6 @@ def accept(
 def at_input(ticket: Ticket | None, station: str) -> None:
     """Refused unless the case is at the branch's input station (the centre works nothing else)."""
     if ticket is None:
-        raise Refused("refused: no such case at this branch")
+        raise Refused(NO_CASE)
     if ticket.station != station or not ticket.status.active:
-        raise Refused(f"refused: {ticket.number} is no longer at the input station")
+        raise Refused(NOT_AT_INPUT, number=ticket.number)

@@ -17,6 +17,7 @@ from office.stats import figures
 from office.stats.figures import Figures
 from office.stats.journey import journeys
 from office.ticket_log import Kind, LogRow
+from sync import protocol
 
 
 def central_rows(dsn: str, first: date, last: date, sites: Sequence[str] = ()) -> Iterator[LogRow]:
@@ -32,7 +33,7 @@ def central_rows(dsn: str, first: date, last: date, sites: Sequence[str] = ()) -
         for site, at, ticket, day, kind, category, station, counter, username, device, detail in cur:
             yield LogRow(
                 int(at),
-                f"{site}:{ticket}" if prefix else str(ticket),
+                protocol.ward_id(str(site), str(ticket)) if prefix else str(ticket),
                 day.isoformat(),
                 Kind(kind),
                 str(category),

@@ -596,8 +596,12 @@ class WardReply(Payload, frozen=True, kw_only=True):
     topic: ClassVar[str] = "ward_reply"
     request_id: Annotated[str, info(min_length=1, max_length=64)]
     ok: bool
-    message: Annotated[str, info(max_length=500)]
+    message: Annotated[str, info(max_length=500)]  # in English, for logs
     ticket_id: Annotated[str, info(max_length=64)] | None = None
+    # The answer as the branch's desk words it: an English template and its fields, which the
+    # centre's console says in its operator's language (office/console/strings.py REPLIES).
+    template: Annotated[str, info(max_length=300)] = ""
+    params: Annotated[dict[str, str | int], info(max_length=8)] = {}
 
 
 # --------------------------------------------------------------------------------------------

@@ -103,6 +103,14 @@ TOPICS: dict[str, TopicSpec] = {
 }
 
 
+def ward_id(site: str, local: str) -> str:
+    """An id of a branch's (a ticket's, an event's, a case's) as the ward's centre holds it:
+    ``<site>:<id>``. A branch's own ids stay short (staff read and type them), and the site is
+    added where they leave it, from the connection they came over - the bridge's prefix, which
+    the central broker grants a branch's certificate alone - never from a payload."""
+    return f"{check_id('site', site)}:{local}"
+
+
 def topic(name: str, site: str, *, device: str = "+", terminal: str = "+") -> str:
     """The concrete topic (or a subscription filter when device/terminal stay ``+``)."""
     spec = TOPICS[name]

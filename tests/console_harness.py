@@ -98,7 +98,9 @@ def add_staff(office: OfficeServer) -> None:
             store.add_user_hashed(username, name, role, _HASHED[0], 0)
 
 
-def start_console(broker_url: str, db: Path | str, settings: Settings | None = None, **office_kwargs: object) -> Console:
+def start_console(
+    broker_url: str, db: Path | str, settings: Settings | None = None, **office_kwargs: object
+) -> Console:
     office = start_office(broker_url, db, **office_kwargs)
     add_staff(office)
     port = free_port()

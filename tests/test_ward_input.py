@@ -7,17 +7,23 @@ its case back, and the centre's late action changes nothing."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import msgspec
 import paho.mqtt.client as paho
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 from ward_rig import Branch, Ward, settle, start_ward
 
-from office import actions, floor
+from console_harness import Console, csrf_of, running_console
+from harness import SITE
+from office import actions, floor, ward_desk
 from office.domain import Status, Ticket
 from office.ward_bridge import bridge_user
 from office.ward_desk import WardDesk
@@ -27,7 +33,8 @@ from sync.site import Ward as WardSettings
 
 pytestmark = pytest.mark.timeout(180)
 
-CENTRE = OfficeSigner(Ed25519PrivateKey.generate())
+CENTRE_KEY = Ed25519PrivateKey.generate()
+CENTRE = OfficeSigner(CENTRE_KEY)
 SITES = ("demo-town", "branch-b")
 
 
@@ -220,7 +227,7 @@ def test_with_the_wan_cut_the_branch_takes_its_case_back_and_the_centre_changes_
         assert taken.result(10).ok
         # The operator at the centre still sees the old list and finishes: nobody answers.
         late = desk.act("demo-town", messages.WardFinish(ticket_id=ticket.ticket_id, seen_ms=case.updated_ms), "tanaka")
-        assert not late.ok and "did not answer" in late.message
+        assert not late.ok and "did not answer" in late.message and late.template == ward_desk.NO_ANSWER
     finally:
         branch.link.restore()
     # Back up: the queued action reaches the branch and is refused; the clerk keeps the case.
@@ -289,3 +296,66 @@ def publish_raw(ward: Ward, site: str, body: bytes, times: int, wait_s: float = 
         client.disconnect()
         client.loop_stop()
     return answers
+
+
+# -- the centre's console ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def centre(ward: Ward, mosquitto: Any, tmp_path: Path) -> Iterator[Console]:
+    """The centre's office (its own broker and store) whose console serves the input desk: its
+    key is the one the branches pinned, its desk reaches them through the central Mosquitto."""
+    keys = {site: branch.office.signer.public_text for site, branch in ward.branches.items()}
+    settings = WardSettings(broker=ward.url.replace("mqtt://", "mqtt://ward-desk@"), branch_keys=keys)
+    config = msgspec.structs.replace(SITE, site="ward-centre", office_name="区役所 本庁", ward=settings)
+    yield from running_console(mosquitto.url, tmp_path / "centre.sqlite3", config=config, signing_key=CENTRE_KEY)
+
+
+def test_the_centre_s_operator_works_a_branch_case_from_the_console(ward: Ward, centre: Console) -> None:
+    branch = ward.branches["branch-b"]
+    ticket = to_input(branch)
+    operator = centre.sign_in("sato", lang="ja")  # an input centre operator
+    deadline = time.monotonic() + 20
+    page = operator.get("/ward/input")
+    # Both branches have a ticket of this id: the page keys each by its branch.
+    key = f'data-case="branch-b:{ticket.ticket_id}"'
+    while key not in page.text and time.monotonic() < deadline:
+        time.sleep(0.3)
+        page = operator.get("/ward/input")
+    assert page.status_code == 200 and key in page.text, page.text[-2000:]
+    assert "各支所の入力待ち案件" in page.text and "区の集中入力" in page.text
+    row = page.text.split(key, 1)[1].split("</tr>", 1)[0]
+    seen = re.search(r'name="seen_ms" value="(\d+)"', row)
+    assert seen is not None and 'value="claim"' in row, row
+    form = {
+        "csrf": csrf_of(page.text),
+        "site": "branch-b",
+        "ticket_id": ticket.ticket_id,
+        "seen_ms": seen.group(1),
+        "action": "claim",
+    }
+    origin = {"Origin": centre.url.rstrip("/"), "Accept": "application/json"}
+    done = operator.post("/ward/act", data=form, headers=origin)
+    assert done.status_code == 200 and done.json()["ok"], done.text
+    assert done.json()["message"] == f"{ticket.number}番を担当しています", done.json()
+    held = branch.office.db.ticket(ticket.ticket_id)
+    assert held is not None and held.holder == "ward:sato"
+    # The same form again: the case changed since the page showed it, said in Japanese.
+    again = operator.post("/ward/act", data=form, headers=origin)
+    assert not again.json()["ok"] and "別の画面" in again.json()["message"], again.json()
+    # Without the session's token nothing is sent anywhere.
+    forged = operator.post("/ward/act", data={**form, "csrf": "x" * 40}, headers=origin)
+    assert forged.status_code == 403
+
+
+def test_a_clerk_at_the_centre_has_no_input_desk(centre: Console) -> None:
+    clerk = centre.sign_in("suzuki", counter=1)
+    assert clerk.get("/ward/input").status_code == 403
+    page = clerk.get("/counter")
+    assert "/ward/input" not in page.text
+    refused = clerk.post(
+        "/ward/act",
+        data={"csrf": csrf_of(page.text), "site": "branch-b", "ticket_id": "x", "seen_ms": "1", "action": "claim"},
+        headers={"Origin": centre.url.rstrip("/"), "Accept": "application/json"},
+    )
+    assert refused.status_code == 403 and not refused.json()["ok"]

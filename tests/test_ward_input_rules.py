@@ -7,8 +7,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from harness import SITE
 
+from harness import SITE
 from office import actions, ward_input
 from office.domain import CommandError, Stamp, Status, Ticket, claim
 from sync import messages, protocol
@@ -163,3 +163,18 @@ def test_the_centre_s_branch_keys_are_checked_and_need_the_broker() -> None:
     doc["ward"] = {"branch_keys": {"bad/site": CENTRE.public_text}, "broker": "mqtt://127.0.0.1:1883"}
     with pytest.raises(ValueError, match=r"not a site id"):
         parse(doc)
+
+
+# -- the branch's screens ---------------------------------------------------------------------------
+
+
+def test_the_branch_s_screens_name_a_centre_operator_as_the_input_centre() -> None:
+    from office.console.texts import Texts
+
+    ja, en = Texts("ja", SITE), Texts("en", SITE)
+    assert ja.holder("ward:tanaka") == "集中入力センター（tanaka）"
+    assert en.holder("ward:tanaka") == "input centre (tanaka)"
+    assert ja.holder("suzuki") == "suzuki"  # a branch user by their own name
+    # An answer naming the holder says who it is in the same words.
+    said = ja.say("{number} is already being worked on by {user}", {"number": 2001, "user": "ward:tanaka"})
+    assert "集中入力センター（tanaka）" in said and "ward:" not in said

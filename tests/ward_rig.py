@@ -69,7 +69,7 @@ def start_ward(
     dsn: str | None,
     sites: tuple[str, ...] = ("demo-town", "branch-b"),
     *,
-    settings: WardSettings = WardSettings(send_log=True),
+    settings: WardSettings | None = None,
     consumers: tuple[str, ...] = (),
 ) -> Ward:
     """The centre, its consumer (none without ``dsn``) and one branch per site (the demo town's
@@ -97,7 +97,7 @@ def start_ward(
         bridge = branch_bridge_conf(site, f"127.0.0.1:{link.port}", restart_s=(1, 2))
         broker = MosquittoBroker(root / site / "broker", extra_conf=bridge)
         broker.start()
-        config = msgspec.structs.replace(SITE, site=site, ward=settings)
+        config = msgspec.structs.replace(SITE, site=site, ward=settings or WardSettings(send_log=True))
         office = start_office(broker.url, root / site / "office.sqlite3", config)
         agent = DeviceAgent(
             AgentConfig(

@@ -50,7 +50,7 @@ from starlette.staticfiles import StaticFiles
 
 from drivers.ticket_printer import PrinterFault, TicketPrinter
 from office import actions, estimate
-from office.console import stats_view, stats_words, ward_view
+from office.console import stats_view, stats_words, ward_input_view, ward_view
 from office.console.desk_ticket import desk_job
 from office.console.hub import Hub
 from office.console.render import SCREENS, Renderer, Screen
@@ -72,6 +72,7 @@ from office.staff_store import (
     session_key,
 )
 from office.stats import export
+from office.ward_desk import WardDesk
 from sync.site import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ _SCREENS_FOR: Mapping[str, frozenset[actions.Role]] = {
     "stats": frozenset({"floor", "admin"}),
     "ward": frozenset({"floor", "admin"}),  # a ward's centre only ([ward] centre)
     "ward_stats": frozenset({"floor", "admin"}),
+    "ward_input": ward_input_view.ROLES,  # a ward's centre with its input desk ([ward] branch_keys)
 }
 _NAV = (
     ("counter", "/counter", "NAV_COUNTER"),
@@ -110,6 +112,7 @@ _NAV = (
     ("stats", "/stats", "NAV_STATS"),
     ("ward", "/ward", "NAV_WARD"),
     ("ward_stats", "/ward/stats", "NAV_WARD_STATS"),
+    ("ward_input", "/ward/input", "NAV_WARD_INPUT"),
     ("devices", "/admin/devices", "DEVICES"),
     ("users", "/admin/users", "NAV_USERS"),
     ("audit", "/admin/audit", "NAV_AUDIT"),
@@ -167,6 +170,8 @@ class Settings:
     # The signed apt repository's public/ (office/apt_repo.py), served at /apt/: the devices'
     # updates. Signed by the repository's key, so plain HTTP on the LAN is enough.
     apt_public: Path | None = None
+    # A ward's centre: the input desk reaching every sharing branch (office/ward_desk.py).
+    ward_desk: WardDesk | None = None
 
 
 def create_app(office: Office, settings: Settings | None = None) -> Starlette:
@@ -227,7 +232,12 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
         return [
             (href, getattr(t, label), name == here)
             for name, href, label in _NAV
-            if me.user.role in _SCREENS_FOR[name] and (config.ward.centre or not name.startswith("ward"))
+            if me.user.role in _SCREENS_FOR[name]
+            and (
+                settings.ward_desk is not None
+                if name == "ward_input"
+                else config.ward.centre or not name.startswith("ward")
+            )
         ]
 
     def chrome(request: Request, me: Who, screen: str) -> dict[str, object]:
@@ -833,6 +843,23 @@ def create_app(office: Office, settings: Settings | None = None) -> Starlette:
                     )
                 )
                 if config.ward.centre
+                else []
+            ),
+            *(
+                ward_input_view.routes(
+                    ward_input_view.Pages(
+                        config,
+                        settings.ward_desk,
+                        screen_page,
+                        who,
+                        same_origin,
+                        answer,
+                        lang_of,
+                        renderer.texts,
+                        office.clock,
+                    )
+                )
+                if settings.ward_desk is not None
                 else []
             ),
             Route("/admin/devices", devices_page, methods=["GET"]),

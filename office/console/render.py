@@ -47,6 +47,7 @@ SCREENS: Mapping[str, tuple[str, ...]] = {
     "stats": ("alerts",),
     "ward": ("alerts",),
     "ward_stats": ("alerts",),
+    "ward_input": ("alerts",),
 }
 # What of the screen each panel's HTML depends on (besides the view).
 PANELS: Mapping[str, tuple[str, ...]] = {

@@ -24,6 +24,7 @@ from firmware_profiles.packaged import printer_model_named
 from office.console.app import Office, Settings, create_app
 from office.device_pairing import PairingDesk
 from office.server import OfficeServer
+from office.ward_desk import WardDesk
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,15 @@ class ConsoleServer:
             settings.pairing = pairing
         if apt_public is not None:
             settings.apt_public = apt_public
+        # A ward's centre with branches to serve: its input desk, on the central Mosquitto,
+        # signing with this office's own key (the branches pin it as their centre_key).
+        self._own_desk: WardDesk | None = None
+        ward = office.config.ward
+        if settings.ward_desk is None and ward.branch_keys:
+            self._own_desk = WardDesk(
+                ward.broker, office.signer, ward.branch_keys, client_id=f"{office.config.site}-ward-desk"
+            )
+            settings.ward_desk = self._own_desk
         self.app = create_app(office_port(office), settings)
         self.host, self.port = host, port
         config = uvicorn.Config(
@@ -97,6 +107,8 @@ class ConsoleServer:
 
     def start(self, timeout: float = 15.0) -> None:
         """Start serving; returns once the console listens (RuntimeError if it could not)."""
+        if self._own_desk is not None:
+            self._own_desk.start()
         self._thread = threading.Thread(target=self._server.run, name="console", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -114,3 +126,5 @@ class ConsoleServer:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._own_desk is not None:
+            self._own_desk.stop()

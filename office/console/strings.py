@@ -663,6 +663,18 @@ REPLIES = (
     N_("{device}: {count} status report(s) claimed numbers beyond its leases; refused"),
     # Alert: something else the office kept aside. {device}; {count}.
     N_("{device}: {count} message(s) kept aside"),
+    # The branch refused the centre's action: it waited too long (a cut link). {seconds}: its age.
+    N_("refused: sent {seconds} s ago (the link to the centre was down?); look at the case again and act anew"),
+    # The branch refused the centre's action: the centre's clock is ahead. {seconds}: how far.
+    N_("refused: sent {seconds} s ahead of the branch's clock; set the centre's clock right"),
+    # The branch has no such case.
+    N_("refused: no such case at this branch"),
+    # The case moved on before the centre's action came. {number}: the ticket number.
+    N_("refused: {number} is no longer at the input station"),
+    # The centre's desk had no answer from the branch. {branch}: the branch's site.
+    N_("{branch} did not answer; its link to the centre may be down. Look at the case again when its list is back"),
+    # The form named a branch the desk does not serve. {branch}: what it named.
+    N_("{branch} is not a branch of this desk"),
 )
 
 # --------------------------------------------------------------------------------------------
@@ -991,3 +1003,33 @@ WARD_ALL = N_("the whole ward")
 WARD_SITE = N_("Branch")
 # The ward's statistics: the branch asked for is unknown at the centre. {site}: what was asked.
 WARD_NO_SUCH_SITE = N_("No branch {site} at the centre; showing the whole ward.")
+
+# --------------------------------------------------------------------------------------------
+# A ward's centre: the central input centre working every branch's input cases
+# --------------------------------------------------------------------------------------------
+
+# The main navigation at a ward's central office: the input centre serving every branch.
+NAV_WARD_INPUT = N_("Ward input centre")
+# Heading of the centre's input desk.
+WARD_INPUT_HEADING = N_("Cases waiting at the branches' input stations")
+# Under the heading: what taking a case does.
+WARD_INPUT_NOTE = N_(
+    "Take a case to key it in: the branch's counter and the resident's page see your work at once."
+    " A branch may take a case back at any time."
+)
+# A branch cut off from the centre. {branch}: its name.
+WARD_INPUT_LINK_DOWN = N_(
+    "{branch}: the link to the centre is cut. Its cases are worked at the branch until the link is back."
+)
+# A branch whose list of cases has not come yet. {branch}: its name.
+WARD_INPUT_NOT_HEARD = N_("{branch}: no list of cases has come from this branch yet.")
+# The list is longer than a branch sends. {count}: cases not listed; {branch}: its name.
+WARD_INPUT_MORE = N_("{count} more cases at {branch} are not listed here.")
+# No case waits anywhere.
+WARD_INPUT_NONE = N_("No case waits at any branch's input station.")
+# A form whose case cannot be read (a page kept open too long, or a hand-made request).
+WARD_INPUT_BAD_CASE = N_("the case on this form; reload the page")
+# Who holds a case: an operator of the ward's central input centre. {user}: their user name.
+CENTRE_OPERATOR = N_("input centre ({user})")
+# A branch's input screen: take a case back from the ward's input centre to key it here.
+TAKE_BACK = N_("Take back")

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from common.i18n import Plural, purpose_name
 from office.console import strings
+from office.domain import CENTRE_PREFIX
 from sync.site import SiteConfig
 
 LANGUAGES = strings.LANGUAGES
@@ -137,6 +138,12 @@ class Texts:
             return self._(strings.PRINTER_OK)
         return self._(_FAULTS.get(value, value.replace("_", " ")))
 
+    def holder(self, user: str) -> str:
+        """Who holds a case: a user of this office, or an operator of the ward's input centre."""
+        if user.startswith(CENTRE_PREFIX):
+            return self._(strings.CENTRE_OPERATOR).format(user=user[len(CENTRE_PREFIX) :])
+        return user
+
     def say(self, template: str, params: Mapping[str, object]) -> str:
         """The office's answer in this language, its fields named as the screens name them."""
         shown: dict[str, object] = dict(params)
@@ -170,6 +177,7 @@ def _field_fault(t: Texts, value: str) -> str:
 
 
 _FIELD_NAMES: dict[str, Callable[[Texts, str], str]] = {
+    "user": Texts.holder,
     "status": _field_status,
     "station": _field_station,
     "purpose": _field_purpose,
