@@ -30,6 +30,7 @@ import msgspec
 
 from common.cli import OneLineParser, fail, setup_logging
 from drivers.plain_printers import TextFilePrinter
+from lobby.accounts import DEMO_PASSWORD, DEMO_STAFF, demo_accounts
 from office import config as configmod
 from office.domain import OfficeError
 from office.server import OfficeServer, make_sim_staff
@@ -84,14 +85,6 @@ def _parser() -> argparse.ArgumentParser:
 
 # The demo's staff accounts (printed at start). A real office adds its own with
 # madoguchi-office users add; these exist only in the demo's throwaway store.
-DEMO_PASSWORD = "madoguchi-demo"
-DEMO_STAFF = (
-    ("clerk1", "窓口 一郎", "clerk"),
-    ("clerk2", "窓口 二郎", "clerk"),
-    ("input1", "入力 花子", "input"),
-    ("floor1", "フロア 三郎", "floor"),
-    ("admin", "管理 太郎", "admin"),
-)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sim_staff=make_sim_staff(args.pace),
             on_activity=lambda line: say("office", line),
         )
-        _demo_accounts(office)
+        demo_accounts(office)
         from office.console.server import ConsoleServer
 
         console = ConsoleServer(office, host="127.0.0.1", port=args.console_port)
@@ -290,17 +283,6 @@ def _history(office: OfficeServer, site: Any, days: int, stopping: threading.Eve
         return
     office.stats_cache.kick(today.isoformat())
     say("stats", f"{added} past tickets written; the Statistics page shows them as the days are cached")
-
-
-def _demo_accounts(office: OfficeServer) -> None:
-    from office.staff_store import StaffStore, hash_password
-
-    hashed = hash_password(DEMO_PASSWORD)  # once: Argon2 is slow on purpose
-    with office.db.transaction():
-        store = StaffStore(office.db.conn)
-        for username, name, role in DEMO_STAFF:
-            if store.user(username) is None:
-                store.add_user_hashed(username, name, role, hashed, 0)
 
 
 def _public_process(port: int, secret: Path, data: Path, site: Any) -> subprocess.Popen[bytes]:

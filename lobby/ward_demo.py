@@ -3,6 +3,11 @@ each with its own Mosquitto, office (simulated staff) and dispenser (simulated r
 brokers bridged through WAN links to a central Mosquitto, and the centre's consumer writing both
 branches' events and ticket logs into PostgreSQL (Debian's, started in a folder of its own).
 
+The centre is an office of its own (``ward-centre``, its own broker and store) whose staff console
+serves the ward's floor, the ward's statistics and the shared input centre: both branches share
+their input station with it, so an operator signed in there (input1) claims and keys their
+cases, signed with the centre office's key that the branches pin.
+
 The demo's prompt cuts and restores a branch's WAN link: its lobby goes on, the centre falls
 behind, and catches up when the link is back.
 
@@ -27,7 +32,10 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from sync.site import Ward
+
 BRANCHES = ("chuo", "kita")  # 中央 and 北: the demo ward's two branch offices
+DESK = "ward-desk"  # the centre's input desk on the central broker (one of its consumers)
 log = logging.getLogger(__name__)
 HELP = "commands: cut SITE, restore SITE, lag, figures, help, quit (sites: " + ", ".join(BRANCHES) + ")"
 
@@ -38,6 +46,7 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
     from lobby.postgres import PostgresNotFoundError, PostgresServer
     from lobby.wan_link import WanLink
     from office import config as configmod
+    from office.identity import signing_key_path
     from office.server import OfficeServer, make_sim_staff
     from office.ward_bridge import (
         DEFAULT_CONSUMER,
@@ -47,8 +56,8 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
         central_conf_text,
     )
     from office.ward_consumer import WardConsumer
+    from sync import signing
     from sync.agent import AgentConfig, DeviceAgent
-    from sync.site import Ward
     from ticket_dispenser.device import Dispenser
 
     data = args.data or Path(tempfile.mkdtemp(prefix="madoguchi-ward-"))
@@ -72,7 +81,7 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
                 BRANCHES, CentralFiles(str(home.resolve())), port=port, bind_address="127.0.0.1", run_as_user=user
             )
         )
-        (home / "acl").write_text(central_acl_text(BRANCHES))
+        (home / "acl").write_text(central_acl_text(BRANCHES, (DEFAULT_CONSUMER, DESK)))
         central = MosquittoBroker(home, port, config_file=home / "mosquitto.conf")
         try:
             central.start()
@@ -83,6 +92,11 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
         consumer.start()
         started.append(consumer.stop)
         say("centre", f"central Mosquitto on 127.0.0.1:{port}, the consumer writes into PostgreSQL")
+        # The centre's office: its signing key first, for the branches to pin as their centre_key.
+        centre_home = data / "centre"
+        centre_home.mkdir(parents=True, exist_ok=True)
+        centre_key = signing.load_or_create_key(signing_key_path(centre_home / "office.sqlite3"))
+        sharing = Ward(send_log=True, share_input=True, centre_key=signing.public_key_text(centre_key.public_key()))
         links: dict[str, WanLink] = {}
         offices: dict[str, OfficeServer] = {}
         dispensers: list[Dispenser] = []
@@ -95,9 +109,7 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
             )
             broker.start()
             started.append(broker.stop)
-            branch = msgspec.structs.replace(
-                site, site=name, office_name=f"{site.office_name}（{name}）", ward=Ward(send_log=True)
-            )
+            branch = msgspec.structs.replace(site, site=name, office_name=f"{site.office_name}（{name}）", ward=sharing)
             office = OfficeServer(
                 branch, data / name / "office.sqlite3", broker.url, sim_staff=make_sim_staff(args.pace)
             )
@@ -120,6 +132,7 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
             dispensers.append(dispenser)
             offices[name] = office
             say(name, f"branch {name}: Mosquitto {broker.url}, office, dispenser; WAN link via 127.0.0.1:{link.port}")
+        started.extend(_centre(args, site, data, pg.dsn, port, centre_key, offices, say, fail))
         threads = [
             threading.Thread(target=residents, args=(d, site, args.interval, stopping), daemon=True) for d in dispensers
         ]
@@ -163,6 +176,45 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
                 stop()
             except Exception:
                 log.exception("ward demo: stopping a part failed")
+
+
+def _centre(
+    args: Any, site: Any, data: Path, dsn: str, port: int, key: Any, offices: dict[str, Any], say: Any, fail: Any
+) -> list[Callable[[], object]]:
+    """The central office and its console; how to stop them, in order."""
+    from lobby.accounts import DEMO_PASSWORD, DEMO_STAFF, demo_accounts
+    from lobby.brokers import MosquittoBroker
+    from office.console.server import ConsoleServer
+    from office.server import OfficeServer
+
+    stops: list[Callable[[], object]] = []
+    broker = MosquittoBroker(data / "centre" / "broker")
+    broker.start()
+    stops.append(broker.stop)
+    ward = Ward(
+        centre=True,
+        dsn=dsn,
+        broker=f"mqtt://{DESK}@127.0.0.1:{port}",
+        branch_keys={name: office.signer.public_text for name, office in offices.items()},
+    )
+    config = msgspec.structs.replace(site, site="ward-centre", office_name=f"{site.office_name}（本庁）", ward=ward)
+    office = OfficeServer(config, data / "centre" / "office.sqlite3", broker.url, signing_key=key)
+    office.start()
+    stops.append(office.stop)
+    if not office.wait_online(15):
+        fail("the centre's office could not reach its broker")
+    demo_accounts(office)
+    console = ConsoleServer(office, host="127.0.0.1", port=args.console_port)
+    try:
+        console.start()
+    except RuntimeError as err:
+        fail(f"{err}; choose another with --console-port")
+    stops.append(console.stop)
+    say("centre", f"the centre's console: {console.url}ward  (password for every account: {DEMO_PASSWORD})")
+    for username, name, role in DEMO_STAFF:
+        say("centre", f"  {username:<7} {role:<6} {name}")
+    say("centre", "input1 keys the branches' cases at /ward/input; floor1 sees the ward at /ward and /ward/stats")
+    return stops
 
 
 def _read_line(timeout: float) -> str | None:

@@ -142,7 +142,8 @@ def _windows(display: str, deadline_s: float) -> dict[str, tuple[int, int, int, 
 @pytest.mark.slow
 def test_the_ward_demo_cuts_and_restores_a_branch_and_the_centre_catches_up() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lobby.demo", "--ward", "--duration", "24", "--interval", "0.3", "--pace", "1"],
+        [sys.executable, "-m", "lobby.demo", "--ward", "--duration", "24", "--interval", "0.3", "--pace", "1"]
+        + ["--console-port", str(free_port())],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -158,6 +159,14 @@ def test_the_ward_demo_cuts_and_restores_a_branch_and_the_centre_catches_up() ->
             if "commands: cut SITE" in line:
                 break
         time.sleep(3)  # some of chuo's tickets reach the centre first
+        # The centre's console: its input desk lists both branches' input cases, signed in as
+        # the demo's input operator.
+        found = re.search(r"the centre's console: (http://127\.0\.0\.1:\d+/)ward", "".join(lines))
+        assert found, "".join(lines)
+        desk = _signed_in(found.group(1), "input1")
+        page = desk.get("/ward/input")
+        assert page.status_code == 200 and "各支所の入力待ち案件" in page.text, page.text[-1500:]
+        assert desk.get("/ward").status_code == 403  # the ward's floor is the floor manager's
         proc.stdin.write("cut chuo\n")
         proc.stdin.flush()
         time.sleep(6)
@@ -178,3 +187,17 @@ def test_the_ward_demo_cuts_and_restores_a_branch_and_the_centre_catches_up() ->
         centre = re.search(rf"{site}: (\d+) events at the centre\n", out)
         assert branch and centre and int(branch.group(1)) == int(centre.group(1)) > 5, out[-3000:]
     assert "Traceback" not in err
+
+
+def _signed_in(url: str, username: str) -> httpx.Client:
+    """A client of the demo's console signed in as one of its accounts."""
+    from lobby.accounts import DEMO_PASSWORD
+
+    c = httpx.Client(base_url=url, headers={"Accept-Language": "ja"}, timeout=15)
+    page = c.get("/signin")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, page.text[:500]
+    form = {"csrf": token.group(1), "username": username, "password": DEMO_PASSWORD, "counter": ""}
+    done = c.post("/signin", data=form, headers={"Origin": url.rstrip("/")})
+    assert done.status_code == 303, done.text[:500]
+    return c
