@@ -69,8 +69,6 @@ ROUTES: tuple[Route, ...] = (
     # Journalled events are what the centre's records are made of: QoS 1, so the branch broker
     # queues them for the whole outage (the queue sizing below is for them).
     Route("events", "out", 1),
-    # Answers to staff commands, including those the centre sent down.
-    Route("staff_reply", "out", 1),
     # State, retained, last value wins: QoS 0 keeps a day of superseded snapshots out of the
     # queue, and on every reconnect the bridge sends the latest retained value of each anyway.
     Route("device_status", "out", 0),
@@ -82,10 +80,9 @@ ROUTES: tuple[Route, ...] = (
     # outage like the events; the centre's cumulative ack of it comes down.
     Route("ticket_log", "out", 1),
     Route("ticket_log_ack", "in", 1),
-    # The one thing the centre may ask of a branch: a staff command, answered on staff_reply.
-    Route("staff_command", "in", 1),
-    # The shared input centre: the branch's input cases up (state), the centre's signed actions
-    # on them down, the answers up. An action that waited out a WAN cut in the queue arrives
+    # The shared input centre, the one thing the centre asks of a branch: the branch's input
+    # cases up (state), the centre's actions on them down - signed by the centre, checked for
+    # their age and their case by the branch (office/ward_input.py) - and the answers up. An action that waited out a WAN cut in the queue arrives
     # stale and is refused by the branch (sync/messages.WARD_ACTION_MAX_AGE_MS).
     Route("ward_cases", "out", 0),
     Route("ward_action", "in", 1),
@@ -93,6 +90,8 @@ ROUTES: tuple[Route, ...] = (
 )
 
 NOT_BRIDGED: dict[str, str] = {
+    "staff_command": "a branch's staff terminals are its own; the centre acts only through signed case actions",
+    "staff_reply": "the answers to the branch's own terminals",
     "ack": "between a device and its own office; the centre acts on no device's outbox",
     "lease": "number blocks are the branch office's to hand out; the centre must never write one",
     "voids": "the same: a device's own bookkeeping with its office",

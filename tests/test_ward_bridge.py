@@ -53,14 +53,14 @@ def test_every_protocol_topic_is_bridged_one_way_or_kept_home_for_a_stated_reaso
     assert set(routed) | set(NOT_BRIDGED) == set(protocol.TOPICS)
     assert not set(routed) & set(NOT_BRIDGED)
     # what devices and staff send the office goes up only as events and status; commands come down
-    assert {r.name for r in ROUTES if r.direction == "in"} == {"staff_command", "ticket_log_ack", "ward_action"}
+    assert {r.name for r in ROUTES if r.direction == "in"} == {"ticket_log_ack", "ward_action"}
 
 
 def test_the_branch_snippet_maps_up_and_down_on_separate_prefixes_and_never_hash() -> None:
     text = branch_bridge_conf(A, "centre.example.lg.jp:8883")
     topics = [line.split() for line in text.splitlines() if line.startswith("topic ")]
     assert ["topic", "device/+/events", "out", "1", f"madoguchi/v1/{A}/", f"ward/{A}/up/"] in topics
-    assert ["topic", "staff/+/command", "in", "1", f"madoguchi/v1/{A}/", f"ward/{A}/down/"] in topics
+    assert ["topic", "office/ward/action", "in", "1", f"madoguchi/v1/{A}/", f"ward/{A}/down/"] in topics
     assert all("#" not in t[1] for t in topics)
     out = {t[1] for t in topics if t[2] == "out"}
     into = {t[1] for t in topics if t[2] == "in"}
@@ -272,7 +272,7 @@ def _commands_reach(ward: Ward, make: MqttClientFactory, central: mqtt.Client, s
     before its SUBSCRIBE reaches the centre, and a command published before that is dropped."""
     probes = Inbox()
     local = make(ward.branches[site], on_message=probes)
-    probe = _local(site, "staff_command", terminal="probe")
+    probe = _local(site, "ward_action")
     _subscribe(local, probe)
     sent_at = [0.0]
 
@@ -280,7 +280,7 @@ def _commands_reach(ward: Ward, make: MqttClientFactory, central: mqtt.Client, s
         if probes.on(probe):
             return True
         if time.monotonic() - sent_at[0] > 0.25:
-            central.publish(f"ward/{site}/down/staff/probe/command", b"probe", qos=1)
+            central.publish(f"ward/{site}/down/office/ward/action", b"probe", qos=1)
             sent_at[0] = time.monotonic()
         return False
 
@@ -321,15 +321,15 @@ def test_events_go_up_under_their_own_branch_and_never_reach_the_other(
     wait_for(lambda: up.on(f"ward/{A}/up/device/disp-1/status") == [b'{"status": 1}'], message="A's status")
 
     # A barrier through B's bridge: once this command is at B, anything of A's would be too.
-    central.publish(f"ward/{B}/down/staff/centre-1/command", b"barrier", qos=1)
-    wait_for(lambda: seen_b.on(_local(B, "staff_command", terminal="centre-1")) == [b"barrier"], message="barrier")
+    central.publish(f"ward/{B}/down/office/ward/action", b"barrier", qos=1)
+    wait_for(lambda: seen_b.on(_local(B, "ward_action")) == [b"barrier"], message="barrier")
     assert not [t for t in seen_b.topics() if A in t], seen_b.topics()
     assert not [t for t in up.topics() if "request" in t or "/ack/" in t], up.topics()
     # a bridge may write only under its own prefix: one claiming A's name cannot post as B
     forger = mqtt_client_factory(ward.central, username=f"bridge-{A}")
     forger.publish(f"ward/{B}/up/device/disp-9/events", b"forged", qos=1).wait_for_publish(5)
-    central.publish(f"ward/{B}/down/staff/centre-1/command", b"barrier-2", qos=1)
-    wait_for(lambda: b"barrier-2" in seen_b.on(_local(B, "staff_command", terminal="centre-1")))
+    central.publish(f"ward/{B}/down/office/ward/action", b"barrier-2", qos=1)
+    wait_for(lambda: b"barrier-2" in seen_b.on(_local(B, "ward_action")))
     dev_b.publish(_local(B, "events", device="disp-9"), _event("disp-9", 2), qos=1).wait_for_publish(5)
     wait_for(lambda: len(up.on(f"ward/{B}/up/device/disp-9/events")) == 2)
     assert b"forged" not in up.on(f"ward/{B}/up/device/disp-9/events")
@@ -343,22 +343,28 @@ def test_a_command_from_the_centre_reaches_its_branch_only_and_the_reply_comes_b
     _bridges_up(ward, mqtt_client_factory, central, up)
     at_a, at_b = Inbox(), Inbox()
     office_a = mqtt_client_factory(ward.branches[A], on_message=at_a)
+    _subscribe(office_a, _local(A, "ward_action"))
     _subscribe(office_a, _local(A, "staff_command"))
     office_b = mqtt_client_factory(ward.branches[B], on_message=at_b)
     _subscribe(office_b, "madoguchi/#")
 
-    central.publish(f"ward/{A}/down/staff/centre-1/command", b"call next at counter 3", qos=1)
+    central.publish(f"ward/{A}/down/office/ward/action", b"call next at counter 3", qos=1)
     wait_for(
-        lambda: at_a.on(_local(A, "staff_command", terminal="centre-1")) == [b"call next at counter 3"],
+        lambda: at_a.on(_local(A, "ward_action")) == [b"call next at counter 3"],
         message="the command did not reach branch A",
     )
-    office_a.publish(_local(A, "staff_reply", terminal="centre-1"), b"done", qos=1)
-    wait_for(lambda: up.on(f"ward/{A}/up/staff/centre-1/reply") == [b"done"], message="the reply did not come up")
-    # a branch's own staff commands stay home
+    office_a.publish(_local(A, "ward_reply"), b"done", qos=1)
+    wait_for(lambda: up.on(f"ward/{A}/up/office/ward/reply") == [b"done"], message="the reply did not come up")
+    # a branch's own staff commands stay home, and the centre cannot send the branch one: it acts
+    # only through the signed case actions
     office_a.publish(_local(A, "staff_command", terminal="t-3"), b"local", qos=1).wait_for_publish(5)
-    central.publish(f"ward/{B}/down/staff/centre-1/command", b"barrier", qos=1)
-    wait_for(lambda: at_b.on(_local(B, "staff_command", terminal="centre-1")) == [b"barrier"])
-    assert at_b.topics() == [_local(B, "staff_command", terminal="centre-1")]
+    central.publish(f"ward/{A}/down/staff/centre-1/command", b"void 1001", qos=1)
+    central.publish(f"ward/{B}/down/office/ward/action", b"barrier", qos=1)
+    wait_for(lambda: at_b.on(_local(B, "ward_action")) == [b"barrier"])
+    central.publish(f"ward/{A}/down/office/ward/action", b"barrier", qos=1)
+    wait_for(lambda: b"barrier" in at_a.on(_local(A, "ward_action")))
+    assert at_a.on(_local(A, "staff_command", terminal="centre-1")) == []
+    assert at_b.topics() == [_local(B, "ward_action")]
     assert not [t for t in up.topics() if t.endswith("/command")]
 
 
