@@ -88,9 +88,6 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
         except MosquittoNotFoundError as err:
             fail(f"the ward demo needs Mosquitto: {err}")
         started.append(central.stop)
-        consumer = WardConsumer("127.0.0.1", port, pg.dsn, username=DEFAULT_CONSUMER)
-        consumer.start()
-        started.append(consumer.stop)
         say("centre", f"central Mosquitto on 127.0.0.1:{port}, the consumer writes into PostgreSQL")
         # The centre's office: its signing key first, for the branches to pin as their centre_key.
         centre_home = data / "centre"
@@ -132,6 +129,11 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
             dispensers.append(dispenser)
             offices[name] = office
             say(name, f"branch {name}: Mosquitto {broker.url}, office, dispenser; WAN link via 127.0.0.1:{link.port}")
+        # The centre's consumer takes a branch's ticket log only when that branch's office signed it.
+        keys = {name: office.signer.public_text for name, office in offices.items()}
+        consumer = WardConsumer("127.0.0.1", port, pg.dsn, username=DEFAULT_CONSUMER, branch_keys=keys)
+        consumer.start()
+        started.append(consumer.stop)
         started.extend(_centre(args, site, data, pg.dsn, port, centre_key, offices, say, fail))
         threads = [
             threading.Thread(target=residents, args=(d, site, args.interval, stopping), daemon=True) for d in dispensers

@@ -35,6 +35,8 @@ from office.ward_bridge import (
     parse_address,
 )
 from office.ward_consumer import WardConsumer
+from sync import signing
+from sync.errors import ProtocolError
 
 PROG = "madoguchi-office ward"
 
@@ -86,6 +88,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     consume.add_argument("--user", default=DEFAULT_CONSUMER, help="the consumer's name in the central ACL")
     consume.add_argument(
         "--tls-dir", type=Path, metavar="DIR", help="ca.pem and the consumer's <user>.pem/.key (ward tls)"
+    )
+    consume.add_argument(
+        "--branch-key",
+        action="append",
+        default=[],
+        metavar="SITE=KEY",
+        help="a branch office's key (madoguchi-office security office-key there): its ticket log counts"
+        " only when signed by it; give one per branch (none: the log is taken unchecked)",
     )
     lag = actions.add_parser("lag", help="how far behind each branch is at the centre")
     lag.add_argument("--dsn", required=True, help="PostgreSQL of the centre")
@@ -151,7 +161,16 @@ def _consume(args: argparse.Namespace) -> int:
     tls = None
     if args.tls_dir is not None:
         tls = (args.tls_dir / "ca.pem", args.tls_dir / f"{args.user}.pem", args.tls_dir / f"{args.user}.key")
-    consumer = WardConsumer(host, port, args.dsn, username=args.user, tls=tls)
+    keys: dict[str, str] = {}
+    for given in args.branch_key:
+        site, _, key = given.partition("=")
+        try:
+            check_site(site)
+            signing.parse_public_key(key)
+        except (ProtocolError, ValueError, signing.OfficeKeyError) as err:
+            fail(PROG, f"--branch-key {given[:40]!r}: {err}; give SITE=ed25519:… as the branch's office prints it")
+        keys[site] = key
+    consumer = WardConsumer(host, port, args.dsn, username=args.user, tls=tls, branch_keys=keys)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

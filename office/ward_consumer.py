@@ -32,7 +32,7 @@ import queue
 import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from office.ward_bridge import ROUTES, WARD_ROOT, Route
 from sync import messages, protocol
 from sync.errors import ProtocolError
+from sync.signing import OfficeVerifier, SignatureError
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,12 @@ class WardConsumer:
         username: str | None = None,
         tls: tuple[Path, Path, Path] | None = None,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        branch_keys: Mapping[str, str] | None = None,
     ) -> None:
         self.dsn = dsn
+        # With the branches' office keys, a ticket log counts only when its branch's office signed
+        # it (the bridge's prefix says which branch's connection it came over, not who wrote it).
+        self._keys = {site: OfficeVerifier.from_text(key) for site, key in (branch_keys or {}).items()}
         self.clock = clock
         self.stats: Tally[str] = Tally()
         self._pending: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
@@ -289,6 +294,15 @@ class WardConsumer:
         counts: dict[str, int],
     ) -> int | None:
         """A branch's ticket log rows, once each; the mark up to which the centre holds them all."""
+        if self._keys:
+            verifier = self._keys.get(site)
+            try:
+                if verifier is None:
+                    raise SignatureError(f"no office key for branch {site}")
+                verifier.check("ticket_log", site, None, bytes(message.payload))
+            except SignatureError as err:
+                _keep_aside(db, now, message.topic, f"refused: {err}", counts)
+                return None
         try:
             batch = protocol.decode("ticket_log", bytes(message.payload))
         except ProtocolError as err:

@@ -124,3 +124,45 @@ def test_postgres_killed_and_the_consumer_restarted_mid_stream_lose_and_double_n
         "state": "ok",
         "n": 500,
     }
+
+
+def test_with_the_branches_keys_only_a_log_its_office_signed_counts(
+    mosquitto: Any, postgres: Any, publisher: mqtt.Client, wait_for: Any
+) -> None:
+    """The bridge's prefix says which branch's connection a log came over, not who wrote it: with
+    the branches' office keys, a log not signed by its branch's office is kept aside."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from sync.signing import OfficeSigner
+
+    branch_a, stranger = OfficeSigner(Ed25519PrivateKey.generate()), OfficeSigner(Ed25519PrivateKey.generate())
+
+    def log(first: int, signer: OfficeSigner, site: str = "branch-a") -> bytes:
+        rows = tuple(
+            messages.TicketLogRow(
+                id=n, at=NOW + n, ticket_id=f"2026-12-07-1-{1000 + n}", day="2026-12-07", kind="issued",
+                category="moving", device="disp-1",
+            )
+            for n in range(first, first + 3)
+        )  # fmt: skip
+        body = protocol.encode(messages.TicketLogBatch(after=first - 1, upto=first + 2, rows=rows))
+        return signer.seal("ticket_log", site, None, body)
+
+    consumer = WardConsumer("127.0.0.1", mosquitto.port, postgres.dsn, branch_keys={"branch-a": branch_a.public_text})
+    consumer.start()
+    try:
+        wait_for(lambda: consumer._client.is_connected(), 10)
+        publish(publisher, "ward/branch-a/up/office/log", log(1, branch_a))  # its own office: taken
+        publish(publisher, "ward/branch-a/up/office/log", log(4, stranger))  # forged: aside
+        publish(publisher, "ward/branch-a/up/office/log", log(4, branch_a, "branch-b"))  # another's address
+        publish(publisher, "ward/branch-b/up/office/log", log(1, stranger, "branch-b"))  # no key for it
+        wait_for(lambda: consumer.stats["log_rows"] == 3 and consumer.stats["kept_aside"] == 3, 20)
+    finally:
+        consumer.stop()
+    assert rows(postgres.dsn, "SELECT site, id FROM ward_ticket_log ORDER BY site, id") == [
+        ("branch-a", 1),
+        ("branch-a", 2),
+        ("branch-a", 3),
+    ]
+    why = [r[0] for r in rows(postgres.dsn, "SELECT why FROM ward_kept_aside ORDER BY id")]
+    assert len(why) == 3 and all(w.startswith("refused:") for w in why) and "no office key" in why[2]

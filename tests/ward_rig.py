@@ -86,11 +86,7 @@ def start_ward(
     assert ward_cli.run(parser.parse_args(args)) == 0
     central = MosquittoBroker(out / "central", port, config_file=out / "central" / "mosquitto.conf")
     central.start()
-    consumer = None
-    if dsn is not None:
-        consumer = WardConsumer("127.0.0.1", port, dsn, username=DEFAULT_CONSUMER)
-        consumer.start()
-    ward = Ward(central, consumer)
+    ward = Ward(central, None)
     for site in sites:
         link = WanLink(port)
         # the WAN link's address instead of the centre's; reconnect within 1-2 s, not 5-120
@@ -106,6 +102,11 @@ def start_ward(
         )
         agent.start()
         ward.branches[site] = Branch(site, broker, link, office, agent, Dispenser(agent))
+    if dsn is not None:
+        # The branches' office keys: the centre takes a ticket log only when its branch signed it.
+        keys = {site: branch.office.signer.public_text for site, branch in ward.branches.items()}
+        ward.consumer = WardConsumer("127.0.0.1", port, dsn, username=DEFAULT_CONSUMER, branch_keys=keys)
+        ward.consumer.start()
     return ward
 
 
