@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from certificates.registry import Registry
 from common import calendar
-from office import actions, commands, desk, floor, identity, public_feed, snapshots, ward_input
+from office import actions, commands, desk, floor, identity, public_feed, snapshots
 from office.db import OfficeDB
 from office.domain import CommandError, Status, Ticket
 from office.intake import Intake
@@ -45,7 +45,9 @@ from office.lease_keeper import LeaseKeeper
 from office.public_push import FeedPusher
 from office.simstaff import SimStaff
 from office.staff import Reply, StaffDesk
+from office.staff_door import StaffDoor
 from office.stats.warmer import Warmer
+from office.ward_branch import WardBranch
 from sync import messages, protocol, signing
 from sync.errors import ProtocolError
 from sync.link import Inbound, MqttLink, Will
@@ -57,10 +59,6 @@ HEARTBEAT_S = 10.0  # live office status: devices learn the time from it and see
 # Bursts of changes coalesce into one retained snapshot per interval; a change after a quiet
 # spell goes out at once (the board's move follows the clerk's click within the interval).
 SNAPSHOT_MIN_INTERVAL_S = 0.1
-WARD_ACKED_KEY = "ward:log_acked"
-WARD_SEND_S = 0.5  # how often new ticket log rows go up to the centre
-WARD_RESEND_S = 10.0  # sent rows without an ack for this long are sent again from the last ack
-WARD_BATCHES_PER_TURN = 10  # 2,000 rows a turn at most: a branch catching up leaves the loop its turns
 PRUNE_AFTER_START_S = 30.0  # the first pruning after a start waits this long
 LEASE_CHECK_S = 60.0  # catches the business-day rollover for idle dispensers
 ENROLLED_REREAD_S = 5.0  # an unknown device makes the office read the enrolment register again
@@ -73,7 +71,6 @@ PUBLIC_MIN_INTERVAL_S = 0.2  # resident pages: changes coalesce into one feed pe
 # 100 ms gave 38-82 / 281-356, 200 ms 39-66 / 394-415.
 PUBLIC_SETTLE_S = 0.1
 PUBLIC_FULL_S = 300.0  # a full feed now and then heals whatever a lost push left behind
-FAILED = "the office could not carry that out; the error is in its log"
 SERVICE_HISTORY_MS = 12 * 3600 * 1000  # calls looked back at to learn service times at start
 
 
@@ -138,14 +135,28 @@ class OfficeServer:
         if config.public.url:
             self.public = FeedPusher(config.public.url, Path(config.public.secret_file))
         self.staff = StaffDesk(config, self.db, on_activity=self._activity, issuer=self._issue_at_desk)
+        self.door = StaffDoor(
+            config,
+            self.db,
+            self.staff,
+            wall_ms=self.wall_ms,
+            business_day=self.business_day,
+            changed=self._staff_changed,
+            activity=self._activity,
+            stats=self.stats,
+        )
         self.stats_cache = Warmer(db_path)
-        # A ward's branch: the ticket log acknowledged by the centre, sent, and when it last moved.
-        self._ward_acked = self.db.meta_int(WARD_ACKED_KEY)
-        self._ward_sent = self._ward_acked
-        self._ward_progress = time.monotonic()
-        self._ward_last_send = 0.0
-        # A branch sharing its input station: the centre's actions count only under its key.
-        self._centre = signing.OfficeVerifier.from_text(config.ward.centre_key) if config.ward.share_input else None
+        # A ward's branch: its ticket log up to the centre, the shared input centre's actions.
+        self.ward = WardBranch(
+            config,
+            self.db,
+            self.door,
+            wall_ms=self.wall_ms,
+            publish=self._publish,
+            suspect=self._suspect,
+            activity=self._activity,
+            stats=self.stats,
+        )
         self.staff.rebuild_service_log(self.wall_ms() - SERVICE_HISTORY_MS)
         self.leases = LeaseKeeper(config, self.db)
         self.kiosk = open_kiosk_service(config, self.db, registry=registry, on_activity=self._activity)
@@ -299,9 +310,9 @@ class OfficeServer:
             self._consume(batches)
         for kind, item in staff_items:
             if kind == "action":
-                self._staff_action(*item)
+                self.door.action(*item)
             else:
-                self._sign_in_out(*item)
+                self.door.session(*item)
         self._publish_changed_voids()
         if self._changed:
             self._changed = False
@@ -320,7 +331,7 @@ class OfficeServer:
         if self.public is not None:
             self._feed_public(now)
         if self.config.ward.send_log and self._ready.is_set():
-            self._send_ward_log(now)
+            self.ward.send_log(now)
         if self._ready.is_set():
             if self.sim_staff is not None:
                 self._run_sim_staff()
@@ -380,7 +391,7 @@ class OfficeServer:
             taken = ("events", "device_status", "staff_command", "kiosk_request")
             if parsed.name not in taken and not (
                 (parsed.name == "ticket_log_ack" and self.config.ward.send_log)
-                or (parsed.name == "ward_action" and self._centre is not None)
+                or (parsed.name == "ward_action" and self.ward.centre is not None)
             ):
                 raise ProtocolError(f"the office does not take {parsed.name} messages")
             if message.retained and parsed.name != "device_status":
@@ -389,7 +400,7 @@ class OfficeServer:
                 self.stats["retained_input"] += 1
                 raise ProtocolError(f"a retained {parsed.name} message is not new input")
             if parsed.name == "ward_action":
-                self._ward_action(message.payload)
+                self.ward.action(message.payload)
                 return None
             doc = protocol.decode(parsed.name, message.payload)
             if parsed.device is not None:
@@ -415,9 +426,9 @@ class OfficeServer:
                 case messages.ChallengeRequest() | messages.AuthenticateRequest() | messages.IssueRequest():
                     self._kiosk_request(str(parsed.device), doc)
                 case messages.StaffCommand():
-                    self._staff_command(str(parsed.terminal), doc)
+                    self._publish(self.door.command(str(parsed.terminal), doc), terminal=str(parsed.terminal))
                 case messages.TicketLogAck():
-                    self._ward_log_acked(doc.upto)
+                    self.ward.log_acked(doc.upto)
         except ProtocolError as err:
             self.stats["bad_payloads"] += 1
             log.warning("ignored a bad message on %s: %s", message.topic, err)
@@ -580,153 +591,13 @@ class OfficeServer:
 
     # -- staff -----------------------------------------------------------------------------------
 
-    def _staff_command(self, terminal: str, doc: messages.StaffCommand) -> None:
-        reply = self._stored_reply(doc.request_id)
-        if reply is None:
-            try:
-                with self.db.transaction():
-                    message = self.execute(commands.parse(doc.command), terminal)
-                    reply = messages.StaffReply(request_id=doc.request_id, ok=True, message=message)
-                    self.db.save_staff_reply(doc.request_id, doc.command, protocol.to_builtins(reply), self.wall_ms())
-                    self.staff.staff.audit(
-                        self.wall_ms(),
-                        f"terminal:{terminal}",
-                        None,
-                        "command",
-                        detail={"command": doc.command[:200], "reply": message[:200]},
-                        request_id=doc.request_id,
-                    )
-            except CommandError as err:
-                reply = messages.StaffReply(request_id=doc.request_id, ok=False, message=str(err)[:2000])
-            except Exception:  # the clerk gets an answer whatever went wrong
-                self.stats["staff_errors"] += 1
-                log.exception("staff command %r failed", doc.command)
-                reply = messages.StaffReply(
-                    request_id=doc.request_id,
-                    ok=False,
-                    message="the office could not carry that out; the error is in its log",
-                )
-            self._activity(f"staff {terminal}: {doc.command} -> {reply.message}")
-        self._publish(reply, terminal=terminal)
-
-    def _stored_reply(self, request_id: str) -> messages.StaffReply | None:
-        """The answer already given to ``request_id`` (a terminal resending), if any."""
-        stored = self.db.staff_reply(request_id)
-        if stored is None:
-            return None
-        reply = protocol.from_stored("staff_reply", stored)
-        return reply if isinstance(reply, messages.StaffReply) else None
-
     def execute(self, cmd: commands.Command, terminal: str = "terminal") -> str:
         """Carry out a staff command (inside the caller's transaction); returns the reply."""
-        now = self.wall_ms()
+        return self.door.execute(cmd, terminal)
+
+    def _staff_changed(self) -> None:
         self._dirty = True
         self._changed = True
-        return self.staff.execute(cmd, now, self.business_day(now), terminal)
-
-    def _staff_action(self, action: actions.Action, actor: actions.Actor, future: Future[Reply]) -> None:
-        """One console action: its own transaction; the answer stored with it, then given."""
-        if future.done():
-            return  # the console gave up on it (it was cancelled before the loop got to it)
-        stored = self.db.staff_reply(action.request_id)
-        if stored is not None:
-            self.stats["staff_retries"] += 1
-            future.set_result(_stored(stored))
-            return
-        now = self.wall_ms()
-        name = actions.name(action)
-        ticket = getattr(action, "ticket_id", None)
-        fields = {k: v for k, v in msgspec.to_builtins(action).items() if k != "password_hash"}  # not even a hash
-        command = json.dumps({"by": actor.username, "action": fields}, ensure_ascii=False)
-        try:
-            with self.db.transaction():
-                reply = self.staff.perform(action, actor, now, self.business_day(now))
-                detail = {"reply": str(reply), **({"ref": action.ref} if hasattr(action, "ref") else {})}
-                self.staff.staff.audit(
-                    now,
-                    actor.username,
-                    actor.counter,
-                    name,
-                    ticket_id=reply.ticket_id or ticket,
-                    detail=detail,
-                    request_id=action.request_id,
-                )
-                self.db.save_staff_reply(action.request_id, command, _reply_json(reply), now)
-            self._dirty = True
-            self._changed = True
-        except CommandError as err:
-            reply = Reply(err.template, err.params, ticket, ok=False)
-            try:
-                with self.db.transaction():
-                    self.staff.staff.audit(
-                        now,
-                        actor.username,
-                        actor.counter,
-                        name,
-                        ticket_id=ticket,
-                        ok=False,
-                        detail={"refused": str(err)},
-                        request_id=action.request_id,
-                    )
-                    self.db.save_staff_reply(action.request_id, command, _reply_json(reply), now)
-            except Exception:
-                log.exception("office: could not record a refused staff action")
-        except Exception:  # the clerk gets an answer whatever went wrong; a retry may succeed
-            self.stats["staff_errors"] += 1
-            log.exception("staff action %s by %s failed", name, actor.username)
-            reply = Reply(FAILED, {}, ticket, ok=False)
-        self._activity(f"console {actor.username}: {name} -> {reply}")
-        future.set_result(reply)
-
-    def _sign_in_out(self, change: actions.SignIn | actions.SignOut, future: Future[Reply]) -> None:
-        """A console signing in or out (the console checked the password; the lockout is ours)."""
-        now = self.wall_ms()
-        console = self.config.console
-        try:
-            with self.db.transaction():
-                reply = self._sign(change, now, console)
-        except Exception:
-            self.stats["staff_errors"] += 1
-            log.exception("office: a sign-in could not be written")
-            reply = Reply(FAILED, {}, ok=False)
-        future.set_result(reply)
-
-    def _sign(self, change: actions.SignIn | actions.SignOut, now: int, console: Any) -> Reply:
-        store = self.staff.staff
-        if isinstance(change, actions.SignOut):
-            session = store.session(change.key, now)
-            store.end_session(change.key, now)
-            if session is not None:
-                store.audit(now, session.username, session.counter, "sign_out")
-            return Reply("signed out")
-        user = store.user(change.username)
-        refused = Reply("wrong user name or password", ok=False)
-        if user is None:
-            store.audit(now, None, change.counter, "sign_in", ok=False, detail={"unknown_user": change.username[:40]})
-            return refused
-        if user.disabled:
-            store.audit(now, user.username, change.counter, "sign_in", ok=False, detail="disabled")
-            return refused
-        if user.locked(now):
-            store.audit(now, user.username, change.counter, "sign_in", ok=False, detail="locked")
-            until = datetime.fromtimestamp(user.locked_until_ms / 1000, self.tz).strftime("%H:%M")
-            return Reply("too many wrong passwords: this account is locked until {until}", {"until": until}, ok=False)
-        if not change.password_ok:
-            after = store.failed_sign_in(
-                user.username, now, limit=console.lockout_failures, lock_ms=console.lockout_minutes * 60_000
-            )
-            store.audit(now, user.username, change.counter, "sign_in", ok=False, detail="wrong password")
-            if after is not None and after.locked(now):
-                self._activity(f"staff account {user.username} locked after wrong passwords")
-            return refused
-        if change.counter is not None and self.config.find_counter(change.counter) is None:
-            return Reply("there is no counter {number}", {"number": change.counter}, ok=False)
-        store.signed_in(user.username)
-        store.open_session(
-            change.key, user.username, change.counter, change.csrf, now, console.session_hours * 3_600_000
-        )
-        store.audit(now, user.username, change.counter, "sign_in")
-        return Reply("signed in")
 
     def _issue_at_desk(self, purpose: Any, procedures: tuple[str, ...], now_ms: int, today: str) -> Ticket:
         ticket = desk.issue(self.config, self.db, purpose, procedures, now_ms, today)
@@ -823,110 +694,6 @@ class OfficeServer:
         """The payload's bytes with the office's signature for its topic, site and addressee."""
         return self.signer.seal(payload.topic, self.config.site, addressee, protocol.encode(payload))
 
-    # -- a ward: the shared input centre ----------------------------------------------------------
-
-    def _ward_action(self, raw: bytes) -> None:
-        """A centre operator's action on one of this branch's input cases (office/ward_input.py)."""
-        assert self._centre is not None
-        now = self.wall_ms()
-        try:
-            doc, action, actor = ward_input.accept(raw, self._centre, self.config.site, now)
-        except signing.SignatureError as err:
-            # Not the centre's: nothing is done and nothing answered; staff see it as an alert.
-            self.stats["ward_forged"] += 1
-            self._suspect("ward-centre", "signature", hashlib.sha256(raw).hexdigest()[:16], {"problem": str(err)})
-            return
-        except ward_input.Refused as err:
-            self.stats["ward_refused"] += 1
-            request = protocol.decode("ward_action", raw)  # accept() decoded it once already
-            self._publish(
-                messages.WardReply(
-                    request_id=request.request_id,
-                    ok=False,
-                    message=str(err)[:500],
-                    template=err.template,
-                    params=err.params,
-                )
-            )
-            self._activity(f"ward centre {request.operator}: {err}")
-            return
-        answered: Future[Reply] = Future()
-        if self.db.staff_reply(doc.request_id) is None:
-            try:
-                ward_input.at_input(self.db.ticket(action.ticket_id), self.config.console.input_station)
-            except ward_input.Refused as err:
-                answered.set_result(Reply(err.template, err.params, action.ticket_id, ok=False))
-        if not answered.done():
-            self._staff_action(action, actor, answered)  # the desk's rules, audit and stored answer
-        reply = answered.result()
-        params = {k: v if isinstance(v, int) else str(v) for k, v in reply.params.items()}
-        self._publish(
-            messages.WardReply(
-                request_id=doc.request_id,
-                ok=reply.ok,
-                message=str(reply)[:500],
-                ticket_id=reply.ticket_id,
-                template=reply.template[:300],
-                params=dict(list(params.items())[:8]),
-            )
-        )
-
-    # -- a ward: the ticket log up to the centre ---------------------------------------------------
-
-    def _ward_log_acked(self, upto: int) -> None:
-        """The centre holds the log up to ``upto``: send on from there (never back past it)."""
-        if upto <= self._ward_acked:
-            return
-        # An ack beyond what this office ever wrote is not the centre's to give: kept aside.
-        if upto > self.db.last_log_id():
-            self.stats["ward_bad_acks"] += 1
-            log.warning("ward: an ack up to %d, beyond this office's log; ignored", upto)
-            return
-        with self.db.transaction():
-            self.db.set_meta_int(WARD_ACKED_KEY, upto)
-        self._ward_acked = upto
-        self._ward_sent = max(self._ward_sent, upto)
-        self._ward_progress = time.monotonic()
-
-    def _send_ward_log(self, now: float) -> None:
-        """Send the rows after the last one sent; with no ack for a while, again from the last ack."""
-        if now - self._ward_last_send < WARD_SEND_S:
-            return
-        self._ward_last_send = now
-        if self._ward_sent > self._ward_acked and now - self._ward_progress > WARD_RESEND_S:
-            self.stats["ward_log_resends"] += 1
-            self._ward_sent = self._ward_acked  # the centre missed some: from its last ack again
-            self._ward_progress = now
-        for _ in range(WARD_BATCHES_PER_TURN):
-            rows = self.db.log_after(self._ward_sent, messages.MAX_LOG_ROWS_PER_MESSAGE)
-            if not rows:
-                return
-            upto = rows[-1][0]
-            batch = messages.TicketLogBatch(
-                after=self._ward_sent,
-                upto=upto,
-                rows=tuple(
-                    messages.TicketLogRow(
-                        id=i,
-                        at=r.at_ms,
-                        ticket_id=r.ticket_id,
-                        day=r.day,
-                        kind=r.kind.value,
-                        category=r.category,
-                        station=r.station,
-                        counter=r.counter,
-                        username=r.username,
-                        device=r.device,
-                        detail=r.detail,
-                    )
-                    for i, r in rows
-                ),
-            )
-            if self._ward_sent == self._ward_acked:
-                self._ward_progress = now  # the ack clock starts with the first row past the ack
-            self._publish(batch)
-            self._ward_sent = upto
-
     def _publish_status(self, state: str) -> None:
         self._last_heartbeat = time.monotonic()
         self._publish(
@@ -987,37 +754,16 @@ class OfficeServer:
             )
         )
         self._publish(snapshots.board_snapshot(self.config, self.db, version=board_version, now_ms=now, today=today))
-        if self._centre is not None:
+        if self.ward.centre is not None:
             with self.db.transaction():
                 cases_version = self.db.next_version("ward_cases")
             active = self.db.tickets(today, [Status.IN_PROGRESS, Status.HELD])
-            self._publish(
-                ward_input.cases_document(
-                    self.config.console.input_station,
-                    active,
-                    self.db.stamps_of(t.ticket_id for t in active),
-                    version=cases_version,
-                    now_ms=now,
-                    today=today,
-                )
-            )
+            stamps = self.db.stamps_of(t.ticket_id for t in active)
+            self._publish(self.ward.cases(active, stamps, version=cases_version, now_ms=now, today=today))
 
     def _activity(self, line: str) -> None:
         if self.on_activity is not None:
             self.on_activity(line)
-
-
-def _reply_json(reply: Reply) -> dict[str, Any]:
-    return {"ok": reply.ok, "template": reply.template, "params": dict(reply.params), "ticket_id": reply.ticket_id}
-
-
-def _stored(stored: dict[str, Any]) -> Reply:
-    """The answer a request was given the first time (the same request again)."""
-    if "template" not in stored:  # a terminal's command used the id: not this console's request
-        return Reply("that request was already used; reload the page", ok=False)
-    return Reply(
-        str(stored["template"]), dict(stored.get("params") or {}), stored.get("ticket_id"), ok=bool(stored["ok"])
-    )
 
 
 def make_sim_staff(pace_s: float, seed: int | None = None) -> SimStaff:

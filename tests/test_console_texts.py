@@ -13,7 +13,7 @@ import pytest
 from harness import REPO, SITE
 from office.console import strings
 from office.console.texts import Texts, choose_language
-from office.server import FAILED
+from office.staff_door import FAILED
 
 # The office's calls that carry an English template for the clerk: (name, template's argument).
 TEMPLATED = {"CommandError": 0, "Reply": 0, "Alert": 2}
