@@ -24,17 +24,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from playwright.sync_api import Page, ViewportSize, sync_playwright
+from playwright.sync_api import ViewportSize
 
 from common.calendar import business_day
-from console_harness import PASSWORD, act_as, start_console
+from console_harness import Shot, act_as, shoot, start_console
 from lobby.brokers import MosquittoBroker
 from office import actions
 from office import config as configmod
 from office.db import OfficeDB
 from office.stats import history, store
 from office.stats_cli import write_history
-from public_harness import CHROMIUM, CHROMIUM_ARGS
 
 OUT = REPO / "docs" / "screenshots"
 FLOOR = actions.Actor("kato", "floor")
@@ -83,25 +82,13 @@ def main() -> int:
                 ("stats-print-ja.png", "ja-JP", f"stats?{year}", ViewportSize(width=794, height=1123), "print"),
                 ("console-floor-forecast-ja.png", "ja-JP", "floor", ViewportSize(width=1440, height=900), "screen"),
             )
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                for name, locale, target, viewport, media in pages:
-                    context = browser.new_context(viewport=viewport, locale=locale)
-                    page: Page = context.new_page()
-                    page.goto(console.url + "signin")
-                    page.fill("#username", "kato")
-                    page.fill("#password", PASSWORD)
-                    page.click("button[type=submit]")
-                    page.wait_for_load_state("networkidle")
-                    page.goto(console.url + target)
-                    page.wait_for_load_state("networkidle")
-                    page.emulate_media(media=media)  # type: ignore[arg-type]
-                    page.wait_for_timeout(300)
-                    path = OUT / name
-                    page.screenshot(path=str(path), full_page=True)
-                    written.append(path)
-                    context.close()
-                browser.close()
+            written += shoot(
+                (
+                    Shot(name, console.url, "kato", target, viewport["width"], viewport["height"], locale, media)
+                    for name, locale, target, viewport, media in pages
+                ),
+                OUT,
+            )
         finally:
             console.close()
             broker.stop()

@@ -23,16 +23,15 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from playwright.sync_api import Page, ViewportSize, sync_playwright
+from playwright.sync_api import ViewportSize
 
-from console_harness import PASSWORD, start_console
+from console_harness import Shot, shoot, start_console
 from lobby.brokers import MosquittoBroker
 from office import actions
 from office import config as configmod
 from office.console.app import Settings
 from office.ward_bridge import bridge_state_topic, up_prefix
 from office.ward_desk import WardDesk
-from public_harness import CHROMIUM, CHROMIUM_ARGS
 from sync import messages, protocol
 from sync.link import Inbound
 from sync.signing import OfficeSigner
@@ -134,24 +133,13 @@ def main() -> int:
                 (centre, "sato", "console-ward-input-phone-ja.png", "ward/input", ViewportSize(width=390, height=844)),
                 (branch, "ito", "console-input-centre-ja.png", "input", ViewportSize(width=1440, height=900)),
             )
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                for console, user, name, target, viewport in shots:
-                    context = browser.new_context(viewport=viewport, locale="ja-JP")
-                    page: Page = context.new_page()
-                    page.goto(console.url + "signin")
-                    page.fill("#username", user)
-                    page.fill("#password", PASSWORD)
-                    page.click("button[type=submit]")
-                    page.wait_for_load_state("networkidle")
-                    page.goto(console.url + target)
-                    page.wait_for_load_state("networkidle")
-                    page.wait_for_timeout(300)
-                    path = OUT / name
-                    page.screenshot(path=str(path), full_page=True)
-                    written.append(path)
-                    context.close()
-                browser.close()
+            written += shoot(
+                (
+                    Shot(name, console.url, user, target, size["width"], size["height"])
+                    for console, user, name, target, size in shots
+                ),
+                OUT,
+            )
         finally:
             for console in consoles:
                 console.close()

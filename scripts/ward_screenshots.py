@@ -23,16 +23,15 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 import msgspec
-from playwright.sync_api import Page, ViewportSize, sync_playwright
+from playwright.sync_api import ViewportSize
 from ward_seed import make_schema, put_branch, put_log, renamed
 
 from common.calendar import business_day
-from console_harness import PASSWORD, start_console
+from console_harness import Shot, shoot, start_console
 from lobby.brokers import MosquittoBroker
 from lobby.postgres import PostgresServer
 from office import config as configmod
 from office.stats import history
-from public_harness import CHROMIUM, CHROMIUM_ARGS
 from sync.site import Ward
 
 OUT = REPO / "docs" / "screenshots"
@@ -88,24 +87,13 @@ def main() -> int:
                 ("console-ward-phone-ja.png", "ward", ViewportSize(width=390, height=844)),
                 ("console-ward-stats-ja.png", f"ward/stats?{month}", ViewportSize(width=1440, height=900)),
             )
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                for name, target, viewport in pages:
-                    context = browser.new_context(viewport=viewport, locale="ja-JP")
-                    page: Page = context.new_page()
-                    page.goto(console.url + "signin")
-                    page.fill("#username", "kato")
-                    page.fill("#password", PASSWORD)
-                    page.click("button[type=submit]")
-                    page.wait_for_load_state("networkidle")
-                    page.goto(console.url + target)
-                    page.wait_for_load_state("networkidle")
-                    page.wait_for_timeout(300)
-                    path = OUT / name
-                    page.screenshot(path=str(path), full_page=True)
-                    written.append(path)
-                    context.close()
-                browser.close()
+            written += shoot(
+                (
+                    Shot(name, console.url, "kato", target, size["width"], size["height"])
+                    for name, target, size in pages
+                ),
+                OUT,
+            )
         finally:
             if console is not None:
                 console.close()

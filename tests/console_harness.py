@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -247,3 +247,48 @@ def busy_morning(console: Console, data: Path, wait_for: object) -> Scene:
             held.append(result.ticket.number)
     wait_for(lambda: device.agent.pending_count() == 0, message="the office has the dispenser's events")  # type: ignore[operator]
     return Scene(device, printer, held, at_input, str(called))
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One screenshot of a console page: who signs in, where, at what size, in which language."""
+
+    name: str  # the PNG's file name
+    url: str  # the console's address
+    username: str
+    target: str  # the page, e.g. "ward/input"
+    width: int
+    height: int
+    locale: str = "ja-JP"
+    media: str = "screen"  # "print" renders the page as printed
+
+
+def shoot(shots: Iterable[Shot], out: Path) -> list[Path]:
+    """Each page in Debian's Chromium, signed in as its user, full-page; the PNGs written."""
+    from playwright.sync_api import ViewportSize, sync_playwright
+
+    from public_harness import CHROMIUM, CHROMIUM_ARGS
+
+    written: list[Path] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for shot in shots:
+            context = browser.new_context(
+                viewport=ViewportSize(width=shot.width, height=shot.height), locale=shot.locale
+            )
+            page = context.new_page()
+            page.goto(shot.url + "signin")
+            page.fill("#username", shot.username)
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            page.goto(shot.url + shot.target)
+            page.wait_for_load_state("networkidle")
+            page.emulate_media(media=shot.media)  # type: ignore[arg-type]
+            page.wait_for_timeout(300)
+            path = out / shot.name
+            page.screenshot(path=str(path), full_page=True)
+            written.append(path)
+            context.close()
+        browser.close()
+    return written
