@@ -131,7 +131,14 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
             say(name, f"branch {name}: Mosquitto {broker.url}, office, dispenser; WAN link via 127.0.0.1:{link.port}")
         # The centre's consumer takes a branch's ticket log only when that branch's office signed it.
         keys = {name: office.signer.public_text for name, office in offices.items()}
-        consumer = WardConsumer("127.0.0.1", port, pg.dsn, username=DEFAULT_CONSUMER, branch_keys=keys)
+        consumer = WardConsumer(
+            "127.0.0.1",
+            port,
+            pg.dsn,
+            username=DEFAULT_CONSUMER,
+            branch_keys=keys,
+            signer=signing.OfficeSigner(centre_key),  # the branches pinned it: they believe only its acks
+        )
         consumer.start()
         started.append(consumer.stop)
         started.extend(_centre(args, site, data, pg.dsn, port, centre_key, offices, say, fail))

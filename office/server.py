@@ -391,7 +391,7 @@ class OfficeServer:
             taken = ("events", "device_status", "staff_command", "kiosk_request")
             if parsed.name not in taken and not (
                 (parsed.name == "ticket_log_ack" and self.config.ward.send_log)
-                or (parsed.name == "ward_action" and self.ward.centre is not None)
+                or (parsed.name == "ward_action" and self.ward.takes_actions)
             ):
                 raise ProtocolError(f"the office does not take {parsed.name} messages")
             if message.retained and parsed.name != "device_status":
@@ -401,6 +401,9 @@ class OfficeServer:
                 raise ProtocolError(f"a retained {parsed.name} message is not new input")
             if parsed.name == "ward_action":
                 self.ward.action(message.payload)
+                return None
+            if parsed.name == "ticket_log_ack":
+                self.ward.ack(message.payload)
                 return None
             doc = protocol.decode(parsed.name, message.payload)
             if parsed.device is not None:
@@ -427,8 +430,6 @@ class OfficeServer:
                     self._kiosk_request(str(parsed.device), doc)
                 case messages.StaffCommand():
                     self._publish(self.door.command(str(parsed.terminal), doc), terminal=str(parsed.terminal))
-                case messages.TicketLogAck():
-                    self.ward.log_acked(doc.upto)
         except ProtocolError as err:
             self.stats["bad_payloads"] += 1
             log.warning("ignored a bad message on %s: %s", message.topic, err)
@@ -754,7 +755,7 @@ class OfficeServer:
             )
         )
         self._publish(snapshots.board_snapshot(self.config, self.db, version=board_version, now_ms=now, today=today))
-        if self.ward.centre is not None:
+        if self.ward.takes_actions:
             with self.db.transaction():
                 cases_version = self.db.next_version("ward_cases")
             active = self.db.tickets(today, [Status.IN_PROGRESS, Status.HELD])

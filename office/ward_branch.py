@@ -56,9 +56,11 @@ class WardBranch:
         self.suspect = suspect
         self.activity = activity
         self.stats = stats
-        # The centre's actions count only under the key this branch pinned (share_input).
+        # What the centre says counts only under the key this branch pinned (centre_key): its case
+        # actions (taken at all only with share_input) and its acknowledgements of the log.
         ward = config.ward
-        self.centre = signing.OfficeVerifier.from_text(ward.centre_key) if ward.share_input else None
+        self.centre = signing.OfficeVerifier.from_text(ward.centre_key) if ward.centre_key else None
+        self.takes_actions = ward.share_input
         # The ticket log acknowledged by the centre, sent, and when it last moved.
         self._acked = db.meta_int(ACKED_KEY)
         self._sent = self._acked
@@ -75,7 +77,7 @@ class WardBranch:
 
     def action(self, raw: bytes) -> None:
         """A centre operator's action on one of this branch's input cases (office/ward_input.py)."""
-        if self.centre is None:
+        if self.centre is None or not self.takes_actions:
             return
         now = self.wall_ms()
         try:
@@ -121,6 +123,18 @@ class WardBranch:
         )
 
     # -- the ticket log up to the centre ----------------------------------------------------------
+
+    def ack(self, raw: bytes) -> None:
+        """The centre's acknowledgement of the log, signed by it when this branch pinned its key:
+        a forged one would make the branch stop resending rows the centre lacks."""
+        if self.centre is not None:
+            try:
+                self.centre.check("ticket_log_ack", self.config.site, None, raw)
+            except signing.SignatureError as err:
+                self.stats["ward_forged"] += 1
+                self.suspect("ward-centre", "signature", hashlib.sha256(raw).hexdigest()[:16], {"problem": str(err)})
+                return
+        self.log_acked(protocol.decode("ticket_log_ack", raw).upto)
 
     def log_acked(self, upto: int) -> None:
         """The centre holds the log up to ``upto``: send on from there (never back past it)."""

@@ -90,6 +90,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--tls-dir", type=Path, metavar="DIR", help="ca.pem and the consumer's <user>.pem/.key (ward tls)"
     )
     consume.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="the centre office's signing key (office-signing.key in its --home): the branches' logs are"
+        " acknowledged signed with it, as branches that pinned the centre's key require",
+    )
+    consume.add_argument(
         "--branch-key",
         action="append",
         default=[],
@@ -170,7 +177,15 @@ def _consume(args: argparse.Namespace) -> int:
         except (ProtocolError, ValueError, signing.OfficeKeyError) as err:
             fail(PROG, f"--branch-key {given[:40]!r}: {err}; give SITE=ed25519:… as the branch's office prints it")
         keys[site] = key
-    consumer = WardConsumer(host, port, args.dsn, username=args.user, tls=tls, branch_keys=keys)
+    signer = None
+    if args.key is not None:
+        if not args.key.is_file():  # a new key here would be one no branch pinned
+            fail(PROG, f"--key {args.key}: no such file; give the centre office's office-signing.key")
+        try:
+            signer = signing.OfficeSigner(signing.load_or_create_key(args.key))
+        except (OSError, signing.OfficeKeyError) as err:
+            fail(PROG, f"--key {args.key}: {err}; give the centre office's office-signing.key")
+    consumer = WardConsumer(host, port, args.dsn, username=args.user, tls=tls, branch_keys=keys, signer=signer)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

@@ -44,7 +44,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from office.ward_bridge import ROUTES, WARD_ROOT, Route
 from sync import messages, protocol
 from sync.errors import ProtocolError
-from sync.signing import OfficeVerifier, SignatureError
+from sync.signing import OfficeSigner, OfficeVerifier, SignatureError
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +164,15 @@ class WardConsumer:
         tls: tuple[Path, Path, Path] | None = None,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
         branch_keys: Mapping[str, str] | None = None,
+        signer: OfficeSigner | None = None,
     ) -> None:
         self.dsn = dsn
         # With the branches' office keys, a ticket log counts only when its branch's office signed
         # it (the bridge's prefix says which branch's connection it came over, not who wrote it).
         self._keys = {site: OfficeVerifier.from_text(key) for site, key in (branch_keys or {}).items()}
+        # The centre office's key: its acknowledgements of the branches' logs go down signed, and a
+        # branch that pinned the centre's key believes no other.
+        self._signer = signer
         self.clock = clock
         self.stats: Tally[str] = Tally()
         self._pending: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
@@ -282,8 +286,10 @@ class WardConsumer:
             self.stats[key] += n
         # After the commit: the branch stops resending what the centre now holds for good.
         for site, upto in acks.items():
-            ack = messages.TicketLogAck(upto=upto)
-            self._client.publish(f"ward/{site}/down/office/log/ack", protocol.encode(ack), qos=1)
+            body = protocol.encode(messages.TicketLogAck(upto=upto))
+            if self._signer is not None:
+                body = self._signer.seal("ticket_log_ack", site, None, body)
+            self._client.publish(f"ward/{site}/down/office/log/ack", body, qos=1)
 
     def _write_log(
         self,

@@ -166,3 +166,26 @@ def test_with_the_branches_keys_only_a_log_its_office_signed_counts(
     ]
     why = [r[0] for r in rows(postgres.dsn, "SELECT why FROM ward_kept_aside ORDER BY id")]
     assert len(why) == 3 and all(w.startswith("refused:") for w in why) and "no office key" in why[2]
+
+
+def test_the_consumer_s_keys_on_the_command_line_are_checked_first(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from office import ward_cli
+
+    def consume(*extra: str) -> str:
+        parser = argparse.ArgumentParser(prog="madoguchi-office")
+        ward_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+        args = ["ward", "consume", "--broker", "127.0.0.1:1", "--dsn", "postgresql://nobody@127.0.0.1:1/x", *extra]
+        with pytest.raises(SystemExit) as done:
+            ward_cli.run(parser.parse_args(args))
+        assert done.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        return err
+
+    assert "no such file" in consume("--key", str(tmp_path / "missing.key"))
+    assert "--branch-key" in consume("--branch-key", "chuo=ed25519:short")
+    assert "--branch-key" in consume("--branch-key", "bad site=ed25519:AAAA")

@@ -40,7 +40,7 @@ SITES = ("demo-town", "branch-b")
 
 @pytest.fixture(scope="module")
 def ward(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ward]:
-    settings = WardSettings(share_input=True, centre_key=CENTRE.public_text)
+    settings = WardSettings(send_log=True, share_input=True, centre_key=CENTRE.public_text)
     rig = start_ward(tmp_path_factory.mktemp("ward"), None, SITES, settings=settings, consumers=("ward-desk",))
     try:
         yield rig
@@ -359,3 +359,26 @@ def test_a_clerk_at_the_centre_has_no_input_desk(centre: Console) -> None:
         headers={"Origin": centre.url.rstrip("/"), "Accept": "application/json"},
     )
     assert refused.status_code == 403 and not refused.json()["ok"]
+
+
+def test_a_branch_believes_only_the_centre_s_signed_acknowledgement_of_its_log(ward: Ward) -> None:
+    """A forged acknowledgement would make the branch stop resending rows the centre lacks."""
+    branch = ward.branches["kita"] if "kita" in ward.branches else ward.branches["branch-b"]
+    site = branch.site
+    settle(lambda: branch.office.db.last_log_id() >= 2, 30, "the branch has no log rows yet")
+    before, forged = branch.office.ward._acked, branch.office.stats["ward_forged"]
+    body = protocol.encode(messages.TicketLogAck(upto=2))
+    client = _client(ward)
+    try:
+        client.publish(f"ward/{site}/down/office/log/ack", body, 1).wait_for_publish(5)  # unsigned
+        client.publish(
+            f"ward/{site}/down/office/log/ack",
+            OfficeSigner(Ed25519PrivateKey.generate()).seal("ticket_log_ack", site, None, body),
+            1,
+        ).wait_for_publish(5)
+        settle(lambda: branch.office.stats["ward_forged"] >= forged + 2, 10, "the forged acks were not refused")
+        assert branch.office.ward._acked == before
+        client.publish(f"ward/{site}/down/office/log/ack", CENTRE.seal("ticket_log_ack", site, None, body), 1)
+        settle(lambda: branch.office.ward._acked >= 2, 10, "the centre's signed ack was not taken")
+    finally:
+        client.disconnect()
