@@ -3,7 +3,7 @@
 What a certificate is and who may have one: the five kinds, their options, the fee schedule
 and the refusals (``rules``); the resident registry they are made from (``registry``);
 checking a My Number card's answer to a challenge (``card_auth``); the A4 page with its
-anti-forgery ground, as PDF bytes (``pdf``).
+anti-forgery ground, as PDF bytes (``pdf``); the package's one error root (``errors``).
 
 Imports: the standard library, cryptography, Pillow and :mod:`common` - never an app
 (office, kiosk), sync or the drivers. No network, no store, no clock: time, ids and

@@ -1,8 +1,10 @@
 """The lobby train board (案内モニター): each ticket a train moving station by station.
 
-What the board shows, decided without a window (``model``, pure), its clock work - calls,
-captions, screen power (``controller``), the Kivy board (``app``) and the command line
-(``cli``).
+What the board shows, decided without a window (``model``, pure), where everything goes on a
+screen of a given size (``scene``, pure), the font's character widths (``glyphs``, generated),
+its clock work - calls, captions, screen power (``controller``), the Kivy board (``app``), the
+catalog of its texts (``strings``) and the command line (``cli``).
 
-Imports: common, sync, drivers and firmware_profiles - never another app.
+Imports: common, sync and drivers (the layers would allow firmware_profiles; it needs none of
+it) - never another app.
 """

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 BAUDRATE = 9600
 # ccTalk is 9600 8N1 on every device class (HARDWARE.md): a single-wire bus, no handshake.
-LINE = SerialLine("the ccTalk driver (drivers/cctalk.py)", (BAUDRATE,))
+LINE = SerialLine("the ccTalk driver (drivers/cctalk.py)", (BAUDRATE,), serves=("cctalk",))
 """What a ccTalk bus needs of its port. Provisioning checks cash profiles against it;
 :meth:`CcTalkBus.open` opens the port with it."""
 HOST_ADDRESS = 1

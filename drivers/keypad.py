@@ -53,7 +53,7 @@ BAUDRATE = 9600
 HEARTBEAT_INTERVAL_S = 1.0
 HEARTBEAT_TIMEOUT_S = 3.5  # three heartbeats missed, plus slack
 
-LINE = SerialLine("the keypad driver (drivers/keypad.py)", (BAUDRATE,))
+LINE = SerialLine("the keypad driver (drivers/keypad.py)", (BAUDRATE,), serves=("keypads",))
 """What the keypad needs of its port: 9600 8N1, no flow control (docs/keypad-protocol.md).
 Provisioning checks keypad profiles against it; :class:`SerialKeypad` opens its port with it."""
 # The framing part of LINE (the baud rate is the worker's own argument).

@@ -78,7 +78,7 @@ PING_INTERVAL_S = 2.0
 REOPEN_INTERVAL_S = 1.0
 WRITE_TIMEOUT_S = 1.0  # a write that blocks this long means a wedged line, not a slow one
 
-LINE = SerialLine("the LED panel driver (drivers/led_panel.py)", (BAUDRATE,))
+LINE = SerialLine("the LED panel driver (drivers/led_panel.py)", (BAUDRATE,), serves=("led_panels",))
 """What the panel needs of its port: 9600 8N1, no flow control (docs/led-panel-protocol.md).
 Provisioning checks LED panel profiles against it; :class:`LedPanel` opens its port with it."""
 # The framing part of LINE (the baud rate is the worker's own argument).

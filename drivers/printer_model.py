@@ -26,6 +26,7 @@ from drivers.ticket_printer import PrinterError
 SERIAL_LINE = SerialLine(
     "the ESC/POS printer driver (drivers/escpos_printer.py)",
     (9600, 19200, 38400, 57600, 115200),
+    serves=("printers",),
     # 38400 is Epson's usual factory speed.
     baudrate=38400,
     # python-escpos's default is DTR/DSR, as Epson's serial interface is. Linux cannot do DSR flow

@@ -3,8 +3,10 @@ what it needs from its bus").
 
 Each serial driver declares one :class:`SerialLine` beside its code - ``drivers.keypad.LINE``,
 ``drivers.led_panel.LINE``, ``drivers.cctalk.LINE``, ``drivers.printer_model.SERIAL_LINE`` (the
-ESC/POS printer) - and opens its port with it (:meth:`SerialLine.pyserial`). Provisioning checks
-a profile's ``serial:`` settings against the same declaration (:meth:`SerialLine.problems`), so
+ESC/POS printer) - saying what it serves (``serves``: a kind of profile, or a bus protocol) and
+opens its port with it (:meth:`SerialLine.pyserial`). Provisioning finds the declarations in the
+drivers package (firmware_profiles.ports) and checks a profile's ``serial:`` settings against
+them (:meth:`SerialLine.problems`), so
 a keypad profile that says 115200 baud fails at provisioning with the key path, not in the lobby
 with silence, and what provisioning checks is what the driver really does.
 
@@ -34,10 +36,15 @@ class SerialLine:
     configuration says otherwise), exactly the framing, and one of ``flow_controls`` (the first
     unless the configuration says otherwise).
 
-    ``driver`` names the driver in messages: ``the keypad driver (drivers/keypad.py)``."""
+    ``driver`` names the driver in messages: ``the keypad driver (drivers/keypad.py)``.
+    ``serves`` says what the driver talks to: kinds of profile (``"keypads"``) or, for devices
+    that share a bus, their protocol (``"cctalk"``). Provisioning finds a driver's line by it
+    (firmware_profiles.ports gathers every module-level declaration in the drivers package), so a
+    new serial driver is checked at provisioning without an edit anywhere else."""
 
     driver: str
     baudrates: tuple[int, ...]
+    serves: tuple[str, ...] = ()
     baudrate: int = 0  # 0: the first of baudrates
     data_bits: DataBits = 8
     parity: Parity = "none"
@@ -45,6 +52,8 @@ class SerialLine:
     flow_controls: tuple[FlowControl, ...] = ("none",)
 
     def __post_init__(self) -> None:
+        if isinstance(self.serves, str):
+            raise TypeError(f"{self.driver}: serves is a tuple of names, e.g. serves=({self.serves!r},)")
         if not self.baudrates or not self.flow_controls:
             raise ValueError(f"{self.driver}: a line needs at least one baud rate and one flow control")
         if self.baudrate == 0:

@@ -20,7 +20,9 @@ profiles are checked against), printers.py (a printer profile as the driver's
 ``PrinterModel``), packaged.py (an app's look-up of a printer model in the packaged catalog),
 resolve.py (role + choices + overrides -> device configuration, hash, diff), detect.py
 (enumerations -> report), scan.py (the real enumerations), apply.py (atomic write), tomlwrite.py
-(TOML out), enroll.py, selftest.py, status.py and cli.py (the commands).
+(TOML out), errors.py (the one exception root), enroll.py, pairing_flow.py (the steps after
+the first boot, shared by the setup screen and ``madoguchi-provision pair``), selftest.py,
+status.py and cli.py (the commands).
 
 What it may import: of the project, ``common`` and the cores beside each other below it -
 ``drivers`` (their declarations: a printer's facts type, what each serial driver needs of its

@@ -39,7 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.validation import Invalid, convert
 from drivers.card_reader import CardReader
+from drivers.document_printer import DocumentPrinterSection, document_printer_settings
 from drivers.ticket_printer import QR, BigNumber, PrintJob, Rule, Space, Text
 from firmware_profiles.status import DeviceFile, Line, Verdict, format_ms, probe_broker
 
@@ -266,15 +268,16 @@ def check_cash(section: Mapping[str, Any]) -> Line:
 def check_document_printer(section: Mapping[str, Any]) -> Line:
     """The kiosk's A4 printer: its CUPS queue accepts jobs, or its PDF directory is writable.
 
+    The section is read through the kiosk's own model (drivers.document_printer), so whatever
+    the kiosk accepts is checked, and whatever it refuses fails here with the kiosk's words.
     Nothing is printed: a test page would waste a sheet of certificate paper."""
     label = "document printer"
-    backend = section.get("backend")
-    if backend == "pdf_dir":
-        directory = Path(str(section.get("dir", "")))
-        if not str(section.get("dir", "")):
-            return Line(
-                label, Verdict.FAIL, "document_printer.dir is not set: apply with --set document_printer.dir=PATH"
-            )
+    try:
+        settings = document_printer_settings(convert(dict(section), DocumentPrinterSection))
+    except Invalid as err:
+        return Line(label, Verdict.FAIL, str(err.within("document_printer")))
+    if settings.backend == "dir":
+        directory = settings.directory or Path()
         try:
             directory.mkdir(parents=True, exist_ok=True)
             probe = directory / f".selftest-{os.getpid()}"
@@ -285,9 +288,7 @@ def check_document_printer(section: Mapping[str, Any]) -> Line:
         return Line(
             label, Verdict.WARN, f"certificates go to PDF files in {directory} (no printer: demo and tests only)"
         )
-    if backend != "cups":
-        return Line(label, Verdict.FAIL, f"document_printer.backend: {backend!r} is unknown; use cups or pdf_dir")
-    queue = str(section.get("queue") or "")
+    queue = settings.queue
     lpstat = shutil.which("lpstat")
     if lpstat is None:
         return Line(label, Verdict.FAIL, "lpstat not found: install CUPS (apt-get install cups) and create the queue")

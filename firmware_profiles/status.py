@@ -33,6 +33,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from common.device_config import DeviceSection
+from common.validation import Invalid, convert
 from firmware_profiles.catalog import Catalog, Profile, freeze
 from firmware_profiles.errors import ProfileError
 from firmware_profiles.resolve import DEVICE_SECTION, HASH_PREFIX, ResolvedProfile
@@ -109,20 +111,22 @@ def _ago(ms: int, now_ms: int) -> str:
 
 @dataclass(frozen=True)
 class DeviceFile:
-    """The device configuration as provisioning wrote it: its text and parsed tables."""
+    """The device configuration as provisioning wrote it: its text, its parsed tables and its
+    ``[device]`` table as the apps' model of it (common.device_config.DeviceSection)."""
 
     path: Path
     text: str
     doc: Mapping[str, Any]
+    device_section: DeviceSection
 
     @property
     def device(self) -> Mapping[str, Any]:
-        """The ``[device]`` table."""
+        """The ``[device]`` table, as written."""
         section = self.doc.get(DEVICE_SECTION)
         return section if isinstance(section, Mapping) else {}
 
     def _text(self, key: str) -> str:
-        value = self.device.get(key)
+        value = getattr(self.device_section, key)
         if not isinstance(value, str) or not value:
             raise DeviceConfigError(
                 f"{self.path}: device.{key} is missing; this file was not written by madoguchi-provision apply: "
@@ -148,8 +152,7 @@ class DeviceFile:
     @property
     def office_key(self) -> str | None:
         """The office's signing key enrolment pinned, or None before enrolment."""
-        value = self.device.get("office_key")
-        return value if isinstance(value, str) and value else None
+        return self.device_section.office_key or None
 
     @property
     def broker(self) -> str:
@@ -162,10 +165,9 @@ class DeviceFile:
         return self._text("profile_hash")
 
     @property
-    def models(self) -> Mapping[str, Any]:
+    def models(self) -> Mapping[str, str | list[str]]:
         """Slot -> model key (a list for a slot of several)."""
-        models = self.device.get("models")
-        return models if isinstance(models, Mapping) else {}
+        return self.device_section.models
 
     def section(self, name: str) -> Mapping[str, Any] | None:
         """An app section (``printer``, ``cash``), or None when the role has none."""
@@ -178,7 +180,10 @@ class DeviceFile:
 
 
 def read_device_file(path: Path) -> DeviceFile:
-    """Read the device configuration; DeviceConfigError names the file and what to do."""
+    """Read the device configuration; DeviceConfigError names the file, the key and what to do.
+
+    ``[device]`` is decoded through the apps' own model of it (DeviceSection), so a table the
+    apps would refuse is refused here too, with the same key path."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
@@ -197,7 +202,13 @@ def read_device_file(path: Path) -> DeviceFile:
         raise DeviceConfigError(
             f"{path}: has no [device] table; it was not written by madoguchi-provision apply: apply the role"
         )
-    return DeviceFile(path, text, doc)
+    try:
+        section = convert(doc[DEVICE_SECTION], DeviceSection)
+    except Invalid as err:
+        raise DeviceConfigError(
+            f"{path}: {err.within(DEVICE_SECTION)}; correct it, or apply the role again to rewrite the file"
+        ) from err
+    return DeviceFile(path, text, doc, section)
 
 
 def check_profile_hash(catalog: Catalog, device: DeviceFile) -> Line:

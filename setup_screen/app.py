@@ -195,7 +195,7 @@ def run_screen(args: Any, on_built: Callable[[Any], None] | None = None) -> int:
     events: queue.Queue[flow.Event] = queue.Queue()
     result = {"started": False}
 
-    class SetupApp(App):  # type: ignore[misc]
+    class SetupApp(App):
         title = "madoguchi setup"
 
         def build(self) -> Any:

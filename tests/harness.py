@@ -210,3 +210,13 @@ def open_store(where: Path | str) -> Any:
     if isinstance(where, str):
         return sql.PgConnection(where)
     return sql.connect_sqlite(where)
+
+
+def project_packages() -> tuple[str, ...]:
+    """The project's top-level packages, as setup.cfg's import contracts name them (one list for
+    every test that walks the packages)."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg", encoding="utf-8")
+    return tuple(name for name in cfg["importlinter"]["root_packages"].split() if name)

@@ -5,6 +5,7 @@ profiles' ``serial:`` settings against the same object - no second copy of the n
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,13 @@ from typing import Any
 import pytest
 import serial
 
+import drivers
 from drivers import cctalk, keypad, led_panel
 from drivers.printer_model import SERIAL_LINE as ESCPOS_LINE
 from drivers.serial_line import SerialLine
 from firmware_profiles import CatalogError, load_catalog
 from firmware_profiles.loader import BUILTIN_ROOT
-from firmware_profiles.ports import declared_line
+from firmware_profiles.ports import declared_line, forget, lines
 
 
 def test_a_line_says_what_is_wrong_and_how_to_fix_it() -> None:
@@ -66,6 +68,64 @@ def test_the_drivers_declare_their_lines() -> None:
     assert declared_line("keypads") is keypad.LINE and declared_line("led_panels") is led_panel.LINE
     assert declared_line("cctalk") is cctalk.LINE and declared_line("printers") is ESCPOS_LINE
     assert declared_line("displays") is None
+    assert dict(lines()) == {
+        "printers": ESCPOS_LINE,
+        "keypads": keypad.LINE,
+        "led_panels": led_panel.LINE,
+        "cctalk": cctalk.LINE,
+    }
+
+
+@pytest.fixture
+def more_drivers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder added to the drivers package, for a driver written during the test."""
+    folder = tmp_path / "drivers"
+    folder.mkdir()
+    monkeypatch.setattr(drivers, "__path__", [*drivers.__path__, str(folder)])
+    forget()
+    yield folder
+    for name in [m for m in sys.modules if m.startswith("drivers.test_")]:
+        monkeypatch.delitem(sys.modules, name)
+    forget()
+
+
+def test_a_new_serial_driver_is_found_by_its_declaration_alone(more_drivers: Path) -> None:
+    # A barcode scanner driver, written the way the others are: provisioning finds its line
+    # without an edit of firmware_profiles/ports.py or any other list.
+    (more_drivers / "test_scanner.py").write_text(
+        "from drivers.serial_line import SerialLine\n"
+        'LINE = SerialLine("the scanner driver (drivers/test_scanner.py)", (115200,), serves=("scanners",))\n',
+        encoding="utf-8",
+    )
+    scanner = declared_line("scanners")
+    assert scanner is not None and scanner is sys.modules["drivers.test_scanner"].LINE
+    assert scanner.problems({"baudrate": 9600}) == [
+        (
+            "baudrate",
+            (
+                "the scanner driver (drivers/test_scanner.py) talks at 115200 baud, got 9600; set baudrate: 115200 "
+                "(and configure the device to match)"
+            ),
+        )
+    ]
+    assert declared_line("keypads") is keypad.LINE  # the others are still found
+
+
+def test_two_drivers_serving_one_kind_is_an_error(more_drivers: Path) -> None:
+    (more_drivers / "test_other_keypad.py").write_text(
+        "from drivers.serial_line import SerialLine\n"
+        'LINE = SerialLine("another keypad driver", (19200,), serves=("keypads",))\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RuntimeError, match="both declare a serial line for 'keypads'"):
+        declared_line("keypads")
+    with pytest.raises(RuntimeError, match="both declare a serial line for 'keypads'"):
+        lines()
+
+
+def test_a_module_that_declares_no_line_is_not_imported(more_drivers: Path) -> None:
+    (more_drivers / "test_heavy.py").write_text("raise ImportError('python-escpos is absent')\n", encoding="utf-8")
+    assert declared_line("keypads") is keypad.LINE and "drivers.test_heavy" not in sys.modules
 
 
 def test_the_keypad_and_the_panel_open_their_ports_with_their_lines() -> None:
@@ -105,11 +165,11 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def faster_keypad(monkeypatch: pytest.MonkeyPatch) -> Iterator[SerialLine]:
     """The keypad driver as if its firmware had moved to 115200 baud."""
-    line = SerialLine("the keypad driver (drivers/keypad.py)", (115200,))
-    declared_line.cache_clear()
+    line = SerialLine("the keypad driver (drivers/keypad.py)", (115200,), serves=("keypads",))
+    forget()
     monkeypatch.setattr(keypad, "LINE", line)
     yield line
-    declared_line.cache_clear()
+    forget()
 
 
 def test_provisioning_checks_the_profiles_against_the_drivers_declaration(

@@ -14,21 +14,10 @@ from pathlib import Path
 import grimp
 import pytest
 
+from harness import project_packages
+
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = (
-    "common",
-    "certificates",
-    "sync",
-    "drivers",
-    "firmware_profiles",
-    "office",
-    "ticket_dispenser",
-    "display_board",
-    "kiosk",
-    "public",
-    "lobby",
-    "bench",
-)
+PACKAGES = project_packages()
 PURE = [
     "common.calendar",
     "common.i18n",

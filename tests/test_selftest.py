@@ -29,7 +29,7 @@ from firmware_profiles.selftest import (
     clock_line,
     run_selftest,
 )
-from firmware_profiles.status import Verdict, read_device_file
+from firmware_profiles.status import Line, Verdict, read_device_file
 from lobby.brokers import MosquittoBroker
 from sync import messages, protocol, signing
 
@@ -240,7 +240,7 @@ def test_run_selftest_with_a_card_and_the_broker_down_fails(
     reader = SimulatedCardReader()
     reader.insert(ca.demo_card("SIM-0002"))
     mosquitto.stop()
-    seen = []
+    seen: list[Line] = []
     lines = run_selftest(
         read_device_file(config), fake_printer=tmp_path / "png", card_reader=reader, timeout=2, on_line=seen.append
     )
@@ -288,6 +288,28 @@ def test_a_printer_out_of_paper_fails_and_paper_near_end_warns(tmp_path: Path) -
     assert low.verdict is Verdict.WARN and "384 dots (58 mm)" in low.text and "paper near its end" in low.text
     bad = check_printer({"model": "TM-T21", "backend": "usb"}, device=device, now_ms=0)
     assert bad.verdict is Verdict.FAIL and "printer.model" in bad.text
+
+
+def test_the_device_table_is_read_through_the_apps_model(tmp_path: Path) -> None:
+    """[device] is decoded as the apps decode it (common.device_config.DeviceSection): a table
+    they would refuse is refused by provisioning too, naming the key and the fix."""
+    from common.device_config import DeviceSection
+    from firmware_profiles.status import DeviceConfigError
+
+    config = _dispenser_config(tmp_path)
+    device = read_device_file(config)
+    assert isinstance(device.device_section, DeviceSection)
+    assert (device.role, device.device_id, device.models["printer"]) == ("dispenser", "disp-1", "tm-t20iii")
+    text = config.read_text()
+    config.write_text(text.replace('device_id = "disp-1"', "device_id = 7"))
+    with pytest.raises(DeviceConfigError, match=r"device\.device_id: expected a text, got 7; quote it"):
+        read_device_file(config)
+    config.write_text(text.replace('device_id = "disp-1"', 'devce_id = "disp-1"'))
+    with pytest.raises(DeviceConfigError, match=r'device\.devce_id: unknown key; did you mean "device_id"\?'):
+        read_device_file(config)
+    config.write_text(text.replace('device_id = "disp-1"', ""))
+    with pytest.raises(DeviceConfigError, match=r"device\.device_id is missing; .* apply the role again"):
+        read_device_file(config).describe()
 
 
 def _dispenser_config(tmp_path: Path) -> Path:
@@ -357,6 +379,29 @@ def test_document_printer_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     none = check_document_printer({"backend": "cups", "queue": "madoguchi"})
     assert none.verdict is Verdict.FAIL and "install CUPS" in none.text
+
+
+def test_document_printer_check_reads_the_kiosks_own_model(tmp_path: Path) -> None:
+    """Whatever [document_printer] the kiosk accepts, its self-test accepts: "dir" is what the
+    kiosk's control recommends (and "pdf_dir" an older spelling of it); what the kiosk refuses
+    fails with the kiosk's own words, naming the key."""
+    from drivers.document_printer import DocumentPrinterSection, document_printer_settings
+    from firmware_profiles.selftest import check_document_printer
+
+    for backend in ("dir", "pdf_dir"):
+        target = tmp_path / backend
+        section = {"backend": backend, "dir": str(target), "sheets": 5}
+        assert document_printer_settings(DocumentPrinterSection(backend=backend, dir=str(target), sheets=5))
+        line = check_document_printer(section)
+        assert line.verdict is Verdict.WARN, line.text
+        assert f"PDF files in {target}" in line.text and target.is_dir()
+    unknown = check_document_printer({"backend": "lpr"})
+    assert unknown.verdict is Verdict.FAIL and unknown.text.startswith("document_printer.backend: expected")
+    assert '"cups"' in unknown.text and '"dir"' in unknown.text
+    no_dir = check_document_printer({"backend": "dir"})
+    assert no_dir.verdict is Verdict.FAIL and no_dir.text.startswith("document_printer.dir: required")
+    mixed = check_document_printer({"backend": "cups", "queue": "madoguchi", "dir": str(tmp_path)})
+    assert mixed.verdict is Verdict.FAIL and "document_printer.dir: unknown key for a cups printer" in mixed.text
 
 
 def test_card_reader_faults_are_named() -> None:

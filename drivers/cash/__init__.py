@@ -30,6 +30,9 @@ The modules, each about one thing:
 * ``payout``: change planning (pure) and a payout run hopper by hopper;
 * ``cctalk_box``: :class:`CcTalkCashBox` and :func:`open_bus`; ``fake``: :class:`FakeCashBox`;
 * ``counts``: :class:`CountedCashBox`; ``startup``: the openers and :func:`settle_escrow`.
+
+Imports: of the project, :mod:`common` (the ``[cash]`` model's validation) and the ccTalk
+driver beside it (``drivers.cctalk``) - never sync, an app or the profiles.
 """
 
 from __future__ import annotations

@@ -32,6 +32,12 @@ modules, from the bottom up:
 * ``settlement`` - abort, settle, owe, the recovery queue, back to the start screen
 * ``choices``, ``card``, ``office``, ``money``, ``issuance``, ``timeouts`` - the step functions
 * ``machine`` - :func:`transition` (the dispatch), :func:`begin_recovery`, :func:`note_cash_cursor`
+
+Imports: the standard library, msgspec, :mod:`common` (``common.validation``, for the
+``[kiosk]`` section) and the kiosk's pure value modules ``ports`` and ``binding`` (``ports``
+speaks the wire's typed messages, ``sync.messages``) - nothing that does I/O: never the
+runtime, the journal, the drivers, the rest of sync or another app (tests/test_kiosk_flow.py
+and tests/test_purity.py keep it so).
 """
 
 from __future__ import annotations

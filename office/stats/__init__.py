@@ -6,6 +6,7 @@ from a store's history), ``history`` (a plausible past for the demo) and ``table
 ``charts`` and ``plots`` draw (matplotlib), ``store`` caches closed days beside the log,
 ``warmer`` fills that cache on a thread, ``export`` writes CSV, XLSX and Parquet.
 
-Imports: common, sync and office's store and domain (``db``, ``domain``, ``ticket_log``) - never
-the console or the server, which use it.
+Imports: common, sync and office's store and domain (``db``, ``sql``, ``domain``,
+``ticket_log``), and the cash events' names from ``issuance`` (the report's cash sheet, in
+``export``) - never the console or the server, which use it.
 """
