@@ -14,15 +14,18 @@ people's records). No I/O here: the registry, ``today`` and the issue number are
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from certificates.errors import CertificateDomainError
 from certificates.registry import RegistryLookup, Resident, age_on
+from common.validation import Invalid, convert, info
 
 MAX_COPIES = 10
 MIN_AGE = 15  # kiosks serve residents aged 15 and over
@@ -83,8 +86,14 @@ _TITLES = {
 # -- options -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JuminhyoOptions:
+class _Options(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The options of one certificate kind, as :func:`parse_options` decodes them."""
+
+
+ResidentId = Annotated[str, info(min_length=1, max_length=64, what="a resident id")]
+
+
+class JuminhyoOptions(_Options, frozen=True, forbid_unknown_fields=True):
     """住民票の写し: whose records, and which optional items to print.
 
     ``scope`` "household" prints every current member; "members" prints ``members`` (ids in the
@@ -92,11 +101,22 @@ class JuminhyoOptions:
     ``with_honseki`` prints 本籍・筆頭者 (for a foreign resident: 国籍・地域 and residence status).
     """
 
-    scope: Literal["household", "members"] = "members"
-    members: tuple[str, ...] = ()
+    scope: Annotated[Literal["household", "members"], info(what='"household" or "members"')] = "members"
+    # At most MAX_MEMBERS people: checked below, with a message of its own (a bound on what is
+    # decoded at all is the request's size limit).
+    members: Annotated[tuple[ResidentId, ...], info(what="a list of resident ids")] = ()
     with_honseki: bool = False
     with_zokugara: bool = False
     with_my_number: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scope == "household" and self.members:
+            raise ValueError('members: only with scope "members"; scope "household" prints everyone')
+        if len(self.members) > MAX_MEMBERS:
+            raise ValueError(f"members: at most {MAX_MEMBERS} people, got {len(self.members)}")
+        for i, member in enumerate(self.members):
+            if member in self.members[:i]:
+                raise ValueError(f"members[{i}]: {member} is listed twice")
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical wire form (every field, defaults included)."""
@@ -109,8 +129,7 @@ class JuminhyoOptions:
         }
 
 
-@dataclass(frozen=True)
-class InkanOptions:
+class InkanOptions(_Options, frozen=True, forbid_unknown_fields=True):
     """印鑑登録証明書 has no options."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,19 +137,17 @@ class InkanOptions:
         return {}
 
 
-@dataclass(frozen=True)
-class KosekiOptions:
+class KosekiOptions(_Options, frozen=True, forbid_unknown_fields=True):
     """戸籍: ``variant`` "tohon" (謄本, everyone in the register) or "shohon" (抄本, the requester)."""
 
-    variant: Literal["tohon", "shohon"] = "tohon"
+    variant: Annotated[Literal["tohon", "shohon"], info(what='"tohon" (謄本) or "shohon" (抄本)')] = "tohon"
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical wire form."""
         return {"variant": self.variant}
 
 
-@dataclass(frozen=True)
-class FuhyoOptions:
+class FuhyoOptions(_Options, frozen=True, forbid_unknown_fields=True):
     """戸籍の附票 has no options."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,11 +155,16 @@ class FuhyoOptions:
         return {}
 
 
-@dataclass(frozen=True)
-class ShotokuOptions:
+class ShotokuOptions(_Options, frozen=True, forbid_unknown_fields=True):
     """所得・課税証明書: the fiscal year (年度, Western year); None = the latest on record."""
 
-    fiscal_year: int | None = None
+    fiscal_year: (
+        Annotated[
+            int,
+            info(ge=2000, le=2100, what="a fiscal year such as 2025 (or leave it out for the latest)"),
+        ]
+        | None
+    ) = None
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical wire form."""
@@ -151,22 +173,13 @@ class ShotokuOptions:
 
 CertificateOptions = JuminhyoOptions | InkanOptions | KosekiOptions | FuhyoOptions | ShotokuOptions
 
-_OPTION_TYPES: Mapping[CertificateKind, type] = MappingProxyType(
+_OPTION_TYPES: Mapping[CertificateKind, type[CertificateOptions]] = MappingProxyType(
     {
         CertificateKind.JUMINHYO: JuminhyoOptions,
         CertificateKind.INKAN: InkanOptions,
         CertificateKind.KOSEKI: KosekiOptions,
         CertificateKind.FUHYO: FuhyoOptions,
         CertificateKind.SHOTOKU: ShotokuOptions,
-    }
-)
-_OPTION_KEYS: Mapping[CertificateKind, frozenset[str]] = MappingProxyType(
-    {
-        CertificateKind.JUMINHYO: frozenset({"scope", "members", "with_honseki", "with_zokugara", "with_my_number"}),
-        CertificateKind.INKAN: frozenset(),
-        CertificateKind.KOSEKI: frozenset({"variant"}),
-        CertificateKind.FUHYO: frozenset(),
-        CertificateKind.SHOTOKU: frozenset({"fiscal_year"}),
     }
 )
 
@@ -191,71 +204,27 @@ def check_copies(copies: object) -> int:
     return copies
 
 
-def _flag(raw: Mapping[str, Any], key: str, path: str) -> bool:
-    value = raw.get(key, False)
-    if not isinstance(value, bool):
-        raise OptionsError(f"{path}{key}: expected true or false, got {value!r}")
-    return value
-
-
 def parse_options(kind: CertificateKind | str, raw: Mapping[str, Any] | None) -> CertificateOptions:
-    """Validate the options of one kind (None or {} = the defaults).
+    """Decode the options of one kind (None or {} = the defaults) into the kind's model.
 
     Raises :class:`OptionsError` naming the first bad field, e.g. ``options.variant``.
     """
     kind = parse_kind(kind)
-    path = "options."
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise OptionsError(f"options: expected an object of {kind.value} options, got {type(raw).__name__}")
-    known = _OPTION_KEYS[kind]
-    for key in sorted(raw, key=str):
-        if key not in known:
-            hint = f"allowed: {', '.join(sorted(known))}" if known else f"{kind.value} takes no options"
-            raise OptionsError(f"{path}{key}: unknown option for {kind.value}; {hint}")
-    if kind is CertificateKind.JUMINHYO:
-        scope = raw.get("scope", "members")
-        if scope not in ("household", "members"):
-            raise OptionsError(f'{path}scope: expected "household" or "members", got {scope!r}')
-        members_raw = raw.get("members", [])
-        if not isinstance(members_raw, Sequence) or isinstance(members_raw, str):
-            raise OptionsError(f"{path}members: expected a list of resident ids, got {members_raw!r}")
-        if scope == "household" and members_raw:
-            raise OptionsError(f'{path}members: only with scope "members"; scope "household" prints everyone')
-        if len(members_raw) > MAX_MEMBERS:
-            raise OptionsError(f"{path}members: at most {MAX_MEMBERS} people, got {len(members_raw)}")
-        members: list[str] = []
-        for i, member in enumerate(members_raw):
-            if not isinstance(member, str) or not 0 < len(member) <= 64:
-                raise OptionsError(f"{path}members[{i}]: expected a resident id, got {member!r}")
-            if member in members:
-                raise OptionsError(f"{path}members[{i}]: {member} is listed twice")
-            members.append(member)
-        return JuminhyoOptions(
-            scope="household" if scope == "household" else "members",
-            members=tuple(members),
-            with_honseki=_flag(raw, "with_honseki", path),
-            with_zokugara=_flag(raw, "with_zokugara", path),
-            with_my_number=_flag(raw, "with_my_number", path),
-        )
-    if kind is CertificateKind.KOSEKI:
-        variant = raw.get("variant", "tohon")
-        if variant == "tohon":
-            return KosekiOptions("tohon")
-        if variant == "shohon":
-            return KosekiOptions("shohon")
-        raise OptionsError(f'{path}variant: expected "tohon" (謄本) or "shohon" (抄本), got {variant!r}')
-    if kind is CertificateKind.SHOTOKU:
-        year = raw.get("fiscal_year")
-        if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100):
-            raise OptionsError(
-                f"{path}fiscal_year: expected a fiscal year such as 2025 (or leave it out for the latest), got {year!r}"
-            )
-        return ShotokuOptions(year)
-    if kind is CertificateKind.INKAN:
-        return InkanOptions()
-    return FuhyoOptions()
+    model = _OPTION_TYPES[kind]
+    try:
+        options: CertificateOptions = convert(dict(raw), model)
+    except Invalid as err:
+        if err.message.startswith("unknown key"):
+            known = sorted(model.__struct_fields__)
+            hint = f"allowed: {', '.join(known)}" if known else f"{kind.value} takes no options"
+            raise OptionsError(f"options.{err.path}: unknown option for {kind.value}; {hint}") from err
+        # A field's own problem carries its path; a check of the model's own starts with the field.
+        raise OptionsError(f"options.{err}") from err
+    return options
 
 
 def _options_for(kind: CertificateKind, options: CertificateOptions) -> None:

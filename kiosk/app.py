@@ -34,9 +34,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+import msgspec
 
 from common.screen import register_fonts
+from common.validation import Invalid, convert, info
 from kiosk.ports import KioskError
 from kiosk.presenter import Button, Draft, Screen, present, press, spoken, sync_draft
 from sync import messages
@@ -61,22 +64,6 @@ SIM_BG = (0.2, 0.22, 0.26, 1)
 
 COINS: Final = (10, 50, 100, 500)
 NOTES: Final = (1000, 5000, 10000)
-KNOWN_CONFIG: Final = frozenset(
-    {
-        "office_config",
-        "office_name",
-        "speaker",
-        "wall_ms",
-        "run_runtime",
-        "on_stop",
-        "sim_panel",
-        "insert_coin",
-        "insert_note",
-        "insert_card",
-        "pull_card",
-        "demo_cards",
-    }
-)
 _SIM_CALLS: Final = ("insert_coin", "insert_note", "insert_card", "pull_card")
 
 
@@ -84,41 +71,70 @@ class KioskAppError(KioskError, ValueError):
     """The app's configuration is wrong; the message names the key and the fix."""
 
 
-def check_app_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The app configuration, checked (see the module docstring for the keys)."""
+class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The app's configuration (the module docstring says what each key is for). The values a
+    file could hold are typed; the objects the assembled kiosk hands over (callables, the
+    speaker) are checked for what the screen calls on them."""
+
+    office_config: Any = None  # a messages.OfficeConfig, or a callable returning one (or None)
+    office_name: Annotated[str, info(max_length=200)] | None = None
+    speaker: Any = None
+    wall_ms: Any = None
+    run_runtime: bool = False
+    on_stop: Any = None
+    sim_panel: bool = False
+    insert_coin: Any = None
+    insert_note: Any = None
+    insert_card: Any = None
+    pull_card: Any = None
+    demo_cards: (
+        Annotated[
+            tuple[Annotated[str, info(max_length=64)], ...],
+            info(max_length=32, what='a list of card serials, e.g. ["SIM-0001"]'),
+        ]
+        | None
+    ) = None
+
+    def __post_init__(self) -> None:
+        for key in ("wall_ms", "on_stop"):
+            value = getattr(self, key)
+            if value is not None and not callable(value):
+                raise ValueError(f"{key}: expected a callable, got {type(value).__name__}")
+        if self.speaker is not None and not callable(getattr(self.speaker, "say", None)):
+            raise ValueError("speaker: expected an object with say(text, language), e.g. drivers.speech")
+        office = self.office_config
+        if office is not None and not callable(office) and not isinstance(office, messages.OfficeConfig):
+            raise ValueError("office_config: expected the office's config document or a callable returning it")
+        if self.sim_panel:
+            missing = [k for k in _SIM_CALLS if not callable(getattr(self, k))]
+            if missing:
+                raise ValueError(
+                    f"sim_panel is on but config.{missing[0]} is not a callable; give "
+                    f"{', '.join(_SIM_CALLS)} (the demo's cash box and card reader)"
+                )
+
+
+KNOWN_CONFIG: Final = frozenset(AppConfig.__struct_fields__)
+
+
+def check_app_config(config: Mapping[str, Any] | AppConfig) -> AppConfig:
+    """The app configuration as its model; :class:`KioskAppError` names the key and the fix."""
+    if isinstance(config, AppConfig):
+        return config
     if not isinstance(config, Mapping):
         raise KioskAppError(f"config: expected a mapping of {', '.join(sorted(KNOWN_CONFIG))}")
-    for key in config:
-        if key not in KNOWN_CONFIG:
-            raise KioskAppError(f"config.{key}: unknown key; use one of {', '.join(sorted(KNOWN_CONFIG))}")
-    cfg = dict(config)
-    for key in ("wall_ms", "on_stop"):
-        if cfg.get(key) is not None and not callable(cfg[key]):
-            raise KioskAppError(f"config.{key}: expected a callable, got {type(cfg[key]).__name__}")
-    speaker = cfg.get("speaker")
-    if speaker is not None and not callable(getattr(speaker, "say", None)):
-        raise KioskAppError("config.speaker: expected an object with say(text, language), e.g. drivers.speech")
-    office = cfg.get("office_config")
-    if office is not None and not callable(office) and not isinstance(office, messages.OfficeConfig):
-        raise KioskAppError("config.office_config: expected the office's config document or a callable returning it")
-    if cfg.get("sim_panel"):
-        missing = [k for k in _SIM_CALLS if not callable(cfg.get(k))]
-        if missing:
-            raise KioskAppError(
-                f"config.sim_panel is on but config.{missing[0]} is not a callable; give "
-                f"{', '.join(_SIM_CALLS)} (the demo's cash box and card reader)"
-            )
-    cards = cfg.get("demo_cards")
-    if cards is not None and (isinstance(cards, str) or not all(isinstance(c, str) for c in cards)):
-        raise KioskAppError('config.demo_cards: expected a list of card serials, e.g. ["SIM-0001"]')
-    return cfg
+    try:
+        return convert(dict(config), AppConfig)
+    except Invalid as err:
+        # A key's own problem carries its path; a check of the model's own starts with the key.
+        raise KioskAppError(f"config.{err}") from err
 
 
 def _system_wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> Any:
+def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | AppConfig | None = None) -> Any:
     """The Kivy App of the kiosk's screen for ``runtime`` (a kiosk.runtime.KioskRuntime)."""
     cfg = check_app_config(config or {})
     from kivy.app import App
@@ -137,11 +153,11 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
     from common.widgets import CheckMark
 
     Window.clearcolor = BG
-    wall_ms: Callable[[], int] = cfg.get("wall_ms") or _system_wall_ms
-    speaker = cfg.get("speaker")
+    wall_ms: Callable[[], int] = cfg.wall_ms or _system_wall_ms
+    speaker = cfg.speaker
 
     def office_config() -> messages.OfficeConfig | None:
-        source = cfg.get("office_config")
+        source = cfg.office_config
         doc = source() if callable(source) else source
         return doc if isinstance(doc, messages.OfficeConfig) else None
 
@@ -295,14 +311,14 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             return self.root_box
 
         def on_start(self) -> None:
-            if cfg.get("run_runtime"):
+            if cfg.run_runtime:
                 runtime.start_thread()
 
         def on_stop(self) -> None:
-            if cfg.get("run_runtime"):
+            if cfg.run_runtime:
                 runtime.stop()
-            if cfg.get("on_stop") is not None:
-                cfg["on_stop"]()
+            if cfg.on_stop is not None:
+                cfg.on_stop()
 
         # -- state in, touches out ---------------------------------------------------------
 
@@ -358,13 +374,13 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             _, what, arg = ident.split(":", 2) if ident.count(":") >= 2 else (*ident.split(":", 1), "")
             try:
                 if what == "coin":
-                    cfg["insert_coin"](int(arg))
+                    cfg.insert_coin(int(arg))
                 elif what == "note":
-                    cfg["insert_note"](int(arg))
+                    cfg.insert_note(int(arg))
                 elif what == "card_in":
-                    cfg["insert_card"](arg) if arg else cfg["insert_card"]()
+                    cfg.insert_card(arg) if arg else cfg.insert_card()
                 elif what == "card_out":
-                    cfg["pull_card"]()
+                    cfg.pull_card()
             except Exception:  # a simulator mistake is logged; the kiosk goes on
                 log.exception("simulator action %s failed", ident)
 
@@ -400,7 +416,7 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             box.add_widget(body)
             if s.nav:
                 box.add_widget(self.nav(s.nav))
-            if cfg.get("sim_panel"):
+            if cfg.sim_panel:
                 box.add_widget(self.sim_panel())
 
         def header(self, s: Screen) -> Any:
@@ -408,7 +424,7 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
                 BoxLayout(size_hint_y=None, height=dp(60), padding=(dp(20), dp(6)), spacing=dp(8)), PRIMARY, radius=0
             )
             doc = office_config()
-            office = cfg.get("office_name") or (doc.office_name if doc is not None else "")
+            office = cfg.office_name or (doc.office_name if doc is not None else "")
             # The office's name where there is room: not beside the progress bar of a visit.
             name = f"{office}  {s.header}" if office and not s.progress else s.header
             title = Label(text=name, font_size=sp(24), color=ON_PRIMARY, bold=True, size_hint_x=None)
@@ -724,7 +740,7 @@ def build_kiosk_app(runtime: Any, config: Mapping[str, Any] | None = None) -> An
             label.size_hint_x, label.width = None, dp(70)
             bar.add_widget(label)
             buttons = [(f"sim:coin:{v}", f"{v}") for v in COINS] + [(f"sim:note:{v}", f"{v:,}") for v in NOTES]
-            cards = cfg.get("demo_cards")
+            cards = cfg.demo_cards
             if cards:
                 buttons += [(f"sim:card_in:{c}", c) for c in cards]
             else:

@@ -7,8 +7,8 @@ of the last good segment) holds one record per :class:`~kiosk.flow.JournalEntry`
      "kind": "coin_accepted", "at": <wall ms>, "data": {"value": 100, "paid": 400}}
 
 ``key`` is the idempotency key at the office too. What a record may hold is an allow-list per
-kind (:data:`ENTRY_FIELDS`): ids, yen amounts, counts and codes, each string limited to an
-id-like alphabet. A PIN, a name or a certificate's content cannot pass :func:`entry_record`,
+kind, the kind's model in :mod:`kiosk.flow.effects` (:data:`ENTRY_FIELDS` names their fields): ids,
+yen amounts, counts and codes, each string limited to an id-like alphabet. A PIN, a name or a certificate's content cannot pass :func:`entry_record`,
 whatever a caller tries (DESIGN.md decision 10).
 
 Records of kinds in :data:`REPORTED` are also sent to the office as cash reports (fees kept,
@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Self
 
-from kiosk.flow import JournalEntry
+from common.validation import Invalid
+from kiosk.flow import JournalEntry, effects
 from kiosk.ports import KioskError
 from sync.errors import StoreError
 from sync.store import SegmentedLog
@@ -46,35 +46,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# What each kind of record may hold: the fields of its model (kiosk.flow.effects).
 ENTRY_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
-    {
-        "payment_intent": frozenset({"fee", "kind", "copies", "request_id"}),
-        "coin_accepted": frozenset({"value", "paid", "counter"}),
-        "note_escrowed": frozenset({"value", "action", "counter"}),
-        "note_stacked": frozenset({"value", "paid", "assumed", "counter"}),
-        "note_returned": frozenset({"value", "counter"}),
-        "issue_requested": frozenset({"request_id", "fee", "paid"}),
-        "issued": frozenset({"request_id", "issue_number"}),
-        "print_started": frozenset({"request_id"}),
-        "printed": frozenset({"request_id", "copies", "uncertain"}),
-        "fee_kept": frozenset({"amount", "request_id", "issue_number"}),
-        "payout_intent": frozenset({"amount", "reason"}),
-        "payout_done": frozenset({"requested", "paid", "assumed", "reason"}),
-        "refund_owed": frozenset({"amount", "reason"}),
-        "issue_void": frozenset({"request_id", "reason"}),
-        "alert": frozenset({"code", "request_id", "value", "counter"}),
-        "recovered": frozenset({"paid", "kept", "returned", "owed"}),
-        "session_closed": frozenset({"paid", "kept", "returned", "owed"}),
-        # The acceptors' counters when the journal had none (first start): where a restart resumes.
-        "cash_cursor": frozenset({"coin_acceptor", "bill_validator"}),
-    }
+    {kind: frozenset(model.__struct_fields__) for kind, model in effects.ENTRY_DATA.items()}
 )
 REPORTED: Final = frozenset(
     {"fee_kept", "payout_done", "refund_owed", "issue_void", "alert", "recovered", "session_closed"}
 )
 # Ids, codes and issue numbers only: no spaces, no kana or kanji, so no name can slip in.
-_SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
-_KEYS: Final = frozenset({"key", "session", "seq", "kind", "at", "data"})
+_SAFE_TEXT = effects.SAFE_TEXT
 
 
 # Which acceptor's event counter a journal record carries (kiosk.ports.CashPort.resume keys).
@@ -150,25 +130,14 @@ class JournalError(KioskError):
 
 
 def _check_data(kind: str, data: Mapping[str, Any], where: str) -> dict[str, Any]:
-    allowed = ENTRY_FIELDS.get(kind)
-    if allowed is None:
-        raise JournalError(f"{where}: unknown record kind {kind!r}; known: {', '.join(ENTRY_FIELDS)}")
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in allowed:
-            raise JournalError(f"{where}: {kind} records may not hold {key!r} (allowed: {', '.join(sorted(allowed))})")
-        if value is None or isinstance(value, bool):
-            pass
-        elif isinstance(value, int):
-            if not 0 <= value < 10**9:
-                raise JournalError(f"{where}: {kind}.{key} = {value} is out of range")
-        elif isinstance(value, str):
-            if not _SAFE_TEXT.match(value):
-                raise JournalError(f"{where}: {kind}.{key} is not an id or code ({len(value)} characters)")
-        else:
-            raise JournalError(f"{where}: {kind}.{key} has type {type(value).__name__}; ids, amounts and codes only")
-        out[key] = value
-    return out
+    """``data`` as a record of ``kind`` may hold it (its model in kiosk.flow.effects), or
+    :class:`JournalError` naming the kind and the key."""
+    plain = dict(data)
+    try:
+        effects.entry_data(kind, plain)
+    except Invalid as err:
+        raise JournalError(f"{where}: {kind}.{err}" if err.parts else f"{where}: {err}") from err
+    return plain
 
 
 def entry_record(entry: JournalEntry, at_ms: int) -> dict[str, Any]:
@@ -187,17 +156,13 @@ def entry_record(entry: JournalEntry, at_ms: int) -> dict[str, Any]:
 
 
 def check_record(record: Mapping[str, Any]) -> None:
-    """Raise :class:`JournalError` unless ``record`` is a journal record we wrote."""
-    key = record.get("key")
-    where = f"journal record {key!r}"
-    if set(record) != _KEYS:
-        raise JournalError(f"{where}: expected the fields {sorted(_KEYS)}, found {sorted(record)}")
-    session, seq, kind, data = record["session"], record["seq"], record["kind"], record["data"]
-    if not isinstance(session, str) or isinstance(seq, bool) or not isinstance(seq, int) or key != f"{session}:{seq}":
-        raise JournalError(f"{where}: key does not match session and seq")
-    if not isinstance(kind, str) or not isinstance(data, Mapping):
-        raise JournalError(f"{where}: kind or data missing")
-    _check_data(kind, data, where)
+    """Raise :class:`JournalError` unless ``record`` is a journal record we wrote (its fields
+    and its data as :func:`kiosk.flow.effects.journal_record` decodes them)."""
+    key = record.get("key") if isinstance(record, Mapping) else None
+    try:
+        effects.journal_record(dict(record) if isinstance(record, Mapping) else record)
+    except Invalid as err:
+        raise JournalError(f"journal record {key!r}: {err}") from err
 
 
 class KioskJournal:

@@ -19,11 +19,27 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from common.validation import Invalid, convert
 from kiosk.ports import AuthReply, Challenge, IssueReply, Member, OfficeUnavailable
 from sync import messages
 from sync.agent import DeviceAgent
 
 log = logging.getLogger(__name__)
+
+
+def journal_event(record: Mapping[str, Any]) -> messages.KioskJournal:
+    """A reported journal record as the office's ``kiosk.journal`` model: key, kind and session,
+    then the record's data; :class:`Invalid` names the field that does not fit."""
+    data = record.get("data")
+    flat = {"key": record.get("key"), "kind": record.get("kind"), "session": record.get("session")}
+    return convert({**flat, **(data if isinstance(data, Mapping) else {})}, messages.KioskJournal)
+
+
+def _amount(entry: messages.KioskJournal, amount: int | None) -> int:
+    if amount is None:
+        raise Invalid(("amount",), f"required: the {entry.kind} record {entry.key} names no amount of yen")
+    return amount
+
 
 RESEND_S = 2.0
 
@@ -81,27 +97,38 @@ class AgentOffice:
 
         The runtime reports every reportable record again at each start, so the office
         de-duplicates on the record's ``key``. Money outcomes become ``kiosk.cash`` (what the
-        daily reconciliation counts), a certificate that did not print ``kiosk.issue_void``;
-        every record also goes as ``kiosk.journal`` for the office's audit trail.
+        daily reconciliation counts), a certificate that did not print ``kiosk.issue_void``,
+        every other record goes as ``kiosk.journal`` (:class:`messages.KioskJournal`) for the
+        office's audit trail. :class:`Invalid` names a field that does not fit (the runtime logs
+        it; the journal keeps the record).
         """
-        kind, data, key, at = str(record["kind"]), dict(record["data"]), str(record["key"]), int(record["at"])
-        cash: dict[str, Any] | None = None
-        if kind == "fee_kept":
-            cash = {"kind": "fee_kept", "amount": int(data["amount"]), "request_id": data.get("request_id")}
-        elif kind == "refund_owed":
-            cash = {"kind": "refund_owed", "amount": int(data["amount"]), "request_id": None}
-        elif kind == "payout_done" and data.get("reason") == "refund" and int(data.get("paid", 0)) > 0:
-            cash = {"kind": "refund_paid", "amount": int(data["paid"]), "request_id": None}
+        entry = journal_event(record)
+        at = int(record["at"])
+        cash: messages.KioskCash | None = None
+        if entry.kind in ("fee_kept", "refund_owed"):
+            cash = messages.KioskCash(
+                event_id=entry.key,
+                at_ms=at,
+                kind=entry.kind,
+                amount=_amount(entry, entry.amount),
+                request_id=entry.request_id if entry.kind == "fee_kept" else None,
+            )
+        elif entry.kind == "payout_done" and entry.reason == "refund" and (entry.paid or 0) > 0:
+            cash = messages.KioskCash(
+                event_id=entry.key, at_ms=at, kind="refund_paid", amount=_amount(entry, entry.paid), request_id=None
+            )
         if cash is not None:
-            self.agent.record(messages.KioskCash(event_id=key, at_ms=at, **cash))
-        elif kind == "issue_void":
+            self.agent.record(cash)
+        elif entry.kind == "issue_void":
+            if entry.request_id is None:
+                raise Invalid(("request_id",), f"required: the {entry.key} record names no request")
             self.agent.record(
                 messages.KioskIssueVoid(
-                    key=key, request_id=data["request_id"], reason=str(data.get("reason") or "not_printed")
+                    key=entry.key, request_id=entry.request_id, reason=entry.reason or "not_printed"
                 )
             )
         else:
-            self.agent.record_raw("kiosk.journal", {"key": key, "kind": kind, "session": record.get("session"), **data})
+            self.agent.record(entry)
 
     # -- request/reply ----------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kiosk.flow import JsonScalar, Session
+from common.validation import Invalid
+from kiosk.flow import JsonScalar, Session, effects
 from kiosk.ports import KioskError
 
 __all__ = ["RecoveryError", "Replay", "recovered_sessions", "replay", "resolve"]
@@ -68,18 +69,27 @@ class Replay:
         return self.paid - self.kept - self.returned - self.owed
 
 
-def _int(record: Mapping[str, Any], key: str) -> int:
-    data = record.get("data")
-    value = data.get(key) if isinstance(data, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RecoveryError(f"journal record {record.get('key')!r}: data.{key} = {value!r} is not a yen amount/count")
+def _decode(record: Mapping[str, Any]) -> tuple[str, int, effects.EntryData]:
+    """A journal record's kind, seq and data as its model; :class:`RecoveryError` names the
+    record and the key."""
+    kind, seq = record.get("kind"), record.get("seq")
+    if not isinstance(kind, str) or isinstance(seq, bool) or not isinstance(seq, int):
+        raise RecoveryError(f"journal record {record.get('key')!r} has no kind or seq")
+    try:
+        return kind, seq, effects.entry_data(kind, record.get("data"))
+    except Invalid as err:
+        where = f"journal record {record.get('key')!r}"
+        raise RecoveryError(f"{where}: data.{err}" if err.parts else f"{where}: {err}") from err
+
+
+def _need(record: Mapping[str, Any], key: str, value: int | None) -> int:
+    """A yen amount or count the record must hold."""
+    if value is None:
+        raise RecoveryError(
+            f"journal record {record.get('key')!r}: data.{key}: required (a yen amount or count); "
+            "Fix: check the journal files against the cash box count"
+        )
     return value
-
-
-def _str(record: Mapping[str, Any], key: str) -> str | None:
-    data = record.get("data")
-    value = data.get(key) if isinstance(data, Mapping) else None
-    return value if isinstance(value, str) else None
 
 
 def _drop_escrow(escrow: tuple[tuple[int, str], ...], value: int, prefer: str) -> tuple[tuple[int, str], ...]:
@@ -92,57 +102,57 @@ def _drop_escrow(escrow: tuple[tuple[int, str], ...], value: int, prefer: str) -
 
 def _apply(r: Replay, record: Mapping[str, Any]) -> Replay:
     """Fold one record into a session's replay."""
-    kind = record.get("kind")
-    seq = record.get("seq")
-    if not isinstance(kind, str) or isinstance(seq, bool) or not isinstance(seq, int):
-        raise RecoveryError(f"journal record {record.get('key')!r} has no kind or seq")
+    kind, seq, data = _decode(record)
     changes: dict[str, Any] = {"last_seq": max(r.last_seq, seq), "kinds": (*r.kinds, kind)}
-    if kind == "payment_intent":
-        changes.update(fee=_int(record, "fee"), copies=_int(record, "copies"), kind=_str(record, "kind"))
-    elif kind in ("coin_accepted", "note_stacked"):
-        changes["paid"] = r.paid + _int(record, "value")
-        if kind == "note_stacked":
-            changes["escrow"] = _drop_escrow(r.escrow, _int(record, "value"), "stack")
-    elif kind == "note_escrowed":
-        action = _str(record, "action")
-        if action not in ("stack", "return"):
-            raise RecoveryError(f"journal record {record.get('key')!r}: note action {action!r}")
-        changes["escrow"] = (*r.escrow, (_int(record, "value"), action))
-    elif kind == "note_returned":
-        changes["escrow"] = _drop_escrow(r.escrow, _int(record, "value"), "return")
-    elif kind == "issue_requested":
-        changes.update(issue_requested=True, fee=_int(record, "fee"))
-    elif kind == "issued":
-        changes["issue_number"] = _str(record, "issue_number")
-    elif kind == "print_started":
-        changes["print_started"] = True
-    elif kind == "printed":
-        changes["printed_copies"] = _int(record, "copies")
-    elif kind == "fee_kept":
-        changes["kept"] = r.kept + _int(record, "amount")
-    elif kind == "payout_intent":
-        changes["payouts_pending"] = (*r.payouts_pending, _int(record, "amount"))
-    elif kind == "payout_done":
-        requested = _int(record, "requested")
-        pending = list(r.payouts_pending)
-        if requested in pending:
-            pending.remove(requested)
-        elif pending:
-            pending.pop(0)
-        changes.update(payouts_pending=tuple(pending), returned=r.returned + _int(record, "paid"))
-    elif kind == "refund_owed":
-        amount = _int(record, "amount")
-        changes["owed"] = r.owed + amount
-        if _str(record, "reason") == "payout_uncertain" and amount in r.payouts_pending:
-            # One record both settles the unconfirmed payout and owes it: a crash cannot split them.
+    match data:
+        case effects.PaymentIntentData():
+            changes.update(
+                fee=_need(record, "fee", data.fee), copies=_need(record, "copies", data.copies), kind=data.kind
+            )
+        case effects.CoinAcceptedData():
+            changes["paid"] = r.paid + _need(record, "value", data.value)
+        case effects.NoteStackedData():
+            value = _need(record, "value", data.value)
+            changes.update(paid=r.paid + value, escrow=_drop_escrow(r.escrow, value, "stack"))
+        case effects.NoteEscrowedData():
+            if data.action is None:
+                raise RecoveryError(f"journal record {record.get('key')!r}: data.action: required (stack or return)")
+            changes["escrow"] = (*r.escrow, (_need(record, "value", data.value), data.action))
+        case effects.NoteReturnedData():
+            changes["escrow"] = _drop_escrow(r.escrow, _need(record, "value", data.value), "return")
+        case effects.IssueRequestedData():
+            changes.update(issue_requested=True, fee=_need(record, "fee", data.fee))
+        case effects.IssuedData():
+            changes["issue_number"] = data.issue_number
+        case effects.PrintStartedData():
+            changes["print_started"] = True
+        case effects.PrintedData():
+            changes["printed_copies"] = _need(record, "copies", data.copies)
+        case effects.FeeKeptData():
+            changes["kept"] = r.kept + _need(record, "amount", data.amount)
+        case effects.PayoutIntentData():
+            changes["payouts_pending"] = (*r.payouts_pending, _need(record, "amount", data.amount))
+        case effects.PayoutDoneData():
+            requested = _need(record, "requested", data.requested)
             pending = list(r.payouts_pending)
-            pending.remove(amount)
-            changes["payouts_pending"] = tuple(pending)
-    elif kind == "issue_void":
-        changes["voided"] = True
-    elif kind == "session_closed":
-        changes["closed"] = True
-    # "alert" and "recovered" change nothing the money or the issuance depends on.
+            if requested in pending:
+                pending.remove(requested)
+            elif pending:
+                pending.pop(0)
+            changes.update(payouts_pending=tuple(pending), returned=r.returned + _need(record, "paid", data.paid))
+        case effects.RefundOwedData():
+            amount = _need(record, "amount", data.amount)
+            changes["owed"] = r.owed + amount
+            if data.reason == "payout_uncertain" and amount in r.payouts_pending:
+                # One record both settles the unconfirmed payout and owes it: a crash cannot split them.
+                pending = list(r.payouts_pending)
+                pending.remove(amount)
+                changes["payouts_pending"] = tuple(pending)
+        case effects.IssueVoidData():
+            changes["voided"] = True
+        case effects.SessionClosedData():
+            changes["closed"] = True
+    # "alert", "recovered" and "cash_cursor" change nothing the money or the issuance depends on.
     return replace(r, **changes)
 
 

@@ -35,6 +35,7 @@ from typing import Any, Final
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from common.validation import convert
 from kiosk import flow
 from kiosk.binding import BoundPrinter, LiveSession
 from kiosk.health import KioskHealth
@@ -60,6 +61,12 @@ from sync import messages
 __all__ = ["DEFAULT_PHRASES", "KioskRuntime", "RuntimeSettings", "SystemClock", "card_serial_of"]
 
 log = logging.getLogger(__name__)
+
+
+def _wire_options(kind: str, options: flow.CertificateOptions) -> messages.Options:
+    """The resident's choices as the office's requests carry them (typed, checked once here)."""
+    return convert(flow.options_wire(kind, options), messages.Options)
+
 
 Listener = Callable[[flow.Kiosk, tuple[flow.Effect, ...]], None]
 
@@ -550,7 +557,7 @@ class KioskRuntime:
                 certificate=effect.certificate,
                 signature=effect.signature,
                 kind=effect.kind,
-                options=flow.options_wire(effect.kind, effect.options),
+                options=_wire_options(effect.kind, effect.options),
                 copies=effect.copies,
             )
             reply = self.office.authenticate(request, self.settings.office_timeout_s)
@@ -569,7 +576,7 @@ class KioskRuntime:
             request_id=effect.request_id,
             session_token=effect.session_token,
             kind=effect.kind,
-            options=flow.options_wire(effect.kind, effect.options),
+            options=_wire_options(effect.kind, effect.options),
             copies=effect.copies,
             paid=effect.paid,
         )

@@ -132,7 +132,7 @@ class DemoOffice:
     def authenticate(self, request: messages.AuthenticateRequest, timeout_s: float) -> AuthReply:
         """Check the card's answer and the resident's eligibility; quote the fee."""
         challenge_id, certificate, signature = request.challenge_id, request.certificate, request.signature
-        kind, options, copies = request.kind, request.options, request.copies
+        kind, options, copies = request.kind, request.options.plain(), request.copies
         self._call("authenticate")
         with self._lock:
             try:
@@ -169,7 +169,7 @@ class DemoOffice:
         request_id, session_token, options, paid = (
             request.request_id,
             request.session_token,
-            request.options,
+            request.options.plain(),
             request.paid,
         )
         kind, copies = request.kind, request.copies

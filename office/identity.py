@@ -41,8 +41,8 @@ def office_public_key(db_path: Path | str, home: Path | None = None) -> str:
     return signing.public_key_text(signing.load_or_create_key(signing_key_path(db_path, home)).public_key())
 
 
-# A kiosk's other money records, kept for the audit trail (kiosk/office_link.py, record_raw).
-KIOSK_JOURNAL = "kiosk.journal"
+# A kiosk's other money records, kept for the audit trail (kiosk/office_link.py).
+KIOSK_JOURNAL = messages.KioskJournal.type
 
 # The event types each role journals (sync/messages.py EVENT_DATA and the agents' own records).
 ROLE_EVENTS: Mapping[str, frozenset[str]] = {

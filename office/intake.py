@@ -44,6 +44,8 @@ class Intake:
                 self._printer_status(device, data)
             case messages.KioskCash() | messages.KioskIssueVoid():
                 return self.kiosk.apply_event(device, data, now_ms)
+            case messages.KioskJournal():
+                return None  # the audit trail: stored, decoded, changes nothing
         return None  # stored for the record (print failures, reprints, journal records...)
 
     def _issued(

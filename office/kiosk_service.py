@@ -141,7 +141,7 @@ class KioskService:
             log.warning("kiosk %s: card %s is valid but belongs to no resident here", device_id, identity.serial)
             return refused(refusal=GO_TO_COUNTER)
         kind = parse_kind(request.kind)
-        options = parse_options(kind, request.options)
+        options = parse_options(kind, request.options.plain())
         copies = check_copies(request.copies)
         today = _day(self.book, now_ms)
         refusal = check_eligibility(self.registry, resident, kind, options, today)
@@ -185,11 +185,11 @@ class KioskService:
             return refused(refusal=GO_TO_COUNTER)
         kind = parse_kind(session.kind)
         options = parse_options(kind, session.options)
-        chosen = request.options.get("members")
-        if chosen and chosen != session.options.get("members"):
+        chosen = request.options.members
+        if chosen and list(chosen) != session.options.get("members"):
             # A 住民票 of chosen members: the kiosk could offer the household only after the
             # authentication, so the choice comes now and is checked like the rest.
-            options = parse_options(kind, request.options)
+            options = parse_options(kind, request.options.plain())
             refusal = check_eligibility(self.registry, resident, kind, options, _day(self.book, now_ms))
             if refusal is not None:
                 log.info("kiosk %s: chosen members refused: %s", device_id, refusal.reason)

@@ -272,8 +272,8 @@ class DeviceAgent:
         return self.record_raw(data.type, protocol.to_data(data), meta)
 
     def record_raw(self, type: str, data: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Event:
-        """:meth:`record` for an event type without a model (``kiosk.journal``: a journal record
-        kept as it is, for the office's audit trail)."""
+        """:meth:`record` for data already in its wire form (``data`` as :func:`protocol.to_data`
+        makes it; load tests journal events of their own this way)."""
         with self._lock:
             now = self.now_ms()
             self._hlc = hlcmod.tick(self._hlc, now)

@@ -23,9 +23,12 @@ Pure functions of their arguments: the caller reads the local wall and monotonic
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+
+from common.validation import Invalid, convert, info
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,45 +128,42 @@ def now_ms(state: ClockState, local_wall_ms: int, mono_ms: int | None = None) ->
     return max(local_wall_ms, state.last_office_ms)
 
 
-_KEYS = ("boot_id", "offset_ms", "confirmed_at_mono_ms", "last_office_ms")
-_OPTIONAL = ("confirmed_office_ms",)  # absent in files written before it existed
+# A stored state is written by this module only: a bad one is a damaged file.
+_HELP = "delete the clock state and the device learns the time again from the office"
+_Ms = Annotated[int, info(what="an integer (milliseconds) or null")]
+
+
+class _Stored(msgspec.Struct, frozen=True, kw_only=True):
+    """The state as :func:`to_dict` stores it. Unknown keys are ignored, so a newer version's
+    file still loads after a downgrade; ``confirmed_office_ms`` is absent in files written
+    before it existed."""
+
+    boot_id: Annotated[str, info(min_length=1, what="a non-empty text (the boot id)", help=_HELP)]
+    offset_ms: Annotated[_Ms | None, info(help=_HELP)]
+    confirmed_at_mono_ms: Annotated[_Ms | None, info(help=_HELP)]
+    last_office_ms: Annotated[_Ms | None, info(help=_HELP)]
+    confirmed_office_ms: _Ms | None = None
 
 
 def to_dict(state: ClockState) -> dict[str, Any]:
     """A JSON-ready dict for the local store."""
-    return {key: getattr(state, key) for key in (*_KEYS, *_OPTIONAL)}
+    return {f: getattr(state, f) for f in _Stored.__struct_fields__}
 
 
-def from_dict(data: Mapping[str, Any]) -> ClockState:
-    """Rebuild a state from :func:`to_dict` output; ``ValueError`` names the bad key.
-
-    Unknown keys are ignored, so a newer version's file still loads after a downgrade.
-    Wrong types are ``ValueError`` too: this is data from disk, and callers catch ValueError.
-    """
-    if not isinstance(data, Mapping):
-        raise ValueError(f"clock state is a {type(data).__name__}, not a mapping")  # noqa: TRY004
-    for key in _KEYS:
-        if key not in data:
-            raise ValueError(f"clock state: missing key {key!r}")
-    boot_id = data["boot_id"]
-    if not isinstance(boot_id, str) or not boot_id:
-        raise ValueError(f"clock state: 'boot_id' must be a non-empty string, got {boot_id!r}")
-    ints: dict[str, int | None] = {}
-    for key in _KEYS[1:]:
-        value = data[key]
-        # bool is an int subclass; a stored True is corruption, not a time.
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ValueError(f"clock state: {key!r} must be an int or null, got {value!r}")
-        ints[key] = value
-    confirmed_office = data.get("confirmed_office_ms")
-    if confirmed_office is not None and (not isinstance(confirmed_office, int) or isinstance(confirmed_office, bool)):
-        raise ValueError(f"clock state: 'confirmed_office_ms' must be an int or null, got {confirmed_office!r}")
-    if (ints["offset_ms"] is None) != (ints["confirmed_at_mono_ms"] is None):
-        raise ValueError("clock state: 'offset_ms' and 'confirmed_at_mono_ms' must both be set or both null")
+def from_dict(data: object) -> ClockState:
+    """Rebuild a state from :func:`to_dict` output; :class:`Invalid` (a ``ValueError``) names
+    the bad key and the fix. Wrong types are ``ValueError`` too: this is data from disk, and
+    callers catch ValueError."""
+    stored = convert(data, _Stored)
+    if (stored.offset_ms is None) != (stored.confirmed_at_mono_ms is None):
+        raise Invalid(
+            ("offset_ms",),
+            f"offset_ms and confirmed_at_mono_ms must both be set or both null; {_HELP}",
+        )
     return ClockState(
-        boot_id=boot_id,
-        offset_ms=ints["offset_ms"],
-        confirmed_at_mono_ms=ints["confirmed_at_mono_ms"],
-        last_office_ms=ints["last_office_ms"],
-        confirmed_office_ms=confirmed_office if ints["confirmed_at_mono_ms"] is not None else None,
+        boot_id=stored.boot_id,
+        offset_ms=stored.offset_ms,
+        confirmed_at_mono_ms=stored.confirmed_at_mono_ms,
+        last_office_ms=stored.last_office_ms,
+        confirmed_office_ms=stored.confirmed_office_ms if stored.confirmed_at_mono_ms is not None else None,
     )

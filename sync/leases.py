@@ -11,10 +11,12 @@ Pure data: no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from common.validation import Invalid, convert
+from sync import messages
 
 
 def check_day(day: str) -> str:
@@ -105,19 +107,17 @@ class Block:
         return {"series": self.series, "day": self.day, "first": self.first, "last": self.last}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Block:
-        """Rebuild a block from :meth:`to_dict` output; ``ValueError`` names the bad key."""
-        # Wrong types are ValueError too (not TypeError): this is data from the wire or disk,
-        # and callers catch ValueError to log and count it.
-        for key in ("series", "day", "first", "last"):
-            if key not in data:
-                raise ValueError(f"block: missing key {key!r}")
-        if not isinstance(data["series"], str):
-            raise ValueError(f"block: 'series' is not a str: {data['series']!r}")  # noqa: TRY004
-        if not isinstance(data["day"], str):
-            raise ValueError(f"block: 'day' must be a string, got {data['day']!r}")  # noqa: TRY004
-        for key in ("first", "last"):
-            value = data[key]
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(f"block: {key!r} must be an int, got {value!r}")  # noqa: TRY004
-        return cls(data["series"], data["day"], data["first"], data["last"])
+    def from_dict(cls, data: object) -> Block:
+        """Rebuild a block from :meth:`to_dict` output (the wire's :class:`messages.LeaseBlock`);
+        :class:`Invalid` (a ``ValueError``) names the bad key and the fix."""
+        # Data from the wire or disk: callers catch ValueError to log and count it.
+        return cls.from_model(convert(data, messages.LeaseBlock))
+
+    @classmethod
+    def from_model(cls, block: messages.LeaseBlock) -> Block:
+        """The block a decoded :class:`messages.LeaseBlock` names; ``ValueError`` when its span
+        or day cannot be (last before first, a day no calendar has)."""
+        try:
+            return cls(block.series, block.day, block.first, block.last)
+        except ValueError as err:
+            raise Invalid((), str(err)) from err

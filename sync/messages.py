@@ -434,6 +434,43 @@ class KioskIssueVoid(EventData, frozen=True, kw_only=True):
     reason: Annotated[str, info(max_length=64)] = "not_printed"
 
 
+# What a kiosk's journal may hold as text: ids, codes and issue numbers only - no spaces, no kana
+# or kanji, so no name can slip in (kiosk/journal.py keeps the same alphabet on disk).
+JournalText = Annotated[
+    str,
+    info(
+        pattern=r"^[A-Za-z0-9_.:\-]{1,100}$",
+        what="an id or code of 1-100 letters, digits, '_', '.', ':' or '-'",
+    ),
+]
+JournalCount = Annotated[int, info(ge=0, lt=10**9, what="an amount of yen or a count from 0 to 999999999")]
+
+
+class KioskJournal(EventData, frozen=True, kw_only=True, omit_defaults=True):
+    """A kiosk's other money record (an alert, a payout, a recovery, a closed session), kept at the
+    office for the audit trail: the journal record's key, kind and session, then its data (the
+    fields of its kind, docs/kiosk.md; absent ones are left out). No PIN, name or content fits."""
+
+    type: ClassVar[str] = "kiosk.journal"
+    key: Annotated[str, info(pattern=r"^[A-Za-z0-9_.:\-]{1,140}$", what="a journal record's key (<session>:<seq>)")]
+    kind: Literal["fee_kept", "payout_done", "refund_owed", "issue_void", "alert", "recovered", "session_closed"]
+    session: JournalText | None = None
+    # the record's data: which of these a kind holds is its model in kiosk/flow/effects.py (ENTRY_DATA)
+    code: JournalText | None = None
+    reason: JournalText | None = None
+    request_id: JournalText | None = None
+    issue_number: JournalText | None = None
+    amount: JournalCount | None = None
+    requested: JournalCount | None = None
+    value: JournalCount | None = None
+    paid: JournalCount | None = None
+    kept: JournalCount | None = None
+    returned: JournalCount | None = None
+    owed: JournalCount | None = None
+    counter: JournalCount | None = None
+    assumed: bool | None = None
+
+
 EVENT_DATA: dict[str, type[EventData]] = {
     t.type: t
     for t in (
@@ -444,10 +481,10 @@ EVENT_DATA: dict[str, type[EventData]] = {
         StoreRecovered,
         KioskCash,
         KioskIssueVoid,
+        KioskJournal,
     )
 }
-"""The event types whose data has a model. ``kiosk.journal`` carries a journal record as it is
-(docs/kiosk.md lists them) and is kept for the audit trail only."""
+"""The event types, each with the model of its data."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -609,7 +646,25 @@ class WardReply(Payload, frozen=True, kw_only=True):
 # --------------------------------------------------------------------------------------------
 
 CopiesCount = Annotated[int, info(ge=1, le=10)]
-Options = Annotated[dict[str, Any], info(max_length=16)]
+
+
+class Options(Part, frozen=True, kw_only=True, omit_defaults=True):
+    """A certificate's options as the kiosk sends them: the fields of every kind, each left out
+    when unused. The office checks which fit the kind, and their values, with the kind's own
+    rules (certificates.rules.parse_options); a request it cannot use is refused, not dropped."""
+
+    scope: Annotated[str, info(max_length=16)] | None = None  # 住民票: "household" | "members"
+    members: Annotated[tuple[Annotated[str, info(max_length=64)], ...], info(max_length=64)] | None = None
+    with_honseki: bool | None = None
+    with_zokugara: bool | None = None
+    with_my_number: bool | None = None
+    variant: Annotated[str, info(max_length=16)] | None = None  # 戸籍: "tohon" | "shohon"
+    fiscal_year: Annotated[int, info(ge=0, le=9999)] | None = None  # 所得・課税: a Western year
+
+    def plain(self) -> dict[str, Any]:
+        """The options given, as plain data (what the certificate rules parse)."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
 
 
 class KioskRequest(Payload, frozen=True, kw_only=True, tag_field="op"):
@@ -630,7 +685,7 @@ class AuthenticateRequest(KioskRequest, frozen=True, kw_only=True, tag="authenti
     certificate: Annotated[bytes, info(max_length=9_000)]  # DER; a JPKI certificate is ~1.5 KB
     signature: Annotated[bytes, info(max_length=750)]  # RSA-2048 PKCS#1 v1.5 over SHA-256 of the nonce
     kind: Code
-    options: Options = {}
+    options: Options = Options()
     copies: CopiesCount = 1
 
 
@@ -639,7 +694,7 @@ class IssueRequest(KioskRequest, frozen=True, kw_only=True, tag="issue"):
 
     session_token: Annotated[str, info(max_length=128)]
     kind: Code | None = None
-    options: Options = {}  # a 住民票's chosen members come here
+    options: Options = Options()  # a 住民票's chosen members come here
     copies: CopiesCount | None = None
     paid: Annotated[int, info(ge=0, le=1_000_000)] = 0
 

@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 
+from common.validation import Invalid
 from kiosk import flow
 from kiosk.flow import CertificateOptions, JournalEntry, Step
 from kiosk.journal import JournalError, KioskJournal, cash_cursor, check_record, entry_record, unconfirmed_notes
+from kiosk.office_link import journal_event
 from kiosk.recovery import RecoveryError, recovered_sessions, replay, resolve
+from sync import messages, protocol
+from sync.errors import ProtocolError
 from sync.store import SegmentedLog
 
 CONFIG = flow.FlowConfig(device_id="kiosk-3")
@@ -62,17 +66,22 @@ def test_one_writer_per_journal(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kind", "data", "message"),
     [
-        ("coin_accepted", {"value": 100, "pin": "1234"}, "may not hold 'pin'"),
-        ("issued", {"request_id": "r", "issue_number": "山田 太郎"}, "not an id or code"),
-        ("fee_kept", {"amount": 300, "request_id": "r", "issue_number": "x y"}, "not an id or code"),
-        ("printed", {"request_id": "r", "copies": [1]}, "has type list"),
+        ("coin_accepted", {"value": 100, "pin": "1234"}, r"coin_accepted\.pin: unknown key; allowed here: value"),
+        ("issued", {"request_id": "r", "issue_number": "山田 太郎"}, r"issued\.issue_number: expected an id or code"),
+        (
+            "fee_kept",
+            {"amount": 300, "request_id": "r", "issue_number": "x y"},
+            r"issue_number: expected an id or code",
+        ),
+        ("printed", {"request_id": "r", "copies": [1]}, r"printed\.copies: expected .* count .*got a list"),
         ("certificate", {"content": "x"}, "unknown record kind"),
-        ("coin_accepted", {"value": -5}, "out of range"),
+        ("coin_accepted", {"value": -5}, r"coin_accepted\.value: expected an amount of yen or a count from 0"),
     ],
 )
 def test_the_allow_list_keeps_pins_names_and_content_out(kind: str, data: dict[str, Any], message: str) -> None:
-    with pytest.raises(JournalError, match=message):
+    with pytest.raises(JournalError, match=message) as refused:
         entry_record(_entry("k-b-1", 1, kind, **data), 0)
+    assert "山田" not in str(refused.value)  # the refusal never repeats what it refused
 
 
 def test_a_record_can_never_repeat(tmp_path: Path) -> None:
@@ -88,7 +97,7 @@ def test_foreign_records_refuse_to_open_with_the_fix(tmp_path: Path) -> None:
         log.append({"key": "a:1", "session": "a", "seq": 1, "kind": "coin_accepted", "at": 0, "data": {"pin": "1"}})
     with pytest.raises(JournalError, match="damaged .*Fix: restore it from a backup"):
         KioskJournal(tmp_path)
-    with pytest.raises(JournalError, match="key does not match"):
+    with pytest.raises(JournalError, match="key: does not match"):
         check_record({"key": "x", "session": "a", "seq": 1, "kind": "alert", "at": 0, "data": {}})
 
 
@@ -435,3 +444,32 @@ def test_crash_after_every_record_recovers_without_double_print_or_charge(tmp_pa
             rec2.journal.close()
             paid2 = left - paid_before - rec2.hopper
             _check(after2, done + paid_before, announced + announced2, paid2)
+
+
+def test_a_reported_record_goes_to_the_office_as_its_typed_model() -> None:
+    record = entry_record(_entry("k-b-1", 4, "alert", code="note_stack_confirmed", value=1000, counter=7), 5)
+    event = journal_event(record)
+    assert event == messages.KioskJournal(
+        key="k-b-1:4", kind="alert", session="k-b-1", code="note_stack_confirmed", value=1000, counter=7
+    )
+    data = protocol.to_data(event)
+    assert data == {
+        "key": "k-b-1:4",
+        "kind": "alert",
+        "session": "k-b-1",
+        "code": "note_stack_confirmed",
+        "value": 1000,
+        "counter": 7,
+    }
+    wire = messages.EventRecord(id="kiosk-1:1", seq=1, type=event.type, hlc="h", at=5, data=data)
+    assert protocol.event_data(wire) == event
+
+
+def test_a_record_the_office_would_refuse_names_the_field() -> None:
+    record = {"key": "k:1", "session": "k", "seq": 1, "kind": "alert", "at": 0, "data": {"code": "山田 太郎"}}
+    with pytest.raises(Invalid, match=r"^code: expected an id or code"):
+        journal_event(record)
+    with pytest.raises(ProtocolError, match=r"kiosk\.journal: kind: expected one of"):
+        protocol.event_data(
+            messages.EventRecord(id="d:1", seq=1, type="kiosk.journal", hlc="h", at=0, data={"key": "k:1", "kind": "x"})
+        )

@@ -18,7 +18,7 @@ import pytest
 
 from kiosk import flow
 from kiosk import strings as S
-from kiosk.app import KioskAppError, check_app_config
+from kiosk.app import AppConfig, KioskAppError, check_app_config
 from kiosk.flow import CertificateOptions, Effect, Kiosk, Step
 from kiosk.ports import Member
 from kiosk.presenter import (
@@ -579,7 +579,7 @@ def test_spoken_says_each_prompt_once_in_its_language() -> None:
 
 
 def test_app_config_errors_name_the_key() -> None:
-    assert check_app_config({}) == {}
+    assert check_app_config({}) == AppConfig()
     with pytest.raises(KioskAppError, match=r"config\.colour: unknown key"):
         check_app_config({"colour": "red"})
     with pytest.raises(KioskAppError, match=r"config\.insert_coin is not a callable"):
@@ -589,7 +589,7 @@ def test_app_config_errors_name_the_key() -> None:
     with pytest.raises(KioskAppError, match=r"config\.demo_cards"):
         check_app_config({"demo_cards": "SIM-0001"})
     calls = {k: (lambda *a: None) for k in ("insert_coin", "insert_note", "insert_card", "pull_card")}
-    assert check_app_config({"sim_panel": True, **calls})["sim_panel"] is True
+    assert check_app_config({"sim_panel": True, **calls}).sim_panel is True
 
 
 # -- the catalogs --------------------------------------------------------------------------------------------

@@ -42,7 +42,12 @@ def _issue_request(
     request_id: str, token: str | None, kind: str, options: dict[str, Any], copies: int, paid: int
 ) -> messages.IssueRequest:
     return messages.IssueRequest(
-        request_id=request_id, session_token=token or "", kind=kind, options=options, copies=copies, paid=paid
+        request_id=request_id,
+        session_token=token or "",
+        kind=kind,
+        options=messages.Options(**options),
+        copies=copies,
+        paid=paid,
     )
 
 
@@ -56,7 +61,7 @@ def test_demo_office_authenticates_a_card_and_issues_once_per_request(ca: Simula
             certificate=cert,
             signature=sig,
             kind="juminhyo",
-            options={"scope": "household"},
+            options=messages.Options(scope="household"),
             copies=2,
         ),
         1.0,
@@ -71,7 +76,7 @@ def test_demo_office_authenticates_a_card_and_issues_once_per_request(ca: Simula
             certificate=cert,
             signature=sig,
             kind="juminhyo",
-            options={"scope": "household"},
+            options=messages.Options(scope="household"),
             copies=2,
         ),
         1.0,
@@ -105,7 +110,7 @@ def test_demo_office_refuses_without_a_reason_and_can_go_away(ca: SimulatedJpkiC
             certificate=cert,
             signature=sig,
             kind="juminhyo",
-            options={"scope": "household"},
+            options=messages.Options(scope="household"),
             copies=1,
         ),
         1.0,

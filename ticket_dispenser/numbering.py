@@ -16,11 +16,15 @@ Pure: a :class:`NumberPool` is an immutable value and every operation returns a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
+
+from common.validation import Invalid, convert, info
+from sync import messages
 from sync.leases import Block, check_day
 
 __all__ = [
@@ -36,6 +40,14 @@ __all__ = [
 
 Mark = tuple[str, str, int]
 """(series, day, last number taken)."""
+
+
+class _StoredPool(msgspec.Struct, frozen=True, kw_only=True):
+    """The pool as :meth:`NumberPool.to_dict` stores it: blocks as leased on the wire, marks as
+    the device status reports them."""
+
+    blocks: Annotated[tuple[messages.LeaseBlock, ...], info(max_length=100_000)]
+    marks: Annotated[tuple[messages.NumberMark, ...], info(max_length=100_000)]
 
 
 def _check_blocks(blocks: Iterable[Block]) -> tuple[Block, ...]:
@@ -85,24 +97,23 @@ class NumberPool:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NumberPool:
-        """Rebuild a pool from :meth:`to_dict` output; ``ValueError`` names the bad key."""
-        # Wrong types are ValueError too (not TypeError): this is data from disk, and callers
-        # catch ValueError to discard it and rebuild from the ticket log.
-        for key in ("blocks", "marks"):
-            if not isinstance(data.get(key), list):
-                raise ValueError(f"number pool: {key!r} must be a list")  # noqa: TRY004
-        marks: list[Mark] = []
-        for item in data["marks"]:
-            if not isinstance(item, Mapping):
-                raise ValueError("number pool: 'marks' entries must be objects")  # noqa: TRY004
-            series, day, last = item.get("series"), item.get("day"), item.get("last")
-            if not isinstance(series, str) or not isinstance(day, str):
-                raise ValueError("number pool: 'marks' need str 'series' and 'day'")  # noqa: TRY004
-            if not isinstance(last, int) or isinstance(last, bool):
-                raise ValueError(f"number pool: 'last' is not an int: {last!r}")  # noqa: TRY004
-            marks.append((series, day, last))
-        blocks = [Block.from_dict(b) for b in data["blocks"]]
+    def from_dict(cls, data: object) -> NumberPool:
+        """Rebuild a pool from :meth:`to_dict` output; :class:`Invalid` (a ``ValueError``)
+        names the bad key and the fix."""
+        # Data from disk: callers catch ValueError to discard it and rebuild from the ticket log.
+        stored = convert(data, _StoredPool)
+        blocks = []
+        for i, block in enumerate(stored.blocks):
+            try:
+                blocks.append(Block.from_model(block))
+            except Invalid as err:
+                raise err.within("blocks", i) from err
+        marks = []
+        for i, mark in enumerate(stored.marks):
+            try:
+                marks.append((mark.series, check_day(mark.day), mark.last))
+            except ValueError as err:
+                raise Invalid(("marks", i, "day"), str(err)) from err
         return cls(blocks=tuple(blocks), marks=tuple(marks))
 
 
