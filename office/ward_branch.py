@@ -89,7 +89,8 @@ class WardBranch:
             return
         except ward_input.Refused as err:
             self.stats["ward_refused"] += 1
-            request = protocol.decode("ward_action", raw)  # accept() decoded it once already
+            request = err.request
+            assert request is not None  # accept() refuses only what it decoded
             self.publish(
                 messages.WardReply(
                     request_id=request.request_id,

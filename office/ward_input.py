@@ -35,10 +35,11 @@ class Refused(Exception):
     """A centre action the branch will not carry out: the answer the centre gets, as an English
     template and its fields (the centre's console translates it)."""
 
-    def __init__(self, template: str, **params: str | int) -> None:
+    def __init__(self, template: str, *, request: messages.WardAction | None = None, **params: str | int) -> None:
         super().__init__(template.format(**params))
         self.template = template
         self.params = params
+        self.request = request  # the action refused, as decoded (None: refused before that)
 
 
 # The branch's refusals, for the centre's console to translate (office/console/strings.py).
@@ -106,11 +107,9 @@ def accept(
     doc = protocol.decode("ward_action", raw)
     age = now_ms - doc.sent_ms
     if age > messages.WARD_ACTION_MAX_AGE_MS:
-        raise Refused(
-            f"refused: sent {age // 1000} s ago (the link to the centre was down?); look at the case again and act anew"
-        )
+        raise Refused(TOO_OLD, request=doc, seconds=age // 1000)
     if -age > messages.WARD_ACTION_MAX_AHEAD_MS:
-        raise Refused(f"refused: sent {-age // 1000} s ahead of the branch's clock; set the centre's clock right")
+        raise Refused(TOO_NEW, request=doc, seconds=-age // 1000)
     case = doc.case
     request, ticket, seen = doc.request_id, case.ticket_id, case.seen_ms
     typed: actions.TicketAction

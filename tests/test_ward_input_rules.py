@@ -178,3 +178,13 @@ def test_the_branch_s_screens_name_a_centre_operator_as_the_input_centre() -> No
     # An answer naming the holder says who it is in the same words.
     said = ja.say("{number} is already being worked on by {user}", {"number": 2001, "user": "ward:tanaka"})
     assert "集中入力センター（tanaka）" in said and "ward:" not in said
+
+
+def test_a_stale_refusal_reaches_the_centre_as_a_template_its_console_translates() -> None:
+    from office.console.texts import Texts
+
+    with pytest.raises(ward_input.Refused) as refused:
+        ward_input.accept(sealed(NOW - 75_000), OfficeVerifier(CENTRE.public_key), "chuo", NOW)
+    assert refused.value.template == ward_input.TOO_OLD and refused.value.params == {"seconds": 75}
+    assert refused.value.request is not None and refused.value.request.operator == "tanaka"
+    assert "75秒前" in Texts("ja", SITE).say(refused.value.template, refused.value.params)
