@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,38 @@ def is_gl_mapping(name: str) -> bool:
     of memory that is the GL stack's, not the app's)."""
     base = name.rsplit("/", 1)[-1]
     return base.startswith(("libLLVM", "libGL", "libglapi", "libgallium", "libEGL", "SYSV")) or base.endswith("_dri.so")
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc; empty where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name in parentheses may hold spaces: the parent's pid follows its ")".
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def pin_processes(pids: Sequence[int], cpus: set[int]) -> int:
+    """Every thread of each of ``pids`` onto ``cpus`` (Linux affinity is per thread, and a
+    thread started later inherits its creator's); returns the threads pinned."""
+    pinned = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
+            try:
+                os.sched_setaffinity(int(task.name), cpus)
+                pinned += 1
+            except OSError:
+                continue  # the thread ended while we looked
+    return pinned
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:
