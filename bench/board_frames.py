@@ -116,7 +116,7 @@ def main() -> int:
                     before = [t for t in flips if t < start]
                     swaps = ([before[-1]] if before else []) + [t for t in flips if start <= t <= end + 0.05]
                     frames = [(b - a_) * 1000.0 for a_, b in itertools.pairwise(swaps)]
-                    state["cars"] = _cars(app.root_box)
+                    state["cars"] = len(app.resting)
                     st = _proc_status()
                     (a.out / "frames.json").write_text(
                         json.dumps(
@@ -176,16 +176,6 @@ def _gl_kb() -> int:
     """Resident kB of Mesa's software GL that the process maps from files: libLLVM, the DRI
     driver, libGL and the X server's shared images (its anonymous buffers cannot be told apart)."""
     return sum(kb for name, kb in _top_mappings(10_000) if is_gl_mapping(name))
-
-
-def _cars(root: Any) -> int:
-    """Train cars on screen (TrainCar widgets), for the report."""
-    count, todo = 0, [root]
-    while todo:
-        widget = todo.pop()
-        count += type(widget).__name__ == "TrainCar"
-        todo.extend(widget.children)
-    return count
 
 
 if __name__ == "__main__":

@@ -66,7 +66,10 @@ def main() -> int:
                 if drawn is None:
                     return
                 frames["with_lines"] += bool(drawn.tracks)
-                widgets = [*app.root_box.children, *app.overlay.children]
+                # What the canvases hold, not what the app means to show: every piece's group.
+                drawn_groups = {id(g) for g in (*app.root_box.canvas.children, *app.overlay.canvas.children)}
+                pieces = (*app.on_board.values(), *app.sliding, *app.parked.values())
+                widgets = [p for p in pieces if id(p.group) in drawn_groups]
                 tracks = sum(type(i).__name__ == "Line" for i in app.root_box.canvas.before.children)
                 blank = [w.text for w in widgets if w.text and w.texture is None]
                 if len(widgets) != len(drawn.texts) + len(drawn.cars) or tracks != len(drawn.tracks) or blank:
@@ -108,8 +111,8 @@ def main() -> int:
                         "pages": app.scene.pages if app.scene is not None else 0,
                         "mode": app.scene.mode if app.scene is not None else None,
                         "moves": [type(m).__name__ for m in controller.moves],
-                        "sliding": len(app.overlay.children),
-                        "static_widgets": _count(app.root_box),
+                        "sliding": len(app.sliding),
+                        "static_widgets": len(app.on_board),
                         "chimed": list(announcer.chimed),
                         "spoken": announcer.speaker.texts() if hasattr(announcer.speaker, "texts") else [],
                     }
@@ -124,7 +127,7 @@ def main() -> int:
             deadline = time.monotonic() + 60
 
             def watch(_dt: float) -> bool:
-                if app.overlay.children or time.monotonic() > deadline:
+                if app.sliding or time.monotonic() > deadline:
                     Clock.schedule_once(shoot, MOVE_S / 3)
                     return False
                 return True
@@ -146,10 +149,6 @@ def _write_result(out: Path, result: dict[str, Any]) -> None:
     tmp = out / "result.json.tmp"
     tmp.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, out / "result.json")
-
-
-def _count(widget: Any) -> int:
-    return 1 + sum(_count(child) for child in widget.children)
 
 
 if __name__ == "__main__":
