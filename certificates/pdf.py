@@ -12,6 +12,9 @@ The PDF container is written here, not by Pillow's PDF plugin: Pillow stores gre
 as JPEG (smearing the fine pattern and small text) and stamps the current time into the file.
 Each page is one lossless Flate image (the PNG encoder's IDAT stream, which PDF reads with the
 PNG predictors), with no dates, so the same content always gives the same bytes.
+
+The entry points take the content's model (certificates.content), or the plain data
+certificate_content returns, which they convert once; the layout reads attributes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import io
 import math
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +30,20 @@ from typing import Any, Literal
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from certificates.content import (
+    CONTENT_TYPES,
+    KINDS,
+    CertificateContent,
+    ContentError,
+    FuhyoContent,
+    InkanContent,
+    JuminhyoContent,
+    KosekiContent,
+    Person,
+    ShotokuContent,
+    parse_content,
+    strings,
+)
 from certificates.rules import CertificateError
 from common.fonts import FontSet, find_fonts
 
@@ -73,51 +90,20 @@ class CertificatePdfError(CertificateError):
     """Content that cannot be drawn: a missing field, or text the font cannot print."""
 
 
-# -- content access -----------------------------------------------------------------------------
+# -- content --------------------------------------------------------------------------------------
 
 
-def _text(doc: Mapping[str, Any], key: str, path: str, required: bool = True) -> str:
-    value = doc.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise CertificatePdfError(f"content.{path}{key}: expected text, got {value!r}")
-    return value
+def typed(content: CertificateContent | Mapping[str, Any]) -> CertificateContent:
+    """The content as its model: plain data (what certificate_content returns) is converted once.
 
-
-def _int(doc: Mapping[str, Any], key: str, path: str) -> int:
-    value = doc.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CertificatePdfError(f"content.{path}{key}: expected a whole number of yen, got {value!r}")
-    return value
-
-
-def _map(doc: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = doc.get(key)
-    if not isinstance(value, Mapping):
-        raise CertificatePdfError(f"content.{path}{key}: expected an object, got {type(value).__name__}")
-    return value
-
-
-def _list(doc: Mapping[str, Any], key: str, path: str) -> list[Mapping[str, Any]]:
-    value = doc.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise CertificatePdfError(f"content.{path}{key}: expected a list of objects")
-    return value
-
-
-def _strings(value: object) -> Iterator[tuple[str, str]]:
-    """Every (path, text) in the content, for the glyph check."""
-    if isinstance(value, str):
-        yield "", value
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            for sub, text in _strings(v):
-                yield f".{k}{sub}", text
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            for sub, text in _strings(v):
-                yield f"[{i}]{sub}", text
+    Raises :class:`CertificatePdfError` naming the key path (``content.persons[0].name``).
+    """
+    if isinstance(content, CONTENT_TYPES):
+        return content
+    try:
+        return parse_content(content)
+    except ContentError as err:
+        raise CertificatePdfError(str(err)) from err
 
 
 # -- layout model ----------------------------------------------------------------------------------
@@ -468,135 +454,100 @@ def _ground(fonts: FontSet, municipality: str) -> Image.Image:
 _OMITTED_LABELS = {"relationship": "続柄", "honseki": "本籍・筆頭者", "my_number": "個人番号"}
 
 
-def _juminhyo(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
-    household = _map(content, "household", "")
-    blocks = [
-        Block(
-            (
-                (
-                    Field("住所", _text(household, "address", "household."), 3),
-                    Field("世帯主", _text(household, "head", "household."), 2),
-                ),
-            )
-        )
-    ]
-    persons = _list(content, "persons", "")
-    if not persons:
-        raise CertificatePdfError("content.persons: a 住民票 needs at least one person")
+def _juminhyo(content: JuminhyoContent) -> tuple[list[Block], list[str]]:
+    household = content.household
+    blocks = [Block(((Field("住所", household.address, 3), Field("世帯主", household.head, 2)),))]
     any_foreign = False
-    for i, p in enumerate(persons):
-        path = f"persons[{i}]."
+    for p in content.persons:
         rows: list[Row] = [
             (
-                Field("氏名", _text(p, "name", path), 3, kana=_text(p, "kana", path), emphasis=True),
-                Field("生年月日", _text(p, "birth", path), 2),
-                Field("性別", _text(p, "sex", path), 1),
+                Field("氏名", p.name, 3, kana=p.kana, emphasis=True),
+                Field("生年月日", p.birth, 2),
+                Field("性別", p.sex, 1),
             ),
         ]
         second = [
-            Field("住民となった年月日", _text(p, "since", path), 1.2),
-            Field("住所を定めた年月日", _text(p, "address_since", path), 1.2),
+            Field("住民となった年月日", p.since, 1.2),
+            Field("住所を定めた年月日", p.address_since, 1.2),
         ]
-        if "relationship" in p:
-            second.append(Field("続柄", _text(p, "relationship", path), 0.8))
+        if p.relationship is not None:
+            second.append(Field("続柄", p.relationship, 0.8))
         rows.append(tuple(second))
-        third = [Field("前住所", _text(p, "previous_address", path, required=False) or "－", 3)]
-        if "my_number" in p:
-            third.append(Field("個人番号", _text(p, "my_number", path), 2))
+        third = [Field("前住所", p.previous_address or "－", 3)]
+        if p.my_number is not None:
+            third.append(Field("個人番号", p.my_number, 2))
         rows.append(tuple(third))
-        if "honseki" in p:
-            rows.append((Field("本籍", _text(p, "honseki", path), 3), Field("筆頭者", _text(p, "hittosha", path), 2)))
-        if "nationality" in p:
+        if p.honseki is not None:
+            rows.append((Field("本籍", p.honseki, 3), Field("筆頭者", p.hittosha or "", 2)))
+        if p.nationality is not None:
             any_foreign = True
+            rows.append((Field("国籍・地域", p.nationality, 2), Field("在留資格", p.residence_status or "", 3)))
             rows.append(
                 (
-                    Field("国籍・地域", _text(p, "nationality", path), 2),
-                    Field("在留資格", _text(p, "residence_status", path), 3),
-                )
-            )
-            rows.append(
-                (
-                    Field("在留期間等の満了の日", _text(p, "residence_expiry", path) or "－", 2),
-                    Field("法第30条の45に規定する区分", _text(p, "foreign_category", path), 3),
+                    Field("在留期間等の満了の日", p.residence_expiry or "－", 2),
+                    Field("法第30条の45に規定する区分", p.foreign_category or "", 3),
                 )
             )
         blocks.append(Block(tuple(rows)))
-    omitted = content.get("omitted", [])
-    if not isinstance(omitted, list) or not all(o in _OMITTED_LABELS for o in omitted):
-        raise CertificatePdfError(f"content.omitted: expected a list of {', '.join(_OMITTED_LABELS)}")
     notes = []
-    if omitted:
-        labels = [_OMITTED_LABELS[o] + ("（国籍・地域等）" if o == "honseki" and any_foreign else "") for o in omitted]
+    if content.omitted:
+        labels = [
+            _OMITTED_LABELS[o] + ("（国籍・地域等）" if o == "honseki" and any_foreign else "") for o in content.omitted
+        ]
         notes.append("※ 次の事項は記載を省略しています：" + "、".join(labels))
     return blocks, notes
 
 
-def _person_rows(person: Mapping[str, Any], path: str) -> tuple[Row, ...]:
+def _person_rows(person: Person) -> tuple[Row, ...]:
     return (
-        (Field("住所", _text(person, "address", path)),),
+        (Field("住所", person.address),),
         (
-            Field("氏名", _text(person, "name", path), 3, kana=_text(person, "kana", path), emphasis=True),
-            Field("生年月日", _text(person, "birth", path), 2),
-            Field("性別", _text(person, "sex", path), 1),
+            Field("氏名", person.name, 3, kana=person.kana, emphasis=True),
+            Field("生年月日", person.birth, 2),
+            Field("性別", person.sex, 1),
         ),
     )
 
 
-def _inkan(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
-    seal = _map(content, "seal", "")
-    person = _map(content, "person", "")
-    impression = _text(seal, "impression", "seal.")
+def _inkan(content: InkanContent) -> tuple[list[Block], list[str]]:
+    seal, person = content.seal, content.person
     return [
         Block(
             (
-                (Field("登録番号", _text(seal, "number", "seal.")),),
-                (Field("登録年月日", _text(seal, "registered", "seal.")),),
-                (
-                    Field(
-                        "氏名", _text(person, "name", "person."), kana=_text(person, "kana", "person."), emphasis=True
-                    ),
-                ),
-                (
-                    Field("生年月日", _text(person, "birth", "person."), 2),
-                    Field("性別", _text(person, "sex", "person."), 1),
-                ),
-                (Field("住所", _text(person, "address", "person.")),),
+                (Field("登録番号", seal.number),),
+                (Field("登録年月日", seal.registered),),
+                (Field("氏名", person.name, kana=person.kana, emphasis=True),),
+                (Field("生年月日", person.birth, 2), Field("性別", person.sex, 1)),
+                (Field("住所", person.address),),
             ),
-            side=Field("印影", seal=impression or "印", label_width=110),
+            side=Field("印影", seal=seal.impression or "印", label_width=110),
             side_width=760,
         ),
     ], []
 
 
-def _koseki(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
+def _koseki(content: KosekiContent) -> tuple[list[Block], list[str]]:
     wide = 360
     blocks = [
         Block(
             (
-                (Field("本籍", _text(content, "honseki", ""), label_width=wide),),
-                (Field("氏名", _text(content, "hittosha", ""), label_width=wide),),
+                (Field("本籍", content.honseki, label_width=wide),),
+                (Field("氏名", content.hittosha, label_width=wide),),
             )
         ),
-        Block(((Field("戸籍事項", f"戸籍編製　【編製日】{_text(content, 'made_on', '')}", label_width=wide),),)),
+        Block(((Field("戸籍事項", f"戸籍編製　【編製日】{content.made_on}", label_width=wide),),)),
     ]
-    for i, m in enumerate(_list(content, "members", "")):
-        path = f"members[{i}]."
-        role = _text(m, "role", path)
-        role_line = f"【配偶者区分】{role}" if role in ("夫", "妻") else f"【続柄】{role}"
+    for m in content.members:
+        role_line = f"【配偶者区分】{m.role}" if m.role in ("夫", "妻") else f"【続柄】{m.role}"
         person = "\n".join(
             [
-                f"【名】{_text(m, 'name', path)}",
-                f"【生年月日】{_text(m, 'birth', path)}　【性別】{_text(m, 'sex', path)}",
-                f"【父】{_text(m, 'father', path, required=False) or '－'}　【母】{_text(m, 'mother', path, required=False) or '－'}",
+                f"【名】{m.name}",
+                f"【生年月日】{m.birth}　【性別】{m.sex}",
+                f"【父】{m.father or '－'}　【母】{m.mother or '－'}",
                 role_line,
             ]
         )
-        events = m.get("events", [])
-        if not isinstance(events, list) or not all(
-            isinstance(e, list) and len(e) == 2 and all(isinstance(s, str) for s in e) for e in events
-        ):
-            raise CertificatePdfError(f"content.{path}events: expected a list of [事項, text] pairs")
-        history = "\n".join(f"{name}　【{name}日】{text}" for name, text in events) or "－"
+        history = "\n".join(f"{name}　【{name}日】{text}" for name, text in m.events) or "－"
         blocks.append(
             Block(
                 (
@@ -608,20 +559,12 @@ def _koseki(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
     return blocks, []
 
 
-def _fuhyo(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
-    blocks = [
-        Block(((Field("本籍", _text(content, "honseki", ""), 3), Field("筆頭者", _text(content, "hittosha", ""), 2)),))
-    ]
-    for i, m in enumerate(_list(content, "members", "")):
-        path = f"members[{i}]."
-        rows: list[Row] = [
-            (Field("氏名", _text(m, "name", path), 3, emphasis=True), Field("生年月日", _text(m, "birth", path), 2))
-        ]
-        for j, a in enumerate(_list(m, "addresses", path)):
-            apath = f"{path}addresses[{j}]."
-            rows.append(
-                (Field("住所", _text(a, "address", apath), 3), Field("住所を定めた年月日", _text(a, "since", apath), 2))
-            )
+def _fuhyo(content: FuhyoContent) -> tuple[list[Block], list[str]]:
+    blocks = [Block(((Field("本籍", content.honseki, 3), Field("筆頭者", content.hittosha, 2)),))]
+    for m in content.members:
+        rows: list[Row] = [(Field("氏名", m.name, 3, emphasis=True), Field("生年月日", m.birth, 2))]
+        for a in m.addresses:
+            rows.append((Field("住所", a.address, 3), Field("住所を定めた年月日", a.since, 2)))
         blocks.append(Block(tuple(rows)))
     return blocks, []
 
@@ -630,67 +573,67 @@ def _yen(value: int) -> str:
     return f"{value:,} 円"
 
 
-def _shotoku(content: Mapping[str, Any]) -> tuple[list[Block], list[str]]:
-    tax = _map(content, "tax", "")
-    municipality = _text(content, "municipality", "")
+def _shotoku(content: ShotokuContent) -> tuple[list[Block], list[str]]:
+    tax = content.tax
+    municipality = content.municipality
     local = f"{municipality[-1]}民税" if municipality[-1:] in ("市", "町", "村", "区") else "市町村民税"
     return [
-        Block(_person_rows(_map(content, "person", ""), "person.")),
+        Block(_person_rows(content.person)),
         Block(
             (
                 (
-                    Field("総所得金額等", _yen(_int(tax, "income", "tax.")), align="right"),
-                    Field("所得控除額合計", _yen(_int(tax, "deductions", "tax.")), align="right"),
-                    Field("課税標準額", _yen(_int(tax, "taxable_income", "tax.")), align="right"),
+                    Field("総所得金額等", _yen(tax.income), align="right"),
+                    Field("所得控除額合計", _yen(tax.deductions), align="right"),
+                    Field("課税標準額", _yen(tax.taxable_income), align="right"),
                 ),
             )
         ),
         Block(
             (
                 (
-                    Field(local, _yen(_int(tax, "municipal_tax", "tax.")), align="right"),
-                    Field("道府県民税", _yen(_int(tax, "prefectural_tax", "tax.")), align="right"),
-                    Field("税額合計", _yen(_int(tax, "total_tax", "tax.")), align="right", emphasis=True),
+                    Field(local, _yen(tax.municipal_tax), align="right"),
+                    Field("道府県民税", _yen(tax.prefectural_tax), align="right"),
+                    Field("税額合計", _yen(tax.total_tax), align="right", emphasis=True),
                 ),
             )
         ),
-    ], [
-        f"{_text(content, 'fiscal_year_text', '')}の課税は、{_text(content, 'income_year_text', '')}の所得に基づきます。"
-    ]
+    ], [f"{content.fiscal_year_text}の課税は、{content.income_year_text}の所得に基づきます。"]
 
 
-_KINDS: Mapping[str, Callable[[Mapping[str, Any]], tuple[list[Block], list[str]]]] = {
-    "juminhyo": _juminhyo,
-    "inkan": _inkan,
-    "koseki": _koseki,
-    "fuhyo": _fuhyo,
-    "shotoku": _shotoku,
-}
+def _layout(content: CertificateContent) -> tuple[list[Block], list[str]]:
+    if isinstance(content, JuminhyoContent):
+        return _juminhyo(content)
+    if isinstance(content, InkanContent):
+        return _inkan(content)
+    if isinstance(content, KosekiContent):
+        return _koseki(content)
+    if isinstance(content, FuhyoContent):
+        return _fuhyo(content)
+    return _shotoku(content)
 
 
-def sheet(content: Mapping[str, Any]) -> Sheet:
+# The kinds laid out above, by wire code (tests check every certificate kind is here).
+_KINDS = frozenset(KINDS)
+
+
+def sheet(content: CertificateContent | Mapping[str, Any]) -> Sheet:
     """Check the content and lay out what each page will hold (no pixels yet)."""
-    if not isinstance(content, Mapping):
-        raise CertificatePdfError("content: expected an object made by certificates.rules.certificate_content")
-    kind = content.get("kind")
-    if not isinstance(kind, str) or kind not in _KINDS:
-        raise CertificatePdfError(f"content.kind: {kind!r} is not a certificate; use one of {', '.join(_KINDS)}")
-    blocks, notes = _KINDS[kind](content)
-    subtitle = _text(content, "subtitle", "", required=False)
-    if kind == "shotoku":
-        subtitle = f"{_text(content, 'fiscal_year_text', '')}（{_text(content, 'income_year_text', '')}所得）"
-    municipality = _text(content, "municipality", "")
+    content = typed(content)
+    blocks, notes = _layout(content)
+    subtitle = (content.subtitle or "") if isinstance(content, KosekiContent) else ""
+    if isinstance(content, ShotokuContent):
+        subtitle = f"{content.fiscal_year_text}（{content.income_year_text}所得）"
     return Sheet(
-        title=_text(content, "title", ""),
+        title=content.title,
         subtitle=subtitle,
-        issue_number=_text(content, "issue_number", ""),
+        issue_number=content.issue_number,
         blocks=tuple(blocks),
         notes=tuple(notes),
-        certification=_text(content, "certification", ""),
-        date_text=_text(content, "issued_on_text", ""),
-        mayor_line=_text(content, "mayor_line", ""),
-        seal_text=f"{municipality}長之印",
-        municipality=municipality,
+        certification=content.certification,
+        date_text=content.issued_on_text,
+        mayor_line=content.mayor_line,
+        seal_text=f"{content.municipality}長之印",
+        municipality=content.municipality,
     )
 
 
@@ -793,8 +736,8 @@ def _draw_closing(c: _Canvas, draw: ImageDraw.ImageDraw, s: Sheet) -> None:
         foot += int((SMALL_SIZE - 4) * LINE)
 
 
-def _check_glyphs(fonts: FontSet, content: Mapping[str, Any]) -> None:
-    for path, text in _strings(content):
+def _check_glyphs(fonts: FontSet, content: CertificateContent) -> None:
+    for path, text in strings(content):
         missing = fonts.missing_glyphs(text)
         if missing:
             raise CertificatePdfError(
@@ -802,9 +745,10 @@ def _check_glyphs(fonts: FontSet, content: Mapping[str, Any]) -> None:
             )
 
 
-def render_pages(content: Mapping[str, Any], fonts: FontSet | None = None) -> list[Image.Image]:
+def render_pages(content: CertificateContent | Mapping[str, Any], fonts: FontSet | None = None) -> list[Image.Image]:
     """The certificate's pages as 2480x3508 greyscale images (300 dpi A4)."""
     fonts = fonts if fonts is not None else find_fonts()
+    content = typed(content)
     s = sheet(content)
     _check_glyphs(fonts, content)
     c = _Canvas(fonts)
@@ -812,10 +756,10 @@ def render_pages(content: Mapping[str, Any], fonts: FontSet | None = None) -> li
     return [_draw_page(c, s, blocks, i + 1, len(pages)) for i, blocks in enumerate(pages)]
 
 
-def render_pdf(content: Mapping[str, Any], fonts: FontSet | None = None) -> bytes:
+def render_pdf(content: CertificateContent | Mapping[str, Any], fonts: FontSet | None = None) -> bytes:
     """The certificate as PDF bytes: one lossless 300 dpi image per A4 page, no timestamps."""
-    s = sheet(content)
-    return pdf_from_pages(render_pages(content, fonts), title=s.title)
+    content = typed(content)
+    return pdf_from_pages(render_pages(content, fonts), title=content.title)
 
 
 class CertificatePdfRenderer:
@@ -828,13 +772,12 @@ class CertificatePdfRenderer:
     def __init__(self, fonts: FontSet | None = None) -> None:
         self._fonts = fonts
 
-    def render(self, kind: str, content: Mapping[str, Any], issue_number: str) -> bytes:
+    def render(self, kind: str, content: CertificateContent | Mapping[str, Any], issue_number: str) -> bytes:
         """The PDF of one copy; CertificatePdfError when the content belongs to another job."""
-        if not isinstance(content, Mapping):
-            raise CertificatePdfError("content: expected an object made by certificates.rules.certificate_content")
-        if content.get("kind") != kind or content.get("issue_number") != issue_number:
+        content = typed(content)
+        if content.kind != kind or content.issue_number != issue_number:
             raise CertificatePdfError(
-                f"content is for {content.get('kind')!r} {content.get('issue_number')!r}, not the job's"
+                f"content is for {content.kind!r} {content.issue_number!r}, not the job's"
                 f" {kind!r} {issue_number!r}; refusing to print it"
             )
         if self._fonts is None:
@@ -842,7 +785,9 @@ class CertificatePdfRenderer:
         return render_pdf(content, self._fonts)
 
 
-def render_png(content: Mapping[str, Any], path: Path, scale: float = 1.0, fonts: FontSet | None = None) -> Path:
+def render_png(
+    content: CertificateContent | Mapping[str, Any], path: Path, scale: float = 1.0, fonts: FontSet | None = None
+) -> Path:
     """Write the pages as one PNG (pages stacked, ``scale`` 1.0 = 300 dpi) for docs and reviews."""
     if not 0.05 <= scale <= 1.0:
         raise CertificatePdfError(f"scale: expected 0.05 to 1.0, got {scale}")

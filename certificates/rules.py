@@ -19,10 +19,29 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 import msgspec
 
+from certificates.content import (
+    FORMAT,
+    Address,
+    CertificateContent,
+    FuhyoContent,
+    FuhyoMember,
+    Household,
+    InkanContent,
+    JuminhyoContent,
+    JuminhyoPerson,
+    KosekiContent,
+    KosekiMember,
+    Omitted,
+    Person,
+    Seal,
+    ShotokuContent,
+    Tax,
+    plain,
+)
 from certificates.errors import CertificateDomainError
 from certificates.registry import RegistryLookup, Resident, age_on
 from common.validation import Invalid, convert, info
@@ -32,7 +51,7 @@ MIN_AGE = 15  # kiosks serve residents aged 15 and over
 MAX_CONTENT_BYTES = 64 * 1024  # the issue reply travels over MQTT with the content in it
 MAX_MEMBERS = 20  # chosen members of one 住民票 (a household larger than this goes to a counter)
 MAX_FEE_PER_COPY = 10_000  # a typo guard: no certificate costs more than one large note
-CONTENT_FORMAT = 1
+CONTENT_FORMAT = FORMAT
 
 
 class CertificateError(CertificateDomainError):
@@ -245,6 +264,25 @@ DEFAULT_FEES: Mapping[CertificateKind, int] = MappingProxyType(
 )
 
 
+# The codes as a Literal, not the enum: an unknown key is then reported by name (a test keeps
+# the two in step).
+FeeCode = Literal["juminhyo", "inkan", "koseki", "fuhyo", "shotoku"]
+# The hoppers pay change in 10-yen coins: a fee of 305 could never be settled, hence multiple_of.
+_Fee = Annotated[
+    int,
+    info(
+        ge=0,
+        le=MAX_FEE_PER_COPY,
+        multiple_of=10,
+        what=f"whole yen per copy from 0 to {MAX_FEE_PER_COPY}, in 10-yen steps",
+    ),
+]
+_FeeTable = Annotated[
+    dict[Annotated[FeeCode, info(what="a certificate code: fuhyo, inkan, juminhyo, koseki or shotoku")], _Fee],
+    info(what="a table of fees per copy, e.g. { juminhyo = 300, koseki = 450 }"),
+]
+
+
 @dataclass(frozen=True)
 class FeeSchedule:
     """Fees per copy in yen (手数料); they vary by town, so they come from configuration."""
@@ -259,31 +297,11 @@ class FeeSchedule:
         """
         if raw is None:
             return cls()
-        if not isinstance(raw, Mapping):
-            raise FeeScheduleError(
-                f"{path}: expected a table of fees per copy, e.g. {{ juminhyo = 300, koseki = 450 }}"
-            )
-        fees = dict(DEFAULT_FEES)
-        for key in sorted(raw, key=str):
-            value = raw[key]
-            try:
-                kind = CertificateKind(key)
-            except ValueError as err:
-                allowed = ", ".join(sorted(k.value for k in CertificateKind))
-                raise FeeScheduleError(f"{path}.{key}: unknown certificate; use one of {allowed}") from err
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise FeeScheduleError(
-                    f"{path}.{key}: expected whole yen per copy such as {DEFAULT_FEES[kind]}, got {value!r}"
-                )
-            if not 0 <= value <= MAX_FEE_PER_COPY:
-                raise FeeScheduleError(f"{path}.{key}: expected 0 to {MAX_FEE_PER_COPY} yen per copy, got {value}")
-            if value % 10:
-                # The hoppers pay change in 10-yen coins; a fee of 305 could never be settled.
-                raise FeeScheduleError(
-                    f"{path}.{key}: {value} yen is not a multiple of 10; the kiosk cannot give 1- or 5-yen change"
-                )
-            fees[kind] = value
-        return cls(MappingProxyType(fees))
+        try:
+            given = convert(raw, _FeeTable)
+        except Invalid as err:
+            raise FeeScheduleError(f"{path}.{err}" if err.parts else f"{path}: {err}") from err
+        return cls(MappingProxyType({**DEFAULT_FEES, **{CertificateKind(k): v for k, v in given.items()}}))
 
     def per_copy(self, kind: CertificateKind | str) -> int:
         """The fee of one copy."""
@@ -523,75 +541,83 @@ def _format_my_number(number: str) -> str:
     return f"{number[:4]} {number[4:8]} {number[8:]}"
 
 
-def _juminhyo(registry: RegistryLookup, resident: Resident, options: JuminhyoOptions, today: date) -> dict[str, Any]:
+class IssueHead(TypedDict):
+    """The fields every certificate's content shares: the issue and the card it is for."""
+
+    format: int
+    municipality: str
+    issue_number: str
+    issued_on: str
+    issued_on_text: str
+    mayor_line: str
+    card_serial: str
+
+
+def _juminhyo(
+    registry: RegistryLookup, resident: Resident, options: JuminhyoOptions, today: date, head: IssueHead
+) -> JuminhyoContent:
     persons, _ = _selected_persons(registry, resident, options, today)
-    head = registry.head_of(resident)
-    rows: list[dict[str, Any]] = []
+    rows: list[JuminhyoPerson] = []
     for p in persons:
-        row: dict[str, Any] = {
-            "name": p.name,
-            "kana": p.kana,
-            "birth": _birth(p),
-            "sex": p.sex.label,
-            "since": wareki(p.resident_since),
-            "address_since": wareki(p.address_since),
-            "previous_address": p.previous_address or "",
-            "foreign": p.foreign,
-        }
-        if options.with_zokugara:
-            row["relationship"] = p.relationship
-        if options.with_honseki:
-            if p.foreign:
-                row["nationality"] = p.nationality
-                row["residence_status"] = p.residence_status or ""
-                row["residence_expiry"] = western(p.residence_expiry) if p.residence_expiry else ""
-                row["foreign_category"] = "特別永住者" if p.residence_status == "特別永住者" else "中長期在留者"
-            else:
-                row["honseki"] = p.honseki or ""
-                row["hittosha"] = p.hittosha or ""
-        if options.with_my_number:
-            row["my_number"] = _format_my_number(p.my_number)
-        rows.append(row)
-    omitted = [
-        item
-        for item, shown in (
-            ("relationship", options.with_zokugara),
-            ("honseki", options.with_honseki),
-            ("my_number", options.with_my_number),
+        # 本籍・筆頭者 for a Japanese resident; 国籍・地域 and the residence status for a foreign one.
+        honseki = options.with_honseki and not p.foreign
+        nationality = options.with_honseki and p.foreign
+        category = "特別永住者" if p.residence_status == "特別永住者" else "中長期在留者"
+        rows.append(
+            JuminhyoPerson(
+                name=p.name,
+                kana=p.kana,
+                birth=_birth(p),
+                sex=p.sex.label,
+                since=wareki(p.resident_since),
+                address_since=wareki(p.address_since),
+                previous_address=p.previous_address or "",
+                foreign=p.foreign,
+                relationship=p.relationship if options.with_zokugara else None,
+                nationality=(p.nationality or "") if nationality else None,
+                residence_status=(p.residence_status or "") if nationality else None,
+                residence_expiry=(western(p.residence_expiry) if p.residence_expiry else "") if nationality else None,
+                foreign_category=category if nationality else None,
+                honseki=(p.honseki or "") if honseki else None,
+                hittosha=(p.hittosha or "") if honseki else None,
+                my_number=_format_my_number(p.my_number) if options.with_my_number else None,
+            )
         )
-        if not shown
-    ]
-    return {
-        "title": "住民票の写し",
-        "certification": CERTIFICATIONS["juminhyo"],
-        "household": {"address": resident.address, "head": head.name},
-        "scope": options.scope,
-        "persons": rows,
-        "omitted": omitted,
-    }
+    shown: tuple[tuple[Omitted, bool], ...] = (
+        ("relationship", options.with_zokugara),
+        ("honseki", options.with_honseki),
+        ("my_number", options.with_my_number),
+    )
+    omitted = tuple(item for item, given in shown if not given)
+    return JuminhyoContent(
+        **head,
+        title="住民票の写し",
+        certification=CERTIFICATIONS["juminhyo"],
+        household=Household(address=resident.address, head=registry.head_of(resident).name),
+        scope=options.scope,
+        persons=tuple(rows),
+        omitted=omitted,
+    )
 
 
-def _person(p: Resident) -> dict[str, Any]:
-    return {"name": p.name, "kana": p.kana, "birth": _birth(p), "sex": p.sex.label, "address": p.address}
+def _person(p: Resident) -> Person:
+    return Person(name=p.name, kana=p.kana, birth=_birth(p), sex=p.sex.label, address=p.address)
 
 
-def _inkan(registry: RegistryLookup, resident: Resident) -> dict[str, Any]:
+def _inkan(registry: RegistryLookup, resident: Resident, head: IssueHead) -> InkanContent:
     seal = registry.seal(resident.id)
     if seal is None:  # check_eligibility refused already; this keeps the types honest
         raise IneligibleError(Refusal(RefusalReason.NO_SEAL_REGISTRATION, "no seal registered"))
-    return {
-        "title": "印鑑登録証明書",
-        "certification": CERTIFICATIONS["inkan"],
-        "person": _person(resident),
-        "seal": {
-            "number": f"第{seal.number}号",
-            "registered": wareki(seal.registered_on),
-            "impression": seal.impression,
-        },
-    }
+    return InkanContent(
+        **head,
+        title="印鑑登録証明書",
+        certification=CERTIFICATIONS["inkan"],
+        person=_person(resident),
+        seal=Seal(number=f"第{seal.number}号", registered=wareki(seal.registered_on), impression=seal.impression),
+    )
 
 
-def _koseki(registry: RegistryLookup, resident: Resident, options: KosekiOptions) -> dict[str, Any]:
+def _koseki(registry: RegistryLookup, resident: Resident, options: KosekiOptions, head: IssueHead) -> KosekiContent:
     register = registry.family_register(resident)
     if register is None:
         raise IneligibleError(Refusal(RefusalReason.NO_FAMILY_REGISTER, "本籍 is not kept by this town"))
@@ -601,33 +627,34 @@ def _koseki(registry: RegistryLookup, resident: Resident, options: KosekiOptions
     members = []
     for e in entries:
         born = wareki(e.birth_date)
-        events = [["出生", f"{born}\u3000{e.birthplace}で出生" if e.birthplace else born]]
+        events = [("出生", f"{born}\u3000{e.birthplace}で出生" if e.birthplace else born)]
         if e.married_on is not None:
-            events.append(["婚姻", wareki(e.married_on)])
+            events.append(("婚姻", wareki(e.married_on)))
         members.append(
-            {
-                "name": e.name,
-                "birth": wareki(e.birth_date),
-                "sex": e.sex.label,
-                "role": e.role,
-                "father": e.father,
-                "mother": e.mother,
-                "events": events,
-            }
+            KosekiMember(
+                name=e.name,
+                birth=wareki(e.birth_date),
+                sex=e.sex.label,
+                role=e.role,
+                father=e.father,
+                mother=e.mother,
+                events=tuple(events),
+            )
         )
-    return {
-        "title": "戸籍全部事項証明書" if options.variant == "tohon" else "戸籍個人事項証明書",
-        "subtitle": "（戸籍謄本）" if options.variant == "tohon" else "（戸籍抄本）",
-        "certification": CERTIFICATIONS[f"koseki.{options.variant}"],
-        "variant": options.variant,
-        "honseki": register.honseki,
-        "hittosha": register.hittosha,
-        "made_on": wareki(register.made_on),
-        "members": members,
-    }
+    return KosekiContent(
+        **head,
+        title="戸籍全部事項証明書" if options.variant == "tohon" else "戸籍個人事項証明書",
+        subtitle="（戸籍謄本）" if options.variant == "tohon" else "（戸籍抄本）",
+        certification=CERTIFICATIONS[f"koseki.{options.variant}"],
+        variant=options.variant,
+        honseki=register.honseki,
+        hittosha=register.hittosha,
+        made_on=wareki(register.made_on),
+        members=tuple(members),
+    )
 
 
-def _fuhyo(registry: RegistryLookup, resident: Resident) -> dict[str, Any]:
+def _fuhyo(registry: RegistryLookup, resident: Resident, head: IssueHead) -> FuhyoContent:
     register = registry.family_register(resident)
     if register is None:
         raise IneligibleError(Refusal(RefusalReason.NO_FAMILY_REGISTER, "本籍 is not kept by this town"))
@@ -636,40 +663,42 @@ def _fuhyo(registry: RegistryLookup, resident: Resident) -> dict[str, Any]:
         person = registry.resident(e.resident_id) if e.resident_id is not None else None
         if person is None:
             continue  # the 附票 records addresses; the register keeps people who never lived here
-        addresses = [{"address": a.address, "since": wareki(a.since)} for a in person.previous_addresses]
-        addresses.append({"address": person.address, "since": wareki(person.address_since)})
-        members.append({"name": e.name, "birth": wareki(e.birth_date), "addresses": addresses})
-    return {
-        "title": "戸籍の附票の写し",
-        "certification": CERTIFICATIONS["fuhyo"],
-        "honseki": register.honseki,
-        "hittosha": register.hittosha,
-        "members": members,
-    }
+        addresses = [Address(address=a.address, since=wareki(a.since)) for a in person.previous_addresses]
+        addresses.append(Address(address=person.address, since=wareki(person.address_since)))
+        members.append(FuhyoMember(name=e.name, birth=wareki(e.birth_date), addresses=tuple(addresses)))
+    return FuhyoContent(
+        **head,
+        title="戸籍の附票の写し",
+        certification=CERTIFICATIONS["fuhyo"],
+        honseki=register.honseki,
+        hittosha=register.hittosha,
+        members=tuple(members),
+    )
 
 
-def _shotoku(registry: RegistryLookup, resident: Resident, options: ShotokuOptions) -> dict[str, Any]:
+def _shotoku(registry: RegistryLookup, resident: Resident, options: ShotokuOptions, head: IssueHead) -> ShotokuContent:
     years = registry.tax_years(resident.id)
     year = options.fiscal_year if options.fiscal_year is not None else (years[-1] if years else None)
     record = registry.tax_record(resident.id, year) if year is not None else None
     if year is None or record is None:
         raise IneligibleError(Refusal(RefusalReason.NO_TAX_RECORD, "no tax record"))
-    return {
-        "title": "所得・課税証明書",
-        "certification": CERTIFICATIONS["shotoku"],
-        "fiscal_year": year,
-        "fiscal_year_text": fiscal_year_text(year),
-        "income_year_text": _era_year(*_era(date(year - 1, 12, 31))) + "分",
-        "person": _person(resident),
-        "tax": {
-            "income": record.income,
-            "deductions": record.deductions,
-            "taxable_income": record.taxable_income,
-            "municipal_tax": record.municipal_tax,
-            "prefectural_tax": record.prefectural_tax,
-            "total_tax": record.municipal_tax + record.prefectural_tax,
-        },
-    }
+    return ShotokuContent(
+        **head,
+        title="所得・課税証明書",
+        certification=CERTIFICATIONS["shotoku"],
+        fiscal_year=year,
+        fiscal_year_text=fiscal_year_text(year),
+        income_year_text=_era_year(*_era(date(year - 1, 12, 31))) + "分",
+        person=_person(resident),
+        tax=Tax(
+            income=record.income,
+            deductions=record.deductions,
+            taxable_income=record.taxable_income,
+            municipal_tax=record.municipal_tax,
+            prefectural_tax=record.prefectural_tax,
+            total_tax=record.municipal_tax + record.prefectural_tax,
+        ),
+    )
 
 
 def certificate_content(
@@ -681,39 +710,41 @@ def certificate_content(
     issued_on: date,
     mayor_line: str,
 ) -> dict[str, Any]:
-    """Everything the certificate's PDF needs, as a JSON-safe dict under 64 KiB.
+    """Everything the certificate's PDF needs, as JSON-safe plain data under 64 KiB.
 
-    Eligibility is checked again here (raises :class:`IneligibleError`): content exists only for
-    a request the kiosk may fulfil on ``issued_on``. My Number, 本籍/筆頭者 (国籍 for foreign
-    residents) and 続柄 appear only when the options ask for them. ``card_serial`` binds the
-    content to the card it was made for: the kiosk compares it with the card it authenticated
-    before it prints. Raises :class:`ContentTooLargeError` when the content exceeds 64 KiB.
+    The content is built as its model (certificates.content) and sent as plain data: the issue
+    reply carries it to the kiosk, which converts it back once. Eligibility is checked again
+    here (raises :class:`IneligibleError`): content exists only for a request the kiosk may
+    fulfil on ``issued_on``. My Number, 本籍/筆頭者 (国籍 for foreign residents) and 続柄 appear
+    only when the options ask for them. ``card_serial`` binds the content to the card it was
+    made for: the kiosk compares it with the card it authenticated before it prints. Raises
+    :class:`ContentTooLargeError` when the content exceeds 64 KiB.
     """
     kind = parse_kind(kind)
     refusal = check_eligibility(registry, resident, kind, options, issued_on)
     if refusal is not None:
         raise IneligibleError(refusal)
+    head = IssueHead(
+        format=CONTENT_FORMAT,
+        municipality=registry.municipality,
+        issue_number=issue_number,
+        issued_on=issued_on.isoformat(),
+        issued_on_text=wareki(issued_on),
+        mayor_line=mayor_line,
+        card_serial=resident.card_serial or "",
+    )
+    typed: CertificateContent
     if isinstance(options, JuminhyoOptions):
-        body = _juminhyo(registry, resident, options, issued_on)
+        typed = _juminhyo(registry, resident, options, issued_on, head)
     elif isinstance(options, KosekiOptions):
-        body = _koseki(registry, resident, options)
+        typed = _koseki(registry, resident, options, head)
     elif isinstance(options, ShotokuOptions):
-        body = _shotoku(registry, resident, options)
+        typed = _shotoku(registry, resident, options, head)
     elif kind is CertificateKind.INKAN:
-        body = _inkan(registry, resident)
+        typed = _inkan(registry, resident, head)
     else:
-        body = _fuhyo(registry, resident)
-    content: dict[str, Any] = {
-        "format": CONTENT_FORMAT,
-        "kind": kind.value,
-        "municipality": registry.municipality,
-        "issue_number": issue_number,
-        "issued_on": issued_on.isoformat(),
-        "issued_on_text": wareki(issued_on),
-        "mayor_line": mayor_line,
-        "card_serial": resident.card_serial or "",
-        **body,
-    }
+        typed = _fuhyo(registry, resident, head)
+    content = plain(typed)
     size = len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
     if size > MAX_CONTENT_BYTES:
         raise ContentTooLargeError(

@@ -17,10 +17,10 @@ prints and discards, in that order. Nothing here does I/O except through the por
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from certificates.content import CertificateContent
 from kiosk.ports import CertificateRenderer, DocumentPrinterPort, KioskError, PrinterFailed
 
 __all__ = ["BindingRefused", "BoundPrinter", "JobDiscarded", "LiveSession", "PrintJob", "PrintOutcome", "release"]
@@ -70,7 +70,7 @@ class PrintJob:
         issue_number: str,
         kind: str,
         copies: int,
-        content: Mapping[str, Any],
+        content: CertificateContent,
     ) -> None:
         self.session_id = session_id
         self.card_serial = card_serial
@@ -78,10 +78,10 @@ class PrintJob:
         self.issue_number = issue_number
         self.kind = kind
         self.copies = copies
-        self._content: Mapping[str, Any] | None = content
+        self._content: CertificateContent | None = content
 
     @property
-    def content(self) -> Mapping[str, Any]:
+    def content(self) -> CertificateContent:
         """The certificate's content; raises :class:`JobDiscarded` once dropped."""
         if self._content is None:
             raise JobDiscarded(f"print job {self.request_id} no longer holds its content")
@@ -116,7 +116,7 @@ class PrintJob:
         return hash((self.session_id, self.request_id))
 
 
-def release(job: PrintJob, live: LiveSession | None) -> Mapping[str, Any]:
+def release(job: PrintJob, live: LiveSession | None) -> CertificateContent:
     """The job's content if it belongs to ``live``; raises :class:`BindingRefused` otherwise.
 
     Checked in this order: a live session exists, the session id, the request id, the card.

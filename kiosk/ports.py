@@ -7,7 +7,9 @@ depends only on these shapes, so the real drivers, the office link and the in-me
 fakes are interchangeable. Nothing here does I/O.
 
 Also here: the kiosk package's exception root (:class:`KioskError`) and the small value types
-that cross a port (office replies, receipt and refund-slip contents).
+that cross a port (office replies, receipt and refund-slip contents). A certificate's content
+is the certificates package's model (certificates.content), made from the office's reply once,
+by the runtime.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from certificates.content import CertificateContent
 from sync import messages
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "AuthReply",
     "CardReaderPort",
     "CashPort",
+    "CertificateContent",
     "CertificateRenderer",
     "Challenge",
     "Clock",
@@ -93,7 +97,11 @@ class AuthReply:
 
 @dataclass(frozen=True)
 class IssueReply:
-    """The office's answer to "issue"; ``certificate`` is the content for the PDF (resident data)."""
+    """The office's answer to "issue"; ``certificate`` is the content for the PDF (resident data).
+
+    The content stays plain data here, as the wire carries it: the runtime converts it into its
+    model (certificates.content.parse_content) once, and refuses a reply whose content does not fit.
+    """
 
     ok: bool
     issue_number: str | None = None
@@ -283,7 +291,7 @@ class OfficePort(Protocol):
 class CertificateRenderer(Protocol):
     """Turns an issued certificate's content into the PDF the document printer prints."""
 
-    def render(self, kind: str, content: Mapping[str, Any], issue_number: str) -> bytes:
+    def render(self, kind: str, content: CertificateContent, issue_number: str) -> bytes:
         """The PDF bytes of one copy."""
         ...
 

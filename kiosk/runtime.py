@@ -35,6 +35,7 @@ from typing import Any, Final
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from certificates.content import ContentError, parse_content
 from common.validation import convert
 from kiosk import flow
 from kiosk.binding import BoundPrinter, LiveSession
@@ -598,12 +599,20 @@ class KioskRuntime:
             return [
                 flow.IssueRefused(request_id=effect.request_id, refusal=reply.refusal or "go_to_counter", now_ms=now)
             ]
+        try:
+            # The content is read here, once, into its model: the print job and the renderer
+            # work on attributes, and a content that cannot print is refunded before printing.
+            content = parse_content(reply.certificate)
+        except ContentError as err:
+            # The key path only: the message quotes the value, which is resident data.
+            log.error("office sent certificate content that does not fit at %r; treated as a refusal", err.path)
+            return [flow.IssueRefused(request_id=effect.request_id, refusal="protocol", now_ms=now)]
         return [
             flow.Issued(
                 request_id=effect.request_id,
                 issue_number=reply.issue_number,
                 fee=reply.fee,
-                content=reply.certificate,
+                content=content,
                 now_ms=now,
             )
         ]

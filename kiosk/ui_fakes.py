@@ -32,6 +32,7 @@ from typing import Any
 from cryptography import x509
 
 from certificates.card_auth import CardAuthError, ChallengeBook, authenticate
+from certificates.content import CertificateContent
 from certificates.registry import Registry, demo_registry
 from certificates.rules import (
     CertificateError,
@@ -231,7 +232,7 @@ class DirDocumentPrinter:
 class PlainRenderer:
     """A quick stand-in for certificates.pdf.CertificatePdfRenderer (no 300 dpi pages)."""
 
-    def render(self, kind: str, content: Mapping[str, Any], issue_number: str) -> bytes:
+    def render(self, kind: str, content: CertificateContent, issue_number: str) -> bytes:
         """A tiny PDF-like document naming the job (no resident data)."""
         return f"%PDF-1.4\n% madoguchi demo {kind} {issue_number}\n%%EOF\n".encode("ascii")
 

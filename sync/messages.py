@@ -741,7 +741,11 @@ class IssueReply(KioskReply, frozen=True, kw_only=True, tag="issue"):
 
     issue_number: Annotated[str, info(max_length=64)] = ""
     fee: Yen = 0
-    certificate: dict[str, Any] | None = None  # certificates.rules content, printed then forgotten
+    # The content to print, then forgotten: plain data here, because sync may not import the
+    # certificates package that owns its model (setup.cfg [importlinter]: the two are siblings).
+    # The kiosk reads it into certificates.content's model once, on receipt; the reply's size
+    # payload limit bounds it meanwhile (certificates.rules keeps it under 64 KiB).
+    certificate: dict[str, Any] | None = None
 
 
 AnyKioskReply = ChallengeReply | AuthenticateReply | IssueReply

@@ -10,10 +10,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+import msgspec
 import pytest
 from PIL import Image, ImageChops
 
 from certificates import pdf as certificate_pdf
+from certificates.content import ContentError, JuminhyoContent, parse_content, plain, strings
 from certificates.pdf import (
     MARGIN_X,
     PAGE_H,
@@ -31,7 +33,9 @@ from certificates.pdf import (
 from certificates.registry import Household, Registry, Resident, demo_registry, synthetic_registry
 from certificates.rules import CertificateKind, certificate_content, parse_options
 from common.fonts import find_fonts
+from common.validation import Invalid
 from office.issuance import MAX_SITE_CODE
+from sync import messages
 
 TODAY = date(2026, 4, 1)
 MAYOR = "まどぐち町長　佐々木　和夫"
@@ -227,10 +231,13 @@ def test_a_very_long_address_grows_its_row_instead_of_being_cut() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda c: c.pop("persons"), r"content\.persons: expected a list"),
-        (lambda c: c.update(kind="passport"), r"content\.kind: 'passport' is not a certificate"),
+        (lambda c: c.pop("persons"), r"content\.persons: required"),
+        (lambda c: c.update(persons=[]), r"content\.persons: a 住民票 needs at least one person"),
+        (lambda c: c.update(persons={}), r"content\.persons: expected a list"),
+        (lambda c: c.update(kind="passport"), r'content\.kind: expected one of juminhyo, .*got "passport"'),
         (lambda c: c["persons"][0].update(name=None), r"content\.persons\[0\]\.name: expected text"),
-        (lambda c: c.update(omitted=["everything"]), r"content\.omitted"),
+        (lambda c: c["household"].update(head=7), r"content\.household\.head: expected text, got 7"),
+        (lambda c: c.update(omitted=["everything"]), r"content\.omitted\[0\]: expected one of relationship"),
         (
             lambda c: c["persons"][0].update(name="山田\U000f0001"),
             r"content\.persons\[0\]\.name: the font cannot print",
@@ -249,6 +256,66 @@ def test_tax_amounts_must_be_numbers() -> None:
     content["tax"]["income"] = "lots"
     with pytest.raises(CertificatePdfError, match=r"content\.tax\.income: expected a whole number"):
         render_pages(content, FONTS)
+
+
+def test_content_that_is_not_a_mapping_is_refused() -> None:
+    with pytest.raises(CertificatePdfError, match=r"^content: expected "):
+        render_pdf(cast(Any, ["juminhyo"]), FONTS)
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "card"),
+    [
+        ("juminhyo", {"with_my_number": True, "with_honseki": True, "with_zokugara": True}, "SIM-0006"),
+        ("juminhyo", {"scope": "household"}, "SIM-0001"),
+        ("inkan", None, "SIM-0002"),
+        ("koseki", {"variant": "shohon"}, "SIM-0002"),
+        ("fuhyo", None, "SIM-0001"),
+        ("shotoku", None, "SIM-0006"),
+    ],
+)
+def test_content_goes_rules_to_wire_to_kiosk_to_pdf_unchanged(kind: str, raw: dict[str, Any] | None, card: str) -> None:
+    sent = _content(kind, raw, card)
+    # The issue reply carries it as JSON; the kiosk converts it once into the model.
+    reply = messages.IssueReply(request_id="r1", ok=True, issue_number="20260401-00001", fee=300, certificate=sent)
+    received = msgspec.json.decode(msgspec.json.encode(reply), type=messages.IssueReply)
+    assert received.certificate is not None
+    content = parse_content(received.certificate)
+    assert content.kind == kind and plain(content) == sent  # nothing lost or added on the way
+    assert render_pdf(content, FONTS) == render_pdf(sent, FONTS)
+    renderer = CertificatePdfRenderer(FONTS)
+    assert renderer.render(kind, content, "20260401-00001") == renderer.render(kind, sent, "20260401-00001")
+
+
+def test_optional_juminhyo_items_are_absent_unless_asked_for() -> None:
+    bare = _content("juminhyo")
+    assert set(bare["persons"][0]) == {
+        "name", "kana", "birth", "sex", "since", "address_since", "previous_address", "foreign"
+    }  # fmt: skip
+    content = parse_content(bare)
+    assert isinstance(content, JuminhyoContent)
+    person = content.persons[0]
+    assert person.my_number is None and person.honseki is None and person.relationship is None
+    assert content.omitted == ("relationship", "honseki", "my_number")
+
+
+def test_the_glyph_check_walks_the_model_with_key_paths() -> None:
+    content = parse_content(_content("fuhyo"))
+    paths = dict(strings(content))
+    assert paths[".members[0].addresses[0].address"] and ".honseki" in paths and ".title" in paths
+
+
+def test_parse_content_names_the_key_path() -> None:
+    raw = _content("shotoku")
+    raw["tax"]["total_tax"] = "1,000"
+    with pytest.raises(ContentError, match=r"^content\.tax\.total_tax: expected a whole number of yen") as info:
+        parse_content(raw)
+    assert isinstance(info.value.__cause__, Invalid) and info.value.__cause__.path == "tax.total_tax"
+    juminhyo = _content("juminhyo")
+    juminhyo["persons"] = []  # the model's own check names its field too
+    with pytest.raises(ContentError, match=r"^content\.persons: a 住民票 needs at least one person") as own:
+        parse_content(juminhyo)
+    assert own.value.path == "persons"
 
 
 def test_every_kind_is_laid_out() -> None:

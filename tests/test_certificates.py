@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +17,7 @@ from certificates.rules import (
     MAX_CONTENT_BYTES,
     CertificateKind,
     ContentTooLargeError,
+    FeeCode,
     FeeSchedule,
     FeeScheduleError,
     IneligibleError,
@@ -255,20 +256,34 @@ def test_config_overrides_some_fees_and_keeps_the_rest() -> None:
     [
         (
             {"jumin": 300},
-            r"certificate_fees\.jumin: unknown certificate; use one of fuhyo, inkan, juminhyo, koseki, shotoku",
+            r"certificate_fees\.jumin: expected a certificate code: fuhyo, inkan, juminhyo, koseki or shotoku",
         ),
-        ({"koseki": "450"}, r"certificate_fees\.koseki: expected whole yen per copy such as 450, got '450'"),
-        ({"koseki": 450.0}, r"certificate_fees\.koseki: expected whole yen"),
+        (
+            {"koseki": "450"},
+            r"certificate_fees\.koseki: expected whole yen per copy .*got \"450\"; write the number alone",
+        ),
+        ({"koseki": 450.0}, r"certificate_fees\.koseki: expected whole yen .*got 450\.0; write 450"),
         ({"inkan": True}, r"certificate_fees\.inkan: expected whole yen"),
-        ({"inkan": -10}, r"certificate_fees\.inkan: expected 0 to 10000 yen per copy, got -10"),
-        ({"inkan": 20000}, r"certificate_fees\.inkan: expected 0 to 10000"),
-        ({"fuhyo": 305}, r"certificate_fees\.fuhyo: 305 yen is not a multiple of 10"),
+        (
+            {"inkan": -10},
+            r"certificate_fees\.inkan: expected whole yen per copy from 0 to 10000, in 10-yen steps, got -10",
+        ),
+        ({"inkan": 20000}, r"certificate_fees\.inkan: expected whole yen per copy from 0 to 10000"),
+        ({"fuhyo": 305}, r"certificate_fees\.fuhyo: expected a multiple of 10, got 305; use 300 or 310"),
         ([300], r"certificate_fees: expected a table of fees per copy"),
     ],
 )
 def test_bad_fee_configuration_names_the_key_and_the_fix(raw: Any, message: str) -> None:
     with pytest.raises(FeeScheduleError, match=message):
         FeeSchedule.from_config(raw)
+
+
+def test_fee_codes_are_the_certificate_kinds() -> None:
+    assert set(get_args(FeeCode)) == {k.value for k in CertificateKind}
+    assert FeeSchedule.from_config({"koseki": 0}).per_copy(K.KOSEKI) == 0
+    assert FeeSchedule.from_config({"koseki": 10_000}, path="kiosk.fees").per_copy("koseki") == 10_000
+    with pytest.raises(FeeScheduleError, match=r"^kiosk\.fees\.koseki: expected whole yen"):
+        FeeSchedule.from_config({"koseki": None}, path="kiosk.fees")
 
 
 # -- content ------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ drivers/jpki.py and the office link, which have their own tests.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import threading
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certificates.content import CertificateContent, JuminhyoContent, parse_content, plain
 from drivers.cash import CoinAccepted, FakeCashBox
 from kiosk import flow
 from kiosk.binding import BindingRefused, BoundPrinter, LiveSession, PrintJob, release
@@ -42,7 +44,36 @@ from kiosk.runtime import DEFAULT_PHRASES, KioskRuntime, RuntimeSettings, card_s
 from sync import messages
 
 NAME = "山田 太郎"
-CONTENT = {"name": NAME, "address": "福岡県糟屋郡粕屋町駕与丁1-1", "my_number": "123456789012"}
+ADDRESS = "福岡県糟屋郡粕屋町駕与丁1-1"
+# A 住民票's content as the office's issue reply carries it (certificates.rules.certificate_content).
+CONTENT: dict[str, Any] = {
+    "format": 1,
+    "kind": "juminhyo",
+    "municipality": "粕屋町",
+    "issue_number": "R8-000001",
+    "issued_on": "2026-04-01",
+    "issued_on_text": "令和8年4月1日",
+    "mayor_line": "粕屋町長",
+    "card_serial": "SIM-0001",
+    "title": "住民票の写し",
+    "certification": "この写しは、住民票の原本と相違ないことを証明する。",
+    "household": {"address": ADDRESS, "head": NAME},
+    "scope": "members",
+    "persons": [
+        {
+            "name": NAME,
+            "kana": "ヤマダ タロウ",
+            "birth": "昭和55年4月1日",
+            "sex": "男",
+            "since": "昭和55年4月1日",
+            "address_since": "平成20年4月1日",
+            "previous_address": "",
+            "foreign": False,
+            "my_number": "123456789012",
+        }
+    ],
+    "omitted": ["relationship", "honseki"],
+}
 _KEY = ec.generate_private_key(ec.SECP256R1())
 
 
@@ -203,6 +234,7 @@ class FakeOffice:
         self.fees = {"juminhyo": 300, "inkan": 300, "koseki": 450, "fuhyo": 300, "shotoku": 300}
         self._tokens: dict[str, str] = {}
         self.hours_open: bool | None = True
+        self.content: dict[str, Any] = CONTENT
 
     def _maybe_fail(self, call: str) -> None:
         if call in self.fail_next:
@@ -238,7 +270,7 @@ class FakeOffice:
         self._maybe_fail("issue")
         number = self.issued.setdefault(request.request_id, f"R8-{len(self.issued) + 1:06d}")
         fee = self.fees[request.kind or ""] * (request.copies or 1)
-        return IssueReply(ok=True, issue_number=number, fee=fee, certificate=dict(CONTENT))
+        return IssueReply(ok=True, issue_number=number, fee=fee, certificate=copy.deepcopy(self.content))
 
     def report(self, record: Mapping[str, Any]) -> None:
         self.reports.append(dict(record))
@@ -264,8 +296,9 @@ class FakePrinter:
 
 
 class FakeRenderer:
-    def render(self, kind: str, content: Mapping[str, Any], issue_number: str) -> bytes:
-        return b"%PDF-1.7 " + json.dumps({"kind": kind, "n": issue_number, **content}, ensure_ascii=False).encode()
+    def render(self, kind: str, content: CertificateContent, issue_number: str) -> bytes:
+        page = {**plain(content), "kind": kind, "n": issue_number}
+        return b"%PDF-1.7 " + json.dumps(page, ensure_ascii=False).encode()
 
 
 class FakeReceipts:
@@ -640,7 +673,7 @@ def _job(session: str = "S-A", serial: str = "SIM-0001", request: str = "S-A:iss
         issue_number="N1",
         kind="juminhyo",
         copies=1,
-        content=dict(CONTENT),
+        content=parse_content(CONTENT),
     )
 
 
@@ -657,7 +690,8 @@ def _job(session: str = "S-A", serial: str = "SIM-0001", request: str = "S-A:iss
 def test_release_refuses_a_job_that_is_not_the_live_sessions(live: LiveSession | None, reason: str) -> None:
     with pytest.raises(BindingRefused, match=reason):
         release(_job(), live)
-    assert release(_job(), LiveSession("S-A", "S-A:issue", "SIM-0001"))["name"] == NAME
+    content = release(_job(), LiveSession("S-A", "S-A:issue", "SIM-0001"))
+    assert isinstance(content, JuminhyoContent) and content.persons[0].name == NAME
 
 
 def test_job_hides_and_drops_its_content() -> None:
@@ -683,7 +717,7 @@ def test_delayed_print_of_session_a_is_refused_once_session_b_is_live(tmp_path: 
         issue_number="N1",
         kind="juminhyo",
         copies=1,
-        content=dict(CONTENT),
+        content=parse_content(CONTENT),
     )
     k.reader.take()
     k.rt.pump()
@@ -711,6 +745,19 @@ def test_card_swapped_before_printing_is_refused_and_refunded(tmp_path: Path, ca
     assert sum(k.cash.dispensed) == 300 and k.rt.state.outcome == "print_failed"
     assert "the card in the reader is not the card that asked" in caplog.text
     assert "issue_void" not in [r["kind"] for r in k.office.reports]  # printing had started: an alert instead
+
+
+def test_content_that_does_not_fit_is_refused_before_printing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    k = Kiosk(tmp_path)
+    bad = copy.deepcopy(CONTENT)
+    bad["persons"][0]["birth"] = 19800401  # read once, at the reply: the key path is named
+    k.office.content = bad
+    k.to_payment(Card("SIM-0001", "1234"))
+    k.coins(100, 100, 100)
+    assert not k.printer.printed and sum(k.cash.dispensed) == 300
+    assert not [e for e in k.seen if isinstance(e, flow.PrintCertificate)]
+    assert "does not fit at 'persons[0].birth'" in caplog.text
+    assert "19800401" not in caplog.text and NAME not in caplog.text  # no resident data in the log
 
 
 def test_printer_failure_refunds_and_never_reprints(tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ modules, from the bottom up:
 
 Imports: the standard library, msgspec, :mod:`common` (``common.validation``, for the
 ``[kiosk]`` section) and the kiosk's pure value modules ``ports`` and ``binding`` (``ports``
-speaks the wire's typed messages, ``sync.messages``) - nothing that does I/O: never the
+speaks the wire's typed messages, ``sync.messages``, and names the certificate content's model,
+``certificates.content``) - nothing that does I/O: never the
 runtime, the journal, the drivers, the rest of sync or another app (tests/test_kiosk_flow.py
 and tests/test_purity.py keep it so).
 """

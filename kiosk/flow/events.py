@@ -4,12 +4,10 @@ time passing and faults. Secrets (the PIN, the nonce, the signature) stay out of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from kiosk.flow.options import CertificateOptions
-from kiosk.ports import Member
+from kiosk.ports import CertificateContent, Member
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,7 +161,7 @@ class Issued(Event):
     request_id: str
     issue_number: str
     fee: int
-    content: Mapping[str, Any] = field(repr=False)
+    content: CertificateContent = field(repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
