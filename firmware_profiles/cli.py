@@ -37,9 +37,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Annotated, Any, NoReturn, TextIO
+
+import msgspec
 
 from common.cli import OneLineParser, UsageError, setup_logging
+from common.validation import Invalid, decode_json, info
 from firmware_profiles.apply import apply_resolved, read_current, write_atomic
 from firmware_profiles.catalog import Catalog, Role
 from firmware_profiles.detect import DetectionReport, SerialPort, SlotFinding, Status, UsbDevice, detect
@@ -146,76 +149,98 @@ def _id_problem(kind: str) -> Callable[[str], str | None]:
 # --------------------------------------------------------------------------------------------
 
 
-def _int_field(where: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            return int(value, 0)
-        except ValueError:
-            pass
-    elif isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise UsageError(f"{where}: expected a number such as 0x04b8, got {value!r}")
+# A scan file's numbers: JSON has no hex, so ids are written as text ("0x04b8", as save_scan
+# writes them); a plain number is taken too. The text is what int(text, 0) reads.
+_NumberText = Annotated[str, info(pattern=r"^(0[xX][0-9a-fA-F]+|[1-9][0-9]*|0)$")]
+_NUMBER = "a number such as 0x04b8"
+Number = Annotated[_NumberText | int, info(what=_NUMBER)]
+MaybeNumber = Annotated[_NumberText | int | None, info(what=_NUMBER)]
 
 
-def _text_field(where: str, value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise UsageError(f"{where}: expected text, got {value!r}")
+def _number(value: str | int) -> int:
+    return int(value, 0) if isinstance(value, str) else value
+
+
+def _maybe(value: str | int | None) -> int | None:
+    return None if value is None else _number(value)
+
+
+class ScannedUsb(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One entry of a scan file's ``usb`` list (the fields of :class:`UsbDevice`)."""
+
+    vendor: Annotated[_NumberText | int, info(what=_NUMBER, help='the vendor id, e.g. "0x04b8"')]
+    product: Annotated[_NumberText | int, info(what=_NUMBER, help='the product id, e.g. "0x0e15"')]
+    bus: MaybeNumber = None
+    address: MaybeNumber = None
+    manufacturer: str | None = None
+    product_name: str | None = None
+    serial_number: str | None = None
+    device_class: Number = 0
+    interface_classes: list[Number] = []
+
+    def device(self) -> UsbDevice:
+        """As detection sees it."""
+        return UsbDevice(
+            vendor=_number(self.vendor),
+            product=_number(self.product),
+            bus=_maybe(self.bus),
+            address=_maybe(self.address),
+            manufacturer=self.manufacturer,
+            product_name=self.product_name,
+            serial_number=self.serial_number,
+            device_class=_number(self.device_class),
+            interface_classes=tuple(_number(c) for c in self.interface_classes),
+        )
+
+
+class ScannedSerial(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One entry of a scan file's ``serial`` list (the fields of :class:`SerialPort`)."""
+
+    device: Annotated[str, info(what="a device path", help='the port\'s device path, e.g. "/dev/ttyACM0"')]
+    by_id: str | None = None
+    vid: MaybeNumber = None
+    pid: MaybeNumber = None
+    manufacturer: str | None = None
+    product: str | None = None
+    description: str | None = None
+    serial_number: str | None = None
+
+    def port(self) -> SerialPort:
+        """As detection sees it."""
+        return SerialPort(
+            device=self.device,
+            by_id=self.by_id,
+            vid=_maybe(self.vid),
+            pid=_maybe(self.pid),
+            manufacturer=self.manufacturer,
+            product=self.product,
+            description=self.description,
+            serial_number=self.serial_number,
+        )
+
+
+class ScanFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What ``--scan-file`` reads and ``--save-scan`` writes."""
+
+    usb: list[ScannedUsb] = []
+    serial: list[ScannedSerial] = []
+
+
+_SCAN_FILE = msgspec.json.Decoder(ScanFile)
 
 
 def load_scan(path: Path) -> tuple[list[UsbDevice], list[SerialPort]]:
-    """USB devices and serial ports from a scan file; UsageError naming the bad entry."""
+    """USB devices and serial ports from a scan file; UsageError naming the file and the key
+    path of the bad entry (``usb[2].vendor``)."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        scan = decode_json(path.read_bytes(), _SCAN_FILE)
     except OSError as err:
         raise UsageError(f"scan file {path}: cannot read it ({err.strerror})") from err
-    except ValueError as err:
+    except msgspec.DecodeError as err:
         raise UsageError(f"scan file {path}: not JSON ({err})") from err
-    if not isinstance(doc, dict) or set(doc) - {"usb", "serial"}:
-        raise UsageError(f'scan file {path}: expected {{"usb": [...], "serial": [...]}}')
-    usb: list[UsbDevice] = []
-    usb_keys = {f for f in UsbDevice.__dataclass_fields__}
-    for i, entry in enumerate(doc.get("usb", [])):
-        where = f"scan file {path}: usb[{i}]"
-        if not isinstance(entry, dict) or set(entry) - usb_keys or "vendor" not in entry or "product" not in entry:
-            raise UsageError(f"{where}: expected vendor and product, and only {', '.join(sorted(usb_keys))}")
-        classes = entry.get("interface_classes", [])
-        if not isinstance(classes, list):
-            raise UsageError(f"{where}.interface_classes: expected a list of numbers")
-        usb.append(
-            UsbDevice(
-                vendor=_int_field(f"{where}.vendor", entry["vendor"]) or 0,
-                product=_int_field(f"{where}.product", entry["product"]) or 0,
-                bus=_int_field(f"{where}.bus", entry.get("bus")),
-                address=_int_field(f"{where}.address", entry.get("address")),
-                manufacturer=_text_field(f"{where}.manufacturer", entry.get("manufacturer")),
-                product_name=_text_field(f"{where}.product_name", entry.get("product_name")),
-                serial_number=_text_field(f"{where}.serial_number", entry.get("serial_number")),
-                device_class=_int_field(f"{where}.device_class", entry.get("device_class")) or 0,
-                interface_classes=tuple(_int_field(f"{where}.interface_classes", c) or 0 for c in classes),
-            )
-        )
-    ports: list[SerialPort] = []
-    serial_keys = {f for f in SerialPort.__dataclass_fields__}
-    for i, entry in enumerate(doc.get("serial", [])):
-        where = f"scan file {path}: serial[{i}]"
-        if not isinstance(entry, dict) or set(entry) - serial_keys or not isinstance(entry.get("device"), str):
-            raise UsageError(f"{where}: expected device (a path), and only {', '.join(sorted(serial_keys))}")
-        ports.append(
-            SerialPort(
-                device=entry["device"],
-                by_id=_text_field(f"{where}.by_id", entry.get("by_id")),
-                vid=_int_field(f"{where}.vid", entry.get("vid")),
-                pid=_int_field(f"{where}.pid", entry.get("pid")),
-                manufacturer=_text_field(f"{where}.manufacturer", entry.get("manufacturer")),
-                product=_text_field(f"{where}.product", entry.get("product")),
-                description=_text_field(f"{where}.description", entry.get("description")),
-                serial_number=_text_field(f"{where}.serial_number", entry.get("serial_number")),
-            )
-        )
-    return usb, ports
+    except Invalid as err:
+        raise UsageError(f"scan file {path}: {err}") from err
+    return [u.device() for u in scan.usb], [s.port() for s in scan.serial]
 
 
 def _hex_ids(doc: dict[str, Any]) -> dict[str, Any]:

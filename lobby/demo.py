@@ -173,7 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo_accounts(office)
         from office.console.server import ConsoleServer
 
-        console = ConsoleServer(office, host="127.0.0.1", port=args.console_port)
+        # The desk printer set above, parsed as a site file's would be.
+        console = ConsoleServer(
+            office, host="127.0.0.1", port=args.console_port, desk_printer=configmod.desk_printer(site)
+        )
         office.start()
         if not office.wait_online(15):
             fail(PROG, f"the office could not reach the broker at {url}")

@@ -62,7 +62,8 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
 
     data = args.data or Path(tempfile.mkdtemp(prefix="madoguchi-ward-"))
     stopping = threading.Event()
-    site = configmod.load(args.config)
+    loaded = configmod.load_office(args.config)
+    site = loaded.site
     started: list[Callable[[], object]] = []  # how to stop what was started, in order
     try:
         try:
@@ -141,7 +142,7 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
         )
         consumer.start()
         started.append(consumer.stop)
-        started.extend(_centre(args, site, data, pg.dsn, port, centre_key, offices, say, fail))
+        started.extend(_centre(args, site, loaded.desk_printer, data, pg.dsn, port, centre_key, offices, say, fail))
         threads = [
             threading.Thread(target=residents, args=(d, site, args.interval, stopping), daemon=True) for d in dispensers
         ]
@@ -188,7 +189,16 @@ def run(args: Any, say: Any, fail: Any, residents: Any) -> int:
 
 
 def _centre(
-    args: Any, site: Any, data: Path, dsn: str, port: int, key: Any, offices: dict[str, Any], say: Any, fail: Any
+    args: Any,
+    site: Any,
+    desk_printer: Any,
+    data: Path,
+    dsn: str,
+    port: int,
+    key: Any,
+    offices: dict[str, Any],
+    say: Any,
+    fail: Any,
 ) -> list[Callable[[], object]]:
     """The central office and its console; how to stop them, in order."""
     from lobby.accounts import DEMO_PASSWORD, DEMO_STAFF, demo_accounts
@@ -213,7 +223,7 @@ def _centre(
     if not office.wait_online(15):
         fail("the centre's office could not reach its broker")
     demo_accounts(office)
-    console = ConsoleServer(office, host="127.0.0.1", port=args.console_port)
+    console = ConsoleServer(office, host="127.0.0.1", port=args.console_port, desk_printer=desk_printer)
     try:
         console.start()
     except RuntimeError as err:

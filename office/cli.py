@@ -283,7 +283,8 @@ def _serve(args: Any) -> int:
     from office.server import OfficeServer, make_sim_staff
 
     setup_logging(args.log_level)
-    site = configmod.load(args.config)
+    loaded = configmod.load_office(args.config)
+    site = loaded.site
     sim = make_sim_staff(args.sim_staff, args.seed) if args.sim_staff else None
     try:
         server = OfficeServer(
@@ -316,6 +317,7 @@ def _serve(args: Any) -> int:
             port=port,
             pairing=_pairing_desk(args, server.wall_ms),
             apt_public=args.apt_repo / "public",
+            desk_printer=loaded.desk_printer,
         )
     server.start()
     if console is not None:

@@ -44,8 +44,10 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from itertools import count
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from certificates.rules import (
     CertificateError,
@@ -56,6 +58,7 @@ from certificates.rules import (
     parse_options,
 )
 from common.calendar import DEFAULT_ROLLOVER_HOUR, business_day
+from common.validation import Invalid, convert, info
 from office import sql
 from office.domain import OfficeError
 from sync import messages
@@ -111,28 +114,55 @@ def _canonical(options: Mapping[str, Any]) -> str:
     return json.dumps(options, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _check_id(value: object, name: str) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID:
-        raise IssuanceError(f"{name}: expected a non-empty id of at most {MAX_ID} characters, got {value!r}")
-    return value
+# The arguments' types: checked in one place, by msgspec through common.validation, into a
+# model per call (its fields name the arguments in the error).
+Id = Annotated[str, info(min_length=1, max_length=MAX_ID, what=f"a non-empty id of at most {MAX_ID} characters")]
+Yen = Annotated[int, info(ge=0, le=MAX_AMOUNT, what=f"whole yen from 0 to {MAX_AMOUNT}")]
+Day = Annotated[date, info(what='a date like "2026-04-01"')]
+Reason = Annotated[str, info(min_length=1, max_length=MAX_ID, what='a short reason code such as "print_failed"')]
 
 
-def _check_yen(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
-        raise IssuanceError(f"{name}: expected whole yen from 0 to {MAX_AMOUNT}, got {value!r}")
-    return value
+class _IssueArgs(msgspec.Struct, frozen=True):
+    request_id: Id
+    device_id: Id
+    card_serial: Id
+    fee: Yen
 
 
-def _check_day(value: object) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            if date.fromisoformat(value).isoformat() == value:
-                return value
-        except ValueError:
-            pass
-    raise IssuanceError(f'business_day: expected a date like "2026-04-01", got {value!r}')
+class _SessionArgs(msgspec.Struct, frozen=True):
+    card_serial: Id
+    resident_id: Id
+    fee: Yen
+
+
+class _VoidArgs(msgspec.Struct, frozen=True):
+    request_id: Id
+    reason: Reason
+
+
+class _DayArgs(msgspec.Struct, frozen=True):
+    business_day: Day
+
+
+class _CashArgs(msgspec.Struct, frozen=True):
+    device_id: Id
+    business_day: Day
+
+
+A = TypeVar("A", bound=msgspec.Struct)
+
+
+def _checked(model: type[A], **values: object) -> A:
+    """The arguments as ``model``; IssuanceError naming the argument and what it must be."""
+    try:
+        return convert(values, model)
+    except Invalid as err:
+        raise IssuanceError(str(err)) from err
+
+
+def _day(value: object) -> str:
+    """A business day (a date, or its ISO text) as ISO text."""
+    return _checked(_DayArgs, business_day=value).business_day.isoformat()
 
 
 def _options_json(kind: CertificateKind, options: CertificateOptions | Mapping[str, Any]) -> str:
@@ -182,7 +212,7 @@ class IssueNumber:
 def format_issue_number(site: str | None, business_day: str, seq: int) -> str:
     """``chuo-20260401-00012``; without a site the old form ``20260401-00012`` (only to name
     a number issued before site codes: the book never issues one)."""
-    day = _check_day(business_day)
+    day = _day(business_day)
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_SEQ:
         raise IssuanceError(f"seq: expected 1 to {MAX_SEQ}, got {seq!r}")
     number = f"{day.replace('-', '')}-{seq:05d}"
@@ -449,15 +479,12 @@ class IssuanceBook:
         :class:`RequestConflictError` when the id was used with other parameters,
         :class:`SessionError` for a bad session, :class:`IssuanceError` for bad arguments.
         """
-        _check_id(request_id, "request_id")
-        _check_id(device_id, "device_id")
-        _check_id(card_serial, "card_serial")
+        _checked(_IssueArgs, request_id=request_id, device_id=device_id, card_serial=card_serial, fee=fee)
         try:
             kind = parse_kind(kind)
             copies = check_copies(copies)
         except CertificateError as err:
             raise IssuanceError(str(err)) from err
-        fee = _check_yen(fee, "fee")
         options_json = _options_json(kind, options)
         site_code = self.site_code
         if site_code is None:
@@ -545,9 +572,7 @@ class IssuanceBook:
         Idempotent (the first reason stays); None when the office never issued ``request_id``.
         The issue number stays used: a number that may be on a half-printed page is never reused.
         """
-        _check_id(request_id, "request_id")
-        if not isinstance(reason, str) or not 0 < len(reason) <= MAX_ID:
-            raise IssuanceError(f'reason: expected a short reason code such as "print_failed", got {reason!r}')
+        _checked(_VoidArgs, request_id=request_id, reason=reason)
         with self._atomic():
             self.conn.execute(
                 "UPDATE cert_issuances SET voided=?, voided_ms=? WHERE request_id=? AND voided IS NULL",
@@ -574,7 +599,7 @@ class IssuanceBook:
 
     def issuances(self, business_day: str | date) -> list[Issuance]:
         """The day's issuances in issue-number order."""
-        day = _check_day(business_day)
+        day = _day(business_day)
         rows = self.conn.execute(
             f"SELECT {_ISSUANCE_COLUMNS} FROM cert_issuances WHERE business_day=? ORDER BY seq", (day,)
         )
@@ -593,14 +618,12 @@ class IssuanceBook:
         now_ms: int,
     ) -> str:
         """Record an authenticated request; return its token (random, 256 bits, URL-safe)."""
-        _check_id(card_serial, "card_serial")
-        _check_id(resident_id, "resident_id")
+        _checked(_SessionArgs, card_serial=card_serial, resident_id=resident_id, fee=fee)
         try:
             kind = parse_kind(kind)
             copies = check_copies(copies)
         except CertificateError as err:
             raise IssuanceError(str(err)) from err
-        fee = _check_yen(fee, "fee")
         token = secrets.token_urlsafe(32)
         with self._atomic():
             self.conn.execute(
@@ -697,8 +720,7 @@ class IssuanceBook:
 
         Raises :class:`RequestConflictError` when the event id was stored with other content.
         """
-        _check_id(device_id, "device_id")
-        day = _check_day(business_day)
+        day = _checked(_CashArgs, device_id=device_id, business_day=business_day).business_day.isoformat()
         values = (report.event_id, device_id, day, report.type.value, report.amount, report.request_id, report.at_ms)
         with self._atomic():
             row = self.conn.execute(
@@ -718,7 +740,7 @@ class IssuanceBook:
 
     def reconcile(self, business_day: str | date) -> Reconciliation:
         """Compare each kiosk's kept fees with the office's issuances of the day."""
-        day = _check_day(business_day)
+        day = _day(business_day)
         issued = self.issuances(day)
         reports: list[tuple[str, CashReport]] = [
             (r[0], CashReport(r[1], CashEventType(r[2]), r[3], r[4], r[5]))

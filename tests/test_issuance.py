@@ -176,7 +176,8 @@ def test_issues_nest_in_the_office_loops_transaction_and_survive_a_restart(tmp_p
         ({"options": {"variant": "tohon"}}, "options.variant: unknown option for juminhyo"),
         ({"kind": "koseki", "options": JuminhyoOptions()}, "options: JuminhyoOptions are not koseki options"),
         ({"device_id": ""}, "device_id: expected a non-empty id"),
-        ({"request_id": "x" * 200}, "request_id: expected a non-empty id of at most 128"),
+        ({"request_id": "x" * 200}, "request_id: expected a text of at most 128 characters, got 200 characters"),
+        ({"card_serial": 42}, 'card_serial: expected a non-empty id of at most 128 characters, got 42; quote it: "42"'),
     ],
 )
 def test_bad_arguments_are_errors_naming_the_field(book: IssuanceBook, changes: dict[str, Any], message: str) -> None:
@@ -266,6 +267,20 @@ def test_cash_reports_are_stored_once(book: IssuanceBook) -> None:
 def test_bad_cash_events_name_the_key(data: dict[str, Any], message: str) -> None:
     with pytest.raises(ProtocolError, match=re.escape(message)):
         _arrived(data)
+
+
+def test_bad_values_name_the_argument_and_what_it_must_be(book: IssuanceBook) -> None:
+    with pytest.raises(IssuanceError, match=r"^fee: expected whole yen from 0 to 1000000, got -300$"):
+        _issue(book, "req-1", fee=-300)
+    with pytest.raises(
+        IssuanceError, match=r'^resident_id: expected a non-empty id of at most 128 characters, got ""$'
+    ):
+        book.open_session("card-1", "", "juminhyo", JuminhyoOptions(), 1, 300, NOW)
+    with pytest.raises(IssuanceError, match=r'^business_day: expected a date like "2026-04-01", got "2026-4-1"$'):
+        book.reconcile("2026-4-1")
+    with pytest.raises(IssuanceError, match=r"^device_id: expected a non-empty id"):
+        book.record_cash("", "2026-04-01", _cash("e1", "refund_paid", 10, None))
+    assert book.issuances(date(2026, 4, 1)) == book.issuances("2026-04-01") == []
 
 
 def test_a_kept_fee_must_name_its_request_and_the_day_must_be_a_date(book: IssuanceBook) -> None:

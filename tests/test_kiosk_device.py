@@ -128,7 +128,7 @@ def test_what_provisioning_writes_is_read_too(ca_dir: Path, tmp_path: Path) -> N
         ({"receipt_printer": None}, "receipt_printer: missing; add [receipt_printer] with model and backend"),
         ({"printer": {"model": "TM-T20III", "backend": "fake"}}, "printer: give the receipt printer once"),
         ({"kiosk__timeouts": {"paymnet": 30}}, "kiosk.timeouts.paymnet: no such step"),
-        ({"kiosk__fees": {"juminhyo": 305}}, "kiosk.fees.juminhyo = 305: give a positive yen amount in 10-yen steps"),
+        ({"kiosk__fees": {"juminhyo": 305}}, "kiosk.fees.juminhyo: expected a multiple of 10, got 305; use 300 or 310"),
         ({"kiosk__office_timeout": -1}, "kiosk.office_timeout: expected a number of seconds, at least 0.1"),
         ({"kiosk__poll_interval": 2}, "kiosk.poll_interval: at most 1 second"),
         ({"kiosk__colour": 1}, "kiosk.colour: unknown key; allowed here: fees, timeouts"),

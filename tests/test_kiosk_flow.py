@@ -35,6 +35,7 @@ from kiosk.flow import (
     initial_state,
     transition,
 )
+from kiosk.flow import config as flow_config
 from kiosk.flow.constants import Language
 from kiosk.ports import KioskError, Member
 
@@ -150,9 +151,9 @@ def _money_balanced(state: Kiosk) -> None:
 
 
 def test_config_errors_name_the_key_and_the_fix() -> None:
-    with pytest.raises(FlowConfigError, match=r"fees\.inkan = 0: give a positive yen amount"):
+    with pytest.raises(FlowConfigError, match=r"^fees\.inkan: expected a positive yen amount in 10-yen steps"):
         FlowConfig(device_id="k1", fees={**flow.DEFAULT_FEES, "inkan": 0})
-    with pytest.raises(FlowConfigError, match=r"fees\.passport: unknown certificate kind"):
+    with pytest.raises(FlowConfigError, match=r"^fees\.passport: unknown key; allowed here: juminhyo, inkan"):
         FlowConfig(device_id="k1", fees={**flow.DEFAULT_FEES, "passport": 300})
     with pytest.raises(FlowConfigError, match=r"timeouts\.pni: no such step"):
         flow.config_from_mapping("k1", {"timeouts": {"pni": 30}})
@@ -194,10 +195,15 @@ def test_config_from_mapping_converts_seconds() -> None:
         ({"fees": ["inkan"]}, "kiosk.fees: expected a table of certificate kind = yen, e.g. koseki = 450, got a list"),
         (
             {"fees": {"inkan": "300"}},
-            'kiosk.fees.inkan: expected an integer, got "300"; write the number alone, e.g. 300',
+            (
+                'kiosk.fees.inkan: expected a positive yen amount in 10-yen steps, e.g. 300, got "300"; write the'
+                " number alone, e.g. 300"
+            ),
         ),
-        ({"fees": {"inkan": 305}}, "kiosk.fees.inkan = 305: give a positive yen amount in 10-yen steps, e.g. 300"),
-        ({"fees": {"passport": 300}}, "kiosk.fees.passport: unknown certificate kind; use one of juminhyo, inkan"),
+        ({"fees": {"inkan": 305}}, "kiosk.fees.inkan: expected a multiple of 10, got 305; use 300 or 310"),
+        ({"fees": {"inkan": 0}}, "kiosk.fees.inkan: expected a positive yen amount in 10-yen steps, e.g. 300, got 0"),
+        ({"fees": {"passport": 300}}, "kiosk.fees.passport: unknown key; allowed here: juminhyo, inkan"),
+        ({"fees": {"kosek": 300}}, 'kiosk.fees.kosek: unknown key; did you mean "koseki"?'),
         ({"colour": "red"}, "kiosk.colour: unknown key; allowed here: fees, timeouts, warning, max_copies, languages"),
     ],
 )
@@ -216,8 +222,32 @@ def test_config_from_mapping_defaults_are_the_flow_defaults() -> None:
     assert cfg.timeouts_ms["pin"] == 2_010 and cfg.warning_ms == 0 and cfg.languages == ("en", "ja")
     assert cfg.timeouts_ms["payment"] == flow.DEFAULT_TIMEOUTS_MS["payment"]
     # A bad device id is not a key of the section: named as device_id (kiosk.device says --device-id).
-    with pytest.raises(FlowConfigError, match=r"^device_id 'bad id'"):
+    with pytest.raises(FlowConfigError, match=r"^device_id: expected 1-40 letters, .*got \"bad id\""):
         flow.config_from_mapping("bad id", {})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"fees": {**flow.DEFAULT_FEES, "koseki": 455}}, "fees.koseki: expected a multiple of 10, got 455"),
+        ({"fees": {"koseki": 450}}, "fees.juminhyo: required"),
+        ({"timeouts_ms": {"pin": 0}}, "timeouts_ms.pin: expected a positive number of milliseconds, got 0"),
+        ({"timeouts_ms": {"pni": 1}}, 'timeouts.pni: no such step; did you mean "pin"?'),
+        ({"warning_ms": -1}, "warning_ms: expected a number of milliseconds of at least 0 (0: no warning), got -1"),
+        ({"max_copies": True}, "max_copies: expected an integer from 1 to 10, got true"),
+        ({"languages": ("ja", "fr")}, 'languages[1]: expected one of en, ja, ko, pt, vi, zh_CN, got "fr"'),
+        ({"take_card_reminders": "3"}, 'take_card_reminders: expected an integer of at least 0, got "3"'),
+    ],
+)
+def test_a_flow_config_built_in_code_names_the_field_and_the_fix(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(FlowConfigError) as err:
+        FlowConfig(device_id="k1", **changes)
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_the_fee_models_know_the_same_kinds_as_the_flow() -> None:
+    assert flow_config.FeeOverrides.__struct_fields__ == flow.KINDS
+    assert flow_config.FeeTable.__struct_fields__ == flow.KINDS
 
 
 def test_the_config_model_knows_the_same_languages_as_the_flow() -> None:

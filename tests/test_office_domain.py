@@ -16,10 +16,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from drivers.escpos_printer import EscposTicketPrinter
+from drivers.printer_model import PrinterConfig
 from office import commands
 from office import config as configmod
 from office.commands import Absent, Advance, CallNext, CallNumber, Done, Void
 from office.config import ConfigError
+from office.console.server import open_desk_printer
 from office.domain import (
     Call,
     CommandError,
@@ -571,6 +574,25 @@ def test_config_parse_names_the_bad_key(mutate: Any, message: str) -> None:
         configmod.parse(doc)
     assert str(caught.value).startswith(message), str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_desk_printer_is_parsed_once_with_the_site_naming_its_key_path_and_the_fix(tmp_path: Path) -> None:
+    doc = base_doc()
+    doc["console"]["desk_printer"] = {"model": "TM-T20III", "backend": "fake", "fake": {"png_dir": str(tmp_path)}}
+    loaded = configmod.parse_office(doc)
+    assert isinstance(loaded.desk_printer, PrinterConfig) and loaded.desk_printer.fake.png_dir == str(tmp_path)
+    assert isinstance(open_desk_printer(loaded.desk_printer), EscposTicketPrinter)  # the console opens the typed value
+    assert configmod.parse_office(base_doc()).desk_printer is None
+    doc["console"]["desk_printer"] = {"model": "TM-T20III", "backend": "network", "network": {"port": "9100"}}
+    with pytest.raises(ConfigError) as caught:
+        configmod.parse(doc)
+    assert str(caught.value) == (
+        'console.desk_printer.network.port: expected a TCP port from 1 to 65535, e.g. 9100, got "9100";'
+        " write the number alone, e.g. 9100"
+    )
+    doc["console"]["desk_printer"] = {"model": "TM-T99", "backend": "fake"}
+    with pytest.raises(ConfigError, match=r"^console\.desk_printer\.model: unknown printer model 'TM-T99'"):
+        configmod.parse(doc)
 
 
 CONFIG_CRASHES = [

@@ -154,10 +154,26 @@ def test_save_scan_writes_what_load_scan_reads(tmp_path: Path, capsys: pytest.Ca
     ("content", "message"),
     [
         ("not json", "not JSON"),
-        ('{"usb": [{"vendor": 1208}]}', "usb[0]: expected vendor and product"),
-        ('{"usb": [{"vendor": "epson", "product": 1}]}', "usb[0].vendor: expected a number"),
-        ('{"serial": [{"by_id": "x"}]}', "serial[0]: expected device"),
-        ('{"hubs": []}', 'expected {"usb"'),
+        ('{"usb": [{"vendor": 1208}]}', 'usb[0].product: required: the product id, e.g. "0x0e15"'),
+        (
+            '{"usb": [{"vendor": "epson", "product": 1}]}',
+            'usb[0].vendor: expected a number such as 0x04b8, got "epson"',
+        ),
+        ('{"serial": [{"by_id": "x"}]}', 'serial[0].device: required: the port\'s device path, e.g. "/dev/ttyACM0"'),
+        ('{"hubs": []}', "hubs: unknown key; allowed here: usb, serial"),
+        ('{"usb": "x"}', "usb: expected a list of a mapping with vendor, product"),
+        (
+            '{"serial": [{"device": "/dev/ttyS0"}, {"device": "/dev/ttyS1", "vid": "2e8a"}]}',
+            'serial[1].vid: expected a number such as 0x04b8, got "2e8a"',
+        ),
+        (
+            '{"usb": [{"vendor": 1, "product": 2, "interface_classes": [3, "x"]}]}',
+            "usb[0].interface_classes[1]: expected a number",
+        ),
+        (
+            '{"usb": [{"vendor": 1, "product": 2, "bus": true}]}',
+            "usb[0].bus: expected a number such as 0x04b8, got true",
+        ),
     ],
 )
 def test_a_bad_scan_file_is_one_line(
@@ -167,6 +183,7 @@ def test_a_bad_scan_file_is_one_line(
     bad.write_text(content)
     code, _out, err = run(capsys, "detect", "--role", "dispenser", "--scan-file", str(bad))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert f"scan file {bad}: " in err
 
 
 # --------------------------------------------------------------------------------------------

@@ -458,6 +458,34 @@ def test_segmented_log_damaged_old_segment(tmp_path: Path) -> None:
         list(log.records())
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ({"records": [{"n": 0}, 5], "meta": {}}, "records[1]: expected a JSON object, got 5"),
+        ({"records": [{"n": 0}]}, "meta: required"),
+        ({"records": {"n": 0}, "meta": {}}, "records: expected a list of records (JSON objects), got a mapping"),
+    ],
+)
+def test_a_file_of_another_shape_names_the_key_and_the_fix(
+    tmp_path: Path, content: dict[str, Any], problem: str
+) -> None:
+    directory = tmp_path / "log"
+    with SegmentedLog(directory, segment_size=1) as log:
+        for n in range(2):
+            log.append({"n": n})
+    # An old segment (read from its body) and the newest (read through its storage).
+    for name in ("seg-000001.json", "seg-000002.json"):
+        (directory / name).write_bytes(_frame(json.dumps(content)))
+    fix = "; it needs a records list and a meta object); Fix: move foreign files out of the log directory"
+    with pytest.raises(StoreCorrupt) as newest:
+        SegmentedLog(directory)
+    assert str(newest.value) == f"{directory / 'seg-000002.json'} is not a log segment ({problem}{fix}"
+    (directory / "seg-000002.json").write_bytes(_frame(json.dumps({"records": [{"n": 1}], "meta": {}})))
+    with SegmentedLog(directory) as log, pytest.raises(StoreCorrupt) as old:
+        list(log.records())
+    assert str(old.value) == f"{directory / 'seg-000001.json'} is not a log segment ({problem}{fix}"
+
+
 # -- SIGKILL -------------------------------------------------------------------------------
 
 

@@ -2,15 +2,16 @@
 :class:`KioskSection`, the model of the ``[kiosk]`` section of a kiosk's device configuration
 (as written, in seconds), validated with msgspec through common.validation.
 
-Types and ranges live in the model; the rules across keys (a fee for a kind that exists, in
-10-yen steps; a timeout for a step that exists) are plain checks after conversion, shared with
-:class:`FlowConfig`, which checks itself when built directly (tests, the runtime's defaults).
+Types, ranges and names live in the models (a fee is a positive multiple of 10 yen for a kind
+that exists); only a timeout's step is checked after conversion, for its "did you mean". A
+:class:`FlowConfig` built directly (tests, the runtime's defaults) is checked by the same library
+through a model of its own fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Annotated, Any
 
@@ -20,7 +21,6 @@ from common.validation import Invalid, convert, did_you_mean, info
 from kiosk.flow.constants import (
     DEFAULT_FEES,
     DEFAULT_TIMEOUTS_MS,
-    KINDS,
     LANGUAGES,
     MAX_COPIES,
     VALID_ID,
@@ -34,7 +34,7 @@ _MAX_SECONDS = 86_400
 
 # The fields' types, as aliases: they are evaluated here, where msgspec reads them.
 Seconds = Annotated[float, info(ge=0.001, le=_MAX_SECONDS, what=f"a number of seconds from 0.001 to {_MAX_SECONDS}")]
-Fees = Annotated[dict[str, int], info(what="a table of certificate kind = yen, e.g. koseki = 450")]
+Yen = Annotated[int, info(gt=0, multiple_of=10, what="a positive yen amount in 10-yen steps, e.g. 300")]
 Timeouts = Annotated[dict[str, Seconds], info(what="a table of step = seconds, e.g. pin = 60")]
 WarningSeconds = Annotated[
     float, info(ge=0, le=_MAX_SECONDS, what=f"a number of seconds from 0 to {_MAX_SECONDS} (0: no warning)")
@@ -44,6 +44,34 @@ Languages = Annotated[
     tuple[Language, ...], info(min_length=1, what=f'a list of languages from {", ".join(LANGUAGES)}, e.g. ["ja", "en"]')
 ]
 Reminders = Annotated[int, info(ge=0)]
+DeviceId = Annotated[str, info(pattern=VALID_ID.pattern, what="1-40 letters, digits, '-', '_' or '.' (e.g. kiosk-1)")]
+Milliseconds = Annotated[int, info(gt=0, what="a positive number of milliseconds")]
+_FEES_WHAT = "a table of certificate kind = yen, e.g. koseki = 450"
+
+
+class FeeOverrides(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[kiosk.fees]``: the yen of a copy, for the kinds whose fee differs from the default
+    (the fields are :data:`KINDS`; a test keeps the two equal)."""
+
+    juminhyo: Yen | None = None
+    inkan: Yen | None = None
+    koseki: Yen | None = None
+    fuhyo: Yen | None = None
+    shotoku: Yen | None = None
+
+    def given(self) -> dict[str, int]:
+        """The kinds given, with their yen."""
+        return {kind: fee for kind in self.__struct_fields__ if (fee := getattr(self, kind)) is not None}
+
+
+class FeeTable(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A full fee table, every kind of :data:`KINDS` (a test keeps the two equal)."""
+
+    juminhyo: Yen
+    inkan: Yen
+    koseki: Yen
+    fuhyo: Yen
+    shotoku: Yen
 
 
 class KioskSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -53,7 +81,7 @@ class KioskSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     by key; times are in seconds, as a technician writes them.
     """
 
-    fees: Fees = {}
+    fees: Annotated[FeeOverrides, info(what=_FEES_WHAT)] = FeeOverrides()
     timeouts: Timeouts = {}
     warning: WarningSeconds = 15
     max_copies: Copies = MAX_COPIES
@@ -61,16 +89,17 @@ class KioskSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     take_card_reminders: Reminders = 3
 
 
-def _fees_problem(fees: Mapping[str, object], where: str) -> str | None:
-    """What is wrong with a full fee table (every kind, nothing else), or None."""
-    for kind in KINDS:
-        fee = fees.get(kind)
-        if isinstance(fee, bool) or not isinstance(fee, int) or fee <= 0 or fee % 10:
-            return f"{where}fees.{kind} = {fee!r}: give a positive yen amount in 10-yen steps, e.g. 300"
-    for key in fees:
-        if key not in KINDS:
-            return f"{where}fees.{key}: unknown certificate kind; use one of {', '.join(KINDS)}"
-    return None
+class _FlowModel(msgspec.Struct, frozen=True, kw_only=True):
+    """What :class:`FlowConfig` holds, typed: a config built in code is checked by the same
+    library as one read from a file (key paths are FlowConfig's own fields)."""
+
+    device_id: DeviceId
+    fees: Annotated[FeeTable, info(what=_FEES_WHAT)]
+    timeouts_ms: Annotated[dict[str, Milliseconds], info(what="a mapping of step to milliseconds")]
+    warning_ms: Annotated[int, info(ge=0, what="a number of milliseconds of at least 0 (0: no warning)")]
+    max_copies: Copies
+    languages: Languages
+    take_card_reminders: Reminders
 
 
 def _steps_problem(keys: Iterable[str], where: str) -> str | None:
@@ -80,6 +109,11 @@ def _steps_problem(keys: Iterable[str], where: str) -> str | None:
             steps = list(DEFAULT_TIMEOUTS_MS)
             return f"{where}timeouts.{key}: no such step{did_you_mean(key, steps)}; use one of {', '.join(steps)}"
     return None
+
+
+def _plain(value: object) -> object:
+    # msgspec converts dicts, not other mappings (the defaults are read-only MappingProxyTypes).
+    return dict(value) if isinstance(value, Mapping) else value
 
 
 @dataclass(frozen=True)
@@ -95,28 +129,14 @@ class FlowConfig:
     take_card_reminders: int = 3
 
     def __post_init__(self) -> None:
-        if not isinstance(self.device_id, str) or not VALID_ID.match(self.device_id):
-            raise FlowConfigError(
-                f"device_id {self.device_id!r}: use 1-40 letters, digits, '-', '_' or '.' (e.g. kiosk-1)"
-            )
-        problem = _fees_problem(self.fees, "") or _steps_problem(self.timeouts_ms, "")
+        try:
+            convert({f.name: _plain(getattr(self, f.name)) for f in fields(self)}, _FlowModel)
+        except Invalid as err:
+            raise FlowConfigError(str(err)) from err
+        # A step's name, checked apart from the types for its "did you mean".
+        problem = _steps_problem(self.timeouts_ms, "")
         if problem:
             raise FlowConfigError(problem)
-        for key, value in self.timeouts_ms.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise FlowConfigError(f"timeouts.{key} = {value!r}: give a positive number of seconds")
-        if isinstance(self.warning_ms, bool) or not isinstance(self.warning_ms, int) or self.warning_ms < 0:
-            raise FlowConfigError(f"warning = {self.warning_ms!r}: give seconds >= 0 (0: no warning)")
-        if (
-            isinstance(self.max_copies, bool)
-            or not isinstance(self.max_copies, int)
-            or not 1 <= self.max_copies <= MAX_COPIES
-        ):
-            raise FlowConfigError(f"max_copies = {self.max_copies!r}: give 1 to {MAX_COPIES}")
-        if not self.languages or any(lang not in LANGUAGES for lang in self.languages):
-            raise FlowConfigError(f"languages = {list(self.languages)!r}: choose from {', '.join(LANGUAGES)}")
-        if not isinstance(self.take_card_reminders, int) or self.take_card_reminders < 0:
-            raise FlowConfigError(f"take_card_reminders = {self.take_card_reminders!r}: give an int >= 0")
 
     def timeout_ms(self, step: Step) -> int | None:
         """How long ``step`` may last (None: no limit)."""
@@ -135,8 +155,8 @@ def config_from_mapping(device_id: str, data: Mapping[str, Any]) -> FlowConfig:
         section = convert(data, KioskSection)
     except Invalid as err:
         raise FlowConfigError(str(err.within("kiosk"))) from err
-    fees = {**DEFAULT_FEES, **section.fees}
-    problem = _fees_problem(fees, "kiosk.") or _steps_problem(section.timeouts, "kiosk.")
+    fees = {**DEFAULT_FEES, **section.fees.given()}
+    problem = _steps_problem(section.timeouts, "kiosk.")
     if problem:
         raise FlowConfigError(problem)
     # round(), not int(): 2.01 s is 2010 ms, though 2.01 * 1000 is a hair under 2010 in binary.

@@ -11,14 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
 from drivers.escpos_printer import open_printer
-from drivers.printer_model import parse_printer_config
+from drivers.printer_model import PrinterConfig
 from drivers.ticket_printer import TicketPrinter
 from firmware_profiles.packaged import printer_model_named
 from office.console.app import Office, Settings, create_app
@@ -45,12 +43,12 @@ def office_port(server: OfficeServer) -> Office:
     )
 
 
-def desk_printer(table: Mapping[str, Any]) -> TicketPrinter:
-    """The desk's printer from its ``[console.desk_printer]`` table (checked when the site file
-    was loaded); its model's facts from the packaged profiles when the table gives none. A
-    printer that is not there is reported by its status when the desk prints, not here."""
+def open_desk_printer(config: PrinterConfig) -> TicketPrinter:
+    """The desk's printer from its typed ``[console] desk_printer`` (parsed and checked when the
+    site file was loaded, :func:`office.config.desk_printer`); its model's facts from the
+    packaged profiles when it gives none. A printer that is not there is reported by its status
+    when the desk prints, not here."""
     key = "console.desk_printer"
-    config = parse_printer_config(table, key)
     facts = config.facts or printer_model_named(config.model, f"{key}.model")
     return open_printer(config, model=facts, key=key)
 
@@ -67,11 +65,14 @@ class ConsoleServer:
         settings: Settings | None = None,
         pairing: PairingDesk | None = None,
         apt_public: Path | None = None,
+        desk_printer: PrinterConfig | None = None,
     ) -> None:
+        """``desk_printer``: the site's typed ``[console] desk_printer``
+        (:attr:`office.config.OfficeConfig.desk_printer`), opened unless ``settings`` are given."""
         if settings is None:
             settings = Settings(input_station=office.config.console.input_station)
-            if office.config.console.desk_printer:
-                settings.desk_printer = desk_printer(office.config.console.desk_printer)
+            if desk_printer is not None:
+                settings.desk_printer = open_desk_printer(desk_printer)
         if pairing is not None:
             settings.pairing = pairing
         if apt_public is not None:
