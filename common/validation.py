@@ -230,6 +230,8 @@ def _python_type(t: mi.Type) -> Any:
         return t.cls
     if isinstance(t, mi.LiteralType):
         return Literal[tuple(t.values)]
+    if isinstance(t, mi.EnumType):
+        return t.cls
     if isinstance(t, mi.UnionType):
         return Union[tuple(_python_type(o) for o in t.types)]  # noqa: UP007 - built at run time
     if isinstance(t, mi.ListType | mi.VarTupleType):
@@ -279,6 +281,8 @@ def what(node: _Node) -> str:
         return f"{text} of at most {t.max_length} characters" if t.max_length is not None else text
     if isinstance(t, mi.LiteralType):
         return "one of " + ", ".join(str(v) for v in t.values)
+    if isinstance(t, mi.EnumType):
+        return "one of " + ", ".join(str(m.value) for m in t.cls)
     if isinstance(t, mi.ListType | mi.VarTupleType | mi.SetType | mi.FrozenSetType):
         return f"a list of {what(_unwrap(t.item_type))}"
     if isinstance(t, mi.TupleType):

@@ -9,15 +9,21 @@ the counter screen, the input centre, the floor view. The figures come from :mod
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.validation import Invalid, convert
 from office import floor
 from office.db import OfficeDB
 from office.domain import Call, Stamp, Status, Ticket
 from office.staff_store import StaffStore
+from sync import messages, protocol
+from sync.errors import ProtocolError
 from sync.site import SiteConfig
+
+log = logging.getLogger(__name__)
 
 RECENT_DONE_MS = 2 * 3600 * 1000  # finished tickets a screen still finds (a question at the counter)
 
@@ -140,28 +146,51 @@ class _snapshot:
         self.conn.execute("COMMIT")
 
 
+def _stored_status(row: Any) -> messages.DeviceStatus | None:
+    """The device's last status as the office stored it, back as its model (None: never sent,
+    or kept by an older office in a shape this one no longer reads - the floor then shows
+    what the row itself says)."""
+    if not row["status"]:
+        return None
+    try:
+        status = protocol.from_stored("device_status", json.loads(row["status"]))
+    except (ValueError, ProtocolError):
+        log.warning("device %s: its stored status does not read as a device status", row["device"])
+        return None
+    return status if isinstance(status, messages.DeviceStatus) else None
+
+
+def _stored_printer(row: Any) -> messages.PrinterStatusChanged:
+    """The device's printer as last reported (fault, paper near end); fine when never reported."""
+    if row["printer"]:
+        try:
+            return convert(json.loads(row["printer"]), messages.PrinterStatusChanged)
+        except (ValueError, Invalid):
+            log.warning("device %s: its stored printer state does not read as one", row["device"])
+    return messages.PrinterStatusChanged()
+
+
 def _device(row: Any, held: Mapping[str, Sequence[str]], tickets: Mapping[str, Ticket]) -> floor.DeviceHealth:
-    status: dict[str, Any] = json.loads(row["status"]) if row["status"] else {}
-    printer: dict[str, Any] = json.loads(row["printer"]) if row["printer"] else {}
-    health: dict[str, Any] = status.get("health") or {}
+    status = _stored_status(row)
+    printer = _stored_printer(row)
+    health = (status.health if status is not None else None) or messages.Health()
     numbers = tuple(
         sorted(tickets[t].number if t in tickets else int(t.rsplit("-", 1)[-1]) for t in held.get(row["device"], ()))
     )
-    in_service = health.get("in_service")
     return floor.DeviceHealth(
         device=str(row["device"]),
-        role=str(row["role"] or status.get("role") or ""),
+        role=str(row["role"] or (status.role if status is not None else "")),
         online=row["state"] == "online",
         last_seen_ms=row["last_seen_ms"],
-        outbox_pending=int(status.get("outbox_pending") or 0),
-        printer_fault=printer.get("fault"),
-        paper_near_end=bool(printer.get("paper_near_end")),
+        outbox_pending=status.outbox_pending if status is not None else 0,
+        printer_fault=printer.fault,
+        paper_near_end=printer.paper_near_end,
         held_tickets=numbers,
-        in_service=in_service if isinstance(in_service, bool) else None,
-        fault=str(health.get("fault") or ""),
-        cash={str(k): int(v) for k, v in (health.get("cash") or {}).items()},
-        change_low=bool(health.get("change_low")),
-        refunds_owed=int(health.get("refunds_owed") or 0),
-        stale=bool(health.get("stale")),
-        version=str(status.get("version") or "")[:40],
+        in_service=health.in_service,
+        fault=health.fault,
+        cash=dict(health.cash),
+        change_low=health.change_low,
+        refunds_owed=health.refunds_owed,
+        stale=health.stale,
+        version=status.version if status is not None else "",
     )

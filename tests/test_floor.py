@@ -128,3 +128,42 @@ def test_a_store_of_an_older_office_is_migrated_in_place(tmp_path: Path) -> None
         assert again.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 1
     finally:
         again.close()
+
+
+def test_the_floor_reads_a_devices_stored_status_as_its_model_and_survives_one_it_cannot_read(caplog) -> None:
+    import json
+
+    from office import staff_view
+    from sync import messages, protocol
+
+    status = messages.DeviceStatus(
+        state="online",
+        role="kiosk",
+        outbox_pending=3,
+        version="1.4.0",
+        health=messages.Health(in_service=False, fault="printer", cash={"1000": 12}, refunds_owed=1),
+    )
+    row = {
+        "device": "kiosk-1",
+        "role": None,
+        "state": "online",
+        "last_seen_ms": 5,
+        "status": json.dumps(protocol.to_builtins(status)),
+        "printer": json.dumps({"fault": "paper_out", "paper_near_end": True}),
+    }
+    health = staff_view._device(row, {}, {})
+    assert (health.role, health.outbox_pending, health.version) == ("kiosk", 3, "1.4.0")
+    assert (health.in_service, health.fault, dict(health.cash), health.refunds_owed) == (
+        False,
+        "printer",
+        {"1000": 12},
+        1,
+    )
+    assert (health.printer_fault, health.paper_near_end) == ("paper_out", True)
+
+    # A row an older office kept in another shape: shown as what the row says, and logged.
+    broken = {**row, "status": json.dumps({"state": "online", "outbox_pending": "many"}), "printer": "[1]"}
+    health = staff_view._device(broken, {}, {})
+    assert (health.role, health.outbox_pending, health.in_service, health.printer_fault) == ("", 0, None, None)
+    assert "does not read as a device status" in caplog.text
+    assert "printer state does not read" in caplog.text
