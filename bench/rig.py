@@ -67,33 +67,31 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def pin_processes(pids: Sequence[int], cpus: set[int]) -> int:
-    """Every thread of each of ``pids`` onto ``cpus`` (Linux affinity is per thread, and a
-    thread started later inherits its creator's); returns the threads pinned."""
-    pinned = 0
-    for pid in pids:
-        for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
-            try:
-                os.sched_setaffinity(int(task.name), cpus)
-                pinned += 1
-            except OSError:
-                continue  # the thread ended while we looked
-    return pinned
-
-
-def renice_processes(pids: Sequence[int], niceness: int) -> int:
-    """Every thread of each of ``pids`` to ``niceness`` (per thread on Linux, like affinity);
-    returns the threads changed. Raising a priority back needs root: where the bench may not,
-    the threads stay as they were and fewer are counted."""
+def _each_thread(pids: Sequence[int], change: Callable[[int], None]) -> int:
+    """``change(tid)`` for every thread of each of ``pids`` (Linux keeps affinity and niceness
+    per thread); returns the threads changed. A thread that ended meanwhile, or a change the
+    bench may not make, is skipped."""
     changed = 0
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
             try:
-                os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+                change(int(task.name))
                 changed += 1
             except OSError:
                 continue
     return changed
+
+
+def pin_processes(pids: Sequence[int], cpus: set[int]) -> int:
+    """Every thread of each of ``pids`` onto ``cpus`` (a thread started later inherits its
+    creator's); returns the threads pinned."""
+    return _each_thread(pids, lambda tid: os.sched_setaffinity(tid, cpus))
+
+
+def renice_processes(pids: Sequence[int], niceness: int) -> int:
+    """Every thread of each of ``pids`` to ``niceness``; returns the threads changed. Raising a
+    priority back needs root: where the bench may not, the threads stay as they were."""
+    return _each_thread(pids, lambda tid: os.setpriority(os.PRIO_PROCESS, tid, niceness))
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:

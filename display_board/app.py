@@ -165,11 +165,10 @@ def build_board_app(
         it can be kept, moved or taken off without touching the rest. Not a Kivy Widget:
         building widgets' properties was most of a redraw when 300 tickets moved at once."""
 
-        __slots__ = ("car", "group", "number", "parts", "place", "start", "started", "target", "text", "texture")
+        __slots__ = ("car", "group", "parts", "place", "start", "started", "target", "text", "texture")
 
         def __init__(self, text: str, tex: Any, at: tuple[float, float], car: Car | None = None) -> None:
             self.text, self.texture, self.car = text, tex, car
-            self.number = car.numbers[0] if car is not None and len(car.numbers) == 1 else None
             self.place = at  # its box's bottom left corner, in pixels
             self.start: tuple[float, float] = at  # where a slide began
             self.target: tuple[float, float] | None = None  # where it slides to
@@ -184,8 +183,10 @@ def build_board_app(
             shape.pos = (self.place[0] + dx, self.place[1] + dy)
 
         @property
-        def at(self) -> tuple[float, float]:
-            return self.place
+        def number(self) -> int | None:
+            """The ticket's number when the piece is one ticket's car (a range chip is not)."""
+            car = self.car
+            return car.numbers[0] if car is not None and len(car.numbers) == 1 else None
 
         def move(self, at: tuple[float, float]) -> None:
             self.place = at
@@ -241,7 +242,6 @@ def build_board_app(
             return None
         piece = found.pop()
         piece.car = car
-        piece.number = car.numbers[0] if len(car.numbers) == 1 else None
         piece.move((car.box.x * scale, car.box.y * scale))
         return piece
 
@@ -342,7 +342,7 @@ def build_board_app(
                     continue
                 was = self.placed.get(number) if number in moves and slides < MAX_SLIDES else None
                 if on_its_way is not None:
-                    was = on_its_way.at  # turns from where it is now
+                    was = on_its_way.place  # turns from where it is now
                     self._ground([on_its_way])
                 if was is None or was == to:
                     kept = self.resting.get(car) if car not in resting else None
