@@ -91,8 +91,17 @@ class Year:
 
 
 def disk_use(path: Path) -> int:
-    """Bytes of the files under ``path`` (what the SD card holds)."""
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Bytes of the files under ``path`` (what the SD card holds). The devices keep running
+    while it counts: a store's temporary file can be renamed away between listing and stat
+    (its bytes are then counted under the name it took, or were already)."""
+    total = 0
+    for p in path.rglob("*"):
+        try:
+            if p.is_file():
+                total += p.stat().st_size
+        except FileNotFoundError:
+            continue
+    return total
 
 
 def business_days(first: date, count: int) -> list[date]:
