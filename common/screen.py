@@ -56,6 +56,12 @@ def configure_kivy(
     Config.set("graphics", "allow_screensaver", "0")
     Config.set("graphics", "maxfps", str(maxfps))
     Config.set("graphics", "resizable", "0" if kiosk else "1")
+    # Kivy's default is 2 samples a pixel. The screens draw text and rectangles, so it buys
+    # nothing; under Mesa's software GL it made every window surface twice over (a 1920x1080
+    # board: 78 MB of surfaces against 10) and every fragment cost two. deploy/kivy/config.ini
+    # said 0, but a fresh KIVY_HOME (the demo, the bench, a device whose file was not installed)
+    # took the default.
+    Config.set("graphics", "multisamples", "0")
     if left is not None and top is not None and not fullscreen:
         Config.set("graphics", "position", "custom")
         Config.set("graphics", "left", str(left))

@@ -416,7 +416,8 @@ def test_kivy_config_matches_configure_kivy_and_kivys_format(tmp_path: Path) -> 
         ini["graphics"]["fullscreen"],
         ini["graphics"]["show_cursor"],
         ini["graphics"]["maxfps"],
-    ) == ("0", "auto", "0", "30")
+        ini["graphics"]["multisamples"],
+    ) == ("0", "auto", "0", "30", "0")
     assert dict(ini["input"]) == {"mouse": "mouse,disable_multitouch"}
     kivy_config = Path(__import__("importlib.util").util.find_spec("kivy").origin).parent / "config.py"
     version = re.search(r"^KIVY_CONFIG_VERSION = (\d+)$", kivy_config.read_text(), re.MULTILINE)
@@ -436,7 +437,15 @@ def test_kivy_config_matches_configure_kivy_and_kivys_format(tmp_path: Path) -> 
     assert live["input"] == dict(ini["input"])
     for section in ("kivy", "graphics"):
         for key, value in ini[section].items():
-            if key in ("exit_on_escape", "fullscreen", "show_cursor", "allow_screensaver", "maxfps", "resizable"):
+            if key in (
+                "exit_on_escape",
+                "fullscreen",
+                "show_cursor",
+                "allow_screensaver",
+                "maxfps",
+                "resizable",
+                "multisamples",
+            ):
                 assert live[section][key] == value, (section, key)
 
 
