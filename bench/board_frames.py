@@ -11,8 +11,10 @@ Protocol with the bench through files in OUT:
 2. the bench writes ``wave`` and sends the staff commands; from then on every frame's duration
    is recorded (Kivy's Clock, a callback each frame, with ``maxfps = 0``);
 3. after the bench writes ``sent``, recording goes on until no redraw has come for
-   MOVE_S + 0.3 s (the last slide has ended), then ``frames.json`` holds the frames of the window
-   from the first redraw after the wave to the end of the last slide, and VmRSS/VmHWM.
+   MOVE_S + 0.3 s (the last slide has ended); once the board is at rest (the arrived cars settled
+   and the heap trimmed: display_board.app's SETTLE_S and TRIM_S), ``frames.json`` holds the
+   frames of the window from the first redraw after the wave to the end of the last slide, and
+   VmRSS/VmHWM at rest.
 """
 
 from __future__ import annotations
@@ -115,29 +117,37 @@ def main() -> int:
                     start, end = draws[0], draws[-1] + MOVE_S
                     before = [t for t in flips if t < start]
                     swaps = ([before[-1]] if before else []) + [t for t in flips if start <= t <= end + 0.05]
-                    frames = [(b - a_) * 1000.0 for a_, b in itertools.pairwise(swaps)]
+                    state["frames"] = [(b - a_) * 1000.0 for a_, b in itertools.pairwise(swaps)]
+                    state["window_s"] = end - start
                     state["cars"] = len(app.resting)
-                    st = _proc_status()
-                    (a.out / "frames.json").write_text(
-                        json.dumps(
-                            {
-                                "frames_ms": frames,
-                                "draws": len(draws),
-                                "moves": state["moves"],
-                                "cars": state["cars"],
-                                "rss_kb": st.get("VmRSS", 0),
-                                "rss_anon_kb": st.get("RssAnon", 0),
-                                "rss_file_kb": st.get("RssFile", 0),
-                                "top_mappings": _top_mappings(),
-                                "gl_kb": _gl_kb(),
-                                "hwm_kb": st.get("VmHWM", 0),
-                                "window_s": end - start,
-                            }
-                        ),
-                        encoding="utf-8",
-                    )
-                    state["phase"] = "done"
-                    Clock.schedule_once(lambda dt: app.stop(), 0.5)
+                    state["phase"] = "rest"
+            elif state["phase"] == "rest":
+                # Memory is read once the board is at rest after the wave: the arrived cars are
+                # in the cached board and the heap's free pages went back (display_board.app,
+                # TRIM_S) - what a lobby board holds between two bursts.
+                if app.sliding or app.settle_event is not None or app.trim_event is not None:
+                    return
+                st = _proc_status()
+                (a.out / "frames.json").write_text(
+                    json.dumps(
+                        {
+                            "frames_ms": state["frames"],
+                            "draws": len(state["draws"]),
+                            "moves": state["moves"],
+                            "cars": state["cars"],
+                            "rss_kb": st.get("VmRSS", 0),
+                            "rss_anon_kb": st.get("RssAnon", 0),
+                            "rss_file_kb": st.get("RssFile", 0),
+                            "top_mappings": _top_mappings(),
+                            "gl_kb": _gl_kb(),
+                            "hwm_kb": st.get("VmHWM", 0),
+                            "window_s": state["window_s"],
+                        }
+                    ),
+                    encoding="utf-8",
+                )
+                state["phase"] = "done"
+                Clock.schedule_once(lambda dt: app.stop(), 0.5)
 
         Clock.schedule_interval(frame, 0.02)  # the phases; frames are timed by on_flip
 

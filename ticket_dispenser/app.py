@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from common.heap import release_free_heap
 from common.screen import register_fonts
 from ticket_dispenser.presenter import Presenter, ScreenState
 
@@ -30,6 +31,7 @@ FOCUS = (1.0, 0.55, 0.0, 1)
 BANNER = (1.0, 0.92, 0.7, 1)
 ALERT = (0.7, 0.08, 0.08, 1)
 KEPT_WIDGETS = 48  # start-screen pieces and language bars kept for re-use
+TRIM_S = 5.0  # the heap's free pages go back once the start screen has waited this long
 
 
 def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[[], None] | None = None) -> Any:
@@ -104,6 +106,7 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             # label costs ~0.5 ms of CPU to make, a screen change ~20 ms on a Pi-class CPU).
             # Bounded, so a day of changing waiting times cannot grow it.
             self.kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+            self.trim_event: Any = None
             self.root_box = Root(orientation="vertical", padding=dp(16), spacing=dp(12))
             with self.root_box.canvas.before:
                 Color(*BG)
@@ -170,6 +173,18 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             }[s.screen](s)
             box.add_widget(body)
             box.add_widget(self.language_bar(s))
+            self._trim_when_idle(s.screen == "start")
+
+        def _trim_when_idle(self, idle: bool) -> None:
+            """Each ticket's screens free their labels' textures and buffers, and glibc keeps
+            those pages in its fragmented heap for good. Once the start screen has waited
+            TRIM_S for the next resident they go back to the system, never while one is using
+            the screen."""
+            if self.trim_event is not None:
+                self.trim_event.cancel()
+                self.trim_event = None
+            if idle:
+                self.trim_event = Clock.schedule_once(lambda dt: release_free_heap(), TRIM_S)
 
         def start(self, s: ScreenState) -> Any:
             page = BoxLayout(orientation="vertical", spacing=dp(10))
