@@ -144,18 +144,19 @@ def build_board_app(
             finally:
                 self.canvas = canvas
 
-    textures: OrderedDict[tuple[str, float, bool, str, int], Any] = OrderedDict()
+    textures: OrderedDict[tuple[str, float, str, int], Any] = OrderedDict()
 
-    def texture(text: str, size: float, bold: bool, halign: str, width: float) -> Any:
+    def texture(text: str, size: float, halign: str, width: float) -> Any:
         """The text rendered white (tinted when drawn), from a cache: a redraw shows mostly the
         texts of the last one (numbers, names, figures), and rendering each again with the
-        font engine was most of a redraw's time."""
-        key = (text, size, bold, halign, round(width))
+        font engine was most of a redraw's time. Every text is Bold: one weight keeps one copy
+        of the CJK font per size in memory instead of two (display_board.scene.SIZES)."""
+        key = (text, size, halign, round(width))
         found = textures.get(key)
         if found is not None:
             textures.move_to_end(key)
             return found
-        core = CoreLabel(text=text, font_size=size * scale, bold=bold, halign=halign, text_size=(width, None))
+        core = CoreLabel(text=text, font_size=size * scale, bold=True, halign=halign, text_size=(width, None))
         core.refresh()
         textures[key] = core.texture
         if len(textures) > TEXTURE_CACHE:
@@ -199,7 +200,7 @@ def build_board_app(
     def text_piece(t: Text) -> Piece:
         """A text at its box (the scene fitted it there), centred vertically."""
         w, h = t.box.w * scale, t.box.h * scale
-        tex = texture(t.text, t.size, t.bold, t.halign, w) if t.text else None
+        tex = texture(t.text, t.size, t.halign, w) if t.text else None
         piece = Piece(t.text, tex, (t.box.x * scale, t.box.y * scale))
         if tex is not None:
             tw, th = tex.size
@@ -212,7 +213,7 @@ def build_board_app(
         railway car's (Kasuya's residents look for *the train* with their number); at a busy
         station a flat chip; a finished ticket only its green "number → counter" line."""
         w, h = car.box.w * scale, car.box.h * scale
-        tex = texture(car.text, car.size, True, "center", w) if car.text else None
+        tex = texture(car.text, car.size, "center", w) if car.text else None
         piece = Piece(car.text, tex, (car.box.x * scale, car.box.y * scale), car)
         wheel = h * 0.16 if car.shape == "car" else 0.0  # the number sits on the body, above the wheels
         if car.shape != "ready":

@@ -83,8 +83,10 @@ CALL_SMALL = 20.0
 READY_SIZES = (25.2, 20.0)
 FOOTER_SIZES = (20.0, 16.0)
 CAPTION_SIZES = (20.0, 16.0)
-# Every size the board draws text at: each one (and each of them bold) is a copy of the CJK font
-# in memory, so every size above is one of these.
+# Every size the board draws text at: each one is a copy of the CJK font in memory (2.5 MB each
+# with Kivy's SDL2 text: FreeType's tables of a 65,535-glyph font, per size), so every size above
+# is one of these. The board draws every text in one weight, Bold (display_board.app), which also
+# reads best across a lobby: two weights were ten copies, one is six.
 SIZES = (16.0, 20.0, 25.2, 28.0, 33.6, 47.6)
 MIN_COLUMN_SHARE = 0.6  # an empty station's column, of an equal share (its name still fits)
 RUN_MIN = 3  # consecutive numbers in the same state listed as one chip "a～b"
@@ -137,7 +139,6 @@ class Text:
     size: float
     box: Box
     color: Color = "ink"
-    bold: bool = False
     halign: Literal["left", "center", "right"] = "center"
     panel: int = -1  # the panel it belongs in (an index of Scene.panels); -1: the screen itself
 
@@ -275,14 +276,13 @@ class _Builder:
         sizes: Sequence[float],
         color: Color = "ink",
         *,
-        bold: bool = False,
         halign: Literal["left", "center", "right"] = "center",
         panel: int = -1,
     ) -> Text:
         """The first of ``variants`` that fits ``box`` at the largest of ``sizes``; else the last
         variant at the smallest size, each of its lines cut to the width."""
         text = fitted(variants, box.w, box.h, sizes)
-        label = Text(text[0], text[1], box, color, bold, halign, panel)
+        label = Text(text[0], text[1], box, color, halign, panel)
         self.texts.append(label)
         return label
 
@@ -291,17 +291,15 @@ class _Builder:
     def head(self, view: BoardView, title: str, box: Box) -> None:
         third = box.w / 3
         left, middle, right = (Box(box.x + i * third, box.y, third, box.h) for i in range(3))
-        self.fit([view.office_name], left, (25.2, 20.0), bold=True, halign="left")
-        self.fit([title], middle, (33.6, 28.0), bold=True)
+        self.fit([view.office_name], left, (25.2, 20.0), halign="left")
+        self.fit([title], middle, (33.6, 28.0))
         if view.stale is None:
-            self.fit([view.clock], right, (28.0,), bold=True, halign="right")
+            self.fit([view.clock], right, (28.0,), halign="right")
             return
         ja, second = gettext_for("ja"), gettext_for(second_language(view.language))
         said_ja = ja(strings.UPDATED).format(time=view.stale)
         said = second(strings.UPDATED).format(time=view.stale)
-        self.fit(
-            [f"{said_ja}  ({said})", f"{said_ja}\n{said}"], right, (20.0, 16.0), "stale", bold=True, halign="right"
-        )
+        self.fit([f"{said_ja}  ({said})", f"{said_ja}\n{said}"], right, (20.0, 16.0), "stale", halign="right")
 
     def calls(self, view: BoardView, box: Box) -> None:
         panel = self.panel(box)
@@ -309,9 +307,7 @@ class _Builder:
         inner = Box(box.x + CALLS_PADDING, box.y + CALLS_PADDING, box.w - 2 * CALLS_PADDING, box.h - 2 * CALLS_PADDING)
         title = Box(inner.x, inner.top - CALLS_TITLE_H, inner.w, CALLS_TITLE_H)
         heading_ja, heading = ja(strings.NOW_CALLING), second(strings.NOW_CALLING)
-        self.fit(
-            [f"{heading_ja} / {heading}", f"{heading_ja}\n{heading}"], title, (28.0, 20.0, 16.0), bold=True, panel=panel
-        )
+        self.fit([f"{heading_ja} / {heading}", f"{heading_ja}\n{heading}"], title, (28.0, 20.0, 16.0), panel=panel)
         rows = max(0, int((title.y - inner.y) // CALL_ROW_H))
         for i, call in enumerate(view.calls[:rows]):
             row = Box(inner.x, title.y - (i + 1) * CALL_ROW_H, inner.w, CALL_ROW_H)
@@ -323,7 +319,7 @@ class _Builder:
             if not fits(text, size, row.w, row.h):
                 text, size = fitted([text], row.w, row.h, (CALL_SMALL, SECOND_SIZE))
             color: Color = "highlight" if call.highlight else "ink"
-            self.texts.append(Text(text, size, row, color, call.highlight, "center", panel))
+            self.texts.append(Text(text, size, row, color, "center", panel))
 
     def footer(self, waiting: Sequence[PurposeWaiting], box: Box, language: str) -> None:
         ja, second = gettext_for("ja"), gettext_for(second_language(language))
@@ -389,7 +385,7 @@ class _Builder:
         for i, ((name_ja, name), column) in enumerate(zip(names, columns, strict=True)):
             upper = Box(column.x, top - HEADER_H / 2, column.w, HEADER_H / 2)
             lower = Box(column.x, top - HEADER_H, column.w, HEADER_H / 2)
-            self.fit([name_ja], upper, (NAME_SIZE, SECOND_SIZE), "muted" if i == 0 else "ink", bold=i > 0, panel=panel)
+            self.fit([name_ja], upper, (NAME_SIZE, SECOND_SIZE), "muted" if i == 0 else "ink", panel=panel)
             if name:
                 self.fit([name], lower, (SECOND_SIZE,), "muted", panel=panel)
         track_y = top - HEADER_H - TRACK_GAP

@@ -256,7 +256,7 @@ def test_every_purpose_is_in_the_footer_in_both_languages() -> None:
 
 
 def test_the_board_draws_text_at_a_few_sizes_only() -> None:
-    """Each font size (and each bold one) keeps a copy of the CJK font in memory: every text and
+    """Each font size keeps a copy of the CJK font in memory: every text and
     number of every scene is at one of scene.SIZES."""
     from display_board.scene import SIZES
 
