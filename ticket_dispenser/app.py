@@ -31,6 +31,11 @@ FOCUS = (1.0, 0.55, 0.0, 1)
 BANNER = (1.0, 0.92, 0.7, 1)
 ALERT = (0.7, 0.08, 0.08, 1)
 KEPT_WIDGETS = 48  # start-screen pieces and language bars kept for re-use
+# The type scale. Kivy's SDL2 text keeps a copy of the CJK font for every size of every weight it
+# has drawn (2.5 MB each: FreeType's tables of a 65,535-glyph font, never let go), so the screens
+# use few: regular at SMALL, BODY and LABEL; bold at BODY, LABEL, HEADLINE, TITLE and the number.
+# Eight copies where a day of screens used to make seventeen.
+SMALL, BODY, LABEL, HEADLINE, TITLE, NUMBER = 19, 24, 28, 34, 40, 150
 TRIM_S = 5.0  # the heap's free pages go back once the start screen has waited this long
 
 
@@ -150,7 +155,8 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             if office_name:
                 box.add_widget(
                     self.keep(
-                        ("office", office_name), lambda: Text(office_name, 22, color=PRIMARY, bold=True, height=dp(34))
+                        ("office", office_name),
+                        lambda: Text(office_name, BODY, color=PRIMARY, bold=True, height=dp(34)),
                     )
                 )
             if s.banner:
@@ -159,7 +165,7 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
                     Color(*BANNER)
                     rect = RoundedRectangle(radius=[dp(10)])
                 banner.bind(pos=lambda w, p: setattr(rect, "pos", p), size=lambda w, z: setattr(rect, "size", z))
-                banner.add_widget(Text(s.banner, 20))
+                banner.add_widget(Text(s.banner, SMALL))
                 box.add_widget(banner)
             body = {
                 "start": self.start,
@@ -189,8 +195,8 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
         def start(self, s: ScreenState) -> Any:
             page = BoxLayout(orientation="vertical", spacing=dp(10))
             title, subtitle, help_ = (s.texts.get(k, "") for k in ("title", "subtitle", "help"))
-            page.add_widget(self.keep(("title", title), lambda: Text(title, 38, bold=True, height=dp(64))))
-            page.add_widget(self.keep(("subtitle", subtitle), lambda: Text(subtitle, 22, height=dp(34))))
+            page.add_widget(self.keep(("title", title), lambda: Text(title, TITLE, bold=True, height=dp(64))))
+            page.add_widget(self.keep(("subtitle", subtitle), lambda: Text(subtitle, BODY, height=dp(36))))
             grid = GridLayout(cols=presenter.columns, spacing=dp(14), padding=dp(6))
             for i, b in enumerate(s.purposes):
                 tile = self.keep(
@@ -199,23 +205,23 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
                 )
                 grid.add_widget(self.target(tile.ident, tile))
             page.add_widget(grid)
-            page.add_widget(self.keep(("help", help_), lambda: Text(help_, 20, height=dp(34))))
+            page.add_widget(self.keep(("help", help_), lambda: Text(help_, SMALL, height=dp(34))))
             return page
 
         def purpose_tile(self, b: Any, focused: bool) -> Any:
             tile = Tile(f"purpose:{b.code}", PRIMARY if b.available else PRIMARY_OFF, focused=focused)
             if b.reading:
-                tile.add_widget(Text(b.reading, 18, color=ON_PRIMARY, height=dp(26)))
-            tile.add_widget(Text(b.name, 34 if len(b.name) <= 10 else 28, color=ON_PRIMARY, bold=True))
-            tile.add_widget(Text(b.detail, 19, color=ON_PRIMARY, height=dp(30)))
+                tile.add_widget(Text(b.reading, SMALL, color=ON_PRIMARY, height=dp(28)))
+            tile.add_widget(Text(b.name, HEADLINE if len(b.name) <= 10 else LABEL, color=ON_PRIMARY, bold=True))
+            tile.add_widget(Text(b.detail, SMALL, color=ON_PRIMARY, height=dp(30)))
             tile.bind(on_release=lambda w, code=b.code: presenter.choose(code))
             return tile
 
         def checklist(self, s: ScreenState) -> Any:
             page = BoxLayout(orientation="vertical", spacing=dp(10))
-            page.add_widget(Text(s.texts.get("purpose", ""), 26, color=PRIMARY, bold=True, height=dp(44)))
-            page.add_widget(Text(s.texts.get("title", ""), 36, bold=True, height=dp(60)))
-            page.add_widget(Text(s.texts.get("subtitle", ""), 22, height=dp(34)))
+            page.add_widget(Text(s.texts.get("purpose", ""), LABEL, color=PRIMARY, bold=True, height=dp(44)))
+            page.add_widget(Text(s.texts.get("title", ""), HEADLINE, bold=True, height=dp(60)))
+            page.add_widget(Text(s.texts.get("subtitle", ""), BODY, height=dp(36)))
             items = GridLayout(cols=1, spacing=dp(10), padding=(dp(120), dp(6)))
             for i, (name, checked) in enumerate(s.checklist):
                 # Ticked: filled blue; not ticked: white with a dark frame (not grey: that reads
@@ -226,7 +232,7 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
                 holder = AnchorLayout(size_hint_x=None, width=dp(40), anchor_y="center")
                 holder.add_widget(CheckMark(checked, ink))
                 row.add_widget(holder)
-                row.add_widget(Text(name, 28, color=ink, bold=checked, halign="left"))
+                row.add_widget(Text(name, LABEL, color=ink, bold=checked, halign="left"))
                 tile.add_widget(row)
                 if not checked:
                     with tile.canvas.before:
@@ -241,10 +247,10 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             page.add_widget(items)
             row = BoxLayout(size_hint_y=None, height=dp(96), spacing=dp(24), padding=(dp(120), 0))
             back = Tile("back", PRIMARY_OFF)
-            back.add_widget(Text(s.texts.get("back", ""), 28, color=ON_PRIMARY, bold=True))
+            back.add_widget(Text(s.texts.get("back", ""), LABEL, color=ON_PRIMARY, bold=True))
             back.bind(on_release=lambda w: presenter.back())
             go = Tile("confirm", PRIMARY, focused=s.focus == len(s.checklist))
-            go.add_widget(Text(s.texts.get("confirm", ""), 32, color=ON_PRIMARY, bold=True))
+            go.add_widget(Text(s.texts.get("confirm", ""), HEADLINE, color=ON_PRIMARY, bold=True))
             go.bind(on_release=lambda w: presenter.confirm())
             row.add_widget(self.target("back", back))
             row.add_widget(self.target("confirm", go))
@@ -252,23 +258,30 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             return page
 
         def printing(self, s: ScreenState) -> Any:
-            return Text(s.texts.get("title", ""), 44, bold=True)
+            return Text(s.texts.get("title", ""), TITLE, bold=True)
 
         def result(self, s: ScreenState) -> Any:
             fault = s.screen == "printer_fault"
             page = BoxLayout(orientation="vertical", spacing=dp(6))
-            page.add_widget(Text(s.texts.get("title", ""), 40, color=ALERT if fault else INK, bold=True, height=dp(70)))
-            page.add_widget(Text(s.texts.get("purpose", ""), 26, color=PRIMARY, bold=True, height=dp(40)))
-            page.add_widget(Text(s.texts.get("your_number", ""), 26, height=dp(36)))
-            number = Text(s.number, 150, color=ALERT if fault else PRIMARY, bold=True)
+            page.add_widget(
+                Text(s.texts.get("title", ""), TITLE, color=ALERT if fault else INK, bold=True, height=dp(70))
+            )
+            page.add_widget(Text(s.texts.get("purpose", ""), LABEL, color=PRIMARY, bold=True, height=dp(42)))
+            page.add_widget(Text(s.texts.get("your_number", ""), BODY, height=dp(36)))
+            number = Text(s.number, NUMBER, color=ALERT if fault else PRIMARY, bold=True)
             page.add_widget(number)
             for key in ("instruction", "valid", "ahead", "wait", "called"):
                 if s.texts.get(key):
                     page.add_widget(
-                        Text(s.texts[key], 28 if key == "instruction" else 24, bold=key == "instruction", height=dp(44))
+                        Text(
+                            s.texts[key],
+                            LABEL if key == "instruction" else BODY,
+                            bold=key == "instruction",
+                            height=dp(44),
+                        )
                     )
             back = Tile("back", PRIMARY_OFF, size_hint=(None, None), size=(dp(360), dp(84)), pos_hint={"center_x": 0.5})
-            back.add_widget(Text(s.texts.get("back", ""), 26, color=ON_PRIMARY, bold=True))
+            back.add_widget(Text(s.texts.get("back", ""), LABEL, color=ON_PRIMARY, bold=True))
             back.bind(on_release=lambda w: presenter.back())
             page.add_widget(self.target("back", back))
             return page
@@ -276,15 +289,15 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
         def message(self, s: ScreenState) -> Any:
             page = BoxLayout(orientation="vertical", spacing=dp(16), padding=dp(40))
             page.add_widget(Widget())
-            page.add_widget(Text(s.texts.get("title", ""), 40, bold=True, height=dp(140)))
+            page.add_widget(Text(s.texts.get("title", ""), TITLE, bold=True, height=dp(140)))
             for key in ("instruction", "hours", "reopen"):
                 if s.texts.get(key):
-                    page.add_widget(Text(s.texts[key], 28, height=dp(50)))
+                    page.add_widget(Text(s.texts[key], LABEL, height=dp(50)))
             if s.texts.get("back"):
                 back = Tile(
                     "back", PRIMARY_OFF, size_hint=(None, None), size=(dp(360), dp(84)), pos_hint={"center_x": 0.5}
                 )
-                back.add_widget(Text(s.texts["back"], 26, color=ON_PRIMARY, bold=True))
+                back.add_widget(Text(s.texts["back"], LABEL, color=ON_PRIMARY, bold=True))
                 back.bind(on_release=lambda w: presenter.back())
                 page.add_widget(self.target("back", back))
             page.add_widget(Widget())
@@ -301,7 +314,7 @@ def build_app(presenter: Presenter, *, office_name: str = "", on_stop: Callable[
             for code, native in s.languages:
                 chosen = code == s.language
                 tile = Tile(f"lang:{code}", PRIMARY if chosen else PRIMARY_OFF)
-                tile.add_widget(Text(native, 22, color=ON_PRIMARY, bold=chosen))
+                tile.add_widget(Text(native, BODY, color=ON_PRIMARY, bold=chosen))
                 tile.bind(on_release=lambda w, code=code: presenter.set_language(code))
                 bar.add_widget(tile)
             return bar
