@@ -14,6 +14,10 @@ visit in progress is cancelled and its money paid back before the process exits 
 Each visit that touched money or the office prints one line when it closes::
 
     closed kiosk-1-1a2b3c4d-00001 thank_you paid=1000 kept=300 returned=700 owed=0
+
+Its outcome is that session's own: ``recovered`` for one an earlier run left open (settled
+from the journal at start), ``money_returned`` for money that came with no visit (given back),
+else how the visit ended (:class:`ClosedLines`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,19 +102,51 @@ def main(argv: Sequence[str] | None = None) -> int:
 _RECORD_ONLY = frozenset({"alert", "cash_cursor", "session_closed"})
 
 
-def _closed_lines(state: flow.Kiosk, effects: tuple[flow.Effect, ...]) -> None:
-    journalled = [e.entry for e in effects if isinstance(e, flow.Journal)]
-    for entry in journalled:
-        if entry.kind == "session_closed":
-            d = entry.data
-            kinds = {e.kind for e in journalled if e.session_id == entry.session_id}
+class ClosedLines:
+    """The operator's line for each visit that closes (a runtime listener), naming the closing
+    session's own outcome.
+
+    ``state.outcome`` is what the screen shows for the last visit, and it lingers until the
+    start screen: money that arrives with no visit opens a session of its own (kiosk.flow
+    ``_stray``) while "recovered" is still on the screen after a restart's recovery, e.g. a
+    note put into the validator as the last run was killed. Its line must not say
+    "recovered": that word means "an earlier run's session, settled from the journal", and
+    telling two of those after one crash would mean money settled twice. So the session's own
+    facts decide: a ``recovered`` record journalled for it, or a session opened only to give
+    money back (no certificate kind); the screen's outcome only for a visit of this run.
+    """
+
+    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+        self._write = write or (lambda line: print(line, flush=True))
+        self._recovered: set[str] = set()  # open sessions with a journalled "recovered" record
+        self._returns: set[str] = set()  # open sessions opened only to give money back
+
+    def __call__(self, state: flow.Kiosk, effects: tuple[flow.Effect, ...]) -> None:
+        journalled = [e.entry for e in effects if isinstance(e, flow.Journal)]
+        # Before the closes: a recovered session with nothing held is opened, settled and closed
+        # in one transition.
+        self._recovered.update(e.session_id for e in journalled if e.kind == "recovered")
+        for entry in journalled:
+            if entry.kind != "session_closed":
+                continue
+            sid = entry.session_id
+            recovered, returns = sid in self._recovered, sid in self._returns
+            self._recovered.discard(sid)
+            self._returns.discard(sid)
+            kinds = {e.kind for e in journalled if e.session_id == sid}
             if entry.seq <= 2 and kinds <= _RECORD_ONLY:
                 continue  # not a visit
-            print(
-                f"closed {entry.session_id} {state.outcome or '-'} paid={d.get('paid')} kept={d.get('kept')} "
-                f"returned={d.get('returned')} owed={d.get('owed')}",
-                flush=True,
+            outcome = "recovered" if recovered else "money_returned" if returns else state.outcome or "-"
+            d = entry.data
+            self._write(
+                f"closed {sid} {outcome} paid={d.get('paid')} kept={d.get('kept')} "
+                f"returned={d.get('returned')} owed={d.get('owed')}"
             )
+        s = state.session
+        if s is not None and s.kind is None and not s.recovered:
+            # Seen while it is open: its close comes in a later transition (after a payout or
+            # the validator's report), when the state no longer holds it.
+            self._returns.add(s.session_id)
 
 
 def _control(args: Any, device: KioskDevice) -> Any:
@@ -143,11 +179,13 @@ def _run(args: Any, device: KioskDevice) -> int:
     from common.watchdog import Watchdog
 
     stop = threading.Event()
+    # Only the flag is set here: the loop sees it within a poll interval. (Waking the loop from
+    # a signal handler could deadlock on the lock of the event it waits on.)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     dog = Watchdog.from_environment()
     rt = device.runtime
-    rt.subscribe(_closed_lines)
+    rt.subscribe(ClosedLines())
 
     def kick(state: flow.Kiosk, effects: tuple[flow.Effect, ...]) -> None:
         # Called after every transition, a Tick every cycle included: kicks come from the loop itself.

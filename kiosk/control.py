@@ -182,6 +182,8 @@ class ControlServer:
         # The state as of the last transition whose effects have all run (what ``wait`` checks:
         # "payment" means the acceptors are open, not just that the screen changed).
         self._settled: flow.Kiosk = device.runtime.state
+        # Notified at each transition: a ``wait`` answers as soon as its step is reached.
+        self._settled_changed = threading.Condition()
         self._crash_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -268,16 +270,19 @@ class ControlServer:
         return {"ok": True, **(extra or {})}
 
     def _post(self, event: flow.Event) -> None:
-        """Post ``event`` and return once the runtime has handled it."""
-        start = self.device.runtime.cycles
-        self.device.runtime.post(event)
-        self._sync(start)
-
-    def _sync(self, start: int | None = None) -> None:
-        """Wait until two runtime cycles began after ``start``: whatever happened before (a
-        posted event, a card put in, a coin) has been seen and handled."""
+        """Post ``event`` and return once the runtime has handled it (the cycle that took it,
+        which the post starts at once, is over)."""
         rt = self.device.runtime
-        start = rt.cycles if start is None else start
+        number = rt.post(event)
+        deadline = time.monotonic() + POST_WAIT_S
+        while rt.handled < number and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def _sync(self) -> None:
+        """Wait until two runtime cycles began from now: whatever happened before (a card put
+        in, a coin) has been seen by a device poll and handled."""
+        rt = self.device.runtime
+        start = rt.cycles
         deadline = time.monotonic() + POST_WAIT_S
         while rt.cycles < start + 2 and time.monotonic() < deadline:
             time.sleep(0.002)
@@ -300,13 +305,19 @@ class ControlServer:
         if target not in steps and target not in ("online", "idle"):
             raise ControlError(f"wait: {target!r} is not a step, online or idle")
         deadline = time.monotonic() + timeout
-        while True:
-            s = self._settled
-            if (target == "online" and s.office_online) or (target == "idle" and _idle(s)) or s.step.value == target:
-                return {"reached": True, "state": state_json(self.device)}
-            if time.monotonic() >= deadline:
-                return {"reached": False, "state": state_json(self.device)}
-            time.sleep(0.01)
+        with self._settled_changed:
+            while True:
+                s = self._settled
+                reached = (
+                    (target == "online" and s.office_online)
+                    or (target == "idle" and _idle(s))
+                    or s.step.value == target
+                )
+                left = deadline - time.monotonic()
+                if reached or left <= 0:
+                    break
+                self._settled_changed.wait(left)
+        return {"reached": reached, "state": state_json(self.device)}
 
     def _language(self, args: list[str]) -> None:
         self._one(args, "language")
@@ -393,7 +404,9 @@ class ControlServer:
         return {"armed": f"{kind} #{count}"}
 
     def _on_transition(self, state: flow.Kiosk, effects: tuple[flow.Effect, ...]) -> None:
-        self._settled = state
+        with self._settled_changed:
+            self._settled = state
+            self._settled_changed.notify_all()
 
     def _after_append(self, record: Mapping[str, Any]) -> None:
         with self._crash_lock:

@@ -96,7 +96,14 @@ from kiosk.flow.config import KioskSection
 from kiosk.health import KioskHealth, tokyo_business_day
 from kiosk.journal import JournalError, KioskJournal
 from kiosk.office_link import AgentOffice
-from kiosk.ports import ApduTransport, DocumentPrinterPort, JpkiPort, KioskError
+from kiosk.ports import (
+    ApduTransport,
+    CertificateContent,
+    CertificateRenderer,
+    DocumentPrinterPort,
+    JpkiPort,
+    KioskError,
+)
 from kiosk.printers import CupsPrinter, DirectoryPrinter, EscposReceiptPrinter
 from kiosk.recovery import RecoveryError, replay
 from kiosk.runtime import KioskRuntime, RuntimeSettings
@@ -113,6 +120,7 @@ __all__ = [
     "KioskFile",
     "KioskOptions",
     "ObservedJournal",
+    "PdfRenderer",
     "SimulatedCards",
     "build_kiosk",
     "kiosk_config_from_mapping",
@@ -313,6 +321,25 @@ class SimulatedCards:
         return None if card is None else str(card.serial)
 
 
+class PdfRenderer:
+    """:class:`certificates.pdf.CertificatePdfRenderer`, imported at the first certificate.
+
+    The PDF drawing stack is needed only when a certificate prints, so a kiosk that starts (a
+    restart after a crash included) settles the money and serves without waiting for it.
+    """
+
+    def __init__(self) -> None:
+        self._renderer: CertificateRenderer | None = None
+
+    def render(self, kind: str, content: CertificateContent, issue_number: str) -> bytes:
+        """The PDF of one copy (kiosk.ports.CertificateRenderer)."""
+        if self._renderer is None:
+            from certificates.pdf import CertificatePdfRenderer
+
+            self._renderer = CertificatePdfRenderer()
+        return self._renderer.render(kind, content, issue_number)
+
+
 def _stack_decisions(journal: KioskJournal) -> set[int]:
     """Note values the journal decided to stack, in open sessions, without a confirmation."""
     try:
@@ -490,8 +517,6 @@ def build_kiosk(
             speaker = _speaker(config.speech)
             if speaker is not None:
                 closers.append(speaker.close)
-        from certificates.pdf import CertificatePdfRenderer
-
         runtime = KioskRuntime(
             config=config.flow,
             journal=journal,
@@ -500,7 +525,7 @@ def build_kiosk(
             open_card=_open_card,
             office=office,
             printer=document,
-            renderer=CertificatePdfRenderer(),
+            renderer=PdfRenderer(),
             receipts=receipts,
             speaker=speaker if runtime_speaks else None,
             settings=config.settings,

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from common.validation import Invalid, convert
+from kiosk.hours import closed_now  # the same rule the start screen shows (kiosk.presenter)
 from kiosk.ports import AuthReply, Challenge, IssueReply, Member, OfficeUnavailable
 from sync import messages
 from sync.agent import DeviceAgent
@@ -63,8 +64,6 @@ class AgentOffice:
         The configuration is retained on the broker and kept by the agent, so the kiosk knows
         its hours (and closes on time) while the office is away.
         """
-        from kiosk.presenter import closed_now  # the same rule the start screen shows
-
         doc = self.agent.document("office_config")
         if doc is None:
             return None

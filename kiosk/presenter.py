@@ -25,7 +25,6 @@ Rules the screens keep (docs/kiosk.md):
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -35,6 +34,7 @@ from common.calendar import Hours
 from kiosk import flow
 from kiosk import strings as S
 from kiosk.flow import CertificateOptions, Effect, Event, Kiosk, Step
+from kiosk.hours import closed_now, kiosk_hours, local_time
 from kiosk.strings import LANGUAGES, NATIVE_NAMES, gettext_for, ngettext_for
 from sync import messages
 
@@ -57,7 +57,6 @@ __all__ = [
     "voice_text",
 ]
 
-DEFAULT_TIMEZONE: Final = "Asia/Tokyo"
 # Certificate names as the certificates print them, and their kana readings (Japanese
 # screens show the reading over the name; other languages show the Japanese name there).
 KIND_NAMES: Final[Mapping[str, str]] = {
@@ -307,7 +306,7 @@ def fiscal_years(wall_ms: int, office_config: messages.OfficeConfig | None = Non
     A tax year's certificate exists once that year's resident tax is assessed, in June: before
     June the newest is last year's.
     """
-    today = _local(wall_ms, office_config).date()
+    today = local_time(wall_ms, office_config).date()
     newest = today.year if today.month >= 6 else today.year - 1
     return tuple(newest - i for i in range(count))
 
@@ -427,30 +426,6 @@ def format_yen(amount: int, language: str) -> str:
     if language in ("vi", "pt"):
         grouped = grouped.replace(",", ".")
     return gettext_for(language)(S.YEN).format(amount=grouped)
-
-
-def _local(wall_ms: int, office_config: messages.OfficeConfig | None) -> datetime:
-    name = office_config.timezone if office_config is not None else DEFAULT_TIMEZONE
-    try:
-        tz = zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)
-    return datetime.fromtimestamp(wall_ms / 1000, tz).replace(tzinfo=None)
-
-
-def _hours(office_config: messages.OfficeConfig | None) -> Hours | None:
-    if office_config is None or office_config.kiosk is None:
-        return None
-    try:
-        return office_config.kiosk.calendar()
-    except ValueError:
-        return None  # unreadable hours: the office decides (it refuses outside them anyway)
-
-
-def closed_now(office_config: messages.OfficeConfig | None, wall_ms: int) -> bool:
-    """True outside the kiosk's hours of the office's configuration (no hours: never closed)."""
-    hours = _hours(office_config)
-    return hours is not None and not hours.is_open(_local(wall_ms, office_config))
 
 
 def _next_opening(hours: Hours, now: datetime) -> datetime | None:
@@ -632,11 +607,11 @@ def _start(ctx: _Ctx) -> Screen:
     # A card given back (refused while the office was away) must be taken; a card pushed in
     # before choosing a language is kept for the visit - unless the kiosk is closed.
     card_line = (_(S.TAKE_YOUR_CARD),) if state.card == "returned" else ()
-    hours = _hours(ctx.office_config)
-    if hours is not None and not hours.is_open(_local(ctx.wall_ms, ctx.office_config)):  # closed_now's rule
+    hours = kiosk_hours(ctx.office_config)
+    if hours is not None and not hours.is_open(local_time(ctx.wall_ms, ctx.office_config)):  # closed_now's rule
         card_line = (_(S.TAKE_YOUR_CARD),) if state.card != "none" else ()
         lines = [_(S.KIOSK_HOURS).format(hours=f"{_clock(hours.open)}–{_clock(hours.close)}")]
-        reopen = _next_opening(hours, _local(ctx.wall_ms, ctx.office_config))
+        reopen = _next_opening(hours, local_time(ctx.wall_ms, ctx.office_config))
         if reopen is not None:
             when = f"{_date(reopen.date(), ctx.language)} {_clock(reopen.time())}"
             lines.append(_(S.OPENS_AGAIN).format(when=when))

@@ -201,6 +201,11 @@ class KioskRuntime:
         self._in_hours = True  # until the office's configuration says otherwise
         self._inbox: deque[flow.Event] = deque()
         self._inbox_lock = threading.Lock()
+        self._posted = 0  # events ever posted (under _inbox_lock)
+        self._handled = 0  # of those, how many a finished cycle has taken and fed
+        # Set by post() (and stop()): the loop starts its next cycle at once instead of at the
+        # next poll, so a touch is handled without waiting for the devices' polling interval.
+        self._wake = threading.Event()
         self._listeners: list[Listener] = []
         self._early: list[Listener] = []
         self._started = False
@@ -220,6 +225,11 @@ class KioskRuntime:
         """How many :meth:`pump` cycles have completed (a poster can wait for its event's turn)."""
         return self._cycles
 
+    @property
+    def handled(self) -> int:
+        """How many posted events a completed cycle has handled (see :meth:`post`)."""
+        return self._handled
+
     def now_ms(self) -> int:
         """The monotonic time events are stamped with."""
         return self.clock.monotonic_ms()
@@ -233,10 +243,16 @@ class KioskRuntime:
         """
         (self._early if early else self._listeners).append(listener)
 
-    def post(self, event: flow.Event) -> None:
-        """Queue an event (from the UI); handled by the next :meth:`pump`. Thread-safe."""
+    def post(self, event: flow.Event) -> int:
+        """Queue an event (from the UI); handled by the next :meth:`pump`, which a running loop
+        starts at once. Thread-safe. Returns the event's number: it (and everything posted
+        before it) has been handled once :attr:`handled` reaches that number."""
         with self._inbox_lock:
             self._inbox.append(event)
+            self._posted += 1
+            number = self._posted
+        self._wake.set()
+        return number
 
     def start(self) -> None:
         """Make the devices safe, re-report, recover unfinished sessions. Call once."""
@@ -306,13 +322,19 @@ class KioskRuntime:
         with self._inbox_lock:
             events.extend(self._inbox)
             self._inbox.clear()
-        events.append(flow.Tick(now_ms=self.now_ms()))
-        for event in events:
-            self.feed(event)
-        # Cash last and one event at a time: a note's change check reads the state it changed.
-        cash_events = self._poll_cash()
-        for cash_event in cash_events:
-            self.feed(self._cash_event(cash_event))
+            taken = self._posted
+        try:
+            events.append(flow.Tick(now_ms=self.now_ms()))
+            for event in events:
+                self.feed(event)
+            # Cash last and one event at a time: a note's change check reads the state it changed.
+            cash_events = self._poll_cash()
+            for cash_event in cash_events:
+                self.feed(self._cash_event(cash_event))
+        finally:
+            # Taken is handled, even by a cycle that failed (logged by run): a poster waiting
+            # for its event must not wait for one that will never come again.
+            self._handled = taken
         self._cycles += 1
         return len(events) + len(cash_events)
 
@@ -321,12 +343,16 @@ class KioskRuntime:
         stop = stop or self._stop
         self.start()
         while not stop.is_set():
+            # Cleared before the cycle: an event posted during it starts the next one at once.
+            self._wake.clear()
             try:
                 self.pump()
             except Exception:
                 # A device bug must not kill the loop that owes residents their money.
                 log.exception("kiosk runtime cycle failed")
-            stop.wait(self.settings.poll_interval_s)
+            if not stop.is_set():
+                # A post wakes it (and stop()); another ``stop`` being set is seen within a poll.
+                self._wake.wait(self.settings.poll_interval_s)
 
     def start_thread(self) -> threading.Thread:
         """Run :meth:`run` on a daemon thread (the app); :meth:`stop` ends it."""
@@ -338,6 +364,7 @@ class KioskRuntime:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread started by :meth:`start_thread`."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
