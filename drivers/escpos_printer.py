@@ -50,6 +50,7 @@ from drivers.printer_model import (
 )
 from drivers.printer_status import QUERIES, StatusReplyError, combine, status_query
 from drivers.raster import (
+    BandCache,
     Cut,
     EscposDecodeError,
     Feed,
@@ -220,6 +221,7 @@ class EscposTicketPrinter:
         self.model = model
         self._fonts = fonts
         self._lock = threading.Lock()
+        self._bands: BandCache | None = None  # the headings of tickets drawn before
 
     @property
     def fonts(self) -> FontSet:
@@ -230,7 +232,10 @@ class EscposTicketPrinter:
 
     def render(self, job: PrintJob) -> Image.Image:
         """The ticket image this printer would print for ``job``."""
-        return render(job, self.model.width_px, self.fonts)
+        bands = self._bands
+        if bands is None:
+            bands = self._bands = BandCache(self.model.width_px, self.fonts)
+        return render(job, self.model.width_px, self.fonts, bands=bands)
 
     def encode(self, job: PrintJob) -> list[bytes]:
         """The writes :meth:`print_job` makes for ``job`` (init, raster fragments, cut)."""

@@ -17,6 +17,7 @@ from common.i18n import LANGUAGES, NATIVE_NAMES
 from drivers.raster import (
     CUT_PARTIAL_AFTER_FEED,
     ESC_INIT,
+    BandCache,
     Cut,
     EscposDecodeError,
     Init,
@@ -315,3 +316,22 @@ def test_a_family_without_a_bold_file_draws_bold_with_a_stroke(fonts: FontSet) -
     font, stroke = regular_only.font(40, True), regular_only.stroke(40, True)
     lines = wrap_text(text.text, lambda s: text_width(font, s, stroke) <= 384)
     assert all(text_width(font, line, stroke) <= 384 for line in lines)
+
+
+def test_tickets_drawn_with_a_band_cache_are_the_tickets_drawn_without(fonts: FontSet) -> None:
+    bands = BandCache(384, fonts, size=4)
+    for n in range(12):
+        blocks = (
+            Text("みどり区役所", size=26, align="center"),
+            Rule(),
+            Text("住民票・証明書" if n % 2 else "転入・転出", size=40, align="center", bold=True),
+            BigNumber(str(1100 + n), "番"),
+            Text(f"{n} waiting ahead", size=30, align="center"),
+            QR(f"http://madoguchi.local/t/{n}", module=5),
+            Space(8),
+        )
+        job = PrintJob(str(n), blocks)
+        assert render(job, 384, fonts, bands=bands).tobytes() == render(job, 384, fonts).tobytes(), n
+    assert len(bands._bands) == 4  # bounded: the oldest went
+    with pytest.raises(ValueError, match="another width"):
+        render(job, 576, fonts, bands=bands)
