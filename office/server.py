@@ -89,6 +89,7 @@ class OfficeServer:
         on_activity: Callable[[str], None] | None = None,
         registry: Registry | None = None,
         signing_key: Ed25519PrivateKey | None = None,
+        prune_after_start_s: float = PRUNE_AFTER_START_S,
     ) -> None:
         self.config = config
         # Loaded (or made) before the store opens: an unreadable key stops the office at start,
@@ -116,6 +117,7 @@ class OfficeServer:
         self._last_lease_check = 0.0
         self._retention_day: str | None = None  # the business day the store was last pruned for
         self._created = time.monotonic()
+        self.prune_after_start_s = prune_after_start_s  # a bench whose days pass in moments: 0
         self._listeners: list[Callable[[int], None]] = []
         # (business day, its tickets) as committed, for the staff consoles: their
         # view is built on another thread, and reading the day again from SQLite after every
@@ -339,7 +341,7 @@ class OfficeServer:
             today = self.business_day()
             # Once a business day, and not in the first moments after start (the store's first
             # turns belong to what devices and staff wait for).
-            if today != self._retention_day and now - self._created >= PRUNE_AFTER_START_S:
+            if today != self._retention_day and now - self._created >= self.prune_after_start_s:
                 self._retention_day = today
                 self._prune(today)
                 self.stats_cache.kick(today)

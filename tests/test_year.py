@@ -31,8 +31,8 @@ def test_a_year_of_business_days_leaves_the_disks_flat_after_the_retention_windo
     # and the one in progress.
     assert max(d.ticket_logs for d in days) <= DEVICE_DAYS * 5 // 7 + 1
     assert days[40].ticket_logs == last.ticket_logs
-    # Steady state is reached within the first half (the office prunes first 30 s after its
-    # start, about a hundred days into the run, then once a business day); the rest of the year
+    # Steady state is reached within the first half (the office prunes once a business day from
+    # the first: the retention window is full about 25 business days in); the rest of the year
     # stays there.
     settled = days[150:210]
     for name in ("office_events", "office_leases"):
