@@ -3,8 +3,10 @@ processes that a test can SIGKILL, and read-only views of the office store."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -143,6 +145,92 @@ class Proc:
         if self._reader is not None:
             self._reader.join(5)
         return code
+
+
+ZYGOTE = Path(__file__).resolve().parent / "zygote.py"
+
+
+class Zygote:
+    """Starts ``python -m module ...`` processes by forking one that imported ``module`` once
+    (tests/zygote.py): a test that restarts a command hundreds of times spends a third of a
+    second of CPU a start on imports otherwise. Each start still runs ``main()`` from the
+    start, in a process of its own."""
+
+    def __init__(self, module: str) -> None:
+        self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._popen = subprocess.Popen(
+            [sys.executable, str(ZYGOTE), module, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=env(),
+            cwd=REPO,
+        )
+        theirs.close()
+        self._sock.settimeout(60)
+        if self._sock.recv(16) != b"up\n":
+            raise AssertionError(f"the zygote for {module} did not start")
+
+    def spawn(self, *args: str) -> Forked:
+        """``python -m module *args``, forked; stdout and stderr collected as lines."""
+        read, write = os.pipe()
+        try:
+            socket.send_fds(self._sock, [json.dumps(list(args)).encode()], [write])
+        finally:
+            os.close(write)
+        return Forked.start(int(self._sock.recv(32)), read)
+
+    def close(self) -> None:
+        self._sock.close()  # the zygote ends when its socket does
+        self._popen.wait(10)
+
+
+@dataclass
+class Forked:
+    """A process forked by a :class:`Zygote`: the part of :class:`Proc` the restart tests use."""
+
+    pid: int
+    lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, pid: int, out: int) -> Forked:
+        proc = cls(pid)
+        proc._reader = threading.Thread(target=proc._read, args=(out,), daemon=True)
+        proc._reader.start()
+        return proc
+
+    def _read(self, out: int) -> None:
+        with open(out, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                self.lines.append(line.rstrip("\n"))
+
+    def wait_line(self, text: str, timeout: float) -> bool:
+        assert self._reader is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return True
+            if not self._reader.is_alive():  # its output ended: it exited
+                return any(text in line for line in self.lines)
+            time.sleep(0.005)
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL, and return once it is gone: its files closed (its store locks released) and
+        the process reaped (the zygote leaves that to the kernel)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it had exited
+        assert self._reader is not None
+        self._reader.join(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.001)
+        raise AssertionError(f"process {self.pid} did not go away after SIGKILL")
 
 
 CRASHER = Path(__file__).resolve().parent / "store_crasher.py"
