@@ -45,21 +45,6 @@ DEVICE = "kiosk-1"
 HOPPERS = {3: (500, 400), 4: (100, 800), 5: (10, 800)}
 
 
-@pytest.fixture(scope="session")
-def kiosk_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of the kiosk processes: harness.env(), with their bytecode cached.
-
-    The fault runs start a kiosk process a hundred times. Where PYTHONDONTWRITEBYTECODE is set
-    (to keep the source tree clean), each start compiled every module of the kiosk again, a
-    quarter of a second of its start. The bytecode goes to a directory of this test session
-    instead (PYTHONPYCACHEPREFIX), so the tree stays clean and only the first start compiles.
-    """
-    e = env()
-    e.pop("PYTHONDONTWRITEBYTECODE", None)
-    e["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.mktemp("pycache"))
-    return e
-
-
 @functools.cache
 def _receipt_printer_section() -> str:
     """The receipt printer as provisioning writes it: the model's facts in the configuration, so
@@ -124,7 +109,6 @@ class Lobby:
     jpki: SimulatedJpkiCa
     root: Path
     sock_dir: Path
-    env: dict[str, str]
     procs: list[Proc] = field(default_factory=list)
 
     @property
@@ -185,7 +169,7 @@ timeouts = {{ goodbye = 2 }}
         config = self.root / "kiosk.toml"
         if not config.exists():
             self.write_config()
-        proc = self.spawn(
+        proc = Proc.spawn(
             "-m",
             "kiosk.cli",
             "run",
@@ -212,17 +196,6 @@ timeouts = {{ goodbye = 2 }}
         ctl.wait("online")
         return proc, ctl
 
-    def spawn(self, *args: str) -> Proc:
-        """A Python process of the repository, its output lines collected (harness.Proc.spawn,
-        in the kiosk's environment)."""
-        popen = subprocess.Popen(
-            [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env, cwd=REPO
-        )
-        proc = Proc(popen)
-        proc._reader = threading.Thread(target=proc._read, daemon=True)
-        proc._reader.start()
-        return proc
-
     def close(self) -> None:
         for proc in self.procs:
             if proc.popen.poll() is None:
@@ -230,9 +203,7 @@ timeouts = {{ goodbye = 2 }}
 
 
 @pytest.fixture
-def lobby(
-    mosquitto: MosquittoBroker, tmp_path: Path, jpki: SimulatedJpkiCa, kiosk_env: dict[str, str]
-) -> Iterator[Lobby]:
+def lobby(mosquitto: MosquittoBroker, tmp_path: Path, jpki: SimulatedJpkiCa) -> Iterator[Lobby]:
     # Open round the clock: these runs must not depend on the hour they run at (the kiosk's own
     # hours are tested in test_kiosk_runtime and test_kiosk_office).
     config = round_the_clock(SITE, jpki_ca=str(jpki.certificate_path))
@@ -242,7 +213,7 @@ def lobby(
     bus.start()
     # UNIX socket paths are short (108 bytes): not under pytest's long tmp_path.
     sock_dir = Path(tempfile.mkdtemp(prefix="kiosk-", dir="/tmp"))
-    lobby = Lobby(mosquitto, office, bus, jpki, tmp_path, sock_dir, kiosk_env)
+    lobby = Lobby(mosquitto, office, bus, jpki, tmp_path, sock_dir)
     try:
         yield lobby
     finally:
@@ -836,7 +807,7 @@ poll_interval = 0.02
 """,
         encoding="utf-8",
     )
-    e = dict(lobby.env)
+    e = env()
     e["DISPLAY"] = display
     popen = subprocess.Popen(
         [
