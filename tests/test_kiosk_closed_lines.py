@@ -17,12 +17,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from test_kiosk_runtime import Card, FakeCardApp, FakeRenderer, Kiosk
+from test_kiosk_runtime import Card, Kiosk
 
-from kiosk import flow
 from kiosk.cli import ClosedLines
 from kiosk.journal import KioskJournal
-from kiosk.runtime import KioskRuntime, RuntimeSettings
 
 
 def _restart(k: Kiosk, tmp: Path, boot_id: str) -> Kiosk:
@@ -30,22 +28,7 @@ def _restart(k: Kiosk, tmp: Path, boot_id: str) -> Kiosk:
     id, as a real process draws one: the helper's fixed one would give this run's first
     session the id of the last run's first (its cash-cursor record)."""
     k.journal.close()
-    k2 = Kiosk(tmp, cash=k.cash, start=False)
-    k2.rt = KioskRuntime(
-        config=flow.FlowConfig(device_id="kiosk-7"),
-        journal=k2.journal,
-        cash=k2.cash,
-        reader=k2.reader,
-        open_card=lambda transport: FakeCardApp(k2.reader),
-        office=k2.office,
-        printer=k2.printer,
-        renderer=FakeRenderer(),
-        receipts=k2.receipts,
-        clock=k2.clock,
-        settings=RuntimeSettings(office_timeout_s=0.1),
-        boot_id=boot_id,
-    )
-    return k2
+    return Kiosk(tmp, cash=k.cash, start=False, boot_id=boot_id)
 
 
 def test_a_note_taken_as_the_kiosk_died_is_handed_back_in_a_session_of_its_own_not_a_second_recovery(

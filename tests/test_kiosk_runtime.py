@@ -359,6 +359,7 @@ class Kiosk:
         fail_at: str | None = None,
         start: bool = True,
         cash: LoggingCashBox | None = None,
+        boot_id: str = "t1",
     ) -> None:
         self.log: list[str] = []
         self.journal = LoggingJournal(tmp / "journal", self.log, fail_at)
@@ -389,7 +390,7 @@ class Kiosk:
             speaker=self.speaker,
             clock=self.clock,
             settings=RuntimeSettings(office_timeout_s=0.1),
-            boot_id="t1",
+            boot_id=boot_id,
         )
         self.rt.subscribe(lambda state, effects: self.seen.extend(effects))
         if start:
