@@ -282,6 +282,7 @@ class FrameFigures:
     top: list[Any] = field(default_factory=list)
     gl_kb: int = 0  # Mesa's file-backed GL libraries of rss_kb
     mapped_kb: int = 0  # malloc's own mapped blocks: Mesa's surfaces (bench.board_frames)
+    slow: list[Any] = field(default_factory=list)  # [frame ms, longest collection in it ms] over 50 ms
 
 
 def bench_frames(rig: Rig, root: Path) -> FrameFigures:
@@ -368,6 +369,7 @@ def bench_frames(rig: Rig, root: Path) -> FrameFigures:
         result.get("top_mappings", []),
         result.get("gl_kb", 0),
         result.get("mapped_kb", 0),
+        result.get("slow_frames", []),
     )
 
 
@@ -472,7 +474,8 @@ def _report(out: BoardBench, update: UpdateFigures | None, frames: FrameFigures 
     out.notes.append(
         f"board frames: {TICKETS} tickets moved a station on in one burst; {frames.draws} redraws, {frames.moves} "
         f"slides started, {frames.cars} cars and chips drawn (at most display_board.app.MAX_SLIDES slide at once); {len(frames.frames_ms)} frames over "
-        f"{frames.window_s:.2f} s, max {max(frames.frames_ms):.1f} ms"
+        f"{frames.window_s:.2f} s, max {max(frames.frames_ms):.1f} ms; frames over 50 ms [ms, of it Python's "
+        f"longest garbage collection]: {frames.slow}"
     )
     top = ", ".join(f"{Path(name).name or name} {kb / 1024:.0f}" for name, kb in frames.top[:6])
     out.notes.append(

@@ -20,6 +20,7 @@ Protocol with the bench through files in OUT:
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import sys
@@ -89,6 +90,21 @@ def main() -> int:
                 flips.append(time.perf_counter())
 
         Window.bind(on_flip=flipped)
+        # Python's collections during the wave, (start, ms, generation): to tell a frame that a
+        # collection made long from one the drawing did.
+        collections: list[tuple[float, float, int]] = []
+        began: dict[str, float] = {}
+
+        def collected(phase: str, info: dict[str, int]) -> None:
+            if state["phase"] != "wave":
+                return
+            now = time.perf_counter()
+            if phase == "start":
+                began["t"] = now
+            elif "t" in began:
+                collections.append((began["t"], (now - began.pop("t")) * 1000.0, info["generation"]))
+
+        gc.callbacks.append(collected)
 
         def frame(_dt: float) -> None:
             now = time.perf_counter()
@@ -118,6 +134,15 @@ def main() -> int:
                     before = [t for t in flips if t < start]
                     swaps = ([before[-1]] if before else []) + [t for t in flips if start <= t <= end + 0.05]
                     state["frames"] = [(b - a_) * 1000.0 for a_, b in itertools.pairwise(swaps)]
+                    # The longest collection that ran inside each of the frames over 50 ms.
+                    state["slow"] = [
+                        [
+                            round((b - a_) * 1000.0, 1),
+                            round(max((ms for t, ms, _ in collections if a_ <= t < b), default=0), 1),
+                        ]
+                        for a_, b in itertools.pairwise(swaps)
+                        if (b - a_) * 1000.0 > 50
+                    ]
                     state["window_s"] = end - start
                     state["cars"] = len(app.resting)
                     state["phase"] = "rest"
@@ -143,6 +168,7 @@ def main() -> int:
                             "mapped_kb": _malloc_mapped_kb(),
                             "hwm_kb": st.get("VmHWM", 0),
                             "window_s": state["window_s"],
+                            "slow_frames": state["slow"],
                         }
                     ),
                     encoding="utf-8",
