@@ -13,10 +13,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 
@@ -99,6 +99,36 @@ def env() -> dict[str, str]:
     return e
 
 
+def _collect(stream: IO[str], lines: list[str]) -> threading.Thread:
+    """A thread appending ``stream``'s lines to ``lines`` until it ends (then closing it)."""
+
+    def read() -> None:
+        with stream:
+            for line in stream:
+                lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+def _wait_line(
+    lines: list[str], reader: threading.Thread | None, text: str, timeout: float, exited: Callable[[], bool]
+) -> bool:
+    """Whether a line holding ``text`` comes within ``timeout`` s; once the process has exited,
+    whether its output (read to the end) held one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in line for line in lines):
+            return True
+        if exited():
+            if reader is not None:
+                reader.join(1)
+            return any(text in line for line in lines)
+        time.sleep(0.005)
+    return False
+
+
 @dataclass
 class Proc:
     """A child process whose stdout lines are collected by a thread."""
@@ -112,26 +142,18 @@ class Proc:
         popen = subprocess.Popen(
             [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(), cwd=REPO
         )
+        return cls.watch(popen)
+
+    @classmethod
+    def watch(cls, popen: subprocess.Popen[str]) -> Proc:
+        """``popen`` (its stdout a text pipe), its output lines collected from now on."""
+        assert popen.stdout is not None
         proc = cls(popen)
-        proc._reader = threading.Thread(target=proc._read, daemon=True)
-        proc._reader.start()
+        proc._reader = _collect(popen.stdout, proc.lines)
         return proc
 
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.append(line.rstrip("\n"))
-
     def wait_line(self, text: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return True
-            if self.popen.poll() is not None and self._reader is not None:
-                self._reader.join(1)
-                return any(text in line for line in self.lines)
-            time.sleep(0.005)
-        return False
+        return _wait_line(self.lines, self._reader, text, timeout, lambda: self.popen.poll() is not None)
 
     def kill(self) -> None:
         self.popen.kill()
@@ -194,25 +216,16 @@ class Forked:
     @classmethod
     def start(cls, pid: int, out: int) -> Forked:
         proc = cls(pid)
-        proc._reader = threading.Thread(target=proc._read, args=(out,), daemon=True)
-        proc._reader.start()
+        # The reader thread closes it at the end of the output.
+        output = open(out, encoding="utf-8", errors="replace")  # noqa: SIM115
+        proc._reader = _collect(output, proc.lines)
         return proc
 
-    def _read(self, out: int) -> None:
-        with open(out, encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                self.lines.append(line.rstrip("\n"))
-
     def wait_line(self, text: str, timeout: float) -> bool:
-        assert self._reader is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return True
-            if not self._reader.is_alive():  # its output ended: it exited
-                return any(text in line for line in self.lines)
-            time.sleep(0.005)
-        return False
+        reader = self._reader
+        assert reader is not None
+        # Not a child of this process: its output ending is how its exit shows.
+        return _wait_line(self.lines, reader, text, timeout, lambda: not reader.is_alive())
 
     def kill(self) -> None:
         """SIGKILL, and return once it is gone: its files closed (its store locks released) and

@@ -833,9 +833,7 @@ poll_interval = 0.02
         env=e,
         cwd=REPO,
     )
-    proc = Proc(popen)
-    proc._reader = threading.Thread(target=proc._read, daemon=True)
-    proc._reader.start()
+    proc = Proc.watch(popen)
     lobby.procs.append(proc)
     assert proc.wait_line("ready", 60), proc.lines[-30:]
     ctl = Control(lobby.control_path)
